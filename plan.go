@@ -1,0 +1,536 @@
+package canary
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// APIVersion and Kind identify a plan; a plan file is also a Kubernetes
+// object, so the same file works with `canary run` and `kubectl apply`.
+const (
+	APIVersion = "canary.dev/v1alpha1"
+	Kind       = "Rollout"
+)
+
+// Plan is a rollout plan: one release of one service from its stable
+// version to a canary version, as a Kubernetes-style object.
+type Plan struct {
+	// APIVersion must be canary.dev/v1alpha1.
+	APIVersion string `json:"apiVersion"`
+	// Kind must be Rollout.
+	Kind string `json:"kind"`
+	// Metadata names the rollout.
+	Metadata Metadata `json:"metadata"`
+	// Spec is what to do.
+	Spec Spec `json:"spec"`
+}
+
+// Metadata names a rollout, as Kubernetes object metadata does.
+type Metadata struct {
+	// Name of the rollout: lower-case letters, digits and '-', at most 63
+	// characters. Required.
+	Name string `json:"name"`
+	// Namespace of the rollout (and of its Kubernetes objects). Default:
+	// "default".
+	Namespace string `json:"namespace,omitempty"`
+	// Labels are free-form key/value pairs copied onto every event.
+	Labels map[string]string `json:"labels,omitempty"`
+}
+
+// Spec is the declarative rollout: how traffic moves, what is watched,
+// when to roll back and whom to tell.
+type Spec struct {
+	// Version is the canary's version, shown in events and notifications
+	// (e.g. v1.0.0-elite). Required.
+	Version string `json:"version"`
+	// Traffic says how traffic is split between stable and canary: exactly
+	// one of proxy, helm or gatewayAPI. Required.
+	Traffic Traffic `json:"traffic"`
+	// FeatureFlag, when set, is moved in lockstep with the canary weight:
+	// set to the same percentage at every step, disabled first on an
+	// immediate rollback, set to 0 on a gradual one.
+	FeatureFlag *FeatureFlag `json:"featureFlag,omitempty"`
+	// PreChecks run before any traffic moves; if one fails the rollout ends
+	// Failed with nothing changed.
+	PreChecks []PreCheck `json:"preChecks,omitempty"`
+	// Hooks run at fixed points of the rollout (before it, after each step,
+	// on rollback, after promotion). A failing beforeRollout hook stops the
+	// rollout before any traffic moves; other failures are recorded.
+	Hooks []Hook `json:"hooks,omitempty"`
+	// Steps are the traffic weights with their holds, strictly increasing;
+	// the last must be weight 100 with no hold, and reaching it promotes.
+	// Required.
+	Steps []Step `json:"steps"`
+	// Analysis says how often and from where the SLOs are measured.
+	Analysis Analysis `json:"analysis,omitempty"`
+	// SLO is the service's objective, used by burnRate rules and reports.
+	SLO SLO `json:"slo,omitempty"`
+	// Rules are the rollback decision matrix, one row each. At least one.
+	Rules []Rule `json:"rules"`
+	// Rollback configures rollbacks.
+	Rollback RollbackPolicy `json:"rollback,omitempty"`
+	// ActionTimeout is how long a failing action (set weight, set flag,
+	// remove canary) is retried before the rollout pauses with the error.
+	// Default: 5m.
+	ActionTimeout Duration `json:"actionTimeout,omitempty"`
+	// Notify lists the audiences told about the rollout and on which events.
+	Notify []Audience `json:"notify,omitempty"`
+	// Cleanup runs at the end of the rollout, whatever the outcome (the
+	// runbook's post-deployment cleanup). Failures are recorded as events.
+	Cleanup []Hook `json:"cleanup,omitempty"`
+}
+
+// Traffic selects the traffic provider: exactly one field is set.
+type Traffic struct {
+	// Proxy uses canary's built-in L7 proxy.
+	Proxy *ProxyTraffic `json:"proxy,omitempty"`
+	// Helm upgrades a canary Helm release with the weight as a value.
+	Helm *HelmTraffic `json:"helm,omitempty"`
+	// GatewayAPI sets the backendRef weights of an HTTPRoute.
+	GatewayAPI *GatewayAPITraffic `json:"gatewayAPI,omitempty"`
+}
+
+// Provider returns the name of the configured provider, or "" if none.
+func (t Traffic) Provider() string {
+	switch {
+	case t.Proxy != nil:
+		return "proxy"
+	case t.Helm != nil:
+		return "helm"
+	case t.GatewayAPI != nil:
+		return "gatewayAPI"
+	}
+	return ""
+}
+
+// ProxyTraffic configures the built-in proxy.
+type ProxyTraffic struct {
+	// Listen is the address clients connect to. Default: 127.0.0.1:8080.
+	Listen string `json:"listen,omitempty"`
+	// Admin is the address of /metrics and /healthz. Default: none (the
+	// admin listener is off).
+	Admin string `json:"admin,omitempty"`
+	// Stable is the URL of the stable version. Required.
+	Stable string `json:"stable"`
+	// Canary is the URL of the canary version. Required.
+	Canary string `json:"canary"`
+	// StickyHeader names a request header (e.g. X-User-ID) whose value keeps
+	// a user on one track: its hash bucket 0..9999 goes to the canary when
+	// below weight×100, so users only ever move stable→canary as it grows.
+	StickyHeader string `json:"stickyHeader,omitempty"`
+	// StickyCookie is like StickyHeader for a cookie.
+	StickyCookie string `json:"stickyCookie,omitempty"`
+}
+
+// HelmTraffic drives the runbook's Helm commands.
+type HelmTraffic struct {
+	// Release is the main (stable) release, upgraded on promotion.
+	Release string `json:"release"`
+	// CanaryRelease is the canary release, installed for the first step and
+	// uninstalled at the end. Default: Release + "-canary".
+	CanaryRelease string `json:"canaryRelease,omitempty"`
+	// Chart is the chart path or reference. Required.
+	Chart string `json:"chart"`
+	// WeightValue is the chart value that carries the weight. Default:
+	// canary.weight.
+	WeightValue string `json:"weightValue,omitempty"`
+	// Set are values set on the canary release (like helm --set).
+	Set map[string]string `json:"set,omitempty"`
+}
+
+// GatewayAPITraffic splits traffic with a Gateway API HTTPRoute.
+type GatewayAPITraffic struct {
+	// HTTPRoute is the route's name in the rollout's namespace. Required.
+	HTTPRoute string `json:"httpRoute"`
+	// StableService is the stable Service's name. Required.
+	StableService string `json:"stableService"`
+	// CanaryService is the canary Service's name. Required.
+	CanaryService string `json:"canaryService"`
+	// Port of both Services. Default: 80.
+	Port int `json:"port,omitempty"`
+}
+
+// FeatureFlag is the flag moved with the weight.
+type FeatureFlag struct {
+	// Name of the flag, e.g. release_20250814. Required.
+	Name string `json:"name"`
+	// Environment of the flag. Default: production.
+	Environment string `json:"environment,omitempty"`
+	// Provider is "builtin" (canary's own flag service) or "http" (a service
+	// speaking the runbook's POST /feature-flags/{name} API). Default:
+	// builtin.
+	Provider string `json:"provider,omitempty"`
+	// URL is the http provider's base URL.
+	URL string `json:"url,omitempty"`
+	// Token is the http provider's bearer token reference (env:NAME or
+	// file:/path).
+	Token SecretRef `json:"token,omitempty"`
+}
+
+// PreCheck is one pre-deployment check: GET a URL and evaluate a jq
+// expression on the JSON body, as the runbook's `curl -s URL | jq EXPR`.
+// The check passes when the response is 2xx and the expression yields true
+// (or, for a non-boolean result, anything but null and false).
+type PreCheck struct {
+	// Name shown in events. Required, unique.
+	Name string `json:"name"`
+	// URL to GET. Required.
+	URL string `json:"url"`
+	// JQ is the expression, e.g. '.avg_success_rate >= 0.99'. Default: none
+	// (a 2xx response passes).
+	JQ string `json:"jq,omitempty"`
+	// Timeout of the request. Default: 10s.
+	Timeout Duration `json:"timeout,omitempty"`
+}
+
+// Hook points.
+const (
+	HookBeforeRollout  = "beforeRollout"
+	HookAfterStep      = "afterStep"
+	HookOnRollback     = "onRollback"
+	HookAfterPromotion = "afterPromotion"
+)
+
+// Hook is an HTTP call or a command run at a point of the rollout.
+type Hook struct {
+	// Name shown in events. Required, unique among hooks (and among cleanup).
+	Name string `json:"name"`
+	// At is when it runs: beforeRollout, afterStep, onRollback or
+	// afterPromotion. Required for hooks, not allowed in cleanup.
+	At string `json:"at,omitempty"`
+	// HTTP makes a request; a non-2xx answer fails the hook.
+	HTTP *HTTPHook `json:"http,omitempty"`
+	// Command runs a program (no shell) with these arguments; a non-zero
+	// exit fails the hook.
+	Command []string `json:"command,omitempty"`
+	// Timeout for the call. Default: 30s.
+	Timeout Duration `json:"timeout,omitempty"`
+}
+
+// HTTPHook is an HTTP request made by a hook.
+type HTTPHook struct {
+	// URL to call. Required.
+	URL string `json:"url"`
+	// Method. Default: POST.
+	Method string `json:"method,omitempty"`
+	// Body sent as application/json. Default: the rollout's state as JSON.
+	Body string `json:"body,omitempty"`
+}
+
+// Step is one traffic weight and how long to hold it.
+type Step struct {
+	// Weight is the canary's share of traffic in percent, 1 to 100.
+	Weight int `json:"weight"`
+	// Hold is how long the weight is held with judged evaluations before
+	// the next step. Required except on the 100 step, which has none.
+	Hold Duration `json:"hold,omitempty"`
+	// Approval, when set, makes the step wait after its hold for a person's
+	// approval or a webhook's yes before advancing.
+	Approval *Approval `json:"approval,omitempty"`
+}
+
+// Approval gates a step's advance.
+type Approval struct {
+	// Manual waits for `canary promote` (or the API's approve).
+	Manual bool `json:"manual,omitempty"`
+	// Webhook is polled every interval with a POST; a 2xx answer approves,
+	// 403 rejects (the rollout pauses), anything else keeps waiting.
+	Webhook string `json:"webhook,omitempty"`
+	// Timeout after which an unanswered approval pauses the rollout.
+	// Default: 0, wait for ever.
+	Timeout Duration `json:"timeout,omitempty"`
+}
+
+// Analysis configures the measurements.
+type Analysis struct {
+	// Interval between evaluations. Default: 30s.
+	Interval Duration `json:"interval,omitempty"`
+	// MinRequests is how many canary requests a window needs before a rule
+	// is judged; fewer makes the evaluation "insufficient". Default: 100.
+	MinRequests int `json:"minRequests,omitempty"`
+	// MaxHoldExtension is how far a hold may be extended for lack of
+	// judged evaluations before the rollout pauses and says why. Default:
+	// 0, meaning as long as the step's hold.
+	MaxHoldExtension Duration `json:"maxHoldExtension,omitempty"`
+	// Metrics is where measurements come from. Default: builtin.
+	Metrics MetricsSource `json:"metrics,omitempty"`
+}
+
+// MetricsSource selects the metrics provider: at most one field is set.
+type MetricsSource struct {
+	// Builtin reads the built-in proxy's own measurements.
+	Builtin *BuiltinMetrics `json:"builtin,omitempty"`
+	// Prometheus queries a Prometheus server.
+	Prometheus *PrometheusMetrics `json:"prometheus,omitempty"`
+}
+
+// Provider returns "builtin", "prometheus", or "" if none is set.
+func (m MetricsSource) Provider() string {
+	switch {
+	case m.Prometheus != nil:
+		return "prometheus"
+	case m.Builtin != nil:
+		return "builtin"
+	}
+	return ""
+}
+
+// BuiltinMetrics has no settings yet.
+type BuiltinMetrics struct{}
+
+// PrometheusMetrics configures the Prometheus provider.
+type PrometheusMetrics struct {
+	// Address of the server, e.g. http://prometheus:9090. Required.
+	Address string `json:"address"`
+	// Timeout of one query. Default: 10s.
+	Timeout Duration `json:"timeout,omitempty"`
+	// BearerToken is a reference to a token (env:NAME or file:/path).
+	BearerToken SecretRef `json:"bearerToken,omitempty"`
+	// Queries overrides the query templates by metric name (latency,
+	// errorRate, requestRate, requests).
+	Queries map[string]string `json:"queries,omitempty"`
+}
+
+// SLO is the service level objective.
+type SLO struct {
+	// Objective is the availability objective, e.g. 99.9%. burnRate rules
+	// divide the error ratio by 1 − Objective. Default: 99.9%.
+	Objective Percent `json:"objective,omitempty"`
+	// LatencyP95 is the latency objective, shown in reports.
+	LatencyP95 Duration `json:"latencyP95,omitempty"`
+	// ErrorRate is the 5xx objective, shown in reports.
+	ErrorRate Percent `json:"errorRate,omitempty"`
+}
+
+// Rule actions, most severe last.
+const (
+	ActionPause             = "pause"
+	ActionRollbackGradual   = "rollback-gradual"
+	ActionRollbackImmediate = "rollback-immediate"
+)
+
+// Severity orders rule actions: immediate > gradual > pause.
+func Severity(action string) int {
+	switch action {
+	case ActionPause:
+		return 1
+	case ActionRollbackGradual:
+		return 2
+	case ActionRollbackImmediate:
+		return 3
+	}
+	return 0
+}
+
+// Urgency of a rule or event.
+type Urgency string
+
+// The urgencies, in order.
+const (
+	UrgencyLow      Urgency = "low"
+	UrgencyMedium   Urgency = "medium"
+	UrgencyHigh     Urgency = "high"
+	UrgencyCritical Urgency = "critical"
+)
+
+// Rank orders urgencies; unknown is 0.
+func (u Urgency) Rank() int {
+	switch u {
+	case UrgencyLow:
+		return 1
+	case UrgencyMedium:
+		return 2
+	case UrgencyHigh:
+		return 3
+	case UrgencyCritical:
+		return 4
+	}
+	return 0
+}
+
+// Rule is one row of the rollback decision matrix.
+type Rule struct {
+	// Name shown in events. Default: derived, e.g. "latencyP95 > 600ms for
+	// 5m". Unique.
+	Name string `json:"name,omitempty"`
+	// Metric judged: latencyP50/P90/P95/P99 (or any latencyPNN), errorRate
+	// (5xx/requests of the canary), requestRate (requests/s of the canary),
+	// burnRate (the whole service's error ratio ÷ (1 − slo.objective)).
+	Metric Metric `json:"metric"`
+	// Above breaches when the value is greater than this threshold (a value
+	// equal to it passes). Latencies as durations (600ms), rates as
+	// percentages (1%), burn as multipliers (2x). Exactly one of Above and
+	// Below.
+	Above Quantity `json:"above,omitempty"`
+	// Below breaches when the value is less than this threshold.
+	Below Quantity `json:"below,omitempty"`
+	// Vs is what burnRate is relative to: "slo" (1 − objective) or
+	// "baseline" (the service's burn measured before the rollout started,
+	// falling back to the stable track's burn in the same window). Default:
+	// slo.
+	Vs string `json:"vs,omitempty"`
+	// Window over which the metric is measured. Default: analysis.interval.
+	Window Duration `json:"window,omitempty"`
+	// For is how long the breach must hold across evaluations before the
+	// rule fires, like a Prometheus alerting rule's for. At least the
+	// interval. Default: analysis.interval.
+	For Duration `json:"for,omitempty"`
+	// Action when the rule fires: rollback-gradual, rollback-immediate or
+	// pause. Required.
+	Action string `json:"action"`
+	// Urgency of the rollback: low, medium, high or critical. Default:
+	// medium.
+	Urgency Urgency `json:"urgency,omitempty"`
+}
+
+// Threshold returns the rule's threshold and comparison ("above"/"below").
+func (r Rule) Threshold() (Quantity, string) {
+	if !r.Below.IsZero() {
+		return r.Below, "below"
+	}
+	return r.Above, "above"
+}
+
+// DisplayName is the rule's name, or one derived from its terms.
+func (r Rule) DisplayName() string {
+	if r.Name != "" {
+		return r.Name
+	}
+	q, op := r.Threshold()
+	sym := ">"
+	if op == "below" {
+		sym = "<"
+	}
+	s := fmt.Sprintf("%s %s %s", r.Metric, sym, q.Text)
+	if r.Vs == "baseline" {
+		s += " vs baseline"
+	}
+	return s + " for " + r.For.String()
+}
+
+// RollbackPolicy configures rollbacks.
+type RollbackPolicy struct {
+	// Drain is how long a gradual rollback waits at weight 0 before
+	// removing the canary, so in-flight work finishes. Default: 5m.
+	Drain Duration `json:"drain,omitempty"`
+}
+
+// Audience is one group of people and how and when they are told.
+type Audience struct {
+	// Audience is the group's name (engineering, product, ...). Required,
+	// unique.
+	Audience string `json:"audience"`
+	// Slack posts to an incoming webhook.
+	Slack *SlackChannel `json:"slack,omitempty"`
+	// Email sends mail over SMTP.
+	Email *EmailChannel `json:"email,omitempty"`
+	// Webhook posts the event as signed JSON.
+	Webhook *WebhookChannel `json:"webhook,omitempty"`
+	// PagerDuty triggers and resolves incidents (Events API v2).
+	PagerDuty *PagerDutyChannel `json:"pagerduty,omitempty"`
+	// On lists the event types sent: all, or any of the EventType values
+	// (stepStarted, stepCompleted, paused, rollbackStarted, rolledBack,
+	// promoted, preChecksFailed, ...). Default: all.
+	On []string `json:"on,omitempty"`
+	// MinUrgency drops events below this urgency. Default: none.
+	MinUrgency Urgency `json:"minUrgency,omitempty"`
+}
+
+// SlackChannel is a Slack incoming webhook.
+type SlackChannel struct {
+	// WebhookURL reference (env:NAME or file:/path). Required.
+	WebhookURL SecretRef `json:"webhookURL"`
+}
+
+// EmailChannel sends mail.
+type EmailChannel struct {
+	// To lists recipients. Required.
+	To []string `json:"to"`
+	// From address. Default: canary@localhost.
+	From string `json:"from,omitempty"`
+	// SMTP server host:port. Default: localhost:25.
+	SMTP string `json:"smtp,omitempty"`
+	// Username for SMTP auth (optional).
+	Username string `json:"username,omitempty"`
+	// Password reference for SMTP auth.
+	Password SecretRef `json:"password,omitempty"`
+}
+
+// WebhookChannel posts signed JSON.
+type WebhookChannel struct {
+	// URL to post to. Required.
+	URL string `json:"url"`
+	// Secret reference for the HMAC-SHA256 signature.
+	Secret SecretRef `json:"secret,omitempty"`
+}
+
+// PagerDutyChannel is a PagerDuty Events API v2 integration.
+type PagerDutyChannel struct {
+	// RoutingKey reference (env:NAME or file:/path). Required.
+	RoutingKey SecretRef `json:"routingKey"`
+	// URL of the events API. Default: the public PagerDuty endpoint.
+	URL string `json:"url,omitempty"`
+}
+
+// Metric names a measured quantity.
+type Metric string
+
+// The base metrics. Latency quantiles are written latencyP<percentile>.
+const (
+	MetricErrorRate   Metric = "errorRate"
+	MetricRequestRate Metric = "requestRate"
+	MetricBurnRate    Metric = "burnRate"
+	MetricLatencyP95  Metric = "latencyP95"
+)
+
+// Quantile returns q for a latency metric (latencyP95 → 0.95,
+// latencyP99.9 → 0.999) and ok=false for anything else.
+func (m Metric) Quantile() (q float64, ok bool) {
+	s, found := strings.CutPrefix(string(m), "latencyP")
+	if !found || s == "" {
+		return 0, false
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil || v <= 0 || v >= 100 || strings.ContainsAny(s, "+-eE") {
+		return 0, false
+	}
+	return v / 100, true
+}
+
+// Known reports whether m is a metric rules can use.
+func (m Metric) Known() bool {
+	if _, ok := m.Quantile(); ok {
+		return true
+	}
+	switch m {
+	case MetricErrorRate, MetricRequestRate, MetricBurnRate:
+		return true
+	}
+	return false
+}
+
+// Kind is the unit a threshold on m must be written in.
+func (m Metric) Kind() QuantityKind {
+	if _, ok := m.Quantile(); ok {
+		return KindDuration
+	}
+	switch m {
+	case MetricErrorRate:
+		return KindPercent
+	case MetricBurnRate:
+		return KindMultiplier
+	}
+	return KindNumber
+}
+
+// Defaults used when a plan leaves a field empty.
+const (
+	DefaultInterval      = 30 * time.Second
+	DefaultMinRequests   = 100
+	DefaultDrain         = 5 * time.Minute
+	DefaultActionTimeout = 5 * time.Minute
+	DefaultObjective     = 0.999
+	DefaultNamespace     = "default"
+)

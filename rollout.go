@@ -1,0 +1,280 @@
+package canary
+
+import "time"
+
+// Phase is where a rollout is.
+type Phase string
+
+// The phases. Pending → PreChecks → Progressing → Promoting → Succeeded, or
+// → RollingBack → RolledBack; Paused from PreChecks, Progressing or
+// Promoting; Failed when pre-checks fail (nothing changed).
+const (
+	PhasePending     Phase = "Pending"
+	PhasePreChecks   Phase = "PreChecks"
+	PhaseProgressing Phase = "Progressing"
+	PhasePaused      Phase = "Paused"
+	PhasePromoting   Phase = "Promoting"
+	PhaseSucceeded   Phase = "Succeeded"
+	PhaseRollingBack Phase = "RollingBack"
+	PhaseRolledBack  Phase = "RolledBack"
+	PhaseFailed      Phase = "Failed"
+)
+
+// Terminal reports whether no more actions follow in phase p.
+func (p Phase) Terminal() bool {
+	return p == PhaseSucceeded || p == PhaseRolledBack || p == PhaseFailed
+}
+
+// Track is one side of the split.
+type Track string
+
+// The tracks. Metrics are always per track.
+const (
+	TrackStable Track = "stable"
+	TrackCanary Track = "canary"
+)
+
+// Verdict is the outcome of one evaluation of one rule.
+type Verdict string
+
+// The verdicts. Only breach moves toward rollback; insufficient, nodata and
+// error never promote and never roll back on their own.
+const (
+	VerdictPass         Verdict = "pass"
+	VerdictBreach       Verdict = "breach"
+	VerdictInsufficient Verdict = "insufficient" // too few requests to judge
+	VerdictNoData       Verdict = "nodata"       // the source had no value
+	VerdictError        Verdict = "error"        // the source failed
+)
+
+// Judged reports whether v says something about the canary.
+func (v Verdict) Judged() bool { return v == VerdictPass || v == VerdictBreach }
+
+// ActionKind is what an Action asks a provider to do.
+type ActionKind string
+
+// The action kinds. Every action is absolute and idempotent: replaying it
+// after a crash is safe.
+const (
+	ActSetWeight    ActionKind = "setWeight"    // route Weight% to the canary
+	ActSetFlag      ActionKind = "setFlag"      // set the flag to FlagEnabled / Weight%
+	ActPromote      ActionKind = "promote"      // make the canary version the stable one
+	ActRemoveCanary ActionKind = "removeCanary" // tear the canary down
+	ActPreCheck     ActionKind = "preCheck"     // run pre-check Name
+	ActHook         ActionKind = "hook"         // run hook Name
+	ActCleanup      ActionKind = "cleanup"      // run cleanup entry Name
+	ActApproval     ActionKind = "approval"     // ask the approval webhook of step Step
+)
+
+// Action is one absolute instruction for the runner.
+type Action struct {
+	// ID is unique within a rollout and increases; results refer to it.
+	ID int64 `json:"id"`
+	// Kind of action.
+	Kind ActionKind `json:"kind"`
+	// Weight for setWeight; percentage for setFlag.
+	Weight int `json:"weight,omitempty"`
+	// FlagEnabled for setFlag.
+	FlagEnabled bool `json:"flagEnabled,omitempty"`
+	// Name of the pre-check, hook or cleanup entry.
+	Name string `json:"name,omitempty"`
+	// Step index for approval and afterStep hooks.
+	Step int `json:"step,omitempty"`
+	// BestEffort actions (hooks after traffic moved, cleanup) are not
+	// retried: a failure is recorded and the rollout goes on.
+	BestEffort bool `json:"bestEffort,omitempty"`
+}
+
+// ActionResult reports an executed action back to the engine.
+type ActionResult struct {
+	// ID of the action.
+	ID int64 `json:"id"`
+	// Err is empty on success.
+	Err string `json:"err,omitempty"`
+	// Output is a short description of what happened (a check's value, an
+	// approval's answer: "approved", "rejected", "waiting").
+	Output string `json:"output,omitempty"`
+	// At is when the action finished.
+	At time.Time `json:"at"`
+}
+
+// RuleState is the engine's memory of one rule.
+type RuleState struct {
+	// Name is the rule's display name.
+	Name string `json:"name"`
+	// Verdict of the last evaluation.
+	Verdict Verdict `json:"verdict,omitempty"`
+	// ActiveAt is when the current run of breaches began; zero when the
+	// rule is not pending.
+	ActiveAt time.Time `json:"activeAt,omitzero"`
+	// Firing is set once the breach has held for the rule's For.
+	Firing bool `json:"firing,omitempty"`
+	// Value is the last judged value (canonical units) and Samples the
+	// canary requests behind it.
+	Value   float64 `json:"value"`
+	Samples int64   `json:"samples"`
+}
+
+// State is a rollout's state: everything the engine needs besides the plan,
+// the inputs and the time. It is plain data, saved as a snapshot.
+type State struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+	Phase   Phase  `json:"phase"`
+	// PausedFrom is the phase a pause interrupted; resume returns to it.
+	PausedFrom  Phase  `json:"pausedFrom,omitempty"`
+	PauseReason string `json:"pauseReason,omitempty"`
+	// Step is the index of the current step in the plan.
+	Step int `json:"step"`
+	// StepStartedAt is when the current step's weight was confirmed.
+	StepStartedAt time.Time `json:"stepStartedAt,omitzero"`
+	// Judged counts judged evaluations in the current step; Evaluations
+	// counts all.
+	Judged      int `json:"judged"`
+	Evaluations int `json:"evaluations"`
+	// Weight is the confirmed canary weight; FlagPercent and FlagEnabled
+	// the confirmed flag.
+	Weight      int  `json:"weight"`
+	FlagPercent int  `json:"flagPercent"`
+	FlagEnabled bool `json:"flagEnabled"`
+	// HoldDone is set once the step's hold has its evidence; the step then
+	// waits only for approval.
+	HoldDone bool `json:"holdDone,omitempty"`
+	// Approved is set when the current step's approval was given.
+	Approved bool `json:"approved,omitempty"`
+	// ApprovalSince is when the current step started waiting for approval.
+	ApprovalSince time.Time   `json:"approvalSince,omitzero"`
+	Rules         []RuleState `json:"rules"`
+	// NextEvalAt is when the next evaluation is due.
+	NextEvalAt time.Time `json:"nextEvalAt,omitzero"`
+	// Outstanding are actions issued and not yet confirmed, in order.
+	Outstanding []Action `json:"outstanding,omitempty"`
+	// FailingSince is when the first outstanding action first failed.
+	FailingSince time.Time `json:"failingSince,omitzero"`
+	LastError    string    `json:"lastError,omitempty"`
+	// ActionSeq is the last action ID issued; EventSeq the last event's.
+	ActionSeq int64 `json:"actionSeq"`
+	EventSeq  int64 `json:"eventSeq"`
+	// Stage is the position inside a multi-stage phase (pre-checks, hooks,
+	// rollback, promotion): see the engine.
+	Stage string `json:"stage,omitempty"`
+	// RollbackKind is rollback-gradual or rollback-immediate while rolling
+	// back; RollbackReason says why.
+	RollbackKind   string `json:"rollbackKind,omitempty"`
+	RollbackReason string `json:"rollbackReason,omitempty"`
+	// DrainUntil is when a gradual rollback's drain ends.
+	DrainUntil time.Time `json:"drainUntil,omitzero"`
+	// BaselineBurn is the service's burn measured before traffic moved.
+	BaselineBurn *float64 `json:"baselineBurn,omitempty"`
+	// Outcome is the phase the rollout will end in once cleanup is done.
+	Outcome    Phase     `json:"outcome,omitempty"`
+	CreatedAt  time.Time `json:"createdAt,omitzero"`
+	UpdatedAt  time.Time `json:"updatedAt,omitzero"`
+	FinishedAt time.Time `json:"finishedAt,omitzero"`
+}
+
+// EventType classifies events; notification audiences filter on it.
+type EventType string
+
+// The event types.
+const (
+	EvCreated          EventType = "created"
+	EvPreCheckPassed   EventType = "preCheckPassed"
+	EvPreChecksFailed  EventType = "preChecksFailed"
+	EvStepStarted      EventType = "stepStarted"
+	EvStepCompleted    EventType = "stepCompleted"
+	EvEvaluated        EventType = "evaluated"
+	EvRulePending      EventType = "rulePending"
+	EvRuleFiring       EventType = "ruleFiring"
+	EvRuleCleared      EventType = "ruleCleared"
+	EvHoldExtended     EventType = "holdExtended"
+	EvAwaitingApproval EventType = "awaitingApproval"
+	EvApproved         EventType = "approved"
+	EvPaused           EventType = "paused"
+	EvResumed          EventType = "resumed"
+	EvRollbackStarted  EventType = "rollbackStarted"
+	EvRolledBack       EventType = "rolledBack"
+	EvPromoting        EventType = "promoting"
+	EvPromoted         EventType = "promoted"
+	EvActionIssued     EventType = "actionIssued"
+	EvActionSucceeded  EventType = "actionSucceeded"
+	EvActionFailed     EventType = "actionFailed"
+	EvHookFailed       EventType = "hookFailed"
+	EvFailed           EventType = "failed"
+	EvRetried          EventType = "retried"
+	EvCommand          EventType = "command"
+)
+
+// Event is an append-only record of what happened and why.
+type Event struct {
+	// Seq increases by one per event of a rollout.
+	Seq     int64     `json:"seq"`
+	Time    time.Time `json:"time"`
+	Rollout string    `json:"rollout"`
+	Type    EventType `json:"type"`
+	Phase   Phase     `json:"phase"`
+	// Step index and Weight at the time of the event.
+	Step    int     `json:"step"`
+	Weight  int     `json:"weight"`
+	Urgency Urgency `json:"urgency,omitempty"`
+	// Message is a one-line human summary, e.g. "🚨 ROLLBACK INITIATED:
+	// latencyP95 742ms > 600ms for 5m".
+	Message string `json:"message"`
+	// Rule that caused the event, if any.
+	Rule string `json:"rule,omitempty"`
+	// Evaluations are the inputs of a decision: every rule's value,
+	// samples, threshold and verdict.
+	Evaluations []Evaluation `json:"evaluations,omitempty"`
+	// Action issued or reported.
+	Action *Action `json:"action,omitempty"`
+	// Error text, if any.
+	Error string `json:"error,omitempty"`
+	// Actor is who issued a command (a token name, "cli", "operator").
+	Actor string `json:"actor,omitempty"`
+}
+
+// Evaluation is one rule's judgement at one time, with its inputs.
+type Evaluation struct {
+	Rule      string        `json:"rule"`
+	Metric    Metric        `json:"metric"`
+	Window    time.Duration `json:"window"`
+	Value     float64       `json:"value"`
+	Samples   int64         `json:"samples"`
+	Threshold float64       `json:"threshold"`
+	Op        string        `json:"op"`
+	Verdict   Verdict       `json:"verdict"`
+	// Stable is the stable track's value in the same window, if measured.
+	Stable *float64 `json:"stable,omitempty"`
+	// PendingFor is how long the breach has held.
+	PendingFor time.Duration `json:"pendingFor,omitempty"`
+	Firing     bool          `json:"firing,omitempty"`
+	Detail     string        `json:"detail,omitempty"`
+}
+
+// Query asks a MetricSource for one base metric of one track over a window
+// ending at At.
+type Query struct {
+	// Metric is a latency quantile (latencyPNN), errorRate or requestRate.
+	Metric Metric        `json:"metric"`
+	Track  Track         `json:"track"`
+	Window time.Duration `json:"window"`
+	At     time.Time     `json:"at"`
+}
+
+// Measurement is a MetricSource's answer: a number and how many requests
+// it stands on. Providers measure; they never judge.
+type Measurement struct {
+	// Value in canonical units (seconds, ratio, requests/s).
+	Value float64 `json:"value"`
+	// Samples is the number of requests in the window.
+	Samples int64 `json:"samples"`
+	// NoData is set when the source has no value (empty result, NaN).
+	NoData bool `json:"noData,omitempty"`
+}
+
+// Observation is a measurement with its query, or the error that stopped it.
+type Observation struct {
+	Query       Query       `json:"query"`
+	Measurement Measurement `json:"measurement"`
+	Err         string      `json:"err,omitempty"`
+}
