@@ -69,7 +69,7 @@ func checkURL(raw string) (*url.URL, error) {
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		return nil, fmt.Errorf("bad URL: %w", err)
+		return nil, fmt.Errorf("URL %q is not an absolute http(s) URL: %w", raw, err)
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("URL %q is not an absolute http(s) URL", u.Redacted())
