@@ -124,6 +124,8 @@ type State struct {
 	// PausedFrom is the phase a pause interrupted; resume returns to it.
 	PausedFrom  Phase  `json:"pausedFrom,omitempty"`
 	PauseReason string `json:"pauseReason,omitempty"`
+	// PausedAt is when the current pause began.
+	PausedAt time.Time `json:"pausedAt,omitzero"`
 	// Step is the index of the current step in the plan.
 	Step int `json:"step"`
 	// StepStartedAt is when the current step's weight was confirmed.
@@ -143,7 +145,9 @@ type State struct {
 	// Approved is set when the current step's approval was given.
 	Approved bool `json:"approved,omitempty"`
 	// ApprovalSince is when the current step started waiting for approval.
-	ApprovalSince time.Time   `json:"approvalSince,omitzero"`
+	ApprovalSince time.Time `json:"approvalSince,omitzero"`
+	// ApprovalAskAt is when the approval webhook is asked next.
+	ApprovalAskAt time.Time   `json:"approvalAskAt,omitzero"`
 	Rules         []RuleState `json:"rules"`
 	// NextEvalAt is when the next evaluation is due.
 	NextEvalAt time.Time `json:"nextEvalAt,omitzero"`
@@ -152,6 +156,8 @@ type State struct {
 	// FailingSince is when the first outstanding action first failed.
 	FailingSince time.Time `json:"failingSince,omitzero"`
 	LastError    string    `json:"lastError,omitempty"`
+	// Escalated is set once a failing action outlived the action timeout.
+	Escalated bool `json:"escalated,omitempty"`
 	// ActionSeq is the last action ID issued; EventSeq the last event's.
 	ActionSeq int64 `json:"actionSeq"`
 	EventSeq  int64 `json:"eventSeq"`
@@ -166,6 +172,14 @@ type State struct {
 	DrainUntil time.Time `json:"drainUntil,omitzero"`
 	// BaselineBurn is the service's burn measured before traffic moved.
 	BaselineBurn *float64 `json:"baselineBurn,omitempty"`
+	// BaselineTaken is set once the baseline measurement was attempted.
+	BaselineTaken bool `json:"baselineTaken,omitempty"`
+	// Extended is set once the current step's hold was extended for lack
+	// of judged evaluations.
+	Extended bool `json:"extended,omitempty"`
+	// LastValues holds the canary's and the stable's last judged values by
+	// metric (canonical units), for messages and reports.
+	LastValues map[string]float64 `json:"lastValues,omitempty"`
 	// Outcome is the phase the rollout will end in once cleanup is done.
 	Outcome    Phase     `json:"outcome,omitempty"`
 	CreatedAt  time.Time `json:"createdAt,omitzero"`

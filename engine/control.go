@@ -1,0 +1,222 @@
+package engine
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/canary-dev/canary"
+)
+
+// CommandKind names a manual control.
+type CommandKind string
+
+// The manual controls.
+const (
+	CmdPause   CommandKind = "pause"   // stop advancing; rules still protect
+	CmdResume  CommandKind = "resume"  // continue a paused rollout
+	CmdPromote CommandKind = "promote" // complete the current step now (Full: promote to 100%)
+	CmdApprove CommandKind = "approve" // give the current step's approval
+	CmdAbort   CommandKind = "abort"   // roll back (Immediate, or gradually)
+	CmdRetry   CommandKind = "retry"   // start a rolled-back or failed rollout again
+)
+
+// Command is a person's (or an API client's) instruction.
+type Command struct {
+	Kind CommandKind `json:"kind"`
+	// Full promotes straight to 100% (promote only).
+	Full bool `json:"full,omitempty"`
+	// Immediate selects an immediate rollback (abort only); otherwise the
+	// rollback is gradual.
+	Immediate bool `json:"immediate,omitempty"`
+	// Actor is who gave the command, for the audit trail.
+	Actor string `json:"actor,omitempty"`
+	// Reason is free text recorded with the command.
+	Reason string `json:"reason,omitempty"`
+}
+
+// Control applies cmd at now. A command that does not apply in the
+// rollout's phase returns a *canary.Error with code conflict and the state
+// unchanged.
+func Control(p *canary.Plan, st canary.State, cmd Command, now time.Time) (Output, error) {
+	m := &machine{p: p, st: cloneState(st), now: now}
+	if len(m.st.Rules) != len(p.Spec.Rules) {
+		m.st.Rules = freshRules(p)
+	}
+	if err := m.allowed(cmd); err != nil {
+		return Output{State: st}, err
+	}
+	m.emit(canary.Event{Type: canary.EvCommand, Actor: cmd.Actor, Message: commandText(cmd)})
+	m.apply(cmd)
+	m.progress()
+	m.st.UpdatedAt = now
+	return m.output(), nil
+}
+
+func commandText(cmd Command) string {
+	s := string(cmd.Kind)
+	switch {
+	case cmd.Kind == CmdPromote && cmd.Full:
+		s += " --full"
+	case cmd.Kind == CmdAbort && cmd.Immediate:
+		s += " --immediate"
+	case cmd.Kind == CmdAbort:
+		s += " --gradual"
+	}
+	if cmd.Actor != "" {
+		s += " by " + cmd.Actor
+	}
+	if cmd.Reason != "" {
+		s += ": " + cmd.Reason
+	}
+	return s
+}
+
+// allowed says whether cmd applies in the current phase, and why not.
+func (m *machine) allowed(cmd Command) error {
+	ph := m.st.Phase
+	from := ph
+	if ph == canary.PhasePaused {
+		from = m.st.PausedFrom
+	}
+	ok := false
+	switch cmd.Kind {
+	case CmdPause:
+		ok = ph == canary.PhasePending || ph == canary.PhasePreChecks || ph == canary.PhaseProgressing
+	case CmdResume:
+		ok = ph == canary.PhasePaused
+	case CmdPromote:
+		ok = from == canary.PhaseProgressing
+	case CmdApprove:
+		ok = from == canary.PhaseProgressing && m.p.Spec.Steps[m.st.Step].Approval != nil && !m.st.Approved
+	case CmdAbort:
+		ok = !ph.Terminal() && ph != canary.PhasePromoting &&
+			!(ph == canary.PhaseRollingBack && (!cmd.Immediate || m.st.RollbackKind == canary.ActionRollbackImmediate || m.st.Stage == stageCleanup))
+	case CmdRetry:
+		ok = ph == canary.PhaseRolledBack || ph == canary.PhaseFailed
+	default:
+		return canary.Errorf(canary.EINVALID, "unknown command %q (use pause, resume, promote, approve, abort or retry)", cmd.Kind)
+	}
+	if ok {
+		return nil
+	}
+	return canary.Errorf(canary.ECONFLICT, "cannot %s rollout %s: it is %s%s", cmd.Kind, m.st.Name, ph, m.whyNot(cmd))
+}
+
+// whyNot adds a hint to a refused command.
+func (m *machine) whyNot(cmd Command) string {
+	switch {
+	case cmd.Kind == CmdPause && m.st.Phase == canary.PhasePaused:
+		return " already (resume it with canary resume)"
+	case cmd.Kind == CmdApprove && m.st.Phase == canary.PhaseProgressing:
+		return fmt.Sprintf(" and %s needs no approval", m.stepLabel(m.st.Step))
+	case cmd.Kind == CmdAbort && m.st.Phase == canary.PhaseRollingBack:
+		return " (" + m.st.RollbackKind + " already under way)"
+	case m.st.Phase.Terminal():
+		return " (finished; only retry applies to a rolled-back or failed rollout)"
+	}
+	return ""
+}
+
+// apply carries out an allowed command.
+func (m *machine) apply(cmd Command) {
+	reason := "by " + actor(cmd)
+	switch cmd.Kind {
+	case CmdPause:
+		if m.st.Phase == canary.PhasePending {
+			m.startPreChecks()
+		}
+		m.pause(canary.UrgencyLow, "paused "+reason)
+	case CmdResume:
+		m.resume(cmd)
+	case CmdPromote:
+		m.promote(cmd)
+	case CmdApprove:
+		m.st.Approved = true
+		m.emitf(canary.EvApproved, canary.UrgencyLow, "%s approved %s", m.stepLabel(m.st.Step), reason)
+	case CmdAbort:
+		kind := canary.ActionRollbackGradual
+		if cmd.Immediate {
+			kind = canary.ActionRollbackImmediate
+		}
+		m.abort(kind, "aborted "+reason)
+	case CmdRetry:
+		m.retry(cmd)
+	}
+}
+
+func actor(cmd Command) string {
+	if cmd.Actor == "" {
+		return "a person"
+	}
+	return cmd.Actor
+}
+
+// abort rolls back; aborting during pre-checks fails the rollout instead,
+// since no traffic has moved.
+func (m *machine) abort(kind, reason string) {
+	from := m.st.Phase
+	if from == canary.PhasePaused {
+		from = m.st.PausedFrom
+	}
+	if from == canary.PhasePending || from == canary.PhasePreChecks {
+		m.st.Outstanding = nil
+		m.st.Phase = canary.PhaseFailed
+		m.st.FinishedAt = m.now
+		m.emitf(canary.EvFailed, canary.UrgencyLow, "%s before any traffic moved; nothing was changed", reason)
+		return
+	}
+	m.startRollback(kind, reason, canary.UrgencyMedium, "", nil)
+}
+
+// resume continues from a pause. The hold clock stopped while paused, so
+// the step keeps the hold time it had; a pause for lack of evidence
+// starts the step's hold afresh.
+func (m *machine) resume(cmd Command) {
+	paused := m.now.Sub(m.st.PausedAt)
+	m.st.Phase = m.st.PausedFrom
+	m.st.PausedFrom, m.st.PauseReason, m.st.PausedAt = "", "", time.Time{}
+	m.st.FailingSince, m.st.Escalated = time.Time{}, false
+	for i, r := range m.p.Spec.Rules {
+		if r.Action == canary.ActionPause {
+			m.st.Rules[i].ActiveAt, m.st.Rules[i].Firing = time.Time{}, false
+		}
+	}
+	if m.st.Phase == canary.PhaseProgressing && !m.st.StepStartedAt.IsZero() && !m.st.HoldDone {
+		m.st.StepStartedAt = m.st.StepStartedAt.Add(paused)
+		hold := m.p.Spec.Steps[m.st.Step].Hold.D()
+		if m.now.Sub(m.st.StepStartedAt) >= hold+m.maxExtension(hold) {
+			m.st.StepStartedAt = m.now
+			m.st.Judged, m.st.Evaluations, m.st.Extended = 0, 0, false
+		}
+	}
+	if !m.st.ApprovalSince.IsZero() {
+		m.st.ApprovalSince = m.now
+	}
+	m.emitf(canary.EvResumed, canary.UrgencyLow, "▶ resumed at %s by %s", m.stepLabel(m.st.Step), actor(cmd))
+}
+
+// promote completes the current step now, or promotes fully.
+func (m *machine) promote(cmd Command) {
+	if m.st.Phase == canary.PhasePaused {
+		m.st.Phase = canary.PhaseProgressing
+		m.st.PausedFrom, m.st.PauseReason, m.st.PausedAt = "", "", time.Time{}
+	}
+	m.st.Outstanding = nil
+	m.st.FailingSince, m.st.Escalated = time.Time{}, false
+	if cmd.Full {
+		m.startPromotion()
+		return
+	}
+	m.st.Stage = ""
+	m.advance()
+}
+
+// retry starts a finished rollout again from the beginning.
+func (m *machine) retry(cmd Command) {
+	old := m.st
+	fresh := New(m.p, m.now)
+	fresh.EventSeq, fresh.ActionSeq = old.EventSeq, old.ActionSeq
+	m.st = fresh
+	m.emitf(canary.EvRetried, canary.UrgencyLow, "retry by %s: starting %s again (it ended %s)", actor(cmd), m.p.Spec.Version, old.Phase)
+	m.startPreChecks()
+}

@@ -1,0 +1,358 @@
+package engine
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/canary-dev/canary"
+)
+
+// minBaselineBurn floors the baseline of a `vs: baseline` burn rule, so a
+// baseline with no errors at all does not make any error an infinite
+// multiple of it.
+const minBaselineBurn = 0.1
+
+// Queries returns the measurements the next call to Next needs at now:
+// the baseline before traffic moves, then every rule's metric per track
+// once an evaluation is due. Nil means none are due.
+func Queries(p *canary.Plan, st canary.State, now time.Time) []canary.Query {
+	m := &machine{p: p, st: st, now: now}
+	if m.needBaselineNow() {
+		return []canary.Query{{Metric: canary.MetricErrorRate, Track: canary.TrackStable, Window: m.baselineWindow(), At: now}}
+	}
+	if !m.evaluating() || now.Before(st.NextEvalAt) {
+		return nil
+	}
+	var qs []canary.Query
+	seen := map[canary.Query]bool{}
+	for _, r := range p.Spec.Rules {
+		for _, t := range []canary.Track{canary.TrackCanary, canary.TrackStable} {
+			q := canary.Query{Metric: baseMetric(r.Metric), Track: t, Window: m.window(r), At: now}
+			if !seen[q] {
+				seen[q] = true
+				qs = append(qs, q)
+			}
+		}
+	}
+	return qs
+}
+
+// baseMetric is what a source measures for metric: burn is computed from
+// the error rate of both tracks.
+func baseMetric(metric canary.Metric) canary.Metric {
+	if metric == canary.MetricBurnRate {
+		return canary.MetricErrorRate
+	}
+	return metric
+}
+
+func (m *machine) window(r canary.Rule) time.Duration {
+	if w := r.Window.D(); w > 0 {
+		return w
+	}
+	return m.interval()
+}
+
+func (m *machine) forDuration(r canary.Rule) time.Duration {
+	if f := r.For.D(); f > 0 {
+		return f
+	}
+	return m.interval()
+}
+
+// evaluating reports whether rules are being judged: traffic has moved
+// and the rollout is progressing (or paused while progressing).
+func (m *machine) evaluating() bool {
+	if m.st.NextEvalAt.IsZero() {
+		return false
+	}
+	return m.st.Phase == canary.PhaseProgressing ||
+		(m.st.Phase == canary.PhasePaused && m.st.PausedFrom == canary.PhaseProgressing)
+}
+
+func (m *machine) needBaseline() bool {
+	for _, r := range m.p.Spec.Rules {
+		if r.Metric == canary.MetricBurnRate && r.Vs == "baseline" {
+			return true
+		}
+	}
+	return false
+}
+
+func (m *machine) needBaselineNow() bool {
+	return m.st.Phase == canary.PhasePreChecks && len(m.st.Outstanding) == 0 &&
+		!m.st.BaselineTaken && m.needBaseline()
+}
+
+func (m *machine) baselineWindow() time.Duration {
+	var w time.Duration
+	for _, r := range m.p.Spec.Rules {
+		if r.Metric == canary.MetricBurnRate && r.Vs == "baseline" && m.window(r) > w {
+			w = m.window(r)
+		}
+	}
+	return w
+}
+
+func (m *machine) objectiveBudget() float64 {
+	obj := float64(m.p.Spec.SLO.Objective)
+	if obj <= 0 || obj >= 1 {
+		obj = canary.DefaultObjective
+	}
+	return 1 - obj
+}
+
+type obsKey struct {
+	metric canary.Metric
+	track  canary.Track
+	window time.Duration
+}
+
+// observe records the baseline or runs an evaluation.
+func (m *machine) observe(obs []canary.Observation) {
+	if m.needBaselineNow() {
+		m.recordBaseline(obs)
+		return
+	}
+	if !m.evaluating() || m.now.Before(m.st.NextEvalAt) {
+		return
+	}
+	m.evaluate(obs)
+}
+
+func (m *machine) recordBaseline(obs []canary.Observation) {
+	m.st.BaselineTaken = true
+	for _, o := range obs {
+		if o.Query.Track != canary.TrackStable || o.Err != "" || o.Measurement.NoData || o.Measurement.Samples == 0 {
+			continue
+		}
+		burn := o.Measurement.Value / m.objectiveBudget()
+		m.st.BaselineBurn = &burn
+		m.emitf(canary.EvEvaluated, "", "baseline recorded: service burn %s over %s (%d requests)",
+			canary.FormatValue(canary.KindMultiplier, burn), canary.FormatDuration(o.Query.Window), o.Measurement.Samples)
+		return
+	}
+	m.emitf(canary.EvEvaluated, "", "no baseline burn before the rollout; burn rules vs baseline use the stable track's burn instead")
+}
+
+// evaluate judges every rule, updates their for-timers and acts on the
+// most severe firing rule.
+func (m *machine) evaluate(obs []canary.Observation) {
+	idx := make(map[obsKey]canary.Observation, len(obs))
+	for _, o := range obs {
+		idx[obsKey{o.Query.Metric, o.Query.Track, o.Query.Window}] = o
+	}
+	evals := make([]canary.Evaluation, len(m.p.Spec.Rules))
+	allJudged := true
+	for i, r := range m.p.Spec.Rules {
+		ev := m.judge(r, idx)
+		m.updateRule(i, r, &ev)
+		evals[i] = ev
+		allJudged = allJudged && ev.Verdict.Judged()
+	}
+	m.st.Evaluations++
+	if allJudged && m.st.Phase == canary.PhaseProgressing {
+		m.st.Judged++
+	}
+	for !m.st.NextEvalAt.After(m.now) {
+		m.st.NextEvalAt = m.st.NextEvalAt.Add(m.interval())
+	}
+	m.emit(canary.Event{Type: canary.EvEvaluated, Evaluations: evals, Message: summarize(evals)})
+	m.actOnFiring(evals)
+}
+
+// judge computes one rule's verdict from the observations.
+func (m *machine) judge(r canary.Rule, idx map[obsKey]canary.Observation) canary.Evaluation {
+	q, op := r.Threshold()
+	w := m.window(r)
+	ev := canary.Evaluation{Rule: r.DisplayName(), Metric: r.Metric, Window: w, Threshold: q.Value, Op: op}
+	c, okC := idx[obsKey{baseMetric(r.Metric), canary.TrackCanary, w}]
+	s, okS := idx[obsKey{baseMetric(r.Metric), canary.TrackStable, w}]
+	switch {
+	case !okC:
+		ev.Verdict, ev.Detail = canary.VerdictError, "no measurement of the canary was taken"
+		return ev
+	case c.Err != "":
+		ev.Verdict, ev.Detail = canary.VerdictError, c.Err
+		return ev
+	case c.Measurement.NoData:
+		ev.Verdict, ev.Detail = canary.VerdictNoData, "the source returned no data for the canary"
+		return ev
+	}
+	ev.Samples = c.Measurement.Samples
+	if ev.Samples < m.minRequests() {
+		ev.Verdict = canary.VerdictInsufficient
+		ev.Detail = fmt.Sprintf("%d canary requests in %s, need %d", ev.Samples, canary.FormatDuration(w), m.minRequests())
+		return ev
+	}
+	stableOK := okS && s.Err == "" && !s.Measurement.NoData && s.Measurement.Samples > 0
+	if r.Metric != canary.MetricBurnRate {
+		ev.Value = c.Measurement.Value
+		if stableOK {
+			v := s.Measurement.Value
+			ev.Stable = &v
+		}
+	} else if !m.burn(r, c, s, stableOK, &ev) {
+		return ev
+	}
+	ev.Verdict = canary.VerdictPass
+	if (op == "above" && ev.Value > q.Value) || (op == "below" && ev.Value < q.Value) {
+		ev.Verdict = canary.VerdictBreach
+	}
+	return ev
+}
+
+// burn sets ev.Value to the whole service's burn rate: the error ratio of
+// both tracks together over 1 − objective, divided by the baseline for
+// `vs: baseline`. It reports false (with the verdict set) when it cannot.
+func (m *machine) burn(r canary.Rule, c, s canary.Observation, stableOK bool, ev *canary.Evaluation) bool {
+	if okS := s.Query.Metric != ""; okS && s.Err != "" {
+		ev.Verdict, ev.Detail = canary.VerdictError, "stable: "+s.Err
+		return false
+	}
+	nc, ns := float64(c.Measurement.Samples), 0.0
+	errs := c.Measurement.Value * nc
+	if stableOK {
+		ns = float64(s.Measurement.Samples)
+		errs += s.Measurement.Value * ns
+	}
+	budget := m.objectiveBudget()
+	service := errs / (nc + ns) / budget
+	var stableBurn *float64
+	if stableOK {
+		b := s.Measurement.Value / budget
+		stableBurn = &b
+	}
+	ev.Value, ev.Stable = service, stableBurn
+	if r.Vs != "baseline" {
+		return true
+	}
+	base := m.st.BaselineBurn
+	if base == nil {
+		base = stableBurn
+	}
+	if base == nil {
+		ev.Verdict, ev.Detail = canary.VerdictNoData, "no baseline burn and no stable traffic to compare with"
+		return false
+	}
+	ev.Value = service / math.Max(*base, minBaselineBurn)
+	ev.Detail = fmt.Sprintf("service burn %s vs baseline %s", canary.FormatValue(canary.KindMultiplier, service),
+		canary.FormatValue(canary.KindMultiplier, *base))
+	return true
+}
+
+// updateRule moves rule i's for-timer, Prometheus style.
+func (m *machine) updateRule(i int, r canary.Rule, ev *canary.Evaluation) {
+	rs := &m.st.Rules[i]
+	rs.Verdict = ev.Verdict
+	if ev.Verdict.Judged() {
+		rs.Value, rs.Samples = ev.Value, ev.Samples
+		m.rememberValue(r.Metric, ev)
+	}
+	switch ev.Verdict {
+	case canary.VerdictBreach:
+		if rs.ActiveAt.IsZero() {
+			rs.ActiveAt = m.now
+			m.emit(canary.Event{Type: canary.EvRulePending, Rule: rs.Name, Urgency: canary.UrgencyLow,
+				Message: fmt.Sprintf("%s pending: %s", rs.Name, valueText(r, ev))})
+		}
+		ev.PendingFor = m.now.Sub(rs.ActiveAt)
+		if !rs.Firing && ev.PendingFor >= m.forDuration(r) {
+			rs.Firing = true
+			m.emit(canary.Event{Type: canary.EvRuleFiring, Rule: rs.Name, Urgency: r.Urgency,
+				Message: fmt.Sprintf("%s firing: %s for %s", rs.Name, valueText(r, ev), canary.FormatDuration(ev.PendingFor))})
+		}
+		ev.Firing = rs.Firing
+	case canary.VerdictPass:
+		if !rs.ActiveAt.IsZero() {
+			m.emit(canary.Event{Type: canary.EvRuleCleared, Rule: rs.Name,
+				Message: fmt.Sprintf("%s cleared: %s", rs.Name, valueText(r, ev))})
+		}
+		rs.ActiveAt, rs.Firing = time.Time{}, false
+	default:
+		if !rs.ActiveAt.IsZero() {
+			ev.PendingFor = m.now.Sub(rs.ActiveAt)
+			ev.Firing = rs.Firing
+		}
+	}
+}
+
+func (m *machine) rememberValue(metric canary.Metric, ev *canary.Evaluation) {
+	if m.st.LastValues == nil {
+		m.st.LastValues = map[string]float64{}
+	}
+	m.st.LastValues["canary:"+string(metric)] = ev.Value
+	if ev.Stable != nil {
+		m.st.LastValues["stable:"+string(metric)] = *ev.Stable
+	}
+}
+
+// valueText is "latencyP95 742ms > 600ms".
+func valueText(r canary.Rule, ev *canary.Evaluation) string {
+	q, op := r.Threshold()
+	rel := "≤"
+	switch {
+	case op == "above" && ev.Verdict == canary.VerdictBreach:
+		rel = ">"
+	case op == "below" && ev.Verdict == canary.VerdictBreach:
+		rel = "<"
+	case op == "below":
+		rel = "≥"
+	}
+	s := fmt.Sprintf("%s %s %s %s", r.Metric, canary.FormatValue(q.Kind, ev.Value), rel, q.Text)
+	if r.Vs == "baseline" {
+		s += " baseline"
+	}
+	return s
+}
+
+// summarize is an evaluation's one-line message.
+func summarize(evals []canary.Evaluation) string {
+	counts := map[canary.Verdict]int{}
+	for _, e := range evals {
+		counts[e.Verdict]++
+	}
+	s := fmt.Sprintf("evaluated %d rules: %d pass", len(evals), counts[canary.VerdictPass])
+	for _, v := range []canary.Verdict{canary.VerdictBreach, canary.VerdictInsufficient, canary.VerdictNoData, canary.VerdictError} {
+		if counts[v] > 0 {
+			s += fmt.Sprintf(", %d %s", counts[v], v)
+		}
+	}
+	return s
+}
+
+// actOnFiring applies the most severe firing rule's action: immediate over
+// gradual over pause, then higher urgency, then plan order.
+func (m *machine) actOnFiring(evals []canary.Evaluation) {
+	best := -1
+	for i, r := range m.p.Spec.Rules {
+		if !m.st.Rules[i].Firing {
+			continue
+		}
+		if best < 0 || better(r, m.p.Spec.Rules[best]) {
+			best = i
+		}
+	}
+	if best < 0 {
+		return
+	}
+	r := m.p.Spec.Rules[best]
+	ev := evals[best]
+	reason := fmt.Sprintf("%s for %s", valueText(r, &ev), canary.FormatDuration(ev.PendingFor))
+	switch r.Action {
+	case canary.ActionPause:
+		if m.st.Phase != canary.PhasePaused {
+			m.pause(r.Urgency, "rule "+r.DisplayName()+" fired: "+reason)
+		}
+	default:
+		m.startRollback(r.Action, reason, r.Urgency, r.DisplayName(), evals)
+	}
+}
+
+func better(a, b canary.Rule) bool {
+	if canary.Severity(a.Action) != canary.Severity(b.Action) {
+		return canary.Severity(a.Action) > canary.Severity(b.Action)
+	}
+	return a.Urgency.Rank() > b.Urgency.Rank()
+}
