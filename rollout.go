@@ -155,7 +155,9 @@ type State struct {
 	Outstanding []Action `json:"outstanding,omitempty"`
 	// FailingSince is when the first outstanding action first failed.
 	FailingSince time.Time `json:"failingSince,omitzero"`
-	LastError    string    `json:"lastError,omitempty"`
+	// RetryAt is when failed outstanding actions are issued again.
+	RetryAt   time.Time `json:"retryAt,omitzero"`
+	LastError string    `json:"lastError,omitempty"`
 	// Escalated is set once a failing action outlived the action timeout.
 	Escalated bool `json:"escalated,omitempty"`
 	// ActionSeq is the last action ID issued; EventSeq the last event's.

@@ -97,7 +97,7 @@ func (m *machine) remove(i int) {
 // succeeded applies an action's effect to the confirmed state.
 func (m *machine) succeeded(i int, a canary.Action, r canary.ActionResult) {
 	m.remove(i)
-	m.st.FailingSince = time.Time{}
+	m.st.FailingSince, m.st.RetryAt = time.Time{}, time.Time{}
 	m.st.LastError = ""
 	m.st.Escalated = false
 	switch a.Kind {
@@ -156,6 +156,7 @@ func (m *machine) failed(i int, a canary.Action, r canary.ActionResult) {
 		}
 	}
 	m.st.LastError = r.Err
+	m.st.RetryAt = m.now.Add(m.retryDelay())
 	m.emit(canary.Event{Type: canary.EvActionFailed, Urgency: canary.UrgencyMedium, Action: &ac, Error: r.Err,
 		Message: fmt.Sprintf("%s failed: %s (retrying)", describe(a), r.Err)})
 	failingFor := m.now.Sub(m.st.FailingSince)

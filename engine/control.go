@@ -175,7 +175,7 @@ func (m *machine) resume(cmd Command) {
 	paused := m.now.Sub(m.st.PausedAt)
 	m.st.Phase = m.st.PausedFrom
 	m.st.PausedFrom, m.st.PauseReason, m.st.PausedAt = "", "", time.Time{}
-	m.st.FailingSince, m.st.Escalated = time.Time{}, false
+	m.st.FailingSince, m.st.RetryAt, m.st.Escalated = time.Time{}, time.Time{}, false
 	for i, r := range m.p.Spec.Rules {
 		if r.Action == canary.ActionPause {
 			m.st.Rules[i].ActiveAt, m.st.Rules[i].Firing = time.Time{}, false
@@ -202,7 +202,7 @@ func (m *machine) promote(cmd Command) {
 		m.st.PausedFrom, m.st.PauseReason, m.st.PausedAt = "", "", time.Time{}
 	}
 	m.st.Outstanding = nil
-	m.st.FailingSince, m.st.Escalated = time.Time{}, false
+	m.st.FailingSince, m.st.RetryAt, m.st.Escalated = time.Time{}, time.Time{}, false
 	if cmd.Full {
 		m.startPromotion()
 		return

@@ -84,14 +84,15 @@ func Next(p *canary.Plan, st canary.State, in Input) Output {
 func (m *machine) output() Output {
 	out := Output{State: m.st, Events: m.events}
 	if len(m.st.Outstanding) > 0 && m.st.Phase != canary.PhasePaused {
+		if m.st.RetryAt.After(m.now) {
+			out.WakeAt = m.st.RetryAt
+			if m.evaluating() && m.st.NextEvalAt.Before(out.WakeAt) {
+				out.WakeAt = m.st.NextEvalAt
+			}
+			return out
+		}
 		out.Actions = append([]canary.Action(nil), m.st.Outstanding...)
 		out.WakeAt = m.now
-		if !m.st.FailingSince.IsZero() {
-			out.WakeAt = m.now.Add(m.retryDelay())
-		}
-		if m.evaluating() && m.st.NextEvalAt.Before(out.WakeAt) {
-			out.WakeAt = m.st.NextEvalAt
-		}
 		return out
 	}
 	out.WakeAt = m.wakeAt()

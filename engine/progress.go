@@ -268,7 +268,7 @@ func (m *machine) startRollback(kind, reason string, u canary.Urgency, rule stri
 	m.st.PausedFrom, m.st.PauseReason = "", ""
 	m.st.RollbackKind, m.st.RollbackReason = kind, reason
 	m.st.Outstanding = nil
-	m.st.FailingSince, m.st.Escalated = time.Time{}, false
+	m.st.FailingSince, m.st.RetryAt, m.st.Escalated = time.Time{}, time.Time{}, false
 	m.st.NextEvalAt, m.st.DrainUntil = time.Time{}, time.Time{}
 	grade := "immediate"
 	if kind == canary.ActionRollbackGradual {
