@@ -1,0 +1,403 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/canary-dev/canary"
+)
+
+// Errors returned by Recorder.Stats and Recorder.Measure; test with
+// errors.Is.
+var (
+	// ErrUnknownMetric: the query's metric is not a latency quantile
+	// (latencyPNN), errorRate or requestRate.
+	ErrUnknownMetric = errors.New("unknown metric (the builtin source measures latencyPNN, errorRate and requestRate)")
+	// ErrUnknownTrack: the track is neither stable nor canary.
+	ErrUnknownTrack = errors.New("unknown track (want stable or canary)")
+	// ErrWindow: the window is not positive or reaches further back than
+	// the recorder's retention.
+	ErrWindow = errors.New("window out of range")
+)
+
+// DefaultRetention is how far back a Recorder's windows reach by default.
+const DefaultRetention = time.Hour
+
+// RecorderConfig configures a Recorder.
+type RecorderConfig struct {
+	// Retention is how far back windows can reach, rounded up to whole
+	// seconds. Memory is about one slot of up to 8 KiB (typically a few
+	// hundred bytes to 2 KiB under load: only the range of latency bins
+	// seen in that second) per track and second. Default: 1h; at most 24h.
+	Retention time.Duration
+}
+
+// Recorder keeps per-track request counts, 5xx counts and latency
+// histograms in one-second buckets, in a ring as long as the retention.
+// Any window up to the retention is answered from memory by merging
+// buckets; latency quantiles are within 0.5% of the exact value.
+//
+// Record is safe for concurrent use and cheap: one uncontended lock of a
+// randomly chosen shard, no allocation. A second's data moves from its
+// shards into the ring the first time a shard sees a later second.
+type Recorder struct {
+	retention time.Duration
+	slots     int64
+	tracks    [2]*trackRec
+	prom      *recorderMetrics
+}
+
+var _ canary.MetricSource = (*Recorder)(nil)
+
+// NewRecorder returns an empty Recorder.
+func NewRecorder(cfg RecorderConfig) (*Recorder, error) {
+	ret := cfg.Retention
+	switch {
+	case ret == 0:
+		ret = DefaultRetention
+	case ret < 0 || ret > 24*time.Hour:
+		return nil, fmt.Errorf("recorder retention %s: want 1s to 24h", ret)
+	}
+	slots := int64((ret + time.Second - 1) / time.Second)
+	r := &Recorder{retention: time.Duration(slots) * time.Second, slots: slots, prom: newRecorderMetrics()}
+	shards := shardCount(runtime.GOMAXPROCS(0))
+	for i := range r.tracks {
+		r.tracks[i] = &trackRec{ring: make([]slot, slots), shards: make([]shard, shards), mask: uint32(shards - 1)}
+	}
+	return r, nil
+}
+
+// Retention returns how far back windows can reach.
+func (r *Recorder) Retention() time.Duration { return r.retention }
+
+// shardCount is 4× the next power of two ≥ procs, at most 64: enough that
+// two goroutines rarely pick the same shard.
+func shardCount(procs int) int {
+	n := 1
+	for n < procs {
+		n <<= 1
+	}
+	return min(n*4, 64)
+}
+
+// trackRec is one track's data: live shards for the second(s) being
+// written and the ring of sealed seconds.
+type trackRec struct {
+	mu     sync.Mutex // guards ring; taken after a shard's mu, never before
+	ring   []slot
+	shards []shard
+	mask   uint32
+}
+
+// slot is one sealed second: counts and the bins lo..lo+len(bins)-1.
+type slot struct {
+	sec      int64
+	requests int64
+	errors   int64
+	lo       int
+	bins     []uint32
+}
+
+// shard accumulates one second of one track; bins[lo:hi] may be non-zero.
+type shard struct {
+	mu       sync.Mutex
+	sec      int64
+	requests int64
+	errors   int64
+	lo, hi   int
+	bins     []uint32
+	_        [64]byte // keep neighbouring shards' locks off one cache line
+}
+
+// bucketSec returns the bucket of time t: bucket b holds (b−1s, b], so a
+// window (At−W, At] on whole seconds is exactly its W buckets.
+func bucketSec(t time.Time) int64 {
+	s := t.Unix()
+	if t.Nanosecond() > 0 {
+		s++
+	}
+	return s
+}
+
+func trackIndex(t canary.Track) int {
+	switch t {
+	case canary.TrackStable:
+		return 0
+	case canary.TrackCanary:
+		return 1
+	}
+	return -1
+}
+
+// Record counts one finished request of track: its status code, its
+// latency and the time it finished. A status of 500..599 is an error; 101
+// (a protocol upgrade, e.g. a WebSocket, whose "latency" is the life of
+// the connection) counts as a request but not in the latency histogram.
+// Requests of an unknown track are ignored. It does not allocate.
+func (r *Recorder) Record(track canary.Track, status int, latency time.Duration, at time.Time) {
+	ti := trackIndex(track)
+	if ti < 0 {
+		return
+	}
+	t := r.tracks[ti]
+	sec := bucketSec(at)
+	bin := -1
+	if status != http.StatusSwitchingProtocols {
+		bin = binIndex(latency)
+	}
+	isErr := status >= 500 && status <= 599
+	sh := &t.shards[rand.Uint32()&t.mask]
+	sh.mu.Lock()
+	switch {
+	case sec < sh.sec:
+		// Late: the shard has moved on; add straight to the ring.
+		sh.mu.Unlock()
+		t.addLate(sec, bin, isErr)
+	default:
+		if sec > sh.sec {
+			t.seal(sh)
+			sh.sec = sec
+		}
+		sh.add(bin, isErr)
+		sh.mu.Unlock()
+	}
+	r.prom.observe(ti, status, latency)
+}
+
+func (sh *shard) add(bin int, isErr bool) {
+	sh.requests++
+	if isErr {
+		sh.errors++
+	}
+	if bin < 0 {
+		return
+	}
+	if sh.bins == nil {
+		sh.bins = make([]uint32, numBins)
+	}
+	if sh.lo == sh.hi {
+		sh.lo, sh.hi = bin, bin+1
+	} else {
+		sh.lo, sh.hi = min(sh.lo, bin), max(sh.hi, bin+1)
+	}
+	sh.bins[bin]++
+}
+
+// seal moves the shard's second into the ring and empties the shard. The
+// caller holds sh.mu.
+func (t *trackRec) seal(sh *shard) {
+	if sh.requests == 0 {
+		return
+	}
+	t.mu.Lock()
+	if s := t.slotFor(sh.sec); s != nil {
+		s.requests += sh.requests
+		s.errors += sh.errors
+		if sh.hi > sh.lo {
+			s.addBins(sh.lo, sh.bins[sh.lo:sh.hi])
+		}
+	}
+	t.mu.Unlock()
+	if sh.hi > sh.lo {
+		clear(sh.bins[sh.lo:sh.hi])
+	}
+	sh.requests, sh.errors, sh.lo, sh.hi = 0, 0, 0, 0
+}
+
+// addLate adds one request to a second its shard has already sealed.
+func (t *trackRec) addLate(sec int64, bin int, isErr bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := t.slotFor(sec)
+	if s == nil {
+		return
+	}
+	s.requests++
+	if isErr {
+		s.errors++
+	}
+	if bin >= 0 {
+		one := [1]uint32{1}
+		s.addBins(bin, one[:])
+	}
+}
+
+// slotFor returns the ring slot of second sec, claiming (and emptying) it
+// if it holds an older second, or nil if it holds a newer one: sec is then
+// beyond the retention. The caller holds t.mu.
+func (t *trackRec) slotFor(sec int64) *slot {
+	n := int64(len(t.ring))
+	s := &t.ring[((sec%n)+n)%n]
+	switch {
+	case s.sec == sec:
+		return s
+	case s.sec > sec:
+		return nil
+	}
+	s.sec, s.requests, s.errors, s.lo, s.bins = sec, 0, 0, 0, s.bins[:0]
+	return s
+}
+
+// addBins adds src, the counts of bins lo..lo+len(src)-1, growing the
+// slot's range as needed (reusing its capacity when it can).
+func (s *slot) addBins(lo int, src []uint32) {
+	if len(s.bins) == 0 {
+		s.lo, s.bins = lo, append(s.bins[:0], src...)
+		return
+	}
+	oldLo, oldLen := s.lo, len(s.bins)
+	newLo := min(oldLo, lo)
+	size := max(oldLo+oldLen, lo+len(src)) - newLo
+	if newLo != oldLo || size != oldLen {
+		nb := s.bins[:0]
+		if size <= cap(s.bins) {
+			nb = s.bins[:size]
+		} else {
+			nb = make([]uint32, size, size+size/4)
+		}
+		shift := oldLo - newLo
+		copy(nb[shift:shift+oldLen], s.bins[:oldLen])
+		clear(nb[:shift])
+		clear(nb[shift+oldLen:])
+		s.lo, s.bins = newLo, nb
+	}
+	off := lo - s.lo
+	for i, c := range src {
+		s.bins[off+i] += c
+	}
+}
+
+// WindowStats is one track's traffic over a window.
+type WindowStats struct {
+	// Start and End bound the window (Start, End], after rounding End up
+	// to a whole second and the length up to whole seconds.
+	Start, End time.Time
+	// Requests is the number of requests that finished in the window.
+	Requests int64
+	// Errors is how many of them answered 5xx (including the proxy's own
+	// 502 when the upstream failed).
+	Errors int64
+	// LatencySamples is how many requests are in the latency histogram:
+	// Requests minus protocol upgrades (WebSockets).
+	LatencySamples int64
+	bins           []uint64
+}
+
+// Quantile returns the latency at quantile q (0..1), within 0.5% of the
+// exact value, or 0 when there are no latency samples.
+func (s WindowStats) Quantile(q float64) time.Duration {
+	return quantileOf(s.bins, s.LatencySamples, q)
+}
+
+// ErrorRate returns Errors/Requests, or 0 with no requests.
+func (s WindowStats) ErrorRate() float64 {
+	if s.Requests == 0 {
+		return 0
+	}
+	return float64(s.Errors) / float64(s.Requests)
+}
+
+// RequestRate returns requests per second over the whole window.
+func (s WindowStats) RequestRate() float64 {
+	return float64(s.Requests) / s.End.Sub(s.Start).Seconds()
+}
+
+// Stats returns track's traffic over the window (at−window, at]. The
+// window must be positive and at most the retention; a zero at means now.
+func (r *Recorder) Stats(track canary.Track, window time.Duration, at time.Time) (WindowStats, error) {
+	ti := trackIndex(track)
+	if ti < 0 {
+		return WindowStats{}, fmt.Errorf("stats of track %q: %w", track, ErrUnknownTrack)
+	}
+	if window <= 0 || window > r.retention {
+		return WindowStats{}, fmt.Errorf("stats over %s: %w (want 1s to the retention, %s)", window, ErrWindow, r.retention)
+	}
+	if at.IsZero() {
+		at = time.Now()
+	}
+	last := bucketSec(at)
+	n := int64((window + time.Second - 1) / time.Second)
+	first := last - n + 1
+	st := WindowStats{Start: time.Unix(first-1, 0), End: time.Unix(last, 0), bins: make([]uint64, numBins)}
+	r.tracks[ti].collect(first, last, &st)
+	for _, c := range st.bins {
+		st.LatencySamples += int64(c)
+	}
+	return st, nil
+}
+
+// collect adds the seconds first..last to st. It holds every shard lock
+// and the ring lock together for the moment it reads the shards, so no
+// second is counted twice or missed while being sealed; it then reads the
+// ring with only the ring lock held.
+func (t *trackRec) collect(first, last int64, st *WindowStats) {
+	for i := range t.shards {
+		t.shards[i].mu.Lock()
+	}
+	t.mu.Lock()
+	for i := range t.shards {
+		sh := &t.shards[i]
+		if sh.sec >= first && sh.sec <= last {
+			st.Requests += sh.requests
+			st.Errors += sh.errors
+			for b := sh.lo; b < sh.hi; b++ {
+				st.bins[b] += uint64(sh.bins[b])
+			}
+		}
+		sh.mu.Unlock()
+	}
+	defer t.mu.Unlock()
+	n := int64(len(t.ring))
+	for sec := first; sec <= last; sec++ {
+		s := &t.ring[((sec%n)+n)%n]
+		if s.sec != sec {
+			continue
+		}
+		st.Requests += s.requests
+		st.Errors += s.errors
+		for i, c := range s.bins {
+			st.bins[s.lo+i] += uint64(c)
+		}
+	}
+}
+
+// Measure implements canary.MetricSource over the recorded traffic:
+// latencyPNN in seconds, errorRate as 5xx/requests, requestRate in
+// requests per second over the whole window. Samples is the number of
+// requests in the window (Q.At − Q.Window, Q.At]; NoData is set when there
+// were none (for a latency, when none had a latency). burnRate is not a
+// base metric (the analysis derives it from errorRate of both tracks) and,
+// like any other name, is ErrUnknownMetric.
+func (r *Recorder) Measure(ctx context.Context, q canary.Query) (canary.Measurement, error) {
+	if err := ctx.Err(); err != nil {
+		return canary.Measurement{}, err
+	}
+	quant, isLatency := q.Metric.Quantile()
+	if !isLatency && q.Metric != canary.MetricErrorRate && q.Metric != canary.MetricRequestRate {
+		return canary.Measurement{}, fmt.Errorf("measure %q: %w", q.Metric, ErrUnknownMetric)
+	}
+	st, err := r.Stats(q.Track, q.Window, q.At)
+	if err != nil {
+		return canary.Measurement{}, fmt.Errorf("measure %s: %w", q.Metric, err)
+	}
+	m := canary.Measurement{Samples: st.Requests, NoData: st.Requests == 0}
+	switch {
+	case isLatency:
+		m.NoData = st.LatencySamples == 0
+		m.Value = st.Quantile(quant).Seconds()
+	case q.Metric == canary.MetricErrorRate:
+		m.Value = st.ErrorRate()
+	default:
+		m.Value = st.RequestRate()
+	}
+	if m.NoData {
+		m.Value = 0
+	}
+	return m, nil
+}
