@@ -1,0 +1,185 @@
+package plan
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+
+	canary "github.com/canary-dev/canary"
+	"go.yaml.in/yaml/v3"
+)
+
+// Load reads and parses the plan file at path. A file that cannot be read
+// is reported as a plain error; a plan with problems as an ErrorList.
+func Load(path string) (*canary.Plan, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("load plan: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse decodes, validates and defaults a plan written in YAML (or JSON,
+// which is YAML too). filename is only used in error positions.
+//
+// Decoding is strict: unknown fields, duplicate keys, values of the wrong
+// type, a second document and an empty file are errors. Parse collects
+// every problem, decoding and validation alike, and returns them as an
+// ErrorList sorted by position; validation judges the plan as written, and
+// Defaults is applied only to a valid plan.
+func Parse(filename string, data []byte) (*canary.Plan, error) {
+	root, errs := parseYAML(filename, data)
+	if root == nil {
+		return nil, errs
+	}
+	d := newDecoder(filename)
+	p := new(canary.Plan)
+	d.value(root, "", reflect.ValueOf(p).Elem())
+	errs = append(errs, d.errs...)
+	if !d.bad[""] {
+		for _, e := range Validate(p) {
+			if d.covered(e.Path) {
+				continue // its decoding error says it already
+			}
+			d.locate(e)
+			errs = append(errs, e)
+		}
+	}
+	if len(errs) > 0 {
+		errs.Sort()
+		return nil, errs
+	}
+	Defaults(p)
+	return p, nil
+}
+
+// covered reports whether path or one of its ancestors failed to decode.
+func (d *decoder) covered(path string) bool {
+	for {
+		if d.bad[path] {
+			return true
+		}
+		if path == "" {
+			return false
+		}
+		path = parent(path)
+	}
+}
+
+// locate gives a validation error the position of the node at its path,
+// or, for a field that was not written, of the nearest enclosing one (the
+// mapping it is missing from).
+func (d *decoder) locate(e *Error) {
+	e.File = d.file
+	for path := e.Path; ; path = parent(path) {
+		if n := d.nodes[path]; n != nil {
+			e.Line, e.Col = n.Line, n.Column
+			return
+		}
+		if path == "" {
+			return
+		}
+	}
+}
+
+// parent strips the last element of a path: a.b[2].c → a.b[2] → a.b → a.
+func parent(path string) string {
+	if strings.HasSuffix(path, "]") {
+		if i := strings.LastIndexByte(path, '['); i >= 0 {
+			return path[:i]
+		}
+	}
+	if i := strings.LastIndexAny(path, ".["); i >= 0 {
+		return path[:i]
+	}
+	return ""
+}
+
+// parseYAML returns the root node of the file's only document, with any
+// problems of the file as a whole. A nil root means there is nothing to
+// decode.
+func parseYAML(file string, data []byte) (root *yaml.Node, errs ErrorList) {
+	defer func() {
+		// The YAML parser is third-party code: turn any panic on hostile
+		// input into an error rather than crash the caller.
+		if r := recover(); r != nil {
+			root, errs = nil, ErrorList{{File: file, Msg: fmt.Sprintf("the YAML parser failed (%v): check the file's syntax", r)}}
+		}
+	}()
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, ErrorList{emptyFile(file)}
+		}
+		return nil, ErrorList{syntaxError(file, err)}
+	}
+	if emptyDoc(&doc) {
+		return nil, ErrorList{emptyFile(file)}
+	}
+	for {
+		var next yaml.Node
+		err := dec.Decode(&next)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			errs = append(errs, syntaxError(file, err))
+			break
+		}
+		if !emptyDoc(&next) {
+			errs = append(errs, &Error{File: file, Line: next.Line, Col: next.Column,
+				Msg: "a second YAML document starts here, but a plan file holds exactly one: put each plan in its own file"})
+			break
+		}
+	}
+	return doc.Content[0], errs
+}
+
+func emptyFile(file string) *Error {
+	return &Error{File: file, Msg: "the file holds no plan: write one starting with apiVersion: " + canary.APIVersion + " and kind: " + canary.Kind}
+}
+
+// emptyDoc reports whether a document node holds nothing (a bare "---" or
+// only comments).
+func emptyDoc(doc *yaml.Node) bool {
+	if len(doc.Content) == 0 {
+		return true
+	}
+	n := doc.Content[0]
+	return isNull(n) && n.Value == "" && len(n.Content) == 0
+}
+
+var yamlErrorRE = regexp.MustCompile(`^yaml: (?:line (\d+): )?(.*)$`)
+
+// syntaxError turns a YAML parser error into an Error with its line and
+// a hint on the usual cause.
+func syntaxError(file string, err error) *Error {
+	e := &Error{File: file, Msg: err.Error()}
+	if m := yamlErrorRE.FindStringSubmatch(err.Error()); m != nil {
+		e.Line, _ = strconv.Atoi(m[1])
+		e.Msg = m[2]
+	}
+	e.Msg = "invalid YAML: " + e.Msg + ": " + syntaxHint(e.Msg)
+	return e
+}
+
+func syntaxHint(msg string) string {
+	switch {
+	case strings.Contains(msg, "cannot start any token"):
+		return "indent with spaces, not tabs, and quote values that start with @, ` or %"
+	case strings.Contains(msg, "mapping values are not allowed"):
+		return "quote values that contain \": \", or check the indentation"
+	case strings.Contains(msg, "unknown anchor"):
+		return "define the anchor with &name before using *name"
+	case strings.Contains(msg, "did not find expected"):
+		return "check the indentation and that brackets and quotes are closed"
+	}
+	return "check the indentation and quoting on this line and the one before"
+}

@@ -1,0 +1,189 @@
+package plan
+
+import (
+	"fmt"
+	"net/mail"
+	"regexp"
+	"strings"
+
+	canary "github.com/canary-dev/canary"
+	"github.com/itchyny/gojq"
+)
+
+// eventTypes are the event types an audience's on list may name (besides
+// AllEvents): every canary.Ev* constant.
+var eventTypes = []canary.EventType{
+	canary.EvCreated, canary.EvPreCheckPassed, canary.EvPreChecksFailed,
+	canary.EvStepStarted, canary.EvStepCompleted, canary.EvEvaluated,
+	canary.EvRulePending, canary.EvRuleFiring, canary.EvRuleCleared,
+	canary.EvHoldExtended, canary.EvAwaitingApproval, canary.EvApproved,
+	canary.EvPaused, canary.EvResumed, canary.EvRollbackStarted,
+	canary.EvRolledBack, canary.EvPromoting, canary.EvPromoted,
+	canary.EvActionIssued, canary.EvActionSucceeded, canary.EvActionFailed,
+	canary.EvHookFailed, canary.EvFailed, canary.EvRetried, canary.EvCommand,
+}
+
+// hookPoints are the values of a hook's at.
+var hookPoints = []string{canary.HookBeforeRollout, canary.HookAfterStep, canary.HookOnRollback, canary.HookAfterPromotion}
+
+var httpMethodRE = regexp.MustCompile(`^[A-Z]+$`)
+
+func (v *validator) preChecks(checks []canary.PreCheck, path string) {
+	seen := v.names("pre-check")
+	for i, c := range checks {
+		cpath := fmt.Sprintf("%s[%d]", path, i)
+		if v.required(cpath+".name", c.Name, "name the check, e.g. staging healthy") {
+			seen.check(cpath, cpath+".name", c.Name)
+		}
+		v.url(cpath+".url", c.URL, "the URL to GET, e.g. http://staging.recoveryos.com/elite/metrics")
+		if c.JQ != "" {
+			if err := compileJQ(c.JQ); err != nil {
+				v.add(cpath+".jq", "%q is not a valid jq expression (%v): fix it, e.g. .avg_success_rate >= 0.99", c.JQ, err)
+			}
+		}
+		v.nonNegative(cpath+".timeout", c.Timeout)
+	}
+}
+
+func compileJQ(expr string) error {
+	q, err := gojq.Parse(expr)
+	if err != nil {
+		return err
+	}
+	_, err = gojq.Compile(q)
+	return err
+}
+
+// hooks checks hooks (cleanup=false) or cleanup entries (cleanup=true).
+func (v *validator) hooks(hooks []canary.Hook, path string, cleanup bool) {
+	what := "hook"
+	if cleanup {
+		what = "cleanup"
+	}
+	seen := v.names(what)
+	for i, h := range hooks {
+		hpath := fmt.Sprintf("%s[%d]", path, i)
+		if v.required(hpath+".name", h.Name, "name the "+what+" entry, e.g. remove canary config") {
+			seen.check(hpath, hpath+".name", h.Name)
+		}
+		switch {
+		case cleanup && h.At != "":
+			v.add(hpath+".at", "cleanup entries run at the end of the rollout and take no at: remove it (or move the entry to hooks)")
+		case cleanup:
+		case h.At == "":
+			v.add(hpath+".at", "required: write when the hook runs: %s", orList(hookPoints))
+		case !isOneOf(h.At, hookPoints):
+			v.add(hpath+".at", "%q is not a hook point: write %s", h.At, orList(hookPoints))
+		}
+		v.hookAction(&h, hpath)
+		v.nonNegative(hpath+".timeout", h.Timeout)
+	}
+}
+
+func (v *validator) hookAction(h *canary.Hook, path string) {
+	switch {
+	case h.HTTP == nil && len(h.Command) == 0:
+		v.add(path, "set exactly one of http (a request) or command (a program and its arguments)")
+	case h.HTTP != nil && len(h.Command) > 0:
+		v.add(path+".command", "only one of http and command may be set, but http is set too: remove one of them")
+	}
+	if h.HTTP != nil {
+		v.url(path+".http.url", h.HTTP.URL, "the URL to call, e.g. http://deploy.example.com/hooks/canary")
+		if m := h.HTTP.Method; m != "" && !httpMethodRE.MatchString(m) {
+			v.add(path+".http.method", "%q is not an HTTP method: write it in capitals, e.g. POST", m)
+		}
+	}
+	if len(h.Command) > 0 && strings.TrimSpace(h.Command[0]) == "" {
+		v.add(path+".command[0]", "required: the first item is the program to run (no shell), e.g. kubectl")
+	}
+}
+
+func (v *validator) notify(audiences []canary.Audience, path string) {
+	seen := v.names("audience")
+	for i := range audiences {
+		a := &audiences[i]
+		apath := fmt.Sprintf("%s[%d]", path, i)
+		if v.required(apath+".audience", a.Audience, "name the audience, e.g. engineering") {
+			seen.check(apath, apath+".audience", a.Audience)
+		}
+		if a.Slack == nil && a.Email == nil && a.Webhook == nil && a.PagerDuty == nil {
+			v.add(apath, "set at least one channel: slack, email, webhook or pagerduty")
+		}
+		v.channels(a, apath)
+		for j, on := range a.On {
+			v.eventType(fmt.Sprintf("%s.on[%d]", apath, j), on)
+		}
+		v.urgency(apath+".minUrgency", a.MinUrgency)
+	}
+}
+
+func (v *validator) channels(a *canary.Audience, path string) {
+	if s := a.Slack; s != nil {
+		v.secretRequired(path+".slack.webhookURL", s.WebhookURL, "env:SLACK_WEBHOOK")
+	}
+	if e := a.Email; e != nil {
+		if len(e.To) == 0 {
+			v.add(path+".email.to", "required: list at least one recipient, e.g. [product@example.com]")
+		}
+		for j, to := range e.To {
+			v.email(fmt.Sprintf("%s.email.to[%d]", path, j), to)
+		}
+		if e.From != "" {
+			v.email(path+".email.from", e.From)
+		}
+		v.hostPort(path+".email.smtp", e.SMTP)
+		v.secret(path+".email.password", e.Password)
+	}
+	if w := a.Webhook; w != nil {
+		v.url(path+".webhook.url", w.URL, "the URL to post to, e.g. https://hooks.example.com/canary")
+		v.secret(path+".webhook.secret", w.Secret)
+	}
+	if pd := a.PagerDuty; pd != nil {
+		v.secretRequired(path+".pagerduty.routingKey", pd.RoutingKey, "env:PD_ROUTING_KEY")
+		v.url(path+".pagerduty.url", pd.URL, "")
+	}
+}
+
+func (v *validator) secretRequired(path string, s canary.SecretRef, example string) {
+	if s == "" {
+		v.add(path, "required: write a reference to the secret, e.g. %s", example)
+		return
+	}
+	v.secret(path, s)
+}
+
+func (v *validator) email(path, addr string) {
+	if a, err := mail.ParseAddress(addr); err != nil || a.Address == "" {
+		v.add(path, "%q is not an email address: write e.g. product@example.com", addr)
+	}
+}
+
+func (v *validator) eventType(path, on string) {
+	if on == AllEvents {
+		return
+	}
+	names := make([]string, len(eventTypes))
+	for i, t := range eventTypes {
+		if string(t) == on {
+			return
+		}
+		names[i] = string(t)
+	}
+	fix := "write all, or one of " + strings.Join(names, ", ")
+	if s := closest(on, names); s != "" {
+		fix = fmt.Sprintf("did you mean %q? (or write all, or another event type)", s)
+	}
+	v.add(path, "%q is not an event type: %s", on, fix)
+}
+
+// closest returns the candidate nearest to s, if one is near enough to be
+// a likely typo.
+func closest(s string, candidates []string) string {
+	best, bestDist := "", 3
+	for _, c := range candidates {
+		if d := editDistance(strings.ToLower(s), strings.ToLower(c)); d < bestDist {
+			best, bestDist = c, d
+		}
+	}
+	return best
+}

@@ -1,0 +1,156 @@
+package plan
+
+import (
+	"fmt"
+
+	canary "github.com/canary-dev/canary"
+)
+
+func (v *validator) steps(steps []canary.Step, path string) {
+	if len(steps) == 0 {
+		v.add(path, "required: list the traffic steps, e.g. [{weight: 5, hold: 30m}, {weight: 100}]")
+		return
+	}
+	prev := 0 // the last valid weight
+	for i, s := range steps {
+		spath := fmt.Sprintf("%s[%d]", path, i)
+		switch {
+		case s.Weight < 1 || s.Weight > 100:
+			v.add(spath+".weight", "%d is not a weight: write the canary's share of traffic in percent, 1 to 100 (no %% sign)", s.Weight)
+		case s.Weight <= prev:
+			v.add(spath+".weight", "%d does not exceed the previous step's %d: weights must strictly increase, e.g. 5, 10, 25, 50, 100", s.Weight, prev)
+		default:
+			prev = s.Weight
+		}
+		switch {
+		case s.Weight == 100 && s.Hold != 0:
+			v.add(spath+".hold", "the 100 step promotes at once and has no hold: remove it (hold the step before instead)")
+		case s.Weight != 100 && s.Hold <= 0:
+			v.add(spath+".hold", "required: every step before 100 holds its weight for a while, e.g. hold: 30m")
+		}
+		if s.Approval != nil {
+			v.approval(s.Approval, spath+".approval")
+		}
+	}
+	if last := steps[len(steps)-1]; last.Weight >= 1 && last.Weight < 100 {
+		v.add(fmt.Sprintf("%s[%d].weight", path, len(steps)-1),
+			"the last step must be weight 100 (reaching it promotes): add {weight: 100} at the end")
+	}
+}
+
+func (v *validator) approval(a *canary.Approval, path string) {
+	switch {
+	case !a.Manual && a.Webhook == "":
+		v.add(path, "set exactly one of manual: true or webhook: URL")
+	case a.Manual && a.Webhook != "":
+		v.add(path+".webhook", "only one of manual and webhook may be set: remove one of them")
+	default:
+		v.url(path+".webhook", a.Webhook, "")
+	}
+	v.nonNegative(path+".timeout", a.Timeout)
+}
+
+// kindName names a threshold's unit in messages.
+var kindName = map[canary.QuantityKind]string{
+	canary.KindDuration:   "a duration",
+	canary.KindPercent:    "a percentage",
+	canary.KindMultiplier: "a multiplier",
+	canary.KindNumber:     "a plain number",
+}
+
+// Rule field values.
+var (
+	ruleActions = []string{canary.ActionRollbackGradual, canary.ActionRollbackImmediate, canary.ActionPause}
+	urgencies   = []string{string(canary.UrgencyLow), string(canary.UrgencyMedium), string(canary.UrgencyHigh), string(canary.UrgencyCritical)}
+	vsValues    = []string{VsSLO, VsBaseline}
+)
+
+func (v *validator) rules(rules []canary.Rule, path string) {
+	if len(rules) == 0 {
+		v.add(path, "required: write at least one rule, e.g. {metric: errorRate, above: 1%%, action: rollback-gradual}")
+		return
+	}
+	seen := v.names("rule")
+	for i := range rules {
+		r := &rules[i]
+		rpath := fmt.Sprintf("%s[%d]", path, i)
+		v.rule(r, rpath)
+		seen.check(rpath, rpath+".name", v.ruleName(r))
+	}
+}
+
+// ruleName is the name the rule will have after Defaults.
+func (v *validator) ruleName(r *canary.Rule) string {
+	d := *r
+	if d.For == 0 {
+		d.For = canary.Duration(v.interval)
+	}
+	return d.DisplayName()
+}
+
+func (v *validator) rule(r *canary.Rule, path string) {
+	v.metric(r, path)
+	switch {
+	case r.Above.IsZero() && r.Below.IsZero():
+		v.add(path, "set a threshold: exactly one of above or below, e.g. above: 600ms")
+	case !r.Above.IsZero() && !r.Below.IsZero():
+		v.add(path+".below", "only one of above and below may be set: remove one of them")
+	}
+	switch {
+	case r.Vs == "":
+	case !isOneOf(r.Vs, vsValues):
+		v.add(path+".vs", "%q is not a burn baseline: write slo or baseline", r.Vs)
+	case r.Metric != canary.MetricBurnRate:
+		v.add(path+".vs", "only burnRate rules compare against slo or baseline: remove vs")
+	}
+	v.atLeastInterval(path+".window", r.Window, "a window must span at least one interval")
+	v.atLeastInterval(path+".for", r.For, "the rule is judged once per interval")
+	switch {
+	case r.Action == "":
+		v.add(path+".action", "required: write what to do when the rule fires: %s", orList(ruleActions))
+	case !isOneOf(r.Action, ruleActions):
+		v.add(path+".action", "%q is not an action: write %s", r.Action, orList(ruleActions))
+	}
+	v.urgency(path+".urgency", r.Urgency)
+}
+
+// metric checks the metric and that the threshold is in its unit.
+func (v *validator) metric(r *canary.Rule, path string) {
+	switch {
+	case r.Metric == "":
+		v.add(path+".metric", "required: write the metric to judge: errorRate, requestRate, burnRate or a latency quantile such as latencyP95")
+		return
+	case !r.Metric.Known():
+		v.add(path+".metric", "%q is not a metric: write errorRate, requestRate, burnRate, or a latency quantile latencyPNN such as latencyP50, latencyP95, latencyP99 or latencyP99.9", r.Metric)
+		return
+	}
+	q, op := r.Threshold()
+	if q.IsZero() || q.Kind == r.Metric.Kind() {
+		return
+	}
+	var how string
+	switch r.Metric.Kind() {
+	case canary.KindDuration:
+		how = "is a latency: write the threshold as a duration, e.g. 600ms"
+	case canary.KindPercent:
+		how = "is a ratio: write the threshold as a percentage, e.g. 1%"
+	case canary.KindMultiplier:
+		how = "is a multiple of the error budget: write the threshold with an x, e.g. 2x"
+	default:
+		how = "is in requests per second: write the threshold as a plain number, e.g. 50"
+	}
+	v.add(path+"."+op, "%q is %s, but %s %s", q.Text, kindName[q.Kind], r.Metric, how)
+}
+
+func (v *validator) atLeastInterval(path string, d canary.Duration, why string) {
+	if d != 0 && d.D() < v.interval {
+		iv := canary.FormatDuration(v.interval)
+		v.add(path, "%s is shorter than analysis.interval (%s): %s, so write at least %s (or omit it for one interval)", d, iv, why, iv)
+	}
+}
+
+func (v *validator) urgency(path string, u canary.Urgency) {
+	if u != "" && u.Rank() == 0 {
+		v.add(path, "%q is not an urgency: write %s", u, orList(urgencies))
+	}
+}
