@@ -193,10 +193,30 @@ func TestHookCommandTimeoutKillsGroup(t *testing.T) {
 	if convErr != nil {
 		t.Fatalf("output %q is not the child's pid", out)
 	}
-	// Wait returned only after the pipes closed, so the child has exited;
-	// it may still be a zombie until its new parent reaps it.
-	if state := procState(pid); state != "" && state != "Z" {
-		t.Errorf("child sleep (pid %d) is in state %q, want it dead", pid, state)
+	// The kill is sent to the group before Hook returns, but the kernel
+	// finishes a killed process's exit asynchronously, and the process
+	// stays a zombie until its new parent reaps it: poll briefly for that.
+	if state := waitDead(pid, 5*time.Second); state != "" && state != "Z" {
+		t.Errorf("child sleep (pid %d) is in state %q 5s after the kill, want it dead", pid, state)
+	}
+}
+
+// waitDead polls until pid is a zombie or gone, for at most limit, and
+// returns its last state ("" when gone).
+func waitDead(pid int, limit time.Duration) string {
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(limit)
+	for {
+		state := procState(pid)
+		if state == "" || state == "Z" {
+			return state
+		}
+		select {
+		case <-tick.C:
+		case <-deadline:
+			return state
+		}
 	}
 }
 
