@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/canary-dev/canary"
@@ -93,6 +94,23 @@ type trackRec struct {
 	ring   []slot
 	shards []shard
 	mask   uint32
+	newest atomic.Int64 // the latest second recorded
+}
+
+// noteSecond raises newest to sec.
+func (t *trackRec) noteSecond(sec int64) {
+	for {
+		cur := t.newest.Load()
+		if sec <= cur || t.newest.CompareAndSwap(cur, sec) {
+			return
+		}
+	}
+}
+
+// expired reports whether second sec is beyond the retention: a retention
+// or more before the latest second recorded.
+func (t *trackRec) expired(sec int64) bool {
+	return sec <= t.newest.Load()-int64(len(t.ring))
 }
 
 // slot is one sealed second: counts and the bins lo..lo+len(bins)-1.
@@ -147,6 +165,9 @@ func (r *Recorder) Record(track canary.Track, status int, latency time.Duration,
 	}
 	t := r.tracks[ti]
 	sec := bucketSec(at)
+	if sec > t.newest.Load() {
+		t.noteSecond(sec)
+	}
 	bin := -1
 	if status != http.StatusSwitchingProtocols {
 		bin = binIndex(latency)
@@ -229,19 +250,24 @@ func (t *trackRec) addLate(sec int64, bin int, isErr bool) {
 }
 
 // slotFor returns the ring slot of second sec, claiming (and emptying) it
-// if it holds an older second, or nil if it holds a newer one: sec is then
-// beyond the retention. The caller holds t.mu.
+// if it holds an older second, or nil if sec is beyond the retention (the
+// slot may already hold a newer second). The caller holds t.mu.
 func (t *trackRec) slotFor(sec int64) *slot {
-	n := int64(len(t.ring))
-	s := &t.ring[((sec%n)+n)%n]
+	s := t.ringSlot(sec)
 	switch {
 	case s.sec == sec:
 		return s
-	case s.sec > sec:
+	case s.sec > sec || t.expired(sec):
 		return nil
 	}
 	s.sec, s.requests, s.errors, s.lo, s.bins = sec, 0, 0, 0, s.bins[:0]
 	return s
+}
+
+// ringSlot returns the slot second sec maps to, whatever it holds.
+func (t *trackRec) ringSlot(sec int64) *slot {
+	n := int64(len(t.ring))
+	return &t.ring[((sec%n)+n)%n]
 }
 
 // addBins adds src, the counts of bins lo..lo+len(src)-1, growing the
@@ -343,7 +369,8 @@ func (t *trackRec) collect(first, last int64, st *WindowStats) {
 	t.mu.Lock()
 	for i := range t.shards {
 		sh := &t.shards[i]
-		if sh.sec >= first && sh.sec <= last {
+		// A shard's second is expired once its ring slot holds a newer one.
+		if sh.sec >= first && sh.sec <= last && !t.expired(sh.sec) {
 			st.Requests += sh.requests
 			st.Errors += sh.errors
 			for b := sh.lo; b < sh.hi; b++ {
@@ -353,10 +380,9 @@ func (t *trackRec) collect(first, last int64, st *WindowStats) {
 		sh.mu.Unlock()
 	}
 	defer t.mu.Unlock()
-	n := int64(len(t.ring))
 	for sec := first; sec <= last; sec++ {
-		s := &t.ring[((sec%n)+n)%n]
-		if s.sec != sec {
+		s := t.ringSlot(sec)
+		if s.sec != sec || t.expired(sec) {
 			continue
 		}
 		st.Requests += s.requests
