@@ -4,6 +4,7 @@ import (
 	"encoding"
 	"fmt"
 	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -14,6 +15,9 @@ import (
 // maxValues bounds the values decoded from one file, counting every alias
 // expansion, so a small file cannot expand into an enormous plan.
 const maxValues = 100_000
+
+// integerRE matches integers too large for YAML's !!int.
+var integerRE = regexp.MustCompile(`^[-+]?[0-9]+$`)
 
 var textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
 
@@ -131,6 +135,10 @@ func (d *decoder) integer(n *yaml.Node, path string, v reflect.Value) {
 		return
 	}
 	if n.ShortTag() != "!!int" {
+		if n.ShortTag() == "!!float" && integerRE.MatchString(n.Value) {
+			d.errorf(n, path, "%s is out of range: write a smaller whole number", n.Value)
+			return
+		}
 		d.errorf(n, path, "%q is not a whole number: write an integer without quotes or units, e.g. 5", n.Value)
 		return
 	}

@@ -43,9 +43,13 @@ func Parse(filename string, data []byte) (*canary.Plan, error) {
 	d.value(root, "", reflect.ValueOf(p).Elem())
 	errs = append(errs, d.errs...)
 	if !d.bad[""] {
+		inner := d.badAncestors()
 		for _, e := range Validate(p) {
-			if d.covered(e.Path) {
-				continue // its decoding error says it already
+			// A value that failed to decode is left zero; what validation
+			// says about it, or about its parent ("set exactly one of"),
+			// the decoding error already says better.
+			if d.covered(e.Path) || inner[e.Path] {
+				continue
 			}
 			d.locate(e)
 			errs = append(errs, e)
@@ -70,6 +74,19 @@ func (d *decoder) covered(path string) bool {
 		}
 		path = parent(path)
 	}
+}
+
+// badAncestors returns the paths that enclose a value that failed to
+// decode.
+func (d *decoder) badAncestors() map[string]bool {
+	anc := map[string]bool{}
+	for path := range d.bad {
+		for path != "" {
+			path = parent(path)
+			anc[path] = true
+		}
+	}
+	return anc
 }
 
 // locate gives a validation error the position of the node at its path,
@@ -156,6 +173,22 @@ func emptyDoc(doc *yaml.Node) bool {
 	return isNull(n) && n.Value == "" && len(n.Content) == 0
 }
 
+// parserProblems are the messages of the YAML parser, whose line numbers
+// are 0-based (go.yaml.in/yaml/v3 parserc.go).
+var parserProblems = map[string]bool{
+	"did not find expected <stream-start>":   true,
+	"did not find expected <document start>": true,
+	"found undefined tag handle":             true,
+	"did not find expected node content":     true,
+	"did not find expected '-' indicator":    true,
+	"did not find expected key":              true,
+	"did not find expected ',' or ']'":       true,
+	"did not find expected ',' or '}'":       true,
+	"found duplicate %YAML directive":        true,
+	"found incompatible YAML document":       true,
+	"found duplicate %TAG directive":         true,
+}
+
 var yamlErrorRE = regexp.MustCompile(`^yaml: (?:line (\d+): )?(.*)$`)
 
 // syntaxError turns a YAML parser error into an Error with its line and
@@ -165,6 +198,11 @@ func syntaxError(file string, err error) *Error {
 	if m := yamlErrorRE.FindStringSubmatch(err.Error()); m != nil {
 		e.Line, _ = strconv.Atoi(m[1])
 		e.Msg = m[2]
+		if parserProblems[e.Msg] {
+			// The parser (unlike the scanner) reports 0-based lines, and
+			// none at all for the first line.
+			e.Line++
+		}
 	}
 	e.Msg = "invalid YAML: " + e.Msg + ": " + syntaxHint(e.Msg)
 	return e
