@@ -161,3 +161,25 @@ func TestStickyKey(t *testing.T) {
 		})
 	}
 }
+
+// TestPromBucket: Prometheus buckets are upper-inclusive (le).
+func TestPromBucket(t *testing.T) {
+	tests := []struct {
+		secs float64
+		want int
+	}{
+		{0, 0},
+		{0.001, 0},
+		{0.0010001, 1},
+		{0.6, 9}, // (0.5, 1]
+		{10, 12},
+		{10.5, len(durationBuckets)},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.secs), func(t *testing.T) {
+			if got := promBucket(tt.secs); got != tt.want {
+				t.Errorf("promBucket(%g) = %d, want %d", tt.secs, got, tt.want)
+			}
+		})
+	}
+}

@@ -1,9 +1,7 @@
 package proxy
 
 import (
-	"errors"
 	"net/http"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -18,60 +16,117 @@ const (
 
 // durationBuckets are the classic histogram buckets of
 // canary_proxy_request_duration_seconds, from 1ms to 10s.
-var durationBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
+var durationBuckets = [...]float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
 
 var trackNames = [2]string{"stable", "canary"}
 
-// codeClasses are the code label values, by status/100.
+// codeClasses are the code label values, by status/100; "other" is for a
+// status outside 100..599 and is exported only once seen.
 var codeClasses = [6]string{"other", "1xx", "2xx", "3xx", "4xx", "5xx"}
 
-// recorderMetrics are the Prometheus collectors a Recorder feeds. The
-// children are resolved up front so the hot path does no label lookups.
-type recorderMetrics struct {
-	requests *prometheus.CounterVec
-	duration *prometheus.HistogramVec
-	counters [2][6]prometheus.Counter
-	observer [2]prometheus.Observer
+func statusClass(status int) int {
+	c := status / 100
+	if c < 1 || c >= len(codeClasses) {
+		return 0
+	}
+	return c
 }
 
-func newRecorderMetrics() *recorderMetrics {
-	m := &recorderMetrics{
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: metricRequests,
-			Help: "Requests proxied, by track (stable|canary) and status class (1xx..5xx); 502 when the upstream failed.",
-		}, []string{"track", "code"}),
-		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    metricDuration,
-			Help:    "Time from receiving a request to finishing its response, by track. Protocol upgrades are not observed.",
-			Buckets: durationBuckets,
-		}, []string{"track"}),
+// promBucket returns the index of the first duration bucket holding secs
+// (len(durationBuckets) for +Inf).
+func promBucket(secs float64) int {
+	i := 0
+	for i < len(durationBuckets) && secs > durationBuckets[i] {
+		i++
 	}
-	for ti, track := range trackNames {
-		for ci := 1; ci < len(codeClasses); ci++ {
-			m.counters[ti][ci] = m.requests.WithLabelValues(track, codeClasses[ci])
+	return i
+}
+
+// promTotals are one shard's counts since the recorder started.
+type promTotals struct {
+	codes   [len(codeClasses)]uint64
+	buckets [len(durationBuckets) + 1]uint64 // per bucket, not cumulative
+	count   uint64                           // latency observations
+	sum     float64                          // seconds
+}
+
+func (sh *shard) observeTotals(o observation) {
+	sh.totals.codes[o.class]++
+	if o.bin >= 0 {
+		sh.totals.buckets[o.promBucket]++
+		sh.totals.count++
+		sh.totals.sum += o.secs
+	}
+}
+
+func (p *promTotals) merge(o *promTotals) {
+	for i, c := range o.codes {
+		p.codes[i] += c
+	}
+	for i, c := range o.buckets {
+		p.buckets[i] += c
+	}
+	p.count += o.count
+	p.sum += o.sum
+}
+
+// totals sums the track's shards, each read under its lock.
+func (t *trackRec) totals() promTotals {
+	var sum promTotals
+	for i := range t.shards {
+		sh := &t.shards[i]
+		sh.mu.Lock()
+		sum.merge(&sh.totals)
+		sh.mu.Unlock()
+	}
+	return sum
+}
+
+var (
+	requestsDesc = prometheus.NewDesc(metricRequests,
+		"Requests proxied, by track (stable|canary) and status class (1xx..5xx); 502 when the upstream failed, 4xx (499) when the client went away.",
+		[]string{"track", "code"}, nil)
+	durationDesc = prometheus.NewDesc(metricDuration,
+		"Time from receiving a request to finishing its response, by track. Protocol upgrades (WebSockets) are not observed.",
+		[]string{"track"}, nil)
+)
+
+// collector exports a Recorder's totals at scrape time, so the hot path
+// touches no Prometheus state.
+type collector struct{ r *Recorder }
+
+// Describe implements prometheus.Collector.
+func (c collector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- requestsDesc
+	ch <- durationDesc
+}
+
+// Collect implements prometheus.Collector.
+func (c collector) Collect(ch chan<- prometheus.Metric) {
+	for ti, t := range c.r.tracks {
+		tot := t.totals()
+		for ci, n := range tot.codes {
+			if ci == 0 && n == 0 {
+				continue
+			}
+			ch <- prometheus.MustNewConstMetric(requestsDesc, prometheus.CounterValue, float64(n), trackNames[ti], codeClasses[ci])
 		}
-		m.observer[ti] = m.duration.WithLabelValues(track)
-	}
-	return m
-}
-
-func (m *recorderMetrics) observe(ti, status int, latency time.Duration) {
-	ci := status / 100
-	if ci < 1 || ci >= len(codeClasses) {
-		m.requests.WithLabelValues(trackNames[ti], codeClasses[0]).Inc()
-	} else {
-		m.counters[ti][ci].Inc()
-	}
-	if status != http.StatusSwitchingProtocols {
-		m.observer[ti].Observe(latency.Seconds())
+		cum := make(map[float64]uint64, len(durationBuckets))
+		var acc uint64
+		for i, le := range durationBuckets {
+			acc += tot.buckets[i]
+			cum[le] = acc
+		}
+		ch <- prometheus.MustNewConstHistogram(durationDesc, tot.count, tot.sum, cum, trackNames[ti])
 	}
 }
 
 // Register registers canary_proxy_requests_total{track,code} and
-// canary_proxy_request_duration_seconds{track} with reg. The counts start
-// with the recorder, not with the registration.
+// canary_proxy_request_duration_seconds{track} (a histogram with buckets
+// from 1ms to 10s) with reg. They are computed from the recorder's shards
+// at scrape time and count from the recorder's start.
 func (r *Recorder) Register(reg prometheus.Registerer) error {
-	return errors.Join(reg.Register(r.prom.requests), reg.Register(r.prom.duration))
+	return reg.Register(collector{r})
 }
 
 // AdminHandler serves GET /metrics (the Prometheus text or protobuf

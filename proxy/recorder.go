@@ -51,7 +51,6 @@ type Recorder struct {
 	retention time.Duration
 	slots     int64
 	tracks    [2]*trackRec
-	prom      *recorderMetrics
 }
 
 var _ canary.MetricSource = (*Recorder)(nil)
@@ -66,7 +65,7 @@ func NewRecorder(cfg RecorderConfig) (*Recorder, error) {
 		return nil, fmt.Errorf("recorder retention %s: want 1s to 24h", ret)
 	}
 	slots := int64((ret + time.Second - 1) / time.Second)
-	r := &Recorder{retention: time.Duration(slots) * time.Second, slots: slots, prom: newRecorderMetrics()}
+	r := &Recorder{retention: time.Duration(slots) * time.Second, slots: slots}
 	shards := shardCount(runtime.GOMAXPROCS(0))
 	for i := range r.tracks {
 		r.tracks[i] = &trackRec{ring: make([]slot, slots), shards: make([]shard, shards), mask: uint32(shards - 1)}
@@ -77,14 +76,14 @@ func NewRecorder(cfg RecorderConfig) (*Recorder, error) {
 // Retention returns how far back windows can reach.
 func (r *Recorder) Retention() time.Duration { return r.retention }
 
-// shardCount is 4× the next power of two ≥ procs, at most 64: enough that
-// two goroutines rarely pick the same shard.
+// shardCount is 4× the next power of two ≥ procs, at most 256: enough
+// that a processor rarely finds its random shard taken.
 func shardCount(procs int) int {
 	n := 1
 	for n < procs {
 		n <<= 1
 	}
-	return min(n*4, 64)
+	return min(n*4, 256)
 }
 
 // trackRec is one track's data: live shards for the second(s) being
@@ -122,7 +121,8 @@ type slot struct {
 	bins     []uint32
 }
 
-// shard accumulates one second of one track; bins[lo:hi] may be non-zero.
+// shard accumulates one second of one track (bins[lo:hi] may be
+// non-zero) and, since the start, the totals Prometheus reads.
 type shard struct {
 	mu       sync.Mutex
 	sec      int64
@@ -130,6 +130,7 @@ type shard struct {
 	errors   int64
 	lo, hi   int
 	bins     []uint32
+	totals   promTotals
 	_        [64]byte // keep neighbouring shards' locks off one cache line
 }
 
@@ -156,8 +157,10 @@ func trackIndex(t canary.Track) int {
 // Record counts one finished request of track: its status code, its
 // latency and the time it finished. A status of 500..599 is an error; 101
 // (a protocol upgrade, e.g. a WebSocket, whose "latency" is the life of
-// the connection) counts as a request but not in the latency histogram.
-// Requests of an unknown track are ignored. It does not allocate.
+// the connection) counts as a request but not in the latency histograms.
+// Requests of an unknown track are ignored. It does not allocate and
+// touches no memory shared with other processors but one lightly
+// contended shard.
 func (r *Recorder) Record(track canary.Track, status int, latency time.Duration, at time.Time) {
 	ti := trackIndex(track)
 	if ti < 0 {
@@ -168,46 +171,71 @@ func (r *Recorder) Record(track canary.Track, status int, latency time.Duration,
 	if sec > t.newest.Load() {
 		t.noteSecond(sec)
 	}
-	bin := -1
+	o := observation{bin: -1, class: statusClass(status), isErr: status >= 500 && status <= 599}
 	if status != http.StatusSwitchingProtocols {
-		bin = binIndex(latency)
+		o.bin = binIndex(latency)
+		o.secs = latency.Seconds()
+		o.promBucket = promBucket(o.secs)
 	}
-	isErr := status >= 500 && status <= 599
-	sh := &t.shards[rand.Uint32()&t.mask]
-	sh.mu.Lock()
+	sh := t.lockShard()
+	sh.observeTotals(o)
 	switch {
 	case sec < sh.sec:
 		// Late: the shard has moved on; add straight to the ring.
 		sh.mu.Unlock()
-		t.addLate(sec, bin, isErr)
+		t.addLate(sec, o)
 	default:
 		if sec > sh.sec {
 			t.seal(sh)
 			sh.sec = sec
 		}
-		sh.add(bin, isErr)
+		sh.add(o)
 		sh.mu.Unlock()
 	}
-	r.prom.observe(ti, status, latency)
 }
 
-func (sh *shard) add(bin int, isErr bool) {
+// observation is one request, pre-digested outside any lock.
+type observation struct {
+	bin        int // sketch bin, -1 for no latency
+	class      int // index into codeClasses
+	promBucket int // index into durationBuckets, len for +Inf
+	secs       float64
+	isErr      bool
+}
+
+// lockShard locks and returns a shard: a random one if it is free, else
+// the next free one, so two processors rarely wait on each other.
+func (t *trackRec) lockShard() *shard {
+	i := rand.Uint32()
+	for range t.mask + 1 {
+		sh := &t.shards[i&t.mask]
+		if sh.mu.TryLock() {
+			return sh
+		}
+		i++
+	}
+	sh := &t.shards[i&t.mask]
+	sh.mu.Lock()
+	return sh
+}
+
+func (sh *shard) add(o observation) {
 	sh.requests++
-	if isErr {
+	if o.isErr {
 		sh.errors++
 	}
-	if bin < 0 {
+	if o.bin < 0 {
 		return
 	}
 	if sh.bins == nil {
 		sh.bins = make([]uint32, numBins)
 	}
 	if sh.lo == sh.hi {
-		sh.lo, sh.hi = bin, bin+1
+		sh.lo, sh.hi = o.bin, o.bin+1
 	} else {
-		sh.lo, sh.hi = min(sh.lo, bin), max(sh.hi, bin+1)
+		sh.lo, sh.hi = min(sh.lo, o.bin), max(sh.hi, o.bin+1)
 	}
-	sh.bins[bin]++
+	sh.bins[o.bin]++
 }
 
 // seal moves the shard's second into the ring and empties the shard. The
@@ -232,7 +260,7 @@ func (t *trackRec) seal(sh *shard) {
 }
 
 // addLate adds one request to a second its shard has already sealed.
-func (t *trackRec) addLate(sec int64, bin int, isErr bool) {
+func (t *trackRec) addLate(sec int64, o observation) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	s := t.slotFor(sec)
@@ -240,12 +268,12 @@ func (t *trackRec) addLate(sec int64, bin int, isErr bool) {
 		return
 	}
 	s.requests++
-	if isErr {
+	if o.isErr {
 		s.errors++
 	}
-	if bin >= 0 {
+	if o.bin >= 0 {
 		one := [1]uint32{1}
-		s.addBins(bin, one[:])
+		s.addBins(o.bin, one[:])
 	}
 }
 
