@@ -150,3 +150,39 @@ func BenchmarkProxy(b *testing.B) {
 		}
 	})
 }
+
+// discardWriter is a minimal http.ResponseWriter for BenchmarkServeHTTP.
+type discardWriter struct{ h http.Header }
+
+func (d *discardWriter) Header() http.Header         { return d.h }
+func (d *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (d *discardWriter) WriteHeader(int)             {}
+
+// BenchmarkServeHTTP is the proxy's own share of a request: ServeHTTP
+// called directly (no inbound server), forwarding over a kept-alive
+// connection to a loopback backend.
+func BenchmarkServeHTTP(b *testing.B) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = io.WriteString(w, "hello from the backend\n")
+	}))
+	defer up.Close()
+	rec, err := NewRecorder(RecorderConfig{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	p, err := New(Config{Stable: up.URL, Canary: up.URL, Weight: 5, Recorder: rec, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		w := &discardWriter{h: make(http.Header)}
+		for pb.Next() {
+			req := httptest.NewRequest("GET", "http://proxy.test/", nil)
+			req.RemoteAddr = "127.0.0.1:40000"
+			clear(w.h)
+			p.ServeHTTP(w, req)
+		}
+	})
+}

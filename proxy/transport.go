@@ -39,26 +39,27 @@ var defaultTransport = sync.OnceValue(func() *http.Transport {
 	}
 })
 
-// bufferPool is an httputil.BufferPool of 32 KiB copy buffers.
+// bufferPool is an httputil.BufferPool of 32 KiB copy buffers. It pools
+// pointers to arrays, so neither Get nor Put allocates (pooling []byte
+// values would allocate a slice header on every Put).
 type bufferPool struct{ p sync.Pool }
 
 func newBufferPool() httputil.BufferPool { return &bufferPool{} }
 
 // Get returns a 32 KiB buffer.
 func (b *bufferPool) Get() []byte {
-	if buf, ok := b.p.Get().(*[]byte); ok {
-		return *buf
+	if buf, ok := b.p.Get().(*[copyBufferSize]byte); ok {
+		return buf[:]
 	}
-	return make([]byte, copyBufferSize)
+	return new([copyBufferSize]byte)[:]
 }
 
-// Put returns buf to the pool.
+// Put returns buf, which Get returned, to the pool.
 func (b *bufferPool) Put(buf []byte) {
 	if cap(buf) < copyBufferSize {
 		return
 	}
-	buf = buf[:copyBufferSize]
-	b.p.Put(&buf)
+	b.p.Put((*[copyBufferSize]byte)(buf[:copyBufferSize]))
 }
 
 // Server timeouts used by NewServer.

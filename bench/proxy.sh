@@ -1,0 +1,212 @@
+#!/usr/bin/env bash
+# Proxy benchmark: direct to a backend vs nginx (1 worker, split_clients
+# 95/5) vs canary's proxy (weight 5), side by side on loopback, in one run.
+#
+#   bench/proxy.sh                 # from the repository root
+#   DURATION=10s CONNS=64 THREADS=2 RATE_DURATION=10s bench/proxy.sh
+#
+# 1. closed loop: wrk -t$THREADS -c$CONNS -d$DURATION --latency per target
+#    (after a 2s warm-up): requests/s, p50, p99, and each proxy's CPU
+#    seconds during the run and peak RSS (VmHWM from /proc).
+# 2. open loop: bench/loadgen at half the direct max rate against each
+#    target: p99, and the p99 each proxy adds over direct.
+#
+# Installs wrk and nginx-light with apt-get if missing. Everything listens
+# on 127.0.0.1 (ports 9101-9102, 9300, 9400-9401); every process started
+# is stopped by its pid on exit. Results go to stdout and $WORK/results.md.
+set -euo pipefail
+
+DURATION=${DURATION:-10s}
+CONNS=${CONNS:-64}
+THREADS=${THREADS:-2}
+RATE_DURATION=${RATE_DURATION:-10s}
+PROFILE=${PROFILE:-}
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+WORK=$(mktemp -d /tmp/canary-proxy-bench.XXXXXX)
+PIDS=()
+cleanup() {
+	for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+	for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+
+need=()
+command -v wrk >/dev/null || need+=(wrk)
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
+command -v curl >/dev/null || need+=(curl)
+if [ ${#need[@]} -gt 0 ]; then
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+
+echo "building into $WORK/bin" >&2
+(cd "$ROOT" && go build -o "$WORK/bin/" ./bench/backend ./bench/proxyserver ./bench/loadgen)
+
+wait_http() { # url
+	for _ in $(seq 200); do
+		curl -fs -o /dev/null "$1" && return 0
+		sleep 0.05
+	done
+	echo "no answer from $1" >&2
+	return 1
+}
+
+cpu_seconds() { # pid → user+system CPU seconds so far
+	local stat
+	stat=$(cat "/proc/$1/stat")
+	stat=${stat##*) } # fields after the command name
+	awk -v tck="$(getconf CLK_TCK)" '{ printf "%.2f", ($12 + $13) / tck }' <<<"$stat"
+}
+
+vmhwm_mb() { # pid → peak resident set in MiB
+	awk '/^VmHWM:/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"
+}
+
+to_ms() { # wrk latency (e.g. 812.00us, 1.20ms, 1.01s) → ms
+	awk -v v="$1" 'BEGIN {
+		n = v + 0
+		if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n = n; else if (v ~ /m$/) n *= 60000; else if (v ~ /s$/) n *= 1000
+		printf "%.2f", n }'
+}
+
+# --- start the targets -------------------------------------------------
+"$WORK/bin/backend" -addr 127.0.0.1:9101,127.0.0.1:9102 &
+PIDS+=($!)
+BACKEND=$!
+
+mkdir -p "$WORK/nginx/logs"
+cat >"$WORK/nginx/nginx.conf" <<'EOF'
+worker_processes 1;
+pid nginx.pid;
+error_log logs/error.log warn;
+events { worker_connections 4096; }
+http {
+	access_log off;
+	client_body_temp_path tmp_body;
+	proxy_temp_path tmp_proxy;
+	fastcgi_temp_path tmp_fastcgi;
+	uwsgi_temp_path tmp_uwsgi;
+	scgi_temp_path tmp_scgi;
+	upstream stable { server 127.0.0.1:9101; keepalive 128; }
+	upstream canary { server 127.0.0.1:9102; keepalive 128; }
+	split_clients "${request_id}" $pool {
+		95% stable;
+		*   canary;
+	}
+	server {
+		listen 127.0.0.1:9300;
+		location / {
+			proxy_pass http://$pool;
+			proxy_http_version 1.1;
+			proxy_set_header Connection "";
+			proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+			proxy_set_header X-Forwarded-Host $host;
+			proxy_set_header X-Forwarded-Proto $scheme;
+			add_header X-Canary-Track $pool;
+		}
+	}
+}
+EOF
+"$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -g 'daemon off;' &
+PIDS+=($!)
+NGINX_MASTER=$!
+
+prof=()
+[ -n "$PROFILE" ] && prof=(-cpuprofile "$WORK/canary-cpu.prof")
+"$WORK/bin/proxyserver" -listen 127.0.0.1:9400 -weight 5 "${prof[@]}" &
+PIDS+=($!)
+CANARY=$!
+GOMAXPROCS=1 "$WORK/bin/proxyserver" -listen 127.0.0.1:9401 -weight 5 &
+PIDS+=($!)
+CANARY1=$!
+
+wait_http http://127.0.0.1:9101/
+wait_http http://127.0.0.1:9300/
+wait_http http://127.0.0.1:9400/
+wait_http http://127.0.0.1:9401/
+NGINX_WORKER=$(pgrep -P "$NGINX_MASTER" | head -1)
+
+# --- closed loop -------------------------------------------------------
+declare -A RPS P50 P99 CPU RSS ERRS
+run_wrk() { # name url pid-or-empty
+	local name=$1 url=$2 pid=$3 out="$WORK/wrk-$1.txt" c0=0 c1=0
+	wrk -t"$THREADS" -c"$CONNS" -d2s "$url" >/dev/null
+	[ -n "$pid" ] && c0=$(cpu_seconds "$pid")
+	wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency "$url" >"$out"
+	[ -n "$pid" ] && c1=$(cpu_seconds "$pid")
+	RPS[$name]=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$out")
+	P50[$name]=$(to_ms "$(awk '$1 == "50%" { print $2 }' "$out")")
+	P99[$name]=$(to_ms "$(awk '$1 == "99%" { print $2 }' "$out")")
+	ERRS[$name]=$(awk '/Non-2xx|Socket errors/ { sub(/^ +/, ""); printf "%s; ", $0 }' "$out")
+	if [ -n "$pid" ]; then
+		CPU[$name]=$(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.2f", b - a }')
+		RSS[$name]=$(vmhwm_mb "$pid")
+	else
+		CPU[$name]="—"
+		RSS[$name]="—"
+	fi
+	echo "wrk $name: ${RPS[$name]} req/s, p50 ${P50[$name]} ms, p99 ${P99[$name]} ms ${ERRS[$name]}" >&2
+}
+
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+run_wrk direct http://127.0.0.1:9101/ ""
+run_wrk nginx http://127.0.0.1:9300/ "$NGINX_WORKER"
+run_wrk canary http://127.0.0.1:9400/ "$CANARY"
+run_wrk canary1 http://127.0.0.1:9401/ "$CANARY1"
+
+# --- open loop at half the direct max rate -----------------------------
+RATE=$((RPS[direct] / 2))
+declare -A OL
+run_load() { # name url
+	local out="$WORK/load-$1.txt"
+	"$WORK/bin/loadgen" -url "$2" -rate "$RATE" -duration "$RATE_DURATION" >"$out"
+	OL[$1]=$(cat "$out")
+	echo "loadgen $1: ${OL[$1]}" >&2
+}
+field() { sed -n "s/.*\b$2=\([^ ]*\).*/\1/p" <<<"${OL[$1]}"; }
+for t in direct:9101 nginx:9300 canary:9400 canary1:9401; do
+	run_load "${t%%:*}" "http://127.0.0.1:${t##*:}/"
+done
+LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# Final peak RSS includes the open-loop runs.
+RSS[nginx]=$(vmhwm_mb "$NGINX_WORKER")
+RSS[canary]=$(vmhwm_mb "$CANARY")
+RSS[canary1]=$(vmhwm_mb "$CANARY1")
+
+# --- report ------------------------------------------------------------
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "—" }'; }
+added() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%+.3f", (a - b) / 1000 }'; }
+label() {
+	case $1 in
+	direct) echo "direct to backend" ;;
+	nginx) echo "nginx 1.22, 1 worker, split_clients 95/5" ;;
+	canary) echo "canary proxy, weight 5 (GOMAXPROCS=$(nproc))" ;;
+	canary1) echo "canary proxy, weight 5 (GOMAXPROCS=1)" ;;
+	esac
+}
+{
+	echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), kernel $(uname -r), $(go version | cut -d' ' -f3)"
+	echo "load average before/after: $LOAD_BEFORE / $LOAD_AFTER"
+	echo "wrk -t$THREADS -c$CONNS -d$DURATION --latency; loadgen -rate $RATE -duration $RATE_DURATION (half the direct max)"
+	echo
+	echo "| target | req/s | × direct | × nginx | p50 ms | p99 ms | proxy CPU s | CPU µs/req | peak RSS MiB | open-loop p99 ms @ $RATE/s | added p99 ms |"
+	echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+	for n in direct nginx canary canary1; do
+		per="—"
+		[ "${CPU[$n]}" != "—" ] && per=$(awk -v c="${CPU[$n]}" -v r="${RPS[$n]}" -v d="${DURATION%s}" 'BEGIN { printf "%.1f", c * 1e6 / (r * d) }')
+		p99ol=$(awk -v v="$(field "$n" p99_us)" 'BEGIN { printf "%.3f", v / 1000 }')
+		add="—"
+		[ "$n" != direct ] && add=$(added "$(field "$n" p99_us)" "$(field direct p99_us)")
+		echo "| $(label "$n") | ${RPS[$n]} | $(ratio "${RPS[$n]}" "${RPS[direct]}") | $(ratio "${RPS[$n]}" "${RPS[nginx]}") | ${P50[$n]} | ${P99[$n]} | ${CPU[$n]} | $per | ${RSS[$n]} | $p99ol | $add |"
+	done
+	echo
+	for n in direct nginx canary canary1; do
+		[ -n "${ERRS[$n]}" ] && echo "wrk $n: ${ERRS[$n]}"
+		echo "loadgen $n: ${OL[$n]}"
+	done
+} | tee "$WORK/results.md"
+[ -n "$PROFILE" ] && echo "CPU profile (written when the proxy exits): $WORK/canary-cpu.prof" >&2
+echo "raw output: $WORK" >&2
