@@ -77,9 +77,12 @@ func (v *validator) dnsLabel(path, s string) {
 	}
 }
 
+// secret checks a secret reference with SecretRef.Validate. The message
+// does not repeat the value: it may be the secret itself, and validation
+// errors of API requests end up in logs.
 func (v *validator) secret(path string, s canary.SecretRef) {
 	if err := s.Validate(); err != nil {
-		v.add(path, "%s", err.Error())
+		v.add(path, "not a secret reference (the value is not shown, in case it is a secret): write env:NAME or file:/path; secrets are never written in a plan")
 	}
 }
 

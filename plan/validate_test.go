@@ -67,7 +67,7 @@ func TestValidationErrors(t *testing.T) {
 		{"flag url with builtin", []edit{{"", "  featureFlag: {name: f, url: http://flags}\n"}},
 			[]string{`plan.yaml:19:31: spec.featureFlag.url: only the http provider uses a URL: remove it, or set provider: http`}},
 		{"flag token literal", []edit{{"", "  featureFlag: {name: f, provider: http, url: http://flags, token: s3cr3t}\n"}},
-			[]string{`plan.yaml:19:68: spec.featureFlag.token: "s3cr3t" is not a secret reference (write env:NAME or file:/path; secrets are never written in a plan)`}},
+			[]string{`plan.yaml:19:68: spec.featureFlag.token: not a secret reference (the value is not shown, in case it is a secret): write env:NAME or file:/path; secrets are never written in a plan`}},
 
 		// preChecks
 		{"precheck url not http", []edit{{"", "  preChecks:\n    - {name: up, url: ftp://staging}\n"}},
@@ -181,7 +181,7 @@ func TestValidationErrors(t *testing.T) {
 		{"audience min urgency unknown", []edit{{"", "  notify:\n    - {audience: eng, slack: {webhookURL: env:HOOK}, minUrgency: page}\n"}},
 			[]string{`plan.yaml:20:66: spec.notify[0].minUrgency: "page" is not an urgency: write low, medium, high or critical`}},
 		{"slack webhook literal", []edit{{"", "  notify:\n    - {audience: eng, slack: {webhookURL: 'https://hooks.slack.com/x'}}\n"}},
-			[]string{`plan.yaml:20:43: spec.notify[0].slack.webhookURL: "https://hooks.slack.com/x" is not a secret reference (write env:NAME or file:/path; secrets are never written in a plan)`}},
+			[]string{`plan.yaml:20:43: spec.notify[0].slack.webhookURL: not a secret reference (the value is not shown, in case it is a secret): write env:NAME or file:/path; secrets are never written in a plan`}},
 		{"pagerduty key missing", []edit{{"", "  notify:\n    - {audience: eng, pagerduty: {}}\n"}},
 			[]string{`plan.yaml:20:34: spec.notify[0].pagerduty.routingKey: required: write a reference to the secret, e.g. env:PD_ROUTING_KEY`}},
 		{"email address bad", []edit{{"", "  notify:\n    - {audience: eng, email: {to: [product]}}\n"}},
