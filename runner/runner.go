@@ -1,0 +1,339 @@
+// Package runner is the imperative shell around the engine: one loop per
+// rollout that measures, asks engine.Next what to do, saves the new state
+// and events (the intent) before acting, executes the actions through the
+// providers and feeds their results back.
+//
+// The loop: Queries → measure → Next → save → execute actions (stop at the
+// first failure) → Next with the results … → wait until the engine's
+// WakeAt, a command or cancellation. Cancelling the context pauses the
+// rollout where it is (the canary keeps its weight) and saves that.
+package runner
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/canary-dev/canary"
+	"github.com/canary-dev/canary/checks"
+	"github.com/canary-dev/canary/engine"
+)
+
+// ErrInterrupted is returned by Run when its context was cancelled; the
+// rollout was paused and saved.
+var ErrInterrupted = errors.New("interrupted: the rollout is paused at its current weight")
+
+// ErrNotRunning is returned by Control when Run is not running.
+var ErrNotRunning = errors.New("the rollout's runner has stopped")
+
+// Checker runs pre-checks, hooks and approval webhooks (checks.Runner).
+type Checker interface {
+	PreCheck(ctx context.Context, pc canary.PreCheck) (string, error)
+	Hook(ctx context.Context, h canary.Hook, payload []byte) (string, error)
+	Approval(ctx context.Context, url string, payload []byte) (checks.Answer, error)
+}
+
+// Store saves a rollout's state together with the events that led to it,
+// atomically. The runner saves before executing any action it returns.
+type Store interface {
+	Save(ctx context.Context, st canary.State, events []canary.Event) error
+}
+
+// Config wires a runner. Plan, Router, Metrics and Checks are required;
+// Flags is required when the plan has a feature flag.
+type Config struct {
+	Plan    *canary.Plan
+	Router  canary.TrafficRouter
+	Metrics canary.MetricSource
+	Flags   canary.FlagSetter
+	Checks  Checker
+	// Notifier is told about every event after it is saved (optional).
+	Notifier canary.Notifier
+	// Store persists state and events (optional; nil keeps them in memory).
+	Store Store
+	// Clock is the time source. Default: the system clock.
+	Clock canary.Clock
+	// OnEvent is called for every saved event, in order (optional).
+	OnEvent func(canary.Event)
+	// OnUpdate is called after every engine decision with the state and the
+	// last evaluation (optional).
+	OnUpdate func(canary.State, []canary.Evaluation)
+	// CallTimeout bounds one provider call (set weight, set flag, measure).
+	// Default: 30s. Pre-checks and hooks use their own timeouts.
+	CallTimeout time.Duration
+}
+
+// Runner drives one rollout.
+type Runner struct {
+	cfg  Config
+	cmds chan cmdReq
+	done chan struct{} // closed when Run returns
+
+	mu   sync.Mutex
+	st   canary.State
+	last []canary.Evaluation
+}
+
+type cmdReq struct {
+	cmd   engine.Command
+	reply chan error
+}
+
+// New returns a runner that continues from st (engine.New for a new
+// rollout, or a saved state to resume).
+func New(cfg Config, st canary.State) (*Runner, error) {
+	switch {
+	case cfg.Plan == nil:
+		return nil, errors.New("runner: no plan")
+	case cfg.Router == nil:
+		return nil, errors.New("runner: no traffic router")
+	case cfg.Metrics == nil:
+		return nil, errors.New("runner: no metric source")
+	case cfg.Checks == nil:
+		return nil, errors.New("runner: no checker")
+	case cfg.Plan.Spec.FeatureFlag != nil && cfg.Flags == nil:
+		return nil, errors.New("runner: the plan has a feature flag but no flag provider is wired")
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = canary.SystemClock{}
+	}
+	if cfg.CallTimeout <= 0 {
+		cfg.CallTimeout = 30 * time.Second
+	}
+	return &Runner{cfg: cfg, cmds: make(chan cmdReq), done: make(chan struct{}), st: st}, nil
+}
+
+// State returns the rollout's current state.
+func (r *Runner) State() canary.State {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.st
+}
+
+// LastEvaluations returns the inputs of the last evaluation.
+func (r *Runner) LastEvaluations() []canary.Evaluation {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.last
+}
+
+// Control applies a manual command to the running rollout and returns the
+// engine's refusal, if any. It blocks until Run has applied it.
+func (r *Runner) Control(ctx context.Context, cmd engine.Command) error {
+	req := cmdReq{cmd: cmd, reply: make(chan error, 1)}
+	select {
+	case r.cmds <- req:
+	case <-r.done:
+		return ErrNotRunning
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-req.reply:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Run drives the rollout until it ends (Succeeded, RolledBack, Failed), a
+// save fails, or ctx is cancelled (ErrInterrupted, after pausing). It
+// returns the final state.
+func (r *Runner) Run(ctx context.Context) (canary.State, error) {
+	defer close(r.done)
+	var results []canary.ActionResult
+	for {
+		out, err := r.decide(ctx, results)
+		if err != nil {
+			return r.State(), err
+		}
+		results = r.execute(ctx, out.Actions)
+		if len(results) > 0 {
+			continue
+		}
+		st := r.State()
+		if st.Phase.Terminal() {
+			return st, nil
+		}
+		if err := r.wait(ctx, out.WakeAt); err != nil {
+			return r.State(), err
+		}
+	}
+}
+
+// decide measures what the engine asks for and makes one engine decision.
+func (r *Runner) decide(ctx context.Context, results []canary.ActionResult) (engine.Output, error) {
+	now := r.cfg.Clock.Now()
+	st := r.State()
+	var obs []canary.Observation
+	if qs := engine.Queries(r.cfg.Plan, st, now); len(qs) > 0 {
+		obs = r.measure(ctx, qs)
+	}
+	out := engine.Next(r.cfg.Plan, st, engine.Input{Now: now, Results: results, Observations: obs})
+	return out, r.commit(ctx, out)
+}
+
+// measure asks the metric source for every query; failures become
+// observations with an error, which the engine never rolls back on.
+func (r *Runner) measure(ctx context.Context, qs []canary.Query) []canary.Observation {
+	obs := make([]canary.Observation, len(qs))
+	for i, q := range qs {
+		cctx, cancel := context.WithTimeout(ctx, r.cfg.CallTimeout)
+		m, err := r.cfg.Metrics.Measure(cctx, q)
+		cancel()
+		obs[i] = canary.Observation{Query: q, Measurement: m}
+		if err != nil {
+			obs[i].Err = err.Error()
+		}
+	}
+	return obs
+}
+
+// commit saves the engine's output, then publishes it.
+func (r *Runner) commit(ctx context.Context, out engine.Output) error {
+	if r.cfg.Store != nil && len(out.Events) > 0 {
+		if err := r.cfg.Store.Save(context.WithoutCancel(ctx), out.State, out.Events); err != nil {
+			return fmt.Errorf("save rollout %s: %w", out.State.Name, err)
+		}
+	}
+	r.mu.Lock()
+	r.st = out.State
+	for _, ev := range out.Events {
+		if ev.Type == canary.EvEvaluated && len(ev.Evaluations) > 0 {
+			r.last = ev.Evaluations
+		}
+	}
+	last := r.last
+	r.mu.Unlock()
+	for _, ev := range out.Events {
+		if r.cfg.OnEvent != nil {
+			r.cfg.OnEvent(ev)
+		}
+		if r.cfg.Notifier != nil {
+			_ = r.cfg.Notifier.Notify(context.WithoutCancel(ctx), r.cfg.Plan, ev)
+		}
+	}
+	if r.cfg.OnUpdate != nil {
+		r.cfg.OnUpdate(out.State, last)
+	}
+	return nil
+}
+
+// wait sleeps until wake, serving commands; cancellation pauses.
+func (r *Runner) wait(ctx context.Context, wake time.Time) error {
+	var timer <-chan time.Time
+	if !wake.IsZero() {
+		timer = r.cfg.Clock.After(wake.Sub(r.cfg.Clock.Now()))
+	}
+	select {
+	case <-timer:
+		return nil
+	case req := <-r.cmds:
+		req.reply <- r.control(ctx, req.cmd)
+		return nil
+	case <-ctx.Done():
+		return r.interrupt(ctx)
+	}
+}
+
+// control applies a command and saves the result; its actions run on the
+// next turn of the loop.
+func (r *Runner) control(ctx context.Context, cmd engine.Command) error {
+	out, err := engine.Control(r.cfg.Plan, r.State(), cmd, r.cfg.Clock.Now())
+	if err != nil {
+		return err
+	}
+	return r.commit(ctx, out)
+}
+
+// interrupt pauses the rollout at its current weight and saves it.
+func (r *Runner) interrupt(ctx context.Context) error {
+	st := r.State()
+	if !st.Phase.Terminal() && st.Phase != canary.PhasePaused && st.Phase != canary.PhaseRollingBack && st.Phase != canary.PhasePromoting {
+		err := r.control(context.WithoutCancel(ctx), engine.Command{Kind: engine.CmdPause, Actor: "interrupt", Reason: "the runner was stopped"})
+		if err != nil {
+			return fmt.Errorf("pause on interrupt: %w", err)
+		}
+	}
+	return ErrInterrupted
+}
+
+// execute runs actions in order and stops at the first failure.
+func (r *Runner) execute(ctx context.Context, acts []canary.Action) []canary.ActionResult {
+	var results []canary.ActionResult
+	for _, a := range acts {
+		if ctx.Err() != nil {
+			break
+		}
+		out, err := r.do(ctx, a)
+		res := canary.ActionResult{ID: a.ID, Output: out, At: r.cfg.Clock.Now()}
+		if err != nil {
+			res.Err = err.Error()
+		}
+		results = append(results, res)
+		if err != nil {
+			break
+		}
+	}
+	return results
+}
+
+// do executes one action through its provider.
+func (r *Runner) do(ctx context.Context, a canary.Action) (string, error) {
+	p := r.cfg.Plan
+	switch a.Kind {
+	case canary.ActSetWeight:
+		return "", r.call(ctx, func(c context.Context) error { return r.cfg.Router.SetWeight(c, a.Weight) })
+	case canary.ActSetFlag:
+		return "", r.call(ctx, func(c context.Context) error {
+			return r.cfg.Flags.SetFlag(c, p.Spec.FeatureFlag.Name, a.FlagEnabled, a.Weight)
+		})
+	case canary.ActPromote:
+		return "", r.call(ctx, r.cfg.Router.Promote)
+	case canary.ActRemoveCanary:
+		return "", r.call(ctx, r.cfg.Router.RemoveCanary)
+	case canary.ActPreCheck:
+		for _, pc := range p.Spec.PreChecks {
+			if pc.Name == a.Name {
+				return r.cfg.Checks.PreCheck(ctx, pc)
+			}
+		}
+	case canary.ActHook:
+		for _, h := range p.Spec.Hooks {
+			if h.Name == a.Name {
+				return r.cfg.Checks.Hook(ctx, h, r.payload())
+			}
+		}
+	case canary.ActCleanup:
+		for _, h := range p.Spec.Cleanup {
+			if h.Name == a.Name {
+				return r.cfg.Checks.Hook(ctx, h, r.payload())
+			}
+		}
+	case canary.ActApproval:
+		if a.Step < len(p.Spec.Steps) && p.Spec.Steps[a.Step].Approval != nil {
+			ans, err := r.cfg.Checks.Approval(ctx, p.Spec.Steps[a.Step].Approval.Webhook, r.payload())
+			return string(ans), err
+		}
+	}
+	return "", fmt.Errorf("%s %q is not in the plan", a.Kind, a.Name)
+}
+
+func (r *Runner) call(ctx context.Context, f func(context.Context) error) error {
+	cctx, cancel := context.WithTimeout(ctx, r.cfg.CallTimeout)
+	defer cancel()
+	return f(cctx)
+}
+
+// payload is the JSON body hooks and approval webhooks receive.
+func (r *Runner) payload() []byte {
+	st := r.State()
+	b, _ := json.Marshal(map[string]any{
+		"rollout": st.Name, "version": st.Version, "phase": st.Phase,
+		"step": st.Step + 1, "weight": st.Weight, "flagPercent": st.FlagPercent,
+	})
+	return b
+}
