@@ -133,7 +133,6 @@ func describe(a canary.Action) string {
 	return string(a.Kind)
 }
 
-
 func TestInterruptPausesAtCurrentWeight(t *testing.T) {
 	f := newFixture(t, 0.001)
 	ctx, cancel := context.WithCancel(context.Background())
