@@ -77,6 +77,52 @@ func TestDocsCoverEveryField(t *testing.T) {
 // source, so a new canary.Ev* constant fails here until the validator
 // knows it.
 func TestSchemaEnumsValidate(t *testing.T) {
+	enum := schemaEnums(t)
+	tests := []struct {
+		def, prop string
+		plan      func(v string) string
+	}{
+		{"Rule", "action", func(v string) string { return rule("action: " + v) }},
+		{"Rule", "urgency", func(v string) string { return rule("action: pause, urgency: " + v) }},
+		{"Rule", "vs", func(v string) string {
+			return strings.Replace(rule("action: pause, vs: "+v), "errorRate, above: 1%", "burnRate, above: 2x", 1)
+		}},
+		{"Hook", "at", func(v string) string {
+			return rule("action: pause") + "  hooks: [{name: h, at: " + v + ", command: [x]}]\n"
+		}},
+		{"FeatureFlag", "provider", func(v string) string {
+			url := ", url: http://flags"
+			if v == plan.ProviderBuiltin {
+				url = ""
+			}
+			return rule("action: pause") + "  featureFlag: {name: f, provider: " + v + url + "}\n"
+		}},
+		{"Audience", "on", func(v string) string {
+			return rule("action: pause") + "  notify: [{audience: a, slack: {webhookURL: env:A}, on: [" + v + "]}]\n"
+		}},
+		{"Audience", "minUrgency", func(v string) string {
+			return rule("action: pause") + "  notify: [{audience: a, slack: {webhookURL: env:A}, minUrgency: " + v + "}]\n"
+		}},
+	}
+	for _, tt := range tests {
+		vals := enum(tt.def, tt.prop)
+		if len(vals) < 2 {
+			t.Errorf("%s.%s: got enum %v, want at least 2 values", tt.def, tt.prop, vals)
+		}
+		for _, v := range vals {
+			t.Run(tt.def+"."+tt.prop+"="+v, func(t *testing.T) {
+				if _, err := plan.Parse("plan.yaml", []byte(tt.plan(v))); err != nil {
+					t.Errorf("schema value %q rejected:\n%v", v, err)
+				}
+			})
+		}
+	}
+}
+
+// schemaEnums returns a lookup of the generated schema's enums by
+// definition and property (for lists, the items' enum).
+func schemaEnums(t *testing.T) func(def, prop string) []string {
+	t.Helper()
 	schema, err := loadModel(t).Schema()
 	if err != nil {
 		t.Fatal(err)
@@ -94,51 +140,12 @@ func TestSchemaEnumsValidate(t *testing.T) {
 	if err := json.Unmarshal(schema, &s); err != nil {
 		t.Fatal(err)
 	}
-	enum := func(def, prop string) []string {
+	return func(def, prop string) []string {
 		p := s.Defs[def].Properties[prop]
 		if len(p.Enum) > 0 {
 			return p.Enum
 		}
 		return p.Items.Enum
-	}
-	tests := []struct {
-		def, prop string
-		plan      func(v string) string
-	}{
-		{"Rule", "action", func(v string) string { return rule("action: " + v) }},
-		{"Rule", "urgency", func(v string) string { return rule("action: pause, urgency: " + v) }},
-		{"Rule", "vs", func(v string) string {
-			return strings.Replace(rule("action: pause, vs: "+v), "errorRate, above: 1%", "burnRate, above: 2x", 1)
-		}},
-		{"Hook", "at", func(v string) string {
-			return rule("action: pause") + "  hooks: [{name: h, at: " + v + ", command: [x]}]\n"
-		}},
-		{"FeatureFlag", "provider", func(v string) string {
-			return rule("action: pause") + "  featureFlag: {name: f, provider: " + v + ", url: http://flags}\n"
-		}},
-		{"Audience", "on", func(v string) string {
-			return rule("action: pause") + "  notify: [{audience: a, slack: {webhookURL: env:A}, on: [" + v + "]}]\n"
-		}},
-		{"Audience", "minUrgency", func(v string) string {
-			return rule("action: pause") + "  notify: [{audience: a, slack: {webhookURL: env:A}, minUrgency: " + v + "}]\n"
-		}},
-	}
-	for _, tt := range tests {
-		vals := enum(tt.def, tt.prop)
-		if len(vals) < 2 {
-			t.Errorf("%s.%s: got enum %v, want at least 2 values", tt.def, tt.prop, vals)
-		}
-		for _, v := range vals {
-			t.Run(tt.def+"."+tt.prop+"="+v, func(t *testing.T) {
-				data := tt.plan(v)
-				if tt.prop == "provider" && v == plan.ProviderBuiltin {
-					data = strings.Replace(data, ", url: http://flags", "", 1)
-				}
-				if _, err := plan.Parse("plan.yaml", []byte(data)); err != nil {
-					t.Errorf("schema value %q rejected:\n%v", v, err)
-				}
-			})
-		}
 	}
 }
 

@@ -10,8 +10,8 @@ import (
 	canary "github.com/canary-dev/canary"
 )
 
-// TestDecodeErrors covers strict decoding: types, unknown and duplicate
-// keys, documents, YAML syntax.
+// TestDecodeErrors covers strict decoding: types, units, unknown and
+// duplicate keys.
 func TestDecodeErrors(t *testing.T) {
 	tests := []struct {
 		name string
@@ -70,14 +70,44 @@ func TestDecodeErrors(t *testing.T) {
 				`plan.yaml:5:3: metadata.<<: merge keys (<<) are not supported: write the fields out (aliases such as *name work for whole values)`,
 				`plan.yaml:5:3: metadata.name: required: name the rollout, e.g. recoveryos-elite`,
 			}},
-		// A zero that Defaults would replace is rejected rather than
-		// silently meaning the default.
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			checkPlan(t, tt.data, tt.want)
+		})
+	}
+}
+
+// TestExplicitZero checks that a zero Defaults would replace is rejected
+// rather than silently meaning the default.
+func TestExplicitZero(t *testing.T) {
+	tests := []struct {
+		name string
+		data string
+		want []string
+	}{
 		{"explicit zero interval", with(t, edit{"", "  analysis: {interval: 0s}\n"}),
 			[]string{`plan.yaml:19:24: spec.analysis.interval: 0s means "use the default" (30s) here: omit the field for the default, or write a value above 0`}},
 		{"explicit zero minRequests", with(t, edit{"", "  analysis: {minRequests: 0}\n"}),
 			[]string{`plan.yaml:19:27: spec.analysis.minRequests: 0 means "use the default" (100) here: omit the field for the default, or write a value above 0`}},
 		{"explicit zero drain", with(t, edit{"", "  rollback: {drain: 0}\n"}),
 			[]string{`plan.yaml:19:21: spec.rollback.drain: 0 means "use the default" (5m) here: omit the field for the default, or write a value above 0`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			checkPlan(t, tt.data, tt.want)
+		})
+	}
+}
+
+// TestFileErrors covers problems of the file as a whole: documents and
+// YAML syntax.
+func TestFileErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		data string
+		want []string
+	}{
 		{"root is a list", "- apiVersion: canary.dev/v1alpha1\n",
 			[]string{`plan.yaml:1:1: got a list, want a mapping with the fields apiVersion, kind, metadata, spec: remove the "- " in front of the fields`}},
 		{"empty file", "", []string{`plan.yaml: the file holds no plan: write one starting with apiVersion: canary.dev/v1alpha1 and kind: Rollout`}},

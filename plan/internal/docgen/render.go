@@ -31,6 +31,8 @@ Editors can check plans as you type with [plan.schema.json](plan.schema.json)
 Examples: [the runbook as a plan](../examples/recoveryos.yaml) and
 [a local rollout through the built-in proxy](../examples/local.yaml).
 
+Fields marked *required* must be written whenever the object holding them is
+(` + "`spec.notify[].slack.webhookURL`" + ` only when there is a slack channel).
 Fields marked *optional* may be left out; their doc says what happens then
 (the default). A field written as 0 where 0 means "the default" is rejected,
 so a plan never means something other than it says.
