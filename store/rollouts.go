@@ -1,0 +1,283 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/canary-dev/canary"
+)
+
+// Rollout is one stored rollout: one version of one named service.
+type Rollout struct {
+	// ID identifies the rollout in the store; never reused.
+	ID int64 `json:"id"`
+	// Name is namespace/name.
+	Name string `json:"name"`
+	// Generation counts the rollouts of Name: 1, 2, …
+	Generation int64 `json:"generation"`
+	// Plan is the plan as given to Create (YAML or JSON bytes).
+	Plan []byte `json:"plan"`
+	// PlanSHA256 is the hex SHA-256 of Plan: equal hashes, same plan.
+	PlanSHA256 string `json:"planSHA256"`
+	// State is the snapshot saved by the last Create or Commit.
+	State canary.State `json:"state"`
+	// CreatedAt and UpdatedAt are when the rollout was created and last
+	// committed (the Store's Config.Now).
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+// CommitOption refines Create and Commit.
+type CommitOption func(*commitOptions)
+
+type commitOptions struct {
+	expectSeq *int64
+	outbox    []OutboxItem
+}
+
+// ExpectSeq makes the write fail with code conflict, changing nothing,
+// unless the stored snapshot's EventSeq is seq: optimistic concurrency for
+// a writer that read the rollout at seq (for Create, the expectation is 0).
+func ExpectSeq(seq int64) CommitOption {
+	return func(o *commitOptions) { o.expectSeq = &seq }
+}
+
+// WithOutbox writes notifications in the same transaction as the events
+// that cause them. An item whose Key is already stored is ignored. The
+// items' RolloutID is set to the rollout's.
+func WithOutbox(items ...OutboxItem) CommitOption {
+	return func(o *commitOptions) { o.outbox = append(o.outbox, items...) }
+}
+
+func options(opts []CommitOption) commitOptions {
+	var o commitOptions
+	for _, f := range opts {
+		f(&o)
+	}
+	return o
+}
+
+// Create stores a new rollout of name (namespace/name) with its plan, its
+// initial state and events. The events must be numbered 1, 2, … and
+// st.EventSeq must be the last one's Seq (0 without events). The rollout
+// gets the next generation of name (never reused, even after Delete);
+// creating one while the latest generation is not terminal fails with code
+// conflict.
+func (s *Store) Create(ctx context.Context, name string, plan []byte, st canary.State, events []canary.Event, opts ...CommitOption) (Rollout, error) {
+	if err := validName(name); err != nil {
+		return Rollout{}, err
+	}
+	o := options(opts)
+	state, evs, err := encode(st, events)
+	if err != nil {
+		return Rollout{}, err
+	}
+	sum := sha256.Sum256(plan)
+	now := s.cfg.Now().UTC()
+	r := Rollout{
+		Name: name, Plan: append([]byte{}, plan...), PlanSHA256: hex.EncodeToString(sum[:]),
+		State: st, CreatedAt: now, UpdatedAt: now,
+	}
+	if err := checkSeq("new rollout "+name, 0, o, st, events); err != nil {
+		return Rollout{}, err
+	}
+	err = s.write(ctx, "create rollout "+name, func(tx *sql.Tx) error {
+		var gen int64
+		var phase string
+		err := tx.QueryRowContext(ctx,
+			`SELECT generation, phase FROM rollouts WHERE name = ? ORDER BY generation DESC LIMIT 1`,
+			name).Scan(&gen, &phase)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+		case err != nil:
+			return err
+		case !canary.Phase(phase).Terminal():
+			return canary.Errorf(canary.ECONFLICT,
+				"rollout %s generation %d is %s: abort it or let it finish before starting another", name, gen, phase)
+		}
+		if err := tx.QueryRowContext(ctx, `INSERT INTO generations (name, generation) VALUES (?, 1)
+			ON CONFLICT (name) DO UPDATE SET generation = generation + 1 RETURNING generation`,
+			name).Scan(&r.Generation); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO rollouts
+			(name, generation, plan, plan_sha256, phase, event_seq, state, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			name, r.Generation, r.Plan, r.PlanSHA256, string(st.Phase), st.EventSeq, string(state), nanos(now), nanos(now))
+		if err != nil {
+			return err
+		}
+		if r.ID, err = res.LastInsertId(); err != nil {
+			return err
+		}
+		if err := insertEvents(ctx, tx, r.ID, events, evs); err != nil {
+			return err
+		}
+		return insertOutbox(ctx, tx, r.ID, o.outbox, now)
+	})
+	if err != nil {
+		return Rollout{}, err
+	}
+	s.hub.notify(r.ID)
+	return r, nil
+}
+
+// Commit appends events to rollout id's log, replaces its snapshot with st
+// and enqueues the WithOutbox items, all in one transaction. The events
+// must continue the log exactly (the first one's Seq is the last stored
+// Seq+1, then consecutive) and st.EventSeq must be the last one's Seq;
+// otherwise Commit fails with code conflict and changes nothing. That
+// fences a stale writer. Subscribers of id are woken after the commit.
+func (s *Store) Commit(ctx context.Context, id int64, st canary.State, events []canary.Event, opts ...CommitOption) error {
+	o := options(opts)
+	state, evs, err := encode(st, events)
+	if err != nil {
+		return err
+	}
+	now := s.cfg.Now().UTC()
+	err = s.write(ctx, fmt.Sprintf("commit rollout %d", id), func(tx *sql.Tx) error {
+		var last int64
+		err := tx.QueryRowContext(ctx, `SELECT event_seq FROM rollouts WHERE id = ?`, id).Scan(&last)
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound(id)
+		}
+		if err != nil {
+			return err
+		}
+		if err := checkSeq(fmt.Sprintf("rollout %d", id), last, o, st, events); err != nil {
+			return err
+		}
+		if err := insertEvents(ctx, tx, id, events, evs); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx,
+			`UPDATE rollouts SET phase = ?, event_seq = ?, state = ?, updated_at = ? WHERE id = ?`,
+			string(st.Phase), st.EventSeq, string(state), nanos(now), id); err != nil {
+			return err
+		}
+		return insertOutbox(ctx, tx, id, o.outbox, now)
+	})
+	if err != nil {
+		return err
+	}
+	s.hub.notify(id)
+	return nil
+}
+
+// checkSeq refuses a write that does not continue a log whose last event
+// is last.
+func checkSeq(what string, last int64, o commitOptions, st canary.State, events []canary.Event) error {
+	if o.expectSeq != nil && *o.expectSeq != last {
+		return canary.Errorf(canary.ECONFLICT,
+			"%s is at event %d, not the expected %d: it changed since it was read", what, last, *o.expectSeq)
+	}
+	for i, ev := range events {
+		if want := last + 1 + int64(i); ev.Seq != want {
+			return canary.Errorf(canary.ECONFLICT,
+				"%s is at event %d: event seq %d where %d was expected (a stale or concurrent writer)", what, last, ev.Seq, want)
+		}
+	}
+	if want := last + int64(len(events)); st.EventSeq != want {
+		return canary.Errorf(canary.ECONFLICT,
+			"%s: state eventSeq %d disagrees with its log (%d)", what, st.EventSeq, want)
+	}
+	return nil
+}
+
+// encode marshals the snapshot and each event before a transaction starts.
+// They are stored as TEXT, so SQLite's JSON functions read them.
+func encode(st canary.State, events []canary.Event) ([]byte, [][]byte, error) {
+	state, err := json.Marshal(st)
+	if err != nil {
+		return nil, nil, fmt.Errorf("encode state: %w", err)
+	}
+	evs := make([][]byte, len(events))
+	for i, ev := range events {
+		if evs[i], err = json.Marshal(ev); err != nil {
+			return nil, nil, fmt.Errorf("encode event %d: %w", ev.Seq, err)
+		}
+	}
+	return state, evs, nil
+}
+
+// insertEvents appends events (already encoded as bodies) in one statement.
+func insertEvents(ctx context.Context, tx *sql.Tx, id int64, events []canary.Event, bodies [][]byte) error {
+	if len(events) == 0 {
+		return nil
+	}
+	var q strings.Builder
+	q.WriteString(`INSERT INTO events (rollout_id, seq, time, type, body) VALUES `)
+	args := make([]any, 0, 5*len(events))
+	for i, ev := range events {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString("(?, ?, ?, ?, ?)")
+		args = append(args, id, ev.Seq, nanos(ev.Time), string(ev.Type), string(bodies[i]))
+	}
+	_, err := tx.ExecContext(ctx, q.String(), args...)
+	return err
+}
+
+// validName accepts namespace/name with both parts non-empty.
+func validName(name string) error {
+	ns, n, ok := strings.Cut(name, "/")
+	if !ok || ns == "" || n == "" || strings.Contains(n, "/") {
+		return canary.Errorf(canary.EINVALID, "rollout name %q is not namespace/name", name)
+	}
+	return nil
+}
+
+// rolloutCols are the columns scanRollout reads, in order.
+const rolloutCols = `id, name, generation, plan, plan_sha256, state, created_at, updated_at`
+
+// scanRollout reads one row of rolloutCols.
+func scanRollout(row interface{ Scan(...any) error }) (Rollout, error) {
+	var r Rollout
+	var state []byte
+	var created, updated int64
+	if err := row.Scan(&r.ID, &r.Name, &r.Generation, &r.Plan, &r.PlanSHA256, &state, &created, &updated); err != nil {
+		return Rollout{}, err
+	}
+	if err := json.Unmarshal(state, &r.State); err != nil {
+		return Rollout{}, fmt.Errorf("decode state of rollout %d: %w", r.ID, err)
+	}
+	r.CreatedAt, r.UpdatedAt = fromNanos(created), fromNanos(updated)
+	return r, nil
+}
+
+// Get returns rollout id, or code not_found.
+func (s *Store) Get(ctx context.Context, id int64) (Rollout, error) {
+	var r Rollout
+	err := s.read(ctx, fmt.Sprintf("get rollout %d", id), func(tx *sql.Tx) error {
+		var err error
+		r, err = scanRollout(tx.QueryRowContext(ctx, `SELECT `+rolloutCols+` FROM rollouts WHERE id = ?`, id))
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound(id)
+		}
+		return err
+	})
+	return r, err
+}
+
+// Latest returns the highest generation of name, or code not_found.
+func (s *Store) Latest(ctx context.Context, name string) (Rollout, error) {
+	var r Rollout
+	err := s.read(ctx, "get rollout "+name, func(tx *sql.Tx) error {
+		var err error
+		r, err = scanRollout(tx.QueryRowContext(ctx, `SELECT `+rolloutCols+
+			` FROM rollouts WHERE name = ? ORDER BY generation DESC LIMIT 1`, name))
+		if errors.Is(err, sql.ErrNoRows) {
+			return canary.Errorf(canary.ENOTFOUND, "rollout %s not found", name)
+		}
+		return err
+	})
+	return r, err
+}

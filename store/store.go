@@ -1,0 +1,184 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+
+	"github.com/canary-dev/canary"
+)
+
+// Defaults for Config.
+const (
+	// DefaultBusyTimeout is Config.BusyTimeout's default.
+	DefaultBusyTimeout = 5 * time.Second
+	// DefaultReaders is Config.Readers' default.
+	DefaultReaders = 4
+	// DefaultClaimLease is Config.ClaimLease's default.
+	DefaultClaimLease = time.Minute
+)
+
+// Config configures OpenConfig.
+type Config struct {
+	// Path of the database file. Its directory is created if missing.
+	// Required.
+	Path string
+	// ReadOnly opens the file read-only (SQLite mode=ro): reads work and
+	// every write fails with code unavailable. Migrations are not applied,
+	// so the file must already be at this binary's schema version.
+	ReadOnly bool
+	// BusyTimeout is how long a statement waits for a lock held by another
+	// process before failing with code unavailable. Default: 5s.
+	BusyTimeout time.Duration
+	// Readers is the number of read connections (Get, List, Events, …),
+	// which run beside the single write connection. Default: 4.
+	Readers int
+	// ClaimLease is how long an outbox item claimed by ClaimDue is hidden
+	// from other claims; a deliverer that neither marks it delivered nor
+	// failed within the lease (it crashed) loses it. Default: 1m.
+	ClaimLease time.Duration
+	// Now stamps rows' created and updated times. Default: time.Now.
+	Now func() time.Time
+}
+
+// Store is canary's durable state in one SQLite file. Its methods are safe
+// for concurrent use; writes are serialised on one connection.
+type Store struct {
+	cfg Config
+	w   *sql.DB // one connection, BEGIN IMMEDIATE
+	r   *sql.DB // read pool, query_only
+	hub *hub
+}
+
+// Open opens (creating if needed) the database at path with the default
+// Config and migrates it to the current schema.
+func Open(ctx context.Context, path string) (*Store, error) {
+	return OpenConfig(ctx, Config{Path: path})
+}
+
+// OpenConfig opens the database described by cfg and migrates it to the
+// current schema. A database written by a newer canary (a higher schema
+// version than this binary knows) is refused with code invalid.
+func OpenConfig(ctx context.Context, cfg Config) (*Store, error) {
+	if cfg.Path == "" {
+		return nil, canary.Errorf(canary.EINVALID, "state database path is empty")
+	}
+	if cfg.BusyTimeout <= 0 {
+		cfg.BusyTimeout = DefaultBusyTimeout
+	}
+	if cfg.Readers <= 0 {
+		cfg.Readers = DefaultReaders
+	}
+	if cfg.ClaimLease <= 0 {
+		cfg.ClaimLease = DefaultClaimLease
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	op := "open " + cfg.Path
+	if !cfg.ReadOnly {
+		if err := os.MkdirAll(filepath.Dir(cfg.Path), 0o755); err != nil {
+			return nil, classify(op, err)
+		}
+	}
+	w, err := sql.Open("sqlite", dsn(cfg, true))
+	if err != nil {
+		return nil, classify(op, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	if err := migrate(ctx, w, migrations, cfg.ReadOnly); err != nil {
+		w.Close()
+		return nil, classify(op, err)
+	}
+	r, err := sql.Open("sqlite", dsn(cfg, false))
+	if err != nil {
+		w.Close()
+		return nil, classify(op, err)
+	}
+	r.SetMaxOpenConns(cfg.Readers)
+	r.SetMaxIdleConns(cfg.Readers)
+	r.SetConnMaxLifetime(0)
+	r.SetConnMaxIdleTime(0)
+	return &Store{cfg: cfg, w: w, r: r, hub: newHub()}, nil
+}
+
+// dsn is the driver's connection string: a file: URI with the per-connection
+// pragmas. The writer sets the (persistent) WAL journal mode and begins
+// transactions IMMEDIATE, so a write transaction takes the lock up front
+// instead of failing to upgrade a read lock halfway.
+func dsn(cfg Config, writer bool) string {
+	abs, err := filepath.Abs(cfg.Path)
+	if err != nil {
+		abs = cfg.Path
+	}
+	q := url.Values{}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", cfg.BusyTimeout.Milliseconds()))
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "synchronous(FULL)")
+	switch {
+	case cfg.ReadOnly:
+		q.Set("mode", "ro")
+	case writer:
+		q.Add("_pragma", "journal_mode(WAL)")
+		q.Set("_txlock", "immediate")
+	default:
+		q.Add("_pragma", "query_only(1)")
+	}
+	return "file:" + (&url.URL{Path: abs}).EscapedPath() + "?" + q.Encode()
+}
+
+// Close closes the database and wakes every subscriber with a closed
+// channel.
+func (s *Store) Close() error {
+	s.hub.close()
+	return errors.Join(s.r.Close(), s.w.Close())
+}
+
+// write runs fn in one write transaction and commits it.
+func (s *Store) write(ctx context.Context, op string, fn func(*sql.Tx) error) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return classify(op, err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return classify(op, err)
+	}
+	return classify(op, tx.Commit())
+}
+
+// read runs fn in one read transaction, so it sees one snapshot.
+func (s *Store) read(ctx context.Context, op string, fn func(*sql.Tx) error) error {
+	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return classify(op, err)
+	}
+	defer tx.Rollback()
+	return classify(op, fn(tx))
+}
+
+// nanos stores a time as Unix nanoseconds; the zero time is 0.
+func nanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+// fromNanos is the inverse of nanos, in UTC.
+func fromNanos(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
