@@ -363,9 +363,9 @@ type Rule struct {
 	// equal to it passes). Latencies as durations (600ms), rates as
 	// percentages (1%), burn as multipliers (2x). Exactly one of Above and
 	// Below.
-	Above Quantity `json:"above,omitempty"`
+	Above Quantity `json:"above,omitzero"`
 	// Below breaches when the value is less than this threshold.
-	Below Quantity `json:"below,omitempty"`
+	Below Quantity `json:"below,omitzero"`
 	// Vs is what burnRate is relative to: "slo" (1 − objective) or
 	// "baseline" (the service's burn measured before the rollout started,
 	// falling back to the stable track's burn in the same window). Default:

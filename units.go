@@ -1,6 +1,7 @@
 package canary
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -49,8 +50,18 @@ func ParseDuration(s string) (time.Duration, error) {
 	return d, nil
 }
 
-// FormatDuration writes d without zero components: 5m, 1h30m, 600ms, 1.5s.
+// FormatDuration writes d without zero components and without false
+// precision: 5m, 1h30m, 600ms, 1.5s (rounded to 100ms from a second up, to
+// the second from a minute up).
 func FormatDuration(d time.Duration) string {
+	switch a := d.Abs(); {
+	case a >= time.Minute:
+		d = d.Round(time.Second)
+	case a >= time.Second:
+		d = d.Round(100 * time.Millisecond)
+	case a >= time.Millisecond:
+		d = d.Round(time.Millisecond)
+	}
 	s := d.String()
 	if strings.HasSuffix(s, "m0s") {
 		s = s[:len(s)-2]
@@ -89,13 +100,14 @@ func ParsePercent(s string) (float64, error) {
 		return 0, fmt.Errorf("%q is not a percentage (write it with a %% sign, e.g. 1%%)", s)
 	}
 	v, err := strconv.ParseFloat(num, 64)
-	if err != nil || strings.TrimSpace(num) != num || math.IsNaN(v) || math.IsInf(v, 0) {
+	if err != nil || strings.TrimSpace(num) != num || strings.ContainsAny(num, "eE_") || math.IsNaN(v) || math.IsInf(v, 0) {
 		return 0, fmt.Errorf("%q is not a percentage (write a number and a %% sign, e.g. 1%% or 99.9%%)", s)
 	}
 	if v < 0 || v > 100 {
 		return 0, fmt.Errorf("%q is out of range (a percentage is 0%% to 100%%)", s)
 	}
-	return v / 100, nil
+	// Parse "99.9e-2" rather than divide, so 99.9% is exactly the float 0.999.
+	return strconv.ParseFloat(num+"e-2", 64)
 }
 
 // FormatPercent writes a ratio as a percentage: 0.015 → "1.5%".
@@ -205,5 +217,5 @@ func (s SecretRef) Validate() error {
 	case strings.HasPrefix(string(s), "file:") && len(s) > 5:
 		return nil
 	}
-	return fmt.Errorf("%q is not a secret reference (write env:NAME or file:/path; secrets are never written in a plan)", string(s))
+	return errors.New("not a secret reference (write env:NAME or file:/path; secrets are never written in a plan, and the value is not repeated here)")
 }

@@ -129,8 +129,11 @@ func (m *machine) checkHold() {
 func (m *machine) evidenceGap(need int, pending []string) string {
 	var parts []string
 	if m.st.Judged < need {
-		parts = append(parts, fmt.Sprintf("%d of %d evaluations judged, need %d (%s)",
-			m.st.Judged, m.st.Evaluations, need, m.lastVerdicts()))
+		s := fmt.Sprintf("%d of %d evaluations judged, need %d", m.st.Judged, m.st.Evaluations, need)
+		if v := m.lastVerdicts(); v != "" {
+			s += " (" + v + ")"
+		}
+		parts = append(parts, s)
 	}
 	if len(pending) > 0 {
 		parts = append(parts, "rule pending: "+strings.Join(pending, ", "))
@@ -147,7 +150,7 @@ func (m *machine) lastVerdicts() string {
 		}
 	}
 	if len(parts) == 0 {
-		return "no evaluation yet"
+		return ""
 	}
 	if len(parts) > 3 {
 		parts = append(parts[:3], fmt.Sprintf("%d more", len(parts)-3))
@@ -340,7 +343,7 @@ func (m *machine) finishIfCleaned() {
 	m.st.FinishedAt = m.now
 	if m.st.Outcome == canary.PhaseSucceeded {
 		m.emitf(canary.EvPromoted, canary.UrgencyLow, "🎉 %s promoted: it now serves 100%% of traffic (%s after the start)",
-			m.p.Spec.Version, canary.FormatDuration(m.now.Sub(m.st.CreatedAt)))
+			m.p.Spec.Version, canary.FormatDuration(m.now.Sub(m.st.CreatedAt).Round(time.Second)))
 		return
 	}
 	m.emit(canary.Event{Type: canary.EvRolledBack, Urgency: m.rollbackUrgency(),

@@ -61,6 +61,9 @@ type Config struct {
 	// OnUpdate is called after every engine decision with the state and the
 	// last evaluation (optional).
 	OnUpdate func(canary.State, []canary.Evaluation)
+	// StopWhenPaused makes Run return when the rollout pauses (a foreground
+	// run cannot be resumed by anyone; a server keeps waiting instead).
+	StopWhenPaused bool
 	// CallTimeout bounds one provider call (set weight, set flag, measure).
 	// Default: 30s. Pre-checks and hooks use their own timeouts.
 	CallTimeout time.Duration
@@ -155,7 +158,7 @@ func (r *Runner) Run(ctx context.Context) (canary.State, error) {
 			continue
 		}
 		st := r.State()
-		if st.Phase.Terminal() {
+		if st.Phase.Terminal() || (r.cfg.StopWhenPaused && st.Phase == canary.PhasePaused) {
 			return st, nil
 		}
 		if err := r.wait(ctx, out.WakeAt); err != nil {

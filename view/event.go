@@ -102,6 +102,7 @@ func StyledEventLine(ev canary.Event, start time.Time, opts Options) string {
 
 // elapsed is "+12m30s", to the second.
 func elapsed(d time.Duration) string {
+	d = d.Truncate(time.Second)
 	if d < 0 {
 		return "-" + dur(-d)
 	}

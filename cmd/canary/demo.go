@@ -1,0 +1,229 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/canary-dev/canary"
+	"github.com/canary-dev/canary/loadgen"
+	"github.com/canary-dev/canary/plan"
+	"github.com/canary-dev/canary/sample"
+	"github.com/spf13/cobra"
+)
+
+// demoPlan is the runbook's plan compressed from minutes to seconds: the
+// same five steps, the same six rows of the decision matrix, the same four
+// audiences. %[1]s and %[2]s are the stable and canary URLs.
+const demoPlan = `apiVersion: canary.dev/v1alpha1
+kind: Rollout
+metadata: {name: recoveryos-elite, namespace: demo}
+spec:
+  version: v1.0.0-elite
+  traffic:
+    proxy: {listen: "127.0.0.1:8080", stable: "%[1]s", canary: "%[2]s", stickyHeader: X-User-ID}
+  featureFlag: {name: release_20250814, environment: production}
+  preChecks:
+    - {name: staging healthy, url: "%[1]s/elite/metrics", jq: ".avg_success_rate >= 0.99"}
+    - {name: flags present, url: "%[1]s/elite/system-status", jq: ".features != null"}
+  steps:
+    - {weight: 5, hold: %[3]s}
+    - {weight: 10, hold: %[3]s}
+    - {weight: 25, hold: %[3]s}
+    - {weight: 50, hold: %[3]s}
+    - {weight: 100}
+  analysis: {interval: 1s, minRequests: 50}
+  slo: {objective: 99.9%%, latencyP95: 600ms, errorRate: 1%%}
+  rules:
+    - {metric: latencyP95, above: 600ms,  window: 5s, for: 5s,  action: rollback-gradual,   urgency: medium}
+    - {metric: latencyP95, above: 1000ms, window: 5s, for: 2s,  action: rollback-immediate, urgency: high}
+    - {metric: errorRate,  above: 1%%,    window: 5s, for: 5s,  action: rollback-gradual,   urgency: medium}
+    - {metric: errorRate,  above: 5%%,    window: 5s, for: 1s,  action: rollback-immediate, urgency: critical}
+    - {metric: burnRate,   above: 2x,     window: 5s, for: 10s, action: rollback-gradual,   urgency: medium}
+    - {metric: burnRate,   above: 5x,     window: 5s, for: 2s,  action: rollback-immediate, urgency: high}
+  rollback: {drain: 3s}
+  notify:
+    - {audience: engineering, slack: {webhookURL: "env:SLACK_WEBHOOK"}, on: [stepCompleted, paused, rollbackStarted, rolledBack, promoted, preChecksFailed]}
+    - {audience: product, email: {to: [product@recoveryos.com]}, on: [stepCompleted, promoted, rolledBack]}
+    - {audience: clinical, email: {to: [clinical@recoveryos.com]}, on: [rolledBack]}
+    - {audience: on-call, pagerduty: {routingKey: "env:PD_ROUTING_KEY"}, on: [rolledBack], minUrgency: high}
+`
+
+// scenario is one story the demo tells.
+type scenario struct {
+	name  string
+	title string
+	story string
+	// canary is the canary service's behaviour at the start.
+	canary sample.Config
+	// atStep, when set, changes the canary's behaviour when step index
+	// atStep starts.
+	atStep     int
+	errRate    float64
+	latency    sample.LatencyDist
+	wantPhase  canary.Phase
+	wantKind   string
+	faultLabel string
+}
+
+var (
+	fast = sample.LatencyDist{Median: 40 * time.Millisecond, P95: 120 * time.Millisecond}
+	slow = sample.LatencyDist{Median: 380 * time.Millisecond, P95: 700 * time.Millisecond}
+)
+
+func demoScenarios() []scenario {
+	return []scenario{
+		{name: "healthy", title: "a healthy release",
+			story:     "The canary is as good as the stable: it is promoted step by step, 5% → 100%.",
+			canary:    sample.Config{Latency: fast, ErrorRate: 0.0002},
+			atStep:    -1,
+			wantPhase: canary.PhaseSucceeded},
+		{name: "errors", title: "a bad release: 5xx jumps to 6%",
+			story:  "At the 25% step the canary starts failing 6% of requests: an immediate rollback.",
+			canary: sample.Config{Latency: fast, ErrorRate: 0.0002},
+			atStep: 2, errRate: 0.06, latency: fast,
+			wantPhase: canary.PhaseRolledBack, wantKind: canary.ActionRollbackImmediate,
+			faultLabel: "canary 5xx rate jumps to 6%"},
+		{name: "latency", title: "a slow release: P95 ~700ms",
+			story:     "The canary answers with a P95 near 700ms (SLO 600ms): a gradual rollback with a drain.",
+			canary:    sample.Config{Latency: slow, ErrorRate: 0.0002},
+			atStep:    -1,
+			wantPhase: canary.PhaseRolledBack, wantKind: canary.ActionRollbackGradual},
+	}
+}
+
+type demoFlags struct {
+	runFlags
+	scenario string
+	rps      float64
+	hold     time.Duration
+}
+
+func newDemoCmd() *cobra.Command {
+	f := demoFlags{scenario: "all", rps: 1000, hold: 6 * time.Second}
+	c := &cobra.Command{
+		Use:   "demo",
+		Short: "Show a promotion and two automatic rollbacks on this machine, in about a minute",
+		Long: `Demo starts everything on 127.0.0.1: a stable and a canary sample service,
+the built-in proxy, a load generator with user keys, and the runbook's plan
+compressed from minutes to seconds (the same five steps, six rules and four
+audiences). It shows a healthy promotion, a bad release rolled back
+immediately and a slow one rolled back gradually, with the notifications
+each would send. Exit code 0 when every scenario ended as expected.`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			return runDemo(c.Context(), c.OutOrStdout(), f)
+		},
+	}
+	c.Flags().StringVar(&f.scenario, "scenario", f.scenario, "healthy, errors, latency or all")
+	c.Flags().Float64Var(&f.rps, "rps", f.rps, "requests per second the load generator sends through the proxy")
+	c.Flags().DurationVar(&f.hold, "hold", f.hold, "hold of each step")
+	c.Flags().StringVarP(&f.output, "output", "o", "", "output format: text or json (one event per line)")
+	c.Flags().BoolVar(&f.noColor, "no-color", false, "no colors")
+	return c
+}
+
+func runDemo(ctx context.Context, w io.Writer, f demoFlags) error {
+	var todo []scenario
+	for _, s := range demoScenarios() {
+		if f.scenario == "all" || f.scenario == s.name {
+			todo = append(todo, s)
+		}
+	}
+	switch {
+	case len(todo) == 0:
+		return usageError{fmt.Errorf("--scenario %q: use healthy, errors, latency or all", f.scenario)}
+	case f.rps < 50 || f.rps > 5000:
+		return usageError{fmt.Errorf("--rps %v: use 50 to 5000", f.rps)}
+	case f.hold < 2*time.Second || f.hold > 10*time.Minute:
+		return usageError{fmt.Errorf("--hold %v: use 2s to 10m", f.hold)}
+	}
+	out := newOutput(w, f.runFlags)
+	var summary []string
+	failed := 0
+	for i, s := range todo {
+		out.line(fmt.Sprintf("\n━━ Scenario %d/%d: %s ━━\n%s", i+1, len(todo), s.title, s.story))
+		out.restart()
+		res, err := playScenario(ctx, s, f, out)
+		if err != nil {
+			return err
+		}
+		ok := res.st.Phase == s.wantPhase && res.st.RollbackKind == s.wantKind
+		mark := "✓"
+		if !ok {
+			mark, failed = "✗", failed+1
+		}
+		line := fmt.Sprintf("%s %-8s %-11s %-19s in %5.1fs — %d requests: %d stable, %d canary, %d 5xx seen by users",
+			mark, s.name, res.st.Phase, strings.TrimPrefix(res.st.RollbackKind, "rollback-"), res.took.Seconds(),
+			res.load.Requests, res.load.Tracks["stable"].Requests, res.load.Tracks["canary"].Requests, res.load.Status5xx)
+		summary = append(summary, line)
+		out.line(line)
+	}
+	out.line("\n━━ Summary ━━\n" + strings.Join(summary, "\n"))
+	if failed > 0 {
+		return &outcomeError{code: ExitRolledBack, msg: fmt.Sprintf("canary demo: %d scenario(s) did not end as expected", failed)}
+	}
+	return nil
+}
+
+type scenarioResult struct {
+	st   canary.State
+	took time.Duration
+	load loadgen.Result
+}
+
+// playScenario starts the services, the proxy and the load for one
+// scenario, runs the rollout and stops everything.
+func playScenario(ctx context.Context, s scenario, f demoFlags, out *output) (scenarioResult, error) {
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stable, err := sample.Start(sctx, "127.0.0.1:0", sample.Config{Name: "recoveryos", Version: "v0.9.3", Latency: fast, ErrorRate: 0.0002, Seed: 1})
+	if err != nil {
+		return scenarioResult{}, fmt.Errorf("start the stable sample service: %w", err)
+	}
+	cc := s.canary
+	cc.Name, cc.Version, cc.Seed = "recoveryos", "v1.0.0-elite", 2
+	can, err := sample.Start(sctx, "127.0.0.1:0", cc)
+	if err != nil {
+		return scenarioResult{}, fmt.Errorf("start the canary sample service: %w", err)
+	}
+	p, err := plan.Parse("demo.yaml", []byte(fmt.Sprintf(demoPlan, stable.URL(), can.URL(), canary.FormatDuration(f.hold))))
+	if err != nil {
+		return scenarioResult{}, fmt.Errorf("the demo's own plan is invalid: %w", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return scenarioResult{}, err
+	}
+	pv, err := wire(sctx, p, wireOptions{listener: ln})
+	if err != nil {
+		return scenarioResult{}, err
+	}
+	defer pv.close()
+	gen, err := loadgen.Start(sctx, loadgen.Config{Target: "http://" + pv.proxyAddr + "/elite/insights", Rate: f.rps,
+		Concurrency: 512, Users: 5000, Duration: 10 * time.Minute})
+	if err != nil {
+		return scenarioResult{}, err
+	}
+	out.line(fmt.Sprintf("  stable %s (v0.9.3), canary %s (v1.0.0-elite), proxy http://%s, load %v req/s from 5000 users",
+		stable.URL(), can.URL(), pv.proxyAddr, f.rps))
+	if s.atStep >= 0 {
+		out.onEvent = func(ev canary.Event) {
+			if ev.Type == canary.EvStepStarted && ev.Step == s.atStep {
+				_ = can.Service().SetBehavior(s.errRate, s.latency)
+				out.line(fmt.Sprintf("  ⚡ fault injected: %s", s.faultLabel))
+			}
+		}
+	}
+	start := time.Now()
+	st, err := execute(sctx, p, pv, out)
+	out.onEvent = nil
+	res := scenarioResult{st: st, took: time.Since(start), load: gen.Stop()}
+	if err != nil {
+		return res, err
+	}
+	return res, nil
+}

@@ -1,0 +1,224 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/canary-dev/canary"
+	"github.com/canary-dev/canary/engine"
+	"github.com/canary-dev/canary/notify"
+	"github.com/canary-dev/canary/plan"
+	"github.com/canary-dev/canary/runner"
+	"github.com/canary-dev/canary/view"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+)
+
+type runFlags struct {
+	output  string
+	noColor bool
+}
+
+func newRunCmd() *cobra.Command {
+	var f runFlags
+	c := &cobra.Command{
+		Use:   "run PLAN",
+		Short: "Execute a rollout plan in the foreground",
+		Long: `Run executes a plan in the foreground: pre-checks, traffic steps with holds,
+the feature flag in lockstep, SLO analysis every interval, automatic graded
+rollback, promotion and cleanup.
+
+On a terminal it shows a live view (step, weight, time left in the hold,
+every rule against its threshold, pending timers); otherwise, or with
+-o json, it prints one line per event.
+
+Ctrl-C pauses the rollout at its current weight and exits with code 4.
+
+Exit codes: 0 promoted, 1 rolled back, 2 invalid input, 3 pre-checks failed
+(nothing changed), 4 paused or interrupted, 5 a dependency failed.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			if f.output != "" && f.output != "json" && f.output != "text" {
+				return usageError{fmt.Errorf("-o %q: use json or text", f.output)}
+			}
+			p, err := plan.Load(args[0])
+			if err != nil {
+				return err
+			}
+			pv, err := wire(c.Context(), p, wireOptions{})
+			if err != nil {
+				return err
+			}
+			defer pv.close()
+			if pv.proxyAddr != "" {
+				fmt.Fprintf(c.ErrOrStderr(), "canary: proxy listening on http://%s (stable %s, canary %s)\n",
+					pv.proxyAddr, p.Spec.Traffic.Proxy.Stable, p.Spec.Traffic.Proxy.Canary)
+			}
+			st, err := execute(c.Context(), p, pv, newOutput(c.OutOrStdout(), f))
+			return outcome(p, st, err)
+		},
+	}
+	c.Flags().StringVarP(&f.output, "output", "o", "", "output format: text (live view on a terminal) or json (one event per line)")
+	c.Flags().BoolVar(&f.noColor, "no-color", false, "no colors in the live view")
+	return c
+}
+
+// output shows a rollout to a person (live view) or a program (JSON).
+type output struct {
+	w      io.Writer
+	json   bool
+	text   bool // event lines without the live block (not a terminal)
+	live   *view.Live
+	opts   view.Options
+	mu     sync.Mutex
+	start  time.Time
+	events int
+	// onEvent, when set, is called after each event is shown (the demo
+	// injects its faults from it).
+	onEvent func(canary.Event)
+}
+
+func newOutput(w io.Writer, f runFlags) *output {
+	o := &output{w: w, opts: view.Options{Color: !f.noColor}}
+	tty := false
+	if fd, ok := w.(interface{ Fd() uintptr }); ok {
+		tty = term.IsTerminal(int(fd.Fd()))
+	}
+	switch {
+	case f.output == "json":
+		o.json = true
+	case tty:
+		o.live = view.NewLive(w, o.opts)
+	case f.output == "text":
+		o.text = true
+	default:
+		o.json = true
+	}
+	return o
+}
+
+// event shows one event.
+func (o *output) event(ev canary.Event) {
+	o.show(ev)
+	if o.onEvent != nil {
+		o.onEvent(ev)
+	}
+}
+
+func (o *output) show(ev canary.Event) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.start.IsZero() {
+		o.start = ev.Time
+	}
+	o.events++
+	switch {
+	case o.json:
+		if b, err := view.EventJSON(ev); err == nil {
+			_, _ = o.w.Write(b)
+		}
+	case !view.Filter(ev):
+	case o.live != nil:
+		_ = o.live.Println(view.StyledEventLine(ev, o.start, o.opts))
+	default:
+		fmt.Fprintln(o.w, view.EventLine(ev, o.start))
+	}
+}
+
+// line prints a line for a person (not in JSON mode).
+func (o *output) line(s string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	switch {
+	case o.json:
+	case o.live != nil:
+		_ = o.live.Println(s)
+	default:
+		fmt.Fprintln(o.w, s)
+	}
+}
+
+// restart makes the next event the zero of the elapsed times.
+func (o *output) restart() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.start = time.Time{}
+}
+
+func (o *output) update(p *canary.Plan, st canary.State, last []canary.Evaluation, now time.Time) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.live != nil {
+		_ = o.live.Update(p, st, last, now)
+	}
+}
+
+func (o *output) close() {
+	if o.live != nil {
+		_ = o.live.Close()
+	}
+}
+
+// execute runs one rollout of p on pv, showing it on out.
+func execute(ctx context.Context, p *canary.Plan, pv *providers, out *output) (canary.State, error) {
+	clock := canary.SystemClock{}
+	r, err := runner.New(runner.Config{
+		Plan: p, Router: pv.router, Metrics: pv.metrics, Flags: pv.flags, Checks: pv.checks,
+		Notifier: &notify.Console{Println: out.line}, StopWhenPaused: true,
+		OnEvent:  out.event,
+		OnUpdate: func(st canary.State, last []canary.Evaluation) { out.update(p, st, last, clock.Now()) },
+	}, engine.New(p, clock.Now()))
+	if err != nil {
+		return canary.State{}, err
+	}
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		for {
+			select {
+			case <-tick.C:
+				out.update(p, r.State(), r.LastEvaluations(), clock.Now())
+			case <-done:
+				return
+			}
+		}
+	}()
+	st, err := r.Run(ctx)
+	out.update(p, st, r.LastEvaluations(), clock.Now())
+	out.close()
+	return st, err
+}
+
+// outcome turns a finished rollout into the command's result.
+func outcome(p *canary.Plan, st canary.State, err error) error {
+	label := fmt.Sprintf("step %d", st.Step+1)
+	if st.Step < len(p.Spec.Steps) {
+		label = fmt.Sprintf("step %d (%d%%)", st.Step+1, p.Spec.Steps[st.Step].Weight)
+	}
+	switch {
+	case errors.Is(err, runner.ErrInterrupted):
+		return &outcomeError{code: ExitPaused, msg: fmt.Sprintf(
+			"canary: interrupted: %s paused at %s with %d%% of traffic on the canary.", st.Name, label, st.Weight)}
+	case err != nil:
+		return err
+	}
+	switch st.Phase {
+	case canary.PhaseSucceeded:
+		fmt.Fprintf(os.Stderr, "canary: %s %s promoted\n", st.Name, st.Version)
+		return nil
+	case canary.PhaseRolledBack:
+		return &outcomeError{code: ExitRolledBack, msg: fmt.Sprintf("canary: %s %s rolled back (%s): %s",
+			st.Name, st.Version, st.RollbackKind, st.RollbackReason)}
+	case canary.PhaseFailed:
+		return &outcomeError{code: ExitPreChecks, msg: fmt.Sprintf("canary: %s %s failed before any traffic moved (pre-checks or a beforeRollout hook); nothing was changed",
+			st.Name, st.Version)}
+	}
+	return &outcomeError{code: ExitPaused, msg: fmt.Sprintf("canary: %s is %s at %s: %s", st.Name, st.Phase, label, st.PauseReason)}
+}

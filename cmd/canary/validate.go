@@ -1,0 +1,37 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/canary-dev/canary/plan"
+	"github.com/spf13/cobra"
+)
+
+func newValidateCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "validate FILE...",
+		Short: "Check rollout plans and print every error with file:line:col",
+		Long: `Validate parses each plan strictly (unknown fields, bad units, impossible
+steps and rules are errors) and prints every error at once as
+file:line:col: field.path: what is wrong (how to fix). Exit code 2 when any
+plan is invalid.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			bad := 0
+			for _, f := range args {
+				p, err := plan.Load(f)
+				if err != nil {
+					bad++
+					fmt.Fprintln(c.ErrOrStderr(), err)
+					continue
+				}
+				fmt.Fprintf(c.OutOrStdout(), "%s: ok (%s %s: %d steps, %d rules, traffic %s)\n",
+					f, p.Metadata.Name, p.Spec.Version, len(p.Spec.Steps), len(p.Spec.Rules), p.Spec.Traffic.Provider())
+			}
+			if bad > 0 {
+				return &outcomeError{code: ExitInvalid, msg: fmt.Sprintf("%d of %d plans are invalid", bad, len(args))}
+			}
+			return nil
+		},
+	}
+}

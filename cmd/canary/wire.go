@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/canary-dev/canary"
+	"github.com/canary-dev/canary/checks"
+	"github.com/canary-dev/canary/flags"
+	"github.com/canary-dev/canary/proxy"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// providers are the real systems a plan drives, started for one run.
+type providers struct {
+	router  canary.TrafficRouter
+	metrics canary.MetricSource
+	flags   canary.FlagSetter
+	checks  *checks.Runner
+	// proxyAddr and adminAddr are where the built-in proxy listens.
+	proxyAddr, adminAddr string
+	closers              []func()
+}
+
+// wireOptions adjust wiring for tests and the demo.
+type wireOptions struct {
+	// listener, when set, replaces the proxy's configured listen address.
+	listener net.Listener
+	log      *slog.Logger
+}
+
+// close stops every server the providers started.
+func (pv *providers) close() {
+	for i := len(pv.closers) - 1; i >= 0; i-- {
+		pv.closers[i]()
+	}
+}
+
+// wire builds the providers a plan names. An unknown or not yet available
+// provider is an error, never a fallback.
+func wire(ctx context.Context, p *canary.Plan, opt wireOptions) (*providers, error) {
+	pv := &providers{checks: &checks.Runner{}}
+	if opt.log == nil {
+		opt.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	var rec *proxy.Recorder
+	switch p.Spec.Traffic.Provider() {
+	case "proxy":
+		r, err := pv.startProxy(ctx, p.Spec.Traffic.Proxy, opt)
+		if err != nil {
+			pv.close()
+			return nil, err
+		}
+		rec = r
+	default:
+		return nil, canary.Errorf(canary.EINVALID, "traffic provider %q is not available in this build of canary run (use traffic.proxy)",
+			p.Spec.Traffic.Provider())
+	}
+	switch p.Spec.Analysis.Metrics.Provider() {
+	case "builtin", "":
+		pv.metrics = rec
+	default:
+		pv.close()
+		return nil, canary.Errorf(canary.EINVALID, "metrics provider %q is not available in this build (use analysis.metrics.builtin)",
+			p.Spec.Analysis.Metrics.Provider())
+	}
+	if ff := p.Spec.FeatureFlag; ff != nil {
+		if ff.Provider != "" && ff.Provider != "builtin" {
+			pv.close()
+			return nil, canary.Errorf(canary.EINVALID, "feature flag provider %q is not available in this build (use builtin)", ff.Provider)
+		}
+		pv.flags = &flags.Memory{}
+	}
+	return pv, nil
+}
+
+// startProxy starts the built-in proxy and, when configured, its admin
+// listener with /metrics and /healthz.
+func (pv *providers) startProxy(ctx context.Context, cfg *canary.ProxyTraffic, opt wireOptions) (*proxy.Recorder, error) {
+	rec, err := proxy.NewRecorder(proxy.RecorderConfig{})
+	if err != nil {
+		return nil, err
+	}
+	px, err := proxy.New(proxy.Config{Stable: cfg.Stable, Canary: cfg.Canary, StickyHeader: cfg.StickyHeader,
+		StickyCookie: cfg.StickyCookie, Recorder: rec, Logger: opt.log})
+	if err != nil {
+		return nil, canary.Errorf(canary.EINVALID, "traffic.proxy: %v", err)
+	}
+	reg := prometheus.NewRegistry()
+	if err := px.Register(reg); err != nil {
+		return nil, fmt.Errorf("register proxy metrics: %w", err)
+	}
+	if err := rec.Register(reg); err != nil {
+		return nil, fmt.Errorf("register recorder metrics: %w", err)
+	}
+	ln := opt.listener
+	if ln == nil {
+		addr := cfg.Listen
+		if addr == "" {
+			addr = "127.0.0.1:8080"
+		}
+		if ln, err = net.Listen("tcp", addr); err != nil {
+			return nil, fmt.Errorf("traffic.proxy.listen: %w (is another canary or server using it?)", err)
+		}
+	}
+	pv.router, pv.proxyAddr = px, ln.Addr().String()
+	pv.serve(ctx, ln, px)
+	if cfg.Admin != "" {
+		aln, err := net.Listen("tcp", cfg.Admin)
+		if err != nil {
+			return nil, fmt.Errorf("traffic.proxy.admin: %w", err)
+		}
+		pv.adminAddr = aln.Addr().String()
+		pv.serve(ctx, aln, proxy.AdminHandler(reg))
+	}
+	return rec, nil
+}
+
+// serve runs an HTTP server on ln until the providers are closed.
+func (pv *providers) serve(_ context.Context, ln net.Listener, h http.Handler) {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			slog.Error("server stopped", "addr", ln.Addr(), "err", err)
+		}
+	}()
+	pv.closers = append(pv.closers, func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	})
+}
