@@ -170,6 +170,8 @@ type State struct {
 	// back; RollbackReason says why.
 	RollbackKind   string `json:"rollbackKind,omitempty"`
 	RollbackReason string `json:"rollbackReason,omitempty"`
+	// RollbackUrgency is the urgency of the rule (or command) that started it.
+	RollbackUrgency Urgency `json:"rollbackUrgency,omitempty"`
 	// DrainUntil is when a gradual rollback's drain ends.
 	DrainUntil time.Time `json:"drainUntil,omitzero"`
 	// BaselineBurn is the service's burn measured before traffic moved.

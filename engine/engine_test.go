@@ -97,6 +97,9 @@ func TestDecisionMatrixRows(t *testing.T) {
 			if s.st.Phase != canary.PhaseRolledBack {
 				t.Errorf("phase = %s, want RolledBack", s.st.Phase)
 			}
+			if got := s.first(canary.EvRolledBack).Urgency; got != rb.Urgency || got == "" {
+				t.Errorf("rolledBack urgency %q, want the firing rule's %q (on-call pages filter on it)", got, rb.Urgency)
+			}
 			if s.st.Weight != 0 || s.st.FlagEnabled {
 				t.Errorf("after rollback weight %d flag %v, want 0 and off", s.st.Weight, s.st.FlagEnabled)
 			}

@@ -269,7 +269,7 @@ func (m *machine) startRollback(kind, reason string, u canary.Urgency, rule stri
 	}
 	m.st.Phase = canary.PhaseRollingBack
 	m.st.PausedFrom, m.st.PauseReason = "", ""
-	m.st.RollbackKind, m.st.RollbackReason = kind, reason
+	m.st.RollbackKind, m.st.RollbackReason, m.st.RollbackUrgency = kind, reason, u
 	m.st.Outstanding = nil
 	m.st.FailingSince, m.st.RetryAt, m.st.Escalated = time.Time{}, time.Time{}, false
 	m.st.NextEvalAt, m.st.DrainUntil = time.Time{}, time.Time{}
@@ -346,19 +346,9 @@ func (m *machine) finishIfCleaned() {
 			m.p.Spec.Version, canary.FormatDuration(m.now.Sub(m.st.CreatedAt).Round(time.Second)))
 		return
 	}
-	m.emit(canary.Event{Type: canary.EvRolledBack, Urgency: m.rollbackUrgency(),
+	m.emit(canary.Event{Type: canary.EvRolledBack, Urgency: m.st.RollbackUrgency,
 		Message: fmt.Sprintf("↩️ %s rolled back (%s): %s; the stable version serves all traffic",
 			m.p.Spec.Version, strings.TrimPrefix(m.st.RollbackKind, "rollback-"), m.st.RollbackReason)})
-}
-
-// rollbackUrgency is the urgency of the rollbackStarted event.
-func (m *machine) rollbackUrgency() canary.Urgency {
-	for i := len(m.events) - 1; i >= 0; i-- {
-		if m.events[i].Type == canary.EvRollbackStarted {
-			return m.events[i].Urgency
-		}
-	}
-	return canary.UrgencyMedium
 }
 
 // pause stops the rollout where it is; rules keep being evaluated while

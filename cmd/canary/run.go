@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sync"
 	"time"
 
@@ -60,7 +59,11 @@ Exit codes: 0 promoted, 1 rolled back, 2 invalid input, 3 pre-checks failed
 					pv.proxyAddr, p.Spec.Traffic.Proxy.Stable, p.Spec.Traffic.Proxy.Canary)
 			}
 			st, err := execute(c.Context(), p, pv, newOutput(c.OutOrStdout(), f))
-			return outcome(p, st, err)
+			err = outcome(p, st, err)
+			if err == nil {
+				fmt.Fprintf(c.ErrOrStderr(), "canary: %s %s promoted\n", st.Name, st.Version)
+			}
+			return err
 		},
 	}
 	c.Flags().StringVarP(&f.output, "output", "o", "", "output format: text (live view on a terminal) or json (one event per line)")
@@ -211,7 +214,6 @@ func outcome(p *canary.Plan, st canary.State, err error) error {
 	}
 	switch st.Phase {
 	case canary.PhaseSucceeded:
-		fmt.Fprintf(os.Stderr, "canary: %s %s promoted\n", st.Name, st.Version)
 		return nil
 	case canary.PhaseRolledBack:
 		return &outcomeError{code: ExitRolledBack, msg: fmt.Sprintf("canary: %s %s rolled back (%s): %s",

@@ -1,0 +1,204 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/canary-dev/canary"
+	"github.com/canary-dev/canary/loadgen"
+	"github.com/canary-dev/canary/sample"
+)
+
+// freeAddr returns a loopback address nobody listens on right now.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+const e2ePlan = `apiVersion: canary.dev/v1alpha1
+kind: Rollout
+metadata: {name: e2e}
+spec:
+  version: v2
+  traffic:
+    proxy: {listen: "%s", stable: "%s", canary: "%s", stickyHeader: X-User-ID}
+  featureFlag: {name: release_e2e}
+  preChecks:
+    - {name: stable healthy, url: "%s/elite/metrics", jq: ".avg_success_rate >= 0.99"}
+  steps:
+    - {weight: 10, hold: 3s}
+    - {weight: 50, hold: 3s}
+    - {weight: 100}
+  analysis: {interval: 1s, minRequests: 50}
+  rules:
+    - {metric: latencyP95, above: 300ms, window: 3s, for: 3s, action: rollback-gradual}
+    - {metric: errorRate, above: 5%%, window: 3s, for: 1s, action: rollback-immediate, urgency: critical}
+  rollback: {drain: 2s}
+`
+
+// TestRunEndToEnd runs `canary run` on a seconds-long plan against real
+// local backends with injected faults, with real load through the proxy.
+func TestRunEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end: takes about 30s")
+	}
+	fast := sample.LatencyDist{Median: 5 * time.Millisecond, P95: 20 * time.Millisecond}
+	tests := []struct {
+		name     string
+		canary   sample.Config
+		wantCode int
+		wantActs []string
+	}{
+		{"promotion", sample.Config{Latency: fast}, ExitPromoted,
+			[]string{"preCheck", "f10", "w10", "f50", "w50", "f100", "w100", "promote", "removeCanary"}},
+		{"immediate rollback", sample.Config{Latency: fast, ErrorRate: 0.2}, ExitRolledBack,
+			[]string{"preCheck", "f10", "w10", "f-off", "w0", "removeCanary"}},
+		{"gradual rollback", sample.Config{Latency: sample.LatencyDist{Median: 400 * time.Millisecond, P95: 600 * time.Millisecond}}, ExitRolledBack,
+			[]string{"preCheck", "f10", "w10", "w0", "f-off", "removeCanary"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+			defer cancel()
+			stable, err := sample.Start(ctx, "", sample.Config{Latency: fast, Seed: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.canary.Seed = 2
+			can, err := sample.Start(ctx, "", tt.canary)
+			if err != nil {
+				t.Fatal(err)
+			}
+			listen := freeAddr(t)
+			file := filepath.Join(t.TempDir(), "plan.yaml")
+			body := fmt.Sprintf(e2ePlan, listen, stable.URL(), can.URL(), stable.URL())
+			if err := os.WriteFile(file, []byte(body), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			gen, err := loadgen.Start(ctx, loadgen.Config{Target: "http://" + listen + "/", Rate: 300, Users: 2000, Duration: time.Minute})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var stdout, stderr bytes.Buffer
+			code := Main(ctx, []string{"run", "-o", "json", file}, &stdout, &stderr)
+			load := gen.Stop()
+			if code != tt.wantCode {
+				t.Fatalf("exit code %d, want %d\nstderr: %s", code, tt.wantCode, stderr.String())
+			}
+			evs := parseEvents(t, stdout.Bytes())
+			if got := actionTimeline(evs); !slices.Equal(got, tt.wantActs) {
+				t.Errorf("actions %v, want %v", got, tt.wantActs)
+			}
+			if load.Tracks["canary"].Requests == 0 || load.Tracks["stable"].Requests == 0 {
+				t.Errorf("load did not reach both tracks: %+v", load.Tracks)
+			}
+		})
+	}
+}
+
+func parseEvents(t *testing.T, out []byte) []canary.Event {
+	t.Helper()
+	var evs []canary.Event
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var ev canary.Event
+		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
+			t.Fatalf("not a JSON event line: %q: %v", sc.Text(), err)
+		}
+		evs = append(evs, ev)
+	}
+	for i, ev := range evs {
+		if ev.Seq != int64(i+1) {
+			t.Fatalf("event %d has seq %d", i, ev.Seq)
+		}
+	}
+	return evs
+}
+
+// actionTimeline lists the succeeded actions as w10, f10, f-off, promote, ...
+func actionTimeline(evs []canary.Event) []string {
+	var out []string
+	for _, ev := range evs {
+		if ev.Action == nil || (ev.Type != canary.EvActionSucceeded && ev.Type != canary.EvPreCheckPassed) {
+			continue
+		}
+		a := ev.Action
+		switch a.Kind {
+		case canary.ActSetWeight:
+			out = append(out, fmt.Sprintf("w%d", a.Weight))
+		case canary.ActSetFlag:
+			if a.FlagEnabled {
+				out = append(out, fmt.Sprintf("f%d", a.Weight))
+			} else {
+				out = append(out, "f-off")
+			}
+		default:
+			out = append(out, string(a.Kind))
+		}
+	}
+	return out
+}
+
+func TestDemoShowsAllThreeOutcomes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end: takes about 40s")
+	}
+	var stdout, stderr bytes.Buffer
+	code := Main(t.Context(), []string{"demo", "--hold", "4s", "-o", "text"}, &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("demo exit %d\n%s\n%s", code, stdout.String(), stderr.String())
+	}
+	out := stdout.String()
+	for _, want := range []string{"✓ healthy  Succeeded", "✓ errors   RolledBack  immediate", "✓ latency  RolledBack  gradual",
+		"🚨 ROLLBACK INITIATED (immediate)", "✉ on-call via pagerduty", "✉ clinical via email"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("demo output lacks %q", want)
+		}
+	}
+}
+
+func TestValidateExitCodesAndErrors(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	os.WriteFile(bad, []byte("apiVersion: canary.dev/v1alpha1\nkind: Rollout\nmetadata: {name: x}\nspec:\n  version: v1\n  steps: [{weight: 5, hold: 5 min}, {weight: 100}]\n"), 0o644)
+	tests := []struct {
+		args     []string
+		wantCode int
+		wantOut  string
+	}{
+		{[]string{"validate", "../../examples/local.yaml", "../../examples/recoveryos.yaml"}, 0, "ok"},
+		{[]string{"validate", bad}, ExitInvalid, bad + ":6:29: spec.steps[0].hold:"},
+		{[]string{"run"}, ExitInvalid, "accepts 1 arg"},
+		{[]string{"run", bad}, ExitInvalid, "is not a duration"},
+		{[]string{"demo", "--scenario", "nope"}, ExitInvalid, "use healthy, errors, latency or all"},
+		{[]string{"version"}, 0, "canary "},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := Main(t.Context(), tt.args, &stdout, &stderr)
+			if code != tt.wantCode {
+				t.Errorf("exit %d, want %d (stderr %s)", code, tt.wantCode, stderr.String())
+			}
+			if all := stdout.String() + stderr.String(); !strings.Contains(all, tt.wantOut) {
+				t.Errorf("output %q lacks %q", all, tt.wantOut)
+			}
+		})
+	}
+}
