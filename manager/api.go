@@ -1,0 +1,74 @@
+// Package manager runs many rollouts at once for `canary serve`: it
+// applies plans, keeps every rollout's state and events in the store, runs
+// one runner per active rollout, resumes them after a restart and applies
+// manual controls.
+package manager
+
+import (
+	"context"
+	"time"
+
+	"github.com/canary-dev/canary"
+	"github.com/canary-dev/canary/engine"
+)
+
+// Rollout is one rollout as the API shows it.
+type Rollout struct {
+	// ID is the store's ID; Name is "namespace/name"; Generation counts the
+	// versions applied under that name, from 1.
+	ID         int64  `json:"id"`
+	Name       string `json:"name"`
+	Generation int    `json:"generation"`
+	// Plan is the validated plan with defaults applied.
+	Plan *canary.Plan `json:"plan"`
+	// State is the engine's state: phase, step, weight, rule states with
+	// their pending timers.
+	State canary.State `json:"state"`
+	// LastEvaluations are the inputs of the last decision.
+	LastEvaluations []canary.Evaluation `json:"lastEvaluations,omitempty"`
+	CreatedAt       time.Time           `json:"createdAt"`
+	UpdatedAt       time.Time           `json:"updatedAt"`
+}
+
+// ApplyResult says what Apply did.
+type ApplyResult struct {
+	Rollout Rollout `json:"rollout"`
+	// Created is true when a new rollout (a new name or a new version)
+	// started; Unchanged when the same spec was already applied (a no-op).
+	Created   bool `json:"created"`
+	Unchanged bool `json:"unchanged"`
+}
+
+// ListOptions filter List.
+type ListOptions struct {
+	// Phase keeps rollouts in this phase only (empty: all).
+	Phase canary.Phase
+	// Limit caps the number returned (0: 100).
+	Limit int
+}
+
+// API is what the HTTP API (package web) needs from the manager. Errors
+// are *canary.Error with a code (invalid, not_found, conflict,
+// unavailable); invalid plans are a plan.ErrorList.
+type API interface {
+	// Apply validates a plan (YAML or JSON) and starts it. The same spec is
+	// a no-op; a new spec.version starts a new rollout (a new generation);
+	// any other change to a rollout that is not finished is a conflict
+	// unless force is set.
+	Apply(ctx context.Context, plan []byte, force bool, actor string) (ApplyResult, error)
+	List(ctx context.Context, opt ListOptions) ([]Rollout, error)
+	// Get returns the latest generation of a rollout by "namespace/name".
+	Get(ctx context.Context, name string) (Rollout, error)
+	// Events returns events with Seq > after, at most limit (0: 1000).
+	Events(ctx context.Context, name string, after int64, limit int) ([]canary.Event, error)
+	// Subscribe signals (coalesced) whenever the rollout has new events;
+	// call cancel when done.
+	Subscribe(name string) (ch <-chan struct{}, cancel func())
+	// Control applies a manual command; a command that does not apply in
+	// the current phase is a conflict. cmd.Actor names the token.
+	Control(ctx context.Context, name string, cmd engine.Command) (Rollout, error)
+	// Delete removes a finished rollout (conflict while it is active).
+	Delete(ctx context.Context, name string) error
+	// Ready reports whether the manager can serve (the store is writable).
+	Ready(ctx context.Context) error
+}
