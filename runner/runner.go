@@ -22,8 +22,8 @@ import (
 	"github.com/canary-dev/canary/engine"
 )
 
-// ErrInterrupted is returned by Run when its context was cancelled; the
-// rollout was paused and saved.
+// ErrInterrupted is returned by Run when its context was cancelled (with
+// PauseOnInterrupt, after pausing and saving the rollout).
 var ErrInterrupted = errors.New("interrupted: the rollout is paused at its current weight")
 
 // ErrNotRunning is returned by Control when Run is not running.
@@ -61,6 +61,10 @@ type Config struct {
 	// OnUpdate is called after every engine decision with the state and the
 	// last evaluation (optional).
 	OnUpdate func(canary.State, []canary.Evaluation)
+	// PauseOnInterrupt pauses the rollout when Run's context is cancelled
+	// (a foreground run stopped with Ctrl-C). A server shutting down leaves
+	// the state as it is and resumes after the restart instead.
+	PauseOnInterrupt bool
 	// StopWhenPaused makes Run return when the rollout pauses (a foreground
 	// run cannot be resumed by anyone; a server keeps waiting instead).
 	StopWhenPaused bool
@@ -252,9 +256,13 @@ func (r *Runner) control(ctx context.Context, cmd engine.Command) error {
 	return r.commit(ctx, out)
 }
 
-// interrupt pauses the rollout at its current weight and saves it.
+// interrupt pauses the rollout at its current weight and saves it, when
+// configured to.
 func (r *Runner) interrupt(ctx context.Context) error {
 	st := r.State()
+	if !r.cfg.PauseOnInterrupt {
+		return ErrInterrupted
+	}
 	if !st.Phase.Terminal() && st.Phase != canary.PhasePaused && st.Phase != canary.PhaseRollingBack && st.Phase != canary.PhasePromoting {
 		err := r.control(context.WithoutCancel(ctx), engine.Command{Kind: engine.CmdPause, Actor: "interrupt", Reason: "the runner was stopped"})
 		if err != nil {

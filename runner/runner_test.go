@@ -60,7 +60,7 @@ func newFixture(t *testing.T, canaryErr float64) *fixture {
 	f := &fixture{plan: p, router: &canarytest.Router{}, flags: &flags.Memory{}, store: &canarytest.Store{},
 		clock: canarytest.NewClock(t0)}
 	f.r, err = runner.New(runner.Config{Plan: p, Router: f.router, Metrics: metrics(f.router, canaryErr),
-		Flags: f.flags, Checks: &canarytest.Checker{}, Store: f.store, Clock: f.clock}, engine.New(p, t0))
+		Flags: f.flags, Checks: &canarytest.Checker{}, Store: f.store, Clock: f.clock, PauseOnInterrupt: true}, engine.New(p, t0))
 	if err != nil {
 		t.Fatal(err)
 	}

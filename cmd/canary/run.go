@@ -172,7 +172,7 @@ func execute(ctx context.Context, p *canary.Plan, pv *providers, out *output) (c
 	clock := canary.SystemClock{}
 	r, err := runner.New(runner.Config{
 		Plan: p, Router: pv.router, Metrics: pv.metrics, Flags: pv.flags, Checks: pv.checks,
-		Notifier: &notify.Console{Println: out.line}, StopWhenPaused: true,
+		Notifier: &notify.Console{Println: out.line}, StopWhenPaused: true, PauseOnInterrupt: true,
 		OnEvent:  out.event,
 		OnUpdate: func(st canary.State, last []canary.Evaluation) { out.update(p, st, last, clock.Now()) },
 	}, engine.New(p, clock.Now()))

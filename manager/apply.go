@@ -1,0 +1,268 @@
+package manager
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/canary-dev/canary"
+	"github.com/canary-dev/canary/engine"
+	"github.com/canary-dev/canary/plan"
+	"github.com/canary-dev/canary/runner"
+	"github.com/canary-dev/canary/store"
+)
+
+// fullName is a plan's "namespace/name".
+func fullName(p *canary.Plan) string {
+	ns := p.Metadata.Namespace
+	if ns == "" {
+		ns = canary.DefaultNamespace
+	}
+	return ns + "/" + p.Metadata.Name
+}
+
+// Apply validates and starts a plan; see API.
+func (m *Manager) Apply(ctx context.Context, body []byte, force bool, actor string) (ApplyResult, error) {
+	p, err := plan.Parse("plan", body)
+	if err != nil {
+		return ApplyResult{}, err
+	}
+	canon, err := json.Marshal(p)
+	if err != nil {
+		return ApplyResult{}, fmt.Errorf("encode plan: %w", err)
+	}
+	name := fullName(p)
+	latest, err := m.cfg.Store.Latest(ctx, name)
+	switch {
+	case canary.ErrorCode(err) == canary.ENOTFOUND:
+		return m.create(ctx, name, p, canon)
+	case err != nil:
+		return ApplyResult{}, err
+	}
+	sum := sha256.Sum256(canon)
+	if hex.EncodeToString(sum[:]) == latest.PlanSHA256 {
+		r, err := m.view(ctx, latest)
+		return ApplyResult{Rollout: r, Unchanged: true}, err
+	}
+	if latest.State.Phase.Terminal() {
+		return m.create(ctx, name, p, canon)
+	}
+	old, err := plan.Parse(name, latest.Plan)
+	if err != nil {
+		return ApplyResult{}, err
+	}
+	if old.Spec.Version != p.Spec.Version {
+		return ApplyResult{}, canary.Errorf(canary.ECONFLICT,
+			"rollout %s of %s is %s: abort it or let it finish before applying version %s",
+			name, old.Spec.Version, latest.State.Phase, p.Spec.Version)
+	}
+	if !force {
+		return ApplyResult{}, canary.Errorf(canary.ECONFLICT,
+			"rollout %s is %s and its spec changed: apply with --force to change the running rollout", name, latest.State.Phase)
+	}
+	return m.replacePlan(ctx, latest, p, canon, actor)
+}
+
+// create stores a new rollout (or generation) and starts it.
+func (m *Manager) create(ctx context.Context, name string, p *canary.Plan, canon []byte) (ApplyResult, error) {
+	st := engine.New(p, m.cfg.Clock.Now())
+	sr, err := m.cfg.Store.Create(ctx, name, canon, st, nil)
+	if err != nil {
+		return ApplyResult{}, err
+	}
+	m.start(sr.ID, name, p)
+	r, err := m.view(ctx, sr)
+	return ApplyResult{Rollout: r, Created: true}, err
+}
+
+// replacePlan applies a changed spec to a running rollout: the runner is
+// stopped, the plan replaced, and the runner started again on the saved
+// state.
+func (m *Manager) replacePlan(ctx context.Context, sr store.Rollout, p *canary.Plan, canon []byte, actor string) (ApplyResult, error) {
+	m.stop(sr.Name)
+	if err := m.cfg.Store.UpdatePlan(ctx, sr.ID, canon); err != nil {
+		return ApplyResult{}, err
+	}
+	m.cfg.Logger.Info("plan replaced on a running rollout", "rollout", sr.Name, "actor", actor)
+	m.start(sr.ID, sr.Name, p)
+	sr.Plan = canon
+	r, err := m.view(ctx, sr)
+	return ApplyResult{Rollout: r}, err
+}
+
+// stop ends name's runner and waits for it.
+func (m *Manager) stop(name string) {
+	m.mu.Lock()
+	l := m.live[name]
+	m.mu.Unlock()
+	if l == nil {
+		return
+	}
+	l.cancel()
+	<-l.done
+}
+
+// List returns rollouts, newest first.
+func (m *Manager) List(ctx context.Context, opt ListOptions) ([]Rollout, error) {
+	lo := store.ListOptions{Limit: opt.Limit}
+	if lo.Limit <= 0 {
+		lo.Limit = 100
+	}
+	if opt.Phase != "" {
+		lo.Phases = []canary.Phase{opt.Phase}
+	}
+	rs, err := m.cfg.Store.List(ctx, lo)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Rollout, 0, len(rs))
+	for _, sr := range rs {
+		r, err := m.view(ctx, sr)
+		if err != nil {
+			return nil, err
+		}
+		r.LastEvaluations = nil // the list stays small; Get has them
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// Get returns the latest generation of name.
+func (m *Manager) Get(ctx context.Context, name string) (Rollout, error) {
+	sr, err := m.cfg.Store.Latest(ctx, name)
+	if err != nil {
+		return Rollout{}, err
+	}
+	return m.view(ctx, sr)
+}
+
+// view turns a stored rollout into the API's, with the freshest state and
+// the last evaluation's inputs.
+func (m *Manager) view(ctx context.Context, sr store.Rollout) (Rollout, error) {
+	p, err := plan.Parse(sr.Name, sr.Plan)
+	if err != nil {
+		return Rollout{}, fmt.Errorf("stored plan of %s: %w", sr.Name, err)
+	}
+	r := Rollout{ID: sr.ID, Name: sr.Name, Generation: int(sr.Generation), Plan: p, State: sr.State,
+		CreatedAt: sr.CreatedAt, UpdatedAt: sr.UpdatedAt}
+	m.mu.Lock()
+	if l := m.live[sr.Name]; l != nil && l.id == sr.ID && l.r != nil {
+		r.State = l.r.State()
+		r.LastEvaluations = l.r.LastEvaluations()
+	}
+	m.mu.Unlock()
+	if r.LastEvaluations == nil {
+		r.LastEvaluations = m.lastEvaluations(ctx, sr.ID, sr.State.EventSeq)
+	}
+	return r, nil
+}
+
+// lastEvaluations finds the newest evaluation among the last events.
+func (m *Manager) lastEvaluations(ctx context.Context, id, seq int64) []canary.Evaluation {
+	evs, err := m.cfg.Store.Events(ctx, id, max(0, seq-200), 200)
+	if err != nil {
+		return nil
+	}
+	for i := len(evs) - 1; i >= 0; i-- {
+		if len(evs[i].Evaluations) > 0 {
+			return evs[i].Evaluations
+		}
+	}
+	return nil
+}
+
+// Events returns name's events after a sequence number.
+func (m *Manager) Events(ctx context.Context, name string, after int64, limit int) ([]canary.Event, error) {
+	sr, err := m.cfg.Store.Latest(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if limit <= 0 {
+		limit = 1000
+	}
+	return m.cfg.Store.Events(ctx, sr.ID, after, limit)
+}
+
+// Subscribe signals new events of name's latest generation.
+func (m *Manager) Subscribe(name string) (<-chan struct{}, func()) {
+	sr, err := m.cfg.Store.Latest(context.Background(), name)
+	if err != nil {
+		ch := make(chan struct{})
+		return ch, func() {}
+	}
+	return m.cfg.Store.Subscribe(sr.ID)
+}
+
+// Control applies a manual command.
+func (m *Manager) Control(ctx context.Context, name string, cmd engine.Command) (Rollout, error) {
+	m.mu.Lock()
+	l := m.live[name]
+	var r interface {
+		Control(context.Context, engine.Command) error
+	}
+	if l != nil && l.r != nil {
+		r = l.r
+	}
+	m.mu.Unlock()
+	if r != nil {
+		err := r.Control(ctx, cmd)
+		if !errors.Is(err, runner.ErrNotRunning) {
+			if err != nil {
+				return Rollout{}, err
+			}
+			return m.Get(ctx, name)
+		}
+	}
+	return m.controlStored(ctx, name, cmd)
+}
+
+// controlStored applies a command to a rollout with no runner (finished,
+// or between restarts) and starts a runner if the rollout goes on.
+func (m *Manager) controlStored(ctx context.Context, name string, cmd engine.Command) (Rollout, error) {
+	sr, err := m.cfg.Store.Latest(ctx, name)
+	if err != nil {
+		return Rollout{}, err
+	}
+	p, err := plan.Parse(name, sr.Plan)
+	if err != nil {
+		return Rollout{}, err
+	}
+	m.stop(name)
+	out, err := engine.Control(p, sr.State, cmd, m.cfg.Clock.Now())
+	if err != nil {
+		return Rollout{}, err
+	}
+	d := &durable{m: m, id: sr.ID, plan: p}
+	if err := d.Save(ctx, out.State, out.Events); err != nil {
+		return Rollout{}, err
+	}
+	if !out.State.Phase.Terminal() {
+		m.start(sr.ID, name, p)
+	}
+	return m.Get(ctx, name)
+}
+
+// Delete removes a finished rollout.
+func (m *Manager) Delete(ctx context.Context, name string) error {
+	sr, err := m.cfg.Store.Latest(ctx, name)
+	if err != nil {
+		return err
+	}
+	return m.cfg.Store.Delete(ctx, sr.ID)
+}
+
+// Ready fails while the store cannot be read or the last commit failed.
+func (m *Manager) Ready(ctx context.Context) error {
+	if _, err := m.cfg.Store.List(ctx, store.ListOptions{Limit: 1}); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.lastErr != nil {
+		return canary.Errorf(canary.EUNAVAILABLE, "a rollout could not be saved: %v", m.lastErr)
+	}
+	return nil
+}

@@ -1,0 +1,225 @@
+package manager
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/canary-dev/canary"
+	"github.com/canary-dev/canary/plan"
+	"github.com/canary-dev/canary/runner"
+	"github.com/canary-dev/canary/store"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Providers are the real systems one rollout drives.
+type Providers struct {
+	Router  canary.TrafficRouter
+	Metrics canary.MetricSource
+	Flags   canary.FlagSetter
+	Checks  runner.Checker
+	// Close releases them (stops a proxy listener); may be nil.
+	Close func()
+}
+
+// Config wires a Manager. Store and Providers are required.
+type Config struct {
+	Store *store.Store
+	// Providers builds the providers of one rollout's plan.
+	Providers func(ctx context.Context, p *canary.Plan) (Providers, error)
+	// Outbox turns committed events into notification outbox items, written
+	// in the same transaction (optional).
+	Outbox func(p *canary.Plan, rolloutID int64, events []canary.Event) []store.OutboxItem
+	// Clock is the time source. Default: the system clock.
+	Clock canary.Clock
+	// Logger logs runner failures. Default: discard.
+	Logger *slog.Logger
+	// Registerer gets the manager's metrics (optional).
+	Registerer prometheus.Registerer
+	// RestartDelay is the first wait before a runner that failed (a store
+	// error) is restarted from the saved state; it doubles up to 30s.
+	// Default: 1s.
+	RestartDelay time.Duration
+}
+
+// Manager runs every active rollout. It implements API.
+type Manager struct {
+	cfg Config
+	met *metrics
+
+	mu      sync.Mutex
+	ctx     context.Context // set by Start; runners live in it
+	live    map[string]*live
+	wg      sync.WaitGroup
+	lastErr error // the last store failure of a runner, for Ready
+}
+
+var _ API = (*Manager)(nil)
+
+// live is a rollout with a running runner.
+type live struct {
+	id     int64
+	plan   *canary.Plan
+	r      *runner.Runner
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// New returns a manager; call Start to resume the active rollouts.
+func New(cfg Config) (*Manager, error) {
+	if cfg.Store == nil || cfg.Providers == nil {
+		return nil, errors.New("manager: Store and Providers are required")
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = canary.SystemClock{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.RestartDelay <= 0 {
+		cfg.RestartDelay = time.Second
+	}
+	m := &Manager{cfg: cfg, live: map[string]*live{}}
+	m.met = newMetrics(m)
+	if cfg.Registerer != nil {
+		if err := m.met.register(cfg.Registerer); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// Start resumes every rollout that is not finished. Runners stop when ctx
+// is cancelled (without pausing: they resume at the next Start).
+func (m *Manager) Start(ctx context.Context) error {
+	m.mu.Lock()
+	m.ctx = ctx
+	m.mu.Unlock()
+	rs, err := m.cfg.Store.List(ctx, store.ListOptions{Active: true})
+	if err != nil {
+		return fmt.Errorf("list rollouts to resume: %w", err)
+	}
+	for _, r := range rs {
+		p, err := plan.Parse(r.Name, r.Plan)
+		if err != nil {
+			m.cfg.Logger.Error("stored plan no longer valid; rollout not resumed", "rollout", r.Name, "err", err)
+			continue
+		}
+		m.start(r.ID, r.Name, p)
+	}
+	return nil
+}
+
+// Wait blocks until every runner has stopped (after Start's ctx ends).
+func (m *Manager) Wait() { m.wg.Wait() }
+
+// start runs rollout id in the background, restarting it from the saved
+// state after a failure, until it ends or the manager stops.
+func (m *Manager) start(id int64, name string, p *canary.Plan) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.ctx == nil || m.live[name] != nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(m.ctx)
+	l := &live{id: id, plan: p, cancel: cancel, done: make(chan struct{})}
+	m.live[name] = l
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		defer close(l.done)
+		defer cancel()
+		m.supervise(ctx, name, l)
+		m.mu.Lock()
+		if m.live[name] == l {
+			delete(m.live, name)
+		}
+		m.mu.Unlock()
+	}()
+}
+
+// supervise runs l until its rollout is terminal or ctx ends.
+func (m *Manager) supervise(ctx context.Context, name string, l *live) {
+	delay := m.cfg.RestartDelay
+	for ctx.Err() == nil {
+		done, err := m.runOnce(ctx, name, l)
+		if done || ctx.Err() != nil {
+			return
+		}
+		m.mu.Lock()
+		m.lastErr = err
+		m.mu.Unlock()
+		m.cfg.Logger.Error("rollout runner stopped; restarting from the saved state", "rollout", name, "err", err, "in", delay)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 30*time.Second)
+	}
+}
+
+// runOnce loads the saved state, builds providers and runs the rollout.
+// done is true when the rollout ended.
+func (m *Manager) runOnce(ctx context.Context, name string, l *live) (done bool, err error) {
+	sr, err := m.cfg.Store.Get(ctx, l.id)
+	if err != nil {
+		return false, err
+	}
+	if sr.State.Phase.Terminal() {
+		return true, nil
+	}
+	pv, err := m.cfg.Providers(ctx, l.plan)
+	if err != nil {
+		return false, fmt.Errorf("providers of %s: %w", name, err)
+	}
+	if pv.Close != nil {
+		defer pv.Close()
+	}
+	r, err := runner.New(runner.Config{
+		Plan: l.plan, Router: pv.Router, Metrics: pv.Metrics, Flags: pv.Flags, Checks: pv.Checks,
+		Store: &durable{m: m, id: l.id, plan: l.plan}, Clock: m.cfg.Clock,
+	}, sr.State)
+	if err != nil {
+		return false, err
+	}
+	m.mu.Lock()
+	l.r = r
+	m.mu.Unlock()
+	st, err := r.Run(ctx)
+	m.mu.Lock()
+	l.r = nil
+	if err == nil {
+		m.lastErr = nil
+	}
+	m.mu.Unlock()
+	if errors.Is(err, runner.ErrInterrupted) {
+		return false, nil
+	}
+	return err == nil && st.Phase.Terminal(), err
+}
+
+// durable saves a runner's state, events and their notifications in one
+// store transaction.
+type durable struct {
+	m    *Manager
+	id   int64
+	plan *canary.Plan
+}
+
+// Save commits st and events.
+func (d *durable) Save(ctx context.Context, st canary.State, events []canary.Event) error {
+	start := time.Now()
+	var opts []store.CommitOption
+	if d.m.cfg.Outbox != nil {
+		if items := d.m.cfg.Outbox(d.plan, d.id, events); len(items) > 0 {
+			opts = append(opts, store.WithOutbox(items...))
+		}
+	}
+	err := d.m.cfg.Store.Commit(ctx, d.id, st, events, opts...)
+	d.m.met.observeCommit(time.Since(start), err, events)
+	return err
+}
