@@ -41,7 +41,9 @@ type world struct {
 	bad     map[string]bool
 }
 
-func newWorld() *world { return &world{routers: map[string]*canarytest.Router{}, bad: map[string]bool{}} }
+func newWorld() *world {
+	return &world{routers: map[string]*canarytest.Router{}, bad: map[string]bool{}}
+}
 
 func (w *world) router(name string) *canarytest.Router {
 	w.mu.Lock()
