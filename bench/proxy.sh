@@ -8,8 +8,9 @@
 # 1. closed loop: wrk -t$THREADS -c$CONNS -d$DURATION --latency per target
 #    (after a 2s warm-up): requests/s, p50, p99, and each proxy's CPU
 #    seconds during the run and peak RSS (VmHWM from /proc).
-# 2. open loop: bench/loadgen at half the direct max rate against each
-#    target: p99, and the p99 each proxy adds over direct.
+# 2. open loop: bench/loadgen at a constant rate against each target, at
+#    half the direct max rate and at half the canary proxy's max rate:
+#    p99, and the p99 each proxy adds over direct.
 #
 # Installs wrk and nginx-light with apt-get if missing. Everything listens
 # on 127.0.0.1 (ports 9101-9102, 9300, 9400-9401); every process started
@@ -70,6 +71,14 @@ to_ms() { # wrk latency (e.g. 812.00us, 1.20ms, 1.01s) → ms
 		if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n = n; else if (v ~ /m$/) n *= 60000; else if (v ~ /s$/) n *= 1000
 		printf "%.2f", n }'
 }
+
+# Machine-wide user+system jiffies (not irq/softirq, which our loopback
+# traffic causes), to tell how much CPU other processes took meanwhile.
+busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 }' /proc/stat; }
+children_seconds() { times | awk 'NR == 2 { gsub(/[ms]/, " "); print $1 * 60 + $2 + $3 * 60 + $4 }'; }
+T0=$(date +%s.%N)
+BUSY0=$(busy_ticks)
+KIDS0=$(children_seconds)
 
 # --- start the targets -------------------------------------------------
 "$WORK/bin/backend" -addr 127.0.0.1:9101,127.0.0.1:9102 &
@@ -156,20 +165,34 @@ run_wrk nginx http://127.0.0.1:9300/ "$NGINX_WORKER"
 run_wrk canary http://127.0.0.1:9400/ "$CANARY"
 run_wrk canary1 http://127.0.0.1:9401/ "$CANARY1"
 
-# --- open loop at half the direct max rate -----------------------------
-RATE=$((RPS[direct] / 2))
+# --- open loop -----------------------------------------------------------
+# At half the direct max (the stated target) and at half the canary
+# proxy's own max (a rate it can sustain).
+RATE_D=$((RPS[direct] / 2))
+RATE_C=$((RPS[canary] / 2))
 declare -A OL
-run_load() { # name url
-	local out="$WORK/load-$1.txt"
-	"$WORK/bin/loadgen" -url "$2" -rate "$RATE" -duration "$RATE_DURATION" >"$out"
-	OL[$1]=$(cat "$out")
-	echo "loadgen $1: ${OL[$1]}" >&2
+run_load() { # name port rate
+	local out="$WORK/load-$1-$3.txt"
+	"$WORK/bin/loadgen" -url "http://127.0.0.1:$2/" -rate "$3" -duration "$RATE_DURATION" >"$out"
+	OL[$1@$3]=$(cat "$out")
+	echo "loadgen $1 @ $3/s: ${OL[$1@$3]}" >&2
 }
 field() { sed -n "s/.*\b$2=\([^ ]*\).*/\1/p" <<<"${OL[$1]}"; }
-for t in direct:9101 nginx:9300 canary:9400 canary1:9401; do
-	run_load "${t%%:*}" "http://127.0.0.1:${t##*:}/"
+for rate in "$RATE_D" "$RATE_C"; do
+	for t in direct:9101 nginx:9300 canary:9400; do
+		run_load "${t%%:*}" "${t##*:}" "$rate"
+	done
 done
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# Our CPU: the servers' lifetimes plus wrk and loadgen (children).
+OURS=$(children_seconds)
+OURS=$(awk -v a="$OURS" -v b="$KIDS0" 'BEGIN { print a - b }')
+for pid in "$BACKEND" "$NGINX_MASTER" "$NGINX_WORKER" "$CANARY" "$CANARY1"; do
+	OURS=$(awk -v a="$OURS" -v b="$(cpu_seconds "$pid")" 'BEGIN { print a + b }')
+done
+OTHERS=$(awk -v b0="$BUSY0" -v b1="$(busy_ticks)" -v tck="$(getconf CLK_TCK)" -v ours="$OURS" -v t0="$T0" -v t1="$(date +%s.%N)" -v n="$(nproc)" \
+	'BEGIN { o = (b1 - b0) / tck - ours; if (o < 0) o = 0; printf "%.1f CPU-s over %.0f s (%.0f%% of the machine)", o, t1 - t0, 100 * o / ((t1 - t0) * n) }')
 
 # Final peak RSS includes the open-loop runs.
 RSS[nginx]=$(vmhwm_mb "$NGINX_WORKER")
@@ -178,35 +201,44 @@ RSS[canary1]=$(vmhwm_mb "$CANARY1")
 
 # --- report ------------------------------------------------------------
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "—" }'; }
-added() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%+.3f", (a - b) / 1000 }'; }
+ms() { awk -v v="$1" 'BEGIN { printf "%.2f", v / 1000 }'; }
 label() {
 	case $1 in
 	direct) echo "direct to backend" ;;
-	nginx) echo "nginx 1.22, 1 worker, split_clients 95/5" ;;
-	canary) echo "canary proxy, weight 5 (GOMAXPROCS=$(nproc))" ;;
-	canary1) echo "canary proxy, weight 5 (GOMAXPROCS=1)" ;;
+	nginx) echo "nginx $("$NGINX" -v 2>&1 | sed 's|.*nginx/||'), 1 worker, split_clients 95/5" ;;
+	canary) echo "canary proxy, weight 5, GOMAXPROCS=$(nproc)" ;;
+	canary1) echo "canary proxy, weight 5, GOMAXPROCS=1" ;;
 	esac
 }
 {
 	echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), kernel $(uname -r), $(go version | cut -d' ' -f3)"
-	echo "load average before/after: $LOAD_BEFORE / $LOAD_AFTER"
-	echo "wrk -t$THREADS -c$CONNS -d$DURATION --latency; loadgen -rate $RATE -duration $RATE_DURATION (half the direct max)"
+	echo "load average before/after: $LOAD_BEFORE / $LOAD_AFTER; other processes used $OTHERS"
 	echo
-	echo "| target | req/s | × direct | × nginx | p50 ms | p99 ms | proxy CPU s | CPU µs/req | peak RSS MiB | open-loop p99 ms @ $RATE/s | added p99 ms |"
-	echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+	echo "closed loop: wrk -t$THREADS -c$CONNS -d$DURATION --latency (after a 2s warm-up)"
+	echo
+	echo "| target | req/s | × direct | × nginx | p50 ms | p99 ms | proxy CPU s | proxy CPU µs/req | proxy peak RSS MiB |"
+	echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
 	for n in direct nginx canary canary1; do
 		per="—"
 		[ "${CPU[$n]}" != "—" ] && per=$(awk -v c="${CPU[$n]}" -v r="${RPS[$n]}" -v d="${DURATION%s}" 'BEGIN { printf "%.1f", c * 1e6 / (r * d) }')
-		p99ol=$(awk -v v="$(field "$n" p99_us)" 'BEGIN { printf "%.3f", v / 1000 }')
-		add="—"
-		[ "$n" != direct ] && add=$(added "$(field "$n" p99_us)" "$(field direct p99_us)")
-		echo "| $(label "$n") | ${RPS[$n]} | $(ratio "${RPS[$n]}" "${RPS[direct]}") | $(ratio "${RPS[$n]}" "${RPS[nginx]}") | ${P50[$n]} | ${P99[$n]} | ${CPU[$n]} | $per | ${RSS[$n]} | $p99ol | $add |"
+		echo "| $(label "$n") | ${RPS[$n]} | $(ratio "${RPS[$n]}" "${RPS[direct]}") | $(ratio "${RPS[$n]}" "${RPS[nginx]}") | ${P50[$n]} | ${P99[$n]} | ${CPU[$n]} | $per | ${RSS[$n]} |"
+	done
+	echo
+	echo "open loop: bench/loadgen -rate R -duration $RATE_DURATION (first 1s not measured); p99 in ms, achieved req/s in brackets"
+	echo
+	echo "| rate R | direct p99 | nginx p99 | canary p99 | nginx adds | canary adds |"
+	echo "|---|---:|---:|---:|---:|---:|"
+	for rate in "$RATE_D" "$RATE_C"; do
+		what="half the canary max"
+		[ "$rate" = "$RATE_D" ] && what="half the direct max"
+		d=$(field "direct@$rate" p99_us) g=$(field "nginx@$rate" p99_us) c=$(field "canary@$rate" p99_us)
+		echo "| $rate/s ($what) | $(ms "$d") [$(field "direct@$rate" achieved)] | $(ms "$g") [$(field "nginx@$rate" achieved)] | $(ms "$c") [$(field "canary@$rate" achieved)] | $(ms $((g - d))) | $(ms $((c - d))) |"
 	done
 	echo
 	for n in direct nginx canary canary1; do
 		[ -n "${ERRS[$n]}" ] && echo "wrk $n: ${ERRS[$n]}"
-		echo "loadgen $n: ${OL[$n]}"
 	done
+	for k in "${!OL[@]}"; do echo "loadgen $k: ${OL[$k]}"; done | sort
 } | tee "$WORK/results.md"
 [ -n "$PROFILE" ] && echo "CPU profile (written when the proxy exits): $WORK/canary-cpu.prof" >&2
 echo "raw output: $WORK" >&2

@@ -355,3 +355,54 @@ func TestAdminHandler(t *testing.T) {
 		})
 	}
 }
+
+// TestFailureLogRateLimited: a dead upstream logs one line a second, with
+// the count of failures it left out.
+func TestFailureLogRateLimited(t *testing.T) {
+	var mu sync.Mutex
+	var lines []slog.Record
+	logger := slog.New(handlerFunc(func(r slog.Record) {
+		mu.Lock()
+		defer mu.Unlock()
+		lines = append(lines, r)
+	}))
+	now := base
+	var clockMu sync.Mutex
+	tp := startProxy(t, Config{Stable: deadURL(t), Canary: deadURL(t), Logger: logger, Now: func() time.Time {
+		clockMu.Lock()
+		defer clockMu.Unlock()
+		return now
+	}})
+	for range 10 {
+		if status, _, _ := tp.get(t, "/", nil); status != http.StatusBadGateway {
+			t.Fatalf("status = %d, want 502", status)
+		}
+	}
+	clockMu.Lock()
+	now = now.Add(time.Second)
+	clockMu.Unlock()
+	tp.get(t, "/", nil)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(lines) != 2 {
+		t.Fatalf("logged %d lines for 11 failures over 2 seconds, want 2", len(lines))
+	}
+	var unlogged int64 = -1
+	lines[1].Attrs(func(a slog.Attr) bool {
+		if a.Key == "unlogged" {
+			unlogged = a.Value.Int64()
+		}
+		return true
+	})
+	if unlogged != 9 {
+		t.Errorf("second line's unlogged = %d, want 9", unlogged)
+	}
+}
+
+// handlerFunc is a slog.Handler calling a function for every record.
+type handlerFunc func(slog.Record)
+
+func (h handlerFunc) Enabled(context.Context, slog.Level) bool      { return true }
+func (h handlerFunc) Handle(_ context.Context, r slog.Record) error { h(r); return nil }
+func (h handlerFunc) WithAttrs([]slog.Attr) slog.Handler            { return h }
+func (h handlerFunc) WithGroup(string) slog.Handler                 { return h }

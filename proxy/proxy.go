@@ -52,7 +52,8 @@ type Config struct {
 	// shared by all proxies.
 	Transport http.RoundTripper
 	// Logger receives weight changes, promotions (Info) and upstream
-	// failures (Warn). Default: slog.Default().
+	// failures (Warn, at most one line a second per upstream, counting
+	// the failures it leaves out). Default: slog.Default().
 	Logger *slog.Logger
 	// Now tells the time used for latencies and recording. Default:
 	// time.Now.
@@ -89,6 +90,9 @@ type upstream struct {
 	url   *url.URL
 	hdr   []string // {track}, shared: header values are never mutated
 	rp    *httputil.ReverseProxy
+	// Failures are logged at most once a second per upstream.
+	lastLog    atomic.Int64 // unix second of the last failure logged
+	suppressed atomic.Int64 // failures not logged since
 }
 
 // New returns a Proxy for cfg, or an error naming the bad field.
@@ -176,13 +180,26 @@ func (p *Proxy) upstreamError(up *upstream, w http.ResponseWriter, r *http.Reque
 		p.log.Debug("client went away", "track", up.track, "method", r.Method, "path", r.URL.Path, "err", err)
 		return
 	}
-	p.log.Warn("upstream failed", "track", up.track, "upstream", up.url.Redacted(), "method", r.Method, "path", r.URL.Path, "err", err)
+	p.logFailure(up, r, err)
 	if sw != nil && sw.hijacked {
 		sw.status = http.StatusBadGateway
 		return
 	}
 	w.Header()[TrackHeader] = up.hdr
 	w.WriteHeader(http.StatusBadGateway)
+}
+
+// logFailure logs an upstream failure at Warn, at most once a second per
+// upstream, with the number of failures left unlogged since the last line.
+func (p *Proxy) logFailure(up *upstream, r *http.Request, err error) {
+	now := p.now().Unix()
+	last := up.lastLog.Load()
+	if now <= last || !up.lastLog.CompareAndSwap(last, now) {
+		up.suppressed.Add(1)
+		return
+	}
+	p.log.Warn("upstream failed", "track", up.track, "upstream", up.url.Redacted(),
+		"method", r.Method, "path", r.URL.Path, "err", err, "unlogged", up.suppressed.Swap(0))
 }
 
 // ServeHTTP forwards r to the track chosen for it and records the outcome.

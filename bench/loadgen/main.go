@@ -82,6 +82,7 @@ type result struct {
 	lat      []time.Duration
 	ok, errs int
 	late     int
+	firstErr error
 }
 
 func run(args []string) error {
@@ -120,6 +121,9 @@ func run(args []string) error {
 				err := get(client, c.url)
 				lat := time.Since(start)
 				if err != nil {
+					if res.errs == 0 {
+						res.firstErr = err
+					}
 					res.errs++
 					continue
 				}
@@ -152,11 +156,15 @@ func get(client *http.Client, u string) error {
 func report(c config, results []result, total int, elapsed time.Duration) {
 	var all []time.Duration
 	var ok, errs, late int
+	var firstErr error
 	for _, r := range results {
 		all = append(all, r.lat...)
 		ok += r.ok
 		errs += r.errs
 		late += r.late
+		if firstErr == nil {
+			firstErr = r.firstErr
+		}
 	}
 	slices.Sort(all)
 	pct := func(q float64) float64 {
@@ -167,4 +175,7 @@ func report(c config, results []result, total int, elapsed time.Duration) {
 	}
 	fmt.Printf("rate=%.0f sent=%d ok=%d errors=%d achieved=%.0f measured=%d p50_us=%.0f p90_us=%.0f p99_us=%.0f p999_us=%.0f max_us=%.0f late=%d\n",
 		c.rate, total, ok, errs, float64(ok+errs)/elapsed.Seconds(), len(all), pct(0.5), pct(0.9), pct(0.99), pct(0.999), pct(1), late)
+	if firstErr != nil {
+		fmt.Fprintln(os.Stderr, "loadgen: first error:", firstErr)
+	}
 }
