@@ -73,6 +73,8 @@ CREATE TABLE outbox_attempts (
 	PRIMARY KEY (item_id, attempt)
 ) WITHOUT ROWID;
 `,
+	// 2: feature flags and the history of their changes (flags.go).
+	flagsSchema,
 }
 
 // schemaVersion reads the database's schema version: 0 for a new database.
