@@ -1,0 +1,318 @@
+// Package promqltest starts a real Prometheus server for tests: the
+// Debian package's prometheus binary on 127.0.0.1 with a temporary
+// configuration and data directory, scraping the given targets every
+// second.
+//
+// When the binary is missing the test is skipped with a message saying
+// how to install it, except under CI (the environment variable CI set to
+// true), where it fails: CI must not silently skip.
+package promqltest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// BinaryEnv names an environment variable that may hold the path of the
+// prometheus binary. Default: prometheus on the PATH.
+const BinaryEnv = "CANARY_PROMETHEUS"
+
+// Options configure a Server.
+type Options struct {
+	// Targets are host:port addresses scraped at /metrics (job "canary").
+	Targets []string
+	// ScrapeInterval of every target. Default: 1s.
+	ScrapeInterval time.Duration
+}
+
+// Server is a running Prometheus.
+type Server struct {
+	t    testing.TB
+	bin  string
+	args []string
+	addr string
+	opt  Options
+
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{}
+	log  *lockedBuffer
+}
+
+// Binary returns the path of the prometheus binary. When there is none it
+// skips t, or fails it when CI is true.
+func Binary(t testing.TB) string {
+	t.Helper()
+	bin := os.Getenv(BinaryEnv)
+	if bin == "" {
+		var err error
+		if bin, err = exec.LookPath("prometheus"); err != nil {
+			bin = ""
+		}
+	}
+	if bin != "" {
+		return bin
+	}
+	const msg = "the prometheus binary is not installed: apt-get install -y prometheus " +
+		"(hack/test.sh does when prometheus is in CANARY_APT_PACKAGES), or set " + BinaryEnv
+	if ci, _ := strconv.ParseBool(os.Getenv("CI")); ci {
+		t.Fatal(msg + " (CI=true: not skipping)")
+	}
+	t.Skip(msg)
+	return ""
+}
+
+// Start starts Prometheus for t and stops it when t ends. It returns once
+// Prometheus is ready; use WaitUp to wait for the targets' first scrape.
+func Start(t testing.TB, opt Options) *Server {
+	t.Helper()
+	bin := Binary(t)
+	if opt.ScrapeInterval == 0 {
+		opt.ScrapeInterval = time.Second
+	}
+	dir := t.TempDir()
+	cfgFile := filepath.Join(dir, "prometheus.yml")
+	if err := os.WriteFile(cfgFile, config(opt), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{t: t, bin: bin, opt: opt, log: &lockedBuffer{}}
+	var err error
+	for range 3 { // a free port can be taken between picking and binding it
+		s.addr = freeAddr(t)
+		s.args = []string{"--config.file=" + cfgFile, "--storage.tsdb.path=" + filepath.Join(dir, "data"),
+			"--web.listen-address=" + s.addr, "--log.level=warn"}
+		if err = s.start(); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatalf("start prometheus: %v\n%s", err, s.log.String())
+	}
+	t.Cleanup(func() {
+		s.Stop()
+		if t.Failed() {
+			t.Logf("prometheus log:\n%s", s.log.tail(4000))
+		}
+	})
+	return s
+}
+
+// config is a prometheus.yml scraping opt.Targets.
+func config(opt Options) []byte {
+	iv := opt.ScrapeInterval.String()
+	var b strings.Builder
+	fmt.Fprintf(&b, "global: {scrape_interval: %s, scrape_timeout: %s, evaluation_interval: %s}\n", iv, iv, iv)
+	b.WriteString("scrape_configs:\n  - job_name: canary\n    static_configs:\n      - targets: [")
+	for i, tg := range opt.Targets {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%q", tg)
+	}
+	b.WriteString("]\n")
+	return []byte(b.String())
+}
+
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// start runs the binary and waits for /-/ready.
+func (s *Server) start() error {
+	cmd := exec.Command(s.bin, s.args...)
+	cmd.Stdout, cmd.Stderr = s.log, s.log
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	s.mu.Lock()
+	s.cmd, s.done = cmd, done
+	s.mu.Unlock()
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-done:
+			return fmt.Errorf("prometheus exited: %s", cmd.ProcessState)
+		case <-time.After(50 * time.Millisecond):
+		}
+		resp, err := http.Get(s.URL() + "/-/ready")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+	}
+	s.Stop()
+	return fmt.Errorf("prometheus on %s not ready after 15s", s.addr)
+}
+
+// URL is the server's base URL, http://127.0.0.1:PORT.
+func (s *Server) URL() string { return "http://" + s.addr }
+
+// Addr is the server's host:port.
+func (s *Server) Addr() string { return s.addr }
+
+// Stop stops Prometheus (SIGTERM, then SIGKILL after 10s) and waits for it
+// to exit. Stopping a stopped server does nothing.
+func (s *Server) Stop() {
+	s.mu.Lock()
+	cmd, done := s.cmd, s.done
+	s.cmd = nil
+	s.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+	}
+}
+
+// Restart starts a stopped Prometheus again on the same address with the
+// same data directory and waits until it is ready.
+func (s *Server) Restart() {
+	s.t.Helper()
+	if err := s.start(); err != nil {
+		s.t.Fatalf("restart prometheus: %v\n%s", err, s.log.tail(4000))
+	}
+}
+
+// WaitUp waits until every target has been scraped successfully
+// (up == 1), at most timeout.
+func (s *Server) WaitUp(timeout time.Duration) {
+	s.t.Helper()
+	want := len(s.opt.Targets)
+	deadline := time.Now().Add(timeout)
+	var last string
+	for time.Now().Before(deadline) {
+		v, err := s.Query(context.Background(), "count(up == 1)")
+		if err == nil && len(v) == 1 && v[0] == float64(want) {
+			return
+		}
+		last = fmt.Sprint(v, err)
+		time.Sleep(100 * time.Millisecond)
+	}
+	s.t.Fatalf("prometheus: %d targets not all up after %s (last: %s)", want, timeout, last)
+}
+
+// Query runs an instant query now and returns the values of its result
+// (one per series, a scalar as one value), or the server's error message.
+func (s *Server) Query(ctx context.Context, expr string) ([]float64, error) {
+	resp, err := PostQuery(ctx, s.URL(), expr)
+	if err != nil {
+		return nil, err
+	}
+	var out []float64
+	switch resp.Data.ResultType {
+	case "vector":
+		var vec []struct {
+			Value [2]any `json:"value"`
+		}
+		if err := json.Unmarshal(resp.Data.Result, &vec); err != nil {
+			return nil, err
+		}
+		for _, smp := range vec {
+			out = append(out, parseValue(smp.Value[1]))
+		}
+	case "scalar":
+		var sc [2]any
+		if err := json.Unmarshal(resp.Data.Result, &sc); err != nil {
+			return nil, err
+		}
+		out = append(out, parseValue(sc[1]))
+	}
+	return out, nil
+}
+
+func parseValue(v any) float64 {
+	s, _ := v.(string)
+	f, _ := strconv.ParseFloat(s, 64)
+	return f
+}
+
+// Response is the body of /api/v1/query.
+type Response struct {
+	Status    string `json:"status"`
+	ErrorType string `json:"errorType"`
+	Error     string `json:"error"`
+	Data      struct {
+		ResultType string          `json:"resultType"`
+		Result     json.RawMessage `json:"result"`
+	} `json:"data"`
+}
+
+// PostQuery POSTs expr to base/api/v1/query and decodes the answer. An
+// answer with status error is returned as an error carrying
+// Prometheus's errorType and message.
+func PostQuery(ctx context.Context, base, expr string) (*Response, error) {
+	form := url.Values{"query": {expr}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/api/v1/query", strings.NewReader(form.Encode()))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var r Response
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		return nil, fmt.Errorf("query %q: status %s: %w", expr, resp.Status, err)
+	}
+	if r.Status != "success" {
+		return &r, fmt.Errorf("%s: %s", r.ErrorType, r.Error)
+	}
+	return &r, nil
+}
+
+// lockedBuffer collects the server's log.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func (l *lockedBuffer) tail(n int) string {
+	s := l.String()
+	if len(s) > n {
+		s = "…" + s[len(s)-n:]
+	}
+	return s
+}
