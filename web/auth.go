@@ -1,0 +1,62 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"strings"
+)
+
+// anonymous is the actor of requests served with Insecure.
+const anonymous = "anonymous"
+
+// reqInfo is what the middleware learns about a request as it goes.
+type reqInfo struct {
+	route string
+	actor string
+}
+
+type infoKey struct{}
+
+func withInfo(ctx context.Context, info *reqInfo) context.Context {
+	return context.WithValue(ctx, infoKey{}, info)
+}
+
+// routeOf is the request's route pattern, for logs.
+func routeOf(r *http.Request) string {
+	if info, ok := r.Context().Value(infoKey{}).(*reqInfo); ok {
+		return info.route
+	}
+	return r.Pattern
+}
+
+// authenticate returns the name of the request's token when its role
+// allows need ("": anyone, no token needed). The token is read from
+// "Authorization: Bearer SECRET" and never logged or echoed.
+func (s *server) authenticate(r *http.Request, need Role) (string, error) {
+	if need == "" {
+		return "", nil
+	}
+	if s.insecure {
+		return anonymous, nil
+	}
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return "", unauthenticated("this request needs a bearer token: send \"Authorization: Bearer TOKEN\" "+
+			"(canary --token or CANARY_TOKEN)", `Bearer realm="canary"`)
+	}
+	scheme, secret, _ := strings.Cut(h, " ")
+	if !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(secret) == "" {
+		return "", unauthenticated("the Authorization header must be \"Bearer TOKEN\"",
+			`Bearer realm="canary", error="invalid_request"`)
+	}
+	name, role, ok := s.tokens.lookup(strings.TrimSpace(secret))
+	if !ok {
+		return "", unauthenticated("the bearer token is not one this server accepts",
+			`Bearer realm="canary", error="invalid_token"`)
+	}
+	if !role.allows(need) {
+		return "", forbidden("token " + name + " has role " + string(role) + "; " + routeOf(r) +
+			" needs role " + string(need))
+	}
+	return name, nil
+}
