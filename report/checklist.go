@@ -58,7 +58,7 @@ func (rep *report) slosMaintained() (bool, string) {
 		case n == 0:
 			return false, fmt.Sprintf("not verified: no judged measurement of the canary's %s", l.name)
 		case first != nil:
-			return false, fmt.Sprintf("**not met**: canary %s %s > SLO %s at %s (%s)", l.name,
+			return false, fmt.Sprintf("**not met**: canary %s %s > SLO %s at %s in %s", l.name,
 				canary.FormatValue(kind, first.Value), canary.FormatValue(kind, l.limit), rep.at(first.at),
 				rep.stepLabel(first.step))
 		}
@@ -120,7 +120,7 @@ func (rep *report) healthyNow() (bool, string) {
 			bad = append(bad, esc(e.Rule)+" "+string(e.Verdict))
 		}
 	}
-	where := fmt.Sprintf("the last evaluation (%s, %s)", rep.at(last.Time), rep.stepLabel(last.Step))
+	where := fmt.Sprintf("the last evaluation, at %s in %s,", rep.at(last.Time), rep.stepLabel(last.Step))
 	if len(bad) > 0 {
 		return false, "**not met**: " + where + " had " + strings.Join(bad, ", ")
 	}

@@ -137,7 +137,11 @@ func input(e canary.Evaluation) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: ", esc(e.Rule))
 	if e.Verdict.Judged() {
-		fmt.Fprintf(&b, "canary **%s**", value(kind, e.Value, true))
+		who := "canary"
+		if e.Metric == canary.MetricBurnRate {
+			who = "service" // burn is the whole service's
+		}
+		fmt.Fprintf(&b, "%s **%s**", who, value(kind, e.Value, true))
 		if e.Stable != nil {
 			fmt.Fprintf(&b, " (stable %s)", value(kind, *e.Stable, true))
 		}

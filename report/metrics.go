@@ -133,7 +133,8 @@ func (rep *report) metrics(b *strings.Builder) {
 	}
 	b.WriteString("Canary and stable tracks over each rule's window; *last* is the last judged value in the step, " +
 		"*worst* the highest (the lowest for a `below` rule). *Judged* counts the evaluations with enough " +
-		"requests to judge; *breached* those above (or below) a threshold.\n\n")
+		"requests to judge; *breached* those above (or below) a threshold. burnRate is the whole service's " +
+		"(both tracks), so it shows in the canary column.\n\n")
 	b.WriteString("| step | metric | thresholds | canary last | canary worst | stable last | stable worst | judged | breached |\n")
 	b.WriteString("|---|---|---|--:|--:|--:|--:|--:|--:|\n")
 	for _, ss := range all {
@@ -154,6 +155,9 @@ func (rep *report) metrics(b *strings.Builder) {
 // over several, and "vs baseline" for relative burn.
 func (rep *report) seriesName(k series, ss *stepStats) string {
 	s := string(k.metric)
+	if k.metric == canary.MetricBurnRate {
+		s += " (service)"
+	}
 	if k.baseline {
 		s += " vs baseline"
 	}
