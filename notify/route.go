@@ -1,5 +1,3 @@
-// Package notify tells the plan's audiences about a rollout: it routes each
-// event to the audiences whose filters want it, on their channels.
 package notify
 
 import (
@@ -12,13 +10,82 @@ import (
 	"github.com/canary-dev/canary"
 )
 
-// Message is one event for one audience on one channel.
+// The channel names, as Channels returns them and outbox items carry them.
+const (
+	ChannelSlack     = "slack"
+	ChannelEmail     = "email"
+	ChannelWebhook   = "webhook"
+	ChannelPagerDuty = "pagerduty"
+)
+
+// PagerDuty event actions (Message.Action).
+const (
+	ActionTrigger = "trigger"
+	ActionResolve = "resolve"
+)
+
+// EventTest is the type of the event `canary notify test` sends.
+const EventTest canary.EventType = "test"
+
+// Message is one event for one audience on one channel: what an outbox
+// item's payload holds and what a Sender sends.
 type Message struct {
-	// Key deduplicates deliveries: rollout, event seq, audience, channel.
-	Key      string
-	Audience string
-	Channel  string // slack, email, webhook or pagerduty
-	Event    canary.Event
+	// Key deduplicates deliveries: the same for every retry of this
+	// message, unique across rollouts (see Key).
+	Key string `json:"key"`
+	// RolloutID is the store's rollout ID; 0 when routed without a store
+	// (Route, notify test).
+	RolloutID int64 `json:"rolloutID,omitempty"`
+	// Namespace and Version are the plan's, for message headers.
+	Namespace string `json:"namespace,omitempty"`
+	Version   string `json:"version,omitempty"`
+	// Audience is the plan's audience name.
+	Audience string `json:"audience"`
+	// Channel is slack, email, webhook or pagerduty.
+	Channel string `json:"channel"`
+	// Action is trigger or resolve on the pagerduty channel, empty on the
+	// others.
+	Action string `json:"action,omitempty"`
+	// Event is what happened.
+	Event canary.Event `json:"event"`
+	// Evaluations are, for a stepCompleted event, the step's last
+	// evaluation (every rule's canary and stable value), for the per-step
+	// summary; the event's own Evaluations when it has them.
+	Evaluations []canary.Evaluation `json:"evaluations,omitempty"`
+	// Test marks a message from `canary notify test`.
+	Test bool `json:"test,omitempty"`
+}
+
+// Name is the rollout's namespace/name ("default" when the plan named no
+// namespace).
+func (m Message) Name() string {
+	ns := m.Namespace
+	if ns == "" {
+		ns = canary.DefaultNamespace
+	}
+	return ns + "/" + m.Event.Rollout
+}
+
+// Incident is the PagerDuty dedup_key shared by every trigger and the
+// resolve of one rollout: canary/<namespace>/<name>/<rollout id> ("test"
+// instead of the ID for notify test).
+func (m Message) Incident() string {
+	id := "test"
+	if m.RolloutID != 0 {
+		id = fmt.Sprint(m.RolloutID)
+	}
+	return "canary/" + m.Name() + "/" + id
+}
+
+// Key is the dedupe key of event seq of a rollout for an audience's
+// channel: rollout/<id>/event/<seq>/<audience>/<channel>. Without a store
+// ID (rolloutID 0) the rollout's name stands in for it, which is unique
+// only within one run.
+func Key(rolloutID int64, rollout string, seq int64, audience, channel string) string {
+	if rolloutID == 0 {
+		return fmt.Sprintf("%s/%d/%s/%s", rollout, seq, audience, channel)
+	}
+	return fmt.Sprintf("rollout/%d/event/%d/%s/%s", rolloutID, seq, audience, channel)
 }
 
 // Wants reports whether audience a wants event ev: its type is in a.On
@@ -47,43 +114,96 @@ func routine(t canary.EventType) bool {
 func Channels(a canary.Audience) []string {
 	var cs []string
 	if a.Slack != nil {
-		cs = append(cs, "slack")
+		cs = append(cs, ChannelSlack)
 	}
 	if a.Email != nil {
-		cs = append(cs, "email")
+		cs = append(cs, ChannelEmail)
 	}
 	if a.Webhook != nil {
-		cs = append(cs, "webhook")
+		cs = append(cs, ChannelWebhook)
 	}
 	if a.PagerDuty != nil {
-		cs = append(cs, "pagerduty")
+		cs = append(cs, ChannelPagerDuty)
 	}
 	return cs
 }
 
-// Route returns the messages ev produces under plan.
+// ends reports whether ev is the last event of a rollout's run: promoted,
+// rolled back or failed.
+func ends(ev canary.Event) bool {
+	switch ev.Type {
+	case canary.EvPromoted, canary.EvRolledBack, canary.EvFailed, canary.EvPreChecksFailed:
+		return true
+	}
+	return false
+}
+
+// PagerDutyAction says what event ev does to audience a's PagerDuty
+// incident for the rollout, "" for nothing:
+//   - an event that ends the rollout (promoted, rolledBack, failed,
+//     preChecksFailed) resolves it, whatever the audience's filters, so a
+//     trigger is never left open;
+//   - rollbackStarted triggers it when the audience wants rollbackStarted
+//     or rolledBack at the event's urgency: an audience paged "on
+//     rolledBack" is paged when the rollback starts, while it matters, and
+//     the incident resolves when the rollback is done;
+//   - any other event the audience wants triggers it.
+func PagerDutyAction(a canary.Audience, ev canary.Event) string {
+	switch {
+	case ends(ev):
+		return ActionResolve
+	case ev.Type == canary.EvRollbackStarted:
+		done := ev
+		done.Type = canary.EvRolledBack
+		if Wants(a, ev) || Wants(a, done) {
+			return ActionTrigger
+		}
+		return ""
+	case Wants(a, ev):
+		return ActionTrigger
+	}
+	return ""
+}
+
+// Route returns the messages ev produces under plan, keyed by the rollout's
+// name (see Key).
 func Route(plan *canary.Plan, ev canary.Event) []Message {
+	return route(plan, 0, ev)
+}
+
+// route returns the messages ev produces for rollout rolloutID.
+func route(plan *canary.Plan, rolloutID int64, ev canary.Event) []Message {
 	var out []Message
 	for _, a := range plan.Spec.Notify {
-		if !Wants(a, ev) {
-			continue
-		}
 		for _, c := range Channels(a) {
-			key := fmt.Sprintf("%s/%d/%s/%s", ev.Rollout, ev.Seq, a.Audience, c)
-			out = append(out, Message{Key: key, Audience: a.Audience, Channel: c, Event: ev})
+			action := ""
+			if c == ChannelPagerDuty {
+				if action = PagerDutyAction(a, ev); action == "" {
+					continue
+				}
+			} else if !Wants(a, ev) {
+				continue
+			}
+			out = append(out, Message{
+				Key:       Key(rolloutID, ev.Rollout, ev.Seq, a.Audience, c),
+				RolloutID: rolloutID, Namespace: plan.Metadata.Namespace, Version: plan.Spec.Version,
+				Audience: a.Audience, Channel: c, Action: action, Event: ev, Evaluations: ev.Evaluations,
+			})
 		}
 	}
 	return out
 }
 
 // Console is a Notifier that writes what would be sent, one line per
-// message, instead of sending it: what `canary demo` shows.
+// message, instead of sending it: what `canary demo` shows. A PagerDuty
+// resolve is shown only after a trigger of the same rollout and audience.
 type Console struct {
 	W io.Writer
 	// Println, when set, is used instead of W (a live view's line printer).
 	Println func(string)
 
-	mu sync.Mutex
+	mu   sync.Mutex
+	open map[string]bool // PagerDuty incidents triggered and not resolved
 }
 
 var _ canary.Notifier = (*Console)(nil)
@@ -94,6 +214,21 @@ func (c *Console) Notify(_ context.Context, plan *canary.Plan, ev canary.Event) 
 	defer c.mu.Unlock()
 	for _, m := range Route(plan, ev) {
 		line := fmt.Sprintf("    ✉ %s via %s: %s", m.Audience, m.Channel, ev.Message)
+		if m.Channel == ChannelPagerDuty {
+			incident := m.Incident() + "/" + m.Audience
+			if m.Action == ActionResolve {
+				if !c.open[incident] {
+					continue
+				}
+				delete(c.open, incident)
+				line = fmt.Sprintf("    ✉ %s via %s: resolved: %s", m.Audience, m.Channel, ev.Message)
+			} else {
+				if c.open == nil {
+					c.open = map[string]bool{}
+				}
+				c.open[incident] = true
+			}
+		}
 		if c.Println != nil {
 			c.Println(line)
 			continue

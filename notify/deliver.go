@@ -1,0 +1,373 @@
+package notify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/canary-dev/canary"
+	"github.com/canary-dev/canary/store"
+)
+
+// Deliverer defaults.
+const (
+	DefaultTimeout      = 10 * time.Second
+	DefaultMaxAttempts  = 10
+	DefaultBackoffBase  = 2 * time.Second
+	DefaultBackoffMax   = 5 * time.Minute
+	DefaultPollInterval = 5 * time.Second
+	DefaultConcurrency  = 16
+)
+
+// maxRetryAfter caps how long a receiver's Retry-After can postpone a
+// message.
+const maxRetryAfter = time.Hour
+
+// deferPrefix starts the error text of an attempt that was put back
+// because an earlier message must go first; such attempts do not count
+// toward MaxAttempts.
+const deferPrefix = "waiting for "
+
+// Config configures a Deliverer.
+type Config struct {
+	// Store holds the outbox. Required.
+	Store *store.Store
+	// Plan returns the plan of a rollout, for its audiences' channel
+	// settings. Plans are cached by rollout ID (a rollout's plan never
+	// changes). An error with code not_found gives the message up;
+	// other errors are retried. Required.
+	Plan func(rolloutID int64) (*canary.Plan, error)
+	// Senders builds the sender of an audience's channel. Default:
+	// Options{}.New (no link, env/file secrets, the default HTTP client).
+	Senders Factory
+	// Now is the time the outbox is claimed and retries are scheduled at.
+	// Default: time.Now.
+	Now func() time.Time
+	// Timeout bounds one send. It must be well below the store's
+	// ClaimLease (default 1m), or a slow send could be claimed twice.
+	// Default: 10s.
+	Timeout time.Duration
+	// MaxAttempts is how many attempts a message gets before it is given
+	// up (status dead, visible in store.Attempts). Default: 10.
+	MaxAttempts int
+	// BackoffBase is the wait after the first failure; it doubles with
+	// each failure up to BackoffMax, and each wait is drawn between half
+	// and all of it (jitter), so receivers coming back are not hit by
+	// every deliverer at once. A receiver's Retry-After (HTTP 429) is a
+	// minimum. Defaults: 2s and 5m (10 attempts span about 13 minutes).
+	BackoffBase time.Duration
+	BackoffMax  time.Duration
+	// PollInterval is how often the outbox is checked without a wake-up
+	// (items enqueued by another process, retries scheduled by another
+	// deliverer). Commits through the same Store wake the Deliverer at
+	// once. Default: 5s.
+	PollInterval time.Duration
+	// Concurrency is how many sends may be in flight; a slow receiver
+	// holds one of them for at most Timeout. Default: 16.
+	Concurrency int
+	// Logger logs failures (never secrets). Default: discard.
+	Logger *slog.Logger
+}
+
+// Deliverer sends the outbox's due notifications: see the package doc.
+type Deliverer struct {
+	cfg Config
+
+	mu      sync.Mutex
+	plans   map[int64]*canary.Plan
+	soonest time.Time // the earliest retry this Deliverer scheduled
+}
+
+// NewDeliverer validates cfg and fills its defaults.
+func NewDeliverer(cfg Config) (*Deliverer, error) {
+	if cfg.Store == nil || cfg.Plan == nil {
+		return nil, errors.New("notify: Deliverer needs a Store and a Plan func")
+	}
+	if cfg.Senders == nil {
+		cfg.Senders = Options{}.New
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	cfg.Timeout = positive(cfg.Timeout, DefaultTimeout)
+	cfg.BackoffBase = positive(cfg.BackoffBase, DefaultBackoffBase)
+	cfg.BackoffMax = max(positive(cfg.BackoffMax, DefaultBackoffMax), cfg.BackoffBase)
+	cfg.PollInterval = positive(cfg.PollInterval, DefaultPollInterval)
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = DefaultMaxAttempts
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = DefaultConcurrency
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return &Deliverer{cfg: cfg, plans: map[int64]*canary.Plan{}}, nil
+}
+
+func positive(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
+}
+
+// Run delivers until ctx ends, then waits for the sends in flight to stop
+// and returns nil. Sends interrupted by ctx are not recorded: their claims
+// run out and the next Deliverer sends them again. It returns an error
+// only if the Store is closed under it. Store failures are logged and
+// retried at the next wake-up.
+func (d *Deliverer) Run(ctx context.Context) error {
+	wake, unsubscribe := d.cfg.Store.Subscribe(0)
+	defer unsubscribe()
+	tick := time.NewTicker(d.cfg.PollInterval)
+	defer tick.Stop()
+	retry := time.NewTimer(time.Hour)
+	defer retry.Stop()
+	finished := make(chan struct{}, d.cfg.Concurrency)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	inflight := 0
+	for {
+		if free := d.cfg.Concurrency - inflight; free > 0 && ctx.Err() == nil {
+			items, err := d.cfg.Store.ClaimDue(ctx, d.cfg.Now(), free)
+			if err != nil && ctx.Err() == nil {
+				d.cfg.Logger.Warn("claim notifications", "err", err)
+			}
+			for _, it := range items {
+				inflight++
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					d.deliver(ctx, it)
+					finished <- struct{}{}
+				}()
+			}
+		}
+		d.armRetry(retry)
+		select {
+		case <-ctx.Done():
+			return nil
+		case _, ok := <-wake:
+			if !ok {
+				return errors.New("notify: the store was closed")
+			}
+		case <-tick.C:
+		case <-retry.C:
+		case <-finished:
+			inflight--
+		}
+		for drained := false; !drained; {
+			select {
+			case <-finished:
+				inflight--
+			default:
+				drained = true
+			}
+		}
+	}
+}
+
+// armRetry sets t to fire when the earliest retry this Deliverer
+// scheduled falls due.
+func (d *Deliverer) armRetry(t *time.Timer) {
+	d.mu.Lock()
+	at := d.soonest
+	d.soonest = time.Time{}
+	d.mu.Unlock()
+	if at.IsZero() {
+		return
+	}
+	t.Reset(max(at.Sub(d.cfg.Now()), 0))
+}
+
+// scheduled notes a retry at t.
+func (d *Deliverer) scheduled(t time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.soonest.IsZero() || t.Before(d.soonest) {
+		d.soonest = t
+	}
+}
+
+// deliver sends one claimed item and records the outcome.
+func (d *Deliverer) deliver(ctx context.Context, it store.OutboxItem) {
+	m, err := decodeItem(it)
+	var s Sender
+	if err == nil {
+		s, err = d.sender(m)
+	}
+	if err == nil && m.Channel == ChannelPagerDuty {
+		wait, skip, oerr := d.pagerDutyTurn(ctx, it, m)
+		switch {
+		case oerr != nil:
+			err = oerr
+		case wait != "":
+			d.deferItem(ctx, it, wait)
+			return
+		case skip:
+			s = nil // a resolve with nothing triggered before it: nothing to send
+		}
+	}
+	if err == nil && s != nil {
+		sctx, cancel := context.WithTimeout(ctx, d.cfg.Timeout)
+		err = s.Send(sctx, m)
+		if err != nil && errors.Is(sctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
+			err = fmt.Errorf("%w (timeout %s)", err, canary.FormatDuration(d.cfg.Timeout))
+		}
+		cancel()
+	}
+	if ctx.Err() != nil {
+		return // stopping: the claim runs out and the message is sent again
+	}
+	d.record(ctx, it, err)
+}
+
+// sender builds the Sender for m's audience and channel.
+func (d *Deliverer) sender(m Message) (Sender, error) {
+	if m.RolloutID == 0 {
+		return nil, Permanent(errors.New("the notification names no rollout, so its channel settings are unknown"))
+	}
+	p, err := d.plan(m.RolloutID)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range p.Spec.Notify {
+		if a.Audience == m.Audience {
+			return d.cfg.Senders(a, m.Channel)
+		}
+	}
+	return nil, Permanent(fmt.Errorf("the plan of rollout %d has no audience %q", m.RolloutID, m.Audience))
+}
+
+// plan returns rollout id's plan, cached.
+func (d *Deliverer) plan(id int64) (*canary.Plan, error) {
+	d.mu.Lock()
+	p := d.plans[id]
+	d.mu.Unlock()
+	if p != nil {
+		return p, nil
+	}
+	p, err := d.cfg.Plan(id)
+	if err != nil {
+		err = fmt.Errorf("plan of rollout %d: %w", id, err)
+		if canary.ErrorCode(err) == canary.ENOTFOUND {
+			err = Permanent(err)
+		}
+		return nil, err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.plans) >= 1024 { // a long-lived daemon: forget old rollouts
+		clear(d.plans)
+	}
+	d.plans[id] = p
+	return p, nil
+}
+
+// pagerDutyTurn keeps a rollout's PagerDuty messages to one audience in
+// order: wait names an earlier one not yet finished (delivered or given
+// up). skip is set for a resolve with no trigger since the last resolve:
+// there is no incident to resolve.
+func (d *Deliverer) pagerDutyTurn(ctx context.Context, it store.OutboxItem, m Message) (wait string, skip bool, err error) {
+	items, err := d.cfg.Store.Outbox(ctx, it.RolloutID)
+	if err != nil {
+		return "", false, err
+	}
+	open := false
+	for _, o := range items {
+		if o.Key == it.Key {
+			break
+		}
+		if o.Channel != ChannelPagerDuty || o.Audience != it.Audience {
+			continue
+		}
+		if o.Status == store.OutboxPending || o.Status == store.OutboxClaimed {
+			return o.Key, false, nil
+		}
+		if om, err := decodeItem(o); err == nil {
+			open = om.Action != ActionResolve
+		}
+	}
+	return "", m.Action == ActionResolve && !open, nil
+}
+
+// deferItem puts it back until the earlier message wait is finished. The
+// attempt is recorded but does not count toward MaxAttempts.
+func (d *Deliverer) deferItem(ctx context.Context, it store.OutboxItem, wait string) {
+	at := d.cfg.Now().Add(min(d.cfg.BackoffBase, time.Second))
+	if err := d.cfg.Store.MarkFailed(ctx, it.Key, deferPrefix+wait+" to be delivered first", at, false); err != nil {
+		d.cfg.Logger.Warn("defer notification", "key", it.Key, "err", err)
+		return
+	}
+	d.scheduled(at)
+}
+
+// record marks it delivered, or failed with a retry after a backoff, or
+// given up after MaxAttempts or a permanent error.
+func (d *Deliverer) record(ctx context.Context, it store.OutboxItem, sendErr error) {
+	log := d.cfg.Logger.With("key", it.Key, "audience", it.Audience, "channel", it.Channel)
+	if sendErr == nil {
+		if err := d.cfg.Store.MarkDelivered(ctx, it.Key); err != nil {
+			log.Warn("mark notification delivered", "err", err)
+		}
+		return
+	}
+	n := d.attempts(ctx, it)
+	final := IsPermanent(sendErr) || n >= d.cfg.MaxAttempts
+	text := sendErr.Error()
+	switch {
+	case IsPermanent(sendErr):
+		text += " (not retried: retrying cannot fix this)"
+	case final:
+		text += fmt.Sprintf(" (gave up after %d attempts)", n)
+	}
+	at := d.cfg.Now().Add(d.backoff(n, retryAfter(sendErr)))
+	if err := d.cfg.Store.MarkFailed(ctx, it.Key, text, at, final); err != nil {
+		log.Warn("mark notification failed", "err", err)
+		return
+	}
+	if final {
+		log.Error("notification given up", "attempts", n, "err", text)
+		return
+	}
+	log.Warn("notification failed; will retry", "attempt", n, "retryAt", at, "err", text)
+	d.scheduled(at)
+}
+
+// attempts counts it's attempts so far, this one included, leaving out
+// deferrals.
+func (d *Deliverer) attempts(ctx context.Context, it store.OutboxItem) int {
+	as, err := d.cfg.Store.Attempts(ctx, it.Key)
+	if err != nil {
+		return it.Attempts
+	}
+	n := 0
+	for _, a := range as {
+		if !strings.HasPrefix(a.Error, deferPrefix) {
+			n++
+		}
+	}
+	return n
+}
+
+// backoff is the wait after the n-th failed attempt: BackoffBase doubled
+// n-1 times, capped at BackoffMax, drawn between half and all of it, and
+// at least floor (a receiver's Retry-After, capped at an hour).
+func (d *Deliverer) backoff(n int, floor time.Duration) time.Duration {
+	b := d.cfg.BackoffMax
+	if n-1 < 32 {
+		b = min(d.cfg.BackoffBase<<max(n-1, 0), d.cfg.BackoffMax)
+		if b <= 0 { // overflow
+			b = d.cfg.BackoffMax
+		}
+	}
+	b = b/2 + rand.N(b/2+1)
+	return max(b, min(floor, maxRetryAfter))
+}

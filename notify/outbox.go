@@ -1,0 +1,61 @@
+package notify
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/canary-dev/canary"
+	"github.com/canary-dev/canary/store"
+)
+
+// OutboxItems returns the notifications events cause under plan, one per
+// audience and channel that wants each event, for the runner to commit
+// with the events (store.WithOutbox) so both are written or neither. Each
+// item's Key is Key(rolloutID, …), unique across rollouts and generations
+// and stable across replays, so a replayed commit enqueues nothing twice.
+// Its Payload is the JSON Message; channel settings and secrets are read
+// from the plan when the item is sent, never stored.
+//
+// A stepCompleted event carries the last evaluation before it in events
+// (the engine evaluates and completes the step in one call), for the
+// per-step summary.
+func OutboxItems(plan *canary.Plan, rolloutID int64, events []canary.Event) []store.OutboxItem {
+	var items []store.OutboxItem
+	var last []canary.Evaluation // the latest evaluation seen in events
+	for _, ev := range events {
+		if ev.Type == canary.EvEvaluated && len(ev.Evaluations) > 0 {
+			last = ev.Evaluations
+		}
+		for _, m := range route(plan, rolloutID, ev) {
+			if ev.Type == canary.EvStepCompleted && len(m.Evaluations) == 0 {
+				m.Evaluations = last
+			}
+			payload, err := json.Marshal(m)
+			if err != nil {
+				continue // a Message always encodes; unreachable
+			}
+			items = append(items, store.OutboxItem{Key: m.Key, RolloutID: rolloutID,
+				Audience: m.Audience, Channel: m.Channel, Payload: payload})
+		}
+	}
+	return items
+}
+
+// decodeItem reads an outbox item's Message.
+func decodeItem(it store.OutboxItem) (Message, error) {
+	var m Message
+	if err := json.Unmarshal(it.Payload, &m); err != nil {
+		return m, Permanent(fmt.Errorf("notification %s: payload is not a message: %w", it.Key, err))
+	}
+	m.Key = it.Key
+	if m.Channel == "" {
+		m.Channel = it.Channel
+	}
+	if m.Audience == "" {
+		m.Audience = it.Audience
+	}
+	if m.RolloutID == 0 {
+		m.RolloutID = it.RolloutID
+	}
+	return m, nil
+}

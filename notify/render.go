@@ -1,0 +1,96 @@
+package notify
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/canary-dev/canary"
+)
+
+// stepText is "step 2 (10%)" for the event's step and weight.
+func stepText(ev canary.Event) string {
+	return fmt.Sprintf("step %d (%d%% of traffic)", ev.Step+1, ev.Weight)
+}
+
+// valueText formats an evaluation's canary value in its metric's unit, or
+// "—" when the verdict judged nothing (too few requests, no data, error).
+func valueText(e canary.Evaluation) string {
+	if !e.Verdict.Judged() {
+		return "—"
+	}
+	return canary.FormatValue(e.Metric.Kind(), e.Value)
+}
+
+// stableText formats an evaluation's stable value, "—" when not measured.
+func stableText(e canary.Evaluation) string {
+	if e.Stable == nil {
+		return "—"
+	}
+	return canary.FormatValue(e.Metric.Kind(), *e.Stable)
+}
+
+// thresholdText is "> 600ms" or "< 50".
+func thresholdText(e canary.Evaluation) string {
+	op := ">"
+	if e.Op == "below" {
+		op = "<"
+	}
+	return op + " " + canary.FormatValue(e.Metric.Kind(), e.Threshold)
+}
+
+// verdictText is the verdict, with "firing" for a firing breach.
+func verdictText(e canary.Evaluation) string {
+	if e.Firing {
+		return string(e.Verdict) + " (firing)"
+	}
+	return string(e.Verdict)
+}
+
+// table lays rows out in columns separated by two spaces; the first row
+// is the header. Widths count runes.
+func table(rows [][]string, indent string) string {
+	widths := map[int]int{}
+	for _, r := range rows {
+		for i, c := range r {
+			widths[i] = max(widths[i], len([]rune(c)))
+		}
+	}
+	var b strings.Builder
+	for _, r := range rows {
+		b.WriteString(indent)
+		for i, c := range r {
+			if i == len(r)-1 {
+				b.WriteString(c)
+				break
+			}
+			b.WriteString(c + strings.Repeat(" ", widths[i]-len([]rune(c))+2))
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+// evaluationRows are an evaluation table's rows, header first.
+func evaluationRows(evals []canary.Evaluation) [][]string {
+	rows := [][]string{{"Rule", "Canary", "Stable", "Threshold", "Canary requests", "Verdict"}}
+	for _, e := range evals {
+		rows = append(rows, []string{e.Rule, valueText(e), stableText(e), thresholdText(e),
+			fmt.Sprint(e.Samples), verdictText(e)})
+	}
+	return rows
+}
+
+// timeText is the event's time in UTC, to the second.
+func timeText(t time.Time) string {
+	return t.UTC().Format("2006-01-02 15:04:05 UTC")
+}
+
+// truncate cuts s to at most n runes, marking the cut with "…".
+func truncate(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}
