@@ -130,10 +130,16 @@ type State struct {
 	Step int `json:"step"`
 	// StepStartedAt is when the current step's weight was confirmed.
 	StepStartedAt time.Time `json:"stepStartedAt,omitzero"`
-	// Judged counts judged evaluations in the current step; Evaluations
-	// counts all.
+	// Judged counts judged evaluations in the current step (every rule
+	// pass or breach); Evaluations counts all.
 	Judged      int `json:"judged"`
 	Evaluations int `json:"evaluations"`
+	// JudgedTime is the time of the current step vouched for by judged
+	// evaluations: each covers the time since the previous evaluation, up
+	// to the shortest rule window. The hold completes when it reaches the
+	// hold. LastEvalAt is when the last evaluation ran.
+	JudgedTime time.Duration `json:"judgedTime"`
+	LastEvalAt time.Time     `json:"lastEvalAt,omitzero"`
 	// Weight is the confirmed canary weight; FlagPercent and FlagEnabled
 	// the confirmed flag.
 	Weight      int  `json:"weight"`

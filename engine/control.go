@@ -186,7 +186,7 @@ func (m *machine) resume(cmd Command) {
 		hold := m.p.Spec.Steps[m.st.Step].Hold.D()
 		if m.now.Sub(m.st.StepStartedAt) >= hold+m.maxExtension(hold) {
 			m.st.StepStartedAt = m.now
-			m.st.Judged, m.st.Evaluations, m.st.Extended = 0, 0, false
+			m.st.Judged, m.st.Evaluations, m.st.JudgedTime, m.st.Extended = 0, 0, 0, false
 		}
 	}
 	if !m.st.ApprovalSince.IsZero() {

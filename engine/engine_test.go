@@ -273,3 +273,37 @@ func TestStepWaitsForPendingRule(t *testing.T) {
 		t.Errorf("step 2 started at %v, want %v (when the rule cleared)", got, want)
 	}
 }
+
+// TestDowntimeCoveredByWindows: a runner down for 2 minutes at minute 20
+// of a 30-minute hold resumes with the right time left when its windows
+// cover the gap, and makes up only the part they do not cover.
+func TestDowntimeCoveredByWindows(t *testing.T) {
+	for _, tt := range []struct {
+		window string
+		want   time.Duration // when step 2 starts
+	}{
+		{"5m", 30 * minute},                 // the first evaluation after the restart vouches for 5m
+		{"30s", 31*minute + 30*time.Second}, // it vouches for 30s: 1m30s is made up
+	} {
+		t.Run(tt.window, func(t *testing.T) {
+			p := runbookPlan()
+			w, _ := canary.ParseDuration(tt.window)
+			for i := range p.Spec.Rules {
+				p.Spec.Rules[i].Window = canary.Duration(w)
+				if p.Spec.Rules[i].For.D() < w {
+					p.Spec.Rules[i].For = canary.Duration(w)
+				}
+			}
+			s := newSim(t, p)
+			s.run(20 * minute)
+			s.now = s.now.Add(2 * minute) // the runner was down
+			s.run(5 * time.Hour)
+			if s.st.Phase != canary.PhaseSucceeded {
+				t.Fatalf("phase %s\n%s", s.st.Phase, s.timeline())
+			}
+			if got := s.stepStartAt[1].Sub(t0); got != tt.want {
+				t.Errorf("step 2 started at %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

@@ -154,12 +154,29 @@ func (m *machine) evaluate(obs []canary.Observation) {
 	m.st.Evaluations++
 	if allJudged && m.st.Phase == canary.PhaseProgressing {
 		m.st.Judged++
+		m.st.JudgedTime += m.covered()
 	}
+	m.st.LastEvalAt = m.now
 	for !m.st.NextEvalAt.After(m.now) {
 		m.st.NextEvalAt = m.st.NextEvalAt.Add(m.interval())
 	}
 	m.emit(canary.Event{Type: canary.EvEvaluated, Evaluations: evals, Message: summarize(evals)})
 	m.actOnFiring(evals)
+}
+
+// covered is the time this evaluation vouches for: since the previous one
+// (or the step's start), but no more than the shortest rule window, since
+// a measurement speaks only for its window.
+func (m *machine) covered() time.Duration {
+	since := m.st.LastEvalAt
+	if since.Before(m.st.StepStartedAt) {
+		since = m.st.StepStartedAt
+	}
+	span := m.now.Sub(since)
+	for _, r := range m.p.Spec.Rules {
+		span = min(span, max(m.window(r), m.interval()))
+	}
+	return max(span, 0)
 }
 
 // judge computes one rule's verdict from the observations.

@@ -76,18 +76,12 @@ func (m *machine) stepConfirmed() {
 	m.st.Stage = ""
 	m.st.StepStartedAt = m.now
 	m.st.NextEvalAt = m.now.Add(m.interval())
-	m.st.Judged, m.st.Evaluations = 0, 0
+	m.st.Judged, m.st.Evaluations, m.st.JudgedTime = 0, 0, 0
 	m.st.HoldDone, m.st.Approved, m.st.Extended = false, false, false
 	m.st.ApprovalSince, m.st.ApprovalAskAt = time.Time{}, time.Time{}
 	s := m.p.Spec.Steps[m.st.Step]
 	m.emitf(canary.EvStepStarted, canary.UrgencyLow, "%s started: %d%% of traffic to %s, hold %s",
 		m.stepLabel(m.st.Step), s.Weight, m.p.Spec.Version, s.Hold)
-}
-
-// neededJudged is how many judged evaluations a hold needs.
-func (m *machine) neededJudged(hold time.Duration) int {
-	iv := m.interval()
-	return int((hold + iv - 1) / iv)
 }
 
 func (m *machine) maxExtension(hold time.Duration) time.Duration {
@@ -105,18 +99,17 @@ func (m *machine) checkHold() {
 	elapsed := m.now.Sub(m.st.StepStartedAt)
 	if !m.st.HoldDone && elapsed >= hold {
 		pending := m.pendingRules()
-		need := m.neededJudged(hold)
 		switch {
-		case m.st.Judged >= need && len(pending) == 0:
+		case m.st.JudgedTime >= hold && len(pending) == 0:
 			m.st.HoldDone = true
 		case elapsed >= hold+m.maxExtension(hold):
 			m.pause(canary.UrgencyMedium, fmt.Sprintf("%s: not enough evidence after %s: %s",
-				m.stepLabel(m.st.Step), canary.FormatDuration(elapsed), m.evidenceGap(need, pending)))
+				m.stepLabel(m.st.Step), canary.FormatDuration(elapsed), m.evidenceGap(hold, pending)))
 			return
 		case !m.st.Extended:
 			m.st.Extended = true
 			m.emitf(canary.EvHoldExtended, canary.UrgencyLow, "%s: hold extended: %s",
-				m.stepLabel(m.st.Step), m.evidenceGap(need, pending))
+				m.stepLabel(m.st.Step), m.evidenceGap(hold, pending))
 		}
 	}
 	if !m.st.HoldDone || !m.approved(s) {
@@ -126,10 +119,11 @@ func (m *machine) checkHold() {
 }
 
 // evidenceGap says why a hold cannot complete yet.
-func (m *machine) evidenceGap(need int, pending []string) string {
+func (m *machine) evidenceGap(hold time.Duration, pending []string) string {
 	var parts []string
-	if m.st.Judged < need {
-		s := fmt.Sprintf("%d of %d evaluations judged, need %d", m.st.Judged, m.st.Evaluations, need)
+	if m.st.JudgedTime < hold {
+		s := fmt.Sprintf("judged evaluations cover %s of the %s hold (%d of %d evaluations judged)",
+			canary.FormatDuration(m.st.JudgedTime), canary.FormatDuration(hold), m.st.Judged, m.st.Evaluations)
 		if v := m.lastVerdicts(); v != "" {
 			s += " (" + v + ")"
 		}

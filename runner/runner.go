@@ -3,8 +3,8 @@
 // and events (the intent) before acting, executes the actions through the
 // providers and feeds their results back.
 //
-// The loop: Queries → measure → Next → save → execute actions (stop at the
-// first failure) → Next with the results … → wait until the engine's
+// The loop: Queries → measure → Next → save → execute the first action →
+// Next with its result → save … → wait until the engine's
 // WakeAt, a command or cancellation. Cancelling the context pauses the
 // rollout where it is (the canary keeps its weight) and saves that.
 package runner
@@ -157,7 +157,12 @@ func (r *Runner) Run(ctx context.Context) (canary.State, error) {
 		if err != nil {
 			return r.State(), err
 		}
-		results = r.execute(ctx, out.Actions)
+		if r.serveCommand(ctx) {
+			continue // the command changed the state: decide again
+		}
+		// One action at a time: its result is saved before the next one
+		// runs, so a crash repeats at most the action that was in flight.
+		results = r.execute(ctx, out.Actions[:min(1, len(out.Actions))])
 		if len(results) > 0 {
 			continue
 		}
@@ -229,8 +234,22 @@ func (r *Runner) commit(ctx context.Context, out engine.Output) error {
 	return nil
 }
 
+// serveCommand applies a waiting command, if any, without blocking.
+func (r *Runner) serveCommand(ctx context.Context) bool {
+	select {
+	case req := <-r.cmds:
+		req.reply <- r.control(ctx, req.cmd)
+		return true
+	default:
+		return false
+	}
+}
+
 // wait sleeps until wake, serving commands; cancellation pauses.
 func (r *Runner) wait(ctx context.Context, wake time.Time) error {
+	if r.serveCommand(ctx) {
+		return nil
+	}
 	var timer <-chan time.Time
 	if !wake.IsZero() {
 		timer = r.cfg.Clock.After(wake.Sub(r.cfg.Clock.Now()))
