@@ -1,0 +1,122 @@
+package client_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/canary-dev/canary"
+)
+
+func TestWatch(t *testing.T) {
+	api, url := serve(t, nil)
+	c := newClient(t, url, viewToken)
+	if _, err := newClient(t, url, opToken).Apply(t.Context(), []byte(testPlan), false); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	rec := newRecorder()
+	done := make(chan error, 1)
+	go func() { done <- c.Watch(ctx, "shop/web", 1, rec.add) }()
+	rec.wait(t, 2) // seq 2 and 3, recorded before
+	for range 20 {
+		api.Append("shop/web", canary.Event{Type: canary.EvEvaluated})
+	}
+	evs := rec.wait(t, 22)
+	for i, ev := range evs {
+		if ev.Seq != int64(i+2) {
+			t.Fatalf("event %d has seq %d", i, ev.Seq)
+		}
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Watch after cancel: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Watch did not return after cancel")
+	}
+}
+
+// TestWatchReconnects: a stream cut by the server is reopened from the
+// last event seen, with no gap and no repeat.
+func TestWatchReconnects(t *testing.T) {
+	var streams atomic.Int32
+	var mu sync.Mutex
+	var lastIDs []string
+	api, url := serve(t, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !strings.HasSuffix(r.URL.Path, "/stream") {
+				h.ServeHTTP(w, r)
+				return
+			}
+			mu.Lock()
+			lastIDs = append(lastIDs, r.Header.Get("Last-Event-ID"))
+			mu.Unlock()
+			if streams.Add(1) == 1 { // cut the first stream short
+				ctx, cancel := context.WithTimeout(r.Context(), 200*time.Millisecond)
+				defer cancel()
+				r = r.WithContext(ctx)
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
+	if _, err := newClient(t, url, opToken).Apply(t.Context(), []byte(testPlan), false); err != nil {
+		t.Fatal(err)
+	}
+	c := newClient(t, url, viewToken)
+	c.RetryDelay = 10 * time.Millisecond
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	rec := newRecorder()
+	go c.Watch(ctx, "shop/web", 0, rec.add)
+	rec.wait(t, 3)
+	deadline := time.Now().Add(5 * time.Second)
+	for streams.Load() < 2 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	api.Append("shop/web", canary.Event{Type: canary.EvEvaluated}, canary.Event{Type: canary.EvPaused})
+	evs := rec.wait(t, 5)
+	for i, ev := range evs {
+		if ev.Seq != int64(i+1) {
+			t.Fatalf("event %d has seq %d: %+v", i, ev.Seq, evs)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(lastIDs) < 2 || lastIDs[0] != "" || lastIDs[1] != "3" {
+		t.Errorf("Last-Event-ID of the streams: %q, want \"\" then \"3\"", lastIDs)
+	}
+}
+
+func TestWatchRefused(t *testing.T) {
+	_, url := serve(t, nil)
+	err := newClient(t, url, viewToken).Watch(t.Context(), "shop/nope", 0, func(canary.Event) {})
+	if code, _ := codeOf(err); code != canary.ENOTFOUND {
+		t.Errorf("unknown rollout: %q %v", code, err)
+	}
+	err = newClient(t, url, "").Watch(t.Context(), "shop/nope", 0, func(canary.Event) {})
+	if code, _ := codeOf(err); code != "unauthenticated" {
+		t.Errorf("no token: %q %v", code, err)
+	}
+}
+
+// TestWatchStreamError: an "error" event ends Watch with its error.
+func TestWatchStreamError(t *testing.T) {
+	api, url := serve(t, nil)
+	if _, err := newClient(t, url, opToken).Apply(t.Context(), []byte(testPlan), false); err != nil {
+		t.Fatal(err)
+	}
+	api.EventsFunc = func(context.Context, string, int64, int) ([]canary.Event, error) {
+		return nil, canary.Errorf(canary.EUNAVAILABLE, "the store is gone")
+	}
+	err := newClient(t, url, viewToken).Watch(t.Context(), "shop/web", 0, func(canary.Event) {})
+	if code, ce := codeOf(err); code != canary.EUNAVAILABLE || ce == nil || err.Error() != "the store is gone" {
+		t.Errorf("stream error: %q %v", code, err)
+	}
+}
