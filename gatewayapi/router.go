@@ -1,0 +1,332 @@
+// Package gatewayapi is a canary.TrafficRouter for the Kubernetes Gateway
+// API: it splits traffic between a stable and a canary Service by the
+// backendRef weights of an HTTPRoute (gateway.networking.k8s.io/v1).
+//
+// Every method is absolute: it reads the route, computes the weights from
+// its argument alone (stable 100-w, canary w), writes the route only when
+// they differ (with optimistic concurrency, retried on conflict) and reads
+// it back to confirm. Only the rules that send traffic to the stable
+// Service are changed; every other rule, match, filter and backendRef is
+// left as it is. Replaying a call changes nothing.
+//
+// What each method means here:
+//
+//   - SetWeight(w) sets the stable backendRef to 100-w and the canary to w
+//     in each such rule, adding the canary backendRef (with the stable's
+//     port and filters) when it is missing. SetWeight(0) keeps the canary
+//     backendRef at weight 0: the gradual rollback's drain.
+//   - Promote sends all traffic to the canary Service (stable 0, canary
+//     100) and marks the route with the annotation canary.dev/promoted.
+//     Making the new version the stable one (deploying it behind the
+//     stable Service and routing back) is the deployer's next release, not
+//     the router's: the route is left serving the canary Service.
+//   - RemoveCanary after a promotion (the route carries the annotation)
+//     leaves the canary serving everything: removing it would send users
+//     back to the old version. Otherwise (a rollback) it sets the stable to
+//     100 and deletes the canary backendRef, leaving the route as it was
+//     before the rollout.
+//
+// The router does not wait for a gateway to program the route, but a route
+// that a gateway reports as not Accepted (for the route's current
+// generation) fails the call.
+package gatewayapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/canary-dev/canary"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/retry"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+)
+
+// AnnotationPromoted marks a route whose canary Service was promoted; its
+// value is the canary Service's name.
+const AnnotationPromoted = "canary.dev/promoted"
+
+// ErrNoStableRule is returned when no rule of the route sends traffic to
+// the stable Service: there is nothing to split.
+var ErrNoStableRule = errors.New("no rule of the route has a backendRef to the stable service")
+
+// Config configures a Router.
+type Config struct {
+	// Client talks to the API server; its scheme must have the Gateway API
+	// v1 types (kube.NewClient). Required.
+	Client client.Client
+	// Namespace of the route and both Services. Default: "default".
+	Namespace string
+	// Traffic names the route and the Services (the plan's
+	// traffic.gatewayAPI). Port is used for a canary backendRef the router
+	// adds; 0 copies the stable backendRef's port.
+	Traffic canary.GatewayAPITraffic
+}
+
+// Router sets an HTTPRoute's backendRef weights.
+type Router struct {
+	cfg Config
+}
+
+var _ canary.TrafficRouter = (*Router)(nil)
+
+// New validates cfg and fills its defaults.
+func New(cfg Config) (*Router, error) {
+	t := cfg.Traffic
+	switch {
+	case cfg.Client == nil:
+		return nil, errors.New("gatewayAPI router: no kubernetes client")
+	case t.HTTPRoute == "" || t.StableService == "" || t.CanaryService == "":
+		return nil, errors.New("gatewayAPI router: name the httpRoute, the stableService and the canaryService")
+	case t.StableService == t.CanaryService:
+		return nil, fmt.Errorf("gatewayAPI router: stable and canary are both service %q", t.StableService)
+	case t.Port < 0 || t.Port > 65535:
+		return nil, fmt.Errorf("gatewayAPI router: %d is not a port", t.Port)
+	}
+	if cfg.Namespace == "" {
+		cfg.Namespace = "default"
+	}
+	return &Router{cfg: cfg}, nil
+}
+
+// state is what one call wants the route to look like.
+type state struct {
+	weight   int  // canary weight
+	remove   bool // delete the canary backendRefs (stable 100)
+	promoted bool // the annotation is present
+}
+
+// SetWeight routes weight percent of the managed rules' traffic to the
+// canary Service.
+func (r *Router) SetWeight(ctx context.Context, weight int) error {
+	if weight < 0 || weight > 100 {
+		return fmt.Errorf("set weight %d%%: not a percentage", weight)
+	}
+	if err := r.apply(ctx, func(*gatewayv1.HTTPRoute) state { return state{weight: weight} }); err != nil {
+		return fmt.Errorf("set weight %d%% on route %s: %w", weight, r.cfg.Traffic.HTTPRoute, err)
+	}
+	return nil
+}
+
+// Promote routes all traffic to the canary Service and marks the route
+// promoted.
+func (r *Router) Promote(ctx context.Context) error {
+	if err := r.apply(ctx, func(*gatewayv1.HTTPRoute) state { return state{weight: 100, promoted: true} }); err != nil {
+		return fmt.Errorf("promote on route %s: %w", r.cfg.Traffic.HTTPRoute, err)
+	}
+	return nil
+}
+
+// RemoveCanary deletes the canary backendRefs after a rollback, and keeps
+// them serving everything after a promotion.
+func (r *Router) RemoveCanary(ctx context.Context) error {
+	err := r.apply(ctx, func(rt *gatewayv1.HTTPRoute) state {
+		if rt.Annotations[AnnotationPromoted] != "" {
+			return state{weight: 100, promoted: true}
+		}
+		return state{remove: true}
+	})
+	if err != nil {
+		return fmt.Errorf("remove canary from route %s: %w", r.cfg.Traffic.HTTPRoute, err)
+	}
+	return nil
+}
+
+// Weights returns the stable and canary weights of the first rule that
+// sends traffic to the stable Service; canary is -1 when the rule has no
+// canary backendRef.
+func (r *Router) Weights(ctx context.Context) (stable, canaryWeight int, err error) {
+	rt, err := r.get(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, rule := range rt.Spec.Rules {
+		if i := r.find(rt, rule.BackendRefs, r.cfg.Traffic.StableService); i >= 0 {
+			stable, canaryWeight = weightOf(rule.BackendRefs[i]), -1
+			if j := r.find(rt, rule.BackendRefs, r.cfg.Traffic.CanaryService); j >= 0 {
+				canaryWeight = weightOf(rule.BackendRefs[j])
+			}
+			return stable, canaryWeight, nil
+		}
+	}
+	return 0, 0, ErrNoStableRule
+}
+
+// apply brings the route to the state want computes from it, then reads it
+// back and checks it.
+func (r *Router) apply(ctx context.Context, want func(*gatewayv1.HTTPRoute) state) error {
+	var s state
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		rt, err := r.get(ctx)
+		if err != nil {
+			return err
+		}
+		s = want(rt)
+		if !r.mutate(rt, s) {
+			return nil
+		}
+		return r.cfg.Client.Update(ctx, rt)
+	})
+	if err != nil {
+		return err
+	}
+	rt, err := r.get(ctx)
+	if err != nil {
+		return fmt.Errorf("read back: %w", err)
+	}
+	if err := r.verify(rt, s); err != nil {
+		return err
+	}
+	return accepted(rt)
+}
+
+func (r *Router) get(ctx context.Context) (*gatewayv1.HTTPRoute, error) {
+	var rt gatewayv1.HTTPRoute
+	key := types.NamespacedName{Namespace: r.cfg.Namespace, Name: r.cfg.Traffic.HTTPRoute}
+	if err := r.cfg.Client.Get(ctx, key, &rt); err != nil {
+		return nil, fmt.Errorf("get httproute %s/%s: %w", key.Namespace, key.Name, err)
+	}
+	return &rt, nil
+}
+
+// mutate changes rt to s in place and reports whether anything changed.
+func (r *Router) mutate(rt *gatewayv1.HTTPRoute, s state) bool {
+	changed := false
+	for ri := range rt.Spec.Rules {
+		rule := &rt.Spec.Rules[ri]
+		si := r.find(rt, rule.BackendRefs, r.cfg.Traffic.StableService)
+		if si < 0 {
+			continue
+		}
+		changed = setWeight(&rule.BackendRefs[si], 100-s.weight) || changed
+		if s.remove {
+			kept := rule.BackendRefs[:0:0]
+			for _, b := range rule.BackendRefs {
+				if !r.matches(rt, b, r.cfg.Traffic.CanaryService) {
+					kept = append(kept, b)
+				}
+			}
+			changed = changed || len(kept) != len(rule.BackendRefs)
+			rule.BackendRefs = kept
+			continue
+		}
+		if ci := r.find(rt, rule.BackendRefs, r.cfg.Traffic.CanaryService); ci >= 0 {
+			changed = setWeight(&rule.BackendRefs[ci], s.weight) || changed
+			continue
+		}
+		rule.BackendRefs = append(rule.BackendRefs, r.canaryRef(rule.BackendRefs[si], s.weight))
+		changed = true
+	}
+	has := rt.Annotations[AnnotationPromoted] != ""
+	switch {
+	case s.promoted && !has:
+		metav1.SetMetaDataAnnotation(&rt.ObjectMeta, AnnotationPromoted, r.cfg.Traffic.CanaryService)
+		changed = true
+	case !s.promoted && has:
+		delete(rt.Annotations, AnnotationPromoted)
+		changed = true
+	}
+	return changed
+}
+
+// canaryRef is a backendRef to the canary Service modelled on the stable's.
+func (r *Router) canaryRef(stable gatewayv1.HTTPBackendRef, weight int) gatewayv1.HTTPBackendRef {
+	ref := *stable.DeepCopy()
+	ref.Name = gatewayv1.ObjectName(r.cfg.Traffic.CanaryService)
+	if p := r.cfg.Traffic.Port; p > 0 {
+		port := gatewayv1.PortNumber(p)
+		ref.Port = &port
+	}
+	w := int32(weight)
+	ref.Weight = &w
+	return ref
+}
+
+// verify checks that the route read back is in state s.
+func (r *Router) verify(rt *gatewayv1.HTTPRoute, s state) error {
+	managed := 0
+	for ri, rule := range rt.Spec.Rules {
+		si := r.find(rt, rule.BackendRefs, r.cfg.Traffic.StableService)
+		if si < 0 {
+			continue
+		}
+		managed++
+		if got := weightOf(rule.BackendRefs[si]); got != 100-s.weight {
+			return fmt.Errorf("rule %d: stable weight is %d after the update, want %d", ri, got, 100-s.weight)
+		}
+		ci := r.find(rt, rule.BackendRefs, r.cfg.Traffic.CanaryService)
+		switch {
+		case s.remove && ci >= 0:
+			return fmt.Errorf("rule %d: the canary backendRef is still there after the update", ri)
+		case !s.remove && ci < 0:
+			return fmt.Errorf("rule %d: no canary backendRef after the update", ri)
+		case !s.remove && weightOf(rule.BackendRefs[ci]) != s.weight:
+			return fmt.Errorf("rule %d: canary weight is %d after the update, want %d", ri, weightOf(rule.BackendRefs[ci]), s.weight)
+		}
+	}
+	if managed == 0 {
+		return fmt.Errorf("%w %s", ErrNoStableRule, r.cfg.Traffic.StableService)
+	}
+	if has := rt.Annotations[AnnotationPromoted] != ""; has != s.promoted {
+		return fmt.Errorf("annotation %s present=%t after the update, want %t", AnnotationPromoted, has, s.promoted)
+	}
+	return nil
+}
+
+// accepted fails when a gateway reports the route's current generation as
+// not accepted.
+func accepted(rt *gatewayv1.HTTPRoute) error {
+	var refused []string
+	for _, p := range rt.Status.Parents {
+		c := meta.FindStatusCondition(p.Conditions, string(gatewayv1.RouteConditionAccepted))
+		if c != nil && c.Status == metav1.ConditionFalse && c.ObservedGeneration >= rt.Generation {
+			refused = append(refused, fmt.Sprintf("%s: %s: %s", p.ParentRef.Name, c.Reason, c.Message))
+		}
+	}
+	if len(refused) > 0 {
+		return fmt.Errorf("the route is not accepted by %s", strings.Join(refused, "; "))
+	}
+	return nil
+}
+
+// find returns the index of the backendRef to Service name, or -1.
+func (r *Router) find(rt *gatewayv1.HTTPRoute, refs []gatewayv1.HTTPBackendRef, name string) int {
+	for i, b := range refs {
+		if r.matches(rt, b, name) {
+			return i
+		}
+	}
+	return -1
+}
+
+// matches reports whether b refers to the Service name in the route's
+// namespace.
+func (r *Router) matches(rt *gatewayv1.HTTPRoute, b gatewayv1.HTTPBackendRef, name string) bool {
+	ref := b.BackendObjectReference
+	return string(ref.Name) == name &&
+		(ref.Group == nil || *ref.Group == "") &&
+		(ref.Kind == nil || *ref.Kind == "Service") &&
+		(ref.Namespace == nil || string(*ref.Namespace) == rt.Namespace)
+}
+
+// weightOf is a backendRef's weight, with the Gateway API default of 1.
+func weightOf(b gatewayv1.HTTPBackendRef) int {
+	if b.Weight == nil {
+		return 1
+	}
+	return int(*b.Weight)
+}
+
+func setWeight(b *gatewayv1.HTTPBackendRef, w int) bool {
+	if b.Weight != nil && int(*b.Weight) == w {
+		return false
+	}
+	v := int32(w)
+	b.Weight = &v
+	return true
+}
