@@ -22,22 +22,56 @@ func decision(ev canary.Event) bool {
 	return false
 }
 
+// Decision is one decision of the event log with the rule evaluations
+// it was taken on.
+type Decision struct {
+	// Event is the decision: a step completed, a rule fired, a rollback, a
+	// pause, a resume, an approval, a person's command, a promotion, an
+	// escalated action failure.
+	Event canary.Event
+	// Inputs are every rule's evaluation for a rollback started by a rule,
+	// the rule's own for a rule firing or a pause by a rule, else none.
+	Inputs []canary.Evaluation
+}
+
+// Decisions picks the decisions out of events (in Seq order), with their
+// inputs.
+func Decisions(events []canary.Event) []Decision {
+	var out []Decision
+	for i, ev := range events {
+		if !decision(ev) {
+			continue
+		}
+		d := Decision{Event: ev}
+		switch ev.Type {
+		case canary.EvRollbackStarted:
+			d.Inputs = ev.Evaluations
+		case canary.EvRuleFiring, canary.EvPaused:
+			if e, ok := inputAt(events, i, ev.Rule); ok {
+				d.Inputs = []canary.Evaluation{e}
+			}
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
 // decisions lists every decision with why: its message and the inputs
 // it was taken on.
 func (rep *report) decisions(b *strings.Builder) {
 	b.WriteString("## Decisions\n\n")
-	n := 0
-	for i, ev := range rep.events {
-		if !decision(ev) {
-			continue
+	ds := Decisions(rep.events)
+	for n, d := range ds {
+		ev := d.Event
+		fmt.Fprintf(b, "%d. **%s · %s** — %s\n", n+1, rep.at(ev.Time), rep.heading(ev), esc(message(ev)))
+		for _, e := range d.Inputs {
+			fmt.Fprintf(b, "   - %s\n", input(e))
 		}
-		n++
-		fmt.Fprintf(b, "%d. **%s · %s** — %s\n", n, rep.at(ev.Time), rep.heading(ev), esc(message(ev)))
-		for _, line := range rep.why(i) {
-			fmt.Fprintf(b, "   - %s\n", line)
+		if ev.Type == canary.EvStepCompleted {
+			fmt.Fprintf(b, "   - %s\n", rep.evidence(ev.Step))
 		}
 	}
-	if n == 0 {
+	if len(ds) == 0 {
 		b.WriteString("No decisions were taken yet.\n")
 	}
 	b.WriteString("\n")
@@ -59,46 +93,23 @@ func (rep *report) heading(ev canary.Event) string {
 	return strings.Join(append(parts, l), " · ")
 }
 
-// why are the inputs of the decision at index i, one line each.
-func (rep *report) why(i int) []string {
-	ev := rep.events[i]
-	switch ev.Type {
-	case canary.EvRollbackStarted:
-		if len(ev.Evaluations) == 0 {
-			return nil
-		}
-		lines := make([]string, len(ev.Evaluations))
-		for j, e := range ev.Evaluations {
-			lines[j] = input(e)
-		}
-		return lines
-	case canary.EvRuleFiring, canary.EvPaused:
-		if e, ok := rep.inputAt(i, ev.Rule); ok {
-			return []string{input(e)}
-		}
-	case canary.EvStepCompleted:
-		return []string{rep.evidence(ev.Step)}
-	}
-	return nil
-}
-
 // inputAt finds rule's evaluation (any firing rule's when rule is "") in
 // the evaluation that produced the event at index i: the engine records a
 // rule firing just before its evaluation and a pause or rollback just
 // after, at the same time.
-func (rep *report) inputAt(i int, rule string) (canary.Evaluation, bool) {
-	at := rep.events[i].Time
+func inputAt(events []canary.Event, i int, rule string) (canary.Evaluation, bool) {
+	at := events[i].Time
 	lo, hi := i, i
-	for lo > 0 && rep.events[lo-1].Time.Equal(at) {
+	for lo > 0 && events[lo-1].Time.Equal(at) {
 		lo--
 	}
-	for hi+1 < len(rep.events) && rep.events[hi+1].Time.Equal(at) {
+	for hi+1 < len(events) && events[hi+1].Time.Equal(at) {
 		hi++
 	}
-	if lo < i && rep.events[i-1].Type == canary.EvCommand {
+	if lo < i && events[i-1].Type == canary.EvCommand {
 		return canary.Evaluation{}, false // a person's decision, not a rule's
 	}
-	for _, ev := range rep.events[lo : hi+1] {
+	for _, ev := range events[lo : hi+1] {
 		if ev.Type != canary.EvEvaluated {
 			continue
 		}
