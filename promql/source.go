@@ -168,7 +168,7 @@ func (s *Source) query(ctx context.Context, expr string, at time.Time) (model.Va
 	for attempt := 1; ; attempt++ {
 		var opts []v1.Option
 		if dl, ok := ctx.Deadline(); ok {
-			opts = append(opts, v1.WithTimeout(time.Until(dl).Truncate(time.Millisecond)))
+			opts = append(opts, v1.WithTimeout(evalTimeout(time.Until(dl))))
 		}
 		res, _, _, err := s.api.Query(ctx, expr, at, opts...)
 		if err == nil {
@@ -189,6 +189,16 @@ func (s *Source) query(ctx context.Context, expr string, at time.Time) (model.Va
 		}
 		wait *= 2
 	}
+}
+
+// evalTimeout is d in a form both time.Duration.String and Prometheus's
+// duration parser agree on: whole seconds, or whole milliseconds under a
+// second ("9.999s" is refused).
+func evalTimeout(d time.Duration) time.Duration {
+	if d >= time.Second {
+		return d.Truncate(time.Second)
+	}
+	return max(d.Truncate(time.Millisecond), time.Millisecond)
 }
 
 // transient reports whether a retry may succeed: the server could not be
