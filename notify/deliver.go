@@ -140,13 +140,15 @@ func (d *Deliverer) Run(ctx context.Context) error {
 			if err != nil && ctx.Err() == nil {
 				d.cfg.Logger.Warn("claim notifications", "err", err)
 			}
-			for _, it := range items {
-				inflight++
+			for _, lane := range lanes(items) {
+				inflight += len(lane)
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					d.deliver(ctx, it)
-					finished <- struct{}{}
+					for _, it := range lane {
+						d.deliver(ctx, it)
+						finished <- struct{}{}
+					}
 				}()
 			}
 		}
@@ -172,6 +174,29 @@ func (d *Deliverer) Run(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// lanes splits claimed items into groups sent one after the other: a
+// rollout's PagerDuty messages to one audience share a lane, in claim
+// order (oldest first), so a resolve follows its trigger; every other
+// item has a lane of its own.
+func lanes(items []store.OutboxItem) [][]store.OutboxItem {
+	var out [][]store.OutboxItem
+	at := map[string]int{}
+	for _, it := range items {
+		if it.Channel != ChannelPagerDuty {
+			out = append(out, []store.OutboxItem{it})
+			continue
+		}
+		k := fmt.Sprintf("%d/%s", it.RolloutID, it.Audience)
+		if i, ok := at[k]; ok {
+			out[i] = append(out[i], it)
+			continue
+		}
+		at[k] = len(out)
+		out = append(out, []store.OutboxItem{it})
+	}
+	return out
 }
 
 // armRetry sets t to fire when the earliest retry this Deliverer

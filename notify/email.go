@@ -175,7 +175,8 @@ func emailContent(m Message, link string) (subject, body string) {
 		facts = append(facts, []string{"Version", m.Version})
 	}
 	if !m.Test {
-		facts = append(facts, []string{"Step", stepText(m.Event)})
+		label, w := where(m.Event)
+		facts = append(facts, []string{label, w})
 	}
 	if m.Event.Rule != "" {
 		facts = append(facts, []string{"Rule", fmt.Sprintf("%s (urgency %s)", m.Event.Rule, m.Event.Urgency)})

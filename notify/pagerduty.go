@@ -3,7 +3,6 @@ package notify
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"time"
@@ -98,9 +97,9 @@ func pagerDutyEvent(m Message, routingKey, link string) pdEvent {
 		details["rules"] = rules
 	}
 	ev.Payload = &pdPayload{
-		Summary:  truncate(m.Event.Message, 1024),
-		Source:   "canary " + m.Name(),
-		Severity: pdSeverity(m.Event.Urgency),
+		Summary:   truncate(m.Event.Message, 1024),
+		Source:    "canary " + m.Name(),
+		Severity:  pdSeverity(m.Event.Urgency),
 		Component: m.Event.Rollout, Group: m.Namespace, Class: string(m.Event.Type),
 		CustomDetails: details,
 	}
@@ -127,7 +126,7 @@ func (p *PagerDuty) Send(ctx context.Context, m Message) error {
 	if err != nil {
 		return err
 	}
-	body, err := json.Marshal(pagerDutyEvent(m, key, p.link(m)))
+	body, err := marshal(pagerDutyEvent(m, key, p.link(m)))
 	if err != nil {
 		return Permanent(fmt.Errorf("encode PagerDuty event: %w", err))
 	}

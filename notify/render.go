@@ -1,6 +1,8 @@
 package notify
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -8,9 +10,23 @@ import (
 	"github.com/canary-dev/canary"
 )
 
-// stepText is "step 2 (10%)" for the event's step and weight.
-func stepText(ev canary.Event) string {
-	return fmt.Sprintf("step %d (%d%% of traffic)", ev.Step+1, ev.Weight)
+// where says where the rollout was at ev, as a label and a value: "Step",
+// "2, 10% of traffic"; or, once it has ended, "Outcome", "RolledBack at
+// step 2".
+func where(ev canary.Event) (label, value string) {
+	if ev.Phase.Terminal() {
+		return "Outcome", fmt.Sprintf("%s at step %d", ev.Phase, ev.Step+1)
+	}
+	return "Step", fmt.Sprintf("%d, %d%% of traffic", ev.Step+1, ev.Weight)
+}
+
+// whereInline is where for a line of text: "step 2, 10% of traffic".
+func whereInline(ev canary.Event) string {
+	label, value := where(ev)
+	if label == "Step" {
+		return "step " + value
+	}
+	return value
 }
 
 // valueText formats an evaluation's canary value in its metric's unit, or
@@ -93,4 +109,16 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return string(r[:n-1]) + "…"
+}
+
+// marshal is json.Marshal without escaping <, > and & (rule names are
+// full of ">"), for bodies people read.
+func marshal(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }

@@ -79,6 +79,31 @@ func RedactURL(u string) string {
 	return p.String()
 }
 
+// urlSecrets are the parts of a secret URL that could show up in an
+// error or an answer: the URL, its path, every path segment and query
+// value long enough to be a token.
+func urlSecrets(u string) []string {
+	out := []string{u}
+	p, err := url.Parse(u)
+	if err != nil {
+		return out
+	}
+	out = append(out, p.RawQuery)
+	segs := strings.Split(p.Path, "/")
+	for i := range segs { // "/services/T0/B0/token", "services/T0/B0/token", …, "token"
+		if tail := strings.Join(segs[i:], "/"); len(tail) >= 8 {
+			out = append(out, tail)
+		}
+	}
+	for _, vs := range p.Query() {
+		out = append(out, vs...)
+	}
+	if pw, ok := p.User.Password(); ok {
+		out = append(out, pw)
+	}
+	return out
+}
+
 // scrub removes every secret from text: each value, and its URL-escaped
 // forms, becomes "[redacted]". It is the last line of defence behind
 // errors that are built without secrets in the first place.

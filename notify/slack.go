@@ -54,9 +54,9 @@ func (s *Slack) Send(ctx context.Context, m Message) error {
 	case errors.As(err, &sc):
 		resp := &http.Response{StatusCode: sc.Code, Status: sc.Status, Header: http.Header{},
 			Body: io.NopCloser(strings.NewReader(capture.detail))}
-		return statusError(what, resp, u)
+		return statusError(what, resp, urlSecrets(u)...)
 	}
-	return transportError("post to "+what, err, u)
+	return transportError("post to "+what, err, urlSecrets(u)...)
 }
 
 // bodyCapture keeps the start of a failed answer's body, where Slack says
@@ -103,7 +103,7 @@ func slackMessage(m Message, link string) *slack.WebhookMessage {
 		ctx = append(ctx, slackEscape(m.Version))
 	}
 	if !m.Test {
-		ctx = append(ctx, stepText(m.Event))
+		ctx = append(ctx, whereInline(m.Event))
 	}
 	if link != "" {
 		ctx = append(ctx, "<"+link+"|Open in canary>")

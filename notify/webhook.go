@@ -6,7 +6,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -80,7 +79,7 @@ type WebhookRollout struct {
 
 // webhookBody renders m's body.
 func webhookBody(m Message, link string) ([]byte, error) {
-	return json.Marshal(WebhookBody{
+	return marshal(WebhookBody{
 		Delivery: m.Key, Audience: m.Audience,
 		Rollout: WebhookRollout{ID: m.RolloutID, Name: m.Name(), Version: m.Version, URL: link},
 		Event:   m.Event, Evaluations: m.Evaluations, Test: m.Test,
