@@ -13,6 +13,7 @@ import (
 	"github.com/canary-dev/canary"
 	"github.com/canary-dev/canary/checks"
 	"github.com/canary-dev/canary/flags"
+	"github.com/canary-dev/canary/promql"
 	"github.com/canary-dev/canary/proxy"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -65,6 +66,13 @@ func wire(ctx context.Context, p *canary.Plan, opt wireOptions) (*providers, err
 	switch p.Spec.Analysis.Metrics.Provider() {
 	case "builtin", "":
 		pv.metrics = rec
+	case "prometheus":
+		src, err := promql.NewFromPlan(p)
+		if err != nil {
+			pv.close()
+			return nil, err
+		}
+		pv.metrics = src
 	default:
 		pv.close()
 		return nil, canary.Errorf(canary.EINVALID, "metrics provider %q is not available in this build (use analysis.metrics.builtin)",
