@@ -169,8 +169,8 @@ func (m *machine) abort(kind, reason string) {
 }
 
 // resume continues from a pause. The hold clock stopped while paused, so
-// the step keeps the hold time it had; a pause for lack of evidence
-// starts the step's hold afresh.
+// the step keeps the hold time and the judged time it had; a step already
+// past its hold (a pause for lack of evidence) gets a fresh extension.
 func (m *machine) resume(cmd Command) {
 	paused := m.now.Sub(m.st.PausedAt)
 	m.st.Phase = m.st.PausedFrom
@@ -183,10 +183,12 @@ func (m *machine) resume(cmd Command) {
 	}
 	if m.st.Phase == canary.PhaseProgressing && !m.st.StepStartedAt.IsZero() && !m.st.HoldDone {
 		m.st.StepStartedAt = m.st.StepStartedAt.Add(paused)
-		hold := m.p.Spec.Steps[m.st.Step].Hold.D()
-		if m.now.Sub(m.st.StepStartedAt) >= hold+m.maxExtension(hold) {
-			m.st.StepStartedAt = m.now
-			m.st.Judged, m.st.Evaluations, m.st.JudgedTime, m.st.Extended = 0, 0, 0, false
+		m.st.LastEvalAt = m.now // the paused time is not vouched for
+		if hold := m.p.Spec.Steps[m.st.Step].Hold.D(); m.now.Sub(m.st.StepStartedAt) > hold {
+			// Past the hold already: the judged time is kept and the
+			// extension starts afresh.
+			m.st.StepStartedAt = m.now.Add(-hold)
+			m.st.Extended = false
 		}
 	}
 	if !m.st.ApprovalSince.IsZero() {

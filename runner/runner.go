@@ -151,6 +151,9 @@ func (r *Runner) Control(ctx context.Context, cmd engine.Command) error {
 // returns the final state.
 func (r *Runner) Run(ctx context.Context) (canary.State, error) {
 	defer close(r.done)
+	if err := r.reconcile(ctx); err != nil {
+		return r.State(), err
+	}
 	var results []canary.ActionResult
 	for {
 		out, err := r.decide(ctx, results)
@@ -174,6 +177,27 @@ func (r *Runner) Run(ctx context.Context) (canary.State, error) {
 			return r.State(), err
 		}
 	}
+}
+
+// reconcile re-applies a resumed rollout's confirmed weight and flag, so
+// providers that keep no state of their own (the built-in proxy, the
+// in-memory flag store) are where the saved state says they are.
+func (r *Runner) reconcile(ctx context.Context) error {
+	st := r.State()
+	if st.Phase == canary.PhasePending || st.Phase == "" || st.Phase.Terminal() || len(st.Outstanding) > 0 {
+		return nil // outstanding absolute actions will set the target themselves
+	}
+	if err := r.call(ctx, func(c context.Context) error { return r.cfg.Router.SetWeight(c, st.Weight) }); err != nil {
+		return fmt.Errorf("restore canary weight %d%%: %w", st.Weight, err)
+	}
+	if ff := r.cfg.Plan.Spec.FeatureFlag; ff != nil && (st.FlagEnabled || st.FlagPercent > 0) {
+		if err := r.call(ctx, func(c context.Context) error {
+			return r.cfg.Flags.SetFlag(c, ff.Name, st.FlagEnabled, st.FlagPercent)
+		}); err != nil {
+			return fmt.Errorf("restore feature flag %s: %w", ff.Name, err)
+		}
+	}
+	return nil
 }
 
 // decide measures what the engine asks for and makes one engine decision.

@@ -155,26 +155,25 @@ func TestInterruptPausesAtCurrentWeight(t *testing.T) {
 
 func TestControlWhileRunning(t *testing.T) {
 	f := newFixture(t, 0.001)
+	// A manual approval keeps the runner waiting at 5% until a command.
+	f.plan.Spec.Steps[0].Approval = &canary.Approval{Manual: true}
 	ctx := t.Context()
 	done := make(chan canary.State)
-	f.router.Before = func(a string) {
-		if a == "w5" {
-			go func() {
-				if err := f.r.Control(ctx, engine.Command{Kind: engine.CmdAbort, Immediate: true, Actor: "test"}); err != nil {
-					t.Error(err)
-				}
-			}()
-		}
-	}
 	go func() {
 		st, _ := f.r.Run(ctx)
 		done <- st
 	}()
+	for f.r.State().Weight != 5 {
+		time.Sleep(time.Millisecond)
+	}
+	if err := f.r.Control(ctx, engine.Command{Kind: engine.CmdAbort, Immediate: true, Actor: "test"}); err != nil {
+		t.Fatal(err)
+	}
 	st := <-done
 	if st.Phase != canary.PhaseRolledBack {
 		t.Fatalf("phase %s, want RolledBack", st.Phase)
 	}
-	if err := f.r.Control(ctx, engine.Command{Kind: engine.CmdPause}); err == nil {
-		t.Error("control after Run returned should fail")
+	if err := f.r.Control(ctx, engine.Command{Kind: engine.CmdPause}); !errors.Is(err, runner.ErrNotRunning) {
+		t.Errorf("control after Run returned: %v, want ErrNotRunning", err)
 	}
 }

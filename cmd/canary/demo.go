@@ -219,7 +219,7 @@ func playScenario(ctx context.Context, s scenario, f demoFlags, out *output) (sc
 		}
 	}
 	start := time.Now()
-	st, err := execute(sctx, p, pv, out)
+	st, err := execute(sctx, p, pv, out, canary.State{}, nil)
 	out.onEvent = nil
 	res := scenarioResult{st: st, took: time.Since(start), load: gen.Stop()}
 	if err != nil {

@@ -96,7 +96,7 @@ func TestRunEndToEnd(t *testing.T) {
 				t.Fatal(err)
 			}
 			var stdout, stderr bytes.Buffer
-			code := Main(ctx, []string{"run", "-o", "json", file}, &stdout, &stderr)
+			code := Main(ctx, []string{"run", "-o", "json", "--state", filepath.Join(t.TempDir(), "s.db"), file}, &stdout, &stderr)
 			load := gen.Stop()
 			if code != tt.wantCode {
 				t.Fatalf("exit code %d, want %d\nstderr: %s", code, tt.wantCode, stderr.String())
@@ -186,6 +186,8 @@ func TestValidateExitCodesAndErrors(t *testing.T) {
 		{[]string{"validate", bad}, ExitInvalid, bad + ":6:29: spec.steps[0].hold:"},
 		{[]string{"run"}, ExitInvalid, "accepts 1 arg"},
 		{[]string{"run", bad}, ExitInvalid, "is not a duration"},
+		{[]string{"run", "--resume", "--state", filepath.Join(t.TempDir(), "none.db"), "../../examples/local.yaml"}, ExitInvalid, "no unfinished rollout"},
+		{[]string{"serve", "--state", filepath.Join(t.TempDir(), "s.db")}, ExitInvalid, "no API tokens"},
 		{[]string{"demo", "--scenario", "nope"}, ExitInvalid, "use healthy, errors, latency or all"},
 		{[]string{"version"}, 0, "canary "},
 	}
@@ -201,4 +203,72 @@ func TestValidateExitCodesAndErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRunInterruptAndResume interrupts `canary run` mid-rollout (Ctrl-C),
+// then continues it with --resume: it finishes where it was, each step
+// started once.
+func TestRunInterruptAndResume(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end: about 15s")
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	fast := sample.LatencyDist{Median: 5 * time.Millisecond, P95: 20 * time.Millisecond}
+	stable, _ := sample.Start(ctx, "", sample.Config{Latency: fast, Seed: 1})
+	can, _ := sample.Start(ctx, "", sample.Config{Latency: fast, Seed: 2})
+	listen := freeAddr(t)
+	dir := t.TempDir()
+	file, state := filepath.Join(dir, "plan.yaml"), filepath.Join(dir, "state.db")
+	os.WriteFile(file, fmt.Appendf(nil, e2ePlan, listen, stable.URL(), can.URL(), stable.URL()), 0o644)
+	gen, err := loadgen.Start(ctx, loadgen.Config{Target: "http://" + listen + "/", Rate: 300, Users: 2000, Duration: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gen.Stop()
+	runCtx, interrupt := context.WithTimeout(ctx, 4500*time.Millisecond) // inside the second step
+	var out1, err1 bytes.Buffer
+	if code := Main(runCtx, []string{"run", "-o", "json", "--state", state, file}, &out1, &err1); code != ExitPaused {
+		t.Fatalf("interrupted run exit %d, want %d\n%s", code, ExitPaused, err1.String())
+	}
+	interrupt()
+	if !strings.Contains(err1.String(), "canary run --resume") {
+		t.Errorf("the interrupted run does not say how to continue: %s", err1.String())
+	}
+	var out0, err0 bytes.Buffer
+	if code := Main(ctx, []string{"run", "-o", "json", "--state", state, file}, &out0, &err0); code != ExitInvalid ||
+		!strings.Contains(err0.String(), "--resume") {
+		t.Fatalf("a second run over a paused rollout: exit %d %s; want a conflict that says --resume", code, err0.String())
+	}
+	var out2, err2 bytes.Buffer
+	if code := Main(ctx, []string{"run", "-o", "json", "--resume", "--state", state, file}, &out2, &err2); code != ExitPromoted {
+		t.Fatalf("resumed run exit %d\n%s", code, err2.String())
+	}
+	evs := append(parseEvents(t, out1.Bytes()), parseEventsFrom(t, out2.Bytes())...)
+	started := map[int]int{}
+	for _, ev := range evs {
+		if ev.Type == canary.EvStepStarted {
+			started[ev.Step]++
+		}
+	}
+	if started[0] != 1 || started[1] != 1 {
+		t.Errorf("steps started %v times, want each once", started)
+	}
+	if evs[len(evs)-1].Type != canary.EvPromoted {
+		t.Errorf("last event %s, want promoted", evs[len(evs)-1].Type)
+	}
+}
+
+// parseEventsFrom parses event lines that continue an earlier run's.
+func parseEventsFrom(t *testing.T, out []byte) []canary.Event {
+	t.Helper()
+	var evs []canary.Event
+	for _, line := range bytes.Split(bytes.TrimSpace(out), []byte("\n")) {
+		var ev canary.Event
+		if err := json.Unmarshal(line, &ev); err != nil {
+			t.Fatalf("not a JSON event line: %q", line)
+		}
+		evs = append(evs, ev)
+	}
+	return evs
 }

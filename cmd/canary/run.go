@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"sync"
 	"time"
 
@@ -21,6 +22,8 @@ import (
 type runFlags struct {
 	output  string
 	noColor bool
+	state   string
+	resume  bool
 }
 
 func newRunCmd() *cobra.Command {
@@ -49,6 +52,11 @@ Exit codes: 0 promoted, 1 rolled back, 2 invalid input, 3 pre-checks failed
 			if err != nil {
 				return err
 			}
+			saved, err := openRunState(c.Context(), f, p, args[0])
+			if err != nil {
+				return err
+			}
+			defer saved.close()
 			pv, err := wire(c.Context(), p, wireOptions{})
 			if err != nil {
 				return err
@@ -58,8 +66,15 @@ Exit codes: 0 promoted, 1 rolled back, 2 invalid input, 3 pre-checks failed
 				fmt.Fprintf(c.ErrOrStderr(), "canary: proxy listening on http://%s (stable %s, canary %s)\n",
 					pv.proxyAddr, p.Spec.Traffic.Proxy.Stable, p.Spec.Traffic.Proxy.Canary)
 			}
-			st, err := execute(c.Context(), p, pv, newOutput(c.OutOrStdout(), f))
+			start, err := saved.resume(c.Context(), p)
+			if err != nil {
+				return err
+			}
+			st, err := execute(c.Context(), p, pv, newOutput(c.OutOrStdout(), f), start, saved)
 			err = outcome(p, st, err)
+			if saved != nil && exitCode(err) == ExitPaused {
+				fmt.Fprintf(c.ErrOrStderr(), "canary: the state is saved in %s; continue with: canary run --resume %s\n", f.state, args[0])
+			}
 			if err == nil {
 				fmt.Fprintf(c.ErrOrStderr(), "canary: %s %s promoted\n", st.Name, st.Version)
 			}
@@ -68,6 +83,8 @@ Exit codes: 0 promoted, 1 rolled back, 2 invalid input, 3 pre-checks failed
 	}
 	c.Flags().StringVarP(&f.output, "output", "o", "", "output format: text (live view on a terminal) or json (one event per line)")
 	c.Flags().BoolVar(&f.noColor, "no-color", false, "no colors in the live view")
+	c.Flags().StringVar(&f.state, "state", defaultStatePath("run.db"), "the state database (every decision is saved before it is acted on)")
+	c.Flags().BoolVar(&f.resume, "resume", false, "continue the paused or interrupted rollout of this plan from --state")
 	return c
 }
 
@@ -167,15 +184,23 @@ func (o *output) close() {
 	}
 }
 
-// execute runs one rollout of p on pv, showing it on out.
-func execute(ctx context.Context, p *canary.Plan, pv *providers, out *output) (canary.State, error) {
+// execute runs one rollout of p on pv from st, showing it on out and saving
+// it in save (nil: in memory).
+func execute(ctx context.Context, p *canary.Plan, pv *providers, out *output, st canary.State, save runner.Store) (canary.State, error) {
 	clock := canary.SystemClock{}
+	if st.Phase == "" {
+		st = engine.New(p, clock.Now())
+	}
+	if save != nil && reflect.ValueOf(save).IsNil() {
+		save = nil
+	}
 	r, err := runner.New(runner.Config{
-		Plan: p, Router: pv.router, Metrics: pv.metrics, Flags: pv.flags, Checks: pv.checks,
+		Store: save,
+		Plan:  p, Router: pv.router, Metrics: pv.metrics, Flags: pv.flags, Checks: pv.checks,
 		Notifier: &notify.Console{Println: out.line}, StopWhenPaused: true, PauseOnInterrupt: true,
 		OnEvent:  out.event,
 		OnUpdate: func(st canary.State, last []canary.Evaluation) { out.update(p, st, last, clock.Now()) },
-	}, engine.New(p, clock.Now()))
+	}, st)
 	if err != nil {
 		return canary.State{}, err
 	}
@@ -193,7 +218,7 @@ func execute(ctx context.Context, p *canary.Plan, pv *providers, out *output) (c
 			}
 		}
 	}()
-	st, err := r.Run(ctx)
+	st, err = r.Run(ctx)
 	out.update(p, st, r.LastEvaluations(), clock.Now())
 	out.close()
 	return st, err

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/canary-dev/canary"
+	"github.com/canary-dev/canary/engine"
+	"github.com/canary-dev/canary/store"
+)
+
+// runState is a foreground rollout's durable state in the --state
+// database: it implements runner.Store.
+type runState struct {
+	st    *store.Store
+	id    int64
+	state canary.State
+}
+
+// openRunState opens --state and creates the rollout, or with --resume
+// loads the paused one. A rollout of the same name that is not finished
+// is never silently replaced.
+func openRunState(ctx context.Context, f runFlags, p *canary.Plan, file string) (*runState, error) {
+	if f.state == "" || f.state == "none" {
+		if f.resume {
+			return nil, usageError{errors.New("--resume needs --state")}
+		}
+		return nil, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(f.state), 0o700); err != nil {
+		return nil, canary.Errorf(canary.EUNAVAILABLE, "--state: %v", err)
+	}
+	st, err := store.Open(ctx, f.state)
+	if err != nil {
+		return nil, err
+	}
+	rs := &runState{st: st}
+	name := p.Metadata.Namespace + "/" + p.Metadata.Name
+	latest, err := st.Latest(ctx, name)
+	switch {
+	case err != nil && canary.ErrorCode(err) != canary.ENOTFOUND:
+		st.Close()
+		return nil, err
+	case f.resume && (err != nil || latest.State.Phase.Terminal()):
+		st.Close()
+		return nil, canary.Errorf(canary.ENOTFOUND, "no unfinished rollout of %s in %s to resume", name, f.state)
+	case f.resume:
+		rs.id, rs.state = latest.ID, latest.State
+		return rs, nil
+	case err == nil && !latest.State.Phase.Terminal():
+		st.Close()
+		return nil, canary.Errorf(canary.ECONFLICT,
+			"rollout %s is %s at weight %d%% in %s: continue it with `canary run --resume %s` (or use another --state)",
+			name, latest.State.Phase, latest.State.Weight, f.state, file)
+	}
+	canon, err := json.Marshal(p)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	r, err := st.Create(ctx, name, canon, canary.State{}, nil)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	rs.id = r.ID
+	return rs, nil
+}
+
+// resume returns the state to continue from. A rollout that was paused
+// (by an interruption or for a reason) is resumed: asking for --resume is
+// the person's decision to go on.
+func (r *runState) resume(ctx context.Context, p *canary.Plan) (canary.State, error) {
+	if r == nil {
+		return canary.State{}, nil
+	}
+	if r.state.Phase != canary.PhasePaused {
+		return r.state, nil
+	}
+	out, err := engine.Control(p, r.state, engine.Command{Kind: engine.CmdResume, Actor: "canary run --resume"}, time.Now())
+	if err != nil {
+		return canary.State{}, err
+	}
+	if err := r.Save(ctx, out.State, out.Events); err != nil {
+		return canary.State{}, err
+	}
+	return out.State, nil
+}
+
+// Save commits a decision (implements runner.Store). The first save of a
+// new rollout replaces the empty snapshot Create stored.
+func (r *runState) Save(ctx context.Context, st canary.State, events []canary.Event) error {
+	if r == nil {
+		return nil
+	}
+	return r.st.Commit(ctx, r.id, st, events)
+}
+
+func (r *runState) close() {
+	if r != nil {
+		r.st.Close()
+	}
+}

@@ -1,0 +1,174 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/canary-dev/canary"
+	"github.com/canary-dev/canary/manager"
+	"github.com/canary-dev/canary/store"
+	"github.com/canary-dev/canary/web"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spf13/cobra"
+)
+
+type serveFlags struct {
+	listen     string
+	state      string
+	tokensFile string
+	insecure   bool
+	tlsCert    string
+	tlsKey     string
+}
+
+// defaultStatePath is where canary keeps its state unless told otherwise.
+func defaultStatePath(file string) string {
+	dir := os.Getenv("XDG_STATE_HOME")
+	if dir == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return file
+		}
+		dir = filepath.Join(home, ".local", "state")
+	}
+	return filepath.Join(dir, "canary", file)
+}
+
+func newServeCmd() *cobra.Command {
+	f := serveFlags{listen: "127.0.0.1:7070", state: defaultStatePath("serve.db")}
+	c := &cobra.Command{
+		Use:   "serve",
+		Short: "Run many rollouts durably, with an HTTP API for kubectl-style controls",
+		Long: `Serve runs every applied rollout, keeps their state and events in an
+embedded SQLite database (--state), resumes them after a restart (a crash
+loses nothing: each decision is saved before it is acted on), and serves
+the JSON API that canary apply/get/describe/events/pause/resume/promote/
+abort/retry/report talk to.
+
+Tokens (name:role:secret per line, roles viewer and operator) come from
+--tokens-file or the CANARY_TOKENS environment variable; without any,
+serve refuses to start unless --insecure is given (a loopback listener on
+a machine only you use).`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error { return serve(c.Context(), f, c.ErrOrStderr()) },
+	}
+	c.Flags().StringVar(&f.listen, "listen", f.listen, "address of the API (loopback unless you say otherwise)")
+	c.Flags().StringVar(&f.state, "state", f.state, "the state database")
+	c.Flags().StringVar(&f.tokensFile, "tokens-file", "", "file of name:role:secret lines (or CANARY_TOKENS)")
+	c.Flags().BoolVar(&f.insecure, "insecure", false, "serve without tokens (loopback, single-user machines only)")
+	c.Flags().StringVar(&f.tlsCert, "tls-cert", "", "TLS certificate file (with --tls-key)")
+	c.Flags().StringVar(&f.tlsKey, "tls-key", "", "TLS key file")
+	return c
+}
+
+// loadTokens reads the token file and CANARY_TOKENS.
+func loadTokens(file string) (*web.Tokens, error) {
+	var src []string
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, canary.Errorf(canary.EINVALID, "--tokens-file: %v", err)
+		}
+		src = append(src, string(b))
+	}
+	if env := os.Getenv(web.EnvTokens); env != "" {
+		src = append(src, env)
+	}
+	if len(src) == 0 {
+		return nil, nil
+	}
+	t, err := web.ParseTokens(strings.Join(src, "\n"))
+	if err != nil {
+		return nil, canary.Errorf(canary.EINVALID, "tokens: %v", err)
+	}
+	return t, nil
+}
+
+func serve(ctx context.Context, f serveFlags, logw interface{ Write([]byte) (int, error) }) error {
+	log := slog.New(slog.NewTextHandler(logw, nil))
+	if (f.tlsCert == "") != (f.tlsKey == "") {
+		return usageError{errors.New("--tls-cert and --tls-key go together")}
+	}
+	tokens, err := loadTokens(f.tokensFile)
+	if err != nil {
+		return err
+	}
+	if tokens == nil && !f.insecure {
+		return usageError{errors.New("no API tokens: give --tokens-file or CANARY_TOKENS (name:role:secret lines), or --insecure on a loopback address")}
+	}
+	if err := os.MkdirAll(filepath.Dir(f.state), 0o700); err != nil {
+		return canary.Errorf(canary.EUNAVAILABLE, "--state: %v", err)
+	}
+	st, err := store.Open(ctx, f.state)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	reg := prometheus.NewRegistry()
+	mgr, err := manager.New(manager.Config{Store: st, Providers: rolloutProviders, Logger: log, Registerer: reg,
+		Outbox: outboxFor})
+	if err != nil {
+		return err
+	}
+	mctx, stopRunners := context.WithCancel(ctx)
+	defer func() { stopRunners(); mgr.Wait() }()
+	if err := mgr.Start(mctx); err != nil {
+		return err
+	}
+	startBackground(mctx, st, log)
+	api, err := web.New(web.Config{API: mgr, Tokens: tokens, Insecure: f.insecure, Registry: reg, Logger: log})
+	if err != nil {
+		return err
+	}
+	return listenAndServe(ctx, f, mountExtras(api, st), log)
+}
+
+// listenAndServe serves h until ctx ends, then shuts down gracefully.
+func listenAndServe(ctx context.Context, f serveFlags, h http.Handler, log *slog.Logger) error {
+	ln, err := net.Listen("tcp", f.listen)
+	if err != nil {
+		return canary.Errorf(canary.EUNAVAILABLE, "--listen %s: %v", f.listen, err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second,
+		MaxHeaderBytes: 64 << 10}
+	scheme := "http"
+	if f.tlsCert != "" {
+		cert, err := tls.LoadX509KeyPair(f.tlsCert, f.tlsKey)
+		if err != nil {
+			return canary.Errorf(canary.EINVALID, "--tls-cert/--tls-key: %v", err)
+		}
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		ln = tls.NewListener(ln, srv.TLSConfig)
+		scheme = "https"
+	}
+	log.Info("canary serve listening", "url", fmt.Sprintf("%s://%s", scheme, ln.Addr()), "state", f.state)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+		return nil
+	}
+}
+
+// rolloutProviders builds one served rollout's providers from its plan.
+func rolloutProviders(ctx context.Context, p *canary.Plan) (manager.Providers, error) {
+	pv, err := wire(ctx, p, wireOptions{})
+	if err != nil {
+		return manager.Providers{}, err
+	}
+	return manager.Providers{Router: pv.router, Metrics: pv.metrics, Flags: pv.flags, Checks: pv.checks, Close: pv.close}, nil
+}
