@@ -51,6 +51,8 @@ func (s *Slack) Send(ctx context.Context, m Message) error {
 		return nil
 	case errors.As(err, &rl):
 		return &retryAfterError{err: fmt.Errorf("%s answered 429 Too Many Requests", what), after: rl.RetryAfter}
+	case errors.As(err, &sc) && sc.Code/100 == 2:
+		return nil // slack-go wants 200; any 2xx is a yes (Slack-compatible receivers answer 202, 204)
 	case errors.As(err, &sc):
 		resp := &http.Response{StatusCode: sc.Code, Status: sc.Status, Header: http.Header{},
 			Body: io.NopCloser(strings.NewReader(capture.detail))}
