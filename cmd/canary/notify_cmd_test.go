@@ -35,8 +35,8 @@ func runNotify(t *testing.T, args ...string) (int, string, string) {
 type mailSink struct{ n atomic.Int32 }
 
 func (s *mailSink) NewSession(*smtp.Conn) (smtp.Session, error) { return s, nil }
-func (s *mailSink) Mail(string, *smtp.MailOptions) error         { return nil }
-func (s *mailSink) Rcpt(string, *smtp.RcptOptions) error         { return nil }
+func (s *mailSink) Mail(string, *smtp.MailOptions) error        { return nil }
+func (s *mailSink) Rcpt(string, *smtp.RcptOptions) error        { return nil }
 func (s *mailSink) Data(r io.Reader) error {
 	_, err := io.Copy(io.Discard, r)
 	s.n.Add(1)
