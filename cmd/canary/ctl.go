@@ -1,0 +1,195 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/canary-dev/canary"
+	"github.com/canary-dev/canary/client"
+	"github.com/canary-dev/canary/manager"
+	"github.com/spf13/cobra"
+	"go.yaml.in/yaml/v3"
+)
+
+// The client commands' defaults and environment variables.
+const (
+	defaultServer = "http://127.0.0.1:7070"
+	envServer     = "CANARY_SERVER"
+	envToken      = "CANARY_TOKEN"
+	envNamespace  = "CANARY_NAMESPACE"
+)
+
+// newCtlCmds returns the kubectl-style client commands of `canary serve`:
+// apply, get, describe, events, pause, resume, promote, approve, abort,
+// retry, report and delete. Each takes --server, --token and -n.
+func newCtlCmds(stdout, stderr io.Writer) []*cobra.Command {
+	return (&ctl{stdout: stdout, stderr: stderr, now: time.Now, getenv: os.Getenv}).cmds()
+}
+
+// ctl holds what the client commands share; tests replace the clock,
+// the environment and the HTTP client.
+type ctl struct {
+	stdout, stderr io.Writer
+	now            func() time.Time
+	getenv         func(string) string
+	httpClient     *http.Client
+}
+
+// ctlFlags are the flags every client command has.
+type ctlFlags struct {
+	server, token, namespace string
+}
+
+func (x *ctl) cmds() []*cobra.Command {
+	cmds := []*cobra.Command{x.applyCmd(), x.getCmd(), x.describeCmd(), x.eventsCmd(), x.reportCmd(), x.deleteCmd()}
+	return append(cmds, x.controlCmds()...)
+}
+
+// connection adds the connection flags to c.
+func (x *ctl) connection(c *cobra.Command) *ctlFlags {
+	f := &ctlFlags{}
+	c.Flags().StringVar(&f.server, "server", "", "URL of canary serve (env "+envServer+"; default "+defaultServer+")")
+	c.Flags().StringVar(&f.token, "token", "", "API bearer token (env "+envToken+", which keeps it out of the process list)")
+	c.Flags().StringVarP(&f.namespace, "namespace", "n", "", "namespace of NAME when NAME has none (env "+envNamespace+"; default "+canary.DefaultNamespace+")")
+	return f
+}
+
+// client builds the API client from the flags, then the environment.
+func (x *ctl) client(f *ctlFlags) (*client.Client, error) {
+	server := firstOf(f.server, x.getenv(envServer), defaultServer)
+	c, err := client.New(server, firstOf(f.token, x.getenv(envToken)), x.httpClient)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("--server: %w", err)}
+	}
+	return c, nil
+}
+
+// name is NAME as "namespace/name": as given when it has a slash, else in
+// -n (or CANARY_NAMESPACE, or default).
+func (x *ctl) name(f *ctlFlags, arg string) string {
+	if strings.Contains(arg, "/") {
+		return arg
+	}
+	return firstOf(f.namespace, x.getenv(envNamespace), canary.DefaultNamespace) + "/" + arg
+}
+
+func firstOf(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// completeNames completes NAME with the server's rollouts.
+func (x *ctl) completeNames(f *ctlFlags) cobra.CompletionFunc {
+	return func(c *cobra.Command, args []string, _ string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		if len(args) > 0 {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		cl, err := x.client(f)
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveError
+		}
+		ctx, cancel := context.WithTimeout(c.Context(), 3*time.Second)
+		defer cancel()
+		list, err := cl.List(ctx, manager.ListOptions{Limit: 1000})
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveError
+		}
+		names := make([]cobra.Completion, 0, len(list))
+		for _, r := range list {
+			names = append(names, cobra.CompletionWithDesc(r.Name, string(r.State.Phase)))
+		}
+		return names, cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+// outputFlag adds -o with the formats allowed ("" is the default text).
+func outputFlag(c *cobra.Command, p *string, formats ...string) {
+	c.Flags().StringVarP(p, "output", "o", "", "output format: "+strings.Join(formats, " or ")+" (default: text for people)")
+	c.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(formats, cobra.ShellCompDirectiveNoFileComp))
+}
+
+// checkOutput refuses an -o that is not one of formats.
+func checkOutput(o string, formats ...string) error {
+	if o == "" {
+		return nil
+	}
+	for _, f := range formats {
+		if o == f {
+			return nil
+		}
+	}
+	return usageError{fmt.Errorf("-o %q: use %s", o, strings.Join(formats, " or "))}
+}
+
+// printData writes v as indented JSON or as YAML with the JSON field
+// names.
+func printData(w io.Writer, format string, v any) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return canary.Errorf(canary.EINTERNAL, "encode output: %v", err)
+	}
+	if format == "json" {
+		_, err = fmt.Fprintf(w, "%s\n", data)
+		return err
+	}
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec.UseNumber()
+	var tree any
+	if err := dec.Decode(&tree); err != nil {
+		return canary.Errorf(canary.EINTERNAL, "encode output: %v", err)
+	}
+	out, err := yaml.Marshal(numbers(tree))
+	if err != nil {
+		return canary.Errorf(canary.EINTERNAL, "encode output as YAML: %v", err)
+	}
+	_, err = w.Write(out)
+	return err
+}
+
+// numbers turns json.Numbers into int64 or float64, so YAML writes 30000000000,
+// not a string or 3e+10.
+func numbers(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, x := range t {
+			t[k] = numbers(x)
+		}
+	case []any:
+		for i, x := range t {
+			t[i] = numbers(x)
+		}
+	case json.Number:
+		if i, err := t.Int64(); err == nil {
+			return i
+		}
+		f, _ := t.Float64()
+		return f
+	}
+	return v
+}
+
+// age is how long ago t was, to the largest unit: 45s, 12m, 3h, 2d.
+func age(now, t time.Time) string {
+	d := now.Sub(t)
+	switch {
+	case t.IsZero():
+		return "-"
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", max(0, int(d.Seconds())))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh", int(d.Hours()))
+	}
+	return fmt.Sprintf("%dd", int(d.Hours()/24))
+}

@@ -1,0 +1,354 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/canary-dev/canary"
+	"github.com/canary-dev/canary/client"
+	"github.com/canary-dev/canary/manager"
+	rollreport "github.com/canary-dev/canary/report"
+	"github.com/canary-dev/canary/view"
+	"github.com/spf13/cobra"
+)
+
+// describeDecisions is how many of the last decisions describe shows, and
+// describeEvents how many events it reads to find them.
+const (
+	describeDecisions = 10
+	describeEvents    = 5000
+)
+
+func (x *ctl) getCmd() *cobra.Command {
+	var output, phase string
+	c := &cobra.Command{
+		Use:   "get [NAME]",
+		Short: "List rollouts, or show one",
+		Long: `Get lists the rollouts of canary serve (--phase keeps one phase) or shows
+one: name, generation, version, phase, step, canary weight and age.
+-o json or -o yaml prints the API's objects.`,
+		Args: cobra.MaximumNArgs(1),
+	}
+	f := x.connection(c)
+	c.ValidArgsFunction = x.completeNames(f)
+	c.Flags().StringVar(&phase, "phase", "", "only rollouts in this phase (Progressing, Paused, RolledBack, ...)")
+	outputFlag(c, &output, "json", "yaml")
+	c.RunE = func(c *cobra.Command, args []string) error {
+		if err := checkOutput(output, "json", "yaml"); err != nil {
+			return err
+		}
+		cl, err := x.client(f)
+		if err != nil {
+			return err
+		}
+		if len(args) == 1 {
+			r, err := cl.Get(c.Context(), x.name(f, args[0]))
+			if err != nil {
+				return err
+			}
+			if output != "" {
+				return printData(x.stdout, output, r)
+			}
+			return x.table([]manager.Rollout{r})
+		}
+		list, err := cl.List(c.Context(), manager.ListOptions{Phase: canary.Phase(phase), Limit: 1000})
+		if err != nil {
+			return err
+		}
+		if output != "" {
+			return printData(x.stdout, output, struct {
+				Items []manager.Rollout `json:"items"`
+			}{append([]manager.Rollout{}, list...)})
+		}
+		if len(list) == 0 {
+			fmt.Fprintln(x.stderr, "no rollouts")
+			return nil
+		}
+		return x.table(list)
+	}
+	return c
+}
+
+// table prints rollouts one per line.
+func (x *ctl) table(list []manager.Rollout) error {
+	tw := tabwriter.NewWriter(x.stdout, 0, 0, 3, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tGEN\tVERSION\tPHASE\tSTEP\tWEIGHT\tAGE")
+	for _, r := range list {
+		steps := 0
+		if r.Plan != nil {
+			steps = len(r.Plan.Spec.Steps)
+		}
+		step := "-"
+		if moved(r.State) {
+			step = fmt.Sprintf("%d/%d", r.State.Step+1, steps)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%d%%\t%s\n", r.Name, r.Generation, r.State.Version, r.State.Phase,
+			step, r.State.Weight, age(x.now(), r.CreatedAt))
+	}
+	return tw.Flush()
+}
+
+// moved reports whether traffic has moved in the rollout's life.
+func moved(st canary.State) bool {
+	switch st.Phase {
+	case canary.PhasePending, canary.PhasePreChecks, canary.PhaseFailed:
+		return false
+	case canary.PhasePaused:
+		return st.PausedFrom != canary.PhasePending && st.PausedFrom != canary.PhasePreChecks
+	}
+	return true
+}
+
+func (x *ctl) describeCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "describe NAME",
+		Short: "Show a rollout in detail: steps, rules, timers and its last decisions",
+		Long: `Describe shows one rollout: its status block (as canary run draws it: the
+step track, the hold, weight and flag, every rule's canary and stable value
+against its threshold with its verdict and pending timer), the steps with
+✓ done and ● current, and its last decisions with the inputs they were
+taken on.`,
+		Args: cobra.ExactArgs(1),
+	}
+	f := x.connection(c)
+	c.ValidArgsFunction = x.completeNames(f)
+	c.RunE = func(c *cobra.Command, args []string) error {
+		cl, err := x.client(f)
+		if err != nil {
+			return err
+		}
+		name := x.name(f, args[0])
+		r, err := cl.Get(c.Context(), name)
+		if err != nil {
+			return err
+		}
+		evs, err := cl.AllEvents(c.Context(), name, max(0, r.State.EventSeq-describeEvents))
+		if err != nil {
+			return err
+		}
+		x.describe(x.stdout, r, evs)
+		return nil
+	}
+	return c
+}
+
+// describe writes the description of r, whose recent events are evs.
+func (x *ctl) describe(w io.Writer, r manager.Rollout, evs []canary.Event) {
+	now := x.now()
+	fmt.Fprintf(w, "Name:        %s\n", r.Name)
+	fmt.Fprintf(w, "Generation:  %d\n", r.Generation)
+	fmt.Fprintf(w, "Version:     %s\n", r.State.Version)
+	fmt.Fprintf(w, "Phase:       %s\n", r.State.Phase)
+	fmt.Fprintf(w, "Created:     %s (%s ago)\n", r.CreatedAt.UTC().Format(time.DateTime+" UTC"), age(now, r.CreatedAt))
+	if r.Plan == nil {
+		return
+	}
+	fmt.Fprintln(w)
+	io.WriteString(w, view.Status(r.Plan, r.State, r.LastEvaluations, now, 0))
+	fmt.Fprintln(w, "\nSteps:")
+	for i, s := range r.Plan.Spec.Steps {
+		line := fmt.Sprintf("  %s %d  %3d%%", stepMark(r.State, i, len(r.Plan.Spec.Steps)), i+1, s.Weight)
+		if s.Hold > 0 {
+			line += "  hold " + s.Hold.String()
+		}
+		if a := s.Approval; a != nil && a.Manual {
+			line += "  manual approval"
+		} else if a != nil && a.Webhook != "" {
+			line += "  approval webhook"
+		}
+		fmt.Fprintln(w, line)
+	}
+	x.decisions(w, r, evs)
+}
+
+// stepMark is ✓ for a step done, ● for the current one, ✗ for the step a
+// rollback left, blank for the rest.
+func stepMark(st canary.State, i, n int) string {
+	cur := st.Step
+	switch {
+	case st.Phase == canary.PhaseSucceeded:
+		cur = n
+	case !moved(st):
+		cur = -1
+	}
+	switch {
+	case i < cur:
+		return "✓"
+	case i == cur && (st.Phase == canary.PhaseRollingBack || st.Phase == canary.PhaseRolledBack):
+		return "✗"
+	case i == cur:
+		return "●"
+	}
+	return " "
+}
+
+// decisions writes the last decisions with their inputs.
+func (x *ctl) decisions(w io.Writer, r manager.Rollout, evs []canary.Event) {
+	ds := rollreport.Decisions(evs)
+	if len(ds) == 0 {
+		fmt.Fprintln(w, "\nDecisions:  none yet")
+		return
+	}
+	shown := ds[max(0, len(ds)-describeDecisions):]
+	fmt.Fprintf(w, "\nLast decisions (%d of %d):\n", len(shown), len(ds))
+	start := startOf(r)
+	for _, d := range shown {
+		fmt.Fprintf(w, "  %s\n", view.EventLine(d.Event, start))
+		for _, e := range d.Inputs {
+			fmt.Fprintf(w, "           ↳ %s\n", inputLine(e))
+		}
+	}
+}
+
+// startOf is when the rollout began, for event times.
+func startOf(r manager.Rollout) time.Time {
+	if !r.State.CreatedAt.IsZero() {
+		return r.State.CreatedAt
+	}
+	return r.CreatedAt
+}
+
+// inputLine is "latencyP95 > 600ms for 1m: canary 742ms (stable 420ms),
+// 1500 requests over 30s; > 600ms → breach for 1m, firing".
+func inputLine(e canary.Evaluation) string {
+	kind := e.Metric.Kind()
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: ", e.Rule)
+	if e.Verdict.Judged() {
+		who := "canary"
+		if e.Metric == canary.MetricBurnRate {
+			who = "service"
+		}
+		fmt.Fprintf(&b, "%s %s", who, canary.FormatValue(kind, e.Value))
+		if e.Stable != nil {
+			fmt.Fprintf(&b, " (stable %s)", canary.FormatValue(kind, *e.Stable))
+		}
+		b.WriteString(", ")
+	}
+	op := ">"
+	if e.Op == "below" {
+		op = "<"
+	}
+	fmt.Fprintf(&b, "%d requests over %s; %s %s → %s", e.Samples, canary.FormatDuration(e.Window), op,
+		canary.FormatValue(kind, e.Threshold), e.Verdict)
+	if e.PendingFor > 0 {
+		b.WriteString(" for " + canary.FormatDuration(e.PendingFor))
+	}
+	if e.Firing {
+		b.WriteString(", firing")
+	}
+	if e.Detail != "" {
+		b.WriteString(" (" + e.Detail + ")")
+	}
+	return b.String()
+}
+
+func (x *ctl) eventsCmd() *cobra.Command {
+	var output string
+	var watch, all bool
+	c := &cobra.Command{
+		Use:   "events NAME",
+		Short: "Print a rollout's events (-w: and follow them)",
+		Long: `Events prints a rollout's events, one line each (time since the start, a
+tag, step and weight, what happened and why). The per-interval evaluations
+and the actions' intent records are left out unless --all is given;
+-o json prints every event as one JSON object per line. -w keeps following
+the events as they happen until interrupted.`,
+		Args: cobra.ExactArgs(1),
+	}
+	f := x.connection(c)
+	c.ValidArgsFunction = x.completeNames(f)
+	c.Flags().BoolVarP(&watch, "watch", "w", false, "follow new events as they happen")
+	c.Flags().BoolVar(&all, "all", false, "include evaluations and action intents")
+	outputFlag(c, &output, "text", "json")
+	c.RunE = func(c *cobra.Command, args []string) error {
+		if err := checkOutput(output, "text", "json"); err != nil {
+			return err
+		}
+		cl, err := x.client(f)
+		if err != nil {
+			return err
+		}
+		name := x.name(f, args[0])
+		r, err := cl.Get(c.Context(), name)
+		if err != nil {
+			return err
+		}
+		p := &eventPrinter{w: x.stdout, start: startOf(r), json: output == "json", all: all || output == "json"}
+		return x.printEvents(c, cl, name, p, watch)
+	}
+	return c
+}
+
+// printEvents prints the events so far, then follows them with watch.
+func (x *ctl) printEvents(c *cobra.Command, cl *client.Client, name string, p *eventPrinter, watch bool) error {
+	evs, err := cl.AllEvents(c.Context(), name, 0)
+	if err != nil {
+		return err
+	}
+	var last int64
+	for _, ev := range evs {
+		p.print(ev)
+		last = ev.Seq
+	}
+	if !watch {
+		return p.err
+	}
+	if err := cl.Watch(c.Context(), name, last, p.print); err != nil {
+		return err
+	}
+	return p.err
+}
+
+// eventPrinter prints events for people or as JSON lines.
+type eventPrinter struct {
+	w         io.Writer
+	start     time.Time
+	json, all bool
+	err       error
+}
+
+func (p *eventPrinter) print(ev canary.Event) {
+	if !p.all && !view.Filter(ev) {
+		return
+	}
+	if !p.json {
+		fmt.Fprintln(p.w, view.EventLine(ev, p.start))
+		return
+	}
+	line, err := view.EventJSON(ev)
+	if err != nil && p.err == nil {
+		p.err = err
+	}
+	p.w.Write(line)
+}
+
+func (x *ctl) reportCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "report NAME",
+		Short: "Print a rollout's post-deployment report (Markdown)",
+		Long: `Report prints the post-deployment report in Markdown: the outcome, version
+and duration, a timeline, the canary's and the stable's metrics per step,
+every decision and the numbers behind it, and the runbook's success
+criteria checked from the data.`,
+		Args: cobra.ExactArgs(1),
+	}
+	f := x.connection(c)
+	c.ValidArgsFunction = x.completeNames(f)
+	c.RunE = func(c *cobra.Command, args []string) error {
+		cl, err := x.client(f)
+		if err != nil {
+			return err
+		}
+		md, err := cl.Report(c.Context(), x.name(f, args[0]))
+		if err != nil {
+			return err
+		}
+		_, err = io.WriteString(x.stdout, md)
+		return err
+	}
+	return c
+}
