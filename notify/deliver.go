@@ -1,12 +1,14 @@
 package notify
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -129,7 +131,9 @@ func (d *Deliverer) Run(ctx context.Context) error {
 	tick := time.NewTicker(d.cfg.PollInterval)
 	defer tick.Stop()
 	retry := time.NewTimer(time.Hour)
+	retry.Stop()
 	defer retry.Stop()
+	var armed time.Time
 	finished := make(chan struct{}, d.cfg.Concurrency)
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -152,7 +156,7 @@ func (d *Deliverer) Run(ctx context.Context) error {
 				}()
 			}
 		}
-		d.armRetry(retry)
+		d.armRetry(retry, &armed)
 		select {
 		case <-ctx.Done():
 			return nil
@@ -162,6 +166,7 @@ func (d *Deliverer) Run(ctx context.Context) error {
 			}
 		case <-tick.C:
 		case <-retry.C:
+			armed = time.Time{}
 		case <-finished:
 			inflight--
 		}
@@ -177,9 +182,9 @@ func (d *Deliverer) Run(ctx context.Context) error {
 }
 
 // lanes splits claimed items into groups sent one after the other: a
-// rollout's PagerDuty messages to one audience share a lane, in claim
-// order (oldest first), so a resolve follows its trigger; every other
-// item has a lane of its own.
+// rollout's PagerDuty messages to one audience share a lane, in event
+// order, so a resolve follows its trigger; every other item has a lane of
+// its own.
 func lanes(items []store.OutboxItem) [][]store.OutboxItem {
 	var out [][]store.OutboxItem
 	at := map[string]int{}
@@ -196,19 +201,32 @@ func lanes(items []store.OutboxItem) [][]store.OutboxItem {
 		at[k] = len(out)
 		out = append(out, []store.OutboxItem{it})
 	}
+	for _, i := range at {
+		slices.SortStableFunc(out[i], func(a, b store.OutboxItem) int { return cmp.Compare(eventSeq(a), eventSeq(b)) })
+	}
 	return out
 }
 
+// eventSeq is the Seq of the event behind it, 0 if unreadable.
+func eventSeq(it store.OutboxItem) int64 {
+	m, err := decodeItem(it)
+	if err != nil {
+		return 0
+	}
+	return m.Event.Seq
+}
+
 // armRetry sets t to fire when the earliest retry this Deliverer
-// scheduled falls due.
-func (d *Deliverer) armRetry(t *time.Timer) {
+// scheduled falls due; *armed is when t fires (zero: not armed).
+func (d *Deliverer) armRetry(t *time.Timer, armed *time.Time) {
 	d.mu.Lock()
 	at := d.soonest
 	d.soonest = time.Time{}
 	d.mu.Unlock()
-	if at.IsZero() {
+	if at.IsZero() || (!armed.IsZero() && !at.Before(*armed)) {
 		return
 	}
+	*armed = at
 	t.Reset(max(at.Sub(d.cfg.Now()), 0))
 }
 
@@ -233,7 +251,7 @@ func (d *Deliverer) deliver(ctx context.Context, it store.OutboxItem) {
 		switch {
 		case oerr != nil:
 			err = oerr
-		case wait != "":
+		case wait.Key != "":
 			d.deferItem(ctx, it, wait)
 			return
 		case skip:
@@ -297,13 +315,13 @@ func (d *Deliverer) plan(id int64) (*canary.Plan, error) {
 }
 
 // pagerDutyTurn keeps a rollout's PagerDuty messages to one audience in
-// order: wait names an earlier one not yet finished (delivered or given
-// up). skip is set for a resolve with no trigger since the last resolve:
-// there is no incident to resolve.
-func (d *Deliverer) pagerDutyTurn(ctx context.Context, it store.OutboxItem, m Message) (wait string, skip bool, err error) {
+// order: wait is an earlier one not yet finished (delivered or given up),
+// zero if none. skip is set for a resolve with no trigger since the last
+// resolve: there is no incident to resolve.
+func (d *Deliverer) pagerDutyTurn(ctx context.Context, it store.OutboxItem, m Message) (wait store.OutboxItem, skip bool, err error) {
 	items, err := d.cfg.Store.Outbox(ctx, it.RolloutID)
 	if err != nil {
-		return "", false, err
+		return wait, false, err
 	}
 	open := false
 	for _, o := range items {
@@ -314,20 +332,26 @@ func (d *Deliverer) pagerDutyTurn(ctx context.Context, it store.OutboxItem, m Me
 			continue
 		}
 		if o.Status == store.OutboxPending || o.Status == store.OutboxClaimed {
-			return o.Key, false, nil
+			return o, false, nil
 		}
 		if om, err := decodeItem(o); err == nil {
 			open = om.Action != ActionResolve
 		}
 	}
-	return "", m.Action == ActionResolve && !open, nil
+	return wait, m.Action == ActionResolve && !open, nil
 }
 
-// deferItem puts it back until the earlier message wait is finished. The
-// attempt is recorded but does not count toward MaxAttempts.
-func (d *Deliverer) deferItem(ctx context.Context, it store.OutboxItem, wait string) {
-	at := d.cfg.Now().Add(min(d.cfg.BackoffBase, time.Second))
-	if err := d.cfg.Store.MarkFailed(ctx, it.Key, deferPrefix+wait+" to be delivered first", at, false); err != nil {
+// deferItem puts it back until the earlier message wait is finished: a
+// second after wait's next attempt is due, or a second from now while wait
+// is being sent. The attempt is recorded but does not count toward
+// MaxAttempts.
+func (d *Deliverer) deferItem(ctx context.Context, it, wait store.OutboxItem) {
+	at := d.cfg.Now()
+	if wait.Status == store.OutboxPending && wait.NotBefore.After(at) {
+		at = wait.NotBefore
+	}
+	at = at.Add(min(d.cfg.BackoffBase, time.Second))
+	if err := d.cfg.Store.MarkFailed(ctx, it.Key, deferPrefix+wait.Key+" to be delivered first", at, false); err != nil {
 		d.cfg.Logger.Warn("defer notification", "key", it.Key, "err", err)
 		return
 	}

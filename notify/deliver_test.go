@@ -442,3 +442,32 @@ spec:
 		}
 	}
 }
+
+func TestLanesKeepAPagerDutyAudienceInEventOrder(t *testing.T) {
+	item := func(rollout int64, audience, channel string, seq int64) store.OutboxItem {
+		m := Message{Key: Key(rollout, "", seq, audience, channel), Event: canary.Event{Seq: seq}}
+		b, _ := json.Marshal(m)
+		return store.OutboxItem{Key: m.Key, RolloutID: rollout, Audience: audience, Channel: channel, Payload: b}
+	}
+	// A retried trigger (seq 8) is claimed after the resolve (seq 9) when
+	// its retry time sorts later.
+	got := lanes([]store.OutboxItem{
+		item(1, "on-call", "pagerduty", 9), item(1, "eng", "slack", 9), item(1, "on-call", "pagerduty", 8),
+		item(2, "on-call", "pagerduty", 3), item(1, "eng", "slack", 8),
+	})
+	var shape []string
+	for _, lane := range got {
+		var keys []string
+		for _, it := range lane {
+			keys = append(keys, it.Key)
+		}
+		shape = append(shape, strings.Join(keys, " then "))
+	}
+	want := []string{
+		"rollout/1/event/8/on-call/pagerduty then rollout/1/event/9/on-call/pagerduty",
+		"rollout/1/event/9/eng/slack", "rollout/2/event/3/on-call/pagerduty", "rollout/1/event/8/eng/slack",
+	}
+	if !slices.Equal(shape, want) {
+		t.Errorf("lanes\n%s\nwant\n%s", strings.Join(shape, "\n"), strings.Join(want, "\n"))
+	}
+}
