@@ -202,22 +202,37 @@ func (s *Server) Restart() {
 	}
 }
 
+// WaitScraping waits until Prometheus has tried to scrape every target
+// at least once (up exists, 0 or 1), at most timeout. Prometheus applies
+// its targets about 5s after it starts; a target that is not listening
+// yet is then tried every ScrapeInterval.
+func (s *Server) WaitScraping(timeout time.Duration) {
+	s.t.Helper()
+	s.waitQuery(timeout, "count(up)", "targets scraped")
+}
+
 // WaitUp waits until every target has been scraped successfully
 // (up == 1), at most timeout.
 func (s *Server) WaitUp(timeout time.Duration) {
+	s.t.Helper()
+	s.waitQuery(timeout, "count(up == 1)", "targets up")
+}
+
+// waitQuery waits until expr is the number of targets.
+func (s *Server) waitQuery(timeout time.Duration, expr, what string) {
 	s.t.Helper()
 	want := len(s.opt.Targets)
 	deadline := time.Now().Add(timeout)
 	var last string
 	for time.Now().Before(deadline) {
-		v, err := s.Query(context.Background(), "count(up == 1)")
+		v, err := s.Query(context.Background(), expr)
 		if err == nil && len(v) == 1 && v[0] == float64(want) {
 			return
 		}
 		last = fmt.Sprint(v, err)
 		time.Sleep(100 * time.Millisecond)
 	}
-	s.t.Fatalf("prometheus: %d targets not all up after %s (last: %s)", want, timeout, last)
+	s.t.Fatalf("prometheus: not all %d %s after %s (%s: %s)", want, what, timeout, expr, last)
 }
 
 // Query runs an instant query now and returns the values of its result

@@ -1,0 +1,307 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/canary-dev/canary"
+	"github.com/canary-dev/canary/plan"
+	"github.com/canary-dev/canary/promql"
+	"github.com/spf13/cobra"
+)
+
+type queryFlags struct {
+	output  string
+	address string
+	at      string
+	exprs   bool
+}
+
+func newQueryCmd() *cobra.Command {
+	var f queryFlags
+	c := &cobra.Command{
+		Use:   "query PLAN",
+		Short: "Run a plan's Prometheus queries now and print the values per track",
+		Long: `Query runs every query a rollout of the plan would make at one evaluation —
+each rule's metric for the canary and the stable track over the rule's
+window, and the requests query behind each sample count — against the
+plan's Prometheus (analysis.metrics.prometheus), and prints value, samples
+and status (ok, nodata or error) per track. Use it to debug a plan before a
+release: a nodata row is a query that matches nothing (or a track with no
+requests in the window); an error row names the query and what Prometheus
+said.
+
+--address queries another server (a port-forward, a staging Prometheus),
+also for a plan that uses the builtin metrics (with the default queries,
+which read canary's own proxy metrics).
+
+Exit codes: 0 every query answered (nodata included), 2 a query is wrong
+(syntax, several series, not a number) or the plan is invalid, 5 Prometheus
+could not be reached or failed.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			if f.output != "" && f.output != "json" && f.output != "text" {
+				return usageError{fmt.Errorf("-o %q: use json or text", f.output)}
+			}
+			at := time.Now()
+			if f.at != "" {
+				t, err := time.Parse(time.RFC3339, f.at)
+				if err != nil {
+					return usageError{fmt.Errorf("--at %q: not an RFC 3339 time (e.g. 2025-08-14T09:30:00Z)", f.at)}
+				}
+				at = t
+			}
+			p, err := plan.Load(args[0])
+			if err != nil {
+				return err
+			}
+			src, err := querySource(p, f.address)
+			if err != nil {
+				return err
+			}
+			rep := runQueries(c.Context(), p, src, at)
+			if f.output == "json" {
+				enc := json.NewEncoder(c.OutOrStdout())
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(rep); err != nil {
+					return err
+				}
+			} else {
+				rep.print(c.OutOrStdout(), f.exprs)
+			}
+			return rep.err()
+		},
+	}
+	c.Flags().StringVarP(&f.output, "output", "o", "text", "output format: text or json")
+	c.Flags().StringVar(&f.address, "address", "", "Prometheus URL to query instead of the plan's analysis.metrics.prometheus.address")
+	c.Flags().StringVar(&f.at, "at", "", "evaluate at this RFC 3339 time instead of now")
+	c.Flags().BoolVar(&f.exprs, "show-queries", false, "print the PromQL of every row (text output; JSON always has it)")
+	return c
+}
+
+// querySource is the plan's Prometheus source, pointed at address when set.
+func querySource(p *canary.Plan, address string) (*promql.Source, error) {
+	cfg := promql.Config{Service: p.Metadata.Name, Namespace: p.Metadata.Namespace}
+	if p.Spec.Analysis.Metrics.Prometheus != nil {
+		var err error
+		if cfg, err = promql.FromPlan(p); err != nil {
+			return nil, err
+		}
+	} else if address == "" {
+		return nil, canary.Errorf(canary.EINVALID,
+			"the plan measures with the %s metrics, not Prometheus: set analysis.metrics.prometheus, or pass --address to try the default queries against a server",
+			p.Spec.Analysis.Metrics.Provider())
+	}
+	if address != "" {
+		cfg.Address = address
+	}
+	return promql.New(cfg)
+}
+
+// queryReport is the result of `canary query`.
+type queryReport struct {
+	Rollout   string     `json:"rollout"`
+	Namespace string     `json:"namespace"`
+	Address   string     `json:"address"`
+	At        time.Time  `json:"at"`
+	Queries   []queryRow `json:"queries"`
+}
+
+// queryRow is one metric of one track over one window.
+type queryRow struct {
+	Metric canary.Metric `json:"metric"`
+	Track  canary.Track  `json:"track"`
+	Window string        `json:"window"`
+	// Rules are the display names of the rules judged on this row.
+	Rules []string `json:"rules"`
+	// Name is the query template: latency, errorRate or requestRate.
+	Name         string `json:"query"`
+	Expr         string `json:"expr"`
+	RequestsExpr string `json:"requestsExpr"`
+	// Status of the value query, and Value when ok.
+	Status string   `json:"status"`
+	Value  *float64 `json:"value,omitempty"`
+	Error  string   `json:"error,omitempty"`
+	// SamplesStatus of the requests query, and Samples when ok.
+	SamplesStatus string `json:"samplesStatus"`
+	Samples       *int64 `json:"samples,omitempty"`
+	SamplesError  string `json:"samplesError,omitempty"`
+
+	errs []error
+}
+
+// Row statuses.
+const (
+	statusOK     = "ok"
+	statusNoData = "nodata"
+	statusError  = "error"
+)
+
+// planQueries lists the rows an evaluation of p asks for: each rule's base
+// metric (burnRate is computed from errorRate) over its window, canary
+// then stable, in rule order.
+func planQueries(p *canary.Plan, at time.Time) ([]canary.Query, [][]string) {
+	var qs []canary.Query
+	var rules [][]string
+	index := map[canary.Query]int{}
+	for _, r := range p.Spec.Rules {
+		m := r.Metric
+		if m == canary.MetricBurnRate {
+			m = canary.MetricErrorRate
+		}
+		w := r.Window.D()
+		if w <= 0 {
+			w = p.Spec.Analysis.Interval.D()
+		}
+		for _, t := range []canary.Track{canary.TrackCanary, canary.TrackStable} {
+			q := canary.Query{Metric: m, Track: t, Window: w, At: at}
+			i, ok := index[q]
+			if !ok {
+				i = len(qs)
+				index[q] = i
+				qs = append(qs, q)
+				rules = append(rules, nil)
+			}
+			rules[i] = append(rules[i], r.DisplayName())
+		}
+	}
+	return qs, rules
+}
+
+// runQueries runs every row, a few at a time.
+func runQueries(ctx context.Context, p *canary.Plan, src *promql.Source, at time.Time) *queryReport {
+	qs, rules := planQueries(p, at)
+	rep := &queryReport{Rollout: p.Metadata.Name, Namespace: p.Metadata.Namespace, Address: src.Address(), At: at.UTC(),
+		Queries: make([]queryRow, len(qs))}
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 4)
+	for i, q := range qs {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			rep.Queries[i] = runRow(ctx, src, q, rules[i])
+		})
+	}
+	wg.Wait()
+	return rep
+}
+
+func runRow(ctx context.Context, src *promql.Source, q canary.Query, rules []string) queryRow {
+	row := queryRow{Metric: q.Metric, Track: q.Track, Window: promql.FormatWindow(q.Window), Rules: rules}
+	e, err := src.Exprs(q)
+	if err != nil {
+		row.Status, row.SamplesStatus, row.Error = statusError, statusError, err.Error()
+		row.errs = append(row.errs, err)
+		return row
+	}
+	row.Name, row.Expr, row.RequestsExpr = e.Name, e.Value, e.Requests
+	var req promql.Value
+	var reqErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		req, reqErr = src.Instant(ctx, promql.QueryRequests, e.Requests, q.At)
+	}()
+	val, valErr := src.Instant(ctx, e.Name, e.Value, q.At)
+	<-done
+	switch {
+	case valErr != nil:
+		row.Status, row.Error = statusError, valErr.Error()
+		row.errs = append(row.errs, valErr)
+	case val.NoData:
+		row.Status = statusNoData
+	default:
+		row.Status, row.Value = statusOK, &val.V
+	}
+	switch {
+	case reqErr != nil:
+		row.SamplesStatus, row.SamplesError = statusError, reqErr.Error()
+		row.errs = append(row.errs, reqErr)
+	case req.NoData:
+		row.SamplesStatus = statusNoData
+	default:
+		n := int64(max(req.V, 0) + 0.5)
+		row.SamplesStatus, row.Samples = statusOK, &n
+	}
+	return row
+}
+
+// print writes the report as a table, then the errors and hints.
+func (r *queryReport) print(w io.Writer, exprs bool) {
+	fmt.Fprintf(w, "rollout %s (namespace %s), Prometheus %s, at %s\n\n", r.Rollout, r.Namespace, r.Address,
+		r.At.Format(time.RFC3339))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "METRIC\tWINDOW\tTRACK\tVALUE\tSAMPLES\tSTATUS\tRULES")
+	nodata := false
+	for _, q := range r.Queries {
+		value, samples := q.Status, q.SamplesStatus
+		if q.Value != nil {
+			value = formatMetric(q.Metric, *q.Value)
+		}
+		if q.Samples != nil {
+			samples = fmt.Sprint(*q.Samples)
+		}
+		nodata = nodata || q.Status == statusNoData || q.SamplesStatus == statusNoData
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", q.Metric, q.Window, q.Track, value, samples, q.Status,
+			strings.Join(q.Rules, "; "))
+	}
+	_ = tw.Flush()
+	if exprs {
+		fmt.Fprintln(w)
+		for _, q := range r.Queries {
+			fmt.Fprintf(w, "%s %s %s:\n  %s: %s\n  requests: %s\n", q.Metric, q.Window, q.Track, q.Name, q.Expr, q.RequestsExpr)
+		}
+	}
+	if nodata {
+		fmt.Fprintln(w, "\nnodata: the query returned no series or NaN: no requests on that track in the window (a canary at weight 0), or labels that match nothing. Rules are not judged on no data.")
+	}
+	var errs []string
+	for _, q := range r.Queries {
+		if q.Error != "" {
+			errs = append(errs, fmt.Sprintf("%s %s %s: %s", q.Metric, q.Window, q.Track, q.Error))
+		}
+		if q.SamplesError != "" && q.SamplesError != q.Error {
+			errs = append(errs, fmt.Sprintf("%s %s %s samples: %s", q.Metric, q.Window, q.Track, q.SamplesError))
+		}
+	}
+	if len(errs) > 0 {
+		fmt.Fprintf(w, "\nerrors:\n  %s\n", strings.Join(errs, "\n  "))
+	}
+}
+
+// formatMetric writes a value in the unit rules use for metric.
+func formatMetric(m canary.Metric, v float64) string {
+	if m.Kind() == canary.KindNumber {
+		return fmt.Sprintf("%.2f/s", v)
+	}
+	return canary.FormatValue(m.Kind(), v)
+}
+
+// err is the command's result: invalid when a query is wrong, unavailable
+// when Prometheus failed, nil when every query answered.
+func (r *queryReport) err() error {
+	failed, bad := 0, false
+	for _, q := range r.Queries {
+		if len(q.errs) > 0 {
+			failed++
+		}
+		for _, e := range q.errs {
+			bad = bad || errors.Is(e, promql.ErrBadQuery) || errors.Is(e, promql.ErrSeveralSeries) ||
+				errors.Is(e, promql.ErrUnknownMetric)
+		}
+	}
+	switch {
+	case failed == 0:
+		return nil
+	case bad:
+		return canary.Errorf(canary.EINVALID, "%d of %d rows failed: a query template is wrong (see the errors above)", failed, len(r.Queries))
+	}
+	return canary.Errorf(canary.EUNAVAILABLE, "%d of %d rows failed: Prometheus %s did not answer (see the errors above)", failed, len(r.Queries), r.Address)
+}
