@@ -19,7 +19,9 @@ const maxEventLine = 8 << 20
 
 // Watch calls fn with each event of rollout name with Seq > after, in
 // order: first those already recorded, then each as it happens, until ctx
-// is done (Watch then returns nil). A stream that breaks after it was
+// is done (Watch then returns nil). When a plan with a new spec.version is
+// applied under name, Watch goes on with the new generation's events,
+// whose Seq starts again from 1. A stream that breaks after it was
 // established is reopened after RetryDelay from the last event seen, so
 // no event is missed or repeated; a refusal (an *Error: unknown rollout,
 // bad token) or a server that cannot be reached ends Watch with the error.
@@ -30,6 +32,9 @@ func (c *Client) Watch(ctx context.Context, name string, after int64, fn func(ca
 		established, err := c.watchOnce(ctx, name, &after, fn)
 		if ctx.Err() != nil {
 			return nil
+		}
+		if errors.Is(err, errNewGeneration) {
+			continue
 		}
 		if !established || !retryable(err) {
 			return err
@@ -104,9 +109,17 @@ func (c *Client) watchOnce(ctx context.Context, name string, after *int64, fn fu
 	return true, nil
 }
 
+// errNewGeneration ends a stream whose rollout name now stands for a new
+// generation; Watch reopens it at once.
+var errNewGeneration = errors.New("a new generation of the rollout was applied")
+
 // dispatch hands one event to fn, or returns the error an "error" event
 // carries.
 func dispatch(typ, data string, after *int64, fn func(canary.Event)) error {
+	if typ == "generation" {
+		*after = 0 // a new generation numbers its events from 1
+		return errNewGeneration
+	}
 	if typ == "error" {
 		var b errorBody
 		if err := json.Unmarshal([]byte(data), &b); err != nil || b.Error.Code == "" {

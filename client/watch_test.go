@@ -120,3 +120,25 @@ func TestWatchStreamError(t *testing.T) {
 		t.Errorf("stream error: %q %v", code, err)
 	}
 }
+
+// TestWatchFollowsNewGeneration: after a new version is applied, Watch
+// goes on with the new generation's events from Seq 1.
+func TestWatchFollowsNewGeneration(t *testing.T) {
+	_, url := serve(t, nil)
+	op := newClient(t, url, opToken)
+	if _, err := op.Apply(t.Context(), []byte(testPlan), false); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	rec := newRecorder()
+	go newClient(t, url, viewToken).Watch(ctx, "shop/web", 0, rec.add)
+	rec.wait(t, 3)
+	if _, err := op.Apply(t.Context(), []byte(strings.Replace(testPlan, "version: v2", "version: v3", 1)), false); err != nil {
+		t.Fatal(err)
+	}
+	evs := rec.wait(t, 4)
+	if evs[3].Seq != 1 || evs[3].Type != canary.EvCreated || !strings.Contains(evs[3].Message, "v3") {
+		t.Errorf("first event after the new generation: %+v", evs[3])
+	}
+}

@@ -42,7 +42,10 @@
 // The event stream sends each event as `id: SEQ`, `event: TYPE` and
 // `data: JSON` lines, resumes after the Last-Event-ID header (or ?after=),
 // sends a `: keep-alive` comment every Config.KeepAlive while idle and
-// ends when the client goes away. At most Config.MaxStreams are open at
+// ends when the client goes away. Event numbers belong to one generation
+// of a rollout: when a plan with a new spec.version is applied under the
+// same name, the stream sends `event: generation` (data: Generation) at
+// its next wake-up (new events or keep-alive) and ends; reopen it with ?after=0. At most Config.MaxStreams are open at
 // once (503 beyond).
 //
 // # Errors

@@ -19,9 +19,12 @@ import (
 //	event: ruleFiring
 //	data: {"seq":42,"type":"ruleFiring",...}
 //
-// An idle stream gets a ": keep-alive" comment every KeepAlive. The
-// handler returns when the client goes away. If reading events fails
-// mid-stream, an "error" event carries the error body and the stream ends.
+// An idle stream gets a ": keep-alive" comment every KeepAlive. Before
+// each read after the first, the stream checks that the name still stands
+// for the same rollout; a new generation ends it with a "generation"
+// event. The handler returns when the client goes away. If reading
+// events fails mid-stream, an "error" event carries the error body and the
+// stream ends.
 func (s *server) stream(w http.ResponseWriter, r *http.Request, _ string) error {
 	name, err := rolloutName(r)
 	if err != nil {
@@ -31,7 +34,8 @@ func (s *server) stream(w http.ResponseWriter, r *http.Request, _ string) error 
 	if err != nil {
 		return err
 	}
-	if _, err := s.api.Get(r.Context(), name); err != nil {
+	ro, err := s.api.Get(r.Context(), name)
+	if err != nil {
 		return err
 	}
 	select {
@@ -58,16 +62,29 @@ func (s *server) stream(w http.ResponseWriter, r *http.Request, _ string) error 
 	if !sw.flush() {
 		return nil
 	}
-	s.pump(r.Context(), sw, ch, name, after)
+	s.pump(r.Context(), sw, ch, ro.ID, name, after)
 	return nil
+}
+
+// Generation is the data of a stream's "generation" event: the name now
+// stands for a new rollout (a plan with a new spec.version was applied),
+// whose events are numbered from 1 again. The stream ends after it; a
+// client reopens it with after=0 to follow the new generation.
+type Generation struct {
+	Name       string `json:"name"`
+	ID         int64  `json:"id"`
+	Generation int    `json:"generation"`
 }
 
 // pump writes events as they come until the client goes away or reading
 // events fails.
-func (s *server) pump(ctx context.Context, sw *sseWriter, ch <-chan struct{}, name string, after int64) {
+func (s *server) pump(ctx context.Context, sw *sseWriter, ch <-chan struct{}, id int64, name string, after int64) {
 	tick := time.NewTicker(s.keepAlive)
 	defer tick.Stop()
-	for {
+	for first := true; ; first = false {
+		if !first && s.newGeneration(ctx, sw, id, name) {
+			return
+		}
 		evs, err := s.api.Events(ctx, name, after, MaxLimit)
 		if err != nil {
 			if ctx.Err() == nil {
@@ -98,6 +115,19 @@ func (s *server) pump(ctx context.Context, sw *sseWriter, ch <-chan struct{}, na
 			}
 		}
 	}
+}
+
+// newGeneration sends a "generation" event and reports true when name no
+// longer stands for rollout id, so events of two generations never mix in
+// one stream.
+func (s *server) newGeneration(ctx context.Context, sw *sseWriter, id int64, name string) bool {
+	ro, err := s.api.Get(ctx, name)
+	if err != nil || ro.ID == id {
+		return false
+	}
+	sw.event("", "generation", Generation{Name: ro.Name, ID: ro.ID, Generation: ro.Generation})
+	sw.flush()
+	return true
 }
 
 // streamStart is the Seq the stream starts after: Last-Event-ID when

@@ -220,3 +220,27 @@ func TestStreamError(t *testing.T) {
 		}
 	}
 }
+
+// TestStreamNewGeneration: applying a new version under the same name
+// ends the stream with a "generation" event.
+func TestStreamNewGeneration(t *testing.T) {
+	e := newEnv(t, func(c *web.Config) { c.KeepAlive = 20 * time.Millisecond })
+	e.applied()
+	s := e.openStream("/api/v1/rollouts/default/web/events/stream")
+	s.nextEvent()
+	want(t, e.do("POST", "/api/v1/rollouts", opToken, strings.Replace(testPlan, "version: v2", "version: v3", 1)),
+		http.StatusCreated, "")
+	var ev sseEvent
+	for ev.typ != "generation" {
+		ev = s.next()
+	}
+	var g web.Generation
+	if err := json.Unmarshal([]byte(ev.data), &g); err != nil || g.Name != "default/web" || g.Generation != 2 || g.ID != 2 {
+		t.Errorf("generation event %q: %+v %v", ev.data, g, err)
+	}
+	for {
+		if _, ok := s.line(); !ok {
+			return
+		}
+	}
+}
