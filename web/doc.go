@@ -45,8 +45,8 @@
 // ends when the client goes away. Event numbers belong to one generation
 // of a rollout: when a plan with a new spec.version is applied under the
 // same name, the stream sends `event: generation` (data: Generation) at
-// its next wake-up (new events or keep-alive) and ends; reopen it with ?after=0. At most Config.MaxStreams are open at
-// once (503 beyond).
+// its next wake-up (new events or keep-alive) and ends; reopen it with
+// ?after=0. At most Config.MaxStreams are open at once (503 beyond).
 //
 // # Errors
 //
