@@ -307,3 +307,30 @@ func TestDowntimeCoveredByWindows(t *testing.T) {
 		})
 	}
 }
+
+// TestNoPauseWhileARuleIsAboutToFire: when the hold's extension runs out
+// while a breach is pending, the rule decides (here: a rollback), not the
+// evidence timer.
+func TestNoPauseWhileARuleIsAboutToFire(t *testing.T) {
+	p := runbookPlan()
+	p.Spec.Analysis.MaxHoldExtension = canary.Duration(2 * minute)
+	s := newSim(t, p)
+	// Thin traffic until minute 29, then a breach: pending at 29m, the hold
+	// runs out at 32m, the 5m for ends at 34m.
+	s.measure = func(s *sim, q canary.Query) canary.Observation {
+		o := s.observeDefault(q)
+		if q.Track == canary.TrackCanary && s.stepElapsed() < 29*minute {
+			o.Measurement.Samples = 10
+		} else if q.Track == canary.TrackCanary && q.Metric == canary.MetricLatencyP95 {
+			o.Measurement.Value = 0.65
+		}
+		return o
+	}
+	s.run(5 * time.Hour)
+	if s.has(canary.EvPaused) || s.st.Phase != canary.PhaseRolledBack {
+		t.Fatalf("phase %s, want a rollback and no pause\n%s", s.st.Phase, s.timeline())
+	}
+	if got := s.first(canary.EvRollbackStarted).Time.Sub(t0); got != 34*minute {
+		t.Errorf("rolled back at %v, want 34m", got)
+	}
+}

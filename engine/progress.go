@@ -102,7 +102,7 @@ func (m *machine) checkHold() {
 		switch {
 		case m.st.JudgedTime >= hold && len(pending) == 0:
 			m.st.HoldDone = true
-		case elapsed >= hold+m.maxExtension(hold):
+		case elapsed >= hold+m.maxExtension(hold) && !m.aboutToFire():
 			m.pause(canary.UrgencyMedium, fmt.Sprintf("%s: not enough evidence after %s: %s",
 				m.stepLabel(m.st.Step), canary.FormatDuration(elapsed), m.evidenceGap(hold, pending)))
 			return
@@ -154,6 +154,18 @@ func (m *machine) lastVerdicts() string {
 		s += "; last error: " + m.st.LastError
 	}
 	return s
+}
+
+// aboutToFire reports whether a pending rule may still fire within its
+// for: a rollout is not paused for lack of evidence while a breach is
+// about to decide it.
+func (m *machine) aboutToFire() bool {
+	for i, rs := range m.st.Rules {
+		if !rs.ActiveAt.IsZero() && m.now.Before(rs.ActiveAt.Add(m.forDuration(m.p.Spec.Rules[i])+m.interval())) {
+			return true
+		}
+	}
+	return false
 }
 
 func (m *machine) pendingRules() []string {

@@ -67,6 +67,11 @@ func (s *sim) observe(q canary.Query) canary.Observation {
 	if s.measure != nil {
 		return s.measure(s, q)
 	}
+	return s.observeDefault(q)
+}
+
+// observeDefault answers q from s.metrics.
+func (s *sim) observeDefault(q canary.Query) canary.Observation {
 	share := float64(s.st.Weight) / 100
 	if q.Track == canary.TrackStable {
 		share = 1 - share

@@ -45,7 +45,7 @@ spec:
     - {weight: 10, hold: 3s}
     - {weight: 50, hold: 3s}
     - {weight: 100}
-  analysis: {interval: 1s, minRequests: 50}
+  analysis: {interval: 1s, minRequests: 50, maxHoldExtension: 10s}
   rules:
     - {metric: latencyP95, above: 300ms, window: 3s, for: 3s, action: rollback-gradual}
     - {metric: errorRate, above: 5%%, window: 3s, for: 1s, action: rollback-immediate, urgency: critical}
