@@ -126,9 +126,13 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// Media types accepted for plans and commands.
+// Media types accepted for plans and commands. Plans also take curl's
+// default for --data-binary, application/x-www-form-urlencoded: the body
+// is read as the plan, never as a form (a token in a header is still
+// needed, so a cross-site form post cannot apply anything).
 var (
-	planTypes    = []string{"application/yaml", "application/x-yaml", "text/yaml", "application/json", "text/plain"}
+	planTypes = []string{"application/yaml", "application/x-yaml", "text/yaml", "application/json", "text/plain",
+		"application/x-www-form-urlencoded"}
 	controlTypes = []string{"application/json"}
 )
 

@@ -26,7 +26,8 @@
 //
 // The plan of POST /api/v1/rollouts is the body, YAML or JSON (at most
 // Config.MaxBody, default 1 MiB; Content-Type absent, application/yaml,
-// application/x-yaml, text/yaml, text/plain or application/json). Applying
+// application/x-yaml, text/yaml, text/plain, application/json, or
+// curl's default application/x-www-form-urlencoded, read as the plan). Applying
 // the same plan again is a no-op (200, "unchanged": true). The control
 // routes take an optional JSON body {"full":bool,"immediate":bool,
 // "reason":string} (ControlBody); unknown fields, "full" on anything but

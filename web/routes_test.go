@@ -59,7 +59,7 @@ func TestApplyRefusesBadBodies(t *testing.T) {
 		{"empty", "", "", http.StatusBadRequest},
 		{"blank", " \n\t", "", http.StatusBadRequest},
 		{"too large", big, "", http.StatusRequestEntityTooLarge},
-		{"form", "a=b", "application/x-www-form-urlencoded", http.StatusUnsupportedMediaType},
+		{"multipart", "a=b", "multipart/form-data; boundary=x", http.StatusUnsupportedMediaType},
 		{"bad media type", testPlan, "application/;;", http.StatusUnsupportedMediaType},
 		{"not yaml", "{{{{", "", http.StatusBadRequest},
 		{"binary", "\x00\x01\x02\xff", "", http.StatusBadRequest},
