@@ -57,14 +57,13 @@ type Server struct {
 // skips t, or fails it when CI is true.
 func Binary(t testing.TB) string {
 	t.Helper()
-	bin := os.Getenv(BinaryEnv)
-	if bin == "" {
-		var err error
-		if bin, err = exec.LookPath("prometheus"); err != nil {
-			bin = ""
+	if bin := os.Getenv(BinaryEnv); bin != "" {
+		if _, err := exec.LookPath(bin); err != nil {
+			t.Fatalf("%s=%s: %v", BinaryEnv, bin, err)
 		}
+		return bin
 	}
-	if bin != "" {
+	if bin, err := exec.LookPath("prometheus"); err == nil {
 		return bin
 	}
 	const msg = "the prometheus binary is not installed: apt-get install -y prometheus " +
