@@ -15,6 +15,7 @@ import (
 
 	"github.com/canary-dev/canary"
 	"github.com/canary-dev/canary/store"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Deliverer defaults.
@@ -62,9 +63,11 @@ type Config struct {
 	// each failure up to BackoffMax, and each wait is drawn between half
 	// and all of it (jitter), so receivers coming back are not hit by
 	// every deliverer at once. A receiver's Retry-After (HTTP 429) is a
-	// minimum. Defaults: 2s and 5m (10 attempts span about 13 minutes).
+	// minimum. Default: 2s.
 	BackoffBase time.Duration
-	BackoffMax  time.Duration
+	// BackoffMax caps the wait between attempts. Default: 5m (with the
+	// other defaults, 10 attempts span about 13 minutes).
+	BackoffMax time.Duration
 	// PollInterval is how often the outbox is checked without a wake-up
 	// (items enqueued by another process, retries scheduled by another
 	// deliverer). Commits through the same Store wake the Deliverer at
@@ -75,11 +78,15 @@ type Config struct {
 	Concurrency int
 	// Logger logs failures (never secrets). Default: discard.
 	Logger *slog.Logger
+	// Registerer gets canary_notifications_total{channel,outcome} and
+	// canary_notification_send_seconds{channel} (optional).
+	Registerer prometheus.Registerer
 }
 
 // Deliverer sends the outbox's due notifications: see the package doc.
 type Deliverer struct {
 	cfg Config
+	met *metrics
 
 	mu      sync.Mutex
 	plans   map[int64]*canary.Plan
@@ -110,7 +117,13 @@ func NewDeliverer(cfg Config) (*Deliverer, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return &Deliverer{cfg: cfg, plans: map[int64]*canary.Plan{}}, nil
+	d := &Deliverer{cfg: cfg, met: newMetrics(), plans: map[int64]*canary.Plan{}}
+	if cfg.Registerer != nil {
+		if err := d.met.register(cfg.Registerer); err != nil {
+			return nil, fmt.Errorf("notify: register metrics: %w", err)
+		}
+	}
+	return d, nil
 }
 
 func positive(d, def time.Duration) time.Duration {
@@ -260,7 +273,9 @@ func (d *Deliverer) deliver(ctx context.Context, it store.OutboxItem) {
 	}
 	if err == nil && s != nil {
 		sctx, cancel := context.WithTimeout(ctx, d.cfg.Timeout)
+		start := time.Now()
 		err = s.Send(sctx, m)
+		d.met.sent(m.Channel, time.Since(start))
 		if err != nil && errors.Is(sctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
 			err = fmt.Errorf("%w (timeout %s)", err, canary.FormatDuration(d.cfg.Timeout))
 		}
@@ -355,6 +370,7 @@ func (d *Deliverer) deferItem(ctx context.Context, it, wait store.OutboxItem) {
 		d.cfg.Logger.Warn("defer notification", "key", it.Key, "err", err)
 		return
 	}
+	d.met.outcome(it.Channel, "deferred")
 	d.scheduled(at)
 }
 
@@ -366,6 +382,7 @@ func (d *Deliverer) record(ctx context.Context, it store.OutboxItem, sendErr err
 		if err := d.cfg.Store.MarkDelivered(ctx, it.Key); err != nil {
 			log.Warn("mark notification delivered", "err", err)
 		}
+		d.met.outcome(it.Channel, "delivered")
 		return
 	}
 	n := d.attempts(ctx, it)
@@ -383,9 +400,11 @@ func (d *Deliverer) record(ctx context.Context, it store.OutboxItem, sendErr err
 		return
 	}
 	if final {
+		d.met.outcome(it.Channel, "dead")
 		log.Error("notification given up", "attempts", n, "err", text)
 		return
 	}
+	d.met.outcome(it.Channel, "failed")
 	log.Warn("notification failed; will retry", "attempt", n, "retryAt", at, "err", text)
 	d.scheduled(at)
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/canary-dev/canary"
 	"github.com/canary-dev/canary/plan"
 	"github.com/canary-dev/canary/store"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // fast makes retries quick for tests.
@@ -178,7 +179,8 @@ spec:
 `, healthy.URL, slow.URL, broken.URL, down, flaky.URL, refusing.URL)
 	p := parsePlan(t, yaml)
 	st, _ := testStore(t)
-	startDeliverer(t, fast(Config{Store: st, Plan: planFunc(p), Timeout: 300 * time.Millisecond, MaxAttempts: 3}))
+	reg := prometheus.NewRegistry()
+	startDeliverer(t, fast(Config{Store: st, Plan: planFunc(p), Timeout: 300 * time.Millisecond, MaxAttempts: 3, Registerer: reg}))
 	id := createRollout(t, st, p)
 	commit(t, st, p, id, []canary.Event{{Seq: 1, Time: t0, Rollout: "web", Type: canary.EvPaused,
 		Phase: canary.PhasePaused, Urgency: canary.UrgencyMedium, Message: "⏸ paused at step 1 (5%): not enough evidence"}})
@@ -230,12 +232,38 @@ spec:
 	if n := slowHits.Load(); n != 3 {
 		t.Errorf("slow receiver got %d requests, want 3", n)
 	}
+	for outcome, want := range map[string]float64{"delivered": 2, "failed": 7, "dead": 4} {
+		if got := counterOf(t, reg, outcome); got != want {
+			t.Errorf("canary_notifications_total{outcome=%q} = %v, want %v", outcome, got, want)
+		}
+	}
 	// Every retry carries the same delivery key.
 	for _, r := range broken.requests() {
 		if r.Header.Get(HeaderDelivery) != got["broken"].Key {
 			t.Errorf("retry with key %q, want %q", r.Header.Get(HeaderDelivery), got["broken"].Key)
 		}
 	}
+}
+
+// counterOf is canary_notifications_total{channel="webhook",outcome} in reg.
+func counterOf(t *testing.T, reg *prometheus.Registry, outcome string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if mf.GetName() == "canary_notifications_total" && labels["channel"] == "webhook" && labels["outcome"] == outcome {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return 0
 }
 
 func parsePlan(t *testing.T, yaml string) *canary.Plan {

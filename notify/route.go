@@ -36,9 +36,10 @@ type Message struct {
 	// RolloutID is the store's rollout ID; 0 when routed without a store
 	// (Route, notify test).
 	RolloutID int64 `json:"rolloutID,omitempty"`
-	// Namespace and Version are the plan's, for message headers.
+	// Namespace is the plan's namespace ("" means default).
 	Namespace string `json:"namespace,omitempty"`
-	Version   string `json:"version,omitempty"`
+	// Version is the canary version the plan rolls out.
+	Version string `json:"version,omitempty"`
 	// Audience is the plan's audience name.
 	Audience string `json:"audience"`
 	// Channel is slack, email, webhook or pagerduty.
@@ -198,6 +199,7 @@ func route(plan *canary.Plan, rolloutID int64, ev canary.Event) []Message {
 // message, instead of sending it: what `canary demo` shows. A PagerDuty
 // resolve is shown only after a trigger of the same rollout and audience.
 type Console struct {
+	// W receives one line per message.
 	W io.Writer
 	// Println, when set, is used instead of W (a live view's line printer).
 	Println func(string)

@@ -12,8 +12,10 @@ import (
 
 // TestOutcome is the result of a test message on one channel.
 type TestOutcome struct {
+	// Audience is the plan's audience name.
 	Audience string
-	Channel  string
+	// Channel is slack, email, webhook or pagerduty.
+	Channel string
 	// Err is nil when the receiver accepted the message.
 	Err error
 }
