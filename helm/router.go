@@ -160,17 +160,31 @@ func New(cfg Config) (*Router, error) {
 	if parent != "" {
 		r.skip = append(r.skip, parent)
 	}
-	ac := new(action.Configuration)
-	getter := &restGetter{cfg: cfg.RESTConfig, ns: cfg.Namespace}
-	if err := ac.Init(getter, cfg.Namespace, "secret", action.DebugLog(cfg.Log)); err != nil {
+	ac, err := ActionConfig(cfg.RESTConfig, cfg.Namespace, cfg.Log)
+	if err != nil {
 		return nil, fmt.Errorf("helm router: %w", err)
 	}
-	if kc, ok := ac.KubeClient.(*kube.Client); ok {
-		kc.Namespace = cfg.Namespace
-	}
-	ac.HookOutputFunc = func(_, _, _ string) io.Writer { return io.Discard }
 	r.ac = ac
 	return r, nil
+}
+
+// ActionConfig returns a Helm SDK configuration for namespace, with
+// releases stored as Secrets as the helm command does, for running other
+// Helm actions (history, get) next to a Router. log may be nil.
+func ActionConfig(cfg *rest.Config, namespace string, log func(format string, args ...any)) (*action.Configuration, error) {
+	if log == nil {
+		log = func(string, ...any) {}
+	}
+	ac := new(action.Configuration)
+	getter := &restGetter{cfg: cfg, ns: namespace}
+	if err := ac.Init(getter, namespace, "secret", action.DebugLog(log)); err != nil {
+		return nil, err
+	}
+	if kc, ok := ac.KubeClient.(*kube.Client); ok {
+		kc.Namespace = namespace
+	}
+	ac.HookOutputFunc = func(_, _, _ string) io.Writer { return io.Discard }
+	return ac, nil
 }
 
 // chart loads the chart from disk.

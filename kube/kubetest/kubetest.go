@@ -56,6 +56,8 @@ type Env struct {
 	Config *rest.Config
 	// Client is a controller-runtime client with kube.Scheme().
 	Client client.Client
+	// KubeConfig is Config as a kubeconfig file's content.
+	KubeConfig []byte
 	// Started is how long the start took.
 	Started time.Duration
 
@@ -167,7 +169,7 @@ func start(assets string, opt Options) (*Env, error) {
 		_ = te.Stop()
 		return nil, fmt.Errorf("start the test API server (KUBEBUILDER_ASSETS=%s): %w", assets, err)
 	}
-	e.Config = cfg
+	e.Config, e.KubeConfig = cfg, te.KubeConfig
 	if e.Client, err = kube.NewClient(cfg); err != nil {
 		_ = e.Stop()
 		return nil, err
