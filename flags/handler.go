@@ -1,6 +1,7 @@
 package flags
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -294,13 +295,23 @@ func writeError(w http.ResponseWriter, status int, code, msg string) {
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
+	b, err := marshal(v)
 	if err != nil { // only plain data is written; a failure is a bug
 		status = http.StatusInternalServerError
-		b, _ = json.Marshal(errorBody{Code: canary.EINTERNAL, Error: "encode response: " + err.Error()})
+		b, _ = marshal(errorBody{Code: canary.EINTERNAL, Error: "encode response: " + err.Error()})
 	}
 	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(b)+1))
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(status)
-	_, _ = w.Write(append(b, '\n'))
+	_, _ = w.Write(b)
+}
+
+// marshal encodes v as one line of JSON ending in a newline, without
+// HTML escaping (reasons such as "742ms > 600ms" stay readable in curl).
+func marshal(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	err := enc.Encode(v)
+	return buf.Bytes(), err
 }

@@ -34,10 +34,10 @@ func (c *stepClock) Now() time.Time {
 // storeKinds are the Store implementations every API test runs against.
 var storeKinds = []struct {
 	name string
-	open func(t *testing.T) Store
+	open func(t testing.TB) Store
 }{
-	{"memory", func(*testing.T) Store { return &Memory{Now: (&stepClock{now: t0}).Now} }},
-	{"sqlite", func(t *testing.T) Store {
+	{"memory", func(testing.TB) Store { return &Memory{Now: (&stepClock{now: t0}).Now} }},
+	{"sqlite", func(t testing.TB) Store {
 		s, err := store.OpenConfig(context.Background(),
 			store.Config{Path: filepath.Join(t.TempDir(), "canary.db"), Now: (&stepClock{now: t0}).Now})
 		if err != nil {
@@ -120,7 +120,7 @@ func wantCode(t *testing.T, err error, code string) {
 }
 
 // mustSet sets a flag in s as a test actor.
-func mustSet(t *testing.T, s Store, name string, enabled bool, percent int) Flag {
+func mustSet(t testing.TB, s Store, name string, enabled bool, percent int) Flag {
 	t.Helper()
 	f, _, err := s.UpdateFlag(context.Background(), name, Update{Enabled: &enabled, RolloutPercentage: &percent}, "token test", "")
 	if err != nil {

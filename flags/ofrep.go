@@ -168,7 +168,7 @@ func (h *Handler) ofrepBulk(w http.ResponseWriter, r *http.Request) {
 		item, _ := evaluateOFREP(f, ec)
 		res.Flags = append(res.Flags, item)
 	}
-	body, err := json.Marshal(res)
+	body, err := marshal(res)
 	if err != nil {
 		h.ofrepInternal(w, r, err)
 		return
@@ -182,7 +182,7 @@ func (h *Handler) ofrepBulk(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(append(body, '\n'))
+	_, _ = w.Write(body)
 }
 
 // etagMatch reports whether an If-None-Match header lists etag (weakly
