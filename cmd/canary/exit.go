@@ -7,6 +7,7 @@ import (
 
 	"github.com/canary-dev/canary"
 	"github.com/canary-dev/canary/plan"
+	"github.com/canary-dev/canary/web"
 )
 
 // Exit codes, documented in README.md. This is the one place errors and
@@ -43,7 +44,7 @@ func exitCode(err error) int {
 		return ExitInvalid
 	}
 	switch canary.ErrorCode(err) {
-	case canary.EINVALID, canary.ENOTFOUND, canary.ECONFLICT:
+	case canary.EINVALID, canary.ENOTFOUND, canary.ECONFLICT, web.CodeUnauthenticated, web.CodeForbidden:
 		return ExitInvalid
 	}
 	return ExitUnavailable
