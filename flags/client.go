@@ -89,7 +89,10 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 func (c *Client) SetFlag(ctx context.Context, name string, enabled bool, percent int) error {
 	env := c.cfg.Environment
 	u := Update{Enabled: &enabled, RolloutPercentage: &percent, Environment: &env}
-	if err := store.CheckFlagChange(name, u, "client", ""); err != nil {
+	if err := store.CheckFlagName(name); err != nil {
+		return err
+	}
+	if err := u.Validate(); err != nil {
 		return err
 	}
 	body, _ := json.Marshal(u) // pointers to plain values: cannot fail

@@ -56,6 +56,7 @@ type ofrepError struct {
 	code, details string
 }
 
+// Error returns the code and details.
 func (e *ofrepError) Error() string { return e.code + ": " + e.details }
 
 // readContext decodes an OFREP request body, {"context": {...}}. An empty

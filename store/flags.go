@@ -73,18 +73,22 @@ type FlagState struct {
 type Flag struct {
 	// Name identifies the flag, e.g. release_20250814.
 	Name string `json:"name"`
-	// Enabled, RolloutPercentage and Environment are as in FlagState.
-	Enabled           bool   `json:"enabled"`
-	RolloutPercentage int    `json:"rollout_percentage"`
-	Environment       string `json:"environment"`
+	// Enabled turns the flag on; a disabled flag is off for everyone.
+	Enabled bool `json:"enabled"`
+	// RolloutPercentage is the share of users (0..100) who see the flag
+	// on when it is enabled (see FlagState).
+	RolloutPercentage int `json:"rollout_percentage"`
+	// Environment labels the flag, e.g. production.
+	Environment string `json:"environment"`
 	// Version counts the flag's changes: 1 after the change that created
 	// it, +1 for each later change.
 	Version int64 `json:"version"`
-	// CreatedAt and UpdatedAt are the times of the first and the last
-	// change; UpdatedBy is the last change's actor.
+	// CreatedAt is the time of the change that created the flag.
 	CreatedAt time.Time `json:"created_at"`
+	// UpdatedAt is the time of the last change.
 	UpdatedAt time.Time `json:"updated_at"`
-	UpdatedBy string    `json:"updated_by"`
+	// UpdatedBy is the last change's actor.
+	UpdatedBy string `json:"updated_by"`
 }
 
 // State returns the flag's settable fields.
