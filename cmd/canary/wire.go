@@ -13,9 +13,13 @@ import (
 	"github.com/canary-dev/canary"
 	"github.com/canary-dev/canary/checks"
 	"github.com/canary-dev/canary/flags"
+	"github.com/canary-dev/canary/gatewayapi"
+	"github.com/canary-dev/canary/helm"
+	"github.com/canary-dev/canary/kube"
 	"github.com/canary-dev/canary/promql"
 	"github.com/canary-dev/canary/proxy"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spf13/pflag"
 )
 
 // providers are the real systems a plan drives, started for one run.
@@ -34,6 +38,16 @@ type wireOptions struct {
 	// listener, when set, replaces the proxy's configured listen address.
 	listener net.Listener
 	log      *slog.Logger
+	// kubeconfig is the kubeconfig file for helm and gatewayAPI traffic
+	// (--kubeconfig); empty: $KUBECONFIG, ~/.kube/config, then the pod's
+	// service account.
+	kubeconfig string
+}
+
+// addKubeFlags registers --kubeconfig for the commands that wire plans.
+func addKubeFlags(fs *pflag.FlagSet, opt *wireOptions) {
+	fs.StringVar(&opt.kubeconfig, "kubeconfig", "",
+		"kubeconfig file for helm and gatewayAPI traffic (default: $KUBECONFIG, ~/.kube/config, then in-cluster)")
 }
 
 // close stops every server the providers started.
@@ -59,12 +73,23 @@ func wire(ctx context.Context, p *canary.Plan, opt wireOptions) (*providers, err
 			return nil, err
 		}
 		rec = r
+	case "helm", "gatewayAPI":
+		r, err := kubeRouter(p, opt)
+		if err != nil {
+			return nil, err
+		}
+		pv.router = r
 	default:
-		return nil, canary.Errorf(canary.EINVALID, "traffic provider %q is not available in this build of canary run (use traffic.proxy)",
+		return nil, canary.Errorf(canary.EINVALID, "traffic provider %q is not available in this build of canary run (use traffic.proxy, helm or gatewayAPI)",
 			p.Spec.Traffic.Provider())
 	}
 	switch p.Spec.Analysis.Metrics.Provider() {
 	case "builtin", "":
+		if rec == nil {
+			pv.close()
+			return nil, canary.Errorf(canary.EINVALID, "analysis.metrics: builtin measures the built-in proxy; with traffic.%s use analysis.metrics.prometheus",
+				p.Spec.Traffic.Provider())
+		}
 		pv.metrics = rec
 	case "prometheus":
 		src, err := promql.NewFromPlan(p)
@@ -86,6 +111,38 @@ func wire(ctx context.Context, p *canary.Plan, opt wireOptions) (*providers, err
 		pv.flags = &flags.Memory{}
 	}
 	return pv, nil
+}
+
+// kubeRouter builds the helm or gatewayAPI router of a plan, in the plan's
+// namespace.
+func kubeRouter(p *canary.Plan, opt wireOptions) (canary.TrafficRouter, error) {
+	prov := p.Spec.Traffic.Provider()
+	rc, err := kube.RESTConfig(opt.kubeconfig, "")
+	if err != nil {
+		code := canary.EUNAVAILABLE
+		if opt.kubeconfig != "" {
+			code = canary.EINVALID
+		}
+		return nil, canary.Errorf(code, "traffic.%s: %v", prov, err)
+	}
+	ns := p.Metadata.Namespace
+	if t := p.Spec.Traffic.Helm; t != nil {
+		logf := func(format string, args ...any) { opt.log.Debug(fmt.Sprintf(format, args...), "provider", "helm") }
+		r, err := helm.New(helm.Config{RESTConfig: rc, Namespace: ns, Traffic: *t, Version: p.Spec.Version, Log: logf})
+		if err != nil {
+			return nil, canary.Errorf(canary.EINVALID, "traffic.helm: %v", err)
+		}
+		return r, nil
+	}
+	c, err := kube.NewClient(rc)
+	if err != nil {
+		return nil, canary.Errorf(canary.EUNAVAILABLE, "traffic.gatewayAPI: %v", err)
+	}
+	r, err := gatewayapi.New(gatewayapi.Config{Client: c, Namespace: ns, Traffic: *p.Spec.Traffic.GatewayAPI})
+	if err != nil {
+		return nil, canary.Errorf(canary.EINVALID, "traffic.gatewayAPI: %v", err)
+	}
+	return r, nil
 }
 
 // startProxy starts the built-in proxy and, when configured, its admin
