@@ -257,10 +257,10 @@ func TestCtlControls(t *testing.T) {
 func TestCtlAccess(t *testing.T) {
 	e := newCtlEnv(t)
 	e.ok("apply", "-f", e.file("plan.yaml", ctlPlan))
-	has(t, e.fails(ExitUnavailable, "pause", "web", "--token", ctlViewToken), "token ci has role viewer", "needs role operator")
+	has(t, e.fails(ExitInvalid, "pause", "web", "--token", ctlViewToken), "token ci has role viewer", "needs role operator")
 	e.ok("get", "--token", ctlViewToken)
 	delete(e.env, envToken)
-	has(t, e.fails(ExitUnavailable, "get"), "needs a bearer token")
+	has(t, e.fails(ExitInvalid, "get"), "needs a bearer token")
 	e.env[envServer] = "http://127.0.0.1:1"
 	has(t, e.fails(ExitUnavailable, "get", "--token", ctlViewToken), "cannot reach the canary server at http://127.0.0.1:1")
 	has(t, e.fails(ExitInvalid, "get", "--server", "127.0.0.1:7070"), "is not an http:// or https:// URL")
@@ -290,7 +290,7 @@ func TestCtlFromEnvironment(t *testing.T) {
 	if out, code := run("get", "--server", e.url); code != 0 || !strings.Contains(out, "default/web") {
 		t.Errorf("--server: %d %s", code, out)
 	}
-	if out, code := run("pause", "web", "--server", e.url); code != ExitUnavailable || !strings.Contains(out, "role viewer") {
+	if out, code := run("pause", "web", "--server", e.url); code != ExitInvalid || !strings.Contains(out, "role viewer") {
 		t.Errorf("env token: %d %s", code, out)
 	}
 }
