@@ -12,8 +12,8 @@ mkdir -p "$CANARY_CACHE"
 step() { printf '\n== %s\n' "$*"; }
 
 need_apt=()
-# Packages the provider tests talk to (added as providers land).
-for pkg in ${CANARY_APT_PACKAGES:-}; do
+# Real systems the provider tests talk to: Prometheus (promql).
+for pkg in ${CANARY_APT_PACKAGES:-prometheus}; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then
@@ -37,5 +37,26 @@ fi
 step "go vet ./..."
 go vet ./...
 
-step "go test -race ./..."
-go test -race -count=1 -timeout 30m ./... 2>&1 | tee "$CANARY_CACHE/last-test.log"
+# The OpenFeature client the flag tests use (npm, lock file in the repo).
+if [ -f test/ofrep/package-lock.json ] && [ ! -d test/ofrep/node_modules ]; then
+  step "npm ci (test/ofrep)"
+  (cd test/ofrep && npm ci --no-audit --no-fund --cache "$CANARY_CACHE/npm")
+fi
+
+# A real kube-apiserver and etcd for the Kubernetes tests, built once from
+# Go modules into the cache.
+if [ -x hack/envtest-assets.sh ] || [ -f hack/envtest-assets.sh ]; then
+  step "envtest assets"
+  KUBEBUILDER_ASSETS="$(bash hack/envtest-assets.sh)"
+  export KUBEBUILDER_ASSETS
+fi
+
+# Two passes: everything under the race detector (the real-time end-to-end
+# tests skip themselves with -short), then everything without it, one
+# package at a time, so the end-to-end rollouts judge latencies on a machine
+# that is not busy with other tests.
+step "go test -race -short ./..."
+go test -race -short -count=1 -timeout 40m ./... 2>&1 | tee "$CANARY_CACHE/last-test-race.log"
+
+step "go test -p 1 ./... (end-to-end, real time)"
+go test -p 1 -count=1 -timeout 40m ./... 2>&1 | tee "$CANARY_CACHE/last-test.log"

@@ -28,6 +28,7 @@ type serveFlags struct {
 	insecure   bool
 	tlsCert    string
 	tlsKey     string
+	publicURL  string
 }
 
 // defaultStatePath is where canary keeps its state unless told otherwise.
@@ -67,6 +68,7 @@ a machine only you use).`,
 	c.Flags().BoolVar(&f.insecure, "insecure", false, "serve without tokens (loopback, single-user machines only)")
 	c.Flags().StringVar(&f.tlsCert, "tls-cert", "", "TLS certificate file (with --tls-key)")
 	c.Flags().StringVar(&f.tlsKey, "tls-key", "", "TLS key file")
+	c.Flags().StringVar(&f.publicURL, "public-url", "", "base URL people reach this server at (links in notifications)")
 	return c
 }
 
@@ -124,7 +126,9 @@ func serve(ctx context.Context, f serveFlags, logw interface{ Write([]byte) (int
 	if err := mgr.Start(mctx); err != nil {
 		return err
 	}
-	startBackground(mctx, st, log)
+	if err := startBackground(mctx, st, log, reg, f.publicURL); err != nil {
+		return err
+	}
 	api, err := web.New(web.Config{API: mgr, Tokens: tokens, Insecure: f.insecure, Registry: reg, Logger: log})
 	if err != nil {
 		return err
