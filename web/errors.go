@@ -44,6 +44,7 @@ type statusError struct {
 	header map[string]string
 }
 
+// Error returns the message.
 func (e *statusError) Error() string { return e.msg }
 
 // httpStatus maps canary.Error codes to HTTP statuses.
