@@ -197,7 +197,7 @@ func TestWebSocketPassThrough(t *testing.T) {
 	}
 	conn.Close()
 	<-done
-	st := stats(t, rec, canary.TrackCanary, time.Minute, time.Now())
+	st := stats(t, rec, canary.TrackCanary, time.Hour, time.Now())
 	if st.Requests != 1 || st.Errors != 0 || st.LatencySamples != 0 {
 		t.Errorf("recorded requests, errors, latency samples = %d, %d, %d; want 1, 0, 0 (an upgrade has no latency)", st.Requests, st.Errors, st.LatencySamples)
 	}
@@ -266,7 +266,7 @@ func TestAbortedMidBody(t *testing.T) {
 		t.Error("client read the whole body, want a truncated response")
 	}
 	<-done
-	st := stats(t, rec, canary.TrackCanary, time.Minute, time.Now())
+	st := stats(t, rec, canary.TrackCanary, time.Hour, time.Now())
 	if st.Requests != 1 || st.Errors != 1 {
 		t.Errorf("canary requests, errors = %d, %d; want 1, 1", st.Requests, st.Errors)
 	}
@@ -297,7 +297,7 @@ func TestClientGone(t *testing.T) {
 		t.Fatal("request succeeded, want it cancelled")
 	}
 	<-done
-	st := stats(t, rec, canary.TrackStable, time.Minute, time.Now())
+	st := stats(t, rec, canary.TrackStable, time.Hour, time.Now())
 	if st.Requests != 1 || st.Errors != 0 {
 		t.Errorf("stable requests, errors = %d, %d; want 1, 0", st.Requests, st.Errors)
 	}

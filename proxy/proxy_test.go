@@ -45,7 +45,7 @@ func TestSplitExact(t *testing.T) {
 					t.Fatalf("canary requests %d and %d are %d apart, want %d", canaries[i-1], canaries[i], gap, 100/tt.weight)
 				}
 			}
-			st := stats(t, tp.rec, canary.TrackCanary, time.Minute, time.Now())
+			st := stats(t, tp.rec, canary.TrackCanary, time.Hour, time.Now())
 			if st.Requests != int64(len(canaries)) {
 				t.Errorf("recorded canary requests = %d, want %d", st.Requests, len(canaries))
 			}
@@ -86,44 +86,42 @@ func TestWeightChangesUnderLoad(t *testing.T) {
 	const clients, perClient = 4, 250
 	var wg sync.WaitGroup
 	errs := make(chan error, clients*perClient)
+	progress := make(chan struct{}, clients*perClient) // one per request done
 	for range clients {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for range perClient {
-				resp, err := tp.client.Get(tp.srv.URL + "/")
-				if err != nil {
+				if err := getOnTrack(tp); err != nil {
 					errs <- err
-					continue
 				}
-				body, err := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				if err != nil || resp.StatusCode != 200 || string(body) != resp.Header.Get(TrackHeader) {
-					errs <- fmt.Errorf("status %d, track %q, body %q, err %v", resp.StatusCode, resp.Header.Get(TrackHeader), body, err)
-				}
+				progress <- struct{}{}
 			}
 		}()
 	}
 	loadDone := make(chan struct{})
 	go func() { wg.Wait(); close(loadDone) }()
+	// Change the weight after every finished request, while the other
+	// clients' requests are in flight.
 	weights := []int{0, 5, 10, 25, 50, 100, 25, 5}
 	changes := 0
-	for running := true; running; changes++ {
+	for running := true; running; {
 		select {
 		case <-loadDone:
 			running = false
-		default:
+		case <-progress:
 			if err := tp.SetWeight(context.Background(), weights[changes%len(weights)]); err != nil {
 				t.Fatal(err)
 			}
+			changes++
 		}
 	}
 	close(errs)
 	for err := range errs {
 		t.Error(err)
 	}
-	s := stats(t, tp.rec, canary.TrackStable, time.Minute, time.Now())
-	c := stats(t, tp.rec, canary.TrackCanary, time.Minute, time.Now())
+	s := stats(t, tp.rec, canary.TrackStable, time.Hour, time.Now())
+	c := stats(t, tp.rec, canary.TrackCanary, time.Hour, time.Now())
 	if got := s.Requests + c.Requests; got != clients*perClient {
 		t.Errorf("recorded requests = %d, want %d", got, clients*perClient)
 	}
@@ -131,6 +129,20 @@ func TestWeightChangesUnderLoad(t *testing.T) {
 		t.Errorf("recorded errors = %d, want 0", s.Errors+c.Errors)
 	}
 	t.Logf("%d weight changes during %d requests (%d canary)", changes, clients*perClient, c.Requests)
+}
+
+// getOnTrack fetches / and checks it succeeded on the track it names.
+func getOnTrack(tp *testProxy) error {
+	resp, err := tp.client.Get(tp.srv.URL + "/")
+	if err != nil {
+		return err
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != 200 || string(body) != resp.Header.Get(TrackHeader) {
+		return fmt.Errorf("status %d, track %q, body %q, err %v", resp.StatusCode, resp.Header.Get(TrackHeader), body, err)
+	}
+	return nil
 }
 
 // TestInFlightSurvivesChanges: a request in flight when the weight moves
@@ -258,7 +270,7 @@ func TestUpstreamDown(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.track), func(t *testing.T) {
-			st := stats(t, tp.rec, tt.track, time.Minute, time.Now())
+			st := stats(t, tp.rec, tt.track, time.Hour, time.Now())
 			if st.Requests != tt.requests || st.Errors != tt.errors {
 				t.Errorf("requests, errors = %d, %d; want %d, %d", st.Requests, st.Errors, tt.requests, tt.errors)
 			}
