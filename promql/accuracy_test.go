@@ -36,15 +36,17 @@ func bucketOf(v float64) int {
 //   - P95: in the same histogram bucket as the exact P95, so within that
 //     bucket's width. histogram_quantile interpolates linearly inside a
 //     bucket (0.1–0.25s for the canary here), so its precision is the
-//     bucket's, not the recorder's; measured +14% (stable, 41ms) and +24%
-//     (canary, 180ms), both high because latency mass sits low in the
-//     bucket. The backends' P95s are chosen away from bucket bounds.
+//     bucket's, not the recorder's; measured +8% to +24% over the
+//     recorder across runs, high because latency mass sits low in a
+//     bucket. Both are ranks of the same requests, so they share a bucket
+//     unless the exact P95 is within the recorder's 0.5% of a bound.
 //   - samples (increase): within −2%/+15% of the exact count. increase()
 //     extrapolates the last scrape to the window's end, up to one scrape
 //     interval over the span the samples cover (here about 10s).
 //   - live (under load, window 5s ending now): error rate within 0.04
-//     absolute and P95 within one bucket; Prometheus's window ends at its
-//     last scrape, up to a second before the recorder's.
+//     absolute and P95 within two buckets; Prometheus's window ends at its
+//     last scrape, up to a second before the recorder's, and a second of
+//     CPU starvation (the race detector on a busy machine) moves a 5s P95.
 func TestMeasureAgreesWithServedTraffic(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real Prometheus and 8s of load")
@@ -131,8 +133,8 @@ func (e *env) compareLive(t *testing.T, src *Source) {
 		if d := errRate.Value - exact.ErrorRate(); d > 0.04 || d < -0.04 {
 			t.Errorf("live %s error rate %.4f, recorder %.4f: off by more than 0.04", tr, errRate.Value, exact.ErrorRate())
 		}
-		if d := bucketOf(p95.Value) - bucketOf(wantP95); d > 1 || d < -1 {
-			t.Errorf("live %s P95 %.4fs, recorder %.4fs: more than one bucket apart", tr, p95.Value, wantP95)
+		if d := bucketOf(p95.Value) - bucketOf(wantP95); d > 2 || d < -2 {
+			t.Errorf("live %s P95 %.4fs, recorder %.4fs: more than two buckets apart", tr, p95.Value, wantP95)
 		}
 	}
 }
