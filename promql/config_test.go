@@ -64,6 +64,15 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	}
 }
 
+func TestValidateQueries(t *testing.T) {
+	if err := ValidateQueries(map[string]string{"latency": `histogram_quantile({{.Quantile}}, x{svc="{{.Service}}",ns="{{.Namespace}}"}[{{.Window}}])`}); err != nil {
+		t.Errorf("a valid template: %v", err)
+	}
+	if err := ValidateQueries(map[string]string{"requests": `{{.Trak}}`}); err == nil || !strings.Contains(err.Error(), "queries[requests]") {
+		t.Errorf("a template with an unknown variable: %v, want an error naming queries[requests]", err)
+	}
+}
+
 func TestAddressPasswordIsNotShown(t *testing.T) {
 	s := newSource(t, Config{Address: "https://user:hunter2@prom.example:9090/prefix"})
 	// The user info becomes basic auth and leaves the address.

@@ -83,6 +83,16 @@ type Exprs struct {
 	Requests string `json:"requests"`
 }
 
+// ValidateQueries checks query template overrides as New does: known
+// names, not empty, valid text/template syntax using only the Vars
+// fields. The error names the query. Plan validation can call it, so a
+// template typo is an error of `canary validate` rather than of the first
+// evaluation.
+func ValidateQueries(queries map[string]string) error {
+	_, err := parseTemplates(queries)
+	return err
+}
+
 // templates are the parsed query templates by name.
 type templates map[string]*template.Template
 
