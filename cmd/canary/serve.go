@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/canary-dev/canary"
+	"github.com/canary-dev/canary/flags"
 	"github.com/canary-dev/canary/manager"
 	"github.com/canary-dev/canary/store"
 	"github.com/canary-dev/canary/web"
@@ -116,8 +117,11 @@ func serve(ctx context.Context, f serveFlags, logw interface{ Write([]byte) (int
 	}
 	defer st.Close()
 	reg := prometheus.NewRegistry()
-	mgr, err := manager.New(manager.Config{Store: st, Providers: rolloutProviders, Logger: log, Registerer: reg,
-		Outbox: outboxFor})
+	flagStore := flags.NewCache(st, 0, nil)
+	mgr, err := manager.New(manager.Config{Store: st, Logger: log, Registerer: reg, Outbox: outboxFor,
+		Providers: func(ctx context.Context, p *canary.Plan) (manager.Providers, error) {
+			return rolloutProviders(ctx, p, flagStore)
+		}})
 	if err != nil {
 		return err
 	}
@@ -133,7 +137,11 @@ func serve(ctx context.Context, f serveFlags, logw interface{ Write([]byte) (int
 	if err != nil {
 		return err
 	}
-	return listenAndServe(ctx, f, mountExtras(api, st), log)
+	fl, err := flagService(flagStore, tokens, f.insecure, log)
+	if err != nil {
+		return err
+	}
+	return listenAndServe(ctx, f, mountExtras(api, fl), log)
 }
 
 // listenAndServe serves h until ctx ends, then shuts down gracefully.
@@ -169,8 +177,8 @@ func listenAndServe(ctx context.Context, f serveFlags, h http.Handler, log *slog
 }
 
 // rolloutProviders builds one served rollout's providers from its plan.
-func rolloutProviders(ctx context.Context, p *canary.Plan) (manager.Providers, error) {
-	pv, err := wire(ctx, p, wireOptions{})
+func rolloutProviders(ctx context.Context, p *canary.Plan, fs flags.Store) (manager.Providers, error) {
+	pv, err := wire(ctx, p, wireOptions{flagStore: fs})
 	if err != nil {
 		return manager.Providers{}, err
 	}

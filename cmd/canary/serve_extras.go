@@ -2,13 +2,17 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 
 	"github.com/canary-dev/canary"
+	"github.com/canary-dev/canary/flags"
 	"github.com/canary-dev/canary/notify"
 	"github.com/canary-dev/canary/plan"
 	"github.com/canary-dev/canary/store"
+	"github.com/canary-dev/canary/web"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -45,5 +49,34 @@ func startBackground(ctx context.Context, st *store.Store, log *slog.Logger, reg
 	return nil
 }
 
-// mountExtras adds the flag service and other handlers next to the API.
-func mountExtras(api http.Handler, _ *store.Store) http.Handler { return api }
+// mountExtras adds the flag service (the runbook's /feature-flags API and
+// OFREP for applications) next to the API, behind the same tokens: reads
+// and evaluations need a viewer, changes an operator.
+func mountExtras(api http.Handler, fl *flags.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/", api)
+	mux.Handle("/feature-flags", fl)
+	mux.Handle("/feature-flags/", fl)
+	mux.Handle("/ofrep/", fl)
+	return mux
+}
+
+// flagService builds the flag service over the state database.
+func flagService(st flags.Store, tokens *web.Tokens, insecure bool, log *slog.Logger) (*flags.Handler, error) {
+	auth := web.Authorizer(tokens, insecure)
+	return flags.NewHandler(flags.Config{Store: st, Logger: log,
+		Authorize: func(r *http.Request, write bool) (string, error) {
+			need := web.RoleViewer
+			if write {
+				need = web.RoleOperator
+			}
+			actor, err := auth(r, need)
+			if errors.Is(err, web.ErrForbidden) {
+				return "", fmt.Errorf("%w: %v", flags.ErrForbidden, err)
+			}
+			if actor != "" {
+				actor = "token " + actor
+			}
+			return actor, err
+		}})
+}

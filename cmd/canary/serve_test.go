@@ -67,6 +67,25 @@ func TestServeEndToEnd(t *testing.T) {
 	if r.State.Weight != 100 {
 		t.Errorf("promoted at weight %d", r.State.Weight)
 	}
+	// The flag moved in lockstep and the runbook's flag API shows it.
+	req, _ := http.NewRequest("GET", server+"/feature-flags/release_e2e?history=1", nil)
+	req.Header.Set("Authorization", "Bearer "+viewer)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var flag struct {
+		Enabled           bool `json:"enabled"`
+		RolloutPercentage int  `json:"rollout_percentage"`
+		History           []struct {
+			Actor string `json:"actor"`
+		} `json:"history"`
+	}
+	json.NewDecoder(resp.Body).Decode(&flag)
+	resp.Body.Close()
+	if !flag.Enabled || flag.RolloutPercentage != 100 || len(flag.History) != 3 {
+		t.Errorf("flag after promotion: %+v, want enabled at 100 after 3 changes (10, 50, 100)", flag)
+	}
 	if code, out := ctl(viewer, "describe", "default/e2e"); code != 0 || !strings.Contains(out, "Succeeded") {
 		t.Errorf("describe: exit %d %s", code, out)
 	}

@@ -42,6 +42,9 @@ type wireOptions struct {
 	// (--kubeconfig); empty: $KUBECONFIG, ~/.kube/config, then the pod's
 	// service account.
 	kubeconfig string
+	// flagStore is where the builtin flag provider writes: the state
+	// database's flag service under serve; nil: a fresh in-memory store.
+	flagStore flags.Store
 }
 
 // addKubeFlags registers --kubeconfig for the commands that wire plans.
@@ -104,11 +107,16 @@ func wire(ctx context.Context, p *canary.Plan, opt wireOptions) (*providers, err
 			p.Spec.Analysis.Metrics.Provider())
 	}
 	if ff := p.Spec.FeatureFlag; ff != nil {
-		if ff.Provider != "" && ff.Provider != "builtin" {
-			pv.close()
-			return nil, canary.Errorf(canary.EINVALID, "feature flag provider %q is not available in this build (use builtin)", ff.Provider)
+		fs := opt.flagStore
+		if fs == nil {
+			fs = &flags.Memory{}
 		}
-		pv.flags = &flags.Memory{}
+		setter, err := flags.NewSetter(ff, flags.SetterConfig{Rollout: p.Metadata.Namespace + "/" + p.Metadata.Name, Store: fs})
+		if err != nil {
+			pv.close()
+			return nil, err
+		}
+		pv.flags = setter
 	}
 	return pv, nil
 }
