@@ -51,14 +51,15 @@ func startBackground(ctx context.Context, st *store.Store, log *slog.Logger, reg
 
 // mountExtras adds the flag service (the runbook's /feature-flags API and
 // OFREP for applications) next to the API, behind the same tokens: reads
-// and evaluations need a viewer, changes an operator.
+// and evaluations need a viewer, changes an operator; and the web
+// dashboard at /, whose pages call the API with the browser's token.
 func mountExtras(api http.Handler, fl *flags.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/", api)
 	mux.Handle("/feature-flags", fl)
 	mux.Handle("/feature-flags/", fl)
 	mux.Handle("/ofrep/", fl)
-	return mux
+	return withDashboard(mux)
 }
 
 // flagService builds the flag service over the state database.
