@@ -43,6 +43,8 @@ type QueryError struct {
 	Attempts int
 }
 
+// Error reads "prometheus ADDRESS: NAME query `EXPR`: KIND: what went
+// wrong (after N attempts)".
 func (e *QueryError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "prometheus %s: %s query `%s`: ", e.Address, e.Name, e.Expr)

@@ -271,10 +271,15 @@ func parseValue(v any) float64 {
 
 // Response is the body of /api/v1/query.
 type Response struct {
-	Status    string `json:"status"`
+	// Status is success or error.
+	Status string `json:"status"`
+	// ErrorType (bad_data, execution, timeout, ...) and Error describe a
+	// failed query.
 	ErrorType string `json:"errorType"`
 	Error     string `json:"error"`
-	Data      struct {
+	// Data is the result: its type (vector, scalar, matrix, string) and
+	// the raw JSON of the result.
+	Data struct {
 		ResultType string          `json:"resultType"`
 		Result     json.RawMessage `json:"result"`
 	} `json:"data"`
@@ -311,12 +316,14 @@ type lockedBuffer struct {
 	b  bytes.Buffer
 }
 
+// Write appends p.
 func (l *lockedBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.Write(p)
 }
 
+// String returns everything written.
 func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
