@@ -47,6 +47,10 @@ type statusError struct {
 // Error returns the message.
 func (e *statusError) Error() string { return e.msg }
 
+// statusClientClosed is counted (nginx's 499) for requests whose client
+// went away before the answer.
+const statusClientClosed = 499
+
 // httpStatus maps canary.Error codes to HTTP statuses.
 var httpStatus = map[string]int{
 	canary.EINVALID:     http.StatusBadRequest,
@@ -67,7 +71,10 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		return
 	}
 	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
-		return // the client went away
+		if rec, ok := w.(*recorder); ok {
+			rec.status = statusClientClosed
+		}
+		return // the client went away; nobody reads an answer
 	}
 	status, body := s.errorResponse(routeOf(r), err)
 	if se := (*statusError)(nil); errors.As(err, &se) {

@@ -15,8 +15,9 @@ import (
 // MaxLimit is the largest ?limit= of the list and events routes.
 const MaxLimit = 1000
 
-// maxReportEvents bounds the events a report reads.
-const maxReportEvents = 200_000
+// maxReportEvents bounds the events a report reads (a rollout evaluated
+// every 30s for a week has about 20,000).
+const maxReportEvents = 50_000
 
 // List is the body of GET /api/v1/rollouts.
 type List struct {
@@ -173,9 +174,13 @@ func (s *server) report(w http.ResponseWriter, r *http.Request, _ string) error 
 	if err != nil {
 		return err
 	}
+	md := report.Markdown(ro, evs)
+	if len(evs) >= maxReportEvents {
+		md += "\n> This report covers the first " + itoa(maxReportEvents) + " events only; the event log has them all.\n"
+	}
 	w.Header().Set("Content-Type", "text/markdown; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
-	_, _ = w.Write([]byte(report.Markdown(ro, evs)))
+	_, _ = w.Write([]byte(md))
 	return nil
 }
 

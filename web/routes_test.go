@@ -215,3 +215,21 @@ func TestMethodsAndUnknownRoutes(t *testing.T) {
 		want(t, e.do("GET", p, opToken, ""), http.StatusNotFound, canary.ENOTFOUND)
 	}
 }
+
+// TestReportBounded: a report reads at most 50,000 events and says so.
+func TestReportBounded(t *testing.T) {
+	e := newEnv(t)
+	e.applied()
+	e.api.EventsFunc = func(_ context.Context, _ string, after int64, limit int) ([]canary.Event, error) {
+		evs := make([]canary.Event, limit)
+		for i := range evs {
+			evs[i] = canary.Event{Seq: after + int64(i) + 1, Type: canary.EvActionSucceeded}
+		}
+		return evs, nil
+	}
+	r := e.do("GET", "/api/v1/rollouts/default/web/report", viewToken, "")
+	want(t, r, http.StatusOK, "")
+	if !strings.HasSuffix(string(r.body), "> This report covers the first 50000 events only; the event log has them all.\n") {
+		t.Errorf("report end: %q", r.body[max(0, len(r.body)-200):])
+	}
+}

@@ -283,16 +283,22 @@ the events as they happen until interrupted.`,
 	return c
 }
 
-// printEvents prints the events so far, then follows them with watch.
+// printEvents prints the events so far, page by page, then follows them
+// with watch.
 func (x *ctl) printEvents(c *cobra.Command, cl *client.Client, name string, p *eventPrinter, watch bool) error {
-	evs, err := cl.AllEvents(c.Context(), name, 0)
-	if err != nil {
-		return err
-	}
 	var last int64
-	for _, ev := range evs {
-		p.print(ev)
-		last = ev.Seq
+	for {
+		evs, err := cl.Events(c.Context(), name, last, 0)
+		if err != nil {
+			return err
+		}
+		if len(evs) == 0 {
+			break
+		}
+		for _, ev := range evs {
+			p.print(ev)
+			last = ev.Seq
+		}
 	}
 	if !watch {
 		return p.err
