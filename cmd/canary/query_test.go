@@ -24,20 +24,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// runQueryCmd runs `canary query args...` as Main would, adding the
-// command to the root if root.go does not (yet) register it.
+// runQueryCmd runs `canary query args...`.
 func runQueryCmd(ctx context.Context, args ...string) (code int, stdout, stderr string) {
 	var out, errb bytes.Buffer
-	root := newRoot(&out, &errb)
-	if c, _, err := root.Find([]string{"query"}); err != nil || c == root {
-		root.AddCommand(newQueryCmd())
-	}
-	root.SetArgs(append([]string{"query"}, args...))
-	err := root.ExecuteContext(ctx)
-	if err != nil {
-		report(&errb, err)
-	}
-	return exitCode(err), out.String(), errb.String()
+	code = Main(ctx, append([]string{"query"}, args...), &out, &errb)
+	return code, out.String(), errb.String()
 }
 
 // squash collapses runs of spaces, so table rows match whatever the
