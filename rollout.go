@@ -113,6 +113,9 @@ type RuleState struct {
 	// canary requests behind it.
 	Value   float64 `json:"value"`
 	Samples int64   `json:"samples"`
+	// Detail explains the last verdict when it was not judged (the
+	// source's error, too few requests).
+	Detail string `json:"detail,omitempty"`
 }
 
 // State is a rollout's state: everything the engine needs besides the plan,

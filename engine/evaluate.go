@@ -262,7 +262,10 @@ func (m *machine) burn(r canary.Rule, c, s canary.Observation, stableOK bool, ev
 // updateRule moves rule i's for-timer, Prometheus style.
 func (m *machine) updateRule(i int, r canary.Rule, ev *canary.Evaluation) {
 	rs := &m.st.Rules[i]
-	rs.Verdict = ev.Verdict
+	rs.Verdict, rs.Detail = ev.Verdict, ""
+	if !ev.Verdict.Judged() {
+		rs.Detail = ev.Detail
+	}
 	if ev.Verdict.Judged() {
 		rs.Value, rs.Samples = ev.Value, ev.Samples
 		m.rememberValue(r.Metric, ev)

@@ -140,7 +140,11 @@ func (m *machine) lastVerdicts() string {
 	var parts []string
 	for _, rs := range m.st.Rules {
 		if !rs.Verdict.Judged() && rs.Verdict != "" {
-			parts = append(parts, fmt.Sprintf("%s: %s", rs.Name, rs.Verdict))
+			part := fmt.Sprintf("%s: %s", rs.Name, rs.Verdict)
+			if rs.Detail != "" {
+				part += " (" + rs.Detail + ")"
+			}
+			parts = append(parts, part)
 		}
 	}
 	if len(parts) == 0 {
