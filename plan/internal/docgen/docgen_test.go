@@ -43,7 +43,7 @@ func TestLoadDetectsDrift(t *testing.T) {
 	}{
 		{"renamed field with a rule", "Webhook string `json:\"webhook,omitempty\"`", "Hook string `json:\"webhook,omitempty\"`",
 			"field rule Approval.Webhook: no such field in the plan"},
-		{"renamed property in a one-of", "Below Quantity `json:\"below,omitempty\"`", "Below Quantity `json:\"under,omitempty\"`",
+		{"renamed property in a one-of", "Below Quantity `json:\"below,omitzero\"`", "Below Quantity `json:\"under,omitzero\"`",
 			`type rule for Rule names "below", which it lacks`},
 		{"new text type without a unit", "Port int `json:\"port,omitempty\"`", "Port Ratio `json:\"port,omitempty\"`\n}\n\ntype Ratio float64\n\nfunc (r *Ratio) UnmarshalText(b []byte) error { return nil }\n\nvar _ = struct {",
 			"Ratio is decoded from text but has no unit in docgen"},
