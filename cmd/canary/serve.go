@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/canary-dev/canary"
@@ -73,27 +72,32 @@ a machine only you use).`,
 	return c
 }
 
-// loadTokens reads the token file and CANARY_TOKENS.
+// loadTokens reads the token file (errors by line) and CANARY_TOKENS.
 func loadTokens(file string) (*web.Tokens, error) {
-	var src []string
+	var all *web.Tokens
 	if file != "" {
-		b, err := os.ReadFile(file)
+		fh, err := os.Open(file)
 		if err != nil {
 			return nil, canary.Errorf(canary.EINVALID, "--tokens-file: %v", err)
 		}
-		src = append(src, string(b))
+		defer fh.Close()
+		if all, err = web.LoadTokens(fh); err != nil {
+			return nil, canary.Errorf(canary.EINVALID, "--tokens-file %s: %v", file, err)
+		}
 	}
 	if env := os.Getenv(web.EnvTokens); env != "" {
-		src = append(src, env)
+		t, err := web.ParseTokens(env)
+		if err != nil {
+			return nil, canary.Errorf(canary.EINVALID, "%s: %v", web.EnvTokens, err)
+		}
+		if all == nil {
+			return t, nil
+		}
+		if all, err = all.Merge(t); err != nil {
+			return nil, canary.Errorf(canary.EINVALID, "tokens: %v", err)
+		}
 	}
-	if len(src) == 0 {
-		return nil, nil
-	}
-	t, err := web.ParseTokens(strings.Join(src, "\n"))
-	if err != nil {
-		return nil, canary.Errorf(canary.EINVALID, "tokens: %v", err)
-	}
-	return t, nil
+	return all, nil
 }
 
 func serve(ctx context.Context, f serveFlags, logw interface{ Write([]byte) (int, error) }) error {
@@ -150,7 +154,7 @@ func listenAndServe(ctx context.Context, f serveFlags, h http.Handler, log *slog
 	if err != nil {
 		return canary.Errorf(canary.EUNAVAILABLE, "--listen %s: %v", f.listen, err)
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second,
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 120 * time.Second,
 		MaxHeaderBytes: 64 << 10}
 	scheme := "http"
 	if f.tlsCert != "" {
