@@ -24,7 +24,9 @@ function signIn(message) {
     document.title = 'Sign in · canary';
     replace(session);
     const input = el('input', { id: 'token', name: 'token', type: 'password', autocomplete: 'current-password', required: true, spellcheck: 'false', 'aria-describedby': 'token-help' });
-    const form = el('form', { class: 'signin card', 'aria-labelledby': 'signin-title' },
+    // The script handles the submission; were the form ever sent by the
+    // browser, a POST keeps the token out of the URL.
+    const form = el('form', { class: 'signin card', method: 'post', 'aria-labelledby': 'signin-title' },
       el('h1', { id: 'signin-title' }, 'Sign in'),
       message ? el('p', { class: 'error', role: 'alert' }, message) : null,
       el('label', { for: 'token' }, 'API token'),

@@ -140,7 +140,9 @@ export function render(c, markers, width) {
   }
   const tstep = timeStep(t1 - t0, Math.max(2, Math.floor(pw / 70)));
   for (let t = 0; t <= t1 - t0; t += tstep) {
-    grid.append(s('text', { x: x(t0 + t), y: H - 8, 'text-anchor': 'middle', class: 'tick' }, '+' + dur(t)));
+    const tx = x(t0 + t);
+    const anchor = tx > W - pad.r - 20 ? 'end' : 'middle';
+    grid.append(s('text', { x: tx, y: H - 8, 'text-anchor': anchor, class: 'tick' }, '+' + dur(t)));
   }
   svg.append(grid);
 

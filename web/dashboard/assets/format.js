@@ -60,8 +60,12 @@ export function value(metric, v) {
     case 'duration':
       if (Math.abs(v) < 1) return `${trim(v * 1000, v * 1000 < 10 ? 1 : 0)}ms`;
       return `${trim(v, 2)}s`;
-    case 'percent':
-      return `${trim(v * 100, 3)}%`;
+    case 'percent': {
+      // Three significant digits: 27.9%, 5.12%, 0.123%.
+      const pct = v * 100;
+      const a = Math.abs(pct);
+      return `${trim(pct, a >= 10 ? 1 : a >= 1 ? 2 : 3)}%`;
+    }
     case 'multiplier':
       return `${trim(v, 2)}x`;
   }

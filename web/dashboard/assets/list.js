@@ -82,7 +82,7 @@ function row(r, now) {
   const h = health(r, now);
   const link = el('a', { href: `/rollouts/${r.name}` }, r.name);
   return el('tr', { dataset: { name: r.name, phase: st.phase, weight: st.weight } },
-    el('th', { scope: 'row', 'data-label': 'Rollout' }, link, r.generation > 1 ? el('span', { class: 'muted' }, ` gen ${r.generation}`) : null),
+    el('th', { scope: 'row', 'data-label': 'Rollout' }, el('span', null, link, r.generation > 1 ? el('span', { class: 'muted' }, ` gen ${r.generation}`) : null)),
     el('td', { 'data-label': 'Version' }, st.version || (r.plan && r.plan.spec.version) || ''),
     el('td', { 'data-label': 'Phase' }, badge(st.phase)),
     el('td', { 'data-label': 'Step' }, stepText),

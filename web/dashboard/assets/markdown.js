@@ -89,7 +89,7 @@ function list(lines, i, indent, parent) {
 }
 
 function isTableStart(lines, i) {
-  return /^\s*\|/.test(lines[i]) && i + 1 < lines.length && /^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$/.test(lines[i + 1]);
+  return /^\s*\|/.test(lines[i]) && i + 1 < lines.length && /^\s*\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*$/.test(lines[i + 1]);
 }
 
 // cells splits a table row on the pipes that are not escaped.

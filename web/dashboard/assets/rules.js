@@ -2,7 +2,7 @@
 // last values and its state (pass, pending with its timer, firing,
 // insufficient, no data, error), and a rollout's health at a glance.
 
-import { value, time } from './format.js';
+import { value, time, terminal } from './format.js';
 
 // parseDur reads a Go duration string ("1h30m", "600ms", "1.5s") as ms.
 export function parseDur(s) {
@@ -27,6 +27,8 @@ export const order = ['firing', 'pending', 'error', 'nodata', 'insufficient', 'p
 // ruleRows joins the plan's rules, the engine's rule states and the last
 // evaluation into one row per rule. now is in ms.
 export function ruleRows(r, now) {
+  // Once the rollout is over, the timers stop at its last evaluation.
+  if (r.state && terminal(r.state.phase)) now = Math.min(now, time(r.state.lastEvalAt) || time(r.state.finishedAt) || now);
   const rules = (r.plan && r.plan.spec && r.plan.spec.rules) || [];
   const states = (r.state && r.state.rules) || [];
   const evals = r.lastEvaluations || [];
@@ -141,5 +143,5 @@ export function health(r, now) {
 // stateIcon is a symbol for a rule state, beside its word (color is never
 // the only cue).
 export function stateIcon(state) {
-  return { firing: '🔥', pending: '⏳', error: '⚠', nodata: '∅', insufficient: '…', pass: '✓', waiting: '○' }[state] || '○';
+  return { firing: '▲', pending: '◐', error: '⚠', nodata: '∅', insufficient: '…', pass: '✓', waiting: '○' }[state] || '○';
 }

@@ -94,7 +94,7 @@ export function track(r, now) {
       el('span', { class: 'step-weight' }, `${s.weight}%`, mark ? el('span', { class: 'mark', 'aria-hidden': 'true' }, ' ' + mark) : null),
       el('span', { class: 'visually-hidden' }, ` step ${i + 1}, ${label}`),
       el('span', { class: 'step-hold' }, s.hold ? `hold ${s.hold}` : i === steps.length - 1 ? 'promote' : ''),
-      s.approval ? el('span', { class: 'step-gate', title: s.approval.webhook ? 'approval by webhook' : 'manual approval' }, '🔒 approval') : null);
+      s.approval ? el('span', { class: 'step-gate' }, s.approval.webhook ? 'approval by webhook' : 'manual approval') : null);
     if (i === cur && !back) li.append(holdDetail(r, s, now));
     ol.append(li);
   });
@@ -182,7 +182,7 @@ export function matrix(r, now) {
     el('thead', null, el('tr', null, ['Rule', 'Action', 'Canary', 'Stable', 'Requests', 'State'].map((h) => el('th', { scope: 'col' }, h)))),
     el('tbody', null, rows.map((x) => el('tr', { class: x.state, dataset: { rule: x.name, state: x.state } },
       el('th', { scope: 'row', 'data-label': 'Rule' }, x.name),
-      el('td', { 'data-label': 'Action' }, x.action.replace('rollback-', 'rollback '), el('span', { class: 'muted' }, ` · ${x.urgency}`)),
+      el('td', { 'data-label': 'Action' }, el('span', null, x.action.replace('rollback-', 'rollback '), el('span', { class: 'muted' }, ` · ${x.urgency}`))),
       el('td', { 'data-label': 'Canary', class: 'num canary-value' }, x.canaryText),
       el('td', { 'data-label': 'Stable', class: 'num stable-value' }, x.stableText),
       el('td', { 'data-label': 'Requests', class: 'num' }, x.samples ? String(x.samples) : '—'),
