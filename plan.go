@@ -366,13 +366,50 @@ type Rule struct {
 	Above Quantity `json:"above,omitzero"`
 	// Below breaches when the value is less than this threshold.
 	Below Quantity `json:"below,omitzero"`
-	// Vs is what burnRate is relative to: "slo" (1 − objective) or
+	// Vs is what burnRate is relative to: "slo" (1 − objective),
 	// "baseline" (the service's burn measured before the rollout started,
-	// falling back to the stable track's burn in the same window). Default:
-	// slo.
+	// falling back to the stable track's burn in the same window) or
+	// "stable" (the stable track's burn in the same window, so a
+	// degradation both tracks share does not count against the canary).
+	// Default: slo.
 	Vs string `json:"vs,omitempty"`
-	// Window over which the metric is measured. Default: analysis.interval.
+	// Window over which the metric is measured. Default: analysis.interval;
+	// for a latency rule with compare: baseline, 10 intervals. For an
+	// errorRate rule with compare: baseline it must be the interval: that
+	// rule's test counts every request since the step started.
 	Window Duration `json:"window,omitempty"`
+	// ShortWindow makes a burnRate rule multi-window, as the SRE workbook's
+	// alerts on burn rates: the rule breaches only when the burn over both
+	// window and shortWindow is past the threshold (e.g. 14.4x over 1h and
+	// 5m), so it needs a sustained burn to fire and stops breaching as soon
+	// as the burn stops. Shorter than window. Default: none (one window).
+	ShortWindow Duration `json:"shortWindow,omitempty"`
+	// Compare is what the canary is judged against: empty for the
+	// threshold in above or below, or "baseline" for the stable track over
+	// the same time, with a statistical test and no threshold. errorRate is
+	// tested with a sequential test of the two error ratios (a mixture
+	// SPRT) on every request since the step started; it is always valid, so
+	// checking it every interval does not add false alarms. A latency
+	// metric is tested with the Mann-Whitney U test and the Hodges-Lehmann
+	// shift over the window: on every request's latency when the metric
+	// source gives latency histograms, else on the per-interval quantiles
+	// the metric names. The rule breaches when the canary is worse than the
+	// stable by more than worseBy with the rule's confidence, passes when,
+	// with that confidence, it is not, and is insufficient in between.
+	// Only errorRate and latency metrics; not with above or below.
+	Compare string `json:"compare,omitempty"`
+	// WorseBy is how much worse than the stable the canary may be before a
+	// compare: baseline rule breaches. For errorRate, a difference of error
+	// ratios in percentage points (0.5pp; 0.5% means the same); for a
+	// latency, a duration (50ms: the canary's latencies shifted up by 50ms)
+	// or a percentage (20%: the canary's latencies typically 20% higher).
+	// Required with compare.
+	WorseBy Quantity `json:"worseBy,omitzero"`
+	// Confidence of a compare: baseline rule's verdicts: a breach needs the
+	// canary to be worse by more than worseBy with this confidence, and a
+	// pass needs it to be not worse by more with this confidence. Above 50%
+	// and below 100%. Default: 99%.
+	Confidence Percent `json:"confidence,omitempty"`
 	// For is how long the breach must hold across evaluations before the
 	// rule fires, like a Prometheus alerting rule's for. At least the
 	// interval. Default: analysis.interval.
@@ -384,6 +421,10 @@ type Rule struct {
 	// medium.
 	Urgency Urgency `json:"urgency,omitempty"`
 }
+
+// CompareBaseline is Rule.Compare for judging the canary against the
+// stable track.
+const CompareBaseline = "baseline"
 
 // Threshold returns the rule's threshold and comparison ("above"/"below").
 func (r Rule) Threshold() (Quantity, string) {
@@ -404,8 +445,14 @@ func (r Rule) DisplayName() string {
 		sym = "<"
 	}
 	s := fmt.Sprintf("%s %s %s", r.Metric, sym, q.Text)
-	if r.Vs == "baseline" {
-		s += " vs baseline"
+	if r.Compare == CompareBaseline {
+		s = fmt.Sprintf("%s worse than baseline by %s", r.Metric, r.WorseBy.Text)
+	}
+	if r.ShortWindow != 0 {
+		s += fmt.Sprintf(" over %s and %s", r.Window, r.ShortWindow)
+	}
+	if r.Vs == "baseline" || r.Vs == "stable" {
+		s += " vs " + r.Vs
 	}
 	return s + " for " + r.For.String()
 }
@@ -532,5 +579,6 @@ const (
 	DefaultDrain         = 5 * time.Minute
 	DefaultActionTimeout = 5 * time.Minute
 	DefaultObjective     = 0.999
+	DefaultConfidence    = 0.99
 	DefaultNamespace     = "default"
 )

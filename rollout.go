@@ -116,6 +116,34 @@ type RuleState struct {
 	// Detail explains the last verdict when it was not judged (the
 	// source's error, too few requests).
 	Detail string `json:"detail,omitempty"`
+	// Baseline is the evidence a compare: baseline rule has gathered; nil
+	// for other rules.
+	Baseline *BaselineEvidence `json:"baseline,omitempty"`
+}
+
+// BaselineEvidence is what a compare: baseline rule accumulates across
+// evaluations.
+type BaselineEvidence struct {
+	// Step is the step the error counts belong to: they restart with
+	// every step, so each step's exposure is judged on its own data.
+	Step int `json:"step"`
+	// CanaryRequests, CanaryErrors, StableRequests and StableErrors are an
+	// errorRate rule's counts since the step started.
+	CanaryRequests int64 `json:"canaryRequests,omitempty"`
+	CanaryErrors   int64 `json:"canaryErrors,omitempty"`
+	StableRequests int64 `json:"stableRequests,omitempty"`
+	StableErrors   int64 `json:"stableErrors,omitempty"`
+	// Intervals are a latency rule's per-interval quantiles of both
+	// tracks over the rule's window, oldest first.
+	Intervals []IntervalValues `json:"intervals,omitempty"`
+}
+
+// IntervalValues are both tracks' values of one metric over the interval
+// ending at At.
+type IntervalValues struct {
+	At     time.Time `json:"at"`
+	Canary float64   `json:"canary"`
+	Stable float64   `json:"stable"`
 }
 
 // State is a rollout's state: everything the engine needs besides the plan,
@@ -276,6 +304,46 @@ type Evaluation struct {
 	PendingFor time.Duration `json:"pendingFor,omitempty"`
 	Firing     bool          `json:"firing,omitempty"`
 	Detail     string        `json:"detail,omitempty"`
+	// ShortWindow and ShortValue are a multi-window burn rule's short
+	// window and the burn over it.
+	ShortWindow time.Duration `json:"shortWindow,omitempty"`
+	ShortValue  *float64      `json:"shortValue,omitempty"`
+	// Comparison is the statistics of a compare: baseline rule. Its
+	// Threshold is then the stable's value plus worseBy.
+	Comparison *Comparison `json:"comparison,omitempty"`
+}
+
+// Comparison is a compare: baseline rule's test of the canary against
+// the stable. Differences are canary − stable: a difference of error
+// ratios, a latency shift in seconds, or (Relative) a relative change
+// (0.25: typically 25% slower).
+type Comparison struct {
+	// Test is "msprt" (a sequential test of the error ratios) or
+	// "mann-whitney" (a rank test of latencies).
+	Test string `json:"test"`
+	// Data is what was compared: "requests" (error counts, or every
+	// request's latency from histograms) or "intervals" (per-interval
+	// quantiles).
+	Data string `json:"data"`
+	// Estimate of the difference: the difference of the error ratios, or
+	// the Hodges-Lehmann shift of the latencies.
+	Estimate float64 `json:"estimate"`
+	// Lower and Upper are one-sided bounds of the difference, each at
+	// Confidence; absent when there is too little data for one.
+	Lower *float64 `json:"lower,omitempty"`
+	Upper *float64 `json:"upper,omitempty"`
+	// P is the p-value of "the canary is worse by at most Tolerance"
+	// (always valid for msprt).
+	P float64 `json:"p"`
+	// Tolerance is the rule's worseBy and Confidence its confidence.
+	Tolerance  float64 `json:"tolerance"`
+	Confidence float64 `json:"confidence"`
+	// Relative is set when the difference is relative.
+	Relative bool `json:"relative,omitempty"`
+	// CanaryN and StableN are the observations compared: requests, or
+	// intervals.
+	CanaryN int64 `json:"canaryN"`
+	StableN int64 `json:"stableN"`
 }
 
 // Query asks a MetricSource for one base metric of one track over a window
@@ -297,6 +365,23 @@ type Measurement struct {
 	Samples int64 `json:"samples"`
 	// NoData is set when the source has no value (empty result, NaN).
 	NoData bool `json:"noData,omitempty"`
+	// Latency is, optionally, the window's latency distribution for a
+	// latency query: request counts by latency bucket, in increasing order
+	// of bound. Rules with compare: baseline use it to compare every
+	// request's latency; without it they compare per-interval quantiles.
+	// The built-in recorder can give its bins; a Prometheus source the
+	// increase of each histogram bucket over the window (de-cumulated).
+	Latency []LatencyBucket `json:"latency,omitempty"`
+}
+
+// LatencyBucket counts the requests whose latency is above the previous
+// bucket's bound (or 0) and at most UpperBound.
+type LatencyBucket struct {
+	// UpperBound in seconds, finite: requests beyond a histogram's last
+	// finite bound are counted in the last finite bucket.
+	UpperBound float64 `json:"le"`
+	// Count of requests in the bucket.
+	Count int64 `json:"count"`
 }
 
 // Observation is a measurement with its query, or the error that stopped it.

@@ -155,9 +155,17 @@ func (q *Quantity) UnmarshalText(b []byte) error {
 }
 
 // ParseQuantity parses a threshold. The unit decides the kind: ms/s/m/h a
-// duration, % a percentage, x a multiplier, none a plain number.
+// duration, % a percentage (and pp, percentage points, a difference of
+// percentages, of the same kind), x a multiplier, none a plain number.
 func ParseQuantity(s string) (Quantity, error) {
 	switch {
+	case strings.HasSuffix(s, "pp"):
+		// Percentage points: a difference of ratios, 0.5pp is 0.005.
+		v, err := ParsePercent(strings.TrimSuffix(s, "pp") + "%")
+		if err != nil {
+			return Quantity{}, fmt.Errorf("%q is not a number of percentage points (write a number and pp, e.g. 0.5pp)", s)
+		}
+		return Quantity{Kind: KindPercent, Value: v, Text: s}, nil
 	case strings.HasSuffix(s, "%"):
 		v, err := ParsePercent(s)
 		return Quantity{Kind: KindPercent, Value: v, Text: s}, err

@@ -105,7 +105,10 @@ func defaultHooks(hooks []canary.Hook) {
 // defaultRule fills a rule's defaults; interval is the defaulted
 // analysis interval.
 func defaultRule(r *canary.Rule, interval canary.Duration) {
-	setDuration(&r.Window, interval.D())
+	setDuration(&r.Window, defaultWindow(r, interval.D()))
+	if r.Compare == canary.CompareBaseline && r.Confidence == 0 {
+		r.Confidence = canary.DefaultConfidence
+	}
 	setDuration(&r.For, interval.D())
 	if r.Urgency == "" {
 		r.Urgency = canary.UrgencyMedium

@@ -13,6 +13,7 @@ import (
 const (
 	VsSLO           = "slo"      // rule.vs: burn relative to 1 − slo.objective
 	VsBaseline      = "baseline" // rule.vs: burn relative to the pre-rollout burn
+	VsStable        = "stable"   // rule.vs: burn relative to the stable track's
 	ProviderBuiltin = "builtin"  // featureFlag.provider: canary's own flags
 	ProviderHTTP    = "http"     // featureFlag.provider: the runbook's flag API
 )

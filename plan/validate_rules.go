@@ -62,7 +62,7 @@ var kindName = map[canary.QuantityKind]string{
 var (
 	ruleActions = []string{canary.ActionRollbackGradual, canary.ActionRollbackImmediate, canary.ActionPause}
 	urgencies   = []string{string(canary.UrgencyLow), string(canary.UrgencyMedium), string(canary.UrgencyHigh), string(canary.UrgencyCritical)}
-	vsValues    = []string{VsSLO, VsBaseline}
+	vsValues    = []string{VsSLO, VsBaseline, VsStable}
 )
 
 func (v *validator) rules(rules []canary.Rule, path string) {
@@ -85,25 +85,39 @@ func (v *validator) ruleName(r *canary.Rule) string {
 	if d.For == 0 {
 		d.For = canary.Duration(v.interval)
 	}
+	if d.Window == 0 {
+		d.Window = canary.Duration(defaultWindow(r, v.interval))
+	}
 	return d.DisplayName()
 }
 
 func (v *validator) rule(r *canary.Rule, path string) {
 	v.metric(r, path)
 	switch {
+	case r.Compare != "":
+		v.compare(r, path)
 	case r.Above.IsZero() && r.Below.IsZero():
 		v.add(path, "set a threshold: exactly one of above or below, e.g. above: 600ms")
 	case !r.Above.IsZero() && !r.Below.IsZero():
 		v.add(path+".below", "only one of above and below may be set: remove one of them")
 	}
+	if r.Compare == "" {
+		if !r.WorseBy.IsZero() {
+			v.add(path+".worseBy", "only rules with compare: baseline have a tolerance: remove worseBy, or add compare: baseline")
+		}
+		if r.Confidence != 0 {
+			v.add(path+".confidence", "only rules with compare: baseline have a confidence: remove it, or add compare: baseline")
+		}
+	}
 	switch {
 	case r.Vs == "":
 	case !isOneOf(r.Vs, vsValues):
-		v.add(path+".vs", "%q is not a burn baseline: write slo or baseline", r.Vs)
+		v.add(path+".vs", "%q is not a burn baseline: write %s", r.Vs, orList(vsValues))
 	case r.Metric != canary.MetricBurnRate:
 		v.add(path+".vs", "only burnRate rules compare against slo or baseline: remove vs")
 	}
 	v.atLeastInterval(path+".window", r.Window, "a window must span at least one interval")
+	v.shortWindow(r, path)
 	v.atLeastInterval(path+".for", r.For, "the rule is judged once per interval")
 	switch {
 	case r.Action == "":

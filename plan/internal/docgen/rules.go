@@ -16,6 +16,7 @@ const (
 	num               = `(\d+(\.\d*)?|\.\d+)`
 	durationPattern   = `^(0|(` + num + `(ns|us|µs|μs|ms|s|m|h))+)$`
 	percentPattern    = `^` + num + `%$`
+	pointsPattern     = `^` + num + `pp$`
 	multiplierPattern = `^` + num + `x$`
 	numberPattern     = `^` + num + `$`
 	secretPattern     = `^(env|file):.+$`
@@ -44,7 +45,7 @@ func (g *gen) units() map[string]unit {
 		"Duration": {"duration", str(durationPattern)},
 		"Percent":  {"percentage", str(percentPattern)},
 		"Quantity": {"threshold", map[string]any{"anyOf": []any{
-			str(durationPattern), str(percentPattern), str(multiplierPattern), str(numberPattern),
+			str(durationPattern), str(percentPattern), str(pointsPattern), str(multiplierPattern), str(numberPattern),
 			map[string]any{"type": "number", "minimum": 0},
 		}}},
 		"SecretRef": {"secret reference", str(secretPattern)},
@@ -67,7 +68,9 @@ func (g *gen) fieldRules() (map[string]map[string]any, error) {
 		"GatewayAPITraffic.Port":    {"minimum": 1, "maximum": 65535},
 		"Analysis.MinRequests":      {"minimum": 0},
 		"Rule.Action":               enum(g.src.constValues("", "Action")...),
-		"Rule.Vs":                   enum(plan.VsSLO, plan.VsBaseline),
+		"Rule.Vs":                   enum(plan.VsSLO, plan.VsBaseline, plan.VsStable),
+		"Rule.Compare":              {"const": g.src.constValue("CompareBaseline")},
+		"Rule.Confidence":           {"exclusiveMinimum": 0.5},
 		"Hook.At":                   enum(g.src.constValues("", "Hook")...),
 		"HTTPHook.Method":           {"pattern": `^[A-Z]+$`},
 		"FeatureFlag.Provider":      enum(plan.ProviderBuiltin, plan.ProviderHTTP),
@@ -106,7 +109,7 @@ func typeRules() map[string]map[string]any {
 	return map[string]map[string]any{
 		"Traffic":       {"oneOf": one("proxy", "helm", "gatewayAPI")},
 		"MetricsSource": {"maxProperties": 1},
-		"Rule":          {"oneOf": one("above", "below")},
+		"Rule":          {"oneOf": one("above", "below", "compare")},
 		"Hook":          {"oneOf": one("http", "command")},
 		"Approval": {"oneOf": []any{
 			map[string]any{"required": []string{"manual"}, "properties": map[string]any{"manual": map[string]any{"const": true}}},
