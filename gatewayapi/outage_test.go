@@ -17,6 +17,7 @@ import (
 // after the API server is back and the rollout resumed it continues at
 // 25% — no step skipped, none repeated.
 func TestAPIServerStopsMidRollout(t *testing.T) {
+	t.Parallel()
 	env := kubetest.Start(t, kubetest.Options{GatewayAPI: true, Restartable: true})
 	ro := newRollout(t, env)
 	ro.plan.Spec.ActionTimeout = canary.Duration(60e9) // 1m of plan time

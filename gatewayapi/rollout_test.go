@@ -71,6 +71,7 @@ func (ro *rollout) runner(t *testing.T, svc kubetest.Service, st canary.State) *
 }
 
 func TestRollout(t *testing.T) {
+	t.Parallel()
 	env := kubetest.Shared(t, kubetest.Options{GatewayAPI: true})
 	healthy := kubetest.Service{RPS: 400, CanaryErrors: 0.001, CanaryLatency: 0.2}
 	tests := []struct {
@@ -107,6 +108,7 @@ func TestRollout(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			ro := newRollout(t, env)
 			st, err := ro.runner(t, tt.svc, engine.New(ro.plan, t0)).Run(t.Context())
 			if err != nil || st.Phase != tt.phase || st.RollbackKind != tt.grade {

@@ -88,6 +88,7 @@ func newRouter(t *testing.T) (*kubetest.Env, string, *gatewayapi.Router) {
 }
 
 func TestSetWeight(t *testing.T) {
+	t.Parallel()
 	env, ns, r := newRouter(t)
 	orig := newRoute(t, env, ns)
 	ctx := t.Context()
@@ -129,6 +130,7 @@ func TestSetWeight(t *testing.T) {
 }
 
 func TestRemoveCanaryAfterRollback(t *testing.T) {
+	t.Parallel()
 	env, ns, r := newRouter(t)
 	orig := newRoute(t, env, ns)
 	ctx := t.Context()
@@ -152,6 +154,7 @@ func TestRemoveCanaryAfterRollback(t *testing.T) {
 }
 
 func TestPromoteLeavesCanaryServing(t *testing.T) {
+	t.Parallel()
 	env, ns, r := newRouter(t)
 	newRoute(t, env, ns)
 	ctx := t.Context()
@@ -179,6 +182,7 @@ func TestPromoteLeavesCanaryServing(t *testing.T) {
 }
 
 func TestNoStableRule(t *testing.T) {
+	t.Parallel()
 	env, ns, r := newRouter(t)
 	rt := &gatewayv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "recoveryos"},
 		Spec: gatewayv1.HTTPRouteSpec{Rules: []gatewayv1.HTTPRouteRule{{BackendRefs: []gatewayv1.HTTPBackendRef{backend("other", 80, nil)}}}}}
@@ -191,6 +195,7 @@ func TestNoStableRule(t *testing.T) {
 }
 
 func TestMissingRoute(t *testing.T) {
+	t.Parallel()
 	_, _, r := newRouter(t)
 	err := r.SetWeight(t.Context(), 5)
 	if err == nil || !strings.Contains(err.Error(), "not found") {
@@ -202,6 +207,7 @@ func TestMissingRoute(t *testing.T) {
 // generation means the weights are not in effect; the call fails (and the
 // engine retries, then pauses).
 func TestRouteNotAccepted(t *testing.T) {
+	t.Parallel()
 	env, ns, r := newRouter(t)
 	rt := newRoute(t, env, ns)
 	ctx := t.Context()
@@ -223,6 +229,7 @@ func TestRouteNotAccepted(t *testing.T) {
 }
 
 func TestNewValidates(t *testing.T) {
+	t.Parallel()
 	var c client.Client = fakeClient{}
 	tests := []struct {
 		name string

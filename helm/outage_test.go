@@ -24,6 +24,7 @@ import (
 // the restart) continues at 25%; the canary release's history has every
 // step once.
 func TestAPIServerStopsMidRollout(t *testing.T) {
+	t.Parallel()
 	env := kubetest.Start(t, kubetest.Options{Restartable: true})
 	p, err := plan.Load("../examples/k8s/helm.yaml")
 	must(t, err)

@@ -26,6 +26,7 @@ var t0 = time.Date(2025, 8, 14, 9, 0, 0, 0, time.UTC)
 // releases' histories. Metrics see the weight the canary release really
 // rendered (its Service's canary.dev/weight annotation).
 func TestRunbookSequences(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name       string
 		svc        kubetest.Service
@@ -62,6 +63,7 @@ func TestRunbookSequences(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			f := newFixture(t)
 			store := &canarytest.Store{}
 			r, err := runner.New(runner.Config{Plan: f.plan, Router: f.router, Metrics: kubetest.Metrics(tt.svc, f.renderedWeight),

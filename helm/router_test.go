@@ -155,6 +155,7 @@ func equal(t *testing.T, what string, got, want []string) {
 }
 
 func TestPromotion(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := t.Context()
 	for _, w := range []int{5, 10, 25, 50, 100} {
@@ -191,6 +192,7 @@ func TestPromotion(t *testing.T) {
 }
 
 func TestGradualRollback(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := t.Context()
 	for _, w := range []int{5, 10, 25, 0} {
@@ -215,6 +217,7 @@ func TestGradualRollback(t *testing.T) {
 // (helm rollback recoveryos, helm uninstall recoveryos-canary) once this
 // rollout has changed the main release: flag off, weight 0, remove canary.
 func TestImmediateRollbackAfterPromotion(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := t.Context()
 	for _, w := range []int{5, 100} {
@@ -242,6 +245,7 @@ func TestImmediateRollbackAfterPromotion(t *testing.T) {
 // by this rollout, so `helm rollback recoveryos` would undo someone else's
 // release; only the canary goes.
 func TestImmediateRollbackBeforePromotion(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := t.Context()
 	must(t, f.router.SetWeight(ctx, 5))
@@ -254,6 +258,7 @@ func TestImmediateRollbackBeforePromotion(t *testing.T) {
 // stop the next rollout, and an old promotion record never triggers a
 // rollback in a later rollout.
 func TestNextRolloutReinstalls(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := t.Context()
 	for _, call := range []func() error{
@@ -286,6 +291,7 @@ func (f *fixture) remove(ctx context.Context) func() error {
 // upgrade (the API server went away) leaves the revision pending-upgrade,
 // which locks the release for Helm. The router marks it failed and goes on.
 func TestTakesOverPendingRevision(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := t.Context()
 	must(t, f.router.SetWeight(ctx, 5))
@@ -309,6 +315,7 @@ func TestTakesOverPendingRevision(t *testing.T) {
 // TestRecentPendingRevisionIsRespected: a young pending revision may be
 // another helm at work; the router refuses rather than race it.
 func TestRecentPendingRevisionIsRespected(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := t.Context()
 	must(t, f.router.SetWeight(ctx, 5))
@@ -326,6 +333,7 @@ func TestRecentPendingRevisionIsRespected(t *testing.T) {
 }
 
 func TestPromoteWithoutMainRelease(t *testing.T) {
+	t.Parallel()
 	env := kubetest.Shared(t, kubetest.Options{})
 	ns := env.Namespace(t)
 	r, err := helm.New(helm.Config{RESTConfig: env.Config, Namespace: ns,

@@ -17,6 +17,7 @@ import (
 )
 
 func TestSplit(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		total          int32
 		weight         int
@@ -88,6 +89,7 @@ func newReplicaRouter(t *testing.T, env *kubetest.Env, ns string) *kube.ReplicaR
 }
 
 func TestReplicasFollowWeights(t *testing.T) {
+	t.Parallel()
 	env := kubetest.Shared(t, kubetest.Options{})
 	ns := env.Namespace(t)
 	deployment(t, env, ns, "stable", "recoveryos:v0.9.0", 4)
@@ -122,6 +124,7 @@ func TestReplicasFollowWeights(t *testing.T) {
 }
 
 func TestReplicaRollback(t *testing.T) {
+	t.Parallel()
 	env := kubetest.Shared(t, kubetest.Options{})
 	ns := env.Namespace(t)
 	deployment(t, env, ns, "stable", "recoveryos:v0.9.0", 10)
@@ -147,6 +150,7 @@ func TestReplicaRollback(t *testing.T) {
 // them here), the stable is not scaled down and the call fails with
 // ErrNotReady, so the engine retries it.
 func TestStableWaitsForCanaryPods(t *testing.T) {
+	t.Parallel()
 	env := kubetest.Shared(t, kubetest.Options{})
 	ns := env.Namespace(t)
 	deployment(t, env, ns, "stable", "recoveryos:v0.9.0", 4)
