@@ -23,10 +23,15 @@ import (
 
 // Defaults of Config.
 const (
-	DefaultWeightValue    = "canary.weight"
-	DefaultTimeout        = 2 * time.Minute
+	// DefaultWeightValue is the chart value that carries the weight.
+	DefaultWeightValue = "canary.weight"
+	// DefaultTimeout bounds chart hooks.
+	DefaultTimeout = 2 * time.Minute
+	// DefaultPendingTimeout is when another process's pending revision is
+	// taken to be abandoned.
 	DefaultPendingTimeout = 5 * time.Minute
-	DefaultMaxHistory     = 20
+	// DefaultMaxHistory caps the revisions kept per release.
+	DefaultMaxHistory = 20
 )
 
 // ErrNoMainRelease is returned by Promote when the main release does not
