@@ -15,6 +15,7 @@ import (
 	"github.com/canary-dev/canary"
 	"github.com/canary-dev/canary/sample"
 	"github.com/canary-dev/canary/web/dashboard/dashboardtest"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 )
@@ -35,7 +36,9 @@ func TestDashboard(t *testing.T) {
 	t.Logf("screenshots in %s", shots)
 
 	abortMe := rig.start(t, "abort-me", "v2.0.0", "600s", sample.Config{Seed: 3})
-	rig.start(t, "faulty", "v2.1.0", "8s", sample.Config{Seed: 4, ErrorRate: 0.3})
+	// The faulty canary answers 30% 5xx from its second step on, as the
+	// runbook's "errors at the 25% step".
+	rig.start(t, "faulty", "v2.1.0", "5s", sample.Config{Seed: 4, Faults: []sample.Fault{{From: 9 * time.Second, ErrorRate: 0.3}}})
 	viewer := b.Tab(t)
 	signIn(t, viewer, rig.server, rigViewer, "viewer")
 	rig.start(t, "healthy", "v2.2.0", "6s", sample.Config{Seed: 5})
@@ -121,6 +124,20 @@ func TestDashboard(t *testing.T) {
 			t.Errorf("report rendered as %s; want the timeline and metrics tables and the 4 criteria", shape)
 		}
 		screenshot(t, viewer, shots, "report.png")
+		// Printed: no navigation or buttons, the charts as wide as the page.
+		if _, err := chromedp.Call(viewer, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Media: "print"}); err != nil {
+			t.Fatal(err)
+		}
+		defer chromedp.Call(viewer, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Media: ""})
+		hidden := jsValue[string](t, viewer, `['.top', '.report-actions', '.crumbs'].map((s) => getComputedStyle(document.querySelector(s)).display).join(' ')`)
+		if hidden != "none none none" {
+			t.Errorf("printed, the page chrome shows: display %s", hidden)
+		}
+		pdf, err := chromedp.Run(viewer, chromedp.PrintToPDF())
+		if err != nil || len(pdf) < 10_000 {
+			t.Fatalf("print to PDF: %d bytes, %v", len(pdf), err)
+		}
+		os.WriteFile(filepath.Join(shots, "report.pdf"), pdf, 0o644)
 	})
 
 	t.Run("phone", func(t *testing.T) {

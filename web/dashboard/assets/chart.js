@@ -107,7 +107,9 @@ export function render(c, markers, width) {
   const spts = c.stable.filter((p) => p.v !== null);
   const t0 = c.start || (c.canary[0] && c.canary[0].t) || 0;
   let t1 = c.canary.length ? c.canary[c.canary.length - 1].t : t0 + 1000;
+  for (const m of markers) t1 = Math.max(t1, m.t); // the rollback after the last evaluation too
   if (t1 - t0 < 10000) t1 = t0 + 10000;
+  t1 += (t1 - t0) * 0.03; // room for the last point and marker
   let vmax = 0;
   for (const p of pts) vmax = Math.max(vmax, p.v);
   for (const p of spts) vmax = Math.max(vmax, p.v);
@@ -151,7 +153,8 @@ export function render(c, markers, width) {
   for (const m of markers) {
     if (m.t < t0 || m.t > t1) continue;
     mk.append(s('line', { x1: x(m.t), x2: x(m.t), y1: pad.t, y2: pad.t + ph, class: `marker ${m.cls}` }));
-    mk.append(s('text', { x: x(m.t) + 3, y: pad.t - 5, class: `marker-label ${m.cls}` }, m.label));
+    const right = x(m.t) > W - pad.r - 50;
+    mk.append(s('text', { x: x(m.t) + (right ? -3 : 3), y: pad.t - 5, 'text-anchor': right ? 'end' : 'start', class: `marker-label ${m.cls}` }, m.label));
   }
   svg.append(mk);
 

@@ -139,7 +139,7 @@ export class Controls {
       const r = await api.call(`${api.rolloutPath(this.name)}/${c.kind}`, { method: 'POST', body });
       this.dialog.close();
       announce(`${c.label} sent: ${r.name} is ${r.state.phase}.`);
-      this.onDone(r, `${c.label}: done, the rollout is ${r.state.phase}.`);
+      this.onDone(r, `${c.label}: accepted by the server.`);
     } catch (e) {
       if (e.status === 401) return this.onAuthLost();
       this.error.textContent = e.status === 403 ? `Refused: ${e.message}` : e.message;

@@ -114,7 +114,7 @@ function holdDetail(r, step, now) {
   }
   const ref = st.phase === 'Paused' && time(st.pausedAt) ? time(st.pausedAt) : now;
   const hold = parseDur(step.hold);
-  const held = Math.max(0, ref - started);
+  const held = Math.floor(Math.max(0, ref - started) / 1000) * 1000; // whole seconds, as a clock
   const frac = st.holdDone ? 1 : Math.min(1, held / hold);
   const fill = el('span', { class: 'fill' });
   fill.style.width = `${(frac * 100).toFixed(1)}%`;
