@@ -24,6 +24,7 @@ type runFlags struct {
 	noColor bool
 	state   string
 	resume  bool
+	wire    wireOptions
 }
 
 func newRunCmd() *cobra.Command {
@@ -57,7 +58,7 @@ Exit codes: 0 promoted, 1 rolled back, 2 invalid input, 3 pre-checks failed
 				return err
 			}
 			defer saved.close()
-			pv, err := wire(c.Context(), p, wireOptions{})
+			pv, err := wire(c.Context(), p, f.wire)
 			if err != nil {
 				return err
 			}
@@ -84,6 +85,7 @@ Exit codes: 0 promoted, 1 rolled back, 2 invalid input, 3 pre-checks failed
 	c.Flags().StringVarP(&f.output, "output", "o", "", "output format: text (live view on a terminal) or json (one event per line)")
 	c.Flags().BoolVar(&f.noColor, "no-color", false, "no colors in the live view")
 	c.Flags().StringVar(&f.state, "state", defaultStatePath("run.db"), "the state database (every decision is saved before it is acted on)")
+	addKubeFlags(c.Flags(), &f.wire)
 	c.Flags().BoolVar(&f.resume, "resume", false, "continue the paused or interrupted rollout of this plan from --state")
 	return c
 }

@@ -29,6 +29,7 @@ type serveFlags struct {
 	tlsCert    string
 	tlsKey     string
 	publicURL  string
+	wire       wireOptions
 }
 
 // defaultStatePath is where canary keeps its state unless told otherwise.
@@ -68,6 +69,7 @@ a machine only you use).`,
 	c.Flags().BoolVar(&f.insecure, "insecure", false, "serve without tokens (loopback, single-user machines only)")
 	c.Flags().StringVar(&f.tlsCert, "tls-cert", "", "TLS certificate file (with --tls-key)")
 	c.Flags().StringVar(&f.tlsKey, "tls-key", "", "TLS key file")
+	addKubeFlags(c.Flags(), &f.wire)
 	c.Flags().StringVar(&f.publicURL, "public-url", "", "base URL people reach this server at (links in notifications)")
 	return c
 }
@@ -124,7 +126,7 @@ func serve(ctx context.Context, f serveFlags, logw interface{ Write([]byte) (int
 	flagStore := flags.NewCache(st, 0, nil)
 	mgr, err := manager.New(manager.Config{Store: st, Logger: log, Registerer: reg, Outbox: outboxFor,
 		Providers: func(ctx context.Context, p *canary.Plan) (manager.Providers, error) {
-			return rolloutProviders(ctx, p, flagStore)
+			return rolloutProviders(ctx, p, flagStore, f.wire)
 		}})
 	if err != nil {
 		return err
@@ -181,8 +183,9 @@ func listenAndServe(ctx context.Context, f serveFlags, h http.Handler, log *slog
 }
 
 // rolloutProviders builds one served rollout's providers from its plan.
-func rolloutProviders(ctx context.Context, p *canary.Plan, fs flags.Store) (manager.Providers, error) {
-	pv, err := wire(ctx, p, wireOptions{flagStore: fs})
+func rolloutProviders(ctx context.Context, p *canary.Plan, fs flags.Store, opt wireOptions) (manager.Providers, error) {
+	opt.flagStore = fs
+	pv, err := wire(ctx, p, opt)
 	if err != nil {
 		return manager.Providers{}, err
 	}
