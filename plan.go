@@ -388,8 +388,10 @@ type Rule struct {
 	// threshold in above or below, or "baseline" for the stable track over
 	// the same time, with a statistical test and no threshold. errorRate is
 	// tested with a sequential test of the two error ratios (a mixture
-	// SPRT) on every request since the step started; it is always valid, so
-	// checking it every interval does not add false alarms. A latency
+	// SPRT) on every request since the step started, and since 5 later
+	// starts spread over the hold (each at a sixth of 1 − confidence); it
+	// is always valid, so checking it every interval does not add false
+	// alarms. A latency
 	// metric is tested with the Mann-Whitney U test and the Hodges-Lehmann
 	// shift over the window: on every request's latency when the metric
 	// source gives latency histograms, else on the per-interval quantiles

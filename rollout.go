@@ -127,15 +127,23 @@ type BaselineEvidence struct {
 	// Step is the step the error counts belong to: they restart with
 	// every step, so each step's exposure is judged on its own data.
 	Step int `json:"step"`
-	// CanaryRequests, CanaryErrors, StableRequests and StableErrors are an
-	// errorRate rule's counts since the step started.
-	CanaryRequests int64 `json:"canaryRequests,omitempty"`
-	CanaryErrors   int64 `json:"canaryErrors,omitempty"`
-	StableRequests int64 `json:"stableRequests,omitempty"`
-	StableErrors   int64 `json:"stableErrors,omitempty"`
+	// Counts are an errorRate rule's sequential tests of the step: counts
+	// since the step started, and since later starts staggered through
+	// the hold, so a regression that begins late in a step is not diluted
+	// by the healthy requests before it. Oldest first.
+	Counts []ErrorCounts `json:"counts,omitempty"`
 	// Intervals are a latency rule's per-interval quantiles of both
 	// tracks over the rule's window, oldest first.
 	Intervals []IntervalValues `json:"intervals,omitempty"`
+}
+
+// ErrorCounts are both tracks' requests and errors since Since.
+type ErrorCounts struct {
+	Since          time.Time `json:"since"`
+	CanaryRequests int64     `json:"canaryRequests"`
+	CanaryErrors   int64     `json:"canaryErrors"`
+	StableRequests int64     `json:"stableRequests"`
+	StableErrors   int64     `json:"stableErrors"`
 }
 
 // IntervalValues are both tracks' values of one metric over the interval

@@ -223,17 +223,18 @@ func exactOK(x, y Sample, r ranks) bool {
 // pairwise differences, with the ranks given by the exact distribution of
 // U (as R's qwilcox) or its normal approximation with a continuity
 // correction (the roots R's wilcox.test finds). exact follows the test:
-// R uses the exact distribution for both or for neither.
+// R uses the exact distribution for both or for neither. A bound the
+// samples are too small for at this confidence is infinite.
 func shiftBounds(x, y Sample, confidence float64, exact bool) (lo, hi float64, err error) {
 	nx, ny := x.n, y.n
 	nm := nx * ny
 	var kLo, kHi float64 // ranks (1-based) of the bounds among the differences
 	if exact {
 		d := wilcoxDist(int(nx), int(ny))
+		// R takes the smallest difference when no rank reaches the
+		// confidence (qwilcox gives 0); that bound would claim more than
+		// the data hold, so there is none.
 		q := float64(d.quantile(1 - confidence))
-		if q == 0 {
-			q = 1
-		}
 		kLo, kHi = q, nm-q+1
 	} else {
 		// Within-sample ties only: at a shift between two differences no
@@ -246,9 +247,16 @@ func shiftBounds(x, y Sample, confidence float64, exact bool) (lo, hi float64, e
 		kLo = nm + 1 - math.Ceil(nm/2+0.5+z*sigma)
 		kHi = nm + 1 - math.Ceil(nm/2-0.5-z*sigma)
 	}
-	kLo = math.Min(math.Max(kLo, 1), nm)
-	kHi = math.Min(math.Max(kHi, 1), nm)
-	return pairDiffAt(x, y, kLo), pairDiffAt(x, y, kHi), nil
+	// Out of range: too few observations for a bound at this confidence
+	// (R clamps to the extreme difference instead).
+	lo, hi = math.Inf(-1), math.Inf(1)
+	if kLo >= 1 {
+		lo = pairDiffAt(x, y, math.Min(kLo, nm))
+	}
+	if kHi <= nm {
+		hi = pairDiffAt(x, y, math.Max(kHi, 1))
+	}
+	return lo, hi, nil
 }
 
 func withinTies(s Sample) float64 {

@@ -182,3 +182,22 @@ func TestMannWhitneyErrors(t *testing.T) {
 		t.Error("NaN: no error")
 	}
 }
+
+// TestMannWhitneyTooFew: with too few values no bound reaches the
+// confidence, so none is given and the comparison is inconclusive, even
+// when every canary value is above every stable value.
+func TestMannWhitneyTooFew(t *testing.T) {
+	x := mustSample(t, []float64{10, 11, 12})
+	y := mustSample(t, []float64{1, 2, 3})
+	c, err := MannWhitney(x, y, 0, 0.99) // P(U = 9) = 1/20 > 1%
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !math.IsInf(c.Lower, -1) || !math.IsInf(c.Upper, 1) || c.Outcome() != Inconclusive {
+		t.Errorf("3 vs 3 at 99%%: %s, outcome %s; want no bounds, inconclusive", c, c.Outcome())
+	}
+	c, _ = MannWhitney(x, y, 0, 0.9)
+	if c.Outcome() != Worse || c.Lower != 7 {
+		t.Errorf("3 vs 3 at 90%%: %s; want worse, lower bound 7 (the smallest difference)", c)
+	}
+}

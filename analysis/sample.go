@@ -124,3 +124,27 @@ func (s Sample) shifted(d float64) Sample {
 	}
 	return Sample{vals: vals, counts: s.counts, n: s.n}
 }
+
+// NewHistogram returns the sample of a histogram: bucket i holds counts[i]
+// observations above bounds[i−1] (0 for the first bucket) and at most
+// bounds[i]. Each bucket's observations take the geometric middle of its
+// range (half the bound for the first), which suits latency histograms
+// with exponentially growing buckets. Bounds must be positive, finite and
+// increasing.
+func NewHistogram(bounds, counts []float64) (Sample, error) {
+	if len(bounds) != len(counts) {
+		return Sample{}, ErrInvalid
+	}
+	vals := make([]float64, len(bounds))
+	for i, b := range bounds {
+		if !(b > 0) || math.IsInf(b, 0) || (i > 0 && b <= bounds[i-1]) {
+			return Sample{}, ErrInvalid
+		}
+		if i == 0 {
+			vals[i] = b / 2
+		} else {
+			vals[i] = math.Sqrt(bounds[i-1] * b)
+		}
+	}
+	return NewWeighted(vals, counts)
+}

@@ -27,12 +27,31 @@ func Queries(p *canary.Plan, st canary.State, now time.Time) []canary.Query {
 	var qs []canary.Query
 	seen := map[canary.Query]bool{}
 	for _, r := range p.Spec.Rules {
-		for _, t := range []canary.Track{canary.TrackCanary, canary.TrackStable} {
-			q := canary.Query{Metric: baseMetric(r.Metric), Track: t, Window: m.window(r), At: now}
+		for _, q := range m.ruleQueries(r) {
 			if !seen[q] {
 				seen[q] = true
 				qs = append(qs, q)
 			}
+		}
+	}
+	return qs
+}
+
+// ruleQueries are the measurements rule r needs now: its metric on both
+// tracks over its window (and over its short window, for a multi-window
+// burn rule); see baselineQueries for baseline rules.
+func (m *machine) ruleQueries(r canary.Rule) []canary.Query {
+	if r.Compare == canary.CompareBaseline {
+		return m.baselineQueries(r)
+	}
+	ws := []time.Duration{m.window(r)}
+	if sw := r.ShortWindow.D(); sw > 0 && r.Metric == canary.MetricBurnRate {
+		ws = append(ws, sw)
+	}
+	var qs []canary.Query
+	for _, w := range ws {
+		for _, t := range []canary.Track{canary.TrackCanary, canary.TrackStable} {
+			qs = append(qs, canary.Query{Metric: baseMetric(r.Metric), Track: t, Window: w, At: m.now})
 		}
 	}
 	return qs
@@ -146,7 +165,7 @@ func (m *machine) evaluate(obs []canary.Observation) {
 	evals := make([]canary.Evaluation, len(m.p.Spec.Rules))
 	allJudged := true
 	for i, r := range m.p.Spec.Rules {
-		ev := m.judge(r, idx)
+		ev := m.judge(i, r, idx)
 		m.updateRule(i, r, &ev)
 		evals[i] = ev
 		allJudged = allJudged && ev.Verdict.Judged()
@@ -179,11 +198,15 @@ func (m *machine) covered() time.Duration {
 	return max(span, 0)
 }
 
-// judge computes one rule's verdict from the observations.
-func (m *machine) judge(r canary.Rule, idx map[obsKey]canary.Observation) canary.Evaluation {
+// judge computes rule i's verdict from the observations.
+func (m *machine) judge(i int, r canary.Rule, idx map[obsKey]canary.Observation) canary.Evaluation {
 	q, op := r.Threshold()
 	w := m.window(r)
 	ev := canary.Evaluation{Rule: r.DisplayName(), Metric: r.Metric, Window: w, Threshold: q.Value, Op: op}
+	if r.Compare == canary.CompareBaseline {
+		m.judgeBaseline(i, r, idx, &ev)
+		return ev
+	}
 	c, okC := idx[obsKey{baseMetric(r.Metric), canary.TrackCanary, w}]
 	s, okS := idx[obsKey{baseMetric(r.Metric), canary.TrackStable, w}]
 	switch {
@@ -213,11 +236,52 @@ func (m *machine) judge(r canary.Rule, idx map[obsKey]canary.Observation) canary
 	} else if !m.burn(r, c, s, stableOK, &ev) {
 		return ev
 	}
+	breached := func(v float64) bool { return (op == "above" && v > q.Value) || (op == "below" && v < q.Value) }
 	ev.Verdict = canary.VerdictPass
-	if (op == "above" && ev.Value > q.Value) || (op == "below" && ev.Value < q.Value) {
+	if breached(ev.Value) {
 		ev.Verdict = canary.VerdictBreach
 	}
+	if sw := r.ShortWindow.D(); sw > 0 && r.Metric == canary.MetricBurnRate {
+		short, ok := m.shortBurn(r, idx, &ev)
+		if !ok {
+			return ev
+		}
+		if !breached(short) {
+			ev.Verdict = canary.VerdictPass
+		}
+	}
 	return ev
+}
+
+// shortBurn measures a multi-window burn rule's burn over its short
+// window into ev (ShortWindow, ShortValue). The short window confirms the
+// burn is still going on, so it needs no minimum of requests: without
+// traffic its burn is 0. It reports false (with the verdict set) when a
+// measurement failed.
+func (m *machine) shortBurn(r canary.Rule, idx map[obsKey]canary.Observation, ev *canary.Evaluation) (float64, bool) {
+	sw := r.ShortWindow.D()
+	ev.ShortWindow = sw
+	c, s, problem := pair(idx, canary.MetricErrorRate, sw)
+	if problem != "" {
+		ev.Verdict, ev.Detail = canary.VerdictError, "short window: "+problem
+		return 0, false
+	}
+	if c.Measurement.NoData {
+		c.Measurement = canary.Measurement{}
+	}
+	stableOK := !s.Measurement.NoData && s.Measurement.Samples > 0
+	if c.Measurement.Samples == 0 && !stableOK {
+		v := 0.0
+		ev.ShortValue = &v
+		return 0, true
+	}
+	var sev canary.Evaluation
+	if !m.burn(r, c, s, stableOK, &sev) {
+		ev.Verdict, ev.Detail = sev.Verdict, "short window: "+sev.Detail
+		return 0, false
+	}
+	ev.ShortValue = &sev.Value
+	return sev.Value, true
 }
 
 // burn sets ev.Value to the whole service's burn rate: the error ratio of
@@ -242,11 +306,11 @@ func (m *machine) burn(r canary.Rule, c, s canary.Observation, stableOK bool, ev
 		stableBurn = &b
 	}
 	ev.Value, ev.Stable = service, stableBurn
-	if r.Vs != "baseline" {
+	if r.Vs != "baseline" && r.Vs != "stable" {
 		return true
 	}
 	base := m.st.BaselineBurn
-	if base == nil {
+	if base == nil || r.Vs == "stable" {
 		base = stableBurn
 	}
 	if base == nil {
@@ -310,6 +374,9 @@ func (m *machine) rememberValue(metric canary.Metric, ev *canary.Evaluation) {
 
 // valueText is "latencyP95 742ms > 600ms".
 func valueText(r canary.Rule, ev *canary.Evaluation) string {
+	if r.Compare == canary.CompareBaseline {
+		return baselineText(r, ev)
+	}
 	q, op := r.Threshold()
 	rel := "≤"
 	switch {
@@ -321,8 +388,11 @@ func valueText(r canary.Rule, ev *canary.Evaluation) string {
 		rel = "≥"
 	}
 	s := fmt.Sprintf("%s %s %s %s", r.Metric, canary.FormatValue(q.Kind, ev.Value), rel, q.Text)
-	if r.Vs == "baseline" {
-		s += " baseline"
+	if r.Vs == "baseline" || r.Vs == "stable" {
+		s += " " + r.Vs
+	}
+	if ev.ShortValue != nil {
+		s += fmt.Sprintf(" (%s: %s)", canary.FormatDuration(ev.ShortWindow), canary.FormatValue(q.Kind, *ev.ShortValue))
 	}
 	return s
 }

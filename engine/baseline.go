@@ -1,0 +1,395 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/canary-dev/canary"
+	"github.com/canary-dev/canary/analysis"
+)
+
+// Baseline rules (compare: baseline) judge the canary against the stable
+// track over the same time with a test from package analysis:
+//
+//   - errorRate: the counts of both tracks since the step started (each
+//     evaluation adds the interval just past) in a mixture sequential
+//     probability ratio test, always valid however often it is checked;
+//   - a latency: the Mann-Whitney U test and Hodges-Lehmann shift over the
+//     rule's window, on every request's latency when the source gives
+//     histograms (Measurement.Latency), else on the per-interval quantiles
+//     the rule remembers.
+//
+// Worse beyond worseBy with the rule's confidence is a breach; not worse
+// with that confidence a pass; anything in between is insufficient, so a
+// step's hold never completes on a comparison too weak to see a problem.
+
+// Comparison data kinds (canary.Comparison.Data).
+const (
+	dataRequests  = "requests"
+	dataIntervals = "intervals"
+)
+
+// baselineQueries are what a baseline rule needs measured: the interval
+// just past (error counts, per-interval quantiles) and, for a latency,
+// the rule's window (histograms).
+func (m *machine) baselineQueries(r canary.Rule) []canary.Query {
+	ws := []time.Duration{m.interval()}
+	if _, latency := r.Metric.Quantile(); latency && m.window(r) != m.interval() {
+		ws = append(ws, m.window(r))
+	}
+	var qs []canary.Query
+	for _, w := range ws {
+		for _, t := range []canary.Track{canary.TrackCanary, canary.TrackStable} {
+			qs = append(qs, canary.Query{Metric: r.Metric, Track: t, Window: w, At: m.now})
+		}
+	}
+	return qs
+}
+
+// errorChains is how many sequential tests of the error rates a step
+// runs: one from its start and the others started at even spacing
+// through its hold. Each tests at (1 − confidence)/errorChains, so the
+// chance of a false breach in a step stays within 1 − confidence, and a
+// regression that begins late in a step is judged on data mostly its own.
+const errorChains = 6
+
+// evidence returns rule i's baseline evidence, restarting the error
+// counts when the step changed.
+func (m *machine) evidence(i int) *canary.BaselineEvidence {
+	rs := &m.st.Rules[i]
+	if rs.Baseline == nil {
+		rs.Baseline = &canary.BaselineEvidence{Step: m.st.Step}
+	}
+	if rs.Baseline.Step != m.st.Step {
+		b := *rs.Baseline
+		b.Step = m.st.Step
+		b.Counts = nil
+		rs.Baseline = &b
+	}
+	return rs.Baseline
+}
+
+// chainSpacing is the time between the starts of a step's error tests.
+func (m *machine) chainSpacing() time.Duration {
+	hold := time.Duration(0)
+	if s := m.st.Step; s >= 0 && s < len(m.p.Spec.Steps) {
+		hold = m.p.Spec.Steps[s].Hold.D()
+	}
+	return max(hold/errorChains, m.interval())
+}
+
+// addCounts adds an interval's counts to every test of the step, first
+// starting a new test when one is due.
+func (m *machine) addCounts(b *canary.BaselineEvidence, d canary.ErrorCounts) {
+	n := len(b.Counts)
+	start := m.now.Add(-m.interval())
+	if n == 0 || (n < errorChains && !start.Before(b.Counts[n-1].Since.Add(m.chainSpacing()))) {
+		b.Counts = append(b.Counts, canary.ErrorCounts{Since: start})
+	}
+	for k := range b.Counts {
+		c := &b.Counts[k]
+		c.CanaryRequests += d.CanaryRequests
+		c.CanaryErrors += d.CanaryErrors
+		c.StableRequests += d.StableRequests
+		c.StableErrors += d.StableErrors
+	}
+}
+
+func (m *machine) confidence(r canary.Rule) float64 {
+	if c := float64(r.Confidence); c > 0.5 && c < 1 {
+		return c
+	}
+	return canary.DefaultConfidence
+}
+
+// pair returns the canary's and the stable's observations of metric over
+// w, or an error verdict's detail when one is missing or failed.
+func pair(idx map[obsKey]canary.Observation, metric canary.Metric, w time.Duration) (c, s canary.Observation, problem string) {
+	c, okC := idx[obsKey{metric, canary.TrackCanary, w}]
+	s, okS := idx[obsKey{metric, canary.TrackStable, w}]
+	switch {
+	case !okC:
+		return c, s, "no measurement of the canary was taken"
+	case !okS:
+		return c, s, "no measurement of the stable was taken"
+	case c.Err != "":
+		return c, s, c.Err
+	case s.Err != "":
+		return c, s, "stable: " + s.Err
+	}
+	return c, s, ""
+}
+
+// judgeBaseline judges rule i, a baseline rule, into ev.
+func (m *machine) judgeBaseline(i int, r canary.Rule, idx map[obsKey]canary.Observation, ev *canary.Evaluation) {
+	ev.Op = "above"
+	if r.Metric == canary.MetricErrorRate {
+		m.judgeErrorBaseline(i, r, idx, ev)
+		return
+	}
+	m.judgeLatencyBaseline(i, r, idx, ev)
+}
+
+// judgeErrorBaseline adds the interval's error counts to the step's
+// tests and judges with them: a breach when any test finds the canary
+// worse, a pass when the test since the step started finds it not worse.
+func (m *machine) judgeErrorBaseline(i int, r canary.Rule, idx map[obsKey]canary.Observation, ev *canary.Evaluation) {
+	c, s, problem := pair(idx, r.Metric, m.interval())
+	if problem != "" {
+		ev.Verdict, ev.Detail = canary.VerdictError, problem
+		return
+	}
+	var d canary.ErrorCounts
+	if !c.Measurement.NoData {
+		d.CanaryRequests, d.CanaryErrors = c.Measurement.Samples, errorCount(c.Measurement)
+	}
+	if !s.Measurement.NoData {
+		d.StableRequests, d.StableErrors = s.Measurement.Samples, errorCount(s.Measurement)
+	}
+	b := m.evidence(i)
+	m.addCounts(b, d)
+	all := b.Counts[0]
+	ev.Samples = all.CanaryRequests
+	need := max(m.minRequests(), 1)
+	if all.CanaryRequests < need || all.StableRequests == 0 {
+		ev.Verdict = canary.VerdictInsufficient
+		ev.Detail = fmt.Sprintf("%d canary and %d stable requests since the step started, need %d canary requests and some stable ones",
+			all.CanaryRequests, all.StableRequests, need)
+		return
+	}
+	tol := r.WorseBy.Value
+	// Each test at its share of the error the rule allows.
+	conf := 1 - (1-m.confidence(r))/errorChains
+	var worst, first analysis.Comparison
+	worstAt := 0
+	for k, cnt := range b.Counts {
+		if cnt.CanaryRequests < need || cnt.StableRequests == 0 {
+			continue
+		}
+		cmp, err := analysis.CompareErrorRates(analysis.Counts{
+			CanaryRequests: float64(cnt.CanaryRequests), CanaryErrors: float64(cnt.CanaryErrors),
+			StableRequests: float64(cnt.StableRequests), StableErrors: float64(cnt.StableErrors),
+		}, tol, conf, analysis.MixtureScale(tol))
+		if err != nil {
+			ev.Verdict, ev.Detail = canary.VerdictError, "compare error rates: "+err.Error()
+			return
+		}
+		if k == 0 {
+			first, worst = cmp, cmp
+		} else if cmp.P < worst.P {
+			worst, worstAt = cmp, k
+		}
+	}
+	// The evidence shown is the test since the step started, or the one
+	// that found the canary worse.
+	cmp, cnt := first, all
+	if worst.Outcome() == analysis.Worse {
+		cmp, cnt = worst, b.Counts[worstAt]
+	}
+	stable := float64(cnt.StableErrors) / float64(cnt.StableRequests)
+	ev.Samples = cnt.CanaryRequests
+	ev.Value, ev.Stable, ev.Threshold = float64(cnt.CanaryErrors)/float64(cnt.CanaryRequests), &stable, stable+tol
+	m.decide(r, cmp, dataRequests, false, ev)
+}
+
+// errorCount is a measurement's number of errors: its error ratio times
+// its requests.
+func errorCount(ms canary.Measurement) int64 {
+	return int64(math.Round(ms.Value * float64(ms.Samples)))
+}
+
+// judgeLatencyBaseline compares the latencies of both tracks over the
+// rule's window.
+func (m *machine) judgeLatencyBaseline(i int, r canary.Rule, idx map[obsKey]canary.Observation, ev *canary.Evaluation) {
+	ci, si, problem := pair(idx, r.Metric, m.interval())
+	if problem != "" {
+		ev.Verdict, ev.Detail = canary.VerdictError, problem
+		return
+	}
+	m.remember(i, r, ci, si)
+	c, s, problem := pair(idx, r.Metric, m.window(r))
+	if problem != "" {
+		ev.Verdict, ev.Detail = canary.VerdictError, problem
+		return
+	}
+	if c.Measurement.NoData {
+		ev.Verdict, ev.Detail = canary.VerdictNoData, "the source returned no data for the canary"
+		return
+	}
+	ev.Samples = c.Measurement.Samples
+	ev.Value = c.Measurement.Value
+	if !s.Measurement.NoData {
+		v := s.Measurement.Value
+		ev.Stable = &v
+	}
+	relative := r.WorseBy.Kind == canary.KindPercent
+	var x, y analysis.Sample
+	data := dataRequests
+	if len(c.Measurement.Latency) > 0 && len(s.Measurement.Latency) > 0 {
+		if ev.Samples < m.minRequests() {
+			ev.Verdict = canary.VerdictInsufficient
+			ev.Detail = fmt.Sprintf("%d canary requests in %s, need %d", ev.Samples, canary.FormatDuration(m.window(r)), m.minRequests())
+			return
+		}
+		var err error
+		if x, err = histogramSample(c.Measurement.Latency); err == nil {
+			y, err = histogramSample(s.Measurement.Latency)
+		}
+		if err != nil {
+			ev.Verdict, ev.Detail = canary.VerdictError, "latency histogram: "+err.Error()
+			return
+		}
+	} else {
+		data = dataIntervals
+		x, y = intervalSamples(m.st.Rules[i].Baseline, relative)
+		if x.N() == 0 || y.N() == 0 {
+			ev.Verdict = canary.VerdictInsufficient
+			ev.Detail = fmt.Sprintf("no interval in the last %s with enough requests on both tracks (%d each) to compare",
+				canary.FormatDuration(m.window(r)), analysis.QuantileRequests(quantile(r)))
+			return
+		}
+	}
+	if ev.Stable != nil {
+		ev.Threshold = *ev.Stable + r.WorseBy.Value
+		if relative {
+			ev.Threshold = *ev.Stable * (1 + r.WorseBy.Value)
+		}
+	}
+	var cmp analysis.Comparison
+	var err error
+	if relative {
+		cmp, err = analysis.MannWhitneyRelative(x, y, r.WorseBy.Value, m.confidence(r))
+	} else {
+		cmp, err = analysis.MannWhitney(x, y, r.WorseBy.Value, m.confidence(r))
+	}
+	if errors.Is(err, analysis.ErrConstant) {
+		// Every value of both tracks is the same: no difference at all.
+		cmp = analysis.Comparison{Test: analysis.TestMannWhitney, Tolerance: r.WorseBy.Value, Confidence: m.confidence(r),
+			P: 1, CanaryN: x.N(), StableN: y.N()}
+	} else if err != nil {
+		ev.Verdict, ev.Detail = canary.VerdictError, "compare latencies: "+err.Error()
+		return
+	}
+	m.decide(r, cmp, data, relative, ev)
+}
+
+func quantile(r canary.Rule) float64 {
+	q, _ := r.Metric.Quantile()
+	return q
+}
+
+// remember records the interval's quantiles of both tracks, when each
+// stands on enough requests, and forgets those older than the window.
+func (m *machine) remember(i int, r canary.Rule, c, s canary.Observation) {
+	b := m.evidence(i)
+	keep := b.Intervals[:0:0]
+	for _, iv := range b.Intervals {
+		if iv.At.After(m.now.Add(-m.window(r))) {
+			keep = append(keep, iv)
+		}
+	}
+	need := analysis.QuantileRequests(quantile(r))
+	if !c.Measurement.NoData && !s.Measurement.NoData && c.Measurement.Samples >= need && s.Measurement.Samples >= need {
+		keep = append(keep, canary.IntervalValues{At: m.now, Canary: c.Measurement.Value, Stable: s.Measurement.Value})
+	}
+	b.Intervals = keep
+}
+
+// intervalSamples are the remembered per-interval values of both tracks;
+// for a relative comparison only positive ones.
+func intervalSamples(b *canary.BaselineEvidence, relative bool) (x, y analysis.Sample) {
+	if b == nil {
+		return
+	}
+	var xs, ys []float64
+	for _, iv := range b.Intervals {
+		if relative && (iv.Canary <= 0 || iv.Stable <= 0) {
+			continue
+		}
+		xs, ys = append(xs, iv.Canary), append(ys, iv.Stable)
+	}
+	x, _ = analysis.NewSample(xs)
+	y, _ = analysis.NewSample(ys)
+	return x, y
+}
+
+// histogramSample turns a source's latency buckets into a sample.
+func histogramSample(buckets []canary.LatencyBucket) (analysis.Sample, error) {
+	bounds := make([]float64, len(buckets))
+	counts := make([]float64, len(buckets))
+	for i, b := range buckets {
+		bounds[i], counts[i] = b.UpperBound, float64(b.Count)
+	}
+	return analysis.NewHistogram(bounds, counts)
+}
+
+// decide turns a comparison into the evaluation's verdict and record.
+func (m *machine) decide(r canary.Rule, cmp analysis.Comparison, data string, relative bool, ev *canary.Evaluation) {
+	ev.Comparison = &canary.Comparison{
+		Test: cmp.Test, Data: data, Estimate: cmp.Estimate, Lower: finite(cmp.Lower), Upper: finite(cmp.Upper), P: cmp.P,
+		Tolerance: cmp.Tolerance, Confidence: cmp.Confidence, Relative: relative,
+		CanaryN: int64(math.Round(cmp.CanaryN)), StableN: int64(math.Round(cmp.StableN)),
+	}
+	switch cmp.Outcome() {
+	case analysis.Worse:
+		ev.Verdict = canary.VerdictBreach
+	case analysis.NotWorse:
+		ev.Verdict = canary.VerdictPass
+	default:
+		ev.Verdict = canary.VerdictInsufficient
+		ev.Detail = fmt.Sprintf("%s vs stable: %s; %s confidence needs more %s", r.Metric, comparisonText(r, ev.Comparison),
+			canary.FormatPercent(cmp.Confidence), data)
+	}
+}
+
+// finite returns a pointer to v, or nil for an infinite bound.
+func finite(v float64) *float64 {
+	if math.IsInf(v, 0) || math.IsNaN(v) {
+		return nil
+	}
+	return &v
+}
+
+// comparisonText is "+1.2pp (bounds +0.6pp, +1.9pp; worseBy 0.5pp)".
+func comparisonText(r canary.Rule, c *canary.Comparison) string {
+	f := func(v float64) string {
+		switch {
+		case c.Relative:
+			return signed(v, canary.FormatPercent(math.Abs(v)))
+		case r.Metric == canary.MetricErrorRate:
+			s := canary.FormatPercent(math.Abs(v))
+			return signed(v, s[:len(s)-1]+"pp")
+		}
+		return signed(v, canary.FormatValue(canary.KindDuration, math.Abs(v)))
+	}
+	b := func(p *float64) string {
+		if p == nil {
+			return "none"
+		}
+		return f(*p)
+	}
+	return fmt.Sprintf("%s (bounds %s, %s; worseBy %s)", f(c.Estimate), b(c.Lower), b(c.Upper), r.WorseBy.Text)
+}
+
+func signed(v float64, abs string) string {
+	if v < 0 {
+		return "-" + abs
+	}
+	return "+" + abs
+}
+
+// baselineText is "errorRate 1.5% vs stable 0.1%: +1.4pp (bounds +0.6pp,
+// +2.2pp; worseBy 0.5pp)".
+func baselineText(r canary.Rule, ev *canary.Evaluation) string {
+	kind := r.Metric.Kind()
+	s := fmt.Sprintf("%s %s", r.Metric, canary.FormatValue(kind, ev.Value))
+	if ev.Stable != nil {
+		s += " vs stable " + canary.FormatValue(kind, *ev.Stable)
+	}
+	if ev.Comparison != nil {
+		s += ": " + comparisonText(r, ev.Comparison)
+	}
+	return s
+}
