@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -226,4 +227,45 @@ func (s SecretRef) Validate() error {
 		return nil
 	}
 	return errors.New("not a secret reference (write env:NAME or file:/path; secrets are never written in a plan, and the value is not repeated here)")
+}
+
+// Resolve reads the secret s names: "env:NAME" from the environment,
+// "file:/path" from the file, surrounding white space trimmed (a trailing
+// newline does not count). An empty reference, an unset variable, an
+// unreadable or empty file, or a value with a line break inside is an
+// error with code invalid. Errors name the reference, never the value.
+func (s SecretRef) Resolve() (string, error) {
+	if s == "" {
+		return "", Errorf(EINVALID, "no secret reference configured")
+	}
+	if err := s.Validate(); err != nil {
+		return "", Errorf(EINVALID, "%v", err)
+	}
+	var v string
+	if name, ok := strings.CutPrefix(string(s), "env:"); ok {
+		env, set := os.LookupEnv(name)
+		if !set {
+			return "", Errorf(EINVALID, "secret %s: the environment variable %s is not set", s, name)
+		}
+		v = env
+	} else {
+		path := strings.TrimPrefix(string(s), "file:")
+		b, err := os.ReadFile(path)
+		if err != nil {
+			var pe *os.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err // the path is the reference, shown once
+			}
+			return "", Errorf(EINVALID, "secret %s: %v", s, err)
+		}
+		v = string(b)
+	}
+	v = strings.TrimSpace(v)
+	switch {
+	case v == "":
+		return "", Errorf(EINVALID, "secret %s is empty", s)
+	case strings.ContainsAny(v, "\r\n\x00"):
+		return "", Errorf(EINVALID, "secret %s holds a line break: it must be one line", s)
+	}
+	return v, nil
 }

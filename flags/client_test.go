@@ -238,9 +238,9 @@ func TestNewClientRefuses(t *testing.T) {
 		{"credentials in the URL", ClientConfig{URL: "http://u:p@flags"}, "remove the user and password"},
 		{"query", ClientConfig{URL: "http://flags?x=1"}, "remove the query"},
 		{"unset token variable", ClientConfig{URL: "http://flags", Token: "env:CANARY_TEST_UNSET_TOKEN"},
-			"featureFlag.token: environment variable CANARY_TEST_UNSET_TOKEN is not set"},
+			"featureFlag.token: secret env:CANARY_TEST_UNSET_TOKEN: the environment variable CANARY_TEST_UNSET_TOKEN is not set"},
 		{"empty token variable", ClientConfig{URL: "http://flags", Token: "env:CANARY_TEST_EMPTY"}, "env:CANARY_TEST_EMPTY is empty"},
-		{"missing token file", ClientConfig{URL: "http://flags", Token: "file:/nonexistent/token"}, "read /nonexistent/token: no such file"},
+		{"missing token file", ClientConfig{URL: "http://flags", Token: "file:/nonexistent/token"}, "secret file:/nonexistent/token: no such file"},
 		{"literal token", ClientConfig{URL: "http://flags", Token: "hunter2"}, "not a secret reference"},
 	}
 	for _, tt := range tests {

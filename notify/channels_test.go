@@ -402,7 +402,7 @@ func TestResolveSecret(t *testing.T) {
 	}{
 		{"env:NOTIFY_TEST_SECRET", "from-env", ""},
 		{"file:" + canary.SecretRef(file), "from-a-file", ""},
-		{"env:NOTIFY_TEST_UNSET", "", "secret env:NOTIFY_TEST_UNSET: the environment variable is not set"},
+		{"env:NOTIFY_TEST_UNSET", "", "secret env:NOTIFY_TEST_UNSET: the environment variable NOTIFY_TEST_UNSET is not set"},
 		{"file:" + canary.SecretRef(dir) + "/missing", "", "no such file"},
 		// A secret pasted where a reference belongs is not echoed.
 		{"xoxb-123456-literal-token", "", `"…" is not a secret reference`},

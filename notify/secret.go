@@ -1,10 +1,8 @@
 package notify
 
 import (
-	"errors"
 	"fmt"
 	"net/url"
-	"os"
 	"strings"
 
 	"github.com/canary-dev/canary"
@@ -18,32 +16,10 @@ type SecretResolver func(ref canary.SecretRef) (string, error)
 // whitespace. An empty or unset secret is an error. Errors name the
 // reference, never the value.
 func ResolveSecret(ref canary.SecretRef) (string, error) {
-	s := string(ref)
-	switch {
-	case strings.HasPrefix(s, "env:") && len(s) > len("env:"):
-		v, ok := os.LookupEnv(s[len("env:"):])
-		if !ok || strings.TrimSpace(v) == "" {
-			return "", fmt.Errorf("secret %s: the environment variable is not set", ref)
-		}
-		return strings.TrimSpace(v), nil
-	case strings.HasPrefix(s, "file:") && len(s) > len("file:"):
-		b, err := os.ReadFile(s[len("file:"):])
-		if err != nil {
-			var pe *os.PathError
-			if errors.As(err, &pe) {
-				err = pe.Err // the path is the reference, shown once
-			}
-			return "", fmt.Errorf("secret %s: %w", ref, err)
-		}
-		v := strings.TrimRight(string(b), " \t\r\n")
-		if v == "" {
-			return "", fmt.Errorf("secret %s: the file is empty", ref)
-		}
-		return v, nil
-	case s == "":
-		return "", errors.New("no secret reference configured")
+	if ref != "" && ref.Validate() != nil {
+		return "", fmt.Errorf("%q is not a secret reference (write env:NAME or file:/path)", redactRef(string(ref)))
 	}
-	return "", fmt.Errorf("%q is not a secret reference (write env:NAME or file:/path)", redactRef(s))
+	return ref.Resolve()
 }
 
 // redactRef shows the kind of a malformed reference, not its text, which

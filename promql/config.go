@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
-	"strings"
 	"time"
 
 	"github.com/canary-dev/canary"
@@ -135,25 +133,9 @@ func (c Config) withDefaults() (Config, *url.URL, error) {
 // file's content without surrounding white space). what names the field
 // in errors; the secret itself never appears in one.
 func resolveSecret(what string, ref canary.SecretRef) (string, error) {
-	if err := ref.Validate(); err != nil {
-		return "", fmt.Errorf("%s: %w", what, err)
-	}
-	s := string(ref)
-	if name, ok := strings.CutPrefix(s, "env:"); ok {
-		v, found := os.LookupEnv(name)
-		if !found || strings.TrimSpace(v) == "" {
-			return "", fmt.Errorf("%s: environment variable %s is not set or empty", what, name)
-		}
-		return strings.TrimSpace(v), nil
-	}
-	path := strings.TrimPrefix(s, "file:")
-	b, err := os.ReadFile(path)
+	v, err := ref.Resolve()
 	if err != nil {
-		return "", fmt.Errorf("%s: read %s: %w", what, path, errors.Unwrap(err))
-	}
-	v := strings.TrimSpace(string(b))
-	if v == "" {
-		return "", fmt.Errorf("%s: %s is empty", what, path)
+		return "", fmt.Errorf("%s: %w", what, err)
 	}
 	return v, nil
 }
