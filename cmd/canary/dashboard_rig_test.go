@@ -97,9 +97,9 @@ spec:
     - {weight: 50, hold: %s}
     - {weight: 100}
   analysis: {interval: 1s, minRequests: 30, maxHoldExtension: 60s}
-  slo: {objective: 99.9%%, latencyP95: 300ms, errorRate: 1%%}
+  slo: {objective: 99.9%%, latencyP95: 1s, errorRate: 1%%}
   rules:
-    - {metric: latencyP95, above: 300ms, window: 3s, for: 3s, action: rollback-gradual}
+    - {metric: latencyP95, above: 1s, window: 3s, for: 4s, action: rollback-gradual}
     - {metric: errorRate, above: 5%%, window: 3s, for: 2s, action: rollback-immediate, urgency: critical}
     - {metric: burnRate, above: 40x, window: 3s, for: 3s, action: rollback-gradual}
   rollback: {drain: 3s}

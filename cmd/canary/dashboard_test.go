@@ -161,12 +161,17 @@ func TestDashboard(t *testing.T) {
 		signIn(t, op, rig.server, rigOperator, "operator")
 		open(t, op, rig.server+"/rollouts/default/abort-me")
 		waitJS(t, op, `!!document.querySelector('[data-control=abort-immediate]')`, 10*time.Second)
-		// By keyboard: Tab reaches the button, Enter asks, Escape cancels.
+		// By keyboard: Tab reaches the button, Enter asks (the dialog starts
+		// on Cancel, so a second Enter sends nothing), Escape closes.
 		tabTo(t, op, `document.activeElement?.dataset.control === 'abort-immediate'`)
 		do(t, op, chromedp.KeyEvent(kb.Enter))
-		waitJS(t, op, `document.querySelector('dialog.confirm').open && document.activeElement.id === 'confirm-ok'`, 5*time.Second)
-		do(t, op, chromedp.KeyEvent(kb.Escape))
+		waitJS(t, op, `document.querySelector('dialog.confirm').open && document.activeElement.id === 'confirm-cancel'`, 5*time.Second)
+		do(t, op, chromedp.KeyEvent(kb.Enter))
 		waitJS(t, op, `!document.querySelector('dialog.confirm').open`, 5*time.Second)
+		do(t, op, chromedp.KeyEvent(kb.Enter)) // the focus is back on the abort button
+		waitJS(t, op, `document.querySelector('dialog.confirm').open`, 5*time.Second)
+		do(t, op, chromedp.KeyEvent(kb.Escape))
+		waitJS(t, op, `!document.querySelector('dialog.confirm').open && document.activeElement?.dataset.control === 'abort-immediate'`, 5*time.Second)
 		if ph := rig.get(t, abortMe.name).State.Phase; ph != canary.PhaseProgressing {
 			t.Fatalf("after a cancelled abort the rollout is %s, want Progressing", ph)
 		}

@@ -102,6 +102,7 @@ export class Controls {
     this.error = el('p', { class: 'error', role: 'alert', hidden: true });
     this.ok = el('button', { type: 'submit', class: 'primary', id: 'confirm-ok' }, 'Confirm');
     const cancel = el('button', { type: 'button', id: 'confirm-cancel' }, 'Cancel');
+    this.cancel = cancel;
     const form = el('form', { method: 'dialog' },
       this.title, this.text,
       el('label', { for: 'confirm-reason' }, 'Reason (optional, recorded in the event log)'), this.reason,
@@ -127,7 +128,8 @@ export class Controls {
     this.reason.value = '';
     this.error.hidden = true;
     this.dialog.showModal();
-    this.ok.focus();
+    // A destructive command starts on Cancel, so a stray Enter does not send it.
+    (c.danger ? this.cancel : this.ok).focus();
   }
 
   async send() {
