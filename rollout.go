@@ -1,6 +1,9 @@
 package canary
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // Phase is where a rollout is.
 type Phase string
@@ -397,4 +400,31 @@ type Observation struct {
 	Query       Query       `json:"query"`
 	Measurement Measurement `json:"measurement"`
 	Err         string      `json:"err,omitempty"`
+}
+
+// Describe is a short human form of the action: "set canary weight to
+// 25%", "disable the feature flag", "run pre-check \"staging\"".
+func (a Action) Describe() string {
+	switch a.Kind {
+	case ActSetWeight:
+		return fmt.Sprintf("set canary weight to %d%%", a.Weight)
+	case ActSetFlag:
+		if !a.FlagEnabled {
+			return "disable the feature flag"
+		}
+		return fmt.Sprintf("set the feature flag to %d%%", a.Weight)
+	case ActPromote:
+		return "promote the canary to stable"
+	case ActRemoveCanary:
+		return "remove the canary"
+	case ActPreCheck:
+		return fmt.Sprintf("run pre-check %q", a.Name)
+	case ActHook:
+		return fmt.Sprintf("run hook %q", a.Name)
+	case ActCleanup:
+		return fmt.Sprintf("run cleanup %q", a.Name)
+	case ActApproval:
+		return fmt.Sprintf("ask the approval webhook of step %d", a.Step+1)
+	}
+	return string(a.Kind)
 }

@@ -20,30 +20,7 @@ func (m *machine) issue(acts ...canary.Action) {
 }
 
 // describe is a short human form of an action.
-func describe(a canary.Action) string {
-	switch a.Kind {
-	case canary.ActSetWeight:
-		return fmt.Sprintf("set canary weight to %d%%", a.Weight)
-	case canary.ActSetFlag:
-		if !a.FlagEnabled {
-			return "disable the feature flag"
-		}
-		return fmt.Sprintf("set the feature flag to %d%%", a.Weight)
-	case canary.ActPromote:
-		return "promote the canary to stable"
-	case canary.ActRemoveCanary:
-		return "remove the canary"
-	case canary.ActPreCheck:
-		return fmt.Sprintf("run pre-check %q", a.Name)
-	case canary.ActHook:
-		return fmt.Sprintf("run hook %q", a.Name)
-	case canary.ActCleanup:
-		return fmt.Sprintf("run cleanup %q", a.Name)
-	case canary.ActApproval:
-		return fmt.Sprintf("ask the approval webhook of step %d", a.Step+1)
-	}
-	return string(a.Kind)
-}
+func describe(a canary.Action) string { return a.Describe() }
 
 // flagAction returns the flag action for percent, or nothing when the plan
 // has no feature flag.
