@@ -147,7 +147,7 @@ function phaseDetail(r, now) {
   if (ph === 'Promoting') return el('p', { class: 'phase-detail ok' }, `Promoting: 100% of traffic to ${st.version}, then the canary is removed.`);
   if (ph === 'RollingBack' && time(st.drainUntil)) {
     const left = time(st.drainUntil) - now;
-    return el('p', { class: 'phase-detail bad' }, left > 0 ? `Draining at weight 0: ${dur(left)} left, then the canary is removed.` : 'Drained; removing the canary.');
+    return el('p', { class: 'phase-detail bad' }, left > 0 ? `Draining at weight 0: ${dur(Math.ceil(left / 1000) * 1000)} left, then the canary is removed.` : 'Drained; removing the canary.');
   }
   return null;
 }
