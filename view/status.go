@@ -92,6 +92,8 @@ func dur(d time.Duration) string {
 	}
 	if d >= time.Second {
 		d = d.Truncate(time.Second)
+	} else {
+		d = d.Truncate(100 * time.Millisecond) // a live view has no use for µs
 	}
 	return canary.FormatDuration(d)
 }
