@@ -12,8 +12,8 @@ mkdir -p "$CANARY_CACHE"
 step() { printf '\n== %s\n' "$*"; }
 
 need_apt=()
-# Real systems the provider tests talk to: Prometheus (promql).
-for pkg in ${CANARY_APT_PACKAGES:-prometheus}; do
+# Real systems the tests talk to: Prometheus (promql), Chromium (the dashboard).
+for pkg in ${CANARY_APT_PACKAGES:-prometheus chromium}; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then
