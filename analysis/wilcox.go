@@ -121,8 +121,10 @@ func HodgesLehmann(x, y Sample) float64 {
 
 // pairDiffAt returns the k-th smallest (1-based) pairwise difference
 // xᵢ − yⱼ, each counted cxᵢ·cyⱼ times: the smallest difference d with at
-// least k differences ≤ d. It bisects on the value with a linear count,
-// then snaps to the exact difference.
+// least k differences ≤ d. It bisects on the value with a linear count
+// until no other difference lies between the bracket's lower end and the
+// answer, so it takes as many steps as it needs to separate the answer
+// from the difference before it.
 func pairDiffAt(x, y Sample, k float64) float64 {
 	lo := x.vals[0] - y.vals[len(y.vals)-1]
 	hi := x.vals[len(x.vals)-1] - y.vals[0]
@@ -132,6 +134,9 @@ func pairDiffAt(x, y Sample, k float64) float64 {
 	}
 	// Invariant: countLE(lo) < k ≤ countLE(hi).
 	for range 2000 {
+		if next := smallestAbove(x, y, lo); countLE(x, y, suffix, next) >= k {
+			return next
+		}
 		mid := lo + (hi-lo)/2
 		if mid <= lo || mid >= hi {
 			break
@@ -169,8 +174,8 @@ func smallestAbove(x, y Sample, d float64) float64 {
 			j++
 		}
 		// y[j-1] is the largest y with xv − y > d: the smallest such diff.
-		if j > 0 {
-			best = math.Min(best, xv-y.vals[j-1])
+		if j > 0 && xv-y.vals[j-1] < best {
+			best = xv - y.vals[j-1]
 		}
 	}
 	return best
