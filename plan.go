@@ -288,9 +288,23 @@ type PrometheusMetrics struct {
 	Timeout Duration `json:"timeout,omitempty"`
 	// BearerToken is a reference to a token (env:NAME or file:/path).
 	BearerToken SecretRef `json:"bearerToken,omitempty"`
+	// BasicAuth authenticates with a username and a password reference
+	// instead of a bearer token.
+	BasicAuth *BasicAuth `json:"basicAuth,omitempty"`
+	// CAFile is a PEM file of the certificate authorities that sign the
+	// server's certificate (https addresses). Default: the system's.
+	CAFile string `json:"caFile,omitempty"`
 	// Queries overrides the query templates by metric name (latency,
 	// errorRate, requestRate, requests).
 	Queries map[string]string `json:"queries,omitempty"`
+}
+
+// BasicAuth is HTTP basic authentication.
+type BasicAuth struct {
+	// Username sent with every request. Required.
+	Username string `json:"username"`
+	// Password is a reference (env:NAME or file:/path). Required.
+	Password SecretRef `json:"password"`
 }
 
 // SLO is the service level objective.

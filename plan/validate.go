@@ -163,6 +163,15 @@ func (v *validator) analysis(a *canary.Analysis, path string) {
 		v.url(path+".address", pm.Address, "the Prometheus server's URL, e.g. http://prometheus:9090")
 		v.nonNegative(path+".timeout", pm.Timeout)
 		v.secret(path+".bearerToken", pm.BearerToken)
+		if b := pm.BasicAuth; b != nil {
+			v.required(path+".basicAuth.username", b.Username, "the user name sent with every query")
+			if v.required(path+".basicAuth.password", string(b.Password), "a reference such as env:PROM_PASSWORD") {
+				v.secret(path+".basicAuth.password", b.Password)
+			}
+			if pm.BearerToken != "" {
+				v.add(path+".basicAuth", "bearerToken is set too: use one of them")
+			}
+		}
 		for _, name := range sortedKeys(pm.Queries) {
 			qpath := path + ".queries[" + name + "]"
 			if !isOneOf(name, prometheusQueries) {

@@ -123,6 +123,8 @@ var validationCases = []struct {
 		[]string{`plan.yaml:20:40: spec.analysis.metrics.prometheus: only one metrics source may be set, but builtin is set too: remove one of them`}},
 	{"prometheus address not a URL", []edit{{"", "  analysis:\n    metrics: {prometheus: {address: prom:9090}}\n"}},
 		[]string{`plan.yaml:20:37: spec.analysis.metrics.prometheus.address: "prom:9090" is not an http(s) URL: write an absolute URL starting with http:// or https://, e.g. http://127.0.0.1:9001`}},
+	{"prometheus basic auth with a literal password", []edit{{"", "  analysis:\n    metrics: {prometheus: {address: http://prom, basicAuth: {username: u, password: hunter2}}}\n"}},
+		[]string{`plan.yaml:20:85: spec.analysis.metrics.prometheus.basicAuth.password: not a secret reference (the value is not shown, in case it is a secret): write env:NAME or file:/path; secrets are never written in a plan`}},
 	{"prometheus query unknown", []edit{{"", "  analysis:\n    metrics: {prometheus: {address: http://prom, queries: {p95: up}}}\n"}},
 		[]string{`plan.yaml:20:65: spec.analysis.metrics.prometheus.queries[p95]: "p95" is not a query name: write latency, errorRate, requestRate or requests`}},
 	{"objective 100%", []edit{{"", "  slo: {objective: 100%}\n"}},

@@ -82,7 +82,16 @@ func FromPlan(p *canary.Plan) (Config, error) {
 		Namespace:   p.Metadata.Namespace,
 		Timeout:     pm.Timeout.D(),
 		BearerToken: pm.BearerToken,
+		BasicAuth:   basicAuth(pm.BasicAuth),
+		CAFile:      pm.CAFile,
 	}, nil
+}
+
+func basicAuth(b *canary.BasicAuth) *BasicAuth {
+	if b == nil {
+		return nil
+	}
+	return &BasicAuth{Username: b.Username, Password: b.Password}
 }
 
 // NewFromPlan builds the Source a plan's analysis.metrics.prometheus
