@@ -1,0 +1,15 @@
+package operator_test
+
+import (
+	"os"
+	"testing"
+
+	"github.com/canary-dev/canary/kube/kubetest"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	stopOperator()
+	kubetest.StopShared()
+	os.Exit(code)
+}

@@ -1,0 +1,628 @@
+package operator
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/canary-dev/canary"
+	"github.com/canary-dev/canary/checks"
+	"github.com/canary-dev/canary/engine"
+	"github.com/canary-dev/canary/flags"
+	"github.com/canary-dev/canary/gatewayapi"
+	"github.com/canary-dev/canary/plan"
+	"github.com/canary-dev/canary/promql"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+)
+
+// GVK is the Rollout custom resource's group, version and kind.
+var GVK = schema.GroupVersionKind{Group: "canary.dev", Version: "v1alpha1", Kind: canary.Kind}
+
+// AnnotationCommand carries a manual control; the operator applies it once
+// and removes it.
+const AnnotationCommand = "canary.dev/command"
+
+// Actor is the actor of commands given through the annotation.
+const Actor = "operator"
+
+// Status condition types.
+const (
+	// ConditionValid is False when the spec is not a valid plan; its
+	// message lists the plan's errors.
+	ConditionValid = "Valid"
+	// ConditionReady is False while the providers cannot be built.
+	ConditionReady = "Ready"
+)
+
+// PhaseInvalid is status.phase for a spec that is not a valid plan.
+const PhaseInvalid = "Invalid"
+
+// EventRecorder records Kubernetes Events (record.EventRecorder).
+type EventRecorder interface {
+	Eventf(object runtime.Object, eventtype, reason, messageFmt string, args ...any)
+}
+
+// Providers are what a plan drives. Checks is required; Flags only with a
+// feature flag.
+type Providers struct {
+	Router  canary.TrafficRouter
+	Metrics canary.MetricSource
+	Flags   canary.FlagSetter
+	Checks  runnerChecks
+}
+
+type runnerChecks interface {
+	PreCheck(ctx context.Context, pc canary.PreCheck) (string, error)
+	Hook(ctx context.Context, h canary.Hook, payload []byte) (string, error)
+	Approval(ctx context.Context, url string, payload []byte) (checks.Answer, error)
+}
+
+// Config wires a Reconciler.
+type Config struct {
+	// Client reads and writes Rollouts and HTTPRoutes; its scheme needs
+	// the Gateway API types (kube.Scheme). Required.
+	Client client.Client
+	// Recorder records Kubernetes Events. Default: none.
+	Recorder EventRecorder
+	// Clock tells the time. Default: the system clock.
+	Clock canary.Clock
+	// CallTimeout bounds one provider call or measurement. Default: 30s.
+	CallTimeout time.Duration
+	// Router builds a plan's traffic router. Default: DefaultRouter
+	// (gatewayAPI on Client; other traffic providers are refused).
+	Router func(p *canary.Plan) (canary.TrafficRouter, error)
+	// Metrics builds a plan's metric source; the seam tests inject a fake
+	// through. Default: DefaultMetrics (analysis.metrics.prometheus).
+	Metrics func(p *canary.Plan) (canary.MetricSource, error)
+	// Flags is the store of the builtin feature-flag provider. Default: an
+	// in-memory store.
+	Flags flags.Store
+	// Checks runs pre-checks, hooks and approval webhooks. Default:
+	// checks.Runner.
+	Checks runnerChecks
+}
+
+// Reconciler reconciles Rollouts.
+type Reconciler struct {
+	cfg Config
+}
+
+// New returns a Reconciler with cfg's defaults filled.
+func New(cfg Config) (*Reconciler, error) {
+	if cfg.Client == nil {
+		return nil, errors.New("operator: no kubernetes client")
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = canary.SystemClock{}
+	}
+	if cfg.CallTimeout <= 0 {
+		cfg.CallTimeout = 30 * time.Second
+	}
+	if cfg.Router == nil {
+		c := cfg.Client
+		cfg.Router = func(p *canary.Plan) (canary.TrafficRouter, error) { return DefaultRouter(c, p) }
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = DefaultMetrics
+	}
+	if cfg.Flags == nil {
+		cfg.Flags = &flags.Memory{}
+	}
+	if cfg.Checks == nil {
+		cfg.Checks = &checks.Runner{}
+	}
+	return &Reconciler{cfg: cfg}, nil
+}
+
+// DefaultRouter is the gatewayAPI router of a plan on c, in the plan's
+// namespace.
+func DefaultRouter(c client.Client, p *canary.Plan) (canary.TrafficRouter, error) {
+	t := p.Spec.Traffic.GatewayAPI
+	if t == nil {
+		return nil, fmt.Errorf("traffic.%s is not available in the operator (use traffic.gatewayAPI)", p.Spec.Traffic.Provider())
+	}
+	r, err := gatewayapi.New(gatewayapi.Config{Client: c, Namespace: p.Metadata.Namespace, Traffic: *t})
+	if err != nil {
+		return nil, fmt.Errorf("traffic.gatewayAPI: %w", err)
+	}
+	return r, nil
+}
+
+// DefaultMetrics is the plan's Prometheus source; builtin metrics measure
+// the built-in proxy, which the operator does not run.
+func DefaultMetrics(p *canary.Plan) (canary.MetricSource, error) {
+	if p.Spec.Analysis.Metrics.Provider() != "prometheus" {
+		return nil, errors.New("analysis.metrics: the operator needs analysis.metrics.prometheus (builtin measures the built-in proxy, which the operator does not run)")
+	}
+	return promql.NewFromPlan(p)
+}
+
+// SetupWithManager registers the reconciler for Rollouts. Status writes do
+// not trigger reconciles (the engine's wake time does, through
+// RequeueAfter); spec and annotation changes do.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(GVK)
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("rollout").
+		For(u, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+		Complete(r)
+}
+
+// Status is a Rollout's .status.
+type Status struct {
+	// Phase, Step (1-based, as people count) and Weight are shown by
+	// kubectl get.
+	Phase  string `json:"phase,omitempty"`
+	Step   int    `json:"step,omitempty"`
+	Weight int    `json:"weight"`
+	// Message is the last decision's summary.
+	Message string `json:"message,omitempty"`
+	// ObservedGeneration is the spec generation the state belongs to.
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	// WakeAt is when the engine wants to be called next.
+	WakeAt     *metav1.Time       `json:"wakeAt,omitempty"`
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	// LastEvaluations are the inputs of the last decision on the rules.
+	LastEvaluations []canary.Evaluation `json:"lastEvaluations,omitempty"`
+	// RecentEvents are the last engine events, newest last.
+	RecentEvents []EventSummary `json:"recentEvents,omitempty"`
+	// LastCommand is the annotation value applied last; it is cleared once
+	// the annotation is gone.
+	LastCommand string `json:"lastCommand,omitempty"`
+	// State is the engine's state.
+	State *canary.State `json:"state,omitempty"`
+}
+
+// EventSummary is one engine event in the status.
+type EventSummary struct {
+	Seq     int64            `json:"seq"`
+	Time    metav1.Time      `json:"time"`
+	Type    canary.EventType `json:"type"`
+	Message string           `json:"message"`
+}
+
+const maxRecentEvents = 10
+
+// rollout is one reconcile's view of a Rollout.
+type rollout struct {
+	obj    *unstructured.Unstructured
+	status Status
+	plan   *canary.Plan
+}
+
+// Reconcile does one step of a rollout.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	log := ctrl.LoggerFrom(ctx)
+	obj := &unstructured.Unstructured{}
+	obj.SetGroupVersionKind(GVK)
+	if err := r.cfg.Client.Get(ctx, req.NamespacedName, obj); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	ro := &rollout{obj: obj}
+	if err := decodeStatus(obj, &ro.status); err != nil {
+		log.Error(err, "unreadable status; starting over")
+		ro.status = Status{}
+	}
+	now := r.cfg.Clock.Now()
+
+	p, perr := PlanOf(obj)
+	if perr != nil {
+		return r.invalid(ctx, ro, perr)
+	}
+	ro.plan = p
+
+	// A command whose write landed but whose annotation removal did not:
+	// remove it, never apply it twice.
+	cmdText := obj.GetAnnotations()[AnnotationCommand]
+	if cmdText != "" && cmdText == ro.status.LastCommand {
+		return r.dropCommand(ctx, ro)
+	}
+
+	var st canary.State
+	if ro.status.State != nil {
+		st = *ro.status.State
+	} else {
+		st = engine.New(p, now)
+	}
+
+	if cmdText != "" {
+		return r.command(ctx, ro, st, cmdText, now)
+	}
+	if ro.status.LastCommand != "" {
+		ro.status.LastCommand = "" // its annotation is gone
+	}
+
+	if ro.status.State != nil && ro.status.WakeAt != nil && now.Before(ro.status.WakeAt.Time) &&
+		ro.status.ObservedGeneration == obj.GetGeneration() && ro.status.LastCommand == "" {
+		return ctrl.Result{RequeueAfter: ro.status.WakeAt.Sub(now)}, nil
+	}
+	if ro.status.State != nil && st.Phase.Terminal() && ro.status.ObservedGeneration == obj.GetGeneration() {
+		return ctrl.Result{}, nil
+	}
+
+	pv, err := r.providers(p)
+	if err != nil {
+		return r.notReady(ctx, ro, err)
+	}
+
+	var obs []canary.Observation
+	if qs := engine.Queries(p, st, now); len(qs) > 0 {
+		obs = r.measure(ctx, pv, qs)
+	}
+	out := engine.Next(p, st, engine.Input{Now: now, Observations: obs})
+	if err := r.write(ctx, ro, out); err != nil {
+		return requeueOn(err)
+	}
+	if len(out.Actions) == 0 {
+		return r.after(out), nil
+	}
+	// The state with the action outstanding is stored: act once.
+	res := r.execute(ctx, pv, ro, out.Actions[0])
+	out = engine.Next(p, out.State, engine.Input{Now: r.cfg.Clock.Now(), Results: []canary.ActionResult{res}})
+	if err := r.write(ctx, ro, out); err != nil {
+		return requeueOn(err)
+	}
+	return r.after(out), nil
+}
+
+// after is the reconcile result for an engine output.
+func (r *Reconciler) after(out engine.Output) ctrl.Result {
+	if len(out.Actions) > 0 {
+		return ctrl.Result{RequeueAfter: time.Millisecond}
+	}
+	if out.WakeAt.IsZero() {
+		return ctrl.Result{}
+	}
+	d := out.WakeAt.Sub(r.cfg.Clock.Now())
+	if d <= 0 {
+		d = time.Millisecond
+	}
+	return ctrl.Result{RequeueAfter: d}
+}
+
+// requeueOn turns a conflict into a requeue and passes other errors on.
+func requeueOn(err error) (ctrl.Result, error) {
+	if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
+		return ctrl.Result{RequeueAfter: time.Millisecond}, nil
+	}
+	return ctrl.Result{}, err
+}
+
+// command applies the annotation's command, stores it, then removes the
+// annotation.
+func (r *Reconciler) command(ctx context.Context, ro *rollout, st canary.State, text string, now time.Time) (ctrl.Result, error) {
+	cmd, err := ParseCommand(text)
+	if err == nil {
+		var out engine.Output
+		out, err = engine.Control(ro.plan, st, cmd, now)
+		if err == nil {
+			ro.status.LastCommand = text
+			if werr := r.write(ctx, ro, out); werr != nil {
+				return requeueOn(werr)
+			}
+			return r.dropCommand(ctx, ro)
+		}
+	}
+	r.event(ro.obj, corev1.EventTypeWarning, "CommandRefused", fmt.Sprintf("%s: %v", text, err))
+	ro.status.LastCommand = text
+	ro.status.Message = fmt.Sprintf("command %q refused: %v", text, err)
+	if werr := r.writeStatus(ctx, ro); werr != nil {
+		return requeueOn(werr)
+	}
+	return r.dropCommand(ctx, ro)
+}
+
+// dropCommand removes the command annotation (fenced by resourceVersion)
+// and then clears status.lastCommand.
+func (r *Reconciler) dropCommand(ctx context.Context, ro *rollout) (ctrl.Result, error) {
+	ann := ro.obj.GetAnnotations()
+	delete(ann, AnnotationCommand)
+	ro.obj.SetAnnotations(ann)
+	if err := r.cfg.Client.Update(ctx, ro.obj); err != nil {
+		return requeueOn(err)
+	}
+	ro.status.LastCommand = ""
+	if err := r.writeStatus(ctx, ro); err != nil {
+		return requeueOn(err)
+	}
+	return ctrl.Result{RequeueAfter: time.Millisecond}, nil
+}
+
+// ParseCommand reads the command annotation: pause, resume, approve,
+// promote, promote-full, abort, abort-immediate or retry, optionally
+// followed by ": reason".
+func ParseCommand(s string) (engine.Command, error) {
+	word, reason, _ := strings.Cut(s, ":")
+	cmd := engine.Command{Actor: Actor, Reason: strings.TrimSpace(reason)}
+	switch strings.TrimSpace(word) {
+	case "pause":
+		cmd.Kind = engine.CmdPause
+	case "resume":
+		cmd.Kind = engine.CmdResume
+	case "approve":
+		cmd.Kind = engine.CmdApprove
+	case "promote":
+		cmd.Kind = engine.CmdPromote
+	case "promote-full":
+		cmd.Kind, cmd.Full = engine.CmdPromote, true
+	case "abort":
+		cmd.Kind = engine.CmdAbort
+	case "abort-immediate":
+		cmd.Kind, cmd.Immediate = engine.CmdAbort, true
+	case "retry":
+		cmd.Kind = engine.CmdRetry
+	default:
+		return cmd, fmt.Errorf("unknown command %q (use pause, resume, approve, promote, promote-full, abort, abort-immediate or retry)", word)
+	}
+	return cmd, nil
+}
+
+// invalid records a spec that is not a valid plan.
+func (r *Reconciler) invalid(ctx context.Context, ro *rollout, err error) (ctrl.Result, error) {
+	msg := err.Error()
+	if ro.status.Phase == PhaseInvalid && ro.status.ObservedGeneration == ro.obj.GetGeneration() {
+		return ctrl.Result{}, nil
+	}
+	ro.status.Phase = PhaseInvalid
+	ro.status.Message = msg
+	ro.status.ObservedGeneration = ro.obj.GetGeneration()
+	setCondition(&ro.status, ConditionValid, metav1.ConditionFalse, "InvalidPlan", msg, ro.obj.GetGeneration())
+	r.event(ro.obj, corev1.EventTypeWarning, "InvalidPlan", msg)
+	if werr := r.writeStatus(ctx, ro); werr != nil {
+		return requeueOn(werr)
+	}
+	return ctrl.Result{}, nil
+}
+
+// notReady records providers that cannot be built, and retries.
+func (r *Reconciler) notReady(ctx context.Context, ro *rollout, err error) (ctrl.Result, error) {
+	msg := err.Error()
+	setCondition(&ro.status, ConditionReady, metav1.ConditionFalse, "ProvidersUnavailable", msg, ro.obj.GetGeneration())
+	ro.status.Message = msg
+	r.event(ro.obj, corev1.EventTypeWarning, "ProvidersUnavailable", msg)
+	if werr := r.writeStatus(ctx, ro); werr != nil {
+		return requeueOn(werr)
+	}
+	return ctrl.Result{RequeueAfter: 30 * time.Second}, nil
+}
+
+// write stores an engine output in the status (fenced by the object's
+// resourceVersion), then emits its events.
+func (r *Reconciler) write(ctx context.Context, ro *rollout, out engine.Output) error {
+	st := out.State
+	s := &ro.status
+	s.State = &st
+	s.Phase = string(st.Phase)
+	s.Step = st.Step + 1
+	s.Weight = st.Weight
+	s.ObservedGeneration = ro.obj.GetGeneration()
+	s.WakeAt = nil
+	if !out.WakeAt.IsZero() {
+		s.WakeAt = &metav1.Time{Time: out.WakeAt}
+	}
+	setCondition(s, ConditionValid, metav1.ConditionTrue, "ValidPlan", "the spec is a valid plan", ro.obj.GetGeneration())
+	setCondition(s, ConditionReady, metav1.ConditionTrue, "ProvidersReady", "traffic and metrics providers are wired", ro.obj.GetGeneration())
+	for _, ev := range out.Events {
+		if ev.Type == canary.EvEvaluated && len(ev.Evaluations) > 0 {
+			s.LastEvaluations = ev.Evaluations
+		}
+		if ev.Type != canary.EvEvaluated {
+			s.Message = ev.Message
+		}
+		s.RecentEvents = append(s.RecentEvents, EventSummary{Seq: ev.Seq, Time: metav1.Time{Time: ev.Time}, Type: ev.Type, Message: ev.Message})
+	}
+	if n := len(s.RecentEvents); n > maxRecentEvents {
+		s.RecentEvents = append([]EventSummary(nil), s.RecentEvents[n-maxRecentEvents:]...)
+	}
+	if err := r.writeStatus(ctx, ro); err != nil {
+		return err
+	}
+	for _, ev := range out.Events {
+		if ev.Type == canary.EvEvaluated {
+			continue // every interval: the status carries the last one
+		}
+		r.event(ro.obj, eventType(ev), reason(ev.Type), ev.Message)
+	}
+	return nil
+}
+
+// writeStatus updates the status subresource with the object's
+// resourceVersion; ro.obj takes the new resourceVersion.
+func (r *Reconciler) writeStatus(ctx context.Context, ro *rollout) error {
+	m, err := toMap(ro.status)
+	if err != nil {
+		return err
+	}
+	ro.obj.Object["status"] = m
+	return r.cfg.Client.Status().Update(ctx, ro.obj)
+}
+
+func (r *Reconciler) event(obj runtime.Object, typ, reason, msg string) {
+	if r.cfg.Recorder != nil {
+		r.cfg.Recorder.Eventf(obj, typ, reason, "%s", msg)
+	}
+}
+
+func eventType(ev canary.Event) string {
+	switch ev.Type {
+	case canary.EvRollbackStarted, canary.EvRolledBack, canary.EvPaused, canary.EvFailed, canary.EvPreChecksFailed,
+		canary.EvActionFailed, canary.EvHookFailed, canary.EvRuleFiring:
+		return corev1.EventTypeWarning
+	}
+	return corev1.EventTypeNormal
+}
+
+// reason is an event type as a Kubernetes reason: StepStarted.
+func reason(t canary.EventType) string {
+	s := string(t)
+	if s == "" {
+		return "Event"
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// measure asks the metric source for every query; failures become
+// observations with an error.
+func (r *Reconciler) measure(ctx context.Context, pv *Providers, qs []canary.Query) []canary.Observation {
+	obs := make([]canary.Observation, len(qs))
+	for i, q := range qs {
+		cctx, cancel := context.WithTimeout(ctx, r.cfg.CallTimeout)
+		m, err := pv.Metrics.Measure(cctx, q)
+		cancel()
+		obs[i] = canary.Observation{Query: q, Measurement: m}
+		if err != nil {
+			obs[i].Err = err.Error()
+		}
+	}
+	return obs
+}
+
+// providers builds what the plan drives.
+func (r *Reconciler) providers(p *canary.Plan) (*Providers, error) {
+	pv := &Providers{Checks: r.cfg.Checks}
+	var err error
+	if pv.Router, err = r.cfg.Router(p); err != nil {
+		return nil, err
+	}
+	if pv.Metrics, err = r.cfg.Metrics(p); err != nil {
+		return nil, err
+	}
+	if ff := p.Spec.FeatureFlag; ff != nil {
+		if pv.Flags, err = flags.NewSetter(ff, flags.SetterConfig{Rollout: p.Metadata.Namespace + "/" + p.Metadata.Name, Store: r.cfg.Flags}); err != nil {
+			return nil, err
+		}
+	}
+	return pv, nil
+}
+
+// execute runs one action through its provider.
+func (r *Reconciler) execute(ctx context.Context, pv *Providers, ro *rollout, a canary.Action) canary.ActionResult {
+	cctx, cancel := context.WithTimeout(ctx, r.cfg.CallTimeout)
+	defer cancel()
+	out, err := r.do(cctx, pv, ro, a)
+	res := canary.ActionResult{ID: a.ID, Output: out, At: r.cfg.Clock.Now()}
+	if err != nil {
+		res.Err = err.Error()
+	}
+	return res
+}
+
+func (r *Reconciler) do(ctx context.Context, pv *Providers, ro *rollout, a canary.Action) (string, error) {
+	p := ro.plan
+	switch a.Kind {
+	case canary.ActSetWeight:
+		return "", pv.Router.SetWeight(ctx, a.Weight)
+	case canary.ActSetFlag:
+		if pv.Flags == nil || p.Spec.FeatureFlag == nil {
+			return "", errors.New("the plan has no feature flag")
+		}
+		return "", pv.Flags.SetFlag(ctx, p.Spec.FeatureFlag.Name, a.FlagEnabled, a.Weight)
+	case canary.ActPromote:
+		return "", pv.Router.Promote(ctx)
+	case canary.ActRemoveCanary:
+		return "", pv.Router.RemoveCanary(ctx)
+	case canary.ActPreCheck:
+		for _, pc := range p.Spec.PreChecks {
+			if pc.Name == a.Name {
+				return pv.Checks.PreCheck(ctx, pc)
+			}
+		}
+	case canary.ActHook:
+		for _, h := range p.Spec.Hooks {
+			if h.Name == a.Name {
+				return pv.Checks.Hook(ctx, h, payload(ro))
+			}
+		}
+	case canary.ActCleanup:
+		for _, h := range p.Spec.Cleanup {
+			if h.Name == a.Name {
+				return pv.Checks.Hook(ctx, h, payload(ro))
+			}
+		}
+	case canary.ActApproval:
+		if a.Step < len(p.Spec.Steps) && p.Spec.Steps[a.Step].Approval != nil {
+			ans, err := pv.Checks.Approval(ctx, p.Spec.Steps[a.Step].Approval.Webhook, payload(ro))
+			return string(ans), err
+		}
+	}
+	return "", fmt.Errorf("%s %q is not in the plan", a.Kind, a.Name)
+}
+
+// payload is the JSON body hooks and approval webhooks receive.
+func payload(ro *rollout) []byte {
+	var st canary.State
+	if ro.status.State != nil {
+		st = *ro.status.State
+	}
+	b, _ := json.Marshal(map[string]any{
+		"rollout": st.Name, "namespace": ro.obj.GetNamespace(), "version": st.Version, "phase": st.Phase,
+		"step": st.Step + 1, "weight": st.Weight, "flagPercent": st.FlagPercent,
+	})
+	return b
+}
+
+// PlanOf decodes, validates and defaults a Rollout's plan: its apiVersion,
+// kind, name, namespace, labels and spec, strictly, as `canary run` reads
+// a plan file.
+func PlanOf(obj *unstructured.Unstructured) (*canary.Plan, error) {
+	md := map[string]any{"name": obj.GetName(), "namespace": obj.GetNamespace()}
+	if l := obj.GetLabels(); len(l) > 0 {
+		md["labels"] = l
+	}
+	doc := map[string]any{"apiVersion": obj.GetAPIVersion(), "kind": obj.GetKind(), "metadata": md, "spec": obj.Object["spec"]}
+	b, err := json.Marshal(doc)
+	if err != nil {
+		return nil, err
+	}
+	return plan.Parse(obj.GetName(), b)
+}
+
+func decodeStatus(obj *unstructured.Unstructured, s *Status) error {
+	raw, ok := obj.Object["status"]
+	if !ok || raw == nil {
+		return nil
+	}
+	b, err := json.Marshal(raw)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, s)
+}
+
+func toMap(v any) (map[string]any, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	return m, json.Unmarshal(b, &m)
+}
+
+func setCondition(s *Status, typ string, status metav1.ConditionStatus, reason, msg string, gen int64) {
+	for i := range s.Conditions {
+		c := &s.Conditions[i]
+		if c.Type == typ {
+			if c.Status != status {
+				c.LastTransitionTime = metav1.Now()
+			}
+			c.Status, c.Reason, c.Message, c.ObservedGeneration = status, reason, msg, gen
+			return
+		}
+	}
+	s.Conditions = append(s.Conditions, metav1.Condition{Type: typ, Status: status, Reason: reason, Message: msg,
+		ObservedGeneration: gen, LastTransitionTime: metav1.Now()})
+}
