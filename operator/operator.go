@@ -25,6 +25,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 )
 
@@ -152,12 +153,15 @@ func DefaultMetrics(p *canary.Plan) (canary.MetricSource, error) {
 
 // SetupWithManager registers the reconciler for Rollouts. Status writes do
 // not trigger reconciles (the engine's wake time does, through
-// RequeueAfter); spec and annotation changes do.
+// RequeueAfter); spec and annotation changes do. Several managers in one
+// process (tests, a failover drill) may each run one.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	u := &unstructured.Unstructured{}
 	u.SetGroupVersionKind(GVK)
+	skip := true
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("rollout").
+		WithOptions(controller.Options{SkipNameValidation: &skip}).
 		For(u, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Complete(r)
 }

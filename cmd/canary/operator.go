@@ -1,0 +1,66 @@
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/canary-dev/canary/kube"
+	"github.com/canary-dev/canary/operator"
+
+	"github.com/go-logr/logr"
+	"github.com/spf13/cobra"
+	"log/slog"
+	ctrl "sigs.k8s.io/controller-runtime"
+)
+
+// newOperatorCmd is `canary operator`: the Kubernetes operator that runs
+// Rollout resources (deploy/operator/).
+func newOperatorCmd() *cobra.Command {
+	var (
+		kubeconfig string
+		o          = operator.ManagerOptions{LeaderElectionID: operator.DefaultLeaderElectionID}
+	)
+	cmd := &cobra.Command{
+		Use:   "operator",
+		Short: "Run rollouts on Kubernetes: reconcile Rollout resources (canary.dev/v1alpha1)",
+		Long: `canary operator runs every Rollout resource of the cluster (or of one
+namespace): a plan file applied with kubectl apply. Install the CRD, the RBAC
+and the Deployment from deploy/operator/.
+
+The rollout's state is in its status (kubectl get rollouts); decisions are
+Kubernetes Events (kubectl describe rollout NAME). Manual controls are an
+annotation the operator applies once and removes:
+
+  kubectl annotate rollout NAME canary.dev/command=pause
+  kubectl annotate rollout NAME canary.dev/command='abort-immediate: error spike'
+
+(pause, resume, approve, promote, promote-full, abort, abort-immediate, retry).
+With --leader-elect, replicas elect one leader with a Lease; only it acts.`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			ctrl.SetLogger(logr.FromSlogHandler(slog.NewJSONHandler(c.ErrOrStderr(), nil)))
+			rc, err := kube.RESTConfig(kubeconfig, "")
+			if err != nil {
+				return fmt.Errorf("operator: %w", err)
+			}
+			if o.LeaderElection && o.LeaderElectionNamespace == "" {
+				o.LeaderElectionNamespace = os.Getenv("POD_NAMESPACE")
+			}
+			mgr, err := operator.NewManager(rc, o)
+			if err != nil {
+				return err
+			}
+			return mgr.Start(c.Context())
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, ~/.kube/config, then in-cluster)")
+	fs.StringVar(&o.MetricsAddr, "metrics-bind-address", ":8080", "address of /metrics (0 turns it off)")
+	fs.StringVar(&o.ProbeAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz (0 turns it off)")
+	fs.BoolVar(&o.LeaderElection, "leader-elect", false, "elect one active replica with a Lease")
+	fs.StringVar(&o.LeaderElectionID, "leader-election-id", o.LeaderElectionID, "name of the Lease")
+	fs.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the Lease (default: $POD_NAMESPACE, then the pod's namespace)")
+	fs.StringVar(&o.Namespace, "namespace", "", "reconcile only the Rollouts of this namespace (default: all)")
+	fs.StringVar(&o.Selector, "selector", "", "reconcile only the Rollouts matching this label selector")
+	return cmd
+}
