@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/canary-dev/canary"
-	"github.com/canary-dev/canary/kube"
 	"github.com/canary-dev/canary/kube/kubetest"
 	"github.com/canary-dev/canary/operator"
 
@@ -22,10 +21,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
 
@@ -68,38 +65,10 @@ func operatorEnv(t *testing.T) *kubetest.Env {
 		if op.err = installCRD(env); op.err != nil {
 			return
 		}
-		mgr, err := ctrl.NewManager(env.Config, ctrl.Options{Scheme: kube.Scheme(),
-			Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0"})
+		mgr, err := operator.NewManager(env.Config, operator.ManagerOptions{MetricsAddr: "0",
+			Selector: "!" + testShard, Configure: inject()})
 		if err != nil {
 			op.err = err
-			return
-		}
-		r, err := operator.New(operator.Config{
-			Client:      env.Client,
-			Recorder:    mgr.GetEventRecorderFor("canary-operator"), //nolint:staticcheck // core/v1 events
-			CallTimeout: 10 * time.Second,
-			Router: func(p *canary.Plan) (canary.TrafficRouter, error) {
-				op.mu.Lock()
-				defer op.mu.Unlock()
-				if r := op.routers[p.Metadata.Namespace]; r != nil {
-					return r, nil
-				}
-				return operator.DefaultRouter(env.Client, p)
-			},
-			Metrics: func(p *canary.Plan) (canary.MetricSource, error) {
-				op.mu.Lock()
-				defer op.mu.Unlock()
-				if m := op.metrics[p.Metadata.Namespace]; m != nil {
-					return m, nil
-				}
-				return operator.DefaultMetrics(p)
-			},
-		})
-		if err != nil {
-			op.err = err
-			return
-		}
-		if op.err = r.SetupWithManager(mgr); op.err != nil {
 			return
 		}
 		ctx, cancel := context.WithCancel(context.Background())
@@ -115,6 +84,34 @@ func operatorEnv(t *testing.T) *kubetest.Env {
 		t.Fatal(op.err)
 	}
 	return env
+}
+
+// testShard labels the rollouts of tests that run operators of their own;
+// the package's operator leaves them alone.
+const testShard = "canary.dev/test-shard"
+
+// inject makes a reconciler use the fake metrics and recording router the
+// fixture of a rollout's namespace registered.
+func inject() func(*operator.Config) {
+	return func(cfg *operator.Config) {
+		cfg.CallTimeout = 10 * time.Second
+		cfg.Router = func(p *canary.Plan) (canary.TrafficRouter, error) {
+			op.mu.Lock()
+			defer op.mu.Unlock()
+			if r := op.routers[p.Metadata.Namespace]; r != nil {
+				return r, nil
+			}
+			return operator.DefaultRouter(cfg.Client, p)
+		}
+		cfg.Metrics = func(p *canary.Plan) (canary.MetricSource, error) {
+			op.mu.Lock()
+			defer op.mu.Unlock()
+			if m := op.metrics[p.Metadata.Namespace]; m != nil {
+				return m, nil
+			}
+			return operator.DefaultMetrics(p)
+		}
+	}
 }
 
 // fixture is one namespace with an HTTPRoute splitting stable and canary
