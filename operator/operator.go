@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -487,12 +488,30 @@ func (r *Reconciler) measure(ctx context.Context, pv *Providers, qs []canary.Que
 		cctx, cancel := context.WithTimeout(ctx, r.cfg.CallTimeout)
 		m, err := pv.Metrics.Measure(cctx, q)
 		cancel()
+		if err == nil && !m.NoData {
+			m.Value, err = finite(m.Value)
+		}
 		obs[i] = canary.Observation{Query: q, Measurement: m}
 		if err != nil {
 			obs[i].Err = err.Error()
 		}
 	}
 	return obs
+}
+
+// finite keeps the status writable as JSON: an infinite value (a quantile
+// past the last histogram bucket) becomes the largest float of its sign,
+// which judges the same; NaN is a failed measurement.
+func finite(v float64) (float64, error) {
+	switch {
+	case math.IsNaN(v):
+		return 0, errors.New("the metric source returned NaN")
+	case math.IsInf(v, 1):
+		return math.MaxFloat64, nil
+	case math.IsInf(v, -1):
+		return -math.MaxFloat64, nil
+	}
+	return v, nil
 }
 
 // providers builds what the plan drives.
