@@ -1,0 +1,74 @@
+package operator
+
+import (
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/canary-dev/canary/engine"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+func TestParseCommand(t *testing.T) {
+	tests := []struct {
+		in   string
+		want engine.Command
+	}{
+		{"pause", engine.Command{Kind: engine.CmdPause, Actor: Actor}},
+		{" resume ", engine.Command{Kind: engine.CmdResume, Actor: Actor}},
+		{"promote-full", engine.Command{Kind: engine.CmdPromote, Full: true, Actor: Actor}},
+		{"abort-immediate: error spike", engine.Command{Kind: engine.CmdAbort, Immediate: true, Actor: Actor, Reason: "error spike"}},
+		{"abort", engine.Command{Kind: engine.CmdAbort, Actor: Actor}},
+		{"approve", engine.Command{Kind: engine.CmdApprove, Actor: Actor}},
+		{"retry", engine.Command{Kind: engine.CmdRetry, Actor: Actor}},
+	}
+	for _, tt := range tests {
+		got, err := ParseCommand(tt.in)
+		if err != nil || got != tt.want {
+			t.Errorf("ParseCommand(%q) = %+v, %v; want %+v", tt.in, got, err, tt.want)
+		}
+	}
+	if _, err := ParseCommand("explode"); err == nil || !strings.Contains(err.Error(), "pause, resume") {
+		t.Errorf("ParseCommand(explode) = %v; want the list of commands", err)
+	}
+}
+
+func TestPlanOf(t *testing.T) {
+	u := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "canary.dev/v1alpha1", "kind": "Rollout",
+		"metadata": map[string]any{"name": "web", "namespace": "shop", "uid": "x", "resourceVersion": "7",
+			"labels": map[string]any{"team": "a"}, "annotations": map[string]any{AnnotationCommand: "pause"}},
+		"spec": map[string]any{
+			"version": "v2",
+			"traffic": map[string]any{"gatewayAPI": map[string]any{"httpRoute": "web", "stableService": "web", "canaryService": "web-canary"}},
+			"steps":   []any{map[string]any{"weight": int64(10), "hold": "1m"}, map[string]any{"weight": int64(100)}},
+			"analysis": map[string]any{"metrics": map[string]any{"prometheus": map[string]any{"address": "http://prom:9090"}}},
+			"rules":   []any{map[string]any{"metric": "errorRate", "above": "1%", "action": "rollback-immediate"}},
+		},
+		"status": map[string]any{"phase": "Progressing"},
+	}}
+	p, err := PlanOf(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Metadata.Name != "web" || p.Metadata.Namespace != "shop" || p.Metadata.Labels["team"] != "a" || p.Spec.Traffic.GatewayAPI.Port != 80 {
+		t.Errorf("plan = %+v (want defaults applied)", p)
+	}
+	u.Object["spec"].(map[string]any)["stepz"] = []any{}
+	if _, err := PlanOf(u); err == nil || !strings.Contains(err.Error(), "stepz") {
+		t.Errorf("unknown spec field: %v", err)
+	}
+}
+
+func TestFinite(t *testing.T) {
+	if v, err := finite(math.Inf(1)); err != nil || v != math.MaxFloat64 {
+		t.Errorf("finite(+Inf) = %v, %v", v, err)
+	}
+	if _, err := finite(math.NaN()); err == nil {
+		t.Error("finite(NaN) is not an error")
+	}
+	if v, err := finite(0.25); err != nil || v != 0.25 {
+		t.Errorf("finite(0.25) = %v, %v", v, err)
+	}
+}
