@@ -40,11 +40,11 @@ func TestPlanOf(t *testing.T) {
 		"metadata": map[string]any{"name": "web", "namespace": "shop", "uid": "x", "resourceVersion": "7",
 			"labels": map[string]any{"team": "a"}, "annotations": map[string]any{AnnotationCommand: "pause"}},
 		"spec": map[string]any{
-			"version": "v2",
-			"traffic": map[string]any{"gatewayAPI": map[string]any{"httpRoute": "web", "stableService": "web", "canaryService": "web-canary"}},
-			"steps":   []any{map[string]any{"weight": int64(10), "hold": "1m"}, map[string]any{"weight": int64(100)}},
+			"version":  "v2",
+			"traffic":  map[string]any{"gatewayAPI": map[string]any{"httpRoute": "web", "stableService": "web", "canaryService": "web-canary"}},
+			"steps":    []any{map[string]any{"weight": int64(10), "hold": "1m"}, map[string]any{"weight": int64(100)}},
 			"analysis": map[string]any{"metrics": map[string]any{"prometheus": map[string]any{"address": "http://prom:9090"}}},
-			"rules":   []any{map[string]any{"metric": "errorRate", "above": "1%", "action": "rollback-immediate"}},
+			"rules":    []any{map[string]any{"metric": "errorRate", "above": "1%", "action": "rollback-immediate"}},
 		},
 		"status": map[string]any{"phase": "Progressing"},
 	}}
