@@ -140,6 +140,20 @@ func waitUntil(t *testing.T, timeout time.Duration, what string, ok func() bool)
 	}
 }
 
+func scrape(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %d %v", url, resp.StatusCode, err)
+	}
+	return string(b)
+}
+
 func get(t *testing.T, url string) int {
 	t.Helper()
 	resp, err := http.Get(url)
@@ -175,9 +189,6 @@ func TestFailover(t *testing.T) {
 	if c := get(t, "http://"+b.probes+"/healthz"); c != 200 {
 		t.Errorf("standby /healthz: %d", c)
 	}
-	if c := get(t, "http://"+a.metrics+"/metrics"); c != 200 {
-		t.Errorf("leader /metrics: %d", c)
-	}
 
 	u := examplePlan(t, "k8s/gatewayapi.yaml", f.ns, fast("2s"))
 	u.SetLabels(map[string]string{testShard: "failover"})
@@ -203,6 +214,16 @@ func TestFailover(t *testing.T) {
 		t.Errorf("route after each call:\ngot  %s\nwant %s", strings.Join(got, "\n     "), strings.Join(want, "\n     "))
 	}
 	f.waitEvent(t, u.GetName(), "Promoted")
+	metrics := scrape(t, "http://"+b.metrics+"/metrics")
+	for _, want := range []string{
+		`canary_operator_rollout_weight{namespace="` + f.ns + `",rollout="recoveryos-gateway"} 100`,
+		`canary_operator_rollout_phase{namespace="` + f.ns + `",phase="Succeeded",rollout="recoveryos-gateway"} 1`,
+		"controller_runtime_reconcile_total",
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("the new leader's /metrics lacks %s", want)
+		}
+	}
 
 	// Least privilege: the operator's identity may not delete rollouts.
 	rc := rest.CopyConfig(f.env.Config)

@@ -92,6 +92,7 @@ func NewManager(rc *rest.Config, o ManagerOptions) (ctrl.Manager, error) {
 	if o.RetryPeriod > 0 {
 		opts.RetryPeriod = &o.RetryPeriod
 	}
+	registerGauges()
 	mgr, err := ctrl.NewManager(rc, opts)
 	if err != nil {
 		return nil, fmt.Errorf("operator: %w", err)

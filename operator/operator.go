@@ -453,7 +453,11 @@ func (r *Reconciler) writeStatus(ctx context.Context, ro *rollout) error {
 		return err
 	}
 	ro.obj.Object["status"] = m
-	return r.cfg.Client.Status().Update(ctx, ro.obj)
+	if err := r.cfg.Client.Status().Update(ctx, ro.obj); err != nil {
+		return err
+	}
+	observe(ro.obj.GetNamespace(), ro.obj.GetName(), canary.Phase(ro.status.Phase), ro.status.Weight)
+	return nil
 }
 
 func (r *Reconciler) event(obj runtime.Object, typ, reason, msg string) {
