@@ -44,3 +44,9 @@ func observe(ns, name string, phase canary.Phase, weight int) {
 		rolloutPhase.WithLabelValues(ns, name, string(p)).Set(v)
 	}
 }
+
+// forget drops the gauges of a deleted rollout.
+func forget(ns, name string) {
+	rolloutWeight.DeleteLabelValues(ns, name)
+	rolloutPhase.DeletePartialMatch(prometheus.Labels{"namespace": ns, "rollout": name})
+}
