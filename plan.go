@@ -403,13 +403,14 @@ type Rule struct {
 	// the same time, with a statistical test and no threshold. errorRate is
 	// tested with a sequential test of the two error ratios (a mixture
 	// SPRT) on every request since the step started, and since 5 later
-	// starts spread over the hold (each at a sixth of 1 − confidence); it
-	// is always valid, so checking it every interval does not add false
-	// alarms. A latency
-	// metric is tested with the Mann-Whitney U test and the Hodges-Lehmann
-	// shift over the window: on every request's latency when the metric
-	// source gives latency histograms, else on the per-interval quantiles
-	// the metric names. The rule breaches when the canary is worse than the
+	// starts spread over its hold, so a late regression is not diluted
+	// (each of the rollout's tests at its share of 1 − confidence); it is
+	// always valid, so checking it every interval does not add false
+	// alarms. A
+	// latency metric is tested with the Mann-Whitney U test and the
+	// Hodges-Lehmann shift over the window: on every request's latency
+	// when the metric source gives latency histograms, else on the
+	// per-interval quantiles the metric names. The rule breaches when the canary is worse than the
 	// stable by more than worseBy with the rule's confidence, passes when,
 	// with that confidence, it is not, and is insufficient in between.
 	// Only errorRate and latency metrics; not with above or below.

@@ -127,13 +127,10 @@ type RuleState struct {
 // BaselineEvidence is what a compare: baseline rule accumulates across
 // evaluations.
 type BaselineEvidence struct {
-	// Step is the step the error counts belong to: they restart with
-	// every step, so each step's exposure is judged on its own data.
-	Step int `json:"step"`
-	// Counts are an errorRate rule's sequential tests of the step: counts
-	// since the step started, and since later starts staggered through
-	// the hold, so a regression that begins late in a step is not diluted
-	// by the healthy requests before it. Oldest first.
+	// Counts are an errorRate rule's sequential tests of the current
+	// step: counts since the step started, and since later starts spread
+	// through its hold, so a regression that begins late is not diluted by
+	// the healthy requests before it. Oldest first.
 	Counts []ErrorCounts `json:"counts,omitempty"`
 	// Intervals are a latency rule's per-interval quantiles of both
 	// tracks over the rule's window, oldest first.

@@ -16,3 +16,103 @@ func QuantileRequests(q float64) int64 {
 	}
 	return int64(math.Ceil(TailRequests/(1-q) - 1e-9))
 }
+
+// Power is the chance of detection the sample-size arithmetic aims at.
+const Power = 0.8
+
+// errorBound returns the half-width of CompareErrorRates' bounds and the
+// standard deviation of its estimate after nc canary and ns stable
+// requests at error ratios pc and ps (expected counts).
+func errorBound(nc, ns, pc, ps, confidence, tau float64) (b, sd float64) {
+	v := diffVariance(Counts{CanaryRequests: nc, CanaryErrors: pc * nc, StableRequests: ns, StableErrors: ps * ns})
+	return mixtureBound(v, tau, 1-confidence), math.Sqrt(v)
+}
+
+// DetectableErrorDiff returns the smallest difference of error ratios
+// (canary − stable) that CompareErrorRates, at confidence and tau, finds
+// worse than tolerance with probability Power once nc canary and ns
+// stable requests are counted, the stable's error ratio being p0; +Inf
+// when no difference is (too few requests).
+func DetectableErrorDiff(nc, ns, p0, tolerance, confidence, tau float64) float64 {
+	z := std.Quantile(Power)
+	detects := func(d float64) bool {
+		b, sd := errorBound(nc, ns, p0+d, p0, confidence, tau)
+		return d-z*sd-b > tolerance
+	}
+	hi := 1 - p0
+	if nc <= 0 || ns <= 0 || !detects(hi) {
+		return math.Inf(1)
+	}
+	lo := tolerance
+	for range 100 {
+		mid := (lo + hi) / 2
+		if detects(mid) {
+			hi = mid
+		} else {
+			lo = mid
+		}
+	}
+	return hi
+}
+
+// RequestsToPass returns how many canary requests (with stablePerCanary
+// stable requests for each) CompareErrorRates needs before a canary as
+// good as the stable, at error ratio p0, is NotWorse than tolerance with
+// probability Power: its upper bound within the tolerance. +Inf when a
+// tolerance of 0 can never be shown.
+func RequestsToPass(stablePerCanary, p0, tolerance, confidence, tau float64) float64 {
+	z := std.Quantile(Power)
+	passes := func(n float64) bool {
+		b, sd := errorBound(n, n*stablePerCanary, p0, p0, confidence, tau)
+		return z*sd+b <= tolerance
+	}
+	if tolerance <= 0 || stablePerCanary <= 0 {
+		return math.Inf(1)
+	}
+	lo, hi := 1.0, 1.0
+	for !passes(hi) {
+		lo, hi = hi, hi*2
+		if hi > 1e15 {
+			return math.Inf(1)
+		}
+	}
+	for hi-lo > 1 {
+		mid := math.Floor((lo + hi) / 2)
+		if passes(mid) {
+			hi = mid
+		} else {
+			lo = mid
+		}
+	}
+	return hi
+}
+
+// DetectableShift returns the smallest relative latency shift (0.25 for
+// 25% slower) that MannWhitneyRelative finds worse than tolerance with
+// probability Power from n canary and m stable requests whose
+// log-latencies have standard deviation sigma (0.5 is typical): the
+// Hodges-Lehmann estimate's asymptotic standard error for normal
+// log-latencies is σ·√(π/3·(1/n + 1/m)). +Inf without requests.
+func DetectableShift(n, m, sigma, tolerance, confidence float64) float64 {
+	if n <= 0 || m <= 0 {
+		return math.Inf(1)
+	}
+	se := sigma * math.Sqrt(math.Pi/3*(1/n+1/m))
+	return math.Expm1(math.Log1p(tolerance) + (std.Quantile(confidence)+std.Quantile(Power))*se)
+}
+
+// MinIntervals is the fewest values per track for which the exact rank
+// test can reach confidence at all: every canary value above every stable
+// one has probability 1/C(2k, k) under no difference.
+func MinIntervals(confidence float64) int {
+	alpha := 1 - confidence
+	p := 1.0
+	for k := 1; k < 1000; k++ {
+		// 1/C(2k,k) from 1/C(2k−2,k−1): multiply by k²/((2k)(2k−1)).
+		p *= float64(k) * float64(k) / (float64(2*k) * float64(2*k-1))
+		if p <= alpha {
+			return k
+		}
+	}
+	return 1000
+}

@@ -15,7 +15,8 @@ import (
 //
 //   - errorRate: the counts of both tracks since the step started (each
 //     evaluation adds the interval just past) in a mixture sequential
-//     probability ratio test, always valid however often it is checked;
+//     probability ratio test, always valid however often it is checked,
+//     and the same since later starts spread through the hold;
 //   - a latency: the Mann-Whitney U test and Hodges-Lehmann shift over the
 //     rule's window, on every request's latency when the source gives
 //     histograms (Measurement.Latency), else on the per-interval quantiles
@@ -48,25 +49,33 @@ func (m *machine) baselineQueries(r canary.Rule) []canary.Query {
 	return qs
 }
 
-// errorChains is how many sequential tests of the error rates a step
-// runs: one from its start and the others started at even spacing
-// through its hold. Each tests at (1 − confidence)/errorChains, so the
-// chance of a false breach in a step stays within 1 − confidence, and a
-// regression that begins late in a step is judged on data mostly its own.
+// errorChains is how many sequential tests of the error rates start in
+// each step: one at its start and the others at even spacing through its
+// hold. A rollout runs errorChains per step with a hold, each at its
+// share of 1 − confidence, so the chance of a false breach in the whole
+// rollout stays within 1 − confidence, and a regression that begins late
+// is judged on data mostly its own. Tests never span two steps: when the
+// weight and the error rates change at once, counts pooled across steps
+// would show the canary worse (or better) than the stable when at every
+// moment it was not.
 const errorChains = 6
 
-// evidence returns rule i's baseline evidence, restarting the error
-// counts when the step changed.
+// maxChains is the number of error tests a rollout of the plan may run.
+func (m *machine) maxChains() int {
+	n := 0
+	for _, s := range m.p.Spec.Steps {
+		if s.Hold > 0 {
+			n++
+		}
+	}
+	return errorChains * max(n, 1)
+}
+
+// evidence returns rule i's baseline evidence.
 func (m *machine) evidence(i int) *canary.BaselineEvidence {
 	rs := &m.st.Rules[i]
 	if rs.Baseline == nil {
-		rs.Baseline = &canary.BaselineEvidence{Step: m.st.Step}
-	}
-	if rs.Baseline.Step != m.st.Step {
-		b := *rs.Baseline
-		b.Step = m.st.Step
-		b.Counts = nil
-		rs.Baseline = &b
+		rs.Baseline = &canary.BaselineEvidence{}
 	}
 	return rs.Baseline
 }
@@ -80,12 +89,15 @@ func (m *machine) chainSpacing() time.Duration {
 	return max(hold/errorChains, m.interval())
 }
 
-// addCounts adds an interval's counts to every test of the step, first
-// starting a new test when one is due.
+// addCounts adds an interval's counts to the step's tests, first
+// starting a new test when one is due: at the step's first evaluation
+// (dropping the previous step's), then every chainSpacing.
 func (m *machine) addCounts(b *canary.BaselineEvidence, d canary.ErrorCounts) {
-	n := len(b.Counts)
 	start := m.now.Add(-m.interval())
-	if n == 0 || (n < errorChains && !start.Before(b.Counts[n-1].Since.Add(m.chainSpacing()))) {
+	if n := len(b.Counts); n > 0 && b.Counts[n-1].Since.Before(m.st.StepStartedAt) {
+		b.Counts = nil
+	}
+	if n := len(b.Counts); n == 0 || (n < errorChains && !start.Before(b.Counts[n-1].Since.Add(m.chainSpacing()))) {
 		b.Counts = append(b.Counts, canary.ErrorCounts{Since: start})
 	}
 	for k := range b.Counts {
@@ -132,9 +144,9 @@ func (m *machine) judgeBaseline(i int, r canary.Rule, idx map[obsKey]canary.Obse
 	m.judgeLatencyBaseline(i, r, idx, ev)
 }
 
-// judgeErrorBaseline adds the interval's error counts to the step's
-// tests and judges with them: a breach when any test finds the canary
-// worse, a pass when the test since the step started finds it not worse.
+// judgeErrorBaseline adds the interval's error counts to the step's tests
+// and judges with them: a breach when any test finds the canary worse, a
+// pass when the test since the step started finds it not worse.
 func (m *machine) judgeErrorBaseline(i int, r canary.Rule, idx map[obsKey]canary.Observation, ev *canary.Evaluation) {
 	c, s, problem := pair(idx, r.Metric, m.interval())
 	if problem != "" {
@@ -161,7 +173,7 @@ func (m *machine) judgeErrorBaseline(i int, r canary.Rule, idx map[obsKey]canary
 	}
 	tol := r.WorseBy.Value
 	// Each test at its share of the error the rule allows.
-	conf := 1 - (1-m.confidence(r))/errorChains
+	conf := 1 - (1-m.confidence(r))/float64(m.maxChains())
 	var worst, first analysis.Comparison
 	worstAt := 0
 	for k, cnt := range b.Counts {
@@ -392,4 +404,21 @@ func baselineText(r canary.Rule, ev *canary.Evaluation) string {
 		s += ": " + comparisonText(r, ev.Comparison)
 	}
 	return s
+}
+
+// ErrorTestConfidence is the confidence each of the sequential tests of
+// an errorRate rule with compare: baseline runs at in a rollout of p: the
+// rule's confidence shared among the errorChains tests of every step
+// with a hold. Sample-size arithmetic (canary validate --expected-rps)
+// uses it to predict what the engine will decide.
+func ErrorTestConfidence(p *canary.Plan, r canary.Rule) float64 {
+	m := &machine{p: p}
+	return 1 - (1-m.confidence(r))/float64(m.maxChains())
+}
+
+// ErrorTestSpacing is the time between the starts of a step's error
+// tests for a step with this hold.
+func ErrorTestSpacing(p *canary.Plan, hold time.Duration) time.Duration {
+	m := &machine{p: p}
+	return max(hold/errorChains, m.interval())
 }

@@ -41,8 +41,8 @@ func WriteSummary(w io.Writer, name string, s Summary) error {
 	p("%s: %d runs (seed %d)\n", name, s.Runs, s.Seed)
 	p("  promoted %d, rolled back %d, paused at some point %d\n", s.Promoted, s.RolledBack, s.Paused)
 	if s.Expect.Rollback {
-		p("  regression from %s: missed %d (%.1f%%), rolled back before it began %d\n", s.Expect.From,
-			s.Missed, pct(s.Missed, s.Runs), s.FalseRollbacks)
+		p("  regression from %s: missed %d (%.1f%%; %d promoted), rolled back before it began %d\n", s.Expect.From,
+			s.Missed, pct(s.Missed, s.Runs), s.MissedPromoted, s.FalseRollbacks)
 		if len(s.Detections) > 0 {
 			p("  detection time: median %s, p95 %s, min %s, max %s\n", dur(Quantile(s.Detections, 0.5)),
 				dur(Quantile(s.Detections, 0.95)), dur(s.Detections[0]), dur(s.Detections[len(s.Detections)-1]))

@@ -25,8 +25,9 @@ type Summary struct {
 	// with.
 	FalseRollbacks int
 	// Missed counts runs of a regression that ended without rolling back
-	// after it began.
-	Missed int
+	// after it began; MissedPromoted those of them that were promoted (the
+	// others stopped, e.g. paused for lack of evidence).
+	Missed, MissedPromoted int
 	// Detections are the times from the regression's start to the
 	// rollback, in increasing order.
 	Detections []time.Duration
@@ -82,6 +83,9 @@ func Summarize(exp Expect, seed uint64, results []Result) Summary {
 		if !r.RolledBack {
 			if exp.Rollback {
 				s.Missed++
+				if r.Phase == canary.PhaseSucceeded {
+					s.MissedPromoted++
+				}
 			}
 			continue
 		}

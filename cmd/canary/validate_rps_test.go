@@ -1,0 +1,75 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/canary-dev/canary/plan"
+)
+
+func sampleSize(t *testing.T, file string, rps float64) (string, int) {
+	t.Helper()
+	p, err := plan.Load(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	bad := writeSampleSize(&b, p, rps)
+	return b.String(), bad
+}
+
+func TestSampleSizeEnoughTraffic(t *testing.T) {
+	out, bad := sampleSize(t, "../../simulate/testdata/baseline.yaml", 200)
+	if bad != 0 {
+		t.Errorf("%d rules cannot decide at 200 requests/s, want none:\n%s", bad, out)
+	}
+	for _, want := range []string{
+		"errorRate worse than baseline by 0.5pp for 1m: ok",
+		"step 1 (5%): 18,000 canary requests in the 30m hold, detecting +",
+		"a canary like the stable passes within ",
+		"latencyP95 worse than baseline by 20% for 1m: ok",
+		"step 1 (5%): 1,200 canary requests per 2m window; with histograms it detects latencies",
+		"per interval (a source without histograms): 4 intervals per window, need 7 for 99.9%: use window: 3m30s",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestSampleSizeTooLittleTraffic(t *testing.T) {
+	out, bad := sampleSize(t, "../../simulate/testdata/runbook.yaml", 5)
+	if bad != 6 {
+		t.Errorf("%d rules cannot decide at 5 requests/s, want all 6:\n%s", bad, out)
+	}
+	// 5% of 5 requests/s is 0.25/s: 100 requests take 400s, 7 intervals.
+	for _, want := range []string{
+		"latencyP95 > 600ms for 5m: CANNOT DECIDE",
+		"step 1 (5%): 7.5 canary requests per 30s window, need 100 (minRequests): insufficient; a window of 7m would do",
+		"step 4 (50%): 75 canary requests per 30s window, need 100 (minRequests): insufficient; a window of 1m would do",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+	out, bad = sampleSize(t, "../../simulate/testdata/baseline.yaml", 5)
+	if bad == 0 || !strings.Contains(out, "the step pauses; raise the weight or analysis.maxHoldExtension") {
+		t.Errorf("the baseline error rule at 5 requests/s: %d bad, want a pause predicted:\n%s", bad, out)
+	}
+}
+
+// TestSampleSizeQuantileTail: a P99 rule over 300 requests stands on 3
+// requests beyond the quantile.
+func TestSampleSizeQuantileTail(t *testing.T) {
+	p, err := plan.Load("../../simulate/testdata/runbook.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Spec.Rules[0].Metric = "latencyP99"
+	var b bytes.Buffer
+	writeSampleSize(&b, p, 200)
+	if want := "step 1 (5%): 300 canary requests per 30s window; its latencyP99 stands on 3 requests beyond it (want 500 in the window for 5: a window of 1m)"; !strings.Contains(b.String(), want) {
+		t.Errorf("report lacks %q:\n%s", want, b.String())
+	}
+}
