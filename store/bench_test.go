@@ -2,7 +2,10 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
+	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -58,6 +61,42 @@ func BenchmarkCommit(b *testing.B) {
 		seq += 3
 	}
 	b.ReportMetric(float64(seq)/b.Elapsed().Seconds(), "events/s")
+}
+
+// BenchmarkCommitMany measures commits from many runners at once, as a
+// manager running many rollouts makes them: 1,000 goroutines each commit
+// an evaluation (a snapshot and its evaluated event) to a rollout of its
+// own, in a loop. Concurrent commits share transactions and fsyncs.
+func BenchmarkCommitMany(b *testing.B) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(b.TempDir(), "bench.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	const rollouts = 1000
+	procs := runtime.GOMAXPROCS(0)
+	ids := make([]int64, rollouts/procs*procs)
+	for i := range ids {
+		r, err := s.Create(ctx, fmt.Sprintf("shop/svc-%d", i), []byte("plan"), benchState(0), nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ids[i] = r.ID
+	}
+	var next atomic.Int64
+	b.ReportAllocs()
+	b.SetParallelism(rollouts / procs)
+	b.RunParallel(func(pb *testing.PB) {
+		id := ids[next.Add(1)-1]
+		for seq := int64(1); pb.Next(); seq++ {
+			if err := s.Commit(ctx, id, benchState(seq), benchEvents(seq)[:1]); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "commits/s")
 }
 
 // BenchmarkEvents measures reading a page of 100 events, as a server-sent

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/canary-dev/canary"
 )
@@ -88,10 +89,10 @@ func (s *Store) Create(ctx context.Context, name string, plan []byte, st canary.
 	if err := checkSeq("new rollout "+name, 0, o, st, events); err != nil {
 		return Rollout{}, err
 	}
-	err = s.write(ctx, "create rollout "+name, func(tx *sql.Tx) error {
+	err = s.writeBatched(ctx, operation{what: "create rollout " + name}, func(w *wtx) error {
 		var gen int64
 		var phase string
-		err := tx.QueryRowContext(ctx,
+		err := w.QueryRowContext(ctx,
 			`SELECT generation, phase FROM rollouts WHERE name = ? ORDER BY generation DESC LIMIT 1`,
 			name).Scan(&gen, &phase)
 		switch {
@@ -99,28 +100,28 @@ func (s *Store) Create(ctx context.Context, name string, plan []byte, st canary.
 		case err != nil:
 			return err
 		case !canary.Phase(phase).Terminal():
-			return canary.Errorf(canary.ECONFLICT,
-				"rollout %s generation %d is %s: abort it or let it finish before starting another", name, gen, phase)
+			return clean(canary.Errorf(canary.ECONFLICT,
+				"rollout %s generation %d is %s: abort it or let it finish before starting another", name, gen, phase))
 		}
-		if err := tx.QueryRowContext(ctx, `INSERT INTO generations (name, generation) VALUES (?, 1)
+		if err := w.QueryRowContext(ctx, `INSERT INTO generations (name, generation) VALUES (?, 1)
 			ON CONFLICT (name) DO UPDATE SET generation = generation + 1 RETURNING generation`,
 			name).Scan(&r.Generation); err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO rollouts
+		res, err := w.ExecContext(ctx, `INSERT INTO rollouts
 			(name, generation, plan, plan_sha256, phase, event_seq, state, created_at, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			name, r.Generation, r.Plan, r.PlanSHA256, string(st.Phase), st.EventSeq, string(state), nanos(now), nanos(now))
+			name, r.Generation, r.Plan, r.PlanSHA256, string(st.Phase), st.EventSeq, state, nanos(now), nanos(now))
 		if err != nil {
 			return err
 		}
 		if r.ID, err = res.LastInsertId(); err != nil {
 			return err
 		}
-		if err := insertEvents(ctx, tx, r.ID, events, evs); err != nil {
+		if err := s.insertEvents(ctx, w, r.ID, events, evs); err != nil {
 			return err
 		}
-		return insertOutbox(ctx, tx, r.ID, o.outbox, now)
+		return insertOutbox(ctx, w.Tx, r.ID, o.outbox, now)
 	})
 	if err != nil {
 		return Rollout{}, err
@@ -135,40 +136,96 @@ func (s *Store) Create(ctx context.Context, name string, plan []byte, st canary.
 // Seq+1, then consecutive) and st.EventSeq must be the last one's Seq;
 // otherwise Commit fails with code conflict and changes nothing. That
 // fences a stale writer. Subscribers of id are woken after the commit.
-func (s *Store) Commit(ctx context.Context, id int64, st canary.State, events []canary.Event, opts ...CommitOption) error {
+//
+// Commits made at the same time share a transaction and its fsync (see
+// batcher); each is checked and fails on its own, and Commit returns once
+// its transaction is durable.
+func (s *Store) Commit(ctx context.Context, id int64, st canary.State, events []canary.Event, opts ...CommitOption) (err error) {
+	if s.cfg.OnCommit != nil {
+		defer func(start time.Time) {
+			s.cfg.OnCommit(CommitInfo{Rollout: id, Events: len(events), Latency: time.Since(start), Err: err})
+		}(time.Now())
+	}
 	o := options(opts)
 	state, evs, err := encode(st, events)
 	if err != nil {
 		return err
 	}
 	now := s.cfg.Now().UTC()
-	err = s.write(ctx, fmt.Sprintf("commit rollout %d", id), func(tx *sql.Tx) error {
-		var last int64
-		err := tx.QueryRowContext(ctx, `SELECT event_seq FROM rollouts WHERE id = ?`, id).Scan(&last)
-		if errors.Is(err, sql.ErrNoRows) {
-			return notFound(id)
-		}
-		if err != nil {
-			return err
-		}
-		if err := checkSeq(fmt.Sprintf("rollout %d", id), last, o, st, events); err != nil {
-			return err
-		}
-		if err := insertEvents(ctx, tx, id, events, evs); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx,
-			`UPDATE rollouts SET phase = ?, event_seq = ?, state = ?, updated_at = ? WHERE id = ?`,
-			string(st.Phase), st.EventSeq, string(state), nanos(now), id); err != nil {
-			return err
-		}
-		return insertOutbox(ctx, tx, id, o.outbox, now)
+	err = s.writeBatched(ctx, operation{what: "commit rollout", id: id}, func(w *wtx) error {
+		return s.commitTx(ctx, w, id, o, st, state, events, evs, now)
 	})
 	if err != nil {
 		return err
 	}
 	s.hub.notify(id)
 	return nil
+}
+
+// commitTx is Commit's write. The snapshot is replaced only where the
+// stored log ends where the events begin (the fence is the UPDATE's
+// WHERE), then the events are appended and the outbox items enqueued.
+func (s *Store) commitTx(ctx context.Context, w *wtx, id int64, o commitOptions, st canary.State, state string,
+	events []canary.Event, bodies []string, now time.Time) error {
+	last := st.EventSeq - int64(len(events))
+	if !continues(last, o, events) {
+		return s.refuse(ctx, w, id, o, st, events)
+	}
+	upd, err := w.stmt(ctx, s.hot.updateState, updateStateSQL)
+	if err != nil {
+		return err
+	}
+	res, err := upd.ExecContext(ctx, string(st.Phase), st.EventSeq, state, nanos(now), id, last)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return s.refuse(ctx, w, id, o, st, events)
+	}
+	if err := s.insertEvents(ctx, w, id, events, bodies); err != nil {
+		return err
+	}
+	return insertOutbox(ctx, w.Tx, id, o.outbox, now)
+}
+
+// continues reports whether events (and ExpectSeq) continue a log whose
+// last event is last.
+func continues(last int64, o commitOptions, events []canary.Event) bool {
+	if o.expectSeq != nil && *o.expectSeq != last {
+		return false
+	}
+	for i, ev := range events {
+		if ev.Seq != last+1+int64(i) {
+			return false
+		}
+	}
+	return true
+}
+
+// refuse returns why a commit does not continue rollout id's log, having
+// written nothing: not found, or checkSeq's conflict.
+func (s *Store) refuse(ctx context.Context, w *wtx, id int64, o commitOptions, st canary.State, events []canary.Event) error {
+	sel, err := w.stmt(ctx, s.hot.selectSeq, selectSeqSQL)
+	if err != nil {
+		return err
+	}
+	var last int64
+	err = sel.QueryRowContext(ctx, id).Scan(&last)
+	if errors.Is(err, sql.ErrNoRows) {
+		return clean(notFound(id))
+	}
+	if err != nil {
+		return err
+	}
+	what := fmt.Sprintf("rollout %d", id)
+	if err := checkSeq(what, last, o, st, events); err != nil {
+		return clean(err)
+	}
+	// Unreachable: the log ends where the commit begins, yet the fenced
+	// UPDATE matched nothing.
+	return clean(canary.Errorf(canary.ECONFLICT, "%s changed during the commit", what))
 }
 
 // checkSeq refuses a write that does not continue a log whose last event
@@ -192,38 +249,40 @@ func checkSeq(what string, last int64, o commitOptions, st canary.State, events 
 }
 
 // encode marshals the snapshot and each event before a transaction starts.
-// They are stored as TEXT, so SQLite's JSON functions read them.
-func encode(st canary.State, events []canary.Event) ([]byte, [][]byte, error) {
+// They are stored as TEXT, so SQLite's JSON functions read them. The
+// strings share the bytes json.Marshal returned (nothing else holds them),
+// saving a copy of each; the driver copies them when binding.
+func encode(st canary.State, events []canary.Event) (string, []string, error) {
 	state, err := json.Marshal(st)
 	if err != nil {
-		return nil, nil, fmt.Errorf("encode state: %w", err)
+		return "", nil, fmt.Errorf("encode state: %w", err)
 	}
-	evs := make([][]byte, len(events))
+	evs := make([]string, len(events))
 	for i, ev := range events {
-		if evs[i], err = json.Marshal(ev); err != nil {
-			return nil, nil, fmt.Errorf("encode event %d: %w", ev.Seq, err)
+		b, err := json.Marshal(ev)
+		if err != nil {
+			return "", nil, fmt.Errorf("encode event %d: %w", ev.Seq, err)
 		}
+		evs[i] = unsafe.String(unsafe.SliceData(b), len(b))
 	}
-	return state, evs, nil
+	return unsafe.String(unsafe.SliceData(state), len(state)), evs, nil
 }
 
-// insertEvents appends events (already encoded as bodies) in one statement.
-func insertEvents(ctx context.Context, tx *sql.Tx, id int64, events []canary.Event, bodies [][]byte) error {
+// insertEvents appends events (already encoded as bodies).
+func (s *Store) insertEvents(ctx context.Context, w *wtx, id int64, events []canary.Event, bodies []string) error {
 	if len(events) == 0 {
 		return nil
 	}
-	var q strings.Builder
-	q.WriteString(`INSERT INTO events (rollout_id, seq, time, type, body) VALUES `)
-	args := make([]any, 0, 5*len(events))
-	for i, ev := range events {
-		if i > 0 {
-			q.WriteString(", ")
-		}
-		q.WriteString("(?, ?, ?, ?, ?)")
-		args = append(args, id, ev.Seq, nanos(ev.Time), string(ev.Type), string(bodies[i]))
+	ins, err := w.stmt(ctx, s.hot.insertEvent, insertEventSQL)
+	if err != nil {
+		return err
 	}
-	_, err := tx.ExecContext(ctx, q.String(), args...)
-	return err
+	for i, ev := range events {
+		if _, err := ins.ExecContext(ctx, id, ev.Seq, nanos(ev.Time), string(ev.Type), bodies[i]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // validName accepts namespace/name with both parts non-empty.

@@ -75,7 +75,31 @@ CREATE TABLE outbox_attempts (
 `,
 	// 2: feature flags and the history of their changes (flags.go).
 	flagsSchema,
+	// 3: events move to a rowid table (see eventsByRowid).
+	eventsByRowid,
 }
+
+// eventsByRowid rebuilds the event log as an ordinary (rowid) table with
+// (rollout_id, seq) as a unique index. In the WITHOUT ROWID table of
+// migration 1 a row is a B-tree key: an evaluation's ~1.2 KiB JSON body
+// spilled onto an overflow page (a mostly empty 4 KiB page per event), and
+// every insert's seek read the overflow pages of the rows it compared
+// with. Here bodies are appended in commit order on dense pages and the
+// index holds small keys.
+const eventsByRowid = `
+CREATE TABLE events_by_rowid (
+	rollout_id INTEGER NOT NULL REFERENCES rollouts (id) ON DELETE CASCADE,
+	seq        INTEGER NOT NULL,
+	time       INTEGER NOT NULL,
+	type       TEXT    NOT NULL,
+	body       TEXT    NOT NULL,                   -- canary.Event as JSON
+	PRIMARY KEY (rollout_id, seq)
+);
+INSERT INTO events_by_rowid (rollout_id, seq, time, type, body)
+	SELECT rollout_id, seq, time, type, body FROM events ORDER BY rollout_id, seq;
+DROP TABLE events;
+ALTER TABLE events_by_rowid RENAME TO events;
+`
 
 // schemaVersion reads the database's schema version: 0 for a new database.
 func schemaVersion(ctx context.Context, q interface {

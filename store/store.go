@@ -46,15 +46,33 @@ type Config struct {
 	ClaimLease time.Duration
 	// Now stamps rows' created and updated times. Default: time.Now.
 	Now func() time.Time
+	// OnCommit, when set, is told about every Commit just before it
+	// returns, on the caller's goroutine (metrics, benchmarks). It must be
+	// quick and must not call the Store.
+	OnCommit func(CommitInfo)
+}
+
+// CommitInfo describes one Commit for Config.OnCommit.
+type CommitInfo struct {
+	// Rollout is the rollout's ID; Events the number of events committed.
+	Rollout int64
+	Events  int
+	// Latency is the time from the call to Commit to its return.
+	Latency time.Duration
+	// Err is Commit's error (nil: the commit is durable).
+	Err error
 }
 
 // Store is canary's durable state in one SQLite file. Its methods are safe
 // for concurrent use; writes are serialised on one connection.
 type Store struct {
-	cfg Config
-	w   *sql.DB // one connection, BEGIN IMMEDIATE
-	r   *sql.DB // read pool, query_only
-	hub *hub
+	cfg  Config
+	w    *sql.DB // one connection, BEGIN IMMEDIATE
+	r    *sql.DB // read pool, query_only
+	b    *batcher
+	hot  hotStmts
+	ckpt *checkpointer // nil when read-only
+	hub  *hub
 }
 
 // Open opens (creating if needed) the database at path with the default
@@ -109,7 +127,21 @@ func OpenConfig(ctx context.Context, cfg Config) (*Store, error) {
 	r.SetMaxIdleConns(cfg.Readers)
 	r.SetConnMaxLifetime(0)
 	r.SetConnMaxIdleTime(0)
-	return &Store{cfg: cfg, w: w, r: r, hub: newHub()}, nil
+	s := &Store{cfg: cfg, w: w, r: r, hot: prepareHot(ctx, w), hub: newHub()}
+	var committed func()
+	if !cfg.ReadOnly {
+		c, err := sql.Open("sqlite", dsn(cfg, true))
+		if err != nil {
+			r.Close()
+			w.Close()
+			return nil, classify(op, err)
+		}
+		c.SetMaxOpenConns(1)
+		s.ckpt = newCheckpointer(c)
+		committed = s.ckpt.committed
+	}
+	s.b = newBatcher(w, committed)
+	return s, nil
 }
 
 // dsn is the driver's connection string: a file: URI with the per-connection
@@ -125,6 +157,10 @@ func dsn(cfg Config, writer bool) string {
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", cfg.BusyTimeout.Milliseconds()))
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "synchronous(FULL)")
+	if writer {
+		q.Add("_pragma", "cache_size(-65536)") // 64 MiB: the pages of every active rollout
+		q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", autoCheckpoint))
+	}
 	switch {
 	case cfg.ReadOnly:
 		q.Set("mode", "ro")
@@ -140,8 +176,13 @@ func dsn(cfg Config, writer bool) string {
 // Close closes the database and wakes every subscriber with a closed
 // channel.
 func (s *Store) Close() error {
+	s.b.close()
 	s.hub.close()
-	return errors.Join(s.r.Close(), s.w.Close())
+	var ckpt error
+	if s.ckpt != nil {
+		ckpt = s.ckpt.close()
+	}
+	return errors.Join(s.hot.close(), ckpt, s.r.Close(), s.w.Close())
 }
 
 // write runs fn in one write transaction and commits it.
@@ -155,6 +196,18 @@ func (s *Store) write(ctx context.Context, op string, fn func(*sql.Tx) error) er
 		return classify(op, err)
 	}
 	return classify(op, tx.Commit())
+}
+
+// writeBatched runs fn like write, in a transaction it may share with
+// other writers (see batcher). fn must be safe to run again: a batch that
+// rolls back for another writer's failure runs it anew. fn returns errors
+// found before it wrote anything through clean.
+func (s *Store) writeBatched(ctx context.Context, op operation, fn func(*wtx) error) error {
+	if err, ok := s.b.do(ctx, op, fn); ok {
+		return err
+	}
+	// Closed: fails as a closed database does.
+	return s.write(ctx, op.String(), func(tx *sql.Tx) error { return fn(&wtx{Tx: tx}) })
 }
 
 // read runs fn in one read transaction, so it sees one snapshot.

@@ -1,0 +1,106 @@
+package main
+
+import (
+	"bufio"
+	"math"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// cpuTime is the process's user + system CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// procStatus reads a "kB" field of /proc/self/status (VmRSS, VmHWM) in
+// bytes.
+func procStatus(field string) int64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		v, ok := strings.CutPrefix(sc.Text(), field+":")
+		if !ok {
+			continue
+		}
+		kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+		return kb << 10
+	}
+	return 0
+}
+
+// histogram is a lock-free log-scale latency histogram with 1% buckets
+// from 1µs to about 20 minutes.
+type histogram struct {
+	counts [2100]atomic.Int64
+}
+
+const histBase = 1.01
+
+func (h *histogram) observe(d time.Duration) {
+	us := float64(d) / float64(time.Microsecond)
+	i := 0
+	if us > 1 {
+		i = min(int(math.Log(us)/math.Log(histBase)), len(h.counts)-1)
+	}
+	h.counts[i].Add(1)
+}
+
+// reset empties the histogram (not atomically with respect to observers:
+// an observation racing with it may be lost).
+func (h *histogram) reset() {
+	for i := range h.counts {
+		h.counts[i].Store(0)
+	}
+}
+
+// quantile returns the q-quantile (0 < q ≤ 1), to within 1%.
+func (h *histogram) quantile(q float64) time.Duration {
+	var total int64
+	for i := range h.counts {
+		total += h.counts[i].Load()
+	}
+	if total == 0 {
+		return 0
+	}
+	rank := int64(math.Ceil(q * float64(total)))
+	var seen int64
+	for i := range h.counts {
+		if seen += h.counts[i].Load(); seen >= rank {
+			return time.Duration(math.Pow(histBase, float64(i)+0.5) * float64(time.Microsecond))
+		}
+	}
+	return 0
+}
+
+// percentile of sorted-in-place durations.
+func percentile(ds []time.Duration, q float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	slices.Sort(ds)
+	return ds[min(len(ds)-1, int(math.Ceil(q*float64(len(ds))))-1)]
+}
+
+// fileSize is the size of path plus its -wal file, in bytes.
+func fileSize(path string) int64 {
+	var n int64
+	for _, p := range []string{path, path + "-wal"} {
+		if fi, err := os.Stat(p); err == nil {
+			n += fi.Size()
+		}
+	}
+	return n
+}
