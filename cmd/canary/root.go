@@ -45,7 +45,8 @@ Try it: canary demo`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%w\nsee '%s --help'", err, c.CommandPath())}
 	})
-	root.AddCommand(newVersionCmd(), newValidateCmd(), newRunCmd(), newDemoCmd(), newServeCmd(), newQueryCmd(), newNotifyCmd(), newOperatorCmd())
+	root.AddCommand(newVersionCmd(), newValidateCmd(), newRunCmd(), newDemoCmd(), newServeCmd(), newQueryCmd(), newNotifyCmd(), newOperatorCmd(),
+		newSimulateCmd())
 	root.AddCommand(newCtlCmds(stdout, stderr)...)
 	return root
 }

@@ -8,7 +8,8 @@ import (
 )
 
 func newValidateCmd() *cobra.Command {
-	return &cobra.Command{
+	var rps *float64
+	c := &cobra.Command{
 		Use:   "validate FILE...",
 		Short: "Check rollout plans and print every error with file:line:col",
 		Long: `Validate parses each plan strictly (unknown fields, bad units, impossible
@@ -27,6 +28,9 @@ plan is invalid.`,
 				}
 				fmt.Fprintf(c.OutOrStdout(), "%s: ok (%s %s: %d steps, %d rules, traffic %s)\n",
 					f, p.Metadata.Name, p.Spec.Version, len(p.Spec.Steps), len(p.Spec.Rules), p.Spec.Traffic.Provider())
+				if *rps > 0 {
+					writeSampleSize(c.OutOrStdout(), p, *rps)
+				}
 			}
 			if bad > 0 {
 				return &outcomeError{code: ExitInvalid, msg: fmt.Sprintf("%d of %d plans are invalid", bad, len(args))}
@@ -34,4 +38,6 @@ plan is invalid.`,
 			return nil
 		},
 	}
+	rps = addExpectedRPSFlag(c)
+	return c
 }
