@@ -149,6 +149,8 @@ func TestKill9DuringRollouts(t *testing.T) {
 	for time.Now().Before(deadline) {
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
 		cmd.Env = append(os.Environ(), "CANARY_CRASH_CHILD="+dir)
+		// The child dies with the test, even if the test itself is killed.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 		cmd.Stderr = os.Stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
