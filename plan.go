@@ -383,9 +383,9 @@ type Rule struct {
 	// Vs is what burnRate is relative to: "slo" (1 − objective),
 	// "baseline" (the service's burn measured before the rollout started,
 	// falling back to the stable track's burn in the same window) or
-	// "stable" (the stable track's burn in the same window, so a
-	// degradation both tracks share does not count against the canary).
-	// Default: slo.
+	// "stable" (the stable track's burn in the same window, but at least
+	// 1x, so a degradation both tracks share does not count against the
+	// canary and a healthy stable counts as the budget). Default: slo.
 	Vs string `json:"vs,omitempty"`
 	// Window over which the metric is measured. Default: analysis.interval;
 	// for a latency rule with compare: baseline, 10 intervals. For an

@@ -13,6 +13,10 @@ import (
 // multiple of it.
 const minBaselineBurn = 0.1
 
+// minStableBurn floors the stable's burn of a `vs: stable` burn rule at
+// the error budget itself.
+const minStableBurn = 1.0
+
 // Queries returns the measurements the next call to Next needs at now:
 // the baseline before traffic moves, then every rule's metric per track
 // once an evaluation is due. Nil means none are due.
@@ -317,8 +321,15 @@ func (m *machine) burn(r canary.Rule, c, s canary.Observation, stableOK bool, ev
 		ev.Verdict, ev.Detail = canary.VerdictNoData, "no baseline burn and no stable traffic to compare with"
 		return false
 	}
-	ev.Value = service / math.Max(*base, minBaselineBurn)
-	ev.Detail = fmt.Sprintf("service burn %s vs baseline %s", canary.FormatValue(canary.KindMultiplier, service),
+	floor, name := minBaselineBurn, "baseline"
+	if r.Vs == "stable" {
+		// Against the stable, a stable within its budget counts as the
+		// budget: a few errors more or less in a healthy stable's window
+		// must not swing the ratio, and the rule then reads as vs: slo.
+		floor, name = minStableBurn, "stable"
+	}
+	ev.Value = service / math.Max(*base, floor)
+	ev.Detail = fmt.Sprintf("service burn %s vs %s %s", canary.FormatValue(canary.KindMultiplier, service), name,
 		canary.FormatValue(canary.KindMultiplier, *base))
 	return true
 }
