@@ -119,7 +119,7 @@ spec:
 	}
 	t.Setenv("NOTIFY_CMD_SLACK", "")
 	code, out, _ = runNotify(t, "test", planFile, "--audience", "engineering")
-	if code != ExitUnavailable || !strings.Contains(out, "error: secret env:NOTIFY_CMD_SLACK: the environment variable is not set") {
+	if code != ExitUnavailable || !strings.Contains(out, "error: secret env:NOTIFY_CMD_SLACK is empty") {
 		t.Errorf("missing secret: exit %d\n%s", code, out)
 	}
 }
