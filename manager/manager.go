@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/canary-dev/canary"
@@ -61,8 +63,11 @@ var _ API = (*Manager)(nil)
 
 // live is a rollout with a running runner.
 type live struct {
-	id     int64
-	plan   *canary.Plan
+	id   int64
+	plan *canary.Plan
+	// saved is the state Start read with List, for the first run (which
+	// then needs no read of its own); nil once used. Only supervise uses it.
+	saved  *canary.State
 	r      *runner.Runner
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -102,15 +107,29 @@ func (m *Manager) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("list rollouts to resume: %w", err)
 	}
-	for _, r := range rs {
-		p, err := plan.Parse(r.Name, r.Plan)
-		if err != nil {
-			m.cfg.Logger.Error("stored plan no longer valid; rollout not resumed", "rollout", r.Name, "err", err)
-			continue
-		}
-		m.start(r.ID, r.Name, p)
+	// Parsing the stored plans is most of a restart's work: it runs on
+	// every core, and each rollout starts as soon as its plan is parsed.
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(rs)) {
+		wg.Go(func() {
+			for i := int(next.Add(1)) - 1; i < len(rs); i = int(next.Add(1)) - 1 {
+				m.resume(rs[i])
+			}
+		})
 	}
+	wg.Wait()
 	return nil
+}
+
+// resume starts stored rollout r from the state List returned.
+func (m *Manager) resume(r store.Rollout) {
+	p, err := plan.Parse(r.Name, r.Plan)
+	if err != nil {
+		m.cfg.Logger.Error("stored plan no longer valid; rollout not resumed", "rollout", r.Name, "err", err)
+		return
+	}
+	m.startFrom(r.ID, r.Name, p, &r.State)
 }
 
 // Wait blocks until every runner has stopped (after Start's ctx ends).
@@ -118,14 +137,17 @@ func (m *Manager) Wait() { m.wg.Wait() }
 
 // start runs rollout id in the background, restarting it from the saved
 // state after a failure, until it ends or the manager stops.
-func (m *Manager) start(id int64, name string, p *canary.Plan) {
+func (m *Manager) start(id int64, name string, p *canary.Plan) { m.startFrom(id, name, p, nil) }
+
+// startFrom is start with the saved state already read (nil: read it).
+func (m *Manager) startFrom(id int64, name string, p *canary.Plan, saved *canary.State) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.ctx == nil || m.live[name] != nil {
 		return
 	}
 	ctx, cancel := context.WithCancel(m.ctx)
-	l := &live{id: id, plan: p, cancel: cancel, done: make(chan struct{})}
+	l := &live{id: id, plan: p, saved: saved, cancel: cancel, done: make(chan struct{})}
 	m.live[name] = l
 	m.wg.Add(1)
 	go func() {
@@ -165,11 +187,11 @@ func (m *Manager) supervise(ctx context.Context, name string, l *live) {
 // runOnce loads the saved state, builds providers and runs the rollout.
 // done is true when the rollout ended.
 func (m *Manager) runOnce(ctx context.Context, name string, l *live) (done bool, err error) {
-	sr, err := m.cfg.Store.Get(ctx, l.id)
+	saved, err := m.savedState(ctx, l)
 	if err != nil {
 		return false, err
 	}
-	if sr.State.Phase.Terminal() {
+	if saved.Phase.Terminal() {
 		return true, nil
 	}
 	pv, err := m.cfg.Providers(ctx, l.plan)
@@ -182,7 +204,7 @@ func (m *Manager) runOnce(ctx context.Context, name string, l *live) (done bool,
 	r, err := runner.New(runner.Config{
 		Plan: l.plan, Router: pv.Router, Metrics: pv.Metrics, Flags: pv.Flags, Checks: pv.Checks,
 		Store: &durable{m: m, id: l.id, plan: l.plan}, Clock: m.cfg.Clock,
-	}, sr.State)
+	}, saved)
 	if err != nil {
 		return false, err
 	}
@@ -200,6 +222,16 @@ func (m *Manager) runOnce(ctx context.Context, name string, l *live) (done bool,
 		return false, nil
 	}
 	return err == nil && st.Phase.Terminal(), err
+}
+
+// savedState is l's state as last saved.
+func (m *Manager) savedState(ctx context.Context, l *live) (canary.State, error) {
+	if st := l.saved; st != nil {
+		l.saved = nil
+		return *st, nil
+	}
+	sr, err := m.cfg.Store.Get(ctx, l.id)
+	return sr.State, err
 }
 
 // durable saves a runner's state, events and their notifications in one
