@@ -407,10 +407,12 @@ type Rule struct {
 	// (each of the rollout's tests at its share of 1 − confidence); it is
 	// always valid, so checking it every interval does not add false
 	// alarms. A
-	// latency metric is tested with the Mann-Whitney U test and the
-	// Hodges-Lehmann shift over the window: on every request's latency
-	// when the metric source gives latency histograms, else on the
-	// per-interval quantiles the metric names. The rule breaches when the canary is worse than the
+	// latency metric is tested over the window with the Mann-Whitney U
+	// test and the Hodges-Lehmann shift on every request's latency when
+	// the metric source gives latency histograms, else with the Wilcoxon
+	// signed-rank test on the pairs of per-interval quantiles the metric
+	// names (each interval's canary and stable, which cancels what both
+	// share). The rule breaches when the canary is worse than the
 	// stable by more than worseBy with the rule's confidence, passes when,
 	// with that confidence, it is not, and is insufficient in between.
 	// Only errorRate and latency metrics; not with above or below.

@@ -326,8 +326,9 @@ type Evaluation struct {
 // ratios, a latency shift in seconds, or (Relative) a relative change
 // (0.25: typically 25% slower).
 type Comparison struct {
-	// Test is "msprt" (a sequential test of the error ratios) or
-	// "mann-whitney" (a rank test of latencies).
+	// Test is "msprt" (a sequential test of the error ratios),
+	// "mann-whitney" (a rank test of every request's latency) or
+	// "signed-rank" (a rank test of per-interval latencies in pairs).
 	Test string `json:"test"`
 	// Data is what was compared: "requests" (error counts, or every
 	// request's latency from histograms) or "intervals" (per-interval

@@ -101,18 +101,9 @@ func DetectableShift(n, m, sigma, tolerance, confidence float64) float64 {
 	return math.Expm1(math.Log1p(tolerance) + (std.Quantile(confidence)+std.Quantile(Power))*se)
 }
 
-// MinIntervals is the fewest values per track for which the exact rank
-// test can reach confidence at all: every canary value above every stable
-// one has probability 1/C(2k, k) under no difference.
+// MinIntervals is the fewest pairs of per-interval values for which the
+// exact signed-rank test can reach confidence at all: every pair with the
+// canary worse has probability 2⁻ᵏ under no difference.
 func MinIntervals(confidence float64) int {
-	alpha := 1 - confidence
-	p := 1.0
-	for k := 1; k < 1000; k++ {
-		// 1/C(2k,k) from 1/C(2k−2,k−1): multiply by k²/((2k)(2k−1)).
-		p *= float64(k) * float64(k) / (float64(2*k) * float64(2*k-1))
-		if p <= alpha {
-			return k
-		}
-	}
-	return 1000
+	return int(math.Ceil(math.Log2(1/(1-confidence)) - 1e-9))
 }

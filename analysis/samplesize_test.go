@@ -20,27 +20,27 @@ func TestQuantileRequests(t *testing.T) {
 }
 
 func TestMinIntervals(t *testing.T) {
-	// 1/C(8,4) = 1/70 > 1% ≥ 1/C(10,5) = 1/252; 1/C(12,6) = 1/924 > 0.1% ≥ 1/3432.
+	// 2⁻³ > 10% ≥ 2⁻⁴; 2⁻⁶ > 1% ≥ 2⁻⁷; 2⁻⁹ > 0.1% ≥ 2⁻¹⁰.
 	for _, tt := range []struct {
 		conf float64
 		want int
-	}{{0.9, 3}, {0.99, 5}, {0.999, 7}} {
+	}{{0.9, 4}, {0.99, 7}, {0.999, 10}} {
 		if got := MinIntervals(tt.conf); got != tt.want {
 			t.Errorf("MinIntervals(%v) = %d, want %d", tt.conf, got, tt.want)
 		}
 	}
-	// And the rank test agrees: with that many values and complete
-	// separation the bound exists, with one fewer it does not.
+	// And the test agrees: with that many pairs all worse, the lower bound
+	// exists; with one fewer it does not.
 	for _, conf := range []float64{0.99, 0.999} {
 		k := MinIntervals(conf)
 		for _, n := range []int{k - 1, k} {
-			var xs, ys []float64
+			var d []float64
 			for i := range n {
-				xs, ys = append(xs, float64(100+i)), append(ys, float64(i))
+				d = append(d, 1+float64(i))
 			}
-			c, _ := MannWhitney(mustSample(t, xs), mustSample(t, ys), 0, conf)
+			c, _ := SignedRank(d, 0, conf)
 			if got := !math.IsInf(c.Lower, -1); got != (n == k) {
-				t.Errorf("confidence %v, %d values each: lower bound %v", conf, n, c.Lower)
+				t.Errorf("confidence %v, %d pairs: lower bound %v", conf, n, c.Lower)
 			}
 		}
 	}

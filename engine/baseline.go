@@ -18,9 +18,9 @@ import (
 //     probability ratio test, always valid however often it is checked,
 //     and the same since later starts spread through the hold;
 //   - a latency: the Mann-Whitney U test and Hodges-Lehmann shift over the
-//     rule's window, on every request's latency when the source gives
-//     histograms (Measurement.Latency), else on the per-interval quantiles
-//     the rule remembers.
+//     rule's window on every request's latency when the source gives
+//     histograms (Measurement.Latency), else the signed-rank test on the
+//     pairs of per-interval quantiles the rule remembers.
 //
 // Worse beyond worseBy with the rule's confidence is a breach; not worse
 // with that confidence a pass; anything in between is insufficient, so a
@@ -237,40 +237,37 @@ func (m *machine) judgeLatencyBaseline(i int, r canary.Rule, idx map[obsKey]cana
 		ev.Stable = &v
 	}
 	relative := r.WorseBy.Kind == canary.KindPercent
-	var x, y analysis.Sample
-	data := dataRequests
-	if len(c.Measurement.Latency) > 0 && len(s.Measurement.Latency) > 0 {
-		if ev.Samples < m.minRequests() {
-			ev.Verdict = canary.VerdictInsufficient
-			ev.Detail = fmt.Sprintf("%d canary requests in %s, need %d", ev.Samples, canary.FormatDuration(m.window(r)), m.minRequests())
-			return
-		}
-		var err error
-		if x, err = histogramSample(c.Measurement.Latency); err == nil {
-			y, err = histogramSample(s.Measurement.Latency)
-		}
-		if err != nil {
-			ev.Verdict, ev.Detail = canary.VerdictError, "latency histogram: "+err.Error()
-			return
-		}
-	} else {
-		data = dataIntervals
-		x, y = intervalSamples(m.st.Rules[i].Baseline, relative)
-		if x.N() == 0 || y.N() == 0 {
-			ev.Verdict = canary.VerdictInsufficient
-			ev.Detail = fmt.Sprintf("no interval in the last %s with enough requests on both tracks (%d each) to compare",
-				canary.FormatDuration(m.window(r)), analysis.QuantileRequests(quantile(r)))
-			return
-		}
-	}
 	if ev.Stable != nil {
 		ev.Threshold = *ev.Stable + r.WorseBy.Value
 		if relative {
 			ev.Threshold = *ev.Stable * (1 + r.WorseBy.Value)
 		}
 	}
+	if len(c.Measurement.Latency) == 0 || len(s.Measurement.Latency) == 0 {
+		m.judgeIntervals(i, r, relative, ev)
+		return
+	}
+	m.judgeRequests(r, c.Measurement.Latency, s.Measurement.Latency, relative, ev)
+}
+
+// judgeRequests compares every request's latency over the window, from
+// the sources' histograms, with the Mann-Whitney U test.
+func (m *machine) judgeRequests(r canary.Rule, ch, sh []canary.LatencyBucket, relative bool, ev *canary.Evaluation) {
+	if ev.Samples < m.minRequests() {
+		ev.Verdict = canary.VerdictInsufficient
+		ev.Detail = fmt.Sprintf("%d canary requests in %s, need %d", ev.Samples, canary.FormatDuration(m.window(r)), m.minRequests())
+		return
+	}
+	x, err := histogramSample(ch)
+	var y analysis.Sample
+	if err == nil {
+		y, err = histogramSample(sh)
+	}
+	if err != nil {
+		ev.Verdict, ev.Detail = canary.VerdictError, "latency histogram: "+err.Error()
+		return
+	}
 	var cmp analysis.Comparison
-	var err error
 	if relative {
 		cmp, err = analysis.MannWhitneyRelative(x, y, r.WorseBy.Value, m.confidence(r))
 	} else {
@@ -284,7 +281,41 @@ func (m *machine) judgeLatencyBaseline(i int, r canary.Rule, idx map[obsKey]cana
 		ev.Verdict, ev.Detail = canary.VerdictError, "compare latencies: "+err.Error()
 		return
 	}
-	m.decide(r, cmp, data, relative, ev)
+	m.decide(r, cmp, dataRequests, relative, ev)
+}
+
+// judgeIntervals compares the remembered per-interval quantiles in pairs
+// (each interval's canary and stable values) with the signed-rank test:
+// pairing cancels what both tracks share in an interval, such as load or
+// a slow dependency.
+func (m *machine) judgeIntervals(i int, r canary.Rule, relative bool, ev *canary.Evaluation) {
+	cs, ss := intervalPairs(m.st.Rules[i].Baseline, relative)
+	if len(cs) == 0 {
+		ev.Verdict = canary.VerdictInsufficient
+		ev.Detail = fmt.Sprintf("no interval in the last %s with enough requests on both tracks (%d each) to compare",
+			canary.FormatDuration(m.window(r)), analysis.QuantileRequests(quantile(r)))
+		return
+	}
+	var cmp analysis.Comparison
+	var err error
+	if relative {
+		cmp, err = analysis.SignedRankRelative(cs, ss, r.WorseBy.Value, m.confidence(r))
+	} else {
+		d := make([]float64, len(cs))
+		for k := range cs {
+			d[k] = cs[k] - ss[k]
+		}
+		cmp, err = analysis.SignedRank(d, r.WorseBy.Value, m.confidence(r))
+	}
+	if errors.Is(err, analysis.ErrConstant) {
+		// Every pair differs by exactly the tolerance: no evidence either way.
+		cmp = analysis.Comparison{Test: analysis.TestSignedRank, Tolerance: r.WorseBy.Value, Confidence: m.confidence(r),
+			P: 1, Lower: math.Inf(-1), Upper: math.Inf(1), CanaryN: float64(len(cs)), StableN: float64(len(ss))}
+	} else if err != nil {
+		ev.Verdict, ev.Detail = canary.VerdictError, "compare latencies: "+err.Error()
+		return
+	}
+	m.decide(r, cmp, dataIntervals, relative, ev)
 }
 
 func quantile(r canary.Rule) float64 {
@@ -309,22 +340,19 @@ func (m *machine) remember(i int, r canary.Rule, c, s canary.Observation) {
 	b.Intervals = keep
 }
 
-// intervalSamples are the remembered per-interval values of both tracks;
+// intervalPairs are the remembered per-interval values of both tracks;
 // for a relative comparison only positive ones.
-func intervalSamples(b *canary.BaselineEvidence, relative bool) (x, y analysis.Sample) {
+func intervalPairs(b *canary.BaselineEvidence, relative bool) (cs, ss []float64) {
 	if b == nil {
-		return
+		return nil, nil
 	}
-	var xs, ys []float64
 	for _, iv := range b.Intervals {
 		if relative && (iv.Canary <= 0 || iv.Stable <= 0) {
 			continue
 		}
-		xs, ys = append(xs, iv.Canary), append(ys, iv.Stable)
+		cs, ss = append(cs, iv.Canary), append(ss, iv.Stable)
 	}
-	x, _ = analysis.NewSample(xs)
-	y, _ = analysis.NewSample(ys)
-	return x, y
+	return cs, ss
 }
 
 // histogramSample turns a source's latency buckets into a sample.

@@ -210,10 +210,10 @@ func latencyBaselineSize(p *canary.Plan, r canary.Rule, rps float64, steps []siz
 	ok := true
 	var lines []string
 	if k < minK {
-		lines = append(lines, fmt.Sprintf("per interval (a source without histograms): %d intervals per window, need %d for %s: use window: %s",
+		lines = append(lines, fmt.Sprintf("per interval (a source without histograms): %d interval pairs per window, need %d for %s: use window: %s",
 			k, minK, pctText(conf), canary.FormatDuration(time.Duration(minK)*iv)))
 	} else {
-		lines = append(lines, fmt.Sprintf("per interval (a source without histograms): %d intervals per window (need %d)", k, minK))
+		lines = append(lines, fmt.Sprintf("per interval (a source without histograms): %d interval pairs per window (need %d)", k, minK))
 	}
 	need := analysis.QuantileRequests(q)
 	for _, s := range steps {

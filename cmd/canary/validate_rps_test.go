@@ -30,7 +30,7 @@ func TestSampleSizeEnoughTraffic(t *testing.T) {
 		"a canary like the stable passes within ",
 		"latencyP95 worse than baseline by 20% for 1m: ok",
 		"step 1 (5%): 1,200 canary requests per 2m window; with histograms it detects latencies",
-		"per interval (a source without histograms): 4 intervals per window, need 7 for 99.9%: use window: 3m30s",
+		"per interval (a source without histograms): 4 interval pairs per window, need 10 for 99.9%: use window: 5m",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q:\n%s", want, out)
