@@ -3,14 +3,19 @@
 # 95/5) vs canary's proxy (weight 5), side by side on loopback, in one run.
 #
 #   bench/proxy.sh                 # from the repository root
-#   DURATION=10s CONNS=64 THREADS=2 RATE_DURATION=10s bench/proxy.sh
+#   DURATION=10s CONNS=64 THREADS=2 RATE_DURATION=10s RATE_LIGHT=1000 bench/proxy.sh
 #
 # 1. closed loop: wrk -t$THREADS -c$CONNS -d$DURATION --latency per target
 #    (after a 2s warm-up): requests/s, p50, p99, and each proxy's CPU
 #    seconds during the run and peak RSS (VmHWM from /proc).
 # 2. open loop: bench/loadgen at a constant rate against each target, at
-#    half the direct max rate and at half the canary proxy's max rate:
-#    p99, and the p99 each proxy adds over direct.
+#    half the direct max rate, at half the canary proxy's max rate and at
+#    a light rate: p99, and the p99 each proxy adds over direct.
+#
+# DURATION and RATE_DURATION are in seconds (e.g. 10s). On a shared
+# machine, run it in its own session with a higher autogroup priority:
+#   setsid bash -c 'echo -10 >/proc/self/autogroup && exec bench/proxy.sh'
+# The report says how much CPU other processes took during the run.
 #
 # Installs wrk and nginx-light with apt-get if missing. Everything listens
 # on 127.0.0.1 (ports 9101-9102, 9300, 9400-9401); every process started
@@ -21,6 +26,7 @@ DURATION=${DURATION:-10s}
 CONNS=${CONNS:-64}
 THREADS=${THREADS:-2}
 RATE_DURATION=${RATE_DURATION:-10s}
+RATE_LIGHT=${RATE_LIGHT:-1000}
 PROFILE=${PROFILE:-}
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -75,10 +81,12 @@ to_ms() { # wrk latency (e.g. 812.00us, 1.20ms, 1.01s) → ms
 # Machine-wide user+system jiffies (not irq/softirq, which our loopback
 # traffic causes), to tell how much CPU other processes took meanwhile.
 busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 }' /proc/stat; }
-children_seconds() { times | awk 'NR == 2 { gsub(/[ms]/, " "); print $1 * 60 + $2 + $3 * 60 + $4 }'; }
+# CPU seconds of the script's finished children (wrk, loadgen), from a
+# file `times` wrote: `times` must run in this shell, not in $(...).
+children_seconds() { awk 'NR == 2 { gsub(/[ms]/, " "); print $1 * 60 + $2 + $3 * 60 + $4 }' "$1"; }
 T0=$(date +%s.%N)
 BUSY0=$(busy_ticks)
-KIDS0=$(children_seconds)
+times >"$WORK/times0"
 
 # --- start the targets -------------------------------------------------
 "$WORK/bin/backend" -addr 127.0.0.1:9101,127.0.0.1:9102 &
@@ -166,8 +174,8 @@ run_wrk canary http://127.0.0.1:9400/ "$CANARY"
 run_wrk canary1 http://127.0.0.1:9401/ "$CANARY1"
 
 # --- open loop -----------------------------------------------------------
-# At half the direct max (the stated target) and at half the canary
-# proxy's own max (a rate it can sustain).
+# At half the direct max (the stated target), at half the canary proxy's
+# own max (a rate it can sustain) and at a light $RATE_LIGHT/s.
 RATE_D=$((RPS[direct] / 2))
 RATE_C=$((RPS[canary] / 2))
 declare -A OL
@@ -178,7 +186,7 @@ run_load() { # name port rate
 	echo "loadgen $1 @ $3/s: ${OL[$1@$3]}" >&2
 }
 field() { sed -n "s/.*\b$2=\([^ ]*\).*/\1/p" <<<"${OL[$1]}"; }
-for rate in "$RATE_D" "$RATE_C"; do
+for rate in "$RATE_D" "$RATE_C" "$RATE_LIGHT"; do
 	for t in direct:9101 nginx:9300 canary:9400; do
 		run_load "${t%%:*}" "${t##*:}" "$rate"
 	done
@@ -186,8 +194,8 @@ done
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # Our CPU: the servers' lifetimes plus wrk and loadgen (children).
-OURS=$(children_seconds)
-OURS=$(awk -v a="$OURS" -v b="$KIDS0" 'BEGIN { print a - b }')
+times >"$WORK/times1"
+OURS=$(awk -v a="$(children_seconds "$WORK/times1")" -v b="$(children_seconds "$WORK/times0")" 'BEGIN { print a - b }')
 for pid in "$BACKEND" "$NGINX_MASTER" "$NGINX_WORKER" "$CANARY" "$CANARY1"; do
 	OURS=$(awk -v a="$OURS" -v b="$(cpu_seconds "$pid")" 'BEGIN { print a + b }')
 done
@@ -228,8 +236,9 @@ label() {
 	echo
 	echo "| rate R | direct p99 | nginx p99 | canary p99 | nginx adds | canary adds |"
 	echo "|---|---:|---:|---:|---:|---:|"
-	for rate in "$RATE_D" "$RATE_C"; do
-		what="half the canary max"
+	for rate in "$RATE_D" "$RATE_C" "$RATE_LIGHT"; do
+		what="light load"
+		[ "$rate" = "$RATE_C" ] && what="half the canary max"
 		[ "$rate" = "$RATE_D" ] && what="half the direct max"
 		d=$(field "direct@$rate" p99_us) g=$(field "nginx@$rate" p99_us) c=$(field "canary@$rate" p99_us)
 		echo "| $rate/s ($what) | $(ms "$d") [$(field "direct@$rate" achieved)] | $(ms "$g") [$(field "nginx@$rate" achieved)] | $(ms "$c") [$(field "canary@$rate" achieved)] | $(ms $((g - d))) | $(ms $((c - d))) |"
