@@ -13,6 +13,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"runtime/pprof"
@@ -36,6 +37,7 @@ func run(args []string) error {
 	canaryURL := fs.String("canary", "http://127.0.0.1:9102", "canary upstream URL")
 	weight := fs.Int("weight", 5, "canary weight in percent")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile here on exit")
+	stdTransport := fs.Bool("std-transport", false, "use http.DefaultTransport (2 idle connections per host) instead of the proxy's tuned default, for comparison")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -44,7 +46,11 @@ func run(args []string) error {
 		return err
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	p, err := proxy.New(proxy.Config{Stable: *stable, Canary: *canaryURL, Weight: *weight, Recorder: rec, Logger: logger})
+	cfg := proxy.Config{Stable: *stable, Canary: *canaryURL, Weight: *weight, Recorder: rec, Logger: logger}
+	if *stdTransport {
+		cfg.Transport = http.DefaultTransport
+	}
+	p, err := proxy.New(cfg)
 	if err != nil {
 		return err
 	}

@@ -31,6 +31,11 @@ type result struct {
 	CPUSec      float64 `json:"cpuSec"`
 	CPUCores    float64 `json:"cpuCores"`
 	CPUPerEval  float64 `json:"cpuPerEvalUs"`
+	// OthersCores is the CPU other processes used during the window (in
+	// cores); WaitCores the time this process's threads were runnable but
+	// got no CPU (in cores): a busy machine, not this process's doing.
+	OthersCores float64 `json:"othersCores"`
+	WaitCores   float64 `json:"waitCores"`
 
 	Commits      int64   `json:"commits"`
 	CommitErrors int64   `json:"commitErrors"`
@@ -202,9 +207,11 @@ func window(o options, n int, t *tracker, res *result) error {
 	}
 	t.lat.reset()
 	evals0, commits0, events0, errs0 := t.evals.Load(), t.commits.Load(), t.events.Load(), t.errs.Load()
-	cpu0, start := cpuTime(), time.Now()
+	cpu0, busy0, wait0, start := cpuTime(), machineBusy(), runDelay(), time.Now()
 	time.Sleep(o.duration)
 	cpu, wall := cpuTime()-cpu0, time.Since(start)
+	res.OthersCores = max(0, (machineBusy()-busy0-cpu).Seconds()/wall.Seconds())
+	res.WaitCores = (runDelay() - wait0).Seconds() / wall.Seconds()
 	res.Evals = t.evals.Load() - evals0
 	res.Commits = t.commits.Load() - commits0
 	res.CommitErrors = t.errs.Load() - errs0
@@ -219,8 +226,9 @@ func window(o options, n int, t *tracker, res *result) error {
 	res.CommitP99 = ms(t.lat.quantile(0.99))
 	res.PeakRSSMB = mb(procStatus("VmHWM"))
 	res.Goroutines = runtime.NumGoroutine()
-	logf("%d rollouts: %.0f evaluations/s of %.0f due, %.2f cores, %.0fµs CPU per evaluation, %.0f events/s, commit p50 %.2fms p99 %.2fms",
-		n, res.EvalsPerSec, res.DuePerSec, res.CPUCores, res.CPUPerEval, res.EventsPerSec, res.CommitP50, res.CommitP99)
+	logf("%d rollouts: %.0f evaluations/s of %.0f due, %.2f cores, %.0fµs CPU per evaluation, %.0f events/s, commit p50 %.2fms p99 %.2fms; other processes %.2f cores, waited for a CPU %.2f cores",
+		n, res.EvalsPerSec, res.DuePerSec, res.CPUCores, res.CPUPerEval, res.EventsPerSec, res.CommitP50, res.CommitP99,
+		res.OthersCores, res.WaitCores)
 	return nil
 }
 

@@ -24,6 +24,9 @@ func printTable(w io.Writer, o options, rs []result) {
 		{"evaluations/s (due)", func(r result) string { return fmt.Sprintf("%.0f (%.0f)", r.EvalsPerSec, r.DuePerSec) }},
 		{"CPU per evaluation", func(r result) string { return fmt.Sprintf("%.0f µs", r.CPUPerEval) }},
 		{"CPU used (cores)", func(r result) string { return fmt.Sprintf("%.2f", r.CPUCores) }},
+		{"other processes' CPU; our threads waiting for a CPU (cores)", func(r result) string {
+			return fmt.Sprintf("%.2f; %.2f", r.OthersCores, r.WaitCores)
+		}},
 		{"committed events/s", func(r result) string { return fmt.Sprintf("%.0f", r.EventsPerSec) }},
 		{"commits/s", func(r result) string { return fmt.Sprintf("%.0f", float64(r.Commits)/r.Window) }},
 		{"commit latency p50 / p99", func(r result) string { return fmt.Sprintf("%.2f / %.2f ms", r.CommitP50, r.CommitP99) }},
