@@ -146,7 +146,7 @@ wait_http http://127.0.0.1:9401/
 NGINX_WORKER=$(pgrep -P "$NGINX_MASTER" | head -1)
 
 # --- closed loop -------------------------------------------------------
-declare -A RPS P50 P99 CPU RSS ERRS
+declare -A RPS P50 P99 CPU RSS RSS_CL ERRS
 run_wrk() { # name url pid-or-empty
 	local name=$1 url=$2 pid=$3 out="$WORK/wrk-$1.txt" c0=0 c1=0
 	wrk -t"$THREADS" -c"$CONNS" -d2s "$url" >/dev/null
@@ -159,11 +159,12 @@ run_wrk() { # name url pid-or-empty
 	ERRS[$name]=$(awk '/Non-2xx|Socket errors/ { sub(/^ +/, ""); printf "%s; ", $0 }' "$out")
 	if [ -n "$pid" ]; then
 		CPU[$name]=$(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.2f", b - a }')
-		RSS[$name]=$(vmhwm_mb "$pid")
+		RSS_CL[$name]=$(vmhwm_mb "$pid")
 	else
 		CPU[$name]="—"
-		RSS[$name]="—"
+		RSS_CL[$name]="—"
 	fi
+	RSS[$name]=${RSS_CL[$name]}
 	echo "wrk $name: ${RPS[$name]} req/s, p50 ${P50[$name]} ms, p99 ${P99[$name]} ms ${ERRS[$name]}" >&2
 }
 
@@ -202,10 +203,10 @@ done
 OTHERS=$(awk -v b0="$BUSY0" -v b1="$(busy_ticks)" -v tck="$(getconf CLK_TCK)" -v ours="$OURS" -v t0="$T0" -v t1="$(date +%s.%N)" -v n="$(nproc)" \
 	'BEGIN { o = (b1 - b0) / tck - ours; if (o < 0) o = 0; printf "%.1f CPU-s over %.0f s (%.0f%% of the machine)", o, t1 - t0, 100 * o / ((t1 - t0) * n) }')
 
-# Final peak RSS includes the open-loop runs.
+# Peak RSS again after the open-loop runs (up to 256 connections, and
+# queues when a proxy is saturated); canary1 takes no open-loop load.
 RSS[nginx]=$(vmhwm_mb "$NGINX_WORKER")
 RSS[canary]=$(vmhwm_mb "$CANARY")
-RSS[canary1]=$(vmhwm_mb "$CANARY1")
 
 # --- report ------------------------------------------------------------
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "—" }'; }
@@ -224,12 +225,12 @@ label() {
 	echo
 	echo "closed loop: wrk -t$THREADS -c$CONNS -d$DURATION --latency (after a 2s warm-up)"
 	echo
-	echo "| target | req/s | × direct | × nginx | p50 ms | p99 ms | proxy CPU s | proxy CPU µs/req | proxy peak RSS MiB |"
+	echo "| target | req/s | × direct | × nginx | p50 ms | p99 ms | proxy CPU s | proxy CPU µs/req | proxy peak RSS MiB, closed loop / after open loop |"
 	echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
 	for n in direct nginx canary canary1; do
 		per="—"
 		[ "${CPU[$n]}" != "—" ] && per=$(awk -v c="${CPU[$n]}" -v r="${RPS[$n]}" -v d="${DURATION%s}" 'BEGIN { printf "%.1f", c * 1e6 / (r * d) }')
-		echo "| $(label "$n") | ${RPS[$n]} | $(ratio "${RPS[$n]}" "${RPS[direct]}") | $(ratio "${RPS[$n]}" "${RPS[nginx]}") | ${P50[$n]} | ${P99[$n]} | ${CPU[$n]} | $per | ${RSS[$n]} |"
+		echo "| $(label "$n") | ${RPS[$n]} | $(ratio "${RPS[$n]}" "${RPS[direct]}") | $(ratio "${RPS[$n]}" "${RPS[nginx]}") | ${P50[$n]} | ${P99[$n]} | ${CPU[$n]} | $per | ${RSS_CL[$n]} / ${RSS[$n]} |"
 	done
 	echo
 	echo "open loop: bench/loadgen -rate R -duration $RATE_DURATION (first 1s not measured); p99 in ms, achieved req/s in brackets"
