@@ -21,7 +21,7 @@ const maxBatch = 1024
 // the transaction back, and the others are applied again without it.
 type batcher struct {
 	db        *sql.DB
-	committed func() // called after each commit (optional)
+	committed func() // called between transactions after one that wrote (optional)
 
 	mu     sync.Mutex
 	queue  []*job
@@ -195,9 +195,10 @@ func (b *batcher) take() ([]*job, bool) {
 // any job that failed after writing, then releases every caller.
 func (b *batcher) apply(jobs []*job) {
 	all := jobs
+	var wrote bool
 	for {
-		failed := b.try(jobs)
-		if failed < 0 {
+		var failed int
+		if failed, wrote = b.try(jobs); failed < 0 {
 			break
 		}
 		jobs = append(jobs[:failed:failed], jobs[failed+1:]...)
@@ -205,19 +206,22 @@ func (b *batcher) apply(jobs []*job) {
 	for _, j := range all {
 		close(j.done)
 	}
+	if wrote && b.committed != nil {
+		b.committed()
+	}
 }
 
 // try runs jobs in one transaction and commits it. When a job fails after
 // it may have written, try rolls back and returns that job's index (its
 // error is set; the others must be tried again); otherwise -1, with every
-// job's error set.
-func (b *batcher) try(jobs []*job) int {
+// job's error set, and whether the transaction committed a write.
+func (b *batcher) try(jobs []*job) (failed int, wrote bool) {
 	tx, err := b.db.BeginTx(context.Background(), nil)
 	if err != nil {
 		for _, j := range jobs {
 			j.err = j.op.classify(err)
 		}
-		return -1
+		return -1, false
 	}
 	w := &wtx{Tx: tx}
 	committed := make([]*job, 0, len(jobs))
@@ -238,14 +242,11 @@ func (b *batcher) try(jobs []*job) int {
 		}
 		j.err = j.op.classify(err)
 		_ = tx.Rollback() // SQLite may have rolled it back already
-		return i
+		return i, false
 	}
 	err = tx.Commit()
 	for _, j := range committed {
 		j.err = j.op.classify(err)
 	}
-	if err == nil && len(committed) > 0 && b.committed != nil {
-		b.committed()
-	}
-	return -1
+	return -1, err == nil && len(committed) > 0
 }

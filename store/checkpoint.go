@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -12,33 +13,48 @@ import (
 // stalls every writer queued behind that commit. Instead, the write
 // connection checkpoints on its own only as a backstop (autoCheckpoint
 // frames), and a checkpointer goroutine with its own connection copies
-// frames in the background as commits come in (PASSIVE: it never blocks
-// the writer). Should the WAL still grow past restartFrames (the writer
-// never paused long enough for a checkpoint to finish, so SQLite could not
-// start the WAL over), it runs a RESTART checkpoint, which waits for the
-// writer between two transactions.
+// frames in the background (PASSIVE: it never blocks the writer), at most
+// once per checkpointEvery, so a page rewritten many times in between
+// (a rollout's snapshot, every interval) is copied once.
+//
+// A WAL starts over from its beginning only when it was copied entirely
+// while no transaction was writing, which a busy writer never allows. Once
+// the WAL is restartFrames long, the checkpointer runs PASSIVE checkpoints
+// back to back until one is quick (little is left to copy), then asks the
+// batcher for a RESTART checkpoint between two of its transactions: the
+// writer waits only while that little is copied and synced (a RESTART from
+// another connection would also wait, in SQLite's busy handler, for the
+// batch under way).
 const (
-	autoCheckpoint  = 16384 // frames (64 MiB at 4 KiB pages)
-	restartFrames   = 8192
-	checkpointEvery = 200 * time.Millisecond
+	autoCheckpoint  = 65536 // frames (256 MiB at 4 KiB pages)
+	restartFrames   = 32768
+	checkpointEvery = time.Second
+	quickCheckpoint = 50 * time.Millisecond
+	catchUpRounds   = 4
 )
 
 type checkpointer struct {
-	db     *sql.DB
-	wake   chan struct{} // capacity 1
-	stop   chan struct{}
-	exited chan struct{}
-	once   sync.Once
+	db      *sql.DB // its own connection, for PASSIVE checkpoints
+	w       *sql.DB // the write connection, for RESTART checkpoints
+	restart atomic.Bool
+	wake    chan struct{} // capacity 1
+	stop    chan struct{}
+	exited  chan struct{}
+	once    sync.Once
 }
 
-func newCheckpointer(db *sql.DB) *checkpointer {
-	c := &checkpointer{db: db, wake: make(chan struct{}, 1), stop: make(chan struct{}), exited: make(chan struct{})}
+func newCheckpointer(db, w *sql.DB) *checkpointer {
+	c := &checkpointer{db: db, w: w, wake: make(chan struct{}, 1), stop: make(chan struct{}), exited: make(chan struct{})}
 	go c.run()
 	return c
 }
 
-// committed tells the checkpointer the WAL grew.
+// committed is called by the batcher between transactions, after each one
+// that wrote: the WAL grew.
 func (c *checkpointer) committed() {
+	if c.restart.CompareAndSwap(true, false) {
+		_, _ = c.w.ExecContext(context.Background(), `PRAGMA wal_checkpoint(RESTART)`)
+	}
 	select {
 	case c.wake <- struct{}{}:
 	default:
@@ -65,14 +81,25 @@ func (c *checkpointer) run() {
 // checkpoint copies what it can; errors are left to the next one (and to
 // the writer's own backstop checkpoint).
 func (c *checkpointer) checkpoint() {
-	ctx := context.Background()
-	var busy, log, done int
-	if err := c.db.QueryRowContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &log, &done); err != nil {
+	log, took, err := c.passive()
+	if err != nil || log < restartFrames {
 		return
 	}
-	if log >= restartFrames {
-		_, _ = c.db.ExecContext(ctx, `PRAGMA wal_checkpoint(RESTART)`)
+	for i := 0; i < catchUpRounds && took > quickCheckpoint; i++ {
+		if _, took, err = c.passive(); err != nil {
+			return
+		}
 	}
+	c.restart.Store(true)
+}
+
+// passive runs a PASSIVE checkpoint and returns the WAL's length in frames
+// and how long it took.
+func (c *checkpointer) passive() (log int, took time.Duration, err error) {
+	start := time.Now()
+	var busy, done int
+	err = c.db.QueryRowContext(context.Background(), `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &log, &done)
+	return log, time.Since(start), err
 }
 
 // close stops the checkpointer; it may be called more than once.

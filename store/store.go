@@ -137,7 +137,7 @@ func OpenConfig(ctx context.Context, cfg Config) (*Store, error) {
 			return nil, classify(op, err)
 		}
 		c.SetMaxOpenConns(1)
-		s.ckpt = newCheckpointer(c)
+		s.ckpt = newCheckpointer(c, w)
 		committed = s.ckpt.committed
 	}
 	s.b = newBatcher(w, committed)
