@@ -171,23 +171,44 @@ func (s *Store) commitTx(ctx context.Context, w *wtx, id int64, o commitOptions,
 	if !continues(last, o, events) {
 		return s.refuse(ctx, w, id, o, st, events)
 	}
-	upd, err := w.stmt(ctx, s.hot.updateState, updateStateSQL)
+	ok, err := s.updateState(ctx, w, id, last, st, state, now)
 	if err != nil {
 		return err
 	}
-	res, err := upd.ExecContext(ctx, string(st.Phase), st.EventSeq, state, nanos(now), id, last)
-	if err != nil {
-		return err
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return err
-	} else if n == 0 {
+	if !ok {
 		return s.refuse(ctx, w, id, o, st, events)
 	}
 	if err := s.insertEvents(ctx, w, id, events, bodies); err != nil {
 		return err
 	}
 	return insertOutbox(ctx, w.Tx, id, o.outbox, now)
+}
+
+// updateState replaces rollout id's snapshot if its log ends at last, and
+// reports whether it did. Most commits keep the phase: the first UPDATE,
+// which leaves the phase column (and its index) alone, matches them.
+func (s *Store) updateState(ctx context.Context, w *wtx, id, last int64, st canary.State, state string, now time.Time) (bool, error) {
+	same, err := w.stmt(ctx, s.hot.samePhase, samePhaseSQL)
+	if err != nil {
+		return false, err
+	}
+	if ok, err := affected(same.ExecContext(ctx, st.EventSeq, state, nanos(now), id, last, string(st.Phase))); ok || err != nil {
+		return ok, err
+	}
+	upd, err := w.stmt(ctx, s.hot.updateState, updateStateSQL)
+	if err != nil {
+		return false, err
+	}
+	return affected(upd.ExecContext(ctx, string(st.Phase), st.EventSeq, state, nanos(now), id, last))
+}
+
+// affected reports whether an UPDATE changed a row.
+func affected(res sql.Result, err error) (bool, error) {
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
 }
 
 // continues reports whether events (and ExpectSeq) continue a log whose
