@@ -367,6 +367,11 @@ func histogramSample(buckets []canary.LatencyBucket) (analysis.Sample, error) {
 
 // decide turns a comparison into the evaluation's verdict and record.
 func (m *machine) decide(r canary.Rule, cmp analysis.Comparison, data string, relative bool, ev *canary.Evaluation) {
+	if bad := func(v float64) bool { return math.IsNaN(v) || math.IsInf(v, 0) }; bad(cmp.Estimate) || bad(cmp.P) {
+		// Events are JSON: no NaN or infinity may reach them.
+		ev.Verdict, ev.Detail = canary.VerdictInsufficient, fmt.Sprintf("%s vs stable: no estimate from %s", r.Metric, data)
+		return
+	}
 	ev.Comparison = &canary.Comparison{
 		Test: cmp.Test, Data: data, Estimate: cmp.Estimate, Lower: finite(cmp.Lower), Upper: finite(cmp.Upper), P: cmp.P,
 		Tolerance: cmp.Tolerance, Confidence: cmp.Confidence, Relative: relative,

@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"encoding/json"
 	"math"
 	"strings"
 	"testing"
@@ -278,5 +279,24 @@ func TestBurnVsBaselineUsesPreRolloutBurn(t *testing.T) {
 				t.Errorf("rollback = %v, want %v\n%s", got, tt.rollback, s.timeline())
 			}
 		})
+	}
+}
+
+// TestBaselineEventsAreJSON: every evaluation of baseline rules, whatever
+// the data, encodes as JSON (no NaN or infinite bound reaches an event).
+func TestBaselineEventsAreJSON(t *testing.T) {
+	for _, rps := range []float64{0.5, 5, 200} {
+		s := newSim(t, withRules(t, errorBaseline, latencyBaseline, burnVsStable))
+		s.rps = rps
+		s.metrics = fault(0, 5*minute, trackMetrics{650 * time.Millisecond, 0.02})
+		s.run(3 * time.Hour)
+		for _, e := range s.events {
+			if _, err := json.Marshal(e); err != nil {
+				t.Fatalf("rps %v: event %q: %v", rps, e.Message, err)
+			}
+		}
+		if _, err := json.Marshal(s.st); err != nil {
+			t.Fatalf("rps %v: state: %v", rps, err)
+		}
 	}
 }
