@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"runtime"
@@ -123,5 +124,29 @@ func BenchmarkEvents(b *testing.B) {
 		if err != nil || len(evs) != 100 {
 			b.Fatalf("got %d events, %v", len(evs), err)
 		}
+	}
+}
+
+// TestEncodeMatchesMarshal checks that the text Commit stores is exactly
+// json.Marshal's (HTML-escaped, no trailing newline), from a reused buffer.
+func TestEncodeMatchesMarshal(t *testing.T) {
+	st := benchState(3)
+	st.PauseReason = `<b>"paused"</b> & résumé`
+	evs := benchEvents(1)
+	evs[0].Message = "🚨 ROLLBACK INITIATED: latencyP95 742ms > 600ms"
+	for range 3 { // the second and third encodings reuse the pooled buffer
+		enc, err := encode(&st, evs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want, _ := json.Marshal(st); enc.state != string(want) {
+			t.Errorf("state: got\n%s\nwant\n%s", enc.state, want)
+		}
+		for i, ev := range evs {
+			if want, _ := json.Marshal(ev); enc.events[i] != string(want) {
+				t.Errorf("event %d: got\n%s\nwant\n%s", i, enc.events[i], want)
+			}
+		}
+		enc.release()
 	}
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"database/sql"
@@ -9,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 	"unsafe"
 
@@ -76,17 +78,18 @@ func (s *Store) Create(ctx context.Context, name string, plan []byte, st canary.
 		return Rollout{}, err
 	}
 	o := options(opts)
-	state, evs, err := encode(st, events)
+	enc, err := encode(&st, events)
 	if err != nil {
 		return Rollout{}, err
 	}
+	defer enc.release()
 	sum := sha256.Sum256(plan)
 	now := s.cfg.Now().UTC()
 	r := Rollout{
 		Name: name, Plan: append([]byte{}, plan...), PlanSHA256: hex.EncodeToString(sum[:]),
 		State: st, CreatedAt: now, UpdatedAt: now,
 	}
-	if err := checkSeq("new rollout "+name, 0, o, st, events); err != nil {
+	if err := checkSeq("new rollout "+name, 0, o, st.EventSeq, events); err != nil {
 		return Rollout{}, err
 	}
 	err = s.writeBatched(ctx, operation{what: "create rollout " + name}, func(w *wtx) error {
@@ -111,14 +114,14 @@ func (s *Store) Create(ctx context.Context, name string, plan []byte, st canary.
 		res, err := w.ExecContext(ctx, `INSERT INTO rollouts
 			(name, generation, plan, plan_sha256, phase, event_seq, state, created_at, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			name, r.Generation, r.Plan, r.PlanSHA256, string(st.Phase), st.EventSeq, state, nanos(now), nanos(now))
+			name, r.Generation, r.Plan, r.PlanSHA256, string(st.Phase), st.EventSeq, enc.state, nanos(now), nanos(now))
 		if err != nil {
 			return err
 		}
 		if r.ID, err = res.LastInsertId(); err != nil {
 			return err
 		}
-		if err := s.insertEvents(ctx, w, r.ID, events, evs); err != nil {
+		if err := s.insertEvents(ctx, w, r.ID, events, enc.events); err != nil {
 			return err
 		}
 		return insertOutbox(ctx, w.Tx, r.ID, o.outbox, now)
@@ -147,13 +150,14 @@ func (s *Store) Commit(ctx context.Context, id int64, st canary.State, events []
 		}(time.Now())
 	}
 	o := options(opts)
-	state, evs, err := encode(st, events)
+	enc, err := encode(&st, events)
 	if err != nil {
 		return err
 	}
-	now := s.cfg.Now().UTC()
+	defer enc.release()
+	c := commit{id: id, o: o, phase: st.Phase, seq: st.EventSeq, events: events, enc: enc, now: s.cfg.Now().UTC()}
 	err = s.writeBatched(ctx, operation{what: "commit rollout", id: id}, func(w *wtx) error {
-		return s.commitTx(ctx, w, id, o, st, state, events, evs, now)
+		return s.commitTx(ctx, w, &c)
 	})
 	if err != nil {
 		return err
@@ -162,44 +166,54 @@ func (s *Store) Commit(ctx context.Context, id int64, st canary.State, events []
 	return nil
 }
 
+// commit is what Commit writes.
+type commit struct {
+	id     int64
+	o      commitOptions
+	phase  canary.Phase // the snapshot's
+	seq    int64        // the snapshot's EventSeq
+	events []canary.Event
+	enc    encoded
+	now    time.Time
+}
+
 // commitTx is Commit's write. The snapshot is replaced only where the
 // stored log ends where the events begin (the fence is the UPDATE's
 // WHERE), then the events are appended and the outbox items enqueued.
-func (s *Store) commitTx(ctx context.Context, w *wtx, id int64, o commitOptions, st canary.State, state string,
-	events []canary.Event, bodies []string, now time.Time) error {
-	last := st.EventSeq - int64(len(events))
-	if !continues(last, o, events) {
-		return s.refuse(ctx, w, id, o, st, events)
+func (s *Store) commitTx(ctx context.Context, w *wtx, c *commit) error {
+	last := c.seq - int64(len(c.events))
+	if !continues(last, c.o, c.events) {
+		return s.refuse(ctx, w, c)
 	}
-	ok, err := s.updateState(ctx, w, id, last, st, state, now)
+	ok, err := s.updateState(ctx, w, c, last)
 	if err != nil {
 		return err
 	}
 	if !ok {
-		return s.refuse(ctx, w, id, o, st, events)
+		return s.refuse(ctx, w, c)
 	}
-	if err := s.insertEvents(ctx, w, id, events, bodies); err != nil {
+	if err := s.insertEvents(ctx, w, c.id, c.events, c.enc.events); err != nil {
 		return err
 	}
-	return insertOutbox(ctx, w.Tx, id, o.outbox, now)
+	return insertOutbox(ctx, w.Tx, c.id, c.o.outbox, c.now)
 }
 
-// updateState replaces rollout id's snapshot if its log ends at last, and
-// reports whether it did. Most commits keep the phase: the first UPDATE,
-// which leaves the phase column (and its index) alone, matches them.
-func (s *Store) updateState(ctx context.Context, w *wtx, id, last int64, st canary.State, state string, now time.Time) (bool, error) {
+// updateState replaces the snapshot if the log ends at last, and reports
+// whether it did. Most commits keep the phase: the first UPDATE, which
+// leaves the phase column (and its index) alone, matches them.
+func (s *Store) updateState(ctx context.Context, w *wtx, c *commit, last int64) (bool, error) {
 	same, err := w.stmt(ctx, s.hot.samePhase, samePhaseSQL)
 	if err != nil {
 		return false, err
 	}
-	if ok, err := affected(same.ExecContext(ctx, st.EventSeq, state, nanos(now), id, last, string(st.Phase))); ok || err != nil {
+	if ok, err := affected(same.ExecContext(ctx, c.seq, c.enc.state, nanos(c.now), c.id, last, string(c.phase))); ok || err != nil {
 		return ok, err
 	}
 	upd, err := w.stmt(ctx, s.hot.updateState, updateStateSQL)
 	if err != nil {
 		return false, err
 	}
-	return affected(upd.ExecContext(ctx, string(st.Phase), st.EventSeq, state, nanos(now), id, last))
+	return affected(upd.ExecContext(ctx, string(c.phase), c.seq, c.enc.state, nanos(c.now), c.id, last))
 }
 
 // affected reports whether an UPDATE changed a row.
@@ -225,23 +239,23 @@ func continues(last int64, o commitOptions, events []canary.Event) bool {
 	return true
 }
 
-// refuse returns why a commit does not continue rollout id's log, having
+// refuse returns why a commit does not continue its rollout's log, having
 // written nothing: not found, or checkSeq's conflict.
-func (s *Store) refuse(ctx context.Context, w *wtx, id int64, o commitOptions, st canary.State, events []canary.Event) error {
+func (s *Store) refuse(ctx context.Context, w *wtx, c *commit) error {
 	sel, err := w.stmt(ctx, s.hot.selectSeq, selectSeqSQL)
 	if err != nil {
 		return err
 	}
 	var last int64
-	err = sel.QueryRowContext(ctx, id).Scan(&last)
+	err = sel.QueryRowContext(ctx, c.id).Scan(&last)
 	if errors.Is(err, sql.ErrNoRows) {
-		return clean(notFound(id))
+		return clean(notFound(c.id))
 	}
 	if err != nil {
 		return err
 	}
-	what := fmt.Sprintf("rollout %d", id)
-	if err := checkSeq(what, last, o, st, events); err != nil {
+	what := fmt.Sprintf("rollout %d", c.id)
+	if err := checkSeq(what, last, c.o, c.seq, c.events); err != nil {
 		return clean(err)
 	}
 	// Unreachable: the log ends where the commit begins, yet the fenced
@@ -250,8 +264,8 @@ func (s *Store) refuse(ctx context.Context, w *wtx, id int64, o commitOptions, s
 }
 
 // checkSeq refuses a write that does not continue a log whose last event
-// is last.
-func checkSeq(what string, last int64, o commitOptions, st canary.State, events []canary.Event) error {
+// is last, or whose snapshot's EventSeq (eventSeq) is not its last event's.
+func checkSeq(what string, last int64, o commitOptions, eventSeq int64, events []canary.Event) error {
 	if o.expectSeq != nil && *o.expectSeq != last {
 		return canary.Errorf(canary.ECONFLICT,
 			"%s is at event %d, not the expected %d: it changed since it was read", what, last, *o.expectSeq)
@@ -262,31 +276,62 @@ func checkSeq(what string, last int64, o commitOptions, st canary.State, events 
 				"%s is at event %d: event seq %d where %d was expected (a stale or concurrent writer)", what, last, ev.Seq, want)
 		}
 	}
-	if want := last + int64(len(events)); st.EventSeq != want {
+	if want := last + int64(len(events)); eventSeq != want {
 		return canary.Errorf(canary.ECONFLICT,
-			"%s: state eventSeq %d disagrees with its log (%d)", what, st.EventSeq, want)
+			"%s: state eventSeq %d disagrees with its log (%d)", what, eventSeq, want)
 	}
 	return nil
 }
 
-// encode marshals the snapshot and each event before a transaction starts.
-// They are stored as TEXT, so SQLite's JSON functions read them. The
-// strings share the bytes json.Marshal returned (nothing else holds them),
-// saving a copy of each; the driver copies them when binding.
-func encode(st canary.State, events []canary.Event) (string, []string, error) {
-	state, err := json.Marshal(st)
-	if err != nil {
-		return "", nil, fmt.Errorf("encode state: %w", err)
+// encoded is a snapshot and its events as JSON text, stored as TEXT so
+// SQLite's JSON functions read them. The strings share the bytes of a
+// pooled buffer (saving a copy of each, and the buffer): nothing may hold
+// them after release, which comes once the write is done (the driver
+// copies them when it binds them).
+type encoded struct {
+	state  string
+	events []string
+	buf    *bytes.Buffer
+}
+
+var encodeBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// encode marshals the snapshot and each event before a transaction
+// starts, as json.Marshal does.
+func encode(st *canary.State, events []canary.Event) (encoded, error) {
+	e := encoded{buf: encodeBufs.Get().(*bytes.Buffer)}
+	enc := json.NewEncoder(e.buf)
+	ends := make([]int, 0, 8)
+	if err := enc.Encode(st); err != nil {
+		e.release()
+		return encoded{}, fmt.Errorf("encode state: %w", err)
 	}
-	evs := make([]string, len(events))
-	for i, ev := range events {
-		b, err := json.Marshal(ev)
-		if err != nil {
-			return "", nil, fmt.Errorf("encode event %d: %w", ev.Seq, err)
+	ends = append(ends, e.buf.Len())
+	for i := range events {
+		if err := enc.Encode(&events[i]); err != nil {
+			e.release()
+			return encoded{}, fmt.Errorf("encode event %d: %w", events[i].Seq, err)
 		}
-		evs[i] = unsafe.String(unsafe.SliceData(b), len(b))
+		ends = append(ends, e.buf.Len())
 	}
-	return unsafe.String(unsafe.SliceData(state), len(state)), evs, nil
+	b := e.buf.Bytes()
+	text := func(start, end int) string { // without Encode's newline
+		return unsafe.String(&b[start], end-1-start)
+	}
+	e.state = text(0, ends[0])
+	e.events = make([]string, len(events))
+	for i := range events {
+		e.events[i] = text(ends[i], ends[i+1])
+	}
+	return e, nil
+}
+
+// release returns the buffer to the pool (unless it grew large).
+func (e encoded) release() {
+	if e.buf.Cap() <= 64<<10 {
+		e.buf.Reset()
+		encodeBufs.Put(e.buf)
+	}
 }
 
 // insertEvents appends events (already encoded as bodies).
