@@ -46,32 +46,15 @@ func TestForwardedHeaders(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			up := backend(t, "stable")
-			p, err := New(Config{Stable: up.URL + tt.stablePath, Canary: up.URL, TrustForwarded: tt.trust, Logger: slog.New(slog.DiscardHandler)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			srv := httptest.NewUnstartedServer(p)
-			if tt.tls {
-				srv.StartTLS()
-			} else {
-				srv.Start()
-			}
-			defer srv.Close()
-			req, _ := http.NewRequest("GET", srv.URL+tt.requestTarget, nil)
+			cfg := Config{Stable: up.URL + tt.stablePath, Canary: up.URL, TrustForwarded: tt.trust, Logger: slog.New(slog.DiscardHandler)}
+			hdr := http.Header{}
 			if tt.inboundXFF != "" {
-				req.Header.Set("X-Forwarded-For", tt.inboundXFF)
+				hdr.Set("X-Forwarded-For", tt.inboundXFF)
 			}
-			if tt.host != "" {
-				req.Host = tt.host
-			}
-			resp, err := srv.Client().Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
+			got, proxyHost := getThrough(t, cfg, tt.tls, tt.requestTarget, tt.host, hdr)
 			wantFwdHost := tt.wantFwdHost
 			if wantFwdHost == "" {
-				wantFwdHost = strings.TrimPrefix(strings.TrimPrefix(srv.URL, "https://"), "http://")
+				wantFwdHost = proxyHost
 			}
 			checks := []struct{ header, want string }{
 				{"X-Seen-Forwarded-For", tt.wantXFF},
@@ -82,12 +65,41 @@ func TestForwardedHeaders(t *testing.T) {
 				{TrackHeader, "stable"},
 			}
 			for _, c := range checks {
-				if got := resp.Header.Get(c.header); got != c.want {
-					t.Errorf("%s = %q, want %q", c.header, got, c.want)
+				if v := got.Get(c.header); v != c.want {
+					t.Errorf("%s = %q, want %q", c.header, v, c.want)
 				}
 			}
 		})
 	}
+}
+
+// getThrough serves a proxy for cfg (over TLS if tls), sends one GET for
+// target with the given Host (if any) and headers, and returns the
+// response headers and the proxy's host:port.
+func getThrough(t *testing.T, cfg Config, tls bool, target, host string, hdr http.Header) (http.Header, string) {
+	t.Helper()
+	p, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(p)
+	if tls {
+		srv.StartTLS()
+	} else {
+		srv.Start()
+	}
+	defer srv.Close()
+	req, _ := http.NewRequest("GET", srv.URL+target, nil)
+	req.Header = hdr
+	if host != "" {
+		req.Host = host
+	}
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.Header, srv.Listener.Addr().String()
 }
 
 // wsEchoBackend completes a WebSocket handshake by hand (hijacking the
