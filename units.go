@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -209,8 +210,10 @@ func FormatValue(kind QuantityKind, v float64) string {
 }
 
 // SecretRef names a secret without containing it: "env:NAME" reads an
-// environment variable, "file:/path" a file. Its String is redacted, so a
-// SecretRef never leaks into an event or a log line.
+// environment variable, "file:/path" a file, and "secret:NAME/KEY" the key
+// KEY of the Kubernetes Secret NAME in the rollout's namespace (read by
+// `canary operator` only). Its String is redacted, so a SecretRef never
+// leaks into an event or a log line.
 type SecretRef string
 
 // String returns the reference, never the secret.
@@ -225,9 +228,34 @@ func (s SecretRef) Validate() error {
 		return nil
 	case strings.HasPrefix(string(s), "file:") && len(s) > 5:
 		return nil
+	case strings.HasPrefix(string(s), "secret:"):
+		if _, _, ok := s.KubernetesSecret(); ok {
+			return nil
+		}
+		return errors.New("not a Kubernetes Secret reference: write secret:NAME/KEY, NAME a Secret in the rollout's namespace and KEY one of its keys")
 	}
-	return errors.New("not a secret reference (write env:NAME or file:/path; secrets are never written in a plan, and the value is not repeated here)")
+	return errors.New("not a secret reference (write env:NAME, file:/path or secret:NAME/KEY; secrets are never written in a plan, and the value is not repeated here)")
 }
+
+// KubernetesSecret splits a "secret:NAME/KEY" reference into the Secret's
+// name and the key; ok is false for other forms and for a name that is not
+// a DNS subdomain or a key that is not a valid Secret key.
+func (s SecretRef) KubernetesSecret() (name, key string, ok bool) {
+	rest, found := strings.CutPrefix(string(s), "secret:")
+	if !found {
+		return "", "", false
+	}
+	name, key, found = strings.Cut(rest, "/")
+	if !found || !secretNameRE.MatchString(name) || len(name) > 253 || !secretKeyRE.MatchString(key) || len(key) > 253 {
+		return "", "", false
+	}
+	return name, key, true
+}
+
+var (
+	secretNameRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
+	secretKeyRE  = regexp.MustCompile(`^[-._a-zA-Z0-9]+$`)
+)
 
 // Resolve reads the secret s names: "env:NAME" from the environment,
 // "file:/path" from the file, surrounding white space trimmed (a trailing
@@ -240,6 +268,9 @@ func (s SecretRef) Resolve() (string, error) {
 	}
 	if err := s.Validate(); err != nil {
 		return "", Errorf(EINVALID, "%v", err)
+	}
+	if _, _, ok := s.KubernetesSecret(); ok {
+		return "", Errorf(EINVALID, "secret %s is a Kubernetes Secret, which only canary operator reads: outside Kubernetes write env:NAME or file:/path", s)
 	}
 	var v string
 	if name, ok := strings.CutPrefix(string(s), "env:"); ok {

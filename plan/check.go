@@ -82,7 +82,11 @@ func (v *validator) dnsLabel(path, s string) {
 // errors of API requests end up in logs.
 func (v *validator) secret(path string, s canary.SecretRef) {
 	if err := s.Validate(); err != nil {
-		v.add(path, "not a secret reference (the value is not shown, in case it is a secret): write env:NAME or file:/path; secrets are never written in a plan")
+		if strings.HasPrefix(string(s), "secret:") {
+			v.add(path, "%v", err) // names the form, not the value
+			return
+		}
+		v.add(path, "not a secret reference (the value is not shown, in case it is a secret): write env:NAME, file:/path or secret:NAME/KEY (a Kubernetes Secret, read by canary operator); secrets are never written in a plan")
 	}
 }
 

@@ -66,7 +66,7 @@ var validationCases = []struct {
 	{"flag url with builtin", []edit{{"", "  featureFlag: {name: f, url: http://flags}\n"}},
 		[]string{`plan.yaml:19:31: spec.featureFlag.url: only the http provider uses a URL: remove it, or set provider: http`}},
 	{"flag token literal", []edit{{"", "  featureFlag: {name: f, provider: http, url: http://flags, token: s3cr3t}\n"}},
-		[]string{`plan.yaml:19:68: spec.featureFlag.token: not a secret reference (the value is not shown, in case it is a secret): write env:NAME or file:/path; secrets are never written in a plan`}},
+		[]string{`plan.yaml:19:68: spec.featureFlag.token: not a secret reference (the value is not shown, in case it is a secret): write env:NAME, file:/path or secret:NAME/KEY (a Kubernetes Secret, read by canary operator); secrets are never written in a plan`}},
 
 	// preChecks
 	{"precheck url not http", []edit{{"", "  preChecks:\n    - {name: up, url: ftp://staging}\n"}},
@@ -124,7 +124,7 @@ var validationCases = []struct {
 	{"prometheus address not a URL", []edit{{"", "  analysis:\n    metrics: {prometheus: {address: prom:9090}}\n"}},
 		[]string{`plan.yaml:20:37: spec.analysis.metrics.prometheus.address: "prom:9090" is not an http(s) URL: write an absolute URL starting with http:// or https://, e.g. http://127.0.0.1:9001`}},
 	{"prometheus basic auth with a literal password", []edit{{"", "  analysis:\n    metrics: {prometheus: {address: http://prom, basicAuth: {username: u, password: hunter2}}}\n"}},
-		[]string{`plan.yaml:20:85: spec.analysis.metrics.prometheus.basicAuth.password: not a secret reference (the value is not shown, in case it is a secret): write env:NAME or file:/path; secrets are never written in a plan`}},
+		[]string{`plan.yaml:20:85: spec.analysis.metrics.prometheus.basicAuth.password: not a secret reference (the value is not shown, in case it is a secret): write env:NAME, file:/path or secret:NAME/KEY (a Kubernetes Secret, read by canary operator); secrets are never written in a plan`}},
 	{"prometheus query unknown", []edit{{"", "  analysis:\n    metrics: {prometheus: {address: http://prom, queries: {p95: up}}}\n"}},
 		[]string{`plan.yaml:20:65: spec.analysis.metrics.prometheus.queries[p95]: "p95" is not a query name: write latency, errorRate, requestRate or requests`}},
 	{"objective 100%", []edit{{"", "  slo: {objective: 100%}\n"}},
@@ -182,7 +182,7 @@ var validationCases = []struct {
 	{"audience min urgency unknown", []edit{{"", "  notify:\n    - {audience: eng, slack: {webhookURL: env:HOOK}, minUrgency: page}\n"}},
 		[]string{`plan.yaml:20:66: spec.notify[0].minUrgency: "page" is not an urgency: write low, medium, high or critical`}},
 	{"slack webhook literal", []edit{{"", "  notify:\n    - {audience: eng, slack: {webhookURL: 'https://hooks.slack.com/x'}}\n"}},
-		[]string{`plan.yaml:20:43: spec.notify[0].slack.webhookURL: not a secret reference (the value is not shown, in case it is a secret): write env:NAME or file:/path; secrets are never written in a plan`}},
+		[]string{`plan.yaml:20:43: spec.notify[0].slack.webhookURL: not a secret reference (the value is not shown, in case it is a secret): write env:NAME, file:/path or secret:NAME/KEY (a Kubernetes Secret, read by canary operator); secrets are never written in a plan`}},
 	{"pagerduty key missing", []edit{{"", "  notify:\n    - {audience: eng, pagerduty: {}}\n"}},
 		[]string{`plan.yaml:20:34: spec.notify[0].pagerduty.routingKey: required: write a reference to the secret, e.g. env:PD_ROUTING_KEY`}},
 	{"email address bad", []edit{{"", "  notify:\n    - {audience: eng, email: {to: [product]}}\n"}},

@@ -19,7 +19,7 @@ const (
 	pointsPattern     = `^` + num + `pp$`
 	multiplierPattern = `^` + num + `x$`
 	numberPattern     = `^` + num + `$`
-	secretPattern     = `^(env|file):.+$`
+	secretPattern     = `^(env:.+|file:.+|secret:[a-z0-9.-]+/[-._a-zA-Z0-9]+)$`
 	urlPattern        = `^https?://.+`
 	dnsLabelPattern   = `^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
 )
