@@ -71,4 +71,5 @@ type API interface {
 	Delete(ctx context.Context, name string) error
 	// Ready reports whether the manager can serve (the store is writable).
 	Ready(ctx context.Context) error
+	NotificationReader // a rollout's notifications (notifications.go)
 }

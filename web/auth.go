@@ -13,6 +13,7 @@ const anonymous = "anonymous"
 type reqInfo struct {
 	route string
 	actor string
+	role  Role // the token's role, once authenticated
 }
 
 type infoKey struct{}
@@ -37,6 +38,7 @@ func (s *server) authenticate(r *http.Request, need Role) (string, error) {
 		return "", nil
 	}
 	if s.insecure {
+		noteRole(r, RoleOperator)
 		return anonymous, nil
 	}
 	h := r.Header.Get("Authorization")
@@ -58,5 +60,14 @@ func (s *server) authenticate(r *http.Request, need Role) (string, error) {
 		return "", forbidden("token " + name + " has role " + string(role) + "; " + routeOf(r) +
 			" needs role " + string(need))
 	}
+	noteRole(r, role)
 	return name, nil
+}
+
+// noteRole records the authenticated token's role for the handler
+// (whoami).
+func noteRole(r *http.Request, role Role) {
+	if info, ok := r.Context().Value(infoKey{}).(*reqInfo); ok {
+		info.role = role
+	}
 }

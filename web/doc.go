@@ -20,6 +20,9 @@
 //	POST    /api/v1/rollouts/{namespace}/{name}/abort          operator  200 Rollout ({"immediate":true}: immediate rollback)
 //	POST    /api/v1/rollouts/{namespace}/{name}/retry          operator  200 Rollout
 //	GET     /api/v1/rollouts/{namespace}/{name}/report         viewer    200 text/markdown
+//	GET     /api/v1/rollouts/{namespace}/{name}/notifications[?status=S&limit=N]
+//	                                                           viewer    200 NotificationPage
+//	GET     /api/v1/whoami                                     viewer    200 Whoami {"name","role"}
 //	GET     /healthz                                           none      200 while the process serves
 //	GET     /readyz                                            none      200 when the manager is ready, else 503
 //	GET     /metrics                                           none      Prometheus exposition of Config.Registry
@@ -39,6 +42,16 @@
 // one, is 400 before the manager is called, so no name can reach the store
 // as a path. /metrics counts requests by route pattern and status, never
 // by raw path.
+//
+// The notifications route reads the rollout's notification outbox: counts
+// by status over all of them, then the newest ?limit= (1 to 1000, default
+// 100) that pass ?status= (pending, claimed, delivered, dead, or failed:
+// retried or given up), newest first, and "more": how many older ones
+// were left out. Each has its key, audience, channel, event type,
+// status, attempts, last error (as the deliverer recorded it, scrubbed of
+// secrets) and times (manager.Notification). Whoami names the request's
+// token and its role, never the secret; the dashboard asks it to know
+// which controls to show.
 //
 // The event stream sends each event as `id: SEQ`, `event: TYPE` and
 // `data: JSON` lines, resumes after the Last-Event-ID header (or ?after=),

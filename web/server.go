@@ -137,6 +137,8 @@ func (s *server) routes() {
 	s.handle("GET", rollout+"/events", RoleViewer, s.events)
 	s.handle("GET", rollout+"/events/stream", RoleViewer, s.stream)
 	s.handle("GET", rollout+"/report", RoleViewer, s.report)
+	s.handle("GET", rollout+"/notifications", RoleViewer, s.notifications)
+	s.handle("GET", "/api/v1/whoami", RoleViewer, s.whoami)
 	for _, k := range []engine.CommandKind{engine.CmdPause, engine.CmdResume, engine.CmdPromote,
 		engine.CmdApprove, engine.CmdAbort, engine.CmdRetry} {
 		s.handle("POST", rollout+"/"+string(k), RoleOperator, s.control(k))

@@ -20,6 +20,7 @@ import (
 	"github.com/canary-dev/canary/engine"
 	"github.com/canary-dev/canary/manager"
 	"github.com/canary-dev/canary/plan"
+	"github.com/canary-dev/canary/store"
 )
 
 // T0 is the fake clock's start: 2025-08-14 09:00 UTC.
@@ -37,6 +38,8 @@ type API struct {
 	ControlFunc func(ctx context.Context, name string, cmd engine.Command) (manager.Rollout, error)
 	DeleteFunc  func(ctx context.Context, name string) error
 	ReadyFunc   func(ctx context.Context) error
+	// NotificationsFunc replaces Notifications.
+	NotificationsFunc func(ctx context.Context, name string, opt manager.NotificationOptions) (manager.NotificationPage, error)
 
 	// Now is the clock of new rollouts and commands. Default: T0.
 	Now func() time.Time
@@ -52,6 +55,7 @@ type entry struct {
 	r      manager.Rollout
 	spec   []byte // canonical JSON of the plan
 	events []canary.Event
+	outbox []store.OutboxItem // in the order queued
 }
 
 type sub struct{ ch chan struct{} }
@@ -319,4 +323,36 @@ func (a *API) appendLocked(name string, events ...canary.Event) {
 		default:
 		}
 	}
+}
+
+// SetOutbox replaces the notifications of rollout name (which must have
+// been applied or Put), in the order they were queued, as the store's
+// outbox would hold them.
+func (a *API) SetOutbox(name string, items ...store.OutboxItem) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	e := a.rollouts[name]
+	if e == nil {
+		panic("webtest: SetOutbox of unknown rollout " + name)
+	}
+	e.outbox = slices.Clone(items)
+}
+
+// Notifications implements manager.API with manager.PageNotifications
+// over the items given to SetOutbox.
+func (a *API) Notifications(ctx context.Context, name string, opt manager.NotificationOptions) (manager.NotificationPage, error) {
+	a.record("Notifications " + name)
+	if a.NotificationsFunc != nil {
+		return a.NotificationsFunc(ctx, name, opt)
+	}
+	if !opt.Status.Valid() {
+		return manager.NotificationPage{}, canary.Errorf(canary.EINVALID, "notification status %q is not valid", opt.Status)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	e := a.rollouts[name]
+	if e == nil {
+		return manager.NotificationPage{}, notFound(name)
+	}
+	return manager.PageNotifications(e.outbox, opt), nil
 }

@@ -1,0 +1,157 @@
+package manager_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/canary-dev/canary"
+	"github.com/canary-dev/canary/manager"
+	"github.com/canary-dev/canary/notify"
+	"github.com/canary-dev/canary/plan"
+	"github.com/canary-dev/canary/store"
+)
+
+// notifPlan has two audiences, each with a webhook, wanting every event.
+const notifPlan = `apiVersion: canary.dev/v1alpha1
+kind: Rollout
+metadata: {name: notes, namespace: team}
+spec:
+  version: v1
+  traffic: {proxy: {stable: "http://127.0.0.1:1", canary: "http://127.0.0.1:2"}}
+  steps: [{weight: 10, hold: 1m}, {weight: 100}]
+  rules: [{metric: errorRate, above: 5%, action: rollback-immediate}]
+  notify:
+    - {audience: eng, webhook: {url: "http://127.0.0.1:3/eng"}}
+    - {audience: ops, webhook: {url: "http://127.0.0.1:3/ops"}}
+`
+
+// seedNotified stores rollout team/notes with n events, each queuing a
+// notification per audience (notify.OutboxItems, as the runner commits
+// them); then, on the store's stepped clock, delivers eng's, fails ops'
+// once (retried) and gives up the last ops one. It returns the items'
+// keys by audience, oldest first.
+func seedNotified(t *testing.T, st *store.Store, now *time.Time, n int) map[string][]string {
+	t.Helper()
+	ctx := t.Context()
+	p, err := plan.Parse("notes.yaml", []byte(notifPlan))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := func(seq int64) canary.Event {
+		return canary.Event{Seq: seq, Time: *now, Rollout: "notes", Type: canary.EvStepStarted,
+			Phase: canary.PhaseProgressing, Weight: 10, Message: fmt.Sprintf("step %d", seq)}
+	}
+	first := ev(1)
+	first.Type = canary.EvCreated
+	r, err := st.Create(ctx, "team/notes", []byte(notifPlan), canary.State{Phase: canary.PhaseProgressing, EventSeq: 1}, []canary.Event{first})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var evs []canary.Event
+	for seq := int64(2); seq <= int64(n)+1; seq++ {
+		evs = append(evs, ev(seq))
+	}
+	items := notify.OutboxItems(p, r.ID, evs)
+	if err := st.Commit(ctx, r.ID, canary.State{Phase: canary.PhaseProgressing, EventSeq: int64(n) + 1}, evs,
+		store.WithOutbox(items...)); err != nil {
+		t.Fatal(err)
+	}
+	keys := map[string][]string{}
+	for _, it := range items {
+		keys[it.Audience] = append(keys[it.Audience], it.Key)
+	}
+	*now = now.Add(time.Second)
+	claimed, err := st.ClaimDue(ctx, *now, len(items))
+	if err != nil || len(claimed) != len(items) {
+		t.Fatalf("claimed %d of %d: %v", len(claimed), len(items), err)
+	}
+	*now = now.Add(time.Second)
+	for _, it := range claimed {
+		switch {
+		case it.Audience == "eng":
+			err = st.MarkDelivered(ctx, it.Key)
+		case it.Key == keys["ops"][len(keys["ops"])-1]:
+			err = st.MarkFailed(ctx, it.Key, "webhook http://127.0.0.1:3/… answered 410 Gone (not retried: retrying cannot fix this)", now.Add(time.Minute), true)
+		default:
+			err = st.MarkFailed(ctx, it.Key, "webhook http://127.0.0.1:3/… answered 500 Internal Server Error: "+strings.Repeat("é", 400), now.Add(time.Minute), false)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return keys
+}
+
+func TestNotificationsFromTheOutbox(t *testing.T) {
+	now := time.Date(2025, 8, 14, 9, 0, 0, 0, time.UTC)
+	st, err := store.OpenConfig(t.Context(), store.Config{Path: filepath.Join(t.TempDir(), "s.db"), Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	keys := seedNotified(t, st, &now, 150) // 300 notifications
+	m, err := manager.New(manager.Config{Store: st, Providers: func(context.Context, *canary.Plan) (manager.Providers, error) {
+		return manager.Providers{}, errors.New("no runner in this test")
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+
+	page, err := m.Notifications(ctx, "team/notes", manager.NotificationOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantCounts := manager.NotificationCounts{Total: 300, Pending: 149, Delivered: 150, Dead: 1, Retrying: 149}
+	if page.Counts != wantCounts {
+		t.Errorf("counts %+v, want %+v", page.Counts, wantCounts)
+	}
+	// Bounded: the default limit, newest first, the rest counted.
+	if len(page.Items) != manager.DefaultNotificationLimit || page.More != 300-manager.DefaultNotificationLimit {
+		t.Fatalf("%d items and %d more, want %d and %d", len(page.Items), page.More, manager.DefaultNotificationLimit, 300-manager.DefaultNotificationLimit)
+	}
+	newest := page.Items[0]
+	if newest.Key != keys["ops"][149] || newest.Status != store.OutboxDead || !newest.Failed || newest.Attempts != 1 ||
+		newest.Event != canary.EvStepStarted || newest.EventSeq != 151 || newest.Channel != "webhook" ||
+		!strings.Contains(newest.LastError, "410 Gone") || !newest.FinishedAt.Equal(now) || !newest.NextAttempt.IsZero() {
+		t.Errorf("newest %+v, want ops' last one given up after 1 attempt with its 410", newest)
+	}
+
+	failed, err := m.Notifications(ctx, "team/notes", manager.NotificationOptions{Status: manager.FilterFailed, Limit: 5000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(failed.Items) != 150 || failed.More != 0 || failed.Counts != wantCounts {
+		t.Fatalf("failed: %d items, %d more, counts %+v; want 150, 0, the same counts", len(failed.Items), failed.More, failed.Counts)
+	}
+	retry := failed.Items[1]
+	if retry.Status != store.OutboxPending || !retry.Failed || !retry.NextAttempt.Equal(now.Add(time.Minute)) || !retry.FinishedAt.IsZero() {
+		t.Errorf("retried item %+v: want pending, failed, next attempt in a minute", retry)
+	}
+	if len(retry.LastError) > 504 || !strings.HasSuffix(retry.LastError, "é…") {
+		t.Errorf("long error cut to %d bytes, ending %q: want at most 500 bytes and whole characters", len(retry.LastError), retry.LastError[len(retry.LastError)-8:])
+	}
+
+	delivered, err := m.Notifications(ctx, "team/notes", manager.NotificationOptions{Status: manager.FilterDelivered, Limit: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(delivered.Items) != 2 || delivered.More != 148 {
+		t.Fatalf("delivered: %d items, %d more; want 2 and 148", len(delivered.Items), delivered.More)
+	}
+	if d := delivered.Items[1]; d.Key != keys["eng"][148] || d.Audience != "eng" || d.Failed || d.LastError != "" || d.FinishedAt.IsZero() {
+		t.Errorf("second newest delivered %+v", d)
+	}
+
+	if _, err := m.Notifications(ctx, "team/nope", manager.NotificationOptions{}); canary.ErrorCode(err) != canary.ENOTFOUND {
+		t.Errorf("unknown rollout: %v, want not_found", err)
+	}
+	if _, err := m.Notifications(ctx, "team/notes", manager.NotificationOptions{Status: "lost"}); canary.ErrorCode(err) != canary.EINVALID {
+		t.Errorf("unknown status: %v, want invalid", err)
+	}
+}
