@@ -1,6 +1,7 @@
 // Package client is a Go client of the canary API (package web, served
-// by `canary serve`). Its methods mirror manager.API, plus Report and
-// Watch, which follows a rollout's events over server-sent events.
+// by `canary serve`). Its methods mirror manager.API, plus Report,
+// Whoami and Watch, which follows a rollout's events over server-sent
+// events.
 //
 // Every error is a *canary.Error (errors.As finds it, canary.ErrorCode
 // reads its code): the server's code and message for an error response,
@@ -177,6 +178,40 @@ func (c *Client) Report(ctx context.Context, name string) (string, error) {
 	var b bytes.Buffer
 	err := c.call(ctx, "GET", rolloutPath(name, "/report"), nil, "", nil, &b)
 	return b.String(), err
+}
+
+// Notifications returns the rollout's notifications, newest first, with
+// counts by status (see manager.NotificationOptions for the filter and
+// the limit: 0 is the server's default, 100; at most 1000).
+func (c *Client) Notifications(ctx context.Context, name string, opt manager.NotificationOptions) (manager.NotificationPage, error) {
+	q := url.Values{}
+	if opt.Status != manager.FilterAll {
+		q.Set("status", string(opt.Status))
+	}
+	if opt.Limit > 0 {
+		q.Set("limit", strconv.Itoa(min(opt.Limit, manager.MaxNotificationLimit)))
+	}
+	var p manager.NotificationPage
+	err := c.call(ctx, "GET", rolloutPath(name, "/notifications"), q, "", nil, &p)
+	return p, err
+}
+
+// Identity is who the server takes the client's token for (web.Whoami).
+type Identity struct {
+	// Name is the token's name, the actor of its commands.
+	Name string `json:"name"`
+	// Role is viewer or operator.
+	Role string `json:"role"`
+	// Insecure is true when the server accepts every request (--insecure).
+	Insecure bool `json:"insecure,omitempty"`
+}
+
+// Whoami returns the token's name and role; a token the server does not
+// accept is an *Error with status 401.
+func (c *Client) Whoami(ctx context.Context) (Identity, error) {
+	var id Identity
+	err := c.call(ctx, "GET", "/api/v1/whoami", nil, "", nil, &id)
+	return id, err
 }
 
 // call makes one request and decodes a 2xx answer into out (a
