@@ -28,6 +28,10 @@ type ClientConfig struct {
 	// (env:NAME or file:/path). It is read at every request, so a rotated
 	// file is picked up. Default: no Authorization header.
 	Token canary.SecretRef
+	// Secrets reads Token. Default: canary.SecretRef.Resolve (env:NAME and
+	// file:/path); canary operator passes one that also reads
+	// secret:NAME/KEY from a Kubernetes Secret.
+	Secrets SecretResolver
 	// Environment is sent with every change. Default: production.
 	Environment string
 	// Rollout names the rollout making the changes ("namespace/name"); it
@@ -68,7 +72,7 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	if cfg.Environment == "" {
 		cfg.Environment = store.DefaultFlagEnvironment
 	}
-	if _, err := resolveSecret("featureFlag.token", cfg.Token); err != nil {
+	if _, err := resolveSecret("featureFlag.token", cfg.Token, cfg.Secrets); err != nil {
 		return nil, err
 	}
 	hc := http.Client{Timeout: DefaultClientTimeout}
@@ -154,7 +158,7 @@ func (c *Client) flagURL(name string) string {
 
 // do sends one request and returns the body of a 2xx answer.
 func (c *Client) do(ctx context.Context, method, name string, body []byte, reason string) ([]byte, error) {
-	token, err := resolveSecret("featureFlag.token", c.cfg.Token)
+	token, err := resolveSecret("featureFlag.token", c.cfg.Token, c.cfg.Secrets)
 	if err != nil {
 		return nil, err
 	}

@@ -24,6 +24,8 @@ type SetterConfig struct {
 	Store Store
 	// HTTPClient is the http provider's client. Default: see ClientConfig.
 	HTTPClient *http.Client
+	// Secrets reads the http provider's token. Default: see ClientConfig.
+	Secrets SecretResolver
 }
 
 // NewSetter returns the flag provider a plan's featureFlag names: builtin
@@ -45,7 +47,7 @@ func NewSetter(ff *canary.FeatureFlag, cfg SetterConfig) (canary.FlagSetter, err
 		return &Builtin{Store: cfg.Store, Actor: actor, Environment: ff.Environment}, nil
 	case ProviderHTTP:
 		return NewClient(ClientConfig{URL: ff.URL, Token: ff.Token, Environment: ff.Environment,
-			Rollout: cfg.Rollout, HTTPClient: cfg.HTTPClient})
+			Rollout: cfg.Rollout, HTTPClient: cfg.HTTPClient, Secrets: cfg.Secrets})
 	}
 	return nil, canary.Errorf(canary.EINVALID, "featureFlag.provider %q is not a flag provider: write builtin or http", ff.Provider)
 }

@@ -55,6 +55,10 @@ type retryAfterError struct {
 func (e *retryAfterError) Error() string { return e.err.Error() }
 func (e *retryAfterError) Unwrap() error { return e.err }
 
+// RetryAfter returns the wait a receiver asked for (HTTP 429 with
+// Retry-After), 0 if none: a minimum for the next attempt.
+func RetryAfter(err error) time.Duration { return retryAfter(err) }
+
 // retryAfter returns the wait a receiver asked for, 0 if none.
 func retryAfter(err error) time.Duration {
 	var r *retryAfterError

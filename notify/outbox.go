@@ -21,6 +21,25 @@ import (
 // per-step summary.
 func OutboxItems(plan *canary.Plan, rolloutID int64, events []canary.Event) []store.OutboxItem {
 	var items []store.OutboxItem
+	for _, m := range Messages(plan, rolloutID, events) {
+		payload, err := json.Marshal(m)
+		if err != nil {
+			continue // a Message always encodes; unreachable
+		}
+		items = append(items, store.OutboxItem{Key: m.Key, RolloutID: rolloutID,
+			Audience: m.Audience, Channel: m.Channel, Payload: payload})
+	}
+	return items
+}
+
+// Messages returns the messages events cause under plan, in event order,
+// one per audience and channel that wants each event, keyed by
+// Key(rolloutID, …). A stepCompleted event carries the last evaluation
+// before it in events (the engine evaluates and completes the step in one
+// call), for the per-step summary. OutboxItems stores them under canary
+// serve; canary operator keeps them in the Rollout's status.
+func Messages(plan *canary.Plan, rolloutID int64, events []canary.Event) []Message {
+	var out []Message
 	var last []canary.Evaluation // the latest evaluation seen in events
 	for _, ev := range events {
 		if ev.Type == canary.EvEvaluated && len(ev.Evaluations) > 0 {
@@ -30,15 +49,10 @@ func OutboxItems(plan *canary.Plan, rolloutID int64, events []canary.Event) []st
 			if ev.Type == canary.EvStepCompleted && len(m.Evaluations) == 0 {
 				m.Evaluations = last
 			}
-			payload, err := json.Marshal(m)
-			if err != nil {
-				continue // a Message always encodes; unreachable
-			}
-			items = append(items, store.OutboxItem{Key: m.Key, RolloutID: rolloutID,
-				Audience: m.Audience, Channel: m.Channel, Payload: payload})
+			out = append(out, m)
 		}
 	}
-	return items
+	return out
 }
 
 // decodeItem reads an outbox item's Message.

@@ -34,8 +34,11 @@ type Message struct {
 	// message, unique across rollouts (see Key).
 	Key string `json:"key"`
 	// RolloutID is the store's rollout ID; 0 when routed without a store
-	// (Route, notify test).
+	// (Route, notify test, canary operator).
 	RolloutID int64 `json:"rolloutID,omitempty"`
+	// UID identifies the rollout outside a store: the Rollout object's
+	// Kubernetes UID under canary operator. Empty under canary serve.
+	UID string `json:"uid,omitempty"`
 	// Namespace is the plan's namespace ("" means default).
 	Namespace string `json:"namespace,omitempty"`
 	// Version is the canary version the plan rolls out.
@@ -68,12 +71,15 @@ func (m Message) Name() string {
 }
 
 // Incident is the PagerDuty dedup_key shared by every trigger and the
-// resolve of one rollout: canary/<namespace>/<name>/<rollout id> ("test"
-// instead of the ID for notify test).
+// resolve of one rollout: canary/<namespace>/<name>/<rollout id> (the
+// UID under canary operator, "test" for notify test).
 func (m Message) Incident() string {
 	id := "test"
-	if m.RolloutID != 0 {
+	switch {
+	case m.RolloutID != 0:
 		id = fmt.Sprint(m.RolloutID)
+	case m.UID != "":
+		id = m.UID
 	}
 	return "canary/" + m.Name() + "/" + id
 }
@@ -87,6 +93,14 @@ func Key(rolloutID int64, rollout string, seq int64, audience, channel string) s
 		return fmt.Sprintf("%s/%d/%s/%s", rollout, seq, audience, channel)
 	}
 	return fmt.Sprintf("rollout/%d/event/%d/%s/%s", rolloutID, seq, audience, channel)
+}
+
+// KeyUID is the dedupe key of event seq of the rollout whose Kubernetes
+// UID is uid, for an audience's channel:
+// rollout/<uid>/event/<seq>/<audience>/<channel>, the form of Key with the
+// object's UID for the store's ID (what canary operator sends).
+func KeyUID(uid string, seq int64, audience, channel string) string {
+	return fmt.Sprintf("rollout/%s/event/%d/%s/%s", uid, seq, audience, channel)
 }
 
 // Wants reports whether audience a wants event ev: its type is in a.On

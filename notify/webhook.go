@@ -38,8 +38,11 @@ const DefaultReplayWindow = 5 * time.Minute
 // the request is signed: HeaderSignature is the HMAC-SHA256 of
 // "<HeaderTimestamp>.<body>", which receivers check with VerifySignature.
 type Webhook struct {
-	// URL to post to. Required. Shown in errors with credentials and
-	// query values redacted.
+	// URL to post to, or a secret reference (env:NAME, file:/path or,
+	// under canary operator, secret:NAME/KEY) to it, read at every send,
+	// for a URL that embeds a token. Required. A URL is shown in errors
+	// with credentials and query values redacted; a referenced URL is
+	// shown as its reference.
 	URL string
 	// Secret references the HMAC key. Default: none, and the request is
 	// not signed (receivers cannot tell it from a forgery).
@@ -69,6 +72,8 @@ type WebhookBody struct {
 type WebhookRollout struct {
 	// ID is the store's rollout ID (0 for a test).
 	ID int64 `json:"id,omitempty"`
+	// UID is the Rollout object's Kubernetes UID under canary operator.
+	UID string `json:"uid,omitempty"`
 	// Name is namespace/name.
 	Name string `json:"name"`
 	// Version is the canary version.
@@ -81,7 +86,7 @@ type WebhookRollout struct {
 func webhookBody(m Message, link string) ([]byte, error) {
 	return marshal(WebhookBody{
 		Delivery: m.Key, Audience: m.Audience,
-		Rollout: WebhookRollout{ID: m.RolloutID, Name: m.Name(), Version: m.Version, URL: link},
+		Rollout: WebhookRollout{ID: m.RolloutID, UID: m.UID, Name: m.Name(), Version: m.Version, URL: link},
 		Event:   m.Event, Evaluations: m.Evaluations, Test: m.Test,
 	})
 }
@@ -89,21 +94,25 @@ func webhookBody(m Message, link string) ([]byte, error) {
 // Send posts m, signed when a secret is configured. Any 2xx answer is
 // success; a 4xx other than 408, 425 and 429 is permanent.
 func (w *Webhook) Send(ctx context.Context, m Message) error {
-	what := "webhook " + RedactURL(w.URL)
+	target, what, err := w.target()
+	if err != nil {
+		return err
+	}
+	secrets := urlSecrets(target)
 	var key string
 	if w.Secret != "" {
-		var err error
 		if key, err = w.secret(w.Secret); err != nil {
 			return err
 		}
+		secrets = append(secrets, key)
 	}
 	body, err := webhookBody(m, w.link(m))
 	if err != nil {
 		return Permanent(fmt.Errorf("encode webhook body: %w", err))
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
 	if err != nil {
-		return Permanent(fmt.Errorf("%s: %s", what, scrub(err.Error(), w.URL)))
+		return Permanent(fmt.Errorf("%s: %s", what, scrub(err.Error(), secrets...)))
 	}
 	ts := w.now().Unix()
 	req.Header.Set("Content-Type", "application/json")
@@ -116,13 +125,38 @@ func (w *Webhook) Send(ctx context.Context, m Message) error {
 	}
 	resp, err := w.httpClient().Do(req)
 	if err != nil {
-		return transportError("post to "+what, err, key, w.URL)
+		return transportError("post to "+what, err, secrets...)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode/100 == 2 {
 		return nil
 	}
-	return statusError(what, resp, key)
+	return statusError(what, resp, secrets...)
+}
+
+// target is the URL to post to and how errors name it: the URL redacted,
+// or the reference it was read from.
+func (w *Webhook) target() (target, what string, err error) {
+	ref := canary.SecretRef(w.URL)
+	if !IsSecretRef(w.URL) {
+		return w.URL, "webhook " + RedactURL(w.URL), nil
+	}
+	what = "webhook " + ref.String()
+	if target, err = w.secret(ref); err != nil {
+		return "", what, fmt.Errorf("webhook url: %w", err)
+	}
+	return target, what, nil
+}
+
+// IsSecretRef reports whether s is written as a secret reference (env:,
+// file: or secret:) rather than a URL.
+func IsSecretRef(s string) bool {
+	for _, p := range []string{"env:", "file:", "secret:"} {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // sign is the hex HMAC-SHA256 of "<ts>.<body>".

@@ -135,7 +135,11 @@ func (v *validator) channels(a *canary.Audience, path string) {
 		v.secret(path+".email.password", e.Password)
 	}
 	if w := a.Webhook; w != nil {
-		v.url(path+".webhook.url", w.URL, "the URL to post to, e.g. https://hooks.example.com/canary")
+		if strings.HasPrefix(w.URL, "env:") || strings.HasPrefix(w.URL, "file:") || strings.HasPrefix(w.URL, "secret:") {
+			v.secret(path+".webhook.url", canary.SecretRef(w.URL)) // a URL that embeds a token, kept as a secret
+		} else {
+			v.url(path+".webhook.url", w.URL, "the URL to post to, e.g. https://hooks.example.com/canary")
+		}
 		v.secret(path+".webhook.secret", w.Secret)
 	}
 	if pd := a.PagerDuty; pd != nil {

@@ -43,8 +43,9 @@ type Config struct {
 	// Backoff is the wait before the first retry, doubled before each
 	// next one. Default: 100ms.
 	Backoff time.Duration
-	// BearerToken is a reference (env:NAME or file:/path) to a token sent
-	// as Authorization: Bearer. It is read once, by New.
+	// BearerToken is a reference (env:NAME or file:/path; secret:NAME/KEY
+	// with Secrets from canary operator) to a token sent as Authorization:
+	// Bearer. It is read once, by New.
 	BearerToken canary.SecretRef
 	// BasicAuth, when set, sends HTTP basic auth. Not together with
 	// BearerToken.
@@ -53,6 +54,10 @@ type Config struct {
 	// https Address, instead of the system's (as Prometheus's own
 	// ca_file). Default: the system's.
 	CAFile string
+	// Secrets reads BearerToken and BasicAuth.Password. Default:
+	// canary.SecretRef.Resolve (env:NAME and file:/path); canary operator
+	// passes one that also reads secret:NAME/KEY from a Kubernetes Secret.
+	Secrets func(ref canary.SecretRef) (string, error)
 	// HTTPClient sends the requests. Default: a client built from CAFile
 	// with the standard transport's settings. Authentication is added on
 	// top of it; CAFile must be empty when it is set.
@@ -63,7 +68,8 @@ type Config struct {
 type BasicAuth struct {
 	// Username sent in the clear. Required.
 	Username string
-	// Password is a reference (env:NAME or file:/path), read once by New.
+	// Password is a reference (env:NAME or file:/path, or what
+	// Config.Secrets reads), read once by New.
 	Password canary.SecretRef
 }
 
@@ -138,11 +144,16 @@ func (c Config) withDefaults() (Config, *url.URL, error) {
 	return c, u, nil
 }
 
-// resolveSecret reads a secret reference: env:NAME or file:/path (the
-// file's content without surrounding white space). what names the field
-// in errors; the secret itself never appears in one.
-func resolveSecret(what string, ref canary.SecretRef) (string, error) {
-	v, err := ref.Resolve()
+// resolveSecret reads a secret reference with c.Secrets, by default
+// env:NAME or file:/path (the file's content without surrounding white
+// space). what names the field in errors; the secret itself never appears
+// in one.
+func (c Config) resolveSecret(what string, ref canary.SecretRef) (string, error) {
+	resolve := ref.Resolve
+	if c.Secrets != nil {
+		resolve = func() (string, error) { return c.Secrets(ref) }
+	}
+	v, err := resolve()
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", what, err)
 	}

@@ -53,7 +53,7 @@ func httpClient(c Config, u *url.URL) (*http.Client, error) {
 	}
 	switch {
 	case c.BearerToken != "":
-		tok, err := resolveSecret("bearerToken", c.BearerToken)
+		tok, err := c.resolveSecret("bearerToken", c.BearerToken)
 		if err != nil {
 			return nil, err
 		}
@@ -61,7 +61,7 @@ func httpClient(c Config, u *url.URL) (*http.Client, error) {
 	case c.BasicAuth != nil:
 		at.basic, at.user = true, c.BasicAuth.Username
 		if c.BasicAuth.Password != "" {
-			pw, err := resolveSecret("basicAuth.password", c.BasicAuth.Password)
+			pw, err := c.resolveSecret("basicAuth.password", c.BasicAuth.Password)
 			if err != nil {
 				return nil, err
 			}
