@@ -17,7 +17,8 @@ import (
 )
 
 // stubAPI answers the few API calls the sign-in makes: token "viewer-secret"
-// is a viewer, anything else is refused, as the real API does it.
+// is a viewer called watcher (whoami), anything else is refused, as the
+// real API does it. Any other call (a POST probing the role) is 404.
 func stubAPI(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	switch r.Header.Get("Authorization") {
@@ -29,9 +30,8 @@ func stubAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch {
-	case r.Method == "POST" && r.URL.Path == "/api/v1/rollouts":
-		w.WriteHeader(http.StatusForbidden)
-		w.Write([]byte(`{"error":{"code":"forbidden","message":"token w has role viewer"}}`))
+	case r.Method == "GET" && r.URL.Path == "/api/v1/whoami":
+		w.Write([]byte(`{"name":"watcher","role":"viewer"}`))
 	case r.Method == "GET" && r.URL.Path == "/api/v1/rollouts":
 		w.Write([]byte(`{"items":[]}`))
 	default:
@@ -93,6 +93,9 @@ func TestSignIn(t *testing.T) {
 		chromedp.WithPollingTimeout(10*time.Second)))
 	if err != nil || role != "viewer" {
 		t.Fatalf("role shown %q, %v; want viewer", role, err)
+	}
+	if who := eval[string](t, ctx, `return document.querySelector('#session .who')?.textContent`); who != "watcher" {
+		t.Errorf("token name shown %q, want watcher (from whoami)", who)
 	}
 	empty, err := chromedp.Run(ctx, chromedp.Poll[string](`document.querySelector('.count')?.textContent`,
 		chromedp.WithPollingTimeout(10*time.Second)))
@@ -193,5 +196,56 @@ func TestReportMarkdown(t *testing.T) {
 				t.Errorf("rendered %+v\n    want %+v", got, want)
 			}
 		})
+	}
+}
+
+// TestNotificationsTable draws the rollout page's notifications in the
+// browser: a failed row says "failed" in its text (for screen readers),
+// not only in color; the summary counts; the follow-up timer runs only
+// while a notification is on its way.
+func TestNotificationsTable(t *testing.T) {
+	ctx, _, _ := page(t)
+	type out struct {
+		Summary, FailedText, DeliveredText, RowClasses string
+		FailedColor, DeliveredColor                    string
+		Follow, FollowDone                             int
+	}
+	got := eval[out](t, ctx, `
+		const m = await import('/assets/notifications.js');
+		const now = Date.parse('2025-08-14T09:00:10Z');
+		const page = {counts: {total: 3, pending: 1, claimed: 0, delivered: 1, dead: 1, retrying: 1}, more: 0, items: [
+			{key: 'k3', audience: 'ops', channel: 'webhook', event: 'rolledBack', status: 'pending', failed: true, attempts: 2,
+			 lastError: 'webhook answered 500 Internal Server Error', createdAt: '2025-08-14T09:00:00Z', nextAttempt: '2025-08-14T09:00:14Z'},
+			{key: 'k2', audience: 'oncall', channel: 'pagerduty', event: 'rolledBack', status: 'dead', failed: true, attempts: 10,
+			 lastError: 'gave up', createdAt: '2025-08-14T09:00:00Z', finishedAt: '2025-08-14T09:00:09Z'},
+			{key: 'k1', audience: 'eng', channel: 'webhook', event: 'stepStarted', status: 'delivered', attempts: 1,
+			 createdAt: '2025-08-14T09:00:00Z', finishedAt: '2025-08-14T09:00:01Z'}]};
+		const box = document.createElement('div');
+		document.body.append(box);
+		box.append(...m.table(page, now).filter(Boolean));
+		const rows = [...box.querySelectorAll('tbody tr')];
+		const done = {counts: page.counts, items: [page.items[1], page.items[2]]};
+		return {Summary: box.querySelector('#notify-summary').textContent,
+			FailedText: rows[0].querySelector('.notify-status').textContent,
+			DeliveredText: rows[2].querySelector('.notify-status').textContent,
+			RowClasses: rows.map((r) => r.className + ':' + r.dataset.failed).join(' '),
+			FailedColor: getComputedStyle(rows[1].querySelector('.delivery')).color,
+			DeliveredColor: getComputedStyle(rows[2].querySelector('.delivery')).color,
+			Follow: m.followDelay(page, now), FollowDone: m.followDelay(done, now)};`)
+	if got.Summary != "1 sent · 2 failed (1 retrying, 1 given up)" {
+		t.Errorf("summary %q", got.Summary)
+	}
+	if !strings.Contains(got.FailedText, "failed, retry at") || got.DeliveredText != "✓ delivered" {
+		t.Errorf("status texts %q and %q; want the failure in words", got.FailedText, got.DeliveredText)
+	}
+	if got.RowClasses != "failed:true failed:true delivered:false" {
+		t.Errorf("row classes %q", got.RowClasses)
+	}
+	if got.FailedColor == got.DeliveredColor {
+		t.Errorf("failed and delivered both in %s", got.FailedColor)
+	}
+	// The retry is due in 4s: look again 1.5s after it; nothing on its way: no timer.
+	if got.Follow != 5500 || got.FollowDone != -1 {
+		t.Errorf("follow-up in %d ms and %d ms, want 5500 and -1", got.Follow, got.FollowDone)
 	}
 }

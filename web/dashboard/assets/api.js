@@ -79,21 +79,11 @@ export function rolloutPath(name) {
   return `/api/v1/rollouts/${encodeURIComponent(ns)}/${encodeURIComponent(n)}`;
 }
 
-// role asks the server what the token may do: "operator", "viewer", or
-// throws the APIError of a refused token (401). The API has no "who am I"
-// route, so the probe is a plan apply with an empty body: an operator is
-// told the body is empty (400, before anything is applied), a viewer is
-// forbidden (403). Nothing is ever applied by it.
-export async function role() {
-  try {
-    await call('/api/v1/rollouts', { method: 'POST' });
-  } catch (e) {
-    if (!(e instanceof APIError)) throw e;
-    if (e.status === 400) return 'operator';
-    if (e.status === 403) return 'viewer';
-    throw e;
-  }
-  return 'operator';
+// whoami asks the server who the token is: {name, role, insecure} (role
+// "viewer" or "operator"), or throws the APIError of a refused token
+// (401).
+export async function whoami() {
+  return call('/api/v1/whoami');
 }
 
 // allEvents reads a rollout's events page by page, after seq `after`.

@@ -45,44 +45,32 @@ function signIn(message) {
   });
 }
 
-function sessionNav(role) {
+function sessionNav(role, name) {
   const out = el('button', { type: 'button', class: 'link' }, 'Sign out');
   out.addEventListener('click', () => {
     api.setToken('');
     location.reload();
   });
   replace(session,
+    name ? el('span', { class: 'who', title: 'The name of this token, recorded with every command it sends' }, name) : null,
     el('span', { class: `role ${role}`, title: role === 'operator' ? 'This token may apply and control rollouts' : 'This token may read only' },
       role === 'operator' ? 'operator' : 'viewer'),
     api.token() ? out : null);
 }
 
-// start signs in until the API accepts the token (or needs none), then
-// shows the page.
+// start signs in until the API accepts the token (or needs none: a
+// server started with --insecure), then shows the page.
 async function start() {
   let message = '';
-  let role = '';
+  let me = null;
   for (;;) {
-    if (!api.token()) {
-      // A server started with --insecure needs no token.
-      try {
-        await api.call('/api/v1/rollouts?limit=1');
-      } catch (e) {
-        if (e.status === 401) {
-          await signIn(message);
-          continue;
-        }
-        replace(main, el('p', { class: 'error', role: 'alert' }, `The API did not answer: ${e.message}`));
-        return;
-      }
-    }
     try {
-      role = await api.role();
+      me = await api.whoami();
       break;
     } catch (e) {
       if (e.status === 401) {
+        if (api.token()) message = 'This server does not accept that token.';
         api.setToken('');
-        message = 'This server does not accept that token.';
         await signIn(message);
         continue;
       }
@@ -90,7 +78,8 @@ async function start() {
       return;
     }
   }
-  sessionNav(role);
+  const role = me.role === 'operator' ? 'operator' : 'viewer';
+  sessionNav(role, me.name);
   document.body.dataset.role = role;
   const r = route();
   const ctx = { main, role, onAuthLost: () => { api.setToken(''); location.reload(); } };

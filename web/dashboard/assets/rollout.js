@@ -9,6 +9,7 @@ import { header, reason, track, traffic, matrix, logEntry, isDecision } from './
 import { seriesOf, markersOf, figure } from './chart.js';
 import { ruleRows } from './rules.js';
 import { Controls } from './controls.js';
+import { Notifications } from './notifications.js';
 
 export async function rolloutPage(ctx, name) {
   document.title = `${name} · canary`;
@@ -37,6 +38,7 @@ class Page {
     this.trafficBox = el('div', { id: 'traffic', class: 'meters' });
     this.matrixBox = el('div', { id: 'matrix' });
     this.chartsBox = el('div', { id: 'charts', class: 'charts' });
+    this.notifyBox = el('div', { id: 'notifications' }, el('p', { class: 'muted' }, 'Loading…'));
     this.logList = el('ol', { id: 'log', class: 'log', reversed: true });
     this.allToggle = el('input', { type: 'checkbox', id: 'show-all' });
     this.allToggle.addEventListener('change', () => this.redrawLog());
@@ -58,6 +60,7 @@ class Page {
         section('h-traffic', 'Traffic', this.trafficBox)),
       section('h-matrix', 'Decision matrix', this.matrixBox),
       section('h-charts', 'Metrics: canary against stable', this.chartsBox),
+      section('h-notify', 'Notifications', this.notifyBox),
       section('h-log', 'Decision log',
         el('p', { class: 'filter' }, this.allToggle, el('label', { for: 'show-all' }, ' Show every event (actions, evaluations)')),
         this.logList));
@@ -82,6 +85,8 @@ class Page {
     this.draw();
     this.drawCharts();
     this.redrawLog();
+    this.notes = new Notifications(this.notifyBox, this.name, c.onAuthLost);
+    this.notes.load();
     setInterval(() => {
       if (!document.hidden) this.drawTimers();
     }, 1000);
@@ -112,6 +117,7 @@ class Page {
         replace(this.logList);
         this.showFlash('A new version was applied under this name; showing it.');
         await this.refresh();
+        this.notes.soon(0);
         continue;
       }
       this.setLive('reconnecting');
@@ -134,6 +140,8 @@ class Page {
     this.newEvals = this.newEvals || ev.type === 'evaluated';
     clearTimeout(this.pending);
     this.pending = setTimeout(() => this.refresh(), 150);
+    // Events queue notifications; the deliverer sends them a moment later.
+    this.notes.soon(1000);
   }
 
   // refresh re-reads the rollout (its state moves with the events) and
