@@ -7,4 +7,11 @@
 // Data flows one way: plan → engine (+analysis) → runner → providers → store.
 // This package imports only the standard library so every other package can
 // depend on it.
+//
+// The plan types are also the schema of the Rollout custom resource
+// (operator/v1alpha1, generated with controller-gen): the +kubebuilder
+// markers on them are for that generator. Every field is optional to the
+// API server; the operator validates a Rollout's spec as `canary run` does.
+//
+// +kubebuilder:validation:Optional
 package canary

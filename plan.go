@@ -377,8 +377,14 @@ type Rule struct {
 	// equal to it passes). Latencies as durations (600ms), rates as
 	// percentages (1%), burn as multipliers (2x). Exactly one of Above and
 	// Below.
+	//
+	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:pruning:PreserveUnknownFields
 	Above Quantity `json:"above,omitzero"`
 	// Below breaches when the value is less than this threshold.
+	//
+	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:pruning:PreserveUnknownFields
 	Below Quantity `json:"below,omitzero"`
 	// Vs is what burnRate is relative to: "slo" (1 − objective),
 	// "baseline" (the service's burn measured before the rollout started,
@@ -423,6 +429,9 @@ type Rule struct {
 	// latency, a duration (50ms: the canary's latencies shifted up by 50ms)
 	// or a percentage (20%: the canary's latencies typically 20% higher).
 	// Required with compare.
+	//
+	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:pruning:PreserveUnknownFields
 	WorseBy Quantity `json:"worseBy,omitzero"`
 	// Confidence of a compare: baseline rule's verdicts: a breach needs the
 	// canary to be worse by more than worseBy with this confidence, and a

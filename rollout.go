@@ -109,6 +109,9 @@ type RuleState struct {
 	Verdict Verdict `json:"verdict,omitempty"`
 	// ActiveAt is when the current run of breaches began; zero when the
 	// rule is not pending.
+	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Format=date-time
 	ActiveAt time.Time `json:"activeAt,omitzero"`
 	// Firing is set once the breach has held for the rule's For.
 	Firing bool `json:"firing,omitempty"`
@@ -139,6 +142,9 @@ type BaselineEvidence struct {
 
 // ErrorCounts are both tracks' requests and errors since Since.
 type ErrorCounts struct {
+	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Format=date-time
 	Since          time.Time `json:"since"`
 	CanaryRequests int64     `json:"canaryRequests"`
 	CanaryErrors   int64     `json:"canaryErrors"`
@@ -149,6 +155,9 @@ type ErrorCounts struct {
 // IntervalValues are both tracks' values of one metric over the interval
 // ending at At.
 type IntervalValues struct {
+	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Format=date-time
 	At     time.Time `json:"at"`
 	Canary float64   `json:"canary"`
 	Stable float64   `json:"stable"`
@@ -156,6 +165,12 @@ type IntervalValues struct {
 
 // State is a rollout's state: everything the engine needs besides the plan,
 // the inputs and the time. It is plain data, saved as a snapshot.
+//
+// In a Rollout's status, fields the CRD does not know are kept, so an
+// operator newer than its CRD does not lose state. Times are RFC 3339
+// strings (field markers: controller-gen has no schema for time.Time).
+//
+// +kubebuilder:pruning:PreserveUnknownFields
 type State struct {
 	Name    string `json:"name"`
 	Version string `json:"version"`
@@ -164,10 +179,16 @@ type State struct {
 	PausedFrom  Phase  `json:"pausedFrom,omitempty"`
 	PauseReason string `json:"pauseReason,omitempty"`
 	// PausedAt is when the current pause began.
+	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Format=date-time
 	PausedAt time.Time `json:"pausedAt,omitzero"`
 	// Step is the index of the current step in the plan.
 	Step int `json:"step"`
 	// StepStartedAt is when the current step's weight was confirmed.
+	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Format=date-time
 	StepStartedAt time.Time `json:"stepStartedAt,omitzero"`
 	// Judged counts judged evaluations in the current step (every rule
 	// pass or breach); Evaluations counts all.
@@ -178,7 +199,10 @@ type State struct {
 	// to the shortest rule window. The hold completes when it reaches the
 	// hold. LastEvalAt is when the last evaluation ran.
 	JudgedTime time.Duration `json:"judgedTime"`
-	LastEvalAt time.Time     `json:"lastEvalAt,omitzero"`
+	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Format=date-time
+	LastEvalAt time.Time `json:"lastEvalAt,omitzero"`
 	// Weight is the confirmed canary weight; FlagPercent and FlagEnabled
 	// the confirmed flag.
 	Weight      int  `json:"weight"`
@@ -190,17 +214,32 @@ type State struct {
 	// Approved is set when the current step's approval was given.
 	Approved bool `json:"approved,omitempty"`
 	// ApprovalSince is when the current step started waiting for approval.
+	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Format=date-time
 	ApprovalSince time.Time `json:"approvalSince,omitzero"`
 	// ApprovalAskAt is when the approval webhook is asked next.
+	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Format=date-time
 	ApprovalAskAt time.Time   `json:"approvalAskAt,omitzero"`
 	Rules         []RuleState `json:"rules"`
 	// NextEvalAt is when the next evaluation is due.
+	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Format=date-time
 	NextEvalAt time.Time `json:"nextEvalAt,omitzero"`
 	// Outstanding are actions issued and not yet confirmed, in order.
 	Outstanding []Action `json:"outstanding,omitempty"`
 	// FailingSince is when the first outstanding action first failed.
+	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Format=date-time
 	FailingSince time.Time `json:"failingSince,omitzero"`
 	// RetryAt is when failed outstanding actions are issued again.
+	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Format=date-time
 	RetryAt   time.Time `json:"retryAt,omitzero"`
 	LastError string    `json:"lastError,omitempty"`
 	// Escalated is set once a failing action outlived the action timeout.
@@ -218,6 +257,9 @@ type State struct {
 	// RollbackUrgency is the urgency of the rule (or command) that started it.
 	RollbackUrgency Urgency `json:"rollbackUrgency,omitempty"`
 	// DrainUntil is when a gradual rollback's drain ends.
+	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Format=date-time
 	DrainUntil time.Time `json:"drainUntil,omitzero"`
 	// BaselineBurn is the service's burn measured before traffic moved.
 	BaselineBurn *float64 `json:"baselineBurn,omitempty"`
@@ -230,9 +272,18 @@ type State struct {
 	// metric (canonical units), for messages and reports.
 	LastValues map[string]float64 `json:"lastValues,omitempty"`
 	// Outcome is the phase the rollout will end in once cleanup is done.
-	Outcome    Phase     `json:"outcome,omitempty"`
-	CreatedAt  time.Time `json:"createdAt,omitzero"`
-	UpdatedAt  time.Time `json:"updatedAt,omitzero"`
+	Outcome Phase `json:"outcome,omitempty"`
+	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Format=date-time
+	CreatedAt time.Time `json:"createdAt,omitzero"`
+	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Format=date-time
+	UpdatedAt time.Time `json:"updatedAt,omitzero"`
+	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Format=date-time
 	FinishedAt time.Time `json:"finishedAt,omitzero"`
 }
 

@@ -14,6 +14,8 @@ import (
 // Duration is a time.Duration written as Go writes durations ("30s", "5m",
 // "1h30m", "600ms"). Bare numbers and spelled-out units ("5 min") are
 // rejected so a plan never means something other than it says.
+//
+// +kubebuilder:validation:Type=string
 type Duration time.Duration
 
 // D returns d as a time.Duration.
@@ -76,6 +78,8 @@ func FormatDuration(d time.Duration) string {
 
 // Percent is a ratio written as a percentage: "1%", "99.9%", "0.5%". Its
 // value is the ratio (1% is 0.01).
+//
+// +kubebuilder:validation:Type=string
 type Percent float64
 
 // String formats p as a percentage with at most three decimals.
@@ -131,6 +135,8 @@ const (
 // Quantity is a rule threshold: a latency ("600ms"), a percentage ("1%"), a
 // multiplier ("2x") or a plain number ("50"). Value is canonical: seconds
 // for durations, a ratio for percentages, the factor for multipliers.
+//
+// +kubebuilder:validation:Type=string
 type Quantity struct {
 	Kind  QuantityKind
 	Value float64

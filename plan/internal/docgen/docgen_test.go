@@ -70,3 +70,31 @@ func TestLoadUnchangedSource(t *testing.T) {
 		t.Error("Load(empty dir): got no error, want one")
 	}
 }
+
+// TestMarkersAreNotDocs checks that controller-gen markers in the root
+// package's doc comments (for the Rollout CRD) do not reach the reference.
+func TestMarkersAreNotDocs(t *testing.T) {
+	want, err := Load(rootCopy(t, "", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const field = "\t// Weight is the canary's share of traffic in percent, 1 to 100.\n"
+	marked := "\t// +kubebuilder:validation:Minimum=1\n\t//\n" + field + "\t//\n\t// +kubebuilder:validation:Maximum=100\n\t// +optional\n"
+	got, err := Load(rootCopy(t, field, marked))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g, w := string(got.Markdown()), string(want.Markdown()); g != w {
+		t.Errorf("markers changed the reference:\n%s", firstDiff(g, w))
+	}
+}
+
+// firstDiff shows where two texts start to differ.
+func firstDiff(got, want string) string {
+	i := 0
+	for i < len(got) && i < len(want) && got[i] == want[i] {
+		i++
+	}
+	lo := max(0, i-80)
+	return "got:  ..." + got[lo:min(len(got), i+80)] + "\nwant: ..." + want[lo:min(len(want), i+80)]
+}

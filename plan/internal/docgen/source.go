@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -137,17 +138,30 @@ func (s *source) constValue(name string) string {
 }
 
 // text returns a comment's text as one paragraph per blank-line-separated
-// block, lines joined with spaces.
+// block, lines joined with spaces. Marker lines (+kubebuilder:..., +optional)
+// are for controller-gen, which generates the Rollout CRD from the same
+// types, not documentation: they are left out.
 func text(g *ast.CommentGroup) string {
 	if g == nil {
 		return ""
 	}
-	paras := strings.Split(strings.TrimSpace(g.Text()), "\n\n")
-	for i, p := range paras {
-		paras[i] = strings.Join(strings.Fields(p), " ")
+	var paras []string
+	for p := range strings.SplitSeq(strings.TrimSpace(g.Text()), "\n\n") {
+		var words []string
+		for line := range strings.SplitSeq(p, "\n") {
+			if !markerRE.MatchString(line) {
+				words = append(words, strings.Fields(line)...)
+			}
+		}
+		if len(words) > 0 {
+			paras = append(paras, strings.Join(words, " "))
+		}
 	}
 	return strings.Join(paras, "\n\n")
 }
+
+// markerRE matches a marker comment line: +name, +name:args or +name=value.
+var markerRE = regexp.MustCompile(`^\s*\+[a-zA-Z][\w.-]*([:=]|\s*$)`)
 
 // jsonTag returns a field's json name and whether it is omitempty.
 func jsonTag(f *ast.Field) (name string, omitempty bool) {
