@@ -63,11 +63,15 @@ func (m *Manager) Apply(ctx context.Context, body []byte, force bool, actor stri
 		return ApplyResult{}, canary.Errorf(canary.ECONFLICT,
 			"rollout %s is %s and its spec changed: apply with --force to change the running rollout", name, latest.State.Phase)
 	}
-	return m.replacePlan(ctx, latest, p, canon, actor)
+	return m.replacePlan(ctx, latest, old, p, canon, actor)
 }
 
 // create stores a new rollout (or generation) and starts it.
 func (m *Manager) create(ctx context.Context, name string, p *canary.Plan, canon []byte) (ApplyResult, error) {
+	if err := m.reserve(name); err != nil {
+		return ApplyResult{}, err
+	}
+	defer m.release()
 	st := engine.New(p, m.cfg.Clock.Now())
 	sr, err := m.cfg.Store.Create(ctx, name, canon, st, nil)
 	if err != nil {
@@ -78,12 +82,34 @@ func (m *Manager) create(ctx context.Context, name string, p *canary.Plan, canon
 	return ApplyResult{Rollout: r, Created: true}, err
 }
 
+// reserve takes one of Config.MaxActive's slots for a new rollout until
+// release; a conflict when none is left.
+func (m *Manager) reserve(name string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if limit := m.cfg.MaxActive; limit > 0 && len(m.live)+m.creating >= limit {
+		return canary.Errorf(canary.ECONFLICT,
+			"cannot start %s: %d rollouts are running, the most this server runs at once (canary serve --max-rollouts %d); wait for some to finish, abort or promote them, or raise the limit",
+			name, len(m.live)+m.creating, limit)
+	}
+	m.creating++
+	return nil
+}
+
+// release gives back reserve's slot (the rollout now counts as live).
+func (m *Manager) release() {
+	m.mu.Lock()
+	m.creating--
+	m.mu.Unlock()
+}
+
 // replacePlan applies a changed spec to a running rollout: the runner is
 // stopped, the plan replaced, and the runner started again on the saved
-// state.
-func (m *Manager) replacePlan(ctx context.Context, sr store.Rollout, p *canary.Plan, canon []byte, actor string) (ApplyResult, error) {
+// state (with the old plan when the new one could not be saved).
+func (m *Manager) replacePlan(ctx context.Context, sr store.Rollout, old, p *canary.Plan, canon []byte, actor string) (ApplyResult, error) {
 	m.stop(sr.Name)
 	if err := m.cfg.Store.UpdatePlan(ctx, sr.ID, canon); err != nil {
+		m.start(sr.ID, sr.Name, old)
 		return ApplyResult{}, err
 	}
 	m.cfg.Logger.Info("plan replaced on a running rollout", "rollout", sr.Name, "actor", actor)
@@ -220,7 +246,9 @@ func (m *Manager) Control(ctx context.Context, name string, cmd engine.Command) 
 }
 
 // controlStored applies a command to a rollout with no runner (finished,
-// or between restarts) and starts a runner if the rollout goes on.
+// or between restarts after a failed save) and starts a runner if the
+// rollout goes on, also when the command was refused or could not be
+// saved: stopping the supervisor must not strand an active rollout.
 func (m *Manager) controlStored(ctx context.Context, name string, cmd engine.Command) (Rollout, error) {
 	sr, err := m.cfg.Store.Latest(ctx, name)
 	if err != nil {
@@ -231,6 +259,12 @@ func (m *Manager) controlStored(ctx context.Context, name string, cmd engine.Com
 		return Rollout{}, err
 	}
 	m.stop(name)
+	final := sr.State
+	defer func() {
+		if !final.Phase.Terminal() {
+			m.start(sr.ID, name, p)
+		}
+	}()
 	out, err := engine.Control(p, sr.State, cmd, m.cfg.Clock.Now())
 	if err != nil {
 		return Rollout{}, err
@@ -239,9 +273,7 @@ func (m *Manager) controlStored(ctx context.Context, name string, cmd engine.Com
 	if err := d.Save(ctx, out.State, out.Events); err != nil {
 		return Rollout{}, err
 	}
-	if !out.State.Phase.Terminal() {
-		m.start(sr.ID, name, p)
-	}
+	final = out.State
 	return m.Get(ctx, name)
 }
 
@@ -252,17 +284,4 @@ func (m *Manager) Delete(ctx context.Context, name string) error {
 		return err
 	}
 	return m.cfg.Store.Delete(ctx, sr.ID)
-}
-
-// Ready fails while the store cannot be read or the last commit failed.
-func (m *Manager) Ready(ctx context.Context) error {
-	if _, err := m.cfg.Store.List(ctx, store.ListOptions{Limit: 1}); err != nil {
-		return err
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.lastErr != nil {
-		return canary.Errorf(canary.EUNAVAILABLE, "a rollout could not be saved: %v", m.lastErr)
-	}
-	return nil
 }

@@ -45,6 +45,11 @@ type Config struct {
 	// error) is restarted from the saved state; it doubles up to 30s.
 	// Default: 1s.
 	RestartDelay time.Duration
+	// MaxActive caps the rollouts that are not finished (each runs a
+	// runner and its providers, such as a proxy listener): applying a new
+	// one beyond it is a conflict that says so. Re-applying, controlling or
+	// finishing rollouts is never refused. Default: 0, no limit.
+	MaxActive int
 }
 
 // Manager runs every active rollout. It implements API.
@@ -52,11 +57,14 @@ type Manager struct {
 	cfg Config
 	met *metrics
 
-	mu      sync.Mutex
-	ctx     context.Context // set by Start; runners live in it
-	live    map[string]*live
-	wg      sync.WaitGroup
-	lastErr error // the last store failure of a runner, for Ready
+	mu   sync.Mutex
+	ctx  context.Context // set by Start; runners live in it
+	live map[string]*live
+	// creating counts applies between the MaxActive check and the start
+	// of their runner (slots reserved, under mu).
+	creating int
+	wg       sync.WaitGroup
+	health   health // rollouts whose last save failed, for Ready
 }
 
 var _ API = (*Manager)(nil)
@@ -155,6 +163,7 @@ func (m *Manager) startFrom(id int64, name string, p *canary.Plan, saved *canary
 		defer close(l.done)
 		defer cancel()
 		m.supervise(ctx, name, l)
+		m.health.forget(id)
 		m.mu.Lock()
 		if m.live[name] == l {
 			delete(m.live, name)
@@ -171,9 +180,6 @@ func (m *Manager) supervise(ctx context.Context, name string, l *live) {
 		if done || ctx.Err() != nil {
 			return
 		}
-		m.mu.Lock()
-		m.lastErr = err
-		m.mu.Unlock()
 		m.cfg.Logger.Error("rollout runner stopped; restarting from the saved state", "rollout", name, "err", err, "in", delay)
 		select {
 		case <-ctx.Done():
@@ -214,9 +220,6 @@ func (m *Manager) runOnce(ctx context.Context, name string, l *live) (done bool,
 	st, err := r.Run(ctx)
 	m.mu.Lock()
 	l.r = nil
-	if err == nil {
-		m.lastErr = nil
-	}
 	m.mu.Unlock()
 	if errors.Is(err, runner.ErrInterrupted) {
 		return false, nil
@@ -253,5 +256,10 @@ func (d *durable) Save(ctx context.Context, st canary.State, events []canary.Eve
 	}
 	err := d.m.cfg.Store.Commit(ctx, d.id, st, events, opts...)
 	d.m.met.observeCommit(time.Since(start), err, events)
+	name := ""
+	if err != nil {
+		name = fullName(d.plan)
+	}
+	d.m.health.noteSave(d.id, name, err, start)
 	return err
 }
