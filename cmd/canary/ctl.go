@@ -44,6 +44,9 @@ type ctl struct {
 // ctlFlags are the flags every client command has.
 type ctlFlags struct {
 	server, token, namespace string
+	// kube, on the commands that take --kube, selects Rollout resources
+	// on a Kubernetes API server instead of canary serve.
+	kube *kubeFlags
 }
 
 func (x *ctl) cmds() []*cobra.Command {
@@ -70,6 +73,25 @@ func (x *ctl) client(f *ctlFlags) (*client.Client, error) {
 	return c, nil
 }
 
+// kubeTarget adds --kube, --kubeconfig and --context to c, a command
+// that works on Rollout resources too.
+func (x *ctl) kubeTarget(c *cobra.Command, f *ctlFlags) {
+	f.kube = &kubeFlags{wait: 30 * time.Second}
+	addKubeTargetFlags(c, f.kube)
+}
+
+// rollouts is canary serve's API, or with --kube the Rollout resources of
+// the Kubernetes API server (in -n's namespace when given, else all).
+func (x *ctl) rollouts(f *ctlFlags) (rollouts, error) {
+	if f.kube != nil && f.kube.selected() {
+		if f.server != "" {
+			return nil, usageError{fmt.Errorf("--server and --kube name two different places: give one")}
+		}
+		return newKubeRollouts(f.kube, firstOf(f.namespace, x.getenv(envNamespace)))
+	}
+	return x.client(f)
+}
+
 // name is NAME as "namespace/name": as given when it has a slash, else in
 // -n (or CANARY_NAMESPACE, or default).
 func (x *ctl) name(f *ctlFlags, arg string) string {
@@ -88,13 +110,14 @@ func firstOf(s ...string) string {
 	return ""
 }
 
-// completeNames completes NAME with the server's rollouts.
+// completeNames completes NAME with the server's (or, with --kube, the
+// cluster's) rollouts.
 func (x *ctl) completeNames(f *ctlFlags) cobra.CompletionFunc {
 	return func(c *cobra.Command, args []string, _ string) ([]cobra.Completion, cobra.ShellCompDirective) {
 		if len(args) > 0 {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
-		cl, err := x.client(f)
+		cl, err := x.rollouts(f)
 		if err != nil {
 			return nil, cobra.ShellCompDirectiveError
 		}

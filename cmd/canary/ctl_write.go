@@ -129,10 +129,17 @@ func (x *ctl) controlCmd(kind engine.CommandKind, short, long string) *cobra.Com
 
 NAME is namespace/name, or name in -n's namespace. The token's name is
 recorded as who did it; a control that does not apply in the rollout's
-phase is refused with the reason (exit code 2).`,
+phase is refused with the reason (exit code 2).
+
+With --kube (or --kubeconfig/--context) it acts on a Rollout resource
+instead: it writes the command annotation canary.dev/command, waits
+(--wait) until canary operator has taken it, and says whether it was
+applied or refused.`,
 		Args: cobra.ExactArgs(1),
 	}
 	f := x.connection(c)
+	x.kubeTarget(c, f)
+	c.Flags().DurationVar(&f.kube.wait, "wait", f.kube.wait, "with --kube: how long to wait for canary operator to take the command")
 	c.ValidArgsFunction = x.completeNames(f)
 	c.Flags().StringVar(&cmd.Reason, "reason", "", "why, recorded with the command")
 	switch kind {
@@ -146,7 +153,7 @@ phase is refused with the reason (exit code 2).`,
 		if err := checkOutput(output, "json", "yaml"); err != nil {
 			return err
 		}
-		cl, err := x.client(f)
+		cl, err := x.rollouts(f)
 		if err != nil {
 			return err
 		}
