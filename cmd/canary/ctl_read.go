@@ -11,6 +11,7 @@ import (
 	"github.com/canary-dev/canary/client"
 	"github.com/canary-dev/canary/manager"
 	rollreport "github.com/canary-dev/canary/report"
+	"github.com/canary-dev/canary/store"
 	"github.com/canary-dev/canary/view"
 	"github.com/spf13/cobra"
 )
@@ -130,9 +131,40 @@ taken on.`,
 			return err
 		}
 		x.describe(x.stdout, r, evs)
+		notes, err := cl.Notifications(c.Context(), name, manager.NotificationOptions{Status: manager.FilterFailed, Limit: describeFailures})
+		x.notifications(x.stdout, notes, err)
 		return nil
 	}
 	return c
+}
+
+// describeFailures is how many of the last failed notifications describe
+// shows.
+const describeFailures = 3
+
+// notifications writes the notifications block: counts by status and the
+// last failures. A server that cannot tell (an older one) is noted, not
+// an error: the rest of describe stands.
+func (x *ctl) notifications(w io.Writer, p manager.NotificationPage, err error) {
+	if err != nil {
+		fmt.Fprintf(w, "\nNotifications:  unavailable (%v)\n", err)
+		return
+	}
+	c := p.Counts
+	if c.Total == 0 {
+		fmt.Fprintln(w, "\nNotifications:  none")
+		return
+	}
+	fmt.Fprintf(w, "\nNotifications:  %d sent, %d failed (%d retrying, %d given up), %d queued, %d sending\n",
+		c.Delivered, c.Retrying+c.Dead, c.Retrying, c.Dead, c.Pending-c.Retrying, c.Claimed)
+	now := x.now()
+	for _, n := range p.Items {
+		what := fmt.Sprintf("given up after %d attempts", n.Attempts)
+		if n.Status != store.OutboxDead {
+			what = fmt.Sprintf("%d attempts, retry in %s", n.Attempts, canary.FormatDuration(max(n.NextAttempt.Sub(now), 0).Round(time.Second)))
+		}
+		fmt.Fprintf(w, "  ✗ %s via %s (%s #%d): %s: %s\n", n.Audience, n.Channel, n.Event, n.EventSeq, what, n.LastError)
+	}
 }
 
 // describe writes the description of r, whose recent events are evs.
