@@ -322,7 +322,10 @@ const (
 // Event is an append-only record of what happened and why.
 type Event struct {
 	// Seq increases by one per event of a rollout.
-	Seq     int64     `json:"seq"`
+	Seq int64 `json:"seq"`
+	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Format=date-time
 	Time    time.Time `json:"time"`
 	Rollout string    `json:"rollout"`
 	Type    EventType `json:"type"`
