@@ -109,7 +109,8 @@ func NewManager(rc *rest.Config, o ManagerOptions) (ctrl.Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg := Config{Client: c, Recorder: mgr.GetEventRecorderFor("canary-operator")} //nolint:staticcheck // core/v1 events
+	cfg := Config{Client: c, Recorder: mgr.GetEventRecorderFor("canary-operator"), //nolint:staticcheck // core/v1 events
+		Secrets: mgr.GetAPIReader()} // secret:NAME/KEY: a direct get, so RBAC needs no list or watch on secrets
 	if o.Configure != nil {
 		o.Configure(&cfg)
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/http"
 	"strings"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/canary-dev/canary/engine"
 	"github.com/canary-dev/canary/flags"
 	"github.com/canary-dev/canary/gatewayapi"
+	"github.com/canary-dev/canary/notify"
 	"github.com/canary-dev/canary/plan"
 	"github.com/canary-dev/canary/promql"
 
@@ -95,6 +97,22 @@ type Config struct {
 	// Checks runs pre-checks, hooks and approval webhooks. Default:
 	// checks.Runner.
 	Checks runnerChecks
+	// Secrets gets the Secrets that secret:NAME/KEY references name, in
+	// the rollout's namespace, directly from the API server (the
+	// manager's APIReader: get only, no list or watch). Default: Client.
+	Secrets client.Reader
+	// NotifyHTTPClient sends Slack, webhook and PagerDuty notifications.
+	// Default: http.DefaultClient (each send is bounded by NotifyTimeout).
+	NotifyHTTPClient *http.Client
+	// NotifyTimeout bounds one notification send. Default: 10s.
+	NotifyTimeout time.Duration
+	// NotifyMaxAttempts is how many attempts a notification gets before
+	// it is given up (a Warning Event, NotificationGivenUp). Default: 10.
+	NotifyMaxAttempts int
+	// NotifyBackoffBase is the wait after a notification's first failure,
+	// doubled after each next one up to NotifyBackoffMax (with jitter: each
+	// wait is drawn between half and all of it). Defaults: 2s and 5m.
+	NotifyBackoffBase, NotifyBackoffMax time.Duration
 }
 
 // Reconciler reconciles Rollouts.
@@ -113,12 +131,31 @@ func New(cfg Config) (*Reconciler, error) {
 	if cfg.CallTimeout <= 0 {
 		cfg.CallTimeout = 30 * time.Second
 	}
+	if cfg.Secrets == nil {
+		cfg.Secrets = cfg.Client
+	}
+	if cfg.NotifyTimeout <= 0 {
+		cfg.NotifyTimeout = notify.DefaultTimeout
+	}
+	if cfg.NotifyMaxAttempts <= 0 {
+		cfg.NotifyMaxAttempts = notify.DefaultMaxAttempts
+	}
+	if cfg.NotifyBackoffBase <= 0 {
+		cfg.NotifyBackoffBase = notify.DefaultBackoffBase
+	}
+	if cfg.NotifyBackoffMax <= 0 {
+		cfg.NotifyBackoffMax = notify.DefaultBackoffMax
+	}
+	cfg.NotifyBackoffMax = max(cfg.NotifyBackoffMax, cfg.NotifyBackoffBase)
 	if cfg.Router == nil {
 		c := cfg.Client
 		cfg.Router = func(p *canary.Plan) (canary.TrafficRouter, error) { return DefaultRouter(c, p) }
 	}
 	if cfg.Metrics == nil {
-		cfg.Metrics = DefaultMetrics
+		rd, timeout := cfg.Secrets, cfg.CallTimeout
+		cfg.Metrics = func(p *canary.Plan) (canary.MetricSource, error) {
+			return PrometheusSource(p, SecretResolver{Reader: rd, Namespace: p.Metadata.Namespace, Timeout: timeout}.Resolve)
+		}
 	}
 	if cfg.Flags == nil {
 		cfg.Flags = &flags.Memory{}
@@ -143,13 +180,30 @@ func DefaultRouter(c client.Client, p *canary.Plan) (canary.TrafficRouter, error
 	return r, nil
 }
 
-// DefaultMetrics is the plan's Prometheus source; builtin metrics measure
-// the built-in proxy, which the operator does not run.
+// DefaultMetrics is the plan's Prometheus source with env:/file: secret
+// references only; builtin metrics measure the built-in proxy, which the
+// operator does not run.
 func DefaultMetrics(p *canary.Plan) (canary.MetricSource, error) {
+	return PrometheusSource(p, nil)
+}
+
+// PrometheusSource is the plan's Prometheus source, its bearerToken and
+// basicAuth.password read with secrets (nil: env:/file: only).
+func PrometheusSource(p *canary.Plan, secrets func(canary.SecretRef) (string, error)) (canary.MetricSource, error) {
 	if p.Spec.Analysis.Metrics.Provider() != "prometheus" {
 		return nil, errors.New("analysis.metrics: the operator needs analysis.metrics.prometheus (builtin measures the built-in proxy, which the operator does not run)")
 	}
-	return promql.NewFromPlan(p)
+	cfg, err := promql.FromPlan(p)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Secrets = secrets
+	return promql.New(cfg)
+}
+
+// secrets is the resolver of the rollouts of namespace ns.
+func (r *Reconciler) secrets(ctx context.Context, ns string) SecretResolver {
+	return SecretResolver{Reader: r.cfg.Secrets, Namespace: ns, Context: ctx, Timeout: r.cfg.CallTimeout}
 }
 
 // SetupWithManager registers the reconciler for Rollouts. Status writes do
@@ -190,6 +244,13 @@ type Status struct {
 	LastCommand string `json:"lastCommand,omitempty"`
 	// State is the engine's state.
 	State *canary.State `json:"state,omitempty"`
+	// Notifications are the notifications of spec.notify not yet
+	// delivered, oldest first (at most MaxPendingNotifications), with
+	// their attempts, next retry and last error.
+	Notifications []Notification `json:"notifications,omitempty"`
+	// PagerDutyOpen lists the audiences whose PagerDuty incident for this
+	// rollout was triggered and not yet resolved.
+	PagerDutyOpen []string `json:"pagerDutyOpen,omitempty"`
 }
 
 // EventSummary is one engine event in the status.
@@ -207,9 +268,15 @@ type rollout struct {
 	obj    *unstructured.Unstructured
 	status Status
 	plan   *canary.Plan
+	// stale is set when a write failed: obj is not the stored object and
+	// nothing more may be written in this reconcile.
+	stale bool
+	// dropped counts notifications dropped from a full queue.
+	dropped int
 }
 
-// Reconcile does one step of a rollout.
+// Reconcile does one step of a rollout, then sends the notifications
+// its status holds that are due.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	log := ctrl.LoggerFrom(ctx)
 	obj := &unstructured.Unstructured{}
@@ -225,6 +292,29 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		log.Error(err, "unreadable status; starting over")
 		ro.status = Status{}
 	}
+	res, err := r.step(ctx, ro)
+	if err != nil || ro.stale || ro.plan == nil || len(ro.status.Notifications) == 0 {
+		return res, err
+	}
+	next, err := r.deliver(ctx, ro)
+	if err != nil {
+		if ctx.Err() != nil {
+			return res, nil // stopping: the next reconcile sends them again
+		}
+		return requeueOn(err)
+	}
+	if !next.IsZero() {
+		d := max(next.Sub(r.cfg.Clock.Now()), time.Millisecond)
+		if res.RequeueAfter <= 0 || d < res.RequeueAfter {
+			res.RequeueAfter = d
+		}
+	}
+	return res, nil
+}
+
+// step runs the engine once on the rollout and acts at most once.
+func (r *Reconciler) step(ctx context.Context, ro *rollout) (ctrl.Result, error) {
+	obj := ro.obj
 	now := r.cfg.Clock.Now()
 
 	p, perr := PlanOf(obj)
@@ -341,6 +431,7 @@ func (r *Reconciler) dropCommand(ctx context.Context, ro *rollout) (ctrl.Result,
 	delete(ann, AnnotationCommand)
 	ro.obj.SetAnnotations(ann)
 	if err := r.cfg.Client.Update(ctx, ro.obj); err != nil {
+		ro.stale = true
 		return requeueOn(err)
 	}
 	ro.status.LastCommand = ""
@@ -436,8 +527,14 @@ func (r *Reconciler) write(ctx context.Context, ro *rollout, out engine.Output) 
 	if n := len(s.RecentEvents); n > maxRecentEvents {
 		s.RecentEvents = append([]EventSummary(nil), s.RecentEvents[n-maxRecentEvents:]...)
 	}
+	r.enqueue(ro, out.Events) // sent once this write has succeeded
 	if err := r.writeStatus(ctx, ro); err != nil {
 		return err
+	}
+	if ro.dropped > 0 {
+		r.event(ro.obj, corev1.EventTypeWarning, "NotificationsDropped",
+			fmt.Sprintf("%d undelivered notification(s) dropped: more than %d were pending (see the NotificationFailed events for why)", ro.dropped, MaxPendingNotifications))
+		ro.dropped = 0
 	}
 	for _, ev := range out.Events {
 		if ev.Type == canary.EvEvaluated {
@@ -457,6 +554,7 @@ func (r *Reconciler) writeStatus(ctx context.Context, ro *rollout) error {
 	}
 	ro.obj.Object["status"] = m
 	if err := r.cfg.Client.Status().Update(ctx, ro.obj); err != nil {
+		ro.stale = true
 		return err
 	}
 	observe(ro.obj.GetNamespace(), ro.obj.GetName(), canary.Phase(ro.status.Phase), ro.status.Weight)
@@ -532,7 +630,9 @@ func (r *Reconciler) providers(p *canary.Plan) (*Providers, error) {
 		return nil, err
 	}
 	if ff := p.Spec.FeatureFlag; ff != nil {
-		if pv.Flags, err = flags.NewSetter(ff, flags.SetterConfig{Rollout: p.Metadata.Namespace + "/" + p.Metadata.Name, Store: r.cfg.Flags}); err != nil {
+		secrets := r.secrets(context.Background(), p.Metadata.Namespace)
+		if pv.Flags, err = flags.NewSetter(ff, flags.SetterConfig{Rollout: p.Metadata.Namespace + "/" + p.Metadata.Name, Store: r.cfg.Flags,
+			Secrets: secrets.Resolve}); err != nil {
 			return nil, err
 		}
 	}
