@@ -117,7 +117,12 @@ type notifyRig struct {
 
 func newNotifyRig(t *testing.T, notifySpec []any) *notifyRig {
 	t.Helper()
-	f := newFixture(t, kubetest.Service{RPS: 400, CanaryErrors: 0.001, CanaryLatency: 0.2})
+	return newNotifyRigFor(t, kubetest.Service{RPS: 400, CanaryErrors: 0.001, CanaryLatency: 0.2}, notifySpec)
+}
+
+func newNotifyRigFor(t *testing.T, svc kubetest.Service, notifySpec []any) *notifyRig {
+	t.Helper()
+	f := newFixture(t, svc)
 	u := examplePlan(t, "k8s/gatewayapi.yaml", f.ns, func(spec map[string]any) {
 		fast("1s")(spec)
 		spec["notify"] = notifySpec
@@ -425,6 +430,68 @@ func TestNotificationsSurviveLeaderDeath(t *testing.T) {
 	}
 	if !slices.Contains(keys, tr.aborted) {
 		t.Errorf("the message cut off (%s) was never delivered: %v", tr.aborted, keys)
+	}
+	g.noSecrets(t)
+}
+
+// TestNotificationsGiveUpAndPagerDuty rolls a faulty canary back: the
+// on-call audience's PagerDuty incident is triggered when the rollback
+// starts and resolved, after it, when it ends, under one dedup_key; a
+// webhook that always answers 500 is given up after NotifyMaxAttempts with
+// a Warning Event, and neither holds the rollback up.
+func TestNotificationsGiveUpAndPagerDuty(t *testing.T) {
+	t.Parallel()
+	g := newNotifyRigFor(t, kubetest.Service{RPS: 400, CanaryErrors: 0.08, CanaryLatency: 0.2}, []any{
+		map[string]any{"audience": "oncall", "pagerduty": map[string]any{"routingKey": "secret:hooks/pd", "url": "http://placeholder.invalid/v2/enqueue"},
+			"on": []any{"rolledBack"}},
+		map[string]any{"audience": "ops", "webhook": map[string]any{"url": "secret:hooks/url"}, "on": []any{"rollbackStarted", "rolledBack"}},
+	})
+	pd := newReceiver(t, func(int) int { return http.StatusAccepted })
+	hook := newReceiver(t, func(int) int { return http.StatusInternalServerError })
+	u, _ := g.f.get(t, g.key.Name)
+	spec := u.Object["spec"].(map[string]any)
+	spec["notify"].([]any)[0].(map[string]any)["pagerduty"].(map[string]any)["url"] = pd.URL + "/v2/enqueue"
+	if err := g.f.env.Client.Update(t.Context(), u); err != nil {
+		t.Fatal(err)
+	}
+	g.secret(t, map[string]string{"pd": "pd-routing-key-3333", "url": hook.URL + "/hooks/" + hookToken})
+	r := g.reconciler(t, func(c *operator.Config) { c.NotifyMaxAttempts = 2 })
+	s := g.run(t, r, "rolled back with every notification finished", func(s operator.Status) bool {
+		return s.Phase == string(canary.PhaseRolledBack) && len(s.Notifications) == 0
+	})
+
+	var actions []string
+	for _, req := range pd.requests() {
+		var ev struct {
+			RoutingKey  string `json:"routing_key"`
+			EventAction string `json:"event_action"`
+			DedupKey    string `json:"dedup_key"`
+		}
+		if err := json.Unmarshal(req.body, &ev); err != nil {
+			t.Fatal(err)
+		}
+		if ev.RoutingKey != "pd-routing-key-3333" || ev.DedupKey != "canary/"+g.f.ns+"/recoveryos-gateway/"+g.uid {
+			t.Errorf("PagerDuty event: routing key from the Secret? %v; dedup_key %q", ev.RoutingKey == "pd-routing-key-3333", ev.DedupKey)
+		}
+		actions = append(actions, ev.EventAction)
+	}
+	if !slices.Equal(actions, []string{"trigger", "resolve"}) {
+		t.Errorf("PagerDuty got %v, want [trigger resolve]", actions)
+	}
+	if len(s.PagerDutyOpen) != 0 {
+		t.Errorf("status.pagerDutyOpen = %v after the resolve", s.PagerDutyOpen)
+	}
+	want := g.engineEvents(canary.EvRollbackStarted, canary.EvRolledBack)
+	if got := len(hook.requests()); got != 2*want || want != 2 {
+		t.Errorf("webhook got %d requests, want 2 attempts for each of %d messages", got, want)
+	}
+	given := g.rec.with("NotificationGivenUp")
+	if len(given) != want || !strings.Contains(given[0], "ops via webhook") || !strings.Contains(given[0], "given up after 2 attempt(s)") ||
+		!strings.HasPrefix(given[0], "Warning ") {
+		t.Errorf("NotificationGivenUp events: %q", given)
+	}
+	if strings.Contains(g.rec.all(), "pd-routing-key-3333") {
+		t.Errorf("an Event shows the routing key")
 	}
 	g.noSecrets(t)
 }
