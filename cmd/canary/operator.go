@@ -35,7 +35,14 @@ annotation the operator applies once and removes:
   kubectl annotate rollout NAME canary.dev/command='abort-immediate: error spike'
 
 (pause, resume, approve, promote, promote-full, abort, abort-immediate, retry).
-With --leader-elect, replicas elect one leader with a Lease; only it acts.`,
+With --leader-elect, replicas elect one leader with a Lease; only it acts.
+
+spec.notify is delivered by the leader: each notification is queued in the
+status with the event that causes it, sent once that write is stored, retried
+with backoff (2s doubling to 5m, 10 attempts) and recorded as Events
+(NotificationSent, NotificationFailed, NotificationGivenUp). Secrets may be
+secret:NAME/KEY, a key of a Secret in the rollout's namespace (the operator
+needs get on secrets), besides env:NAME and file:/path.`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			ctrl.SetLogger(logr.FromSlogHandler(slog.NewJSONHandler(c.ErrOrStderr(), nil)))
