@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -101,13 +103,17 @@ func TestFullDiskPausesRolloutsAndRecovers(t *testing.T) {
 	}
 	defer st.Close()
 	router := &canarytest.Router{}
+	var builds, closes atomic.Int32
 	providers := func(context.Context, *canary.Plan) (Providers, error) {
+		builds.Add(1)
 		metrics := canarytest.Metrics(func(q canary.Query) (canary.Measurement, error) {
 			return canary.Measurement{Value: 0.001, Samples: 1000}, nil
 		})
-		return Providers{Router: router, Metrics: metrics, Flags: &flags.Memory{}, Checks: &canarytest.Checker{}}, nil
+		return Providers{Router: router, Metrics: metrics, Flags: &flags.Memory{}, Checks: &canarytest.Checker{},
+			Close: func() { closes.Add(1) }}, nil
 	}
-	m, err := New(Config{Store: st, Providers: providers, RestartDelay: 20 * time.Millisecond})
+	m, err := New(Config{Store: st, Providers: providers, RestartDelay: 20 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(t.Output(), nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,6 +154,8 @@ func TestFullDiskPausesRolloutsAndRecovers(t *testing.T) {
 	if stranded {
 		t.Fatal("a failed control left the rollout without a runner")
 	}
+	until(t, 5*time.Second, "providers rebuilt after the control", func() bool { return builds.Load()-closes.Load() == 1 })
+	b0, c0 := builds.Load(), closes.Load()
 	if _, err := m.Apply(ctx, diskPlan("other"), false, "test"); canary.ErrorCode(err) != canary.EUNAVAILABLE {
 		t.Errorf("apply on a full disk: %v; want code unavailable", err)
 	}
@@ -157,6 +165,13 @@ func TestFullDiskPausesRolloutsAndRecovers(t *testing.T) {
 	}
 	if now, _ := st.Latest(ctx, "team/web"); now.State.EventSeq != stored.State.EventSeq {
 		t.Errorf("saved seq moved from %d to %d on a full disk", stored.State.EventSeq, now.State.EventSeq)
+	}
+	// The runner restarted many times; its providers (a proxy serving
+	// users) stayed up: not closed and rebuilt on every restart, the proxy
+	// down in between, as they used to be. (The control above stops and
+	// starts the rollout's supervisor, so they were rebuilt once then.)
+	if b, c := builds.Load(), closes.Load(); b != b0 || c != c0 || b-c != 1 {
+		t.Errorf("providers built %d times and closed %d times during the outage (%d and %d before), want no change and one open", b, c, b0, c0)
 	}
 
 	if err := os.Remove(filler); err != nil {
@@ -173,6 +188,7 @@ func TestFullDiskPausesRolloutsAndRecovers(t *testing.T) {
 	if got, want := slices.Compact(router.Log()), []string{"w10", "w50", "w100", "promote", "removeCanary"}; !slices.Equal(got, want) {
 		t.Errorf("actions %v, want %v", router.Log(), want)
 	}
+	until(t, 5*time.Second, "providers closed once the rollout ended", func() bool { return closes.Load() == builds.Load() })
 }
 
 // TestMaxActive refuses a new rollout beyond Config.MaxActive with a

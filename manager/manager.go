@@ -172,11 +172,20 @@ func (m *Manager) startFrom(id int64, name string, p *canary.Plan, saved *canary
 	}()
 }
 
-// supervise runs l until its rollout is terminal or ctx ends.
+// supervise runs l until its rollout is terminal or ctx ends. The
+// providers are built once and outlive the runner's restarts: while a
+// rollout cannot be saved, its proxy keeps serving at the confirmed
+// weight instead of going down with the runner.
 func (m *Manager) supervise(ctx context.Context, name string, l *live) {
+	var pv *Providers
+	defer func() {
+		if pv != nil && pv.Close != nil {
+			pv.Close()
+		}
+	}()
 	delay := m.cfg.RestartDelay
 	for ctx.Err() == nil {
-		done, err := m.runOnce(ctx, name, l)
+		done, err := m.runOnce(ctx, name, l, &pv)
 		if done || ctx.Err() != nil {
 			return
 		}
@@ -190,9 +199,9 @@ func (m *Manager) supervise(ctx context.Context, name string, l *live) {
 	}
 }
 
-// runOnce loads the saved state, builds providers and runs the rollout.
-// done is true when the rollout ended.
-func (m *Manager) runOnce(ctx context.Context, name string, l *live) (done bool, err error) {
+// runOnce loads the saved state, builds the providers unless *pv holds
+// them already, and runs the rollout. done is true when the rollout ended.
+func (m *Manager) runOnce(ctx context.Context, name string, l *live, pv **Providers) (done bool, err error) {
 	saved, err := m.savedState(ctx, l)
 	if err != nil {
 		return false, err
@@ -200,15 +209,15 @@ func (m *Manager) runOnce(ctx context.Context, name string, l *live) (done bool,
 	if saved.Phase.Terminal() {
 		return true, nil
 	}
-	pv, err := m.cfg.Providers(ctx, l.plan)
-	if err != nil {
-		return false, fmt.Errorf("providers of %s: %w", name, err)
-	}
-	if pv.Close != nil {
-		defer pv.Close()
+	if *pv == nil {
+		p, err := m.cfg.Providers(ctx, l.plan)
+		if err != nil {
+			return false, fmt.Errorf("providers of %s: %w", name, err)
+		}
+		*pv = &p
 	}
 	r, err := runner.New(runner.Config{
-		Plan: l.plan, Router: pv.Router, Metrics: pv.Metrics, Flags: pv.Flags, Checks: pv.Checks,
+		Plan: l.plan, Router: (*pv).Router, Metrics: (*pv).Metrics, Flags: (*pv).Flags, Checks: (*pv).Checks,
 		Store: &durable{m: m, id: l.id, plan: l.plan}, Clock: m.cfg.Clock,
 	}, saved)
 	if err != nil {
