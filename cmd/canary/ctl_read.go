@@ -30,10 +30,13 @@ func (x *ctl) getCmd() *cobra.Command {
 		Short: "List rollouts, or show one",
 		Long: `Get lists the rollouts of canary serve (--phase keeps one phase) or shows
 one: name, generation, version, phase, step, canary weight and age.
--o json or -o yaml prints the API's objects.`,
+-o json or -o yaml prints the API's objects. With --kube (or --kubeconfig
+or --context) it reads Rollout resources from the Kubernetes API server
+instead (in -n's namespace, or all).`,
 		Args: cobra.MaximumNArgs(1),
 	}
 	f := x.connection(c)
+	x.kubeTarget(c, f)
 	c.ValidArgsFunction = x.completeNames(f)
 	c.Flags().StringVar(&phase, "phase", "", "only rollouts in this phase (Progressing, Paused, RolledBack, ...)")
 	outputFlag(c, &output, "json", "yaml")
@@ -41,7 +44,7 @@ one: name, generation, version, phase, step, canary weight and age.
 		if err := checkOutput(output, "json", "yaml"); err != nil {
 			return err
 		}
-		cl, err := x.client(f)
+		cl, err := x.rollouts(f)
 		if err != nil {
 			return err
 		}
@@ -115,9 +118,10 @@ taken on.`,
 		Args: cobra.ExactArgs(1),
 	}
 	f := x.connection(c)
+	x.kubeTarget(c, f)
 	c.ValidArgsFunction = x.completeNames(f)
 	c.RunE = func(c *cobra.Command, args []string) error {
-		cl, err := x.client(f)
+		cl, err := x.rollouts(f)
 		if err != nil {
 			return err
 		}
