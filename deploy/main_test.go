@@ -2,6 +2,7 @@ package deploy_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"io"
 	"os"
@@ -34,9 +35,19 @@ func decodeObjects(t *testing.T, what string, data []byte) []*unstructured.Unstr
 		if err != nil {
 			t.Fatalf("%s: %v", what, err)
 		}
-		if len(m) > 0 {
-			objs = append(objs, &unstructured.Unstructured{Object: m})
+		if len(m) == 0 {
+			continue
 		}
+		// Through JSON, so numbers are int64 as the API server's are.
+		b, err := json.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u := &unstructured.Unstructured{}
+		if err := u.UnmarshalJSON(b); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		objs = append(objs, u)
 	}
 }
 
