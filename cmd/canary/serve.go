@@ -29,8 +29,14 @@ type serveFlags struct {
 	tlsCert    string
 	tlsKey     string
 	publicURL  string
+	maxActive  int
 	wire       wireOptions
 }
+
+// defaultMaxRollouts is --max-rollouts' default: far more than a team runs
+// at once, few enough that a runaway script applying plans in a loop
+// cannot exhaust the machine's ports and memory.
+const defaultMaxRollouts = 1000
 
 // defaultStatePath is where canary keeps its state unless told otherwise.
 func defaultStatePath(file string) string {
@@ -46,7 +52,7 @@ func defaultStatePath(file string) string {
 }
 
 func newServeCmd() *cobra.Command {
-	f := serveFlags{listen: "127.0.0.1:7070", state: defaultStatePath("serve.db")}
+	f := serveFlags{listen: "127.0.0.1:7070", state: defaultStatePath("serve.db"), maxActive: defaultMaxRollouts}
 	c := &cobra.Command{
 		Use:   "serve",
 		Short: "Run many rollouts durably, with an HTTP API for kubectl-style controls",
@@ -70,6 +76,8 @@ a machine only you use).`,
 	c.Flags().StringVar(&f.tlsCert, "tls-cert", "", "TLS certificate file (with --tls-key)")
 	c.Flags().StringVar(&f.tlsKey, "tls-key", "", "TLS key file")
 	addKubeFlags(c.Flags(), &f.wire)
+	c.Flags().IntVar(&f.maxActive, "max-rollouts", f.maxActive,
+		"most rollouts running at once; applying another is refused (409) until one finishes (0: no limit)")
 	c.Flags().StringVar(&f.publicURL, "public-url", "", "base URL people reach this server at (links in notifications)")
 	return c
 }
@@ -111,6 +119,9 @@ func serve(ctx context.Context, f serveFlags, logw interface{ Write([]byte) (int
 	if err != nil {
 		return err
 	}
+	if f.maxActive < 0 {
+		return usageError{fmt.Errorf("--max-rollouts %d: want 0 (no limit) or more", f.maxActive)}
+	}
 	if tokens == nil && !f.insecure {
 		return usageError{errors.New("no API tokens: give --tokens-file or CANARY_TOKENS (name:role:secret lines), or --insecure on a loopback address")}
 	}
@@ -124,7 +135,7 @@ func serve(ctx context.Context, f serveFlags, logw interface{ Write([]byte) (int
 	defer st.Close()
 	reg := prometheus.NewRegistry()
 	flagStore := flags.NewCache(st, 0, nil)
-	mgr, err := manager.New(manager.Config{Store: st, Logger: log, Registerer: reg, Outbox: outboxFor,
+	mgr, err := manager.New(manager.Config{Store: st, Logger: log, Registerer: reg, Outbox: outboxFor, MaxActive: f.maxActive,
 		Providers: func(ctx context.Context, p *canary.Plan) (manager.Providers, error) {
 			return rolloutProviders(ctx, p, flagStore, f.wire)
 		}})
