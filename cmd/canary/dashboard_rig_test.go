@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -30,6 +32,40 @@ type dashRig struct {
 	ctx    context.Context
 	server string
 	stable *sample.Server
+	// hooks receives the rollouts' webhook notifications: /ok answers
+	// 200, /fail 500.
+	hooks *hookReceiver
+}
+
+// hookReceiver is a real HTTP webhook receiver counting the posts it got
+// by path.
+type hookReceiver struct {
+	*httptest.Server
+	mu    sync.Mutex
+	posts map[string]int
+}
+
+func startHooks(t *testing.T) *hookReceiver {
+	t.Helper()
+	h := &hookReceiver{posts: map[string]int{}}
+	h.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		h.mu.Lock()
+		h.posts[r.Method+" "+r.URL.Path]++
+		h.mu.Unlock()
+		if r.URL.Path == "/fail" {
+			http.Error(w, "receiver down for maintenance", http.StatusInternalServerError)
+		}
+	}))
+	t.Cleanup(h.Close)
+	return h
+}
+
+// count is how many posts path got.
+func (h *hookReceiver) count(path string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.posts["POST "+path]
 }
 
 // startDashRig starts serve with an operator and a viewer token; it stops
@@ -59,6 +95,7 @@ func startDashRig(t *testing.T, ctx context.Context) *dashRig {
 	rig := &dashRig{ctx: ctx, server: "http://" + addr}
 	waitHTTP(t, rig.server+"/healthz")
 	rig.stable = rigBackend(t, ctx, sample.Config{Seed: 1})
+	rig.hooks = startHooks(t)
 	return rig
 }
 
@@ -105,14 +142,25 @@ spec:
   rollback: {drain: 3s}
 `
 
+// rigNotify sends the rollout's step and rollback events to two
+// audiences by webhook: eng's receiver answers 200, oncall's 500.
+const rigNotify = `  notify:
+    - {audience: eng, webhook: {url: "%[1]s/ok"}, on: [stepStarted, rollbackStarted, rolledBack]}
+    - {audience: oncall, webhook: {url: "%[1]s/fail"}, on: [rollbackStarted, rolledBack]}
+`
+
 // start applies a rollout of name (version, hold per step) whose canary is
-// cfg, with load through its proxy for the rest of the test.
-func (rig *dashRig) start(t *testing.T, name, version, hold string, cfg sample.Config) rigRollout {
+// cfg, with load through its proxy for the rest of the test; with notify,
+// it notifies rig.hooks (rigNotify).
+func (rig *dashRig) start(t *testing.T, name, version, hold string, cfg sample.Config, notify ...bool) rigRollout {
 	t.Helper()
 	can := rigBackend(t, rig.ctx, cfg)
 	ro := rigRollout{name: "default/" + name, listen: freeAddr(t)}
 	flag := strings.ReplaceAll(name, "-", "_")
 	plan := fmt.Sprintf(rigPlan, name, version, ro.listen, rig.stable.URL(), can.URL(), flag, hold, hold)
+	if len(notify) > 0 && notify[0] {
+		plan += fmt.Sprintf(rigNotify, rig.hooks.URL)
+	}
 	if code, body := rig.do(t, "POST", "/api/v1/rollouts", rigOperator, plan); code != http.StatusCreated {
 		t.Fatalf("apply %s: %d %s", name, code, body)
 	}

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -38,7 +40,7 @@ func TestDashboard(t *testing.T) {
 	abortMe := rig.start(t, "abort-me", "v2.0.0", "600s", sample.Config{Seed: 3})
 	// The faulty canary answers 30% 5xx from its second step on, as the
 	// runbook's "errors at the 25% step".
-	rig.start(t, "faulty", "v2.1.0", "5s", sample.Config{Seed: 4, Faults: []sample.Fault{{From: 9 * time.Second, ErrorRate: 0.3}}})
+	rig.start(t, "faulty", "v2.1.0", "5s", sample.Config{Seed: 4, Faults: []sample.Fault{{From: 9 * time.Second, ErrorRate: 0.3}}}, true)
 	viewer := b.Tab(t)
 	signIn(t, viewer, rig.server, rigViewer, "viewer")
 	rig.start(t, "healthy", "v2.2.0", "6s", sample.Config{Seed: 5})
@@ -84,7 +86,31 @@ func TestDashboard(t *testing.T) {
 			t.Errorf("errorRate chart thresholds %q, want > 5%% immediate", label)
 		}
 		waitJS(t, viewer, `document.querySelector('#phase')?.dataset.phase === 'RolledBack'`, 30*time.Second)
+		// The notifications the rollback caused, live: eng's receiver took
+		// them, oncall's answered 500.
+		const notes = `[...document.querySelectorAll('#notifications tbody tr')]`
+		waitJS(t, viewer, notes+`.some((r) => r.dataset.audience === 'eng' && r.dataset.status === 'delivered' && r.textContent.includes('rolledBack'))`, 20*time.Second)
+		waitJS(t, viewer, notes+`.some((r) => r.dataset.audience === 'oncall' && r.dataset.failed === 'true')`, 20*time.Second)
+		failed := jsValue[string](t, viewer, notes+`.find((r) => r.dataset.audience === 'oncall' && r.dataset.failed === 'true').innerText`)
+		if !strings.Contains(failed, "failed") || !strings.Contains(failed, "500") || !strings.Contains(failed, "webhook") {
+			t.Errorf("failed notification row reads %q; want webhook, failed and the receiver's 500 in words", failed)
+		}
+		if rig.hooks.count("/ok") == 0 || rig.hooks.count("/fail") == 0 {
+			t.Errorf("the receivers got %d posts on /ok and %d on /fail; want both tried", rig.hooks.count("/ok"), rig.hooks.count("/fail"))
+		}
+		summary := jsValue[string](t, viewer, `document.querySelector('#notify-summary').textContent`)
+		if !strings.Contains(summary, "sent") || strings.Contains(summary, " 0 failed") {
+			t.Errorf("notifications summary %q; want sent and failed counts", summary)
+		}
 		screenshot(t, viewer, shots, "rollout-faulty.png")
+		// describe shows the same, from the same API.
+		var out, errOut bytes.Buffer
+		if code := Main(t.Context(), []string{"describe", "default/faulty", "--server", rig.server, "--token", rigViewer}, &out, &errOut); code != 0 {
+			t.Fatalf("describe: exit %d: %s", code, errOut.String())
+		}
+		if d := out.String(); !strings.Contains(d, "\nNotifications:  ") || !strings.Contains(d, "✗ oncall via webhook (") || !strings.Contains(d, "500") {
+			t.Errorf("describe's notifications block:\n%s", d[strings.LastIndex(d, "Notifications"):])
+		}
 	})
 
 	t.Run("viewer has no controls", func(t *testing.T) {
@@ -204,6 +230,26 @@ func TestDashboard(t *testing.T) {
 			t.Errorf("flag after the abort: %d %s, want disabled", code, body)
 		}
 		waitJS(t, op, `document.querySelector('#log li[data-type=command]')?.textContent.includes('checked on the dashboard')`, 10*time.Second)
+	})
+
+	t.Run("role from whoami", func(t *testing.T) {
+		// Both tabs learned their role from whoami; nothing probed the
+		// role by posting (an empty POST would have left a 400 or a 403).
+		if !slices.ContainsFunc(b.Requests(), func(u string) bool { return u == rig.server+"/api/v1/whoami" }) {
+			t.Error("the dashboard never asked /api/v1/whoami")
+		}
+		code, metrics := rig.do(t, "GET", "/metrics", "", "")
+		if code != http.StatusOK {
+			t.Fatalf("metrics: %d", code)
+		}
+		for _, line := range strings.Split(metrics, "\n") {
+			if strings.HasPrefix(line, `canary_http_requests_total{code="4`) && strings.Contains(line, `route="POST /api/v1/rollouts"`) {
+				t.Errorf("a refused apply was counted: %s", line)
+			}
+		}
+		if !strings.Contains(metrics, `canary_http_requests_total{code="200",route="GET /api/v1/whoami"}`) {
+			t.Error("no whoami request counted in /metrics")
+		}
 	})
 
 	b.Check(t, rig.server)
