@@ -27,13 +27,18 @@
 //     tab only) and sends it as "Authorization: Bearer" with fetch; the
 //     event stream is read with fetch and a ReadableStream for the same
 //     reason (EventSource cannot send a header). The API's roles apply
-//     unchanged: a viewer sees the pages without the controls, an operator
-//     gets the controls, each asking for confirmation.
+//     unchanged: the page learns the token's name and role from GET
+//     /api/v1/whoami; a viewer sees the pages without the controls, an
+//     operator gets the controls, each asking for confirmation.
 //   - Live without reloading: a rollout's page follows its event stream
 //     (resuming after the last event seen) and re-reads the rollout after
 //     each batch of events; the evaluated events' Evaluations are the
 //     charts' points (Value: the canary, or the service for burnRate;
-//     Stable: the stable track), with each rule's threshold drawn.
+//     Stable: the stable track), with each rule's threshold drawn. Its
+//     notifications (GET .../notifications, the newest 50) are read again
+//     a second after a batch of events, and, while one is queued, being
+//     sent or waiting for a retry, once more when it is due: no polling
+//     otherwise.
 //   - No markup from data: every text from the API is set as text
 //     (textContent), never parsed as HTML; the report's Markdown is
 //     rendered by the dashboard's own small renderer into DOM nodes.
