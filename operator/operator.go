@@ -292,6 +292,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		log.Error(err, "unreadable status; starting over")
 		ro.status = Status{}
 	}
+	if obj.GetDeletionTimestamp() != nil {
+		return r.finalize(ctx, ro)
+	}
+	if err := r.ensureFinalizer(ctx, ro); err != nil {
+		return requeueOn(err)
+	}
 	res, err := r.step(ctx, ro)
 	if err != nil || ro.stale || ro.plan == nil || len(ro.status.Notifications) == 0 {
 		return res, err
