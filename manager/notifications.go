@@ -156,6 +156,7 @@ func PageNotifications(items []store.OutboxItem, opt NotificationOptions) Notifi
 			continue
 		}
 		if len(page.Items) < limit {
+			n.Event, n.EventSeq = eventOf(it.Payload) // only for the items shown
 			page.Items = append(page.Items, n)
 		} else {
 			page.More++
@@ -191,8 +192,7 @@ func (f NotificationFilter) keeps(n Notification) bool {
 	return string(n.Status) == string(f)
 }
 
-// notification converts an outbox item; the payload is read only for the
-// event it tells about.
+// notification converts an outbox item but for its event (eventOf).
 func notification(it store.OutboxItem) Notification {
 	n := Notification{Key: it.Key, Audience: it.Audience, Channel: it.Channel, Status: it.Status,
 		Attempts: it.Attempts, LastError: it.LastError, CreatedAt: it.CreatedAt, FinishedAt: it.FinishedAt}
@@ -213,16 +213,21 @@ func notification(it store.OutboxItem) Notification {
 	case store.OutboxDead:
 		n.Failed = true
 	}
-	// Payloads of notify.OutboxItems are a notify.Message, whose event
-	// is the canary.Event it tells about.
+	return n
+}
+
+// eventOf reads the type and Seq of the event a payload tells about.
+// Payloads of notify.OutboxItems are a notify.Message, whose "event" is
+// the canary.Event; any other payload has none.
+func eventOf(payload []byte) (canary.EventType, int64) {
 	var p struct {
 		Event struct {
 			Seq  int64            `json:"seq"`
 			Type canary.EventType `json:"type"`
 		} `json:"event"`
 	}
-	if json.Unmarshal(it.Payload, &p) == nil {
-		n.Event, n.EventSeq = p.Event.Type, p.Event.Seq
+	if json.Unmarshal(payload, &p) != nil {
+		return "", 0
 	}
-	return n
+	return p.Event.Type, p.Event.Seq
 }

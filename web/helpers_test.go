@@ -60,14 +60,14 @@ spec:
 
 // env is a test server on a fake manager.
 type env struct {
-	t   *testing.T
+	t   testing.TB
 	api *webtest.API
 	srv *httptest.Server
 	reg *prometheus.Registry
 	log *syncBuffer
 }
 
-func tokens(t *testing.T) *web.Tokens {
+func tokens(t testing.TB) *web.Tokens {
 	t.Helper()
 	tk, err := web.LoadTokens(strings.NewReader(tokensLines))
 	if err != nil {
@@ -77,7 +77,7 @@ func tokens(t *testing.T) *web.Tokens {
 }
 
 // newEnv starts the API on a fresh fake; mod adjusts the Config.
-func newEnv(t *testing.T, mod ...func(*web.Config)) *env {
+func newEnv(t testing.TB, mod ...func(*web.Config)) *env {
 	t.Helper()
 	e := &env{t: t, api: webtest.New(), reg: prometheus.NewRegistry(), log: &syncBuffer{}}
 	cfg := web.Config{API: e.api, Tokens: tokens(t), Registry: e.reg,

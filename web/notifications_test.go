@@ -72,7 +72,7 @@ spec:
 // storeEnv is the API on a real manager and store holding rollout
 // default/web with 2×events notifications: eng's delivered, ops' failed
 // and retried, the last ops one given up.
-func storeEnv(t *testing.T, events int) *env {
+func storeEnv(t testing.TB, events int) *env {
 	t.Helper()
 	ctx := t.Context()
 	now := webtestT0
@@ -183,5 +183,18 @@ func TestNotificationsRoute(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			want(t, e.do("GET", tt.path, tt.token, ""), tt.status, tt.code)
 		})
+	}
+}
+
+// BenchmarkNotificationsRoute reads the newest 100 of 2,000 notifications
+// (a long rollout notifying two audiences), through HTTP, the manager and
+// the store, as the dashboard does after a batch of events.
+func BenchmarkNotificationsRoute(b *testing.B) {
+	e := storeEnv(b, 1000)
+	b.ResetTimer()
+	for b.Loop() {
+		if r := e.do("GET", "/api/v1/rollouts/default/web/notifications", viewToken, ""); r.status != http.StatusOK {
+			b.Fatalf("status %d", r.status)
+		}
 	}
 }

@@ -21,7 +21,7 @@ type sseEvent struct {
 
 // sseStream reads a stream line by line on its own goroutine.
 type sseStream struct {
-	t      *testing.T
+	t      testing.TB
 	resp   *http.Response
 	cancel context.CancelFunc
 	lines  chan string
