@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 
 	"github.com/canary-dev/canary/plan"
 	"github.com/spf13/cobra"
@@ -15,7 +16,8 @@ func newValidateCmd() *cobra.Command {
 		Long: `Validate parses each plan strictly (unknown fields, bad units, impossible
 steps and rules are errors) and prints every error at once as
 file:line:col: field.path: what is wrong (how to fix). Exit code 2 when any
-plan is invalid.`,
+plan is invalid. A valid plan may get warnings (exit code 0), e.g. a bare
+on: key, which kubectl (YAML 1.1) reads as true.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			bad := 0
@@ -28,6 +30,11 @@ plan is invalid.`,
 				}
 				fmt.Fprintf(c.OutOrStdout(), "%s: ok (%s %s: %d steps, %d rules, traffic %s)\n",
 					f, p.Metadata.Name, p.Spec.Version, len(p.Spec.Steps), len(p.Spec.Rules), p.Spec.Traffic.Provider())
+				if data, err := os.ReadFile(f); err == nil {
+					for _, w := range plan.Warnings(f, data) {
+						fmt.Fprintln(c.ErrOrStderr(), "warning:", w)
+					}
+				}
 				if *rps > 0 {
 					writeSampleSize(c.OutOrStdout(), p, *rps)
 				}
