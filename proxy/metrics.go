@@ -15,8 +15,11 @@ const (
 )
 
 // durationBuckets are the classic histogram buckets of
-// canary_proxy_request_duration_seconds, from 1ms to 10s.
-var durationBuckets = [...]float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
+// canary_proxy_request_duration_seconds, from 1ms to 10s: dense around
+// common latency SLO thresholds (100ms to 1s), so histogram_quantile near
+// a threshold such as 600ms interpolates within a bucket of 100–150ms
+// rather than 250–500ms. 19 buckets plus +Inf per track.
+var durationBuckets = [...]float64{.001, .0025, .005, .01, .025, .05, .1, .2, .3, .4, .5, .6, .75, 1, 1.5, 2, 3, 5, 10}
 
 var trackNames = [2]string{"stable", "canary"}
 

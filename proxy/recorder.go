@@ -427,7 +427,10 @@ func (t *trackRec) collect(first, last int64, st *WindowStats) {
 // latencyPNN in seconds, errorRate as 5xx/requests, requestRate in
 // requests per second over the whole window. Samples is the number of
 // requests in the window (Q.At − Q.Window, Q.At]; NoData is set when there
-// were none (for a latency, when none had a latency). burnRate is not a
+// were none (for a latency, when none had a latency). A latency also
+// carries the window's distribution (Measurement.Latency): at most 64
+// log-spaced buckets on a grid both tracks of the window share (see
+// chooseGrid), counting every request with a latency. burnRate is not a
 // base metric (the analysis derives it from errorRate of both tracks) and,
 // like any other name, is ErrUnknownMetric.
 func (r *Recorder) Measure(ctx context.Context, q canary.Query) (canary.Measurement, error) {
@@ -447,6 +450,9 @@ func (r *Recorder) Measure(ctx context.Context, q canary.Query) (canary.Measurem
 	case isLatency:
 		m.NoData = st.LatencySamples == 0
 		m.Value = st.Quantile(quant).Seconds()
+		if !m.NoData {
+			m.Latency = r.latencyBuckets(st, q)
+		}
 	case q.Metric == canary.MetricErrorRate:
 		m.Value = st.ErrorRate()
 	default:
@@ -456,4 +462,46 @@ func (r *Recorder) Measure(ctx context.Context, q canary.Query) (canary.Measurem
 		m.Value = 0
 	}
 	return m, nil
+}
+
+// latencyBuckets returns st's latency distribution on the grid chosen
+// from both tracks over q's window. The grid is chosen from the window's
+// complete seconds (all but the one holding q.At, which may still be
+// receiving requests), so the canary's and the stable's measurements of
+// one evaluation, taken a moment apart, choose the same grid; from the
+// whole window when those seconds saw no request.
+func (r *Recorder) latencyBuckets(st WindowStats, q canary.Query) []canary.LatencyBucket {
+	g, ok := r.sharedGrid(q.Window-time.Second, st.End.Add(-time.Second))
+	if !ok {
+		g, ok = r.sharedGrid(q.Window, st.End)
+	}
+	if !ok {
+		return nil
+	}
+	return g.buckets(st.bins)
+}
+
+// sharedGrid chooses the grid of both tracks' latencies over the window
+// (at−window, at].
+func (r *Recorder) sharedGrid(window time.Duration, at time.Time) (latencyGrid, bool) {
+	if window <= 0 {
+		return latencyGrid{}, false
+	}
+	var union []uint64
+	var total int64
+	for _, tr := range []canary.Track{canary.TrackStable, canary.TrackCanary} {
+		st, err := r.Stats(tr, window, at)
+		if err != nil {
+			return latencyGrid{}, false
+		}
+		if union == nil {
+			union = st.bins
+		} else {
+			for i, c := range st.bins {
+				union[i] += c
+			}
+		}
+		total += st.LatencySamples
+	}
+	return chooseGrid(union, total)
 }
