@@ -257,7 +257,7 @@ func (d *Deliverer) deliver(ctx context.Context, it store.OutboxItem) {
 	m, err := decodeItem(it)
 	var s Sender
 	if err == nil {
-		s, err = d.sender(m)
+		s, err = d.sender(cmp.Or(m.RolloutID, it.RolloutID), m)
 	}
 	if err == nil && m.Channel == ChannelPagerDuty {
 		wait, skip, oerr := d.pagerDutyTurn(ctx, it, m)
@@ -287,12 +287,13 @@ func (d *Deliverer) deliver(ctx context.Context, it store.OutboxItem) {
 	d.record(ctx, it, err)
 }
 
-// sender builds the Sender for m's audience and channel.
-func (d *Deliverer) sender(m Message) (Sender, error) {
-	if m.RolloutID == 0 {
+// sender builds the Sender for m's audience and channel under the plan of
+// rollout id.
+func (d *Deliverer) sender(id int64, m Message) (Sender, error) {
+	if id == 0 {
 		return nil, Permanent(errors.New("the notification names no rollout, so its channel settings are unknown"))
 	}
-	p, err := d.plan(m.RolloutID)
+	p, err := d.plan(id)
 	if err != nil {
 		return nil, err
 	}
@@ -301,7 +302,7 @@ func (d *Deliverer) sender(m Message) (Sender, error) {
 			return d.cfg.Senders(a, m.Channel)
 		}
 	}
-	return nil, Permanent(fmt.Errorf("the plan of rollout %d has no audience %q", m.RolloutID, m.Audience))
+	return nil, Permanent(fmt.Errorf("the plan of rollout %d has no audience %q", id, m.Audience))
 }
 
 // plan returns rollout id's plan, cached.

@@ -68,7 +68,10 @@ func decodeItem(it store.OutboxItem) (Message, error) {
 	if m.Audience == "" {
 		m.Audience = it.Audience
 	}
-	if m.RolloutID == 0 {
+	// A message with a UID is identified by it: the item's RolloutID is
+	// then only the outbox's handle on the plan (canary run without
+	// --state keeps its outbox in a temporary store whose IDs repeat).
+	if m.RolloutID == 0 && m.UID == "" {
 		m.RolloutID = it.RolloutID
 	}
 	return m, nil

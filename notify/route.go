@@ -37,7 +37,9 @@ type Message struct {
 	// (Route, notify test, canary operator).
 	RolloutID int64 `json:"rolloutID,omitempty"`
 	// UID identifies the rollout outside a store: the Rollout object's
-	// Kubernetes UID under canary operator. Empty under canary serve.
+	// Kubernetes UID under canary operator, a random run ID under canary
+	// run without --state. Empty under canary serve. A message with a UID
+	// has no RolloutID.
 	UID string `json:"uid,omitempty"`
 	// Namespace is the plan's namespace ("" means default).
 	Namespace string `json:"namespace,omitempty"`

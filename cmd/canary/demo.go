@@ -10,6 +10,7 @@ import (
 
 	"github.com/canary-dev/canary"
 	"github.com/canary-dev/canary/loadgen"
+	"github.com/canary-dev/canary/notify"
 	"github.com/canary-dev/canary/plan"
 	"github.com/canary-dev/canary/sample"
 	"github.com/spf13/cobra"
@@ -219,7 +220,7 @@ func playScenario(ctx context.Context, s scenario, f demoFlags, out *output) (sc
 		}
 	}
 	start := time.Now()
-	st, err := execute(sctx, p, pv, out, canary.State{}, nil)
+	st, err := execute(sctx, p, pv, out, canary.State{}, nil, &notify.Console{Println: out.line}) // the demo's audiences are fake: print only
 	out.onEvent = nil
 	res := scenarioResult{st: st, took: time.Since(start), load: gen.Stop()}
 	if err != nil {

@@ -25,6 +25,11 @@ type runFlags struct {
 	state   string
 	resume  bool
 	wire    wireOptions
+	// noNotify prints spec.notify's notifications instead of sending them.
+	noNotify bool
+	// notifyGrace is how long to wait at exit for notifications still
+	// being delivered; notifySend bounds one send.
+	notifyGrace, notifySend time.Duration
 }
 
 func newRunCmd() *cobra.Command {
@@ -42,12 +47,24 @@ every rule against its threshold, pending timers); otherwise, or with
 
 Ctrl-C pauses the rollout at its current weight and exits with code 4.
 
+The plan's notifications (spec.notify) are sent as canary serve sends
+them: queued with the events, delivered beside the rollout with retries
+and a stable key per message, each shown as sent (✓) or failed (✗). At
+exit canary run waits up to --notify-timeout for the ones still being
+delivered and lists any it could not deliver. With --state they stay
+queued there, and the next canary run on it (--resume) sends them once;
+without --state they are lost at exit. A failing channel never changes the
+rollout's outcome. --no-notify only prints them (a dry run).
+
 Exit codes: 0 promoted, 1 rolled back, 2 invalid input, 3 pre-checks failed
 (nothing changed), 4 paused or interrupted, 5 a dependency failed.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			if f.output != "" && f.output != "json" && f.output != "text" {
 				return usageError{fmt.Errorf("-o %q: use json or text", f.output)}
+			}
+			if f.notifyGrace < 0 || f.notifySend <= 0 || f.notifySend > 10*time.Minute {
+				return usageError{errors.New("--notify-timeout must be 0 or more and --notify-send-timeout between 1ms and 10m (e.g. 10s)")}
 			}
 			p, err := plan.Load(args[0])
 			if err != nil {
@@ -67,11 +84,31 @@ Exit codes: 0 promoted, 1 rolled back, 2 invalid input, 3 pre-checks failed
 				fmt.Fprintf(c.ErrOrStderr(), "canary: proxy listening on http://%s (stable %s, canary %s)\n",
 					pv.proxyAddr, p.Spec.Traffic.Proxy.Stable, p.Spec.Traffic.Proxy.Canary)
 			}
+			out := newOutput(c.OutOrStdout(), f)
+			var save runner.Store
+			if saved != nil {
+				save = saved
+			}
+			var notifier canary.Notifier
+			var nt *runDelivery
+			if f.noNotify {
+				notifier = &notify.Console{Println: out.line}
+			} else {
+				nt, err = startRunDelivery(c.Context(), runDeliveryConfig{plan: p, state: saved, statePath: f.state, out: out, sendTimeout: f.notifySend})
+				if err != nil {
+					return err
+				}
+				defer nt.close()
+				if saved == nil && nt != nil {
+					save = nt // queues the notifications in the temporary outbox
+				}
+			}
 			start, err := saved.resume(c.Context(), p)
 			if err != nil {
 				return err
 			}
-			st, err := execute(c.Context(), p, pv, newOutput(c.OutOrStdout(), f), start, saved)
+			st, err := execute(c.Context(), p, pv, out, start, save, notifier)
+			nt.finish(c.ErrOrStderr(), f.notifyGrace)
 			err = outcome(p, st, err)
 			if saved != nil && exitCode(err) == ExitPaused {
 				fmt.Fprintf(c.ErrOrStderr(), "canary: the state is saved in %s; continue with: canary run --resume %s\n", f.state, args[0])
@@ -87,6 +124,9 @@ Exit codes: 0 promoted, 1 rolled back, 2 invalid input, 3 pre-checks failed
 	c.Flags().StringVar(&f.state, "state", defaultStatePath("run.db"), "the state database (every decision is saved before it is acted on)")
 	addKubeFlags(c.Flags(), &f.wire)
 	c.Flags().BoolVar(&f.resume, "resume", false, "continue the paused or interrupted rollout of this plan from --state")
+	c.Flags().BoolVar(&f.noNotify, "no-notify", false, "print spec.notify's notifications instead of sending them (a dry run)")
+	c.Flags().DurationVar(&f.notifyGrace, "notify-timeout", defaultNotifyGrace, "at exit, how long to wait for notifications still being delivered (0: do not wait)")
+	c.Flags().DurationVar(&f.notifySend, "notify-send-timeout", defaultNotifySend, "how long one notification send may take; a send cut off by a crash is retried after 3 times this")
 	return c
 }
 
@@ -186,9 +226,10 @@ func (o *output) close() {
 	}
 }
 
-// execute runs one rollout of p on pv from st, showing it on out and saving
-// it in save (nil: in memory).
-func execute(ctx context.Context, p *canary.Plan, pv *providers, out *output, st canary.State, save runner.Store) (canary.State, error) {
+// execute runs one rollout of p on pv from st, showing it on out, saving
+// it in save (nil: in memory) and telling notifier (optional) about each
+// event.
+func execute(ctx context.Context, p *canary.Plan, pv *providers, out *output, st canary.State, save runner.Store, notifier canary.Notifier) (canary.State, error) {
 	clock := canary.SystemClock{}
 	if st.Phase == "" {
 		st = engine.New(p, clock.Now())
@@ -199,7 +240,7 @@ func execute(ctx context.Context, p *canary.Plan, pv *providers, out *output, st
 	r, err := runner.New(runner.Config{
 		Store: save,
 		Plan:  p, Router: pv.router, Metrics: pv.metrics, Flags: pv.flags, Checks: pv.checks,
-		Notifier: &notify.Console{Println: out.line}, StopWhenPaused: true, PauseOnInterrupt: true,
+		Notifier: notifier, StopWhenPaused: true, PauseOnInterrupt: true,
 		OnEvent:  out.event,
 		OnUpdate: func(st canary.State, last []canary.Evaluation) { out.update(p, st, last, clock.Now()) },
 	}, st)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/canary-dev/canary"
 	"github.com/canary-dev/canary/engine"
+	"github.com/canary-dev/canary/notify"
 	"github.com/canary-dev/canary/store"
 )
 
@@ -19,6 +20,9 @@ type runState struct {
 	st    *store.Store
 	id    int64
 	state canary.State
+	// plan routes the events' notifications; nil with --no-notify, when
+	// no outbox items are written.
+	plan *canary.Plan
 }
 
 // openRunState opens --state and creates the rollout, or with --resume
@@ -34,11 +38,16 @@ func openRunState(ctx context.Context, f runFlags, p *canary.Plan, file string) 
 	if err := os.MkdirAll(filepath.Dir(f.state), 0o700); err != nil {
 		return nil, canary.Errorf(canary.EUNAVAILABLE, "--state: %v", err)
 	}
-	st, err := store.Open(ctx, f.state)
+	// A send cut off by a crash is offered again once its claim's lease
+	// runs out; the lease follows the send timeout (see claimLease).
+	st, err := store.OpenConfig(ctx, store.Config{Path: f.state, ClaimLease: claimLease(f.notifySend)})
 	if err != nil {
 		return nil, err
 	}
 	rs := &runState{st: st}
+	if !f.noNotify {
+		rs.plan = p
+	}
 	name := p.Metadata.Namespace + "/" + p.Metadata.Name
 	latest, err := st.Latest(ctx, name)
 	switch {
@@ -91,13 +100,21 @@ func (r *runState) resume(ctx context.Context, p *canary.Plan) (canary.State, er
 	return out.State, nil
 }
 
-// Save commits a decision (implements runner.Store). The first save of a
-// new rollout replaces the empty snapshot Create stored.
+// Save commits a decision (implements runner.Store) with the
+// notifications its events cause (the outbox runDelivery delivers from), in
+// one transaction. The first save of a new rollout replaces the empty
+// snapshot Create stored.
 func (r *runState) Save(ctx context.Context, st canary.State, events []canary.Event) error {
 	if r == nil {
 		return nil
 	}
-	return r.st.Commit(ctx, r.id, st, events)
+	var opts []store.CommitOption
+	if r.plan != nil {
+		if items := notify.OutboxItems(r.plan, r.id, events); len(items) > 0 {
+			opts = append(opts, store.WithOutbox(items...))
+		}
+	}
+	return r.st.Commit(ctx, r.id, st, events, opts...)
 }
 
 func (r *runState) close() {
