@@ -25,7 +25,7 @@ type Config struct {
 	// Required.
 	Address string
 	// Queries overrides query templates by name (latency, errorRate,
-	// requestRate, requests); the others keep their defaults
+	// requestRate, requests, latencyBuckets); the others keep their defaults
 	// (DefaultQueries). Templates are text/template with .Window, .Track,
 	// .Service, .Namespace and .Quantile (see Vars).
 	Queries map[string]string

@@ -26,7 +26,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		{"no address", Config{}, `address "" is not an http(s) URL`},
 		{"not a URL", Config{Address: "prometheus:9090"}, "is not an http(s) URL"},
 		{"unknown template name", Config{Address: addr, Queries: map[string]string{"latncy": "x"}},
-			"queries[latncy]: not a query name (use latency, errorRate, requestRate, requests)"},
+			"queries[latncy]: not a query name (use latency, errorRate, requestRate, requests, latencyBuckets)"},
 		{"empty template", Config{Address: addr, Queries: map[string]string{"errorRate": " "}}, "queries[errorRate]: empty"},
 		{"unknown variable", Config{Address: addr, Queries: map[string]string{"latency": `up{track="{{.Trak}}"}`}},
 			"queries[latency]: template: latency:1:12: executing \"latency\" at <.Trak>: can't evaluate field Trak"},

@@ -29,6 +29,7 @@ type env struct {
 	px             *proxy.Proxy
 	stable, canary *sample.Server
 	proxyURL       string
+	reg            *prometheus.Registry // the proxy's metrics, as scraped
 }
 
 func newEnv(t *testing.T, stable, can sample.Config, weight int) *env {
@@ -53,6 +54,7 @@ func newEnv(t *testing.T, stable, can sample.Config, weight int) *env {
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
+	e.reg = reg
 	if err := e.px.Register(reg); err != nil {
 		t.Fatal(err)
 	}

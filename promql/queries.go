@@ -27,6 +27,13 @@ const (
 	// QueryRequests is the number of requests in the window; it fills
 	// Measurement.Samples, which minRequests is checked against.
 	QueryRequests = "requests"
+	// QueryLatencyBuckets is, for a latency, the number of requests in
+	// each cumulative histogram bucket over the window: one series per
+	// bucket with an le label (as sum by (le) (increase(…_bucket[…]))
+	// gives). It fills Measurement.Latency; an empty result leaves it
+	// out, and compare: baseline rules then compare per-interval
+	// quantiles instead.
+	QueryLatencyBuckets = "latencyBuckets"
 )
 
 // The default query templates read the built-in proxy's /metrics
@@ -42,10 +49,13 @@ const (
 	DefaultErrorRateQuery   = `(sum(rate(canary_proxy_requests_total{track="{{.Track}}",code="5xx"}[{{.Window}}])) or vector(0)) / sum(rate(canary_proxy_requests_total{track="{{.Track}}"}[{{.Window}}]))`
 	DefaultRequestRateQuery = `sum(rate(canary_proxy_requests_total{track="{{.Track}}"}[{{.Window}}]))`
 	DefaultRequestsQuery    = `sum(increase(canary_proxy_requests_total{track="{{.Track}}"}[{{.Window}}]))`
+	// DefaultLatencyBucketsQuery reads the same histogram as
+	// DefaultLatencyQuery, bucket by bucket.
+	DefaultLatencyBucketsQuery = `sum by (le) (increase(canary_proxy_request_duration_seconds_bucket{track="{{.Track}}"}[{{.Window}}]))`
 )
 
 // QueryNames lists the template names in a fixed order.
-var QueryNames = []string{QueryLatency, QueryErrorRate, QueryRequestRate, QueryRequests}
+var QueryNames = []string{QueryLatency, QueryErrorRate, QueryRequestRate, QueryRequests, QueryLatencyBuckets}
 
 // DefaultQueries returns a new map of the default templates by name.
 func DefaultQueries() map[string]string {
@@ -54,6 +64,8 @@ func DefaultQueries() map[string]string {
 		QueryErrorRate:   DefaultErrorRateQuery,
 		QueryRequestRate: DefaultRequestRateQuery,
 		QueryRequests:    DefaultRequestsQuery,
+
+		QueryLatencyBuckets: DefaultLatencyBucketsQuery,
 	}
 }
 
@@ -81,6 +93,9 @@ type Exprs struct {
 	Value string `json:"value"`
 	// Requests is the rendered requests query; its result is the samples.
 	Requests string `json:"requests"`
+	// Buckets is the rendered latencyBuckets query of a latency; its
+	// result is the latency distribution.
+	Buckets string `json:"buckets,omitempty"`
 }
 
 // ValidateQueries checks query template overrides as New does: known

@@ -63,6 +63,7 @@ func (s *Source) Exprs(q canary.Query) (Exprs, error) {
 	v := s.vars
 	v.Window, v.Track = FormatWindow(q.Window), string(q.Track)
 	var e Exprs
+	var err error
 	if q.Track != canary.TrackStable && q.Track != canary.TrackCanary {
 		return e, fmt.Errorf("measure %s of track %q: unknown track (want stable or canary)", q.Metric, q.Track)
 	}
@@ -72,6 +73,9 @@ func (s *Source) Exprs(q canary.Query) (Exprs, error) {
 	switch qt, isLatency := q.Metric.Quantile(); {
 	case isLatency:
 		e.Name, v.Quantile = QueryLatency, formatQuantile(qt)
+		if e.Buckets, err = s.tmpl.render(QueryLatencyBuckets, v); err != nil {
+			return e, err
+		}
 	case q.Metric == canary.MetricErrorRate:
 		e.Name = QueryErrorRate
 	case q.Metric == canary.MetricRequestRate:
@@ -79,7 +83,6 @@ func (s *Source) Exprs(q canary.Query) (Exprs, error) {
 	default:
 		return e, fmt.Errorf("measure %q: %w", q.Metric, ErrUnknownMetric)
 	}
-	var err error
 	if e.Value, err = s.tmpl.render(e.Name, v); err != nil {
 		return e, err
 	}
@@ -88,11 +91,13 @@ func (s *Source) Exprs(q canary.Query) (Exprs, error) {
 	return e, err
 }
 
-// Measure implements canary.MetricSource: the value query and the requests
-// query run concurrently at q.At (zero: now). The value is in canonical
-// units (seconds, ratio, requests/s) as the templates return it; Samples
-// is the requests result rounded (0 when it has no data); NoData is set
-// when the value query returned nothing or NaN.
+// Measure implements canary.MetricSource: the value query, the requests
+// query and, for a latency, the latencyBuckets query run concurrently at
+// q.At (zero: now). The value is in canonical units (seconds, ratio,
+// requests/s) as the templates return it; Samples is the requests result
+// rounded (0 when it has no data); NoData is set when the value query
+// returned nothing or NaN. A latency's Latency is the buckets query's
+// result de-cumulated (see Buckets), absent when it returned nothing.
 func (s *Source) Measure(ctx context.Context, q canary.Query) (canary.Measurement, error) {
 	e, err := s.Exprs(q)
 	if err != nil {
@@ -107,13 +112,28 @@ func (s *Source) Measure(ctx context.Context, q canary.Query) (canary.Measuremen
 		v, err := s.Instant(ctx, QueryRequests, e.Requests, q.At)
 		reqCh <- answer{v, err}
 	}()
+	type dist struct {
+		b   []canary.LatencyBucket
+		err error
+	}
+	distCh := make(chan dist, 1)
+	if e.Buckets != "" {
+		go func() {
+			b, err := s.Buckets(ctx, QueryLatencyBuckets, e.Buckets, q.At)
+			distCh <- dist{b, err}
+		}()
+	} else {
+		distCh <- dist{}
+	}
 	val, verr := s.Instant(ctx, e.Name, e.Value, q.At)
-	req := <-reqCh
+	req, hist := <-reqCh, <-distCh
 	switch {
 	case verr != nil:
 		return canary.Measurement{}, verr
 	case req.err != nil:
 		return canary.Measurement{}, req.err
+	case hist.err != nil:
+		return canary.Measurement{}, hist.err
 	}
 	m := canary.Measurement{Value: val.V, NoData: val.NoData}
 	if !req.v.NoData && req.v.V > 0 {
@@ -121,6 +141,8 @@ func (s *Source) Measure(ctx context.Context, q canary.Query) (canary.Measuremen
 	}
 	if m.NoData {
 		m.Value = 0
+	} else {
+		m.Latency = hist.b
 	}
 	return m, nil
 }
@@ -144,11 +166,8 @@ func (s *Source) Instant(ctx context.Context, name, expr string, at time.Time) (
 		return Value{}, &QueryError{Address: s.addr, Name: name, Expr: expr, Kind: kind, Err: err, Attempts: attempts}
 	}
 	res, attempts, err := s.query(ctx, expr, at)
-	switch {
-	case err != nil && errors.Is(err, context.DeadlineExceeded):
-		return fail(ErrUnavailable, fmt.Errorf("no answer within %s (the query timeout)", s.timeout), attempts)
-	case err != nil:
-		return fail(classify(err), describe(err), attempts)
+	if err != nil {
+		return fail(s.queryFailure(err, attempts))
 	}
 	v, err := single(res)
 	if err != nil {
@@ -159,6 +178,15 @@ func (s *Source) Instant(ctx context.Context, name, expr string, at time.Time) (
 		return fail(kind, err, attempts)
 	}
 	return v, nil
+}
+
+// queryFailure is the kind and description of a failed query request,
+// and the attempts made.
+func (s *Source) queryFailure(err error, attempts int) (kind, cause error, n int) {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return ErrUnavailable, fmt.Errorf("no answer within %s (the query timeout)", s.timeout), attempts
+	}
+	return classify(err), describe(err), attempts
 }
 
 // query runs expr, retrying transient failures with doubling backoff
