@@ -68,5 +68,6 @@ func (r *Reconciler) finalize(ctx context.Context, ro *rollout) (ctrl.Result, er
 		return requeueOn(err)
 	}
 	forget(ro.obj.GetNamespace(), ro.obj.GetName())
+	r.helm.forget(ro.obj.GetNamespace(), ro.obj.GetName())
 	return ctrl.Result{}, nil
 }

@@ -45,6 +45,12 @@ type ManagerOptions struct {
 	// Selector, when set, is a label selector: only matching Rollouts are
 	// reconciled (to split rollouts between operator installations).
 	Selector string
+	// MaxConcurrentReconciles is how many Rollouts are reconciled at
+	// once. Default: DefaultMaxConcurrentReconciles (4).
+	MaxConcurrentReconciles int
+	// HelmChartDir is the folder of the charts traffic.helm may name
+	// (Config.HelmChartDir). Default: none, traffic.helm is refused.
+	HelmChartDir string
 	// Configure, when set, adjusts the reconciler's configuration (tests
 	// inject metrics and routers here).
 	Configure func(*Config)
@@ -110,7 +116,8 @@ func NewManager(rc *rest.Config, o ManagerOptions) (ctrl.Manager, error) {
 		return nil, err
 	}
 	cfg := Config{Client: c, Recorder: mgr.GetEventRecorderFor("canary-operator"), //nolint:staticcheck // core/v1 events
-		Secrets: mgr.GetAPIReader()} // secret:NAME/KEY: a direct get, so RBAC needs no list or watch on secrets
+		Secrets:    mgr.GetAPIReader(), // secret:NAME/KEY: a direct get, so RBAC needs no list or watch on secrets
+		RESTConfig: kube.WithDefaults(rc), HelmChartDir: o.HelmChartDir, MaxConcurrentReconciles: o.MaxConcurrentReconciles}
 	if o.Configure != nil {
 		o.Configure(&cfg)
 	}

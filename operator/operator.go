@@ -25,6 +25,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -85,15 +86,26 @@ type Config struct {
 	Clock canary.Clock
 	// CallTimeout bounds one provider call or measurement. Default: 30s.
 	CallTimeout time.Duration
-	// Router builds a plan's traffic router. Default: DefaultRouter
-	// (gatewayAPI on Client; other traffic providers are refused).
+	// Router builds a plan's traffic router. Default: traffic.helm with
+	// the Helm SDK on RESTConfig (one router kept per rollout), otherwise
+	// DefaultRouter (gatewayAPI on Client; other providers are refused).
 	Router func(p *canary.Plan) (canary.TrafficRouter, error)
+	// RESTConfig reaches the cluster for traffic.helm (the Helm SDK
+	// builds its own clients). Default: none, and traffic.helm is refused.
+	RESTConfig *rest.Config
+	// HelmChartDir is the folder of the charts traffic.helm may name: a
+	// relative traffic.helm.chart is resolved in it and no chart outside
+	// it is loaded. Default: none, and traffic.helm is refused with what
+	// to set.
+	HelmChartDir string
+	// MaxConcurrentReconciles is how many Rollouts are reconciled at once
+	// (a slow notification receiver or Prometheus then holds up only its
+	// own rollout); one Rollout is never reconciled concurrently.
+	// Default: DefaultMaxConcurrentReconciles.
+	MaxConcurrentReconciles int
 	// Metrics builds a plan's metric source; the seam tests inject a fake
 	// through. Default: DefaultMetrics (analysis.metrics.prometheus).
 	Metrics func(p *canary.Plan) (canary.MetricSource, error)
-	// Flags is the store of the builtin feature-flag provider. Default: an
-	// in-memory store.
-	Flags flags.Store
 	// Checks runs pre-checks, hooks and approval webhooks. Default:
 	// checks.Runner.
 	Checks runnerChecks
@@ -117,8 +129,18 @@ type Config struct {
 
 // Reconciler reconciles Rollouts.
 type Reconciler struct {
-	cfg Config
+	cfg  Config
+	helm *helmRouters
 }
+
+// DefaultMaxConcurrentReconciles is Config.MaxConcurrentReconciles'
+// default.
+const DefaultMaxConcurrentReconciles = 4
+
+// ErrBuiltinFlags refuses featureFlag.provider builtin in the operator.
+var ErrBuiltinFlags = errors.New("featureFlag.provider builtin is not available in the operator: it would keep the flag's percentage " +
+	"in one operator replica's memory, lost on failover and invisible to your applications; use provider: http with url: your flag " +
+	"service (the runbook's POST /feature-flags/{name} API, such as canary serve's, whose OFREP endpoint your applications evaluate)")
 
 // New returns a Reconciler with cfg's defaults filled.
 func New(cfg Config) (*Reconciler, error) {
@@ -147,9 +169,18 @@ func New(cfg Config) (*Reconciler, error) {
 		cfg.NotifyBackoffMax = notify.DefaultBackoffMax
 	}
 	cfg.NotifyBackoffMax = max(cfg.NotifyBackoffMax, cfg.NotifyBackoffBase)
+	if cfg.MaxConcurrentReconciles <= 0 {
+		cfg.MaxConcurrentReconciles = DefaultMaxConcurrentReconciles
+	}
+	r := &Reconciler{helm: &helmRouters{rc: cfg.RESTConfig, chartDir: cfg.HelmChartDir, timeout: cfg.CallTimeout, now: cfg.Clock.Now}}
 	if cfg.Router == nil {
-		c := cfg.Client
-		cfg.Router = func(p *canary.Plan) (canary.TrafficRouter, error) { return DefaultRouter(c, p) }
+		c, h := cfg.Client, r.helm
+		cfg.Router = func(p *canary.Plan) (canary.TrafficRouter, error) {
+			if p.Spec.Traffic.Helm != nil {
+				return h.router(p)
+			}
+			return DefaultRouter(c, p)
+		}
 	}
 	if cfg.Metrics == nil {
 		rd, timeout := cfg.Secrets, cfg.CallTimeout
@@ -157,13 +188,11 @@ func New(cfg Config) (*Reconciler, error) {
 			return PrometheusSource(p, SecretResolver{Reader: rd, Namespace: p.Metadata.Namespace, Timeout: timeout}.Resolve)
 		}
 	}
-	if cfg.Flags == nil {
-		cfg.Flags = &flags.Memory{}
-	}
 	if cfg.Checks == nil {
 		cfg.Checks = &checks.Runner{}
 	}
-	return &Reconciler{cfg: cfg}, nil
+	r.cfg = cfg
+	return r, nil
 }
 
 // DefaultRouter is the gatewayAPI router of a plan on c, in the plan's
@@ -171,7 +200,7 @@ func New(cfg Config) (*Reconciler, error) {
 func DefaultRouter(c client.Client, p *canary.Plan) (canary.TrafficRouter, error) {
 	t := p.Spec.Traffic.GatewayAPI
 	if t == nil {
-		return nil, fmt.Errorf("traffic.%s is not available in the operator (use traffic.gatewayAPI)", p.Spec.Traffic.Provider())
+		return nil, fmt.Errorf("traffic.%s is not available in the operator (use traffic.gatewayAPI or traffic.helm)", p.Spec.Traffic.Provider())
 	}
 	r, err := gatewayapi.New(gatewayapi.Config{Client: c, Namespace: p.Metadata.Namespace, Traffic: *t})
 	if err != nil {
@@ -216,7 +245,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	skip := true
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("rollout").
-		WithOptions(controller.Options{SkipNameValidation: &skip}).
+		WithOptions(controller.Options{SkipNameValidation: &skip, MaxConcurrentReconciles: r.cfg.MaxConcurrentReconciles}).
 		For(u, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Complete(r)
 }
@@ -284,6 +313,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.cfg.Client.Get(ctx, req.NamespacedName, obj); err != nil {
 		if apierrors.IsNotFound(err) {
 			forget(req.Namespace, req.Name)
+			r.helm.forget(req.Namespace, req.Name)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -299,6 +329,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return requeueOn(err)
 	}
 	res, err := r.step(ctx, ro)
+	log.V(1).Info("reconciled", "phase", ro.status.Phase, "step", ro.status.Step, "weight", ro.status.Weight,
+		"requeueAfter", res.RequeueAfter.String())
 	if err != nil || ro.stale || ro.plan == nil || len(ro.status.Notifications) == 0 {
 		return res, err
 	}
@@ -636,8 +668,11 @@ func (r *Reconciler) providers(p *canary.Plan) (*Providers, error) {
 		return nil, err
 	}
 	if ff := p.Spec.FeatureFlag; ff != nil {
+		if ff.Provider == "" || ff.Provider == flags.ProviderBuiltin {
+			return nil, ErrBuiltinFlags
+		}
 		secrets := r.secrets(context.Background(), p.Metadata.Namespace)
-		if pv.Flags, err = flags.NewSetter(ff, flags.SetterConfig{Rollout: p.Metadata.Namespace + "/" + p.Metadata.Name, Store: r.cfg.Flags,
+		if pv.Flags, err = flags.NewSetter(ff, flags.SetterConfig{Rollout: p.Metadata.Namespace + "/" + p.Metadata.Name,
 			Secrets: secrets.Resolve}); err != nil {
 			return nil, err
 		}

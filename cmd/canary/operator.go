@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 
 	"github.com/canary-dev/canary/kube"
@@ -9,7 +11,6 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
-	"log/slog"
 	ctrl "sigs.k8s.io/controller-runtime"
 )
 
@@ -18,6 +19,7 @@ import (
 func newOperatorCmd() *cobra.Command {
 	var (
 		kubeconfig string
+		logLevel   string
 		o          = operator.ManagerOptions{LeaderElectionID: operator.DefaultLeaderElectionID}
 	)
 	cmd := &cobra.Command{
@@ -42,10 +44,25 @@ status with the event that causes it, sent once that write is stored, retried
 with backoff (2s doubling to 5m, 10 attempts) and recorded as Events
 (NotificationSent, NotificationFailed, NotificationGivenUp). Secrets may be
 secret:NAME/KEY, a key of a Secret in the rollout's namespace (the operator
-needs get on secrets), besides env:NAME and file:/path.`,
+needs get on secrets), besides env:NAME and file:/path.
+
+traffic.helm runs the Helm SDK in-process on charts mounted in the pod:
+start it with --helm-chart-dir=DIR (traffic.helm.chart is a path in DIR) and
+grant deploy/operator/rbac-helm.yaml (Helm's release Secrets and the chart's
+objects). featureFlag.provider builtin is refused: use provider http.
+
+--max-concurrent-reconciles Rollouts are reconciled at once, so a slow
+notification receiver or Prometheus holds up only its own rollout.`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			ctrl.SetLogger(logr.FromSlogHandler(slog.NewJSONHandler(c.ErrOrStderr(), nil)))
+			log, err := operatorLogger(c.ErrOrStderr(), logLevel)
+			if err != nil {
+				return err
+			}
+			ctrl.SetLogger(log)
+			if o.MaxConcurrentReconciles < 1 {
+				return fmt.Errorf("operator: --max-concurrent-reconciles=%d: must be 1 or more", o.MaxConcurrentReconciles)
+			}
 			rc, err := kube.RESTConfig(kubeconfig, "")
 			if err != nil {
 				return fmt.Errorf("operator: %w", err)
@@ -69,5 +86,27 @@ needs get on secrets), besides env:NAME and file:/path.`,
 	fs.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the Lease (default: $POD_NAMESPACE, then the pod's namespace)")
 	fs.StringVar(&o.Namespace, "namespace", "", "reconcile only the Rollouts of this namespace (default: all)")
 	fs.StringVar(&o.Selector, "selector", "", "reconcile only the Rollouts matching this label selector")
+	fs.IntVar(&o.MaxConcurrentReconciles, "max-concurrent-reconciles", operator.DefaultMaxConcurrentReconciles,
+		"how many Rollouts are reconciled at once (one Rollout never twice at once)")
+	fs.StringVar(&logLevel, "log-level", "info", "log level: debug, info or error")
+	fs.StringVar(&o.HelmChartDir, "helm-chart-dir", "", "folder of the charts traffic.helm may name (default: none, traffic.helm is refused)")
 	return cmd
+}
+
+// operatorLogger is the controller-runtime logger at level (debug, info
+// or error): JSON lines on w. Debug shows the reconciler's V(1) lines
+// (each reconcile's outcome, Helm's actions).
+func operatorLogger(w io.Writer, level string) (logr.Logger, error) {
+	var l slog.Level
+	switch level {
+	case "debug":
+		l = slog.LevelDebug
+	case "info", "":
+		l = slog.LevelInfo
+	case "error":
+		l = slog.LevelError
+	default:
+		return logr.Logger{}, fmt.Errorf("operator: --log-level=%q: use debug, info or error", level)
+	}
+	return logr.FromSlogHandler(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})), nil
 }

@@ -1,0 +1,194 @@
+package operator
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/canary-dev/canary"
+	"github.com/canary-dev/canary/helm"
+
+	authv1 "k8s.io/api/authorization/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+)
+
+// HelmReleaseVerbs are the verbs Helm needs on Secrets in a rollout's
+// namespace, where it stores its releases (one Secret per revision):
+// get, list (a release's history), create (a new revision), update (the
+// previous revision superseded, an uninstall kept in the history) and
+// delete (revisions beyond the history cap).
+var HelmReleaseVerbs = []string{"get", "list", "create", "update", "delete"}
+
+// HelmRBACHint says where the permissions traffic.helm needs are granted.
+const HelmRBACHint = "grant them to the operator's service account: kubectl apply -f deploy/operator/rbac-helm.yaml " +
+	"(or a RoleBinding to the canary-operator-helm ClusterRole in this namespace), or install the chart with helmTraffic.enabled=true"
+
+// helmRouters builds the Helm routers of rollouts from the operator's
+// REST config and keeps one per rollout, so a router's memory of its own
+// interrupted operations survives from one reconcile to the next and the
+// API server is discovered once. A router is rebuilt when the rollout's
+// traffic.helm or version changes.
+type helmRouters struct {
+	rc       *rest.Config
+	chartDir string
+	timeout  time.Duration
+	now      func() time.Time
+
+	mu     sync.Mutex
+	cs     kubernetes.Interface
+	byName map[string]helmEntry // namespace/name
+}
+
+type helmEntry struct {
+	key    string
+	router canary.TrafficRouter
+}
+
+// router returns the rollout's Helm router, after checking that the
+// operator may keep Helm's release Secrets in the rollout's namespace.
+func (h *helmRouters) router(p *canary.Plan) (canary.TrafficRouter, error) {
+	if h.rc == nil {
+		return nil, errors.New("traffic.helm: the operator was started without a kubernetes configuration for the Helm SDK (Config.RESTConfig)")
+	}
+	t := *p.Spec.Traffic.Helm
+	chart, err := h.chart(t.Chart)
+	if err != nil {
+		return nil, err
+	}
+	t.Chart = chart
+	ns := p.Metadata.Namespace
+	name := ns + "/" + p.Metadata.Name
+	b, _ := json.Marshal(struct {
+		T canary.HelmTraffic
+		V string
+	}{t, p.Spec.Version})
+	key := string(b)
+
+	h.mu.Lock()
+	e, ok := h.byName[name]
+	h.mu.Unlock()
+	if ok && e.key == key {
+		return e.router, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), h.timeout)
+	defer cancel()
+	if err := h.checkAccess(ctx, ns); err != nil {
+		return nil, err
+	}
+	log := ctrl.Log.WithName("helm").WithValues("rollout", name)
+	r, err := helm.New(helm.Config{RESTConfig: h.rc, Namespace: ns, Traffic: t, Version: p.Spec.Version, Now: h.now,
+		Log: func(format string, args ...any) { log.V(1).Info(fmt.Sprintf(format, args...)) }})
+	if err != nil {
+		return nil, fmt.Errorf("traffic.helm: %w", err)
+	}
+	hr := helmRouter{r}
+	h.mu.Lock()
+	if h.byName == nil {
+		h.byName = map[string]helmEntry{}
+	}
+	h.byName[name] = helmEntry{key: key, router: hr}
+	h.mu.Unlock()
+	return hr, nil
+}
+
+// forget drops a deleted rollout's router.
+func (h *helmRouters) forget(ns, name string) {
+	h.mu.Lock()
+	delete(h.byName, ns+"/"+name)
+	h.mu.Unlock()
+}
+
+// chart resolves a plan's chart path in the chart directory: relative
+// paths are resolved in it and no path may leave it, so a Rollout can
+// only name the charts the operator was given.
+func (h *helmRouters) chart(path string) (string, error) {
+	if h.chartDir == "" {
+		return "", errors.New("traffic.helm: the operator has no chart directory: mount the charts into its pod and start it with " +
+			"--helm-chart-dir=DIR (chart value helmTraffic.chartDir); traffic.helm.chart is then a path in DIR")
+	}
+	dir, err := filepath.Abs(h.chartDir)
+	if err != nil {
+		return "", fmt.Errorf("traffic.helm: chart directory %s: %w", h.chartDir, err)
+	}
+	full := path
+	if !filepath.IsAbs(full) {
+		full = filepath.Join(dir, path)
+	}
+	full = filepath.Clean(full)
+	outside := func(p, d string) bool {
+		rel, err := filepath.Rel(d, p)
+		return err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator))
+	}
+	if outside(full, dir) {
+		return "", fmt.Errorf("traffic.helm.chart %q is outside the operator's chart directory %s: name a chart in it (a relative path is resolved in it)", path, h.chartDir)
+	}
+	// A symbolic link in the chart directory may not lead out of it either.
+	if real, err := filepath.EvalSymlinks(full); err == nil {
+		if realDir, err := filepath.EvalSymlinks(dir); err == nil && outside(real, realDir) {
+			return "", fmt.Errorf("traffic.helm.chart %q leads outside the operator's chart directory %s", path, h.chartDir)
+		}
+	}
+	return full, nil
+}
+
+// checkAccess asks the API server whether the operator may manage Helm's
+// release Secrets in ns, naming the verbs it lacks.
+func (h *helmRouters) checkAccess(ctx context.Context, ns string) error {
+	h.mu.Lock()
+	if h.cs == nil {
+		cs, err := kubernetes.NewForConfig(h.rc)
+		if err != nil {
+			h.mu.Unlock()
+			return fmt.Errorf("traffic.helm: %w", err)
+		}
+		h.cs = cs
+	}
+	cs := h.cs
+	h.mu.Unlock()
+	var missing []string
+	for _, verb := range HelmReleaseVerbs {
+		rev, err := cs.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, &authv1.SelfSubjectAccessReview{
+			Spec: authv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &authv1.ResourceAttributes{
+				Namespace: ns, Verb: verb, Resource: "secrets"}}}, metav1.CreateOptions{})
+		if err != nil {
+			return fmt.Errorf("traffic.helm: check the operator's access to secrets in namespace %s: %w", ns, err)
+		}
+		if !rev.Status.Allowed {
+			missing = append(missing, verb)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("traffic.helm: the operator may not %s secrets in namespace %s, where Helm stores its releases (it needs %s); %s",
+			strings.Join(missing, ", "), ns, strings.Join(HelmReleaseVerbs, ", "), HelmRBACHint)
+	}
+	return nil
+}
+
+// helmRouter adds, to an error the API server refused, where to grant the
+// permission: the chart's objects need verbs on their own kinds.
+type helmRouter struct{ r *helm.Router }
+
+var _ canary.TrafficRouter = helmRouter{}
+
+func (h helmRouter) SetWeight(ctx context.Context, w int) error { return hint(h.r.SetWeight(ctx, w)) }
+func (h helmRouter) Promote(ctx context.Context) error          { return hint(h.r.Promote(ctx)) }
+func (h helmRouter) RemoveCanary(ctx context.Context) error     { return hint(h.r.RemoveCanary(ctx)) }
+
+func hint(err error) error {
+	if err == nil {
+		return nil
+	}
+	if apierrors.IsForbidden(err) || strings.Contains(err.Error(), " is forbidden: ") {
+		return fmt.Errorf("%w (the operator's service account lacks this permission for the chart's objects or Helm's release Secrets; %s)", err, HelmRBACHint)
+	}
+	return err
+}
