@@ -184,7 +184,7 @@ func (v *validator) analysis(a *canary.Analysis, path string) {
 }
 
 // prometheusQueries are the query templates prometheus.queries overrides.
-var prometheusQueries = []string{"latency", "errorRate", "requestRate", "requests"}
+var prometheusQueries = []string{"latency", "errorRate", "requestRate", "requests", "latencyBuckets"}
 
 func (v *validator) slo(s *canary.SLO, path string) {
 	if o := s.Objective; o != 0 && (o <= 0 || o >= 1) {

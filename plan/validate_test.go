@@ -126,7 +126,7 @@ var validationCases = []struct {
 	{"prometheus basic auth with a literal password", []edit{{"", "  analysis:\n    metrics: {prometheus: {address: http://prom, basicAuth: {username: u, password: hunter2}}}\n"}},
 		[]string{`plan.yaml:20:85: spec.analysis.metrics.prometheus.basicAuth.password: not a secret reference (the value is not shown, in case it is a secret): write env:NAME, file:/path or secret:NAME/KEY (a Kubernetes Secret, read by canary operator); secrets are never written in a plan`}},
 	{"prometheus query unknown", []edit{{"", "  analysis:\n    metrics: {prometheus: {address: http://prom, queries: {p95: up}}}\n"}},
-		[]string{`plan.yaml:20:65: spec.analysis.metrics.prometheus.queries[p95]: "p95" is not a query name: write latency, errorRate, requestRate or requests`}},
+		[]string{`plan.yaml:20:65: spec.analysis.metrics.prometheus.queries[p95]: "p95" is not a query name: write latency, errorRate, requestRate, requests or latencyBuckets`}},
 	{"objective 100%", []edit{{"", "  slo: {objective: 100%}\n"}},
 		[]string{`plan.yaml:19:20: spec.slo.objective: 100% is not an objective: write a percentage strictly between 0% and 100%, e.g. 99.9% (100% leaves no error budget)`}},
 
