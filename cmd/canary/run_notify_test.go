@@ -12,11 +12,13 @@ import (
 	"net/http/httptest"
 	netmail "net/mail"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -223,6 +225,7 @@ func (s *mailSession) Data(r io.Reader) error {
 type parking struct {
 	mu      sync.Mutex
 	armed   bool
+	over    bool           // disarmed for good
 	held    map[string]int // keys held now
 	release chan struct{}
 }
@@ -251,7 +254,18 @@ func (p *parking) hold(key string) bool {
 func (p *parking) arm() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.armed = true
+	p.armed = !p.over
+}
+
+// disarm stops holding and lets the held requests go (unanswered to the
+// killed sender: they do not count as accepted).
+func (p *parking) disarm() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.over {
+		p.armed, p.over = false, true
+		close(p.release)
+	}
 }
 
 // heldKeys are the keys held now.
@@ -494,4 +508,119 @@ func TestRunInterruptedResumeNotifies(t *testing.T) {
 			t.Errorf("outbox %s is %s, want delivered", it.Key, it.Status)
 		}
 	}
+}
+
+// TestRunKilledResumeNotifies: `canary run --state` is killed (SIGKILL)
+// while notifications are in flight at both receivers; `--resume` then
+// delivers every routed notification, each accepted exactly once: the
+// ones cut off are sent again under the same key once their claim's
+// lease (3 × --notify-send-timeout) runs out, none is lost, none is
+// accepted twice.
+func TestRunKilledResumeNotifies(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end with a child process: takes about 20s")
+	}
+	rig := newNotifyRig(t)
+	park := newParking()
+	rig.hook.park, rig.mail.park = park, park
+	rig.hook.setAnswer(func(_ int, _ string, ev canary.Event) int {
+		if ev.Type == canary.EvStepCompleted {
+			park.arm() // hold every later request until the kill
+		}
+		return http.StatusOK
+	})
+	state := filepath.Join(t.TempDir(), "s.db")
+	argv, _ := json.Marshal([]string{"run", "-o", "json", "--state", state, "--notify-send-timeout", "2s", rig.plan})
+	logPath := filepath.Join(t.TempDir(), "child.log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), envServeChild+"="+string(argv))
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		park.disarm()
+	})
+
+	// Kill once requests are held and every claimed item is one of them:
+	// nothing the receivers accepted is left unrecorded, so an accepted
+	// duplicate could only come from canary.
+	var held map[string]int
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
+		select {
+		case err := <-exited:
+			log, _ := os.ReadFile(logPath)
+			t.Fatalf("canary run exited before the kill: %v\n%s", err, log)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no moment with every claimed notification held at a receiver")
+		}
+		if held = park.heldKeys(); len(held) > 0 && claimedAreHeld(t, state, held) {
+			break
+		}
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-exited
+	park.disarm()
+	acceptedBefore := len(rig.acked())
+
+	code, _, stderr := rig.run(t.Context(), "-o", "json", "--state", state, "--resume",
+		"--notify-send-timeout", "2s", "--notify-timeout", "1m")
+	if code != ExitPromoted {
+		t.Fatalf("--resume: exit %d\n%s", code, stderr)
+	}
+	_, evs, items := storedEvents(t, state)
+	want := routed(t, rig.plan, evs)
+	_, got := splitKeys(t, rig.acked())
+	if !slices.Equal(got, want) {
+		t.Errorf("accepted %v\nwant exactly the routed %v", got, want)
+	}
+	for k := range held {
+		if n := countOf(rig.acked(), k); n != 1 {
+			t.Errorf("%s, cut off by the kill, accepted %d times, want 1", k, n)
+		}
+	}
+	for _, it := range items {
+		if it.Status != store.OutboxDelivered {
+			t.Errorf("outbox %s is %s, want delivered", it.Key, it.Status)
+		}
+	}
+	t.Logf("%d accepted before the kill, %d held, %d after --resume", acceptedBefore, len(held), len(rig.acked())-acceptedBefore)
+}
+
+// claimedAreHeld reports whether every claimed outbox item in the state
+// file is a request held at a receiver now.
+func claimedAreHeld(t *testing.T, path string, held map[string]int) bool {
+	t.Helper()
+	st, err := store.OpenConfig(t.Context(), store.Config{Path: path, ReadOnly: true})
+	if err != nil {
+		return false
+	}
+	defer st.Close()
+	r, err := st.Latest(t.Context(), "shop/notified")
+	if err != nil {
+		return false
+	}
+	items, err := st.Outbox(t.Context(), r.ID)
+	if err != nil {
+		return false
+	}
+	for _, it := range items {
+		if it.Status == store.OutboxClaimed && held[it.Key] == 0 {
+			return false
+		}
+	}
+	return true
 }
