@@ -249,16 +249,32 @@ func (m *Manager) Control(ctx context.Context, name string, cmd engine.Command) 
 // or between restarts after a failed save) and starts a runner if the
 // rollout goes on, also when the command was refused or could not be
 // saved: stopping the supervisor must not strand an active rollout.
+//
+// The supervisor is stopped before the state is read: a runner it was
+// starting could otherwise save after the read, and the command would
+// fail as a stale write (conflict).
 func (m *Manager) controlStored(ctx context.Context, name string, cmd engine.Command) (Rollout, error) {
-	sr, err := m.cfg.Store.Latest(ctx, name)
-	if err != nil {
-		return Rollout{}, err
-	}
-	p, err := plan.Parse(name, sr.Plan)
-	if err != nil {
-		return Rollout{}, err
-	}
+	m.mu.Lock()
+	l := m.live[name]
+	m.mu.Unlock()
 	m.stop(name)
+	sr, err := m.cfg.Store.Latest(ctx, name)
+	if err == nil {
+		var p *canary.Plan
+		if p, err = plan.Parse(name, sr.Plan); err == nil {
+			return m.controlSaved(ctx, sr, p, cmd)
+		}
+	}
+	if l != nil {
+		m.start(l.id, name, l.plan)
+	}
+	return Rollout{}, err
+}
+
+// controlSaved applies cmd to the saved rollout sr, whose runner is
+// stopped, and starts a runner unless the rollout is finished.
+func (m *Manager) controlSaved(ctx context.Context, sr store.Rollout, p *canary.Plan, cmd engine.Command) (Rollout, error) {
+	name := sr.Name
 	final := sr.State
 	defer func() {
 		if !final.Phase.Terminal() {

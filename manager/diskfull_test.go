@@ -102,9 +102,18 @@ func TestFullDiskPausesRolloutsAndRecovers(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	router := &canarytest.Router{}
+	// Each rollout has its own router: a write can find room on a full
+	// disk (SQLite reuses WAL space after a checkpoint), so the apply of
+	// "other" below may succeed; with one router shared, its actions read
+	// as web's sequence run twice (w100 promote removeCanary twice).
+	router, otherRouter := &canarytest.Router{}, &canarytest.Router{}
 	var builds, closes atomic.Int32
-	providers := func(context.Context, *canary.Plan) (Providers, error) {
+	providers := func(_ context.Context, p *canary.Plan) (Providers, error) {
+		if p.Metadata.Name == "other" {
+			return Providers{Router: otherRouter, Metrics: canarytest.Metrics(func(q canary.Query) (canary.Measurement, error) {
+				return canary.Measurement{Value: 0.001, Samples: 1000}, nil
+			}), Flags: &flags.Memory{}, Checks: &canarytest.Checker{}}, nil
+		}
 		builds.Add(1)
 		metrics := canarytest.Metrics(func(q canary.Query) (canary.Measurement, error) {
 			return canary.Measurement{Value: 0.001, Samples: 1000}, nil
@@ -156,8 +165,10 @@ func TestFullDiskPausesRolloutsAndRecovers(t *testing.T) {
 	}
 	until(t, 5*time.Second, "providers rebuilt after the control", func() bool { return builds.Load()-closes.Load() == 1 })
 	b0, c0 := builds.Load(), closes.Load()
-	if _, err := m.Apply(ctx, diskPlan("other"), false, "test"); canary.ErrorCode(err) != canary.EUNAVAILABLE {
-		t.Errorf("apply on a full disk: %v; want code unavailable", err)
+	if _, err := m.Apply(ctx, diskPlan("other"), false, "test"); err == nil {
+		t.Log("apply on a full disk found room (SQLite reused free WAL or database pages)")
+	} else if canary.ErrorCode(err) != canary.EUNAVAILABLE {
+		t.Errorf("apply on a full disk: %v; want code unavailable (or success, when SQLite finds room)", err)
 	}
 	time.Sleep(300 * time.Millisecond) // several intervals and restarts
 	if got := slices.Compact(router.Log()); !slices.Equal(got, []string{"w10"}) {

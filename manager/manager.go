@@ -177,10 +177,10 @@ func (m *Manager) startFrom(id int64, name string, p *canary.Plan, saved *canary
 // rollout cannot be saved, its proxy keeps serving at the confirmed
 // weight instead of going down with the runner.
 func (m *Manager) supervise(ctx context.Context, name string, l *live) {
-	var pv *Providers
+	var pv provided
 	defer func() {
-		if pv != nil && pv.Close != nil {
-			pv.Close()
+		if pv.p != nil && pv.p.Close != nil {
+			pv.p.Close()
 		}
 	}()
 	delay := m.cfg.RestartDelay
@@ -199,9 +199,21 @@ func (m *Manager) supervise(ctx context.Context, name string, l *live) {
 	}
 }
 
-// runOnce loads the saved state, builds the providers unless *pv holds
+// provided is a supervisor's providers, kept across its runner's
+// restarts.
+type provided struct {
+	p *Providers // nil until built
+	// restored is set once a runner has put them where the saved state
+	// says. A later runner does not re-apply the confirmed weight and
+	// flag: whatever an earlier one did and could not save is still
+	// outstanding in the saved state and is re-issued first, and a
+	// re-apply would repeat actions out of place (w10 flag w10 flag).
+	restored bool
+}
+
+// runOnce loads the saved state, builds the providers unless pv holds
 // them already, and runs the rollout. done is true when the rollout ended.
-func (m *Manager) runOnce(ctx context.Context, name string, l *live, pv **Providers) (done bool, err error) {
+func (m *Manager) runOnce(ctx context.Context, name string, l *live, pv *provided) (done bool, err error) {
 	saved, err := m.savedState(ctx, l)
 	if err != nil {
 		return false, err
@@ -209,16 +221,16 @@ func (m *Manager) runOnce(ctx context.Context, name string, l *live, pv **Provid
 	if saved.Phase.Terminal() {
 		return true, nil
 	}
-	if *pv == nil {
+	if pv.p == nil {
 		p, err := m.cfg.Providers(ctx, l.plan)
 		if err != nil {
 			return false, fmt.Errorf("providers of %s: %w", name, err)
 		}
-		*pv = &p
+		pv.p = &p
 	}
 	r, err := runner.New(runner.Config{
-		Plan: l.plan, Router: (*pv).Router, Metrics: (*pv).Metrics, Flags: (*pv).Flags, Checks: (*pv).Checks,
-		Store: &durable{m: m, id: l.id, plan: l.plan}, Clock: m.cfg.Clock,
+		Plan: l.plan, Router: pv.p.Router, Metrics: pv.p.Metrics, Flags: pv.p.Flags, Checks: pv.p.Checks,
+		Store: &durable{m: m, id: l.id, plan: l.plan}, Clock: m.cfg.Clock, Reconciled: pv.restored,
 	}, saved)
 	if err != nil {
 		return false, err
@@ -230,6 +242,7 @@ func (m *Manager) runOnce(ctx context.Context, name string, l *live, pv **Provid
 	m.mu.Lock()
 	l.r = nil
 	m.mu.Unlock()
+	pv.restored = pv.restored || !errors.Is(err, runner.ErrNotRestored)
 	if errors.Is(err, runner.ErrInterrupted) {
 		return false, nil
 	}

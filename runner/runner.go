@@ -26,6 +26,18 @@ import (
 // PauseOnInterrupt, after pausing and saving the rollout).
 var ErrInterrupted = errors.New("interrupted: the rollout is paused at its current weight")
 
+// ErrNotRestored matches (errors.Is) Run's error when it could not
+// re-apply a resumed rollout's confirmed weight and flag: the providers
+// may not be where the saved state says.
+var ErrNotRestored = errors.New("the providers were not restored to the saved state")
+
+// restoreError is a failure of reconcile; it matches ErrNotRestored.
+type restoreError struct{ err error }
+
+func (e restoreError) Error() string        { return e.err.Error() }
+func (e restoreError) Unwrap() error        { return e.err }
+func (e restoreError) Is(target error) bool { return target == ErrNotRestored }
+
 // ErrNotRunning is returned by Control when Run is not running.
 var ErrNotRunning = errors.New("the rollout's runner has stopped")
 
@@ -68,6 +80,12 @@ type Config struct {
 	// StopWhenPaused makes Run return when the rollout pauses (a foreground
 	// run cannot be resumed by anyone; a server keeps waiting instead).
 	StopWhenPaused bool
+	// Reconciled says the providers are already where the saved state
+	// says (they outlived an earlier runner of this rollout that restored
+	// them; what it did and could not save is still outstanding): Run does
+	// not re-apply the confirmed weight and flag. Default false: a resumed
+	// rollout re-applies them, for providers that start empty.
+	Reconciled bool
 	// CallTimeout bounds one provider call (set weight, set flag, measure).
 	// Default: 30s. Pre-checks and hooks use their own timeouts.
 	CallTimeout time.Duration
@@ -184,17 +202,17 @@ func (r *Runner) Run(ctx context.Context) (canary.State, error) {
 // in-memory flag store) are where the saved state says they are.
 func (r *Runner) reconcile(ctx context.Context) error {
 	st := r.State()
-	if st.Phase == canary.PhasePending || st.Phase == "" || st.Phase.Terminal() || len(st.Outstanding) > 0 {
+	if r.cfg.Reconciled || st.Phase == canary.PhasePending || st.Phase == "" || st.Phase.Terminal() || len(st.Outstanding) > 0 {
 		return nil // outstanding absolute actions will set the target themselves
 	}
 	if err := r.call(ctx, func(c context.Context) error { return r.cfg.Router.SetWeight(c, st.Weight) }); err != nil {
-		return fmt.Errorf("restore canary weight %d%%: %w", st.Weight, err)
+		return restoreError{fmt.Errorf("restore canary weight %d%%: %w", st.Weight, err)}
 	}
 	if ff := r.cfg.Plan.Spec.FeatureFlag; ff != nil && (st.FlagEnabled || st.FlagPercent > 0) {
 		if err := r.call(ctx, func(c context.Context) error {
 			return r.cfg.Flags.SetFlag(c, ff.Name, st.FlagEnabled, st.FlagPercent)
 		}); err != nil {
-			return fmt.Errorf("restore feature flag %s: %w", ff.Name, err)
+			return restoreError{fmt.Errorf("restore feature flag %s: %w", ff.Name, err)}
 		}
 	}
 	return nil

@@ -195,7 +195,13 @@ func (s *Store) commitTx(ctx context.Context, w *wtx, c *commit) error {
 	if err := s.insertEvents(ctx, w, c.id, c.events, c.enc.events); err != nil {
 		return err
 	}
-	return insertOutbox(ctx, w.Tx, c.id, c.o.outbox, c.now)
+	if err := insertOutbox(ctx, w.Tx, c.id, c.o.outbox, c.now); err != nil {
+		return err
+	}
+	if f := s.cfg.FailCommit; f != nil {
+		return f(c.id, c.events)
+	}
+	return nil
 }
 
 // updateState replaces the snapshot if the log ends at last, and reports

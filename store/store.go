@@ -50,6 +50,13 @@ type Config struct {
 	// returns, on the caller's goroutine (metrics, benchmarks). It must be
 	// quick and must not call the Store.
 	OnCommit func(CommitInfo)
+	// FailCommit, when set, is asked inside the transaction of every
+	// Commit, after its writes: an error fails that Commit as a disk fault
+	// during the write would (the transaction rolls back, nothing of it is
+	// stored, other commits sharing it are applied without it) and Commit
+	// returns it (a *canary.Error as is). For tests of what a writer does
+	// after a failed save; nil in production.
+	FailCommit func(id int64, events []canary.Event) error
 }
 
 // CommitInfo describes one Commit for Config.OnCommit.
