@@ -113,19 +113,21 @@ func TestChartDefaults(t *testing.T) {
 // TestChartOverrides renders the chart with values a user would set.
 func TestChartOverrides(t *testing.T) {
 	objs := render(t, map[string]any{
-		"replicas":           3,
-		"image":              map[string]any{"repository": "registry.example/canary", "tag": "v1.2.3", "pullPolicy": "Always"},
-		"leaderElection":     map[string]any{"namespace": "leases", "id": "canary-lock"},
-		"watchNamespace":     "team-a",
-		"selector":           "team=a",
-		"extraArgs":          []any{"--kubeconfig=/etc/kube/config"},
-		"metrics":            map[string]any{"port": 9090, "service": map[string]any{"enabled": false}},
-		"probes":             map[string]any{"port": 9091},
-		"serviceAccount":     map[string]any{"create": false, "name": "existing"},
-		"nodeSelector":       map[string]any{"kubernetes.io/os": "linux"},
-		"tolerations":        []any{map[string]any{"key": "dedicated", "operator": "Exists"}},
-		"affinity":           map[string]any{"nodeAffinity": map[string]any{}},
-		"podSecurityContext": map[string]any{"runAsNonRoot": true, "runAsUser": 65532},
+		"replicas":                3,
+		"image":                   map[string]any{"repository": "registry.example/canary", "tag": "v1.2.3", "pullPolicy": "Always"},
+		"leaderElection":          map[string]any{"namespace": "leases", "id": "canary-lock"},
+		"watchNamespace":          "team-a",
+		"selector":                "team=a",
+		"extraArgs":               []any{"--kubeconfig=/etc/kube/config"},
+		"metrics":                 map[string]any{"port": 9090, "service": map[string]any{"enabled": false}},
+		"probes":                  map[string]any{"port": 9091},
+		"serviceAccount":          map[string]any{"create": false, "name": "existing"},
+		"nodeSelector":            map[string]any{"kubernetes.io/os": "linux"},
+		"tolerations":             []any{map[string]any{"key": "dedicated", "operator": "Exists"}},
+		"affinity":                map[string]any{"nodeAffinity": map[string]any{}},
+		"podSecurityContext":      map[string]any{"runAsNonRoot": true, "runAsUser": 65532},
+		"maxConcurrentReconciles": 8,
+		"logLevel":                "debug",
 	})
 	d := find(t, objs, "Deployment", "canary-operator")
 	c := container(t, d)
@@ -137,7 +139,7 @@ func TestChartOverrides(t *testing.T) {
 	}
 	wantArgs := []any{"operator", "--leader-elect", "--leader-election-namespace=leases", "--leader-election-id=canary-lock",
 		"--metrics-bind-address=:9090", "--health-probe-bind-address=:9091", "--namespace=team-a", "--selector=team=a",
-		"--kubeconfig=/etc/kube/config"}
+		"--max-concurrent-reconciles=8", "--log-level=debug", "--kubeconfig=/etc/kube/config"}
 	if !reflect.DeepEqual(c["args"], wantArgs) {
 		t.Errorf("args:\ngot  %v\nwant %v", c["args"], wantArgs)
 	}
