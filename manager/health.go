@@ -30,6 +30,11 @@ type health struct {
 	probeMu  sync.Mutex
 	probedAt time.Time
 	probeErr error
+	// recovered is closed (and replaced) by a save or write probe that
+	// succeeds while some rollout's last save had failed: runners
+	// waiting to be restarted go at once instead of after their backoff.
+	// Under mu.
+	recovered chan struct{}
 }
 
 // saveFailure is a rollout's last failed save.
@@ -47,6 +52,9 @@ func (h *health) noteSave(id int64, name string, err error, now time.Time) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if err == nil {
+		if len(h.failing) > 0 && !now.IsZero() { // not forget
+			h.wakeLocked()
+		}
 		delete(h.failing, id)
 	} else {
 		if h.failing == nil {
@@ -55,6 +63,35 @@ func (h *health) noteSave(id int64, name string, err error, now time.Time) {
 		h.failing[id] = saveFailure{name: name, err: err, at: now}
 	}
 	h.n.Store(int32(len(h.failing)))
+}
+
+// wake returns a channel closed at the next recovery (see recovered).
+func (h *health) wake() <-chan struct{} {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.recovered == nil {
+		h.recovered = make(chan struct{})
+	}
+	return h.recovered
+}
+
+// wakeLocked wakes the runners waiting for a recovery (h.mu held).
+func (h *health) wakeLocked() {
+	if h.recovered != nil {
+		close(h.recovered)
+		h.recovered = nil
+	}
+}
+
+// probed records a write probe's outcome: a success wakes the runners
+// waiting to be restarted.
+func (h *health) probed(err error) {
+	if err != nil || h.n.Load() == 0 {
+		return
+	}
+	h.mu.Lock()
+	h.wakeLocked()
+	h.mu.Unlock()
 }
 
 // forget drops rollout id (its runner stopped for good).
@@ -107,6 +144,7 @@ func (m *Manager) probeWrite(ctx context.Context) error {
 		return err // the caller went away: not a verdict on the store
 	}
 	h.probedAt, h.probeErr = now, err
+	h.probed(err)
 	if err != nil && canary.ErrorCode(err) != canary.EUNAVAILABLE {
 		err = fmt.Errorf("state database write check: %w", err)
 		h.probeErr = err

@@ -42,8 +42,9 @@ type Config struct {
 	// Registerer gets the manager's metrics (optional).
 	Registerer prometheus.Registerer
 	// RestartDelay is the first wait before a runner that failed (a store
-	// error) is restarted from the saved state; it doubles up to 30s.
-	// Default: 1s.
+	// error) is restarted from the saved state; it doubles up to 30s. A
+	// save or /readyz write probe that succeeds meanwhile ends every such
+	// wait at once (the disk is back). Default: 1s.
 	RestartDelay time.Duration
 	// MaxActive caps the rollouts that are not finished (each runs a
 	// runner and its providers, such as a proxy listener): applying a new
@@ -190,12 +191,19 @@ func (m *Manager) supervise(ctx context.Context, name string, l *live) {
 			return
 		}
 		m.cfg.Logger.Error("rollout runner stopped; restarting from the saved state", "rollout", name, "err", err, "in", delay)
+		timer := time.NewTimer(delay)
 		select {
 		case <-ctx.Done():
+			timer.Stop()
 			return
-		case <-time.After(delay):
+		case <-m.health.wake():
+			// A save or write probe succeeded: the disk is back, so
+			// every waiting rollout goes on now, not after its backoff.
+			timer.Stop()
+			delay = m.cfg.RestartDelay
+		case <-timer.C:
+			delay = min(2*delay, 30*time.Second)
 		}
-		delay = min(2*delay, 30*time.Second)
 	}
 }
 
