@@ -1,11 +1,16 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -39,9 +44,10 @@ func TestOperatorCmd(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(t.Context())
 	cmd := newOperatorCmd()
-	cmd.SetArgs([]string{"--kubeconfig", kc, "--metrics-bind-address", "0", "--health-probe-bind-address", probes})
+	cmd.SetArgs([]string{"--kubeconfig", kc, "--metrics-bind-address", "0", "--health-probe-bind-address", probes, "--log-level", "debug"})
+	logs := &lockedBuffer{}
 	cmd.SetOut(t.Output())
-	cmd.SetErr(t.Output())
+	cmd.SetErr(io.MultiWriter(t.Output(), logs))
 	done := make(chan error, 1)
 	go func() { done <- cmd.ExecuteContext(ctx) }()
 	defer func() {
@@ -81,11 +87,87 @@ func TestOperatorCmd(t *testing.T) {
 			t.Fatal(err)
 		}
 		if phase, _, _ := unstructured.NestedString(got.Object, "status", "phase"); phase == operator.PhaseInvalid {
-			return
+			break
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("the rollout's status is %v, want phase Invalid", got.Object["status"])
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+	// --log-level=debug: the reconciler's V(1) line for this rollout.
+	for !strings.Contains(logs.String(), `"msg":"reconciled"`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no debug line \"reconciled\" with --log-level=debug in:\n%s", logs.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for the operator's goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestOperatorLogger: --log-level picks what reaches the log: debug
+// shows V(1) lines, info hides them, error keeps only errors.
+func TestOperatorLogger(t *testing.T) {
+	tests := []struct {
+		level                string
+		debug, info, errline bool
+	}{
+		{"debug", true, true, true},
+		{"info", false, true, true},
+		{"", false, true, true},
+		{"error", false, false, true},
+	}
+	for _, tt := range tests {
+		var b bytes.Buffer
+		log, err := operatorLogger(&b, tt.level)
+		if err != nil {
+			t.Fatalf("%q: %v", tt.level, err)
+		}
+		log.V(1).Info("debug-line")
+		log.Info("info-line")
+		log.Error(errors.New("boom"), "error-line")
+		for line, want := range map[string]bool{"debug-line": tt.debug, "info-line": tt.info, "error-line": tt.errline} {
+			if got := strings.Contains(b.String(), line); got != want {
+				t.Errorf("--log-level=%q: %s logged %v, want %v", tt.level, line, got, want)
+			}
+		}
+	}
+}
+
+// TestOperatorFlagErrors: bad --log-level and --max-concurrent-reconciles
+// values fail before anything starts, saying what to write.
+func TestOperatorFlagErrors(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--log-level", "verbose"}, "use debug, info or error"},
+		{[]string{"--max-concurrent-reconciles", "0"}, "must be 1 or more"},
+	}
+	for _, tt := range tests {
+		cmd := newOperatorCmd()
+		cmd.SetArgs(append(tt.args, "--kubeconfig", "/nonexistent"))
+		cmd.SetOut(io.Discard)
+		cmd.SetErr(io.Discard)
+		err := cmd.ExecuteContext(t.Context())
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%v: %v, want an error saying %q", tt.args, err, tt.want)
+		}
 	}
 }
