@@ -196,13 +196,13 @@ func (s *Store) Close() error {
 func (s *Store) write(ctx context.Context, op string, fn func(*sql.Tx) error) error {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
-		return classify(op, err)
+		return s.diagnose(classify(op, err))
 	}
 	if err := fn(tx); err != nil {
 		_ = tx.Rollback()
-		return classify(op, err)
+		return s.diagnose(classify(op, err))
 	}
-	return classify(op, tx.Commit())
+	return s.diagnose(classify(op, tx.Commit()))
 }
 
 // writeBatched runs fn like write, in a transaction it may share with
@@ -211,7 +211,7 @@ func (s *Store) write(ctx context.Context, op string, fn func(*sql.Tx) error) er
 // found before it wrote anything through clean.
 func (s *Store) writeBatched(ctx context.Context, op operation, fn func(*wtx) error) error {
 	if err, ok := s.b.do(ctx, op, fn); ok {
-		return err
+		return s.diagnose(err)
 	}
 	// Closed: fails as a closed database does.
 	return s.write(ctx, op.String(), func(tx *sql.Tx) error { return fn(&wtx{Tx: tx}) })
@@ -221,10 +221,10 @@ func (s *Store) writeBatched(ctx context.Context, op operation, fn func(*wtx) er
 func (s *Store) read(ctx context.Context, op string, fn func(*sql.Tx) error) error {
 	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
-		return classify(op, err)
+		return s.diagnose(classify(op, err))
 	}
 	defer tx.Rollback()
-	return classify(op, fn(tx))
+	return s.diagnose(classify(op, fn(tx)))
 }
 
 // nanos stores a time as Unix nanoseconds; the zero time is 0.
