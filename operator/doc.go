@@ -18,4 +18,15 @@
 // promote, promote-full, approve, abort, abort-immediate, retry): the
 // operator applies it once, records it in status.lastCommand, and removes
 // it.
+//
+// Up to Config.MaxConcurrentReconciles Rollouts are reconciled at once
+// (controller-runtime never reconciles one Rollout concurrently), so a
+// slow notification receiver or Prometheus holds up only its own rollout.
+//
+// traffic.helm runs the Helm SDK on Config.RESTConfig with one router kept
+// per rollout (rebuilt when its traffic.helm or version changes), on charts
+// in Config.HelmChartDir only; before building it the operator asks the
+// API server (SelfSubjectAccessReview) whether it may manage Helm's release
+// Secrets in the namespace, and reports the missing verbs as Ready=False.
+// The builtin feature-flag provider is refused (ErrBuiltinFlags).
 package operator
