@@ -132,11 +132,28 @@ func (m *Manager) Notifications(ctx context.Context, name string, opt Notificati
 	if err != nil {
 		return NotificationPage{}, err
 	}
-	items, err := m.cfg.Store.Outbox(ctx, sr.ID)
+	limit := opt.Limit
+	if limit <= 0 {
+		limit = DefaultNotificationLimit
+	}
+	q := store.OutboxQuery{Status: store.OutboxStatus(opt.Status), Limit: min(limit, MaxNotificationLimit)}
+	if opt.Status == FilterFailed {
+		q.Status, q.Failed = "", true
+	}
+	// Counted in SQL; only the page's items are read, with their payloads.
+	c, items, err := m.cfg.Store.OutboxPage(ctx, sr.ID, q)
 	if err != nil {
 		return NotificationPage{}, err
 	}
-	return PageNotifications(items, opt), nil
+	page := NotificationPage{Items: make([]Notification, 0, len(items)), More: c.Matching(q) - len(items),
+		Counts: NotificationCounts{Total: c.Total, Pending: c.Pending, Claimed: c.Claimed,
+			Delivered: c.Delivered, Dead: c.Dead, Retrying: c.Retrying}}
+	for _, it := range items {
+		n := notification(it)
+		n.Event, n.EventSeq = eventOf(it.Payload)
+		page.Items = append(page.Items, n)
+	}
+	return page, nil
 }
 
 // PageNotifications counts items (in the order they were queued) and
