@@ -46,7 +46,7 @@ type Spec struct {
 	// (e.g. v1.0.0-elite). Required.
 	Version string `json:"version"`
 	// Traffic says how traffic is split between stable and canary: exactly
-	// one of proxy, helm or gatewayAPI. Required.
+	// one of proxy, helm, gatewayAPI or replicas. Required.
 	Traffic Traffic `json:"traffic"`
 	// FeatureFlag, when set, is moved in lockstep with the canary weight:
 	// set to the same percentage at every step, disabled first on an
@@ -90,6 +90,9 @@ type Traffic struct {
 	Helm *HelmTraffic `json:"helm,omitempty"`
 	// GatewayAPI sets the backendRef weights of an HTTPRoute.
 	GatewayAPI *GatewayAPITraffic `json:"gatewayAPI,omitempty"`
+	// Replicas approximates the weight by sharing pods between a stable
+	// and a canary Deployment behind one Service (no gateway needed).
+	Replicas *ReplicasTraffic `json:"replicas,omitempty"`
 }
 
 // Provider returns the name of the configured provider, or "" if none.
@@ -101,6 +104,8 @@ func (t Traffic) Provider() string {
 		return "helm"
 	case t.GatewayAPI != nil:
 		return "gatewayAPI"
+	case t.Replicas != nil:
+		return "replicas"
 	}
 	return ""
 }
@@ -150,6 +155,29 @@ type GatewayAPITraffic struct {
 	CanaryService string `json:"canaryService"`
 	// Port of both Services. Default: 80.
 	Port int `json:"port,omitempty"`
+}
+
+// ReplicasTraffic approximates the canary weight with pod counts: the
+// canary Deployment gets the share of the pods nearest the weight (at
+// least one pod above 0%) and the stable Deployment the rest, and one
+// Service selecting both spreads requests over all their pods. With 4
+// pods, 5%, 10% and 25% all mean 1 canary pod (25% of requests): use more
+// replicas, gatewayAPI or the built-in proxy for exact weights. Growing
+// the canary waits for its new pods to be ready before the stable shrinks;
+// promotion copies the canary's pod template into the stable Deployment.
+type ReplicasTraffic struct {
+	// StableDeployment is the stable version's Deployment in the rollout's
+	// namespace. Required.
+	StableDeployment string `json:"stableDeployment"`
+	// CanaryDeployment is the canary version's Deployment (created by you,
+	// e.g. at 0 replicas, with the new version's pod template). Required.
+	CanaryDeployment string `json:"canaryDeployment"`
+	// Total is the number of pods shared out. Default: the two
+	// Deployments' replicas at the start (usually the stable's).
+	Total int `json:"total,omitempty"`
+	// ReadyTimeout is how long one step waits for new pods to be ready
+	// before the action is retried. Default: 20s.
+	ReadyTimeout Duration `json:"readyTimeout,omitempty"`
 }
 
 // FeatureFlag is the flag moved with the weight.

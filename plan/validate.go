@@ -94,9 +94,10 @@ func (v *validator) spec(s *canary.Spec, path string) {
 }
 
 func (v *validator) traffic(t *canary.Traffic, path string) {
-	set := present(opt{"proxy", t.Proxy != nil}, opt{"helm", t.Helm != nil}, opt{"gatewayAPI", t.GatewayAPI != nil})
+	set := present(opt{"proxy", t.Proxy != nil}, opt{"helm", t.Helm != nil}, opt{"gatewayAPI", t.GatewayAPI != nil},
+		opt{"replicas", t.Replicas != nil})
 	if len(set) == 0 {
-		v.add(path, "required: set exactly one of proxy, helm or gatewayAPI")
+		v.add(path, "required: set exactly one of proxy, helm, gatewayAPI or replicas")
 	}
 	for _, extra := range set[min(len(set), 1):] {
 		v.add(path+"."+extra, "only one traffic provider may be set, but %s is set too: remove one of them", set[0])
@@ -124,6 +125,18 @@ func (v *validator) traffic(t *canary.Traffic, path string) {
 		if g.Port < 0 || g.Port > 65535 {
 			v.add(path+".port", "%d is not a port: write 1 to 65535 (or omit it for %d)", g.Port, DefaultGatewayPort)
 		}
+	}
+	if r := t.Replicas; r != nil {
+		path := path + ".replicas"
+		v.required(path+".stableDeployment", r.StableDeployment, "name the stable version's Deployment")
+		v.required(path+".canaryDeployment", r.CanaryDeployment, "name the canary version's Deployment")
+		if r.StableDeployment != "" && r.StableDeployment == r.CanaryDeployment {
+			v.add(path+".canaryDeployment", "%q is also the stable Deployment: the canary needs a Deployment of its own", r.CanaryDeployment)
+		}
+		if r.Total < 0 || r.Total == 1 {
+			v.add(path+".total", "%d pods cannot be shared between two versions: write 2 or more (or omit it to use the Deployments' replicas)", r.Total)
+		}
+		v.nonNegative(path+".readyTimeout", r.ReadyTimeout)
 	}
 }
 

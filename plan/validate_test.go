@@ -38,7 +38,7 @@ var validationCases = []struct {
 
 	// traffic
 	{"no traffic provider", []edit{{"    proxy:\n      stable: http://127.0.0.1:9001\n      canary: http://127.0.0.1:9002\n", ""}, {"traffic:", "traffic: {}"}},
-		[]string{`plan.yaml:7:12: spec.traffic: required: set exactly one of proxy, helm or gatewayAPI`}},
+		[]string{`plan.yaml:7:12: spec.traffic: required: set exactly one of proxy, helm, gatewayAPI or replicas`}},
 	{"two traffic providers", []edit{{"  steps:", "    helm: {release: web, chart: ./chart}\n  steps:"}},
 		[]string{`plan.yaml:11:11: spec.traffic.helm: only one traffic provider may be set, but proxy is set too: remove one of them`}},
 	{"proxy stable not a URL", []edit{{"stable: http://127.0.0.1:9001", "stable: 127.0.0.1:9001"}},
@@ -47,6 +47,11 @@ var validationCases = []struct {
 		[]string{`plan.yaml:9:7: spec.traffic.proxy.canary: required: write the canary version's URL, e.g. http://127.0.0.1:9002`}},
 	{"proxy listen not host:port", []edit{{"    proxy:\n", "    proxy:\n      listen: 8080\n"}},
 		[]string{`plan.yaml:9:15: spec.traffic.proxy.listen: "8080" is not host:port: write e.g. 127.0.0.1:8080 (or :8080 for every interface)`}},
+	{"replicas: same Deployment twice, one pod", []edit{{"    proxy:\n      stable: http://127.0.0.1:9001\n      canary: http://127.0.0.1:9002\n", "    replicas: {stableDeployment: web, canaryDeployment: web, total: 1}\n"}},
+		[]string{`plan.yaml:8:57: spec.traffic.replicas.canaryDeployment: "web" is also the stable Deployment: the canary needs a Deployment of its own`,
+			`plan.yaml:8:69: spec.traffic.replicas.total: 1 pods cannot be shared between two versions: write 2 or more (or omit it to use the Deployments' replicas)`}},
+	{"replicas: canary Deployment missing", []edit{{"    proxy:\n      stable: http://127.0.0.1:9001\n      canary: http://127.0.0.1:9002\n", "    replicas: {stableDeployment: web}\n"}},
+		[]string{`plan.yaml:8:15: spec.traffic.replicas.canaryDeployment: required: name the canary version's Deployment`}},
 	{"helm chart missing", []edit{{"    proxy:\n      stable: http://127.0.0.1:9001\n      canary: http://127.0.0.1:9002\n", "    helm: {release: web}\n"}},
 		[]string{`plan.yaml:8:11: spec.traffic.helm.chart: required: write the chart path or reference, e.g. ./helm/recoveryos`}},
 	{"helm canary release is the release", []edit{{"    proxy:\n      stable: http://127.0.0.1:9001\n      canary: http://127.0.0.1:9002\n", "    helm: {release: web, canaryRelease: web, chart: ./chart}\n"}},

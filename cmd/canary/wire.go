@@ -50,7 +50,7 @@ type wireOptions struct {
 // addKubeFlags registers --kubeconfig for the commands that wire plans.
 func addKubeFlags(fs *pflag.FlagSet, opt *wireOptions) {
 	fs.StringVar(&opt.kubeconfig, "kubeconfig", "",
-		"kubeconfig file for helm and gatewayAPI traffic (default: $KUBECONFIG, ~/.kube/config, then in-cluster)")
+		"kubeconfig file for helm, gatewayAPI and replicas traffic (default: $KUBECONFIG, ~/.kube/config, then in-cluster)")
 }
 
 // close stops every server the providers started.
@@ -76,14 +76,14 @@ func wire(ctx context.Context, p *canary.Plan, opt wireOptions) (*providers, err
 			return nil, err
 		}
 		rec = r
-	case "helm", "gatewayAPI":
+	case "helm", "gatewayAPI", "replicas":
 		r, err := kubeRouter(p, opt)
 		if err != nil {
 			return nil, err
 		}
 		pv.router = r
 	default:
-		return nil, canary.Errorf(canary.EINVALID, "traffic provider %q is not available in this build of canary run (use traffic.proxy, helm or gatewayAPI)",
+		return nil, canary.Errorf(canary.EINVALID, "traffic provider %q is not available in this build of canary run (use traffic.proxy, helm, gatewayAPI or replicas)",
 			p.Spec.Traffic.Provider())
 	}
 	switch p.Spec.Analysis.Metrics.Provider() {
@@ -121,8 +121,8 @@ func wire(ctx context.Context, p *canary.Plan, opt wireOptions) (*providers, err
 	return pv, nil
 }
 
-// kubeRouter builds the helm or gatewayAPI router of a plan, in the plan's
-// namespace.
+// kubeRouter builds the helm, gatewayAPI or replicas router of a plan, in
+// the plan's namespace.
 func kubeRouter(p *canary.Plan, opt wireOptions) (canary.TrafficRouter, error) {
 	prov := p.Spec.Traffic.Provider()
 	rc, err := kube.RESTConfig(opt.kubeconfig, "")
@@ -144,7 +144,15 @@ func kubeRouter(p *canary.Plan, opt wireOptions) (canary.TrafficRouter, error) {
 	}
 	c, err := kube.NewClient(rc)
 	if err != nil {
-		return nil, canary.Errorf(canary.EUNAVAILABLE, "traffic.gatewayAPI: %v", err)
+		return nil, canary.Errorf(canary.EUNAVAILABLE, "traffic.%s: %v", prov, err)
+	}
+	if t := p.Spec.Traffic.Replicas; t != nil {
+		r, err := kube.NewReplicaRouter(kube.ReplicaConfig{Client: c, Namespace: ns, Stable: t.StableDeployment,
+			Canary: t.CanaryDeployment, Replicas: int32(t.Total), ReadyTimeout: time.Duration(t.ReadyTimeout)})
+		if err != nil {
+			return nil, canary.Errorf(canary.EINVALID, "traffic.replicas: %v", err)
+		}
+		return r, nil
 	}
 	r, err := gatewayapi.New(gatewayapi.Config{Client: c, Namespace: ns, Traffic: *p.Spec.Traffic.GatewayAPI})
 	if err != nil {
