@@ -2,6 +2,7 @@ package operator
 
 import (
 	"fmt"
+	"github.com/go-logr/logr"
 	"time"
 
 	"github.com/canary-dev/canary/kube"
@@ -22,6 +23,11 @@ const DefaultLeaderElectionID = "canary-operator.canary.dev"
 
 // ManagerOptions configure NewManager.
 type ManagerOptions struct {
+	// Logger is the manager's and the reconciler's logger. Default:
+	// controller-runtime's global logger (ctrl.SetLogger), which can be
+	// set only once per process, so a process running several managers
+	// (tests) gives each its own here.
+	Logger logr.Logger
 	// MetricsAddr serves /metrics (controller-runtime's metrics); "0"
 	// turns it off.
 	MetricsAddr string
@@ -88,6 +94,9 @@ func NewManager(rc *rest.Config, o ManagerOptions) (ctrl.Manager, error) {
 		LeaderElectionNamespace:       o.LeaderElectionNamespace,
 		LeaderElectionResourceLock:    "leases",
 		LeaderElectionReleaseOnCancel: true,
+	}
+	if o.Logger.GetSink() != nil {
+		opts.Logger = o.Logger
 	}
 	if o.LeaseDuration > 0 {
 		opts.LeaseDuration = &o.LeaseDuration

@@ -48,7 +48,7 @@ type QueryError struct {
 func (e *QueryError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "prometheus %s: %s query `%s`: ", e.Address, e.Name, e.Expr)
-	if e.Kind != nil && e.Kind != ErrUnavailable {
+	if e.Kind != nil && e.Kind != ErrUnavailable && !errors.Is(e.Err, e.Kind) { // said once
 		fmt.Fprintf(&b, "%v: ", e.Kind)
 	}
 	b.WriteString(e.Err.Error())

@@ -59,7 +59,8 @@ notification receiver or Prometheus holds up only its own rollout.`,
 			if err != nil {
 				return err
 			}
-			ctrl.SetLogger(log)
+			ctrl.SetLogger(log) // for what logs outside the manager
+			o.Logger = log
 			if o.MaxConcurrentReconciles < 1 {
 				return fmt.Errorf("operator: --max-concurrent-reconciles=%d: must be 1 or more", o.MaxConcurrentReconciles)
 			}

@@ -195,7 +195,7 @@ func TestQueryCommand(t *testing.T) {
 	}{
 		{"several series", `    metrics: {prometheus: {address: "` + e.prom.URL() + `", queries: {latency: 'rate(canary_proxy_request_duration_seconds_bucket{track="{{.Track}}"}[{{.Window}}])'}}}`,
 			nil, ExitInvalid, []string{"latency query `rate(canary_proxy_request_duration_seconds_bucket{track=\"canary\"}[20s])`",
-				"several series where one is expected: 14 series", "a query template is wrong"}},
+				"`: several series where one is expected: 20 series (aggregate them", "a query template is wrong"}},
 		{"syntax error", `    metrics: {prometheus: {address: "` + e.prom.URL() + `", queries: {errorRate: 'sum(rate(x[{{.Window}}])'}}}`,
 			nil, ExitInvalid, []string{"errorRate query `sum(rate(x[20s])`: bad query", "parse error"}},
 		{"no data", `    metrics: {prometheus: {address: "` + e.prom.URL() + `", queries: {requestRate: 'sum(rate(nobody_exports_this{track="{{.Track}}"}[{{.Window}}]))'}}}`,
