@@ -323,7 +323,9 @@ type PrometheusMetrics struct {
 	// server's certificate (https addresses). Default: the system's.
 	CAFile string `json:"caFile,omitempty"`
 	// Queries overrides the query templates by metric name (latency,
-	// errorRate, requestRate, requests).
+	// latencyBuckets, errorRate, requestRate, requests). latencyBuckets
+	// gives the window's latency histogram per bucket (by le) for
+	// compare: baseline rules.
 	Queries map[string]string `json:"queries,omitempty"`
 }
 
