@@ -133,6 +133,15 @@ type queryRow struct {
 	SamplesStatus string `json:"samplesStatus"`
 	Samples       *int64 `json:"samples,omitempty"`
 	SamplesError  string `json:"samplesError,omitempty"`
+	// BucketsExpr is the latencyBuckets query of a latency row; Buckets
+	// how many buckets of the latency histogram hold requests, and
+	// BucketRequests how many requests they hold (compare: baseline rules
+	// compare these distributions).
+	BucketsExpr    string `json:"bucketsExpr,omitempty"`
+	BucketsStatus  string `json:"bucketsStatus,omitempty"`
+	Buckets        *int   `json:"buckets,omitempty"`
+	BucketRequests *int64 `json:"bucketRequests,omitempty"`
+	BucketsError   string `json:"bucketsError,omitempty"`
 
 	errs []error
 }
@@ -201,16 +210,36 @@ func runRow(ctx context.Context, src *promql.Source, q canary.Query, rules []str
 		row.errs = append(row.errs, err)
 		return row
 	}
-	row.Name, row.Expr, row.RequestsExpr = e.Name, e.Value, e.Requests
+	row.Name, row.Expr, row.RequestsExpr, row.BucketsExpr = e.Name, e.Value, e.Requests, e.Buckets
 	var req promql.Value
 	var reqErr error
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		req, reqErr = src.Instant(ctx, promql.QueryRequests, e.Requests, q.At)
-	}()
+	var buckets []canary.LatencyBucket
+	var bucketsErr error
+	var wg sync.WaitGroup
+	wg.Go(func() { req, reqErr = src.Instant(ctx, promql.QueryRequests, e.Requests, q.At) })
+	if e.Buckets != "" {
+		wg.Go(func() { buckets, bucketsErr = src.Buckets(ctx, promql.QueryLatencyBuckets, e.Buckets, q.At) })
+	}
 	val, valErr := src.Instant(ctx, e.Name, e.Value, q.At)
-	<-done
+	wg.Wait()
+	if e.Buckets != "" {
+		switch {
+		case bucketsErr != nil:
+			row.BucketsStatus, row.BucketsError = statusError, bucketsErr.Error()
+			row.errs = append(row.errs, bucketsErr)
+		case len(buckets) == 0:
+			row.BucketsStatus = statusNoData
+		default:
+			n, total := 0, int64(0)
+			for _, b := range buckets {
+				if b.Count > 0 {
+					n++
+					total += b.Count
+				}
+			}
+			row.BucketsStatus, row.Buckets, row.BucketRequests = statusOK, &n, &total
+		}
+	}
 	switch {
 	case valErr != nil:
 		row.Status, row.Error = statusError, valErr.Error()
@@ -249,7 +278,14 @@ func (r *queryReport) print(w io.Writer, exprs bool) {
 			samples = fmt.Sprint(*q.Samples)
 		}
 		nodata = nodata || q.Status == statusNoData || q.SamplesStatus == statusNoData
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", q.Metric, q.Window, q.Track, value, samples, q.Status,
+		status := q.Status
+		switch {
+		case q.Buckets != nil:
+			status += fmt.Sprintf(", histogram %d buckets, %d requests", *q.Buckets, *q.BucketRequests)
+		case q.BucketsStatus != "":
+			status += ", histogram " + q.BucketsStatus
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", q.Metric, q.Window, q.Track, value, samples, status,
 			strings.Join(q.Rules, "; "))
 	}
 	_ = tw.Flush()
@@ -257,6 +293,9 @@ func (r *queryReport) print(w io.Writer, exprs bool) {
 		fmt.Fprintln(w)
 		for _, q := range r.Queries {
 			fmt.Fprintf(w, "%s %s %s:\n  %s: %s\n  requests: %s\n", q.Metric, q.Window, q.Track, q.Name, q.Expr, q.RequestsExpr)
+			if q.BucketsExpr != "" {
+				fmt.Fprintf(w, "  latencyBuckets: %s\n", q.BucketsExpr)
+			}
 		}
 	}
 	if nodata {
@@ -269,6 +308,9 @@ func (r *queryReport) print(w io.Writer, exprs bool) {
 		}
 		if q.SamplesError != "" && q.SamplesError != q.Error {
 			errs = append(errs, fmt.Sprintf("%s %s %s samples: %s", q.Metric, q.Window, q.Track, q.SamplesError))
+		}
+		if q.BucketsError != "" {
+			errs = append(errs, fmt.Sprintf("%s %s %s histogram: %s", q.Metric, q.Window, q.Track, q.BucketsError))
 		}
 	}
 	if len(errs) > 0 {

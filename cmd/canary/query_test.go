@@ -160,6 +160,14 @@ func TestQueryCommand(t *testing.T) {
 			if s := float64(*q.Samples); s < 0.98*float64(backend.Requests) || s > 1.15*float64(backend.Requests) {
 				t.Errorf("row %s %s: %d samples, the backend served %d", q.Metric, q.Track, *q.Samples, backend.Requests)
 			}
+			if _, latency := q.Metric.Quantile(); latency {
+				// The latency histogram holds the window's requests too.
+				if q.BucketsStatus != statusOK || q.Buckets == nil || *q.Buckets == 0 || q.BucketsExpr == "" {
+					t.Errorf("row %s %s: histogram %s %v (%s), want its buckets", q.Metric, q.Track, q.BucketsStatus, q.Buckets, q.BucketsError)
+				} else if n := float64(*q.BucketRequests); n < 0.98*float64(backend.Requests) || n > 1.15*float64(backend.Requests) {
+					t.Errorf("row %s %s: %d requests in the histogram, the backend served %d", q.Metric, q.Track, *q.BucketRequests, backend.Requests)
+				}
+			}
 			if q.Metric == canary.MetricErrorRate {
 				want := float64(backend.Errors) / float64(backend.Requests)
 				if math.Abs(*q.Value-want) > 0.002 {
@@ -179,7 +187,8 @@ func TestQueryCommand(t *testing.T) {
 		}
 		out = squash(out)
 		for _, want := range []string{"Prometheus " + e.prom.URL(), "METRIC", "errorRate 20s canary", "requestRate",
-			"errorRate > 5% for 1s; burnRate > 2x", `histogram_quantile(0.95, sum by (le) (rate(canary_proxy_request_duration_seconds_bucket{track="canary"}[20s])))`} {
+			"errorRate > 5% for 1s; burnRate > 2x", "ok, histogram", "buckets, ",
+			`latencyBuckets: sum by (le) (increase(canary_proxy_request_duration_seconds_bucket{track="canary"}[20s]))`, `histogram_quantile(0.95, sum by (le) (rate(canary_proxy_request_duration_seconds_bucket{track="canary"}[20s])))`} {
 			if !strings.Contains(out, want) {
 				t.Errorf("output lacks %q:\n%s", want, out)
 			}
