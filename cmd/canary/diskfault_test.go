@@ -412,8 +412,9 @@ func TestServeReadOnlyDisk(t *testing.T) {
 		t.Skipf("cannot trigger an ext4 error: %v", err)
 	}
 	// SQLite reports a write refused with EROFS as an I/O error
-	// (SQLITE_IOERR_WRITE), without the errno.
-	r.checkOutage(names, "I/O error")
+	// (SQLITE_IOERR_WRITE), without the errno; the store then checks the
+	// file system and says it is read-only.
+	r.checkOutage(names, "read-only")
 	// The operator's recovery: stop, repair, remount, start.
 	r.srv.stop()
 	if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
