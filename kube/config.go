@@ -7,6 +7,7 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	appsv1 "k8s.io/api/apps/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -64,12 +65,13 @@ func WithDefaults(cfg *rest.Config) *rest.Config {
 	return c
 }
 
-// Scheme returns a scheme with the Kubernetes built-in types and the
-// Gateway API v1 types.
+// Scheme returns a scheme with the Kubernetes built-in types the routers
+// use, the authorization types (SelfSubjectAccessReview, to check RBAC
+// before acting) and the Gateway API v1 types.
 func Scheme() *runtime.Scheme {
 	s := runtime.NewScheme()
 	for _, add := range []func(*runtime.Scheme) error{
-		corev1.AddToScheme, appsv1.AddToScheme, networkingv1.AddToScheme, gatewayv1.Install,
+		corev1.AddToScheme, appsv1.AddToScheme, authorizationv1.AddToScheme, networkingv1.AddToScheme, gatewayv1.Install,
 	} {
 		if err := add(s); err != nil {
 			panic(fmt.Sprintf("kube: build scheme: %v", err)) // static registration: a bug

@@ -28,5 +28,7 @@
 // in Config.HelmChartDir only; before building it the operator asks the
 // API server (SelfSubjectAccessReview) whether it may manage Helm's release
 // Secrets in the namespace, and reports the missing verbs as Ready=False.
+// traffic.replicas (kube.ReplicaRouter on Config.Client) is checked the
+// same way for get, update and patch on Deployments before each use.
 // The builtin feature-flag provider is refused (ErrBuiltinFlags).
 package operator

@@ -12,13 +12,11 @@ import (
 
 	"github.com/canary-dev/canary"
 	"github.com/canary-dev/canary/helm"
+	"github.com/canary-dev/canary/kube"
 
-	authv1 "k8s.io/api/authorization/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
 // HelmReleaseVerbs are the verbs Helm needs on Secrets in a rollout's
@@ -44,7 +42,7 @@ type helmRouters struct {
 	now      func() time.Time
 
 	mu     sync.Mutex
-	cs     kubernetes.Interface
+	c      client.Client        // SelfSubjectAccessReviews
 	byName map[string]helmEntry // namespace/name
 }
 
@@ -144,34 +142,22 @@ func (h *helmRouters) chart(path string) (string, error) {
 // release Secrets in ns, naming the verbs it lacks.
 func (h *helmRouters) checkAccess(ctx context.Context, ns string) error {
 	h.mu.Lock()
-	if h.cs == nil {
-		cs, err := kubernetes.NewForConfig(h.rc)
+	if h.c == nil {
+		c, err := kube.NewClient(h.rc)
 		if err != nil {
 			h.mu.Unlock()
 			return fmt.Errorf("traffic.helm: %w", err)
 		}
-		h.cs = cs
+		h.c = c
 	}
-	cs := h.cs
+	c := h.c
 	h.mu.Unlock()
-	var missing []string
-	for _, verb := range HelmReleaseVerbs {
-		rev, err := cs.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, &authv1.SelfSubjectAccessReview{
-			Spec: authv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &authv1.ResourceAttributes{
-				Namespace: ns, Verb: verb, Resource: "secrets"}}}, metav1.CreateOptions{})
-		if err != nil {
-			return fmt.Errorf("traffic.helm: check the operator's access to secrets in namespace %s: %w", ns, err)
-		}
-		if !rev.Status.Allowed {
-			missing = append(missing, verb)
-		}
-	}
-	if len(missing) > 0 {
-		return fmt.Errorf("traffic.helm: the operator may not %s secrets in namespace %s, where Helm stores its releases (it needs %s); %s",
-			strings.Join(missing, ", "), ns, strings.Join(HelmReleaseVerbs, ", "), HelmRBACHint)
-	}
-	return nil
+	return helmAccess.check(ctx, c, ns)
 }
+
+// helmAccess is what traffic.helm needs on Helm's release Secrets.
+var helmAccess = access{Provider: "traffic.helm", Resource: "secrets", Verbs: HelmReleaseVerbs,
+	Why: "where Helm stores its releases", Hint: HelmRBACHint}
 
 // helmRouter adds, to an error the API server refused, where to grant the
 // permission: the chart's objects need verbs on their own kinds.
@@ -184,11 +170,5 @@ func (h helmRouter) Promote(ctx context.Context) error          { return hint(h.
 func (h helmRouter) RemoveCanary(ctx context.Context) error     { return hint(h.r.RemoveCanary(ctx)) }
 
 func hint(err error) error {
-	if err == nil {
-		return nil
-	}
-	if apierrors.IsForbidden(err) || strings.Contains(err.Error(), " is forbidden: ") {
-		return fmt.Errorf("%w (the operator's service account lacks this permission for the chart's objects or Helm's release Secrets; %s)", err, HelmRBACHint)
-	}
-	return err
+	return forbidden(err, "the operator's service account lacks this permission for the chart's objects or Helm's release Secrets; "+HelmRBACHint)
 }

@@ -88,7 +88,8 @@ type Config struct {
 	CallTimeout time.Duration
 	// Router builds a plan's traffic router. Default: traffic.helm with
 	// the Helm SDK on RESTConfig (one router kept per rollout), otherwise
-	// DefaultRouter (gatewayAPI on Client; other providers are refused).
+	// DefaultRouter (gatewayAPI or replicas on Client; other providers are
+	// refused).
 	Router func(p *canary.Plan) (canary.TrafficRouter, error)
 	// RESTConfig reaches the cluster for traffic.helm (the Helm SDK
 	// builds its own clients). Default: none, and traffic.helm is refused.
@@ -195,12 +196,17 @@ func New(cfg Config) (*Reconciler, error) {
 	return r, nil
 }
 
-// DefaultRouter is the gatewayAPI router of a plan on c, in the plan's
-// namespace.
+// DefaultRouter is the gatewayAPI or replicas router of a plan on c, in
+// the plan's namespace. For traffic.replicas it first asks the API server
+// whether c may get, update and patch Deployments there (ReplicasVerbs),
+// and names the missing verbs and where to grant them otherwise.
 func DefaultRouter(c client.Client, p *canary.Plan) (canary.TrafficRouter, error) {
+	if p.Spec.Traffic.Replicas != nil {
+		return replicasRouter(c, p)
+	}
 	t := p.Spec.Traffic.GatewayAPI
 	if t == nil {
-		return nil, fmt.Errorf("traffic.%s is not available in the operator (use traffic.gatewayAPI or traffic.helm)", p.Spec.Traffic.Provider())
+		return nil, fmt.Errorf("traffic.%s is not available in the operator (use traffic.gatewayAPI, traffic.helm or traffic.replicas)", p.Spec.Traffic.Provider())
 	}
 	r, err := gatewayapi.New(gatewayapi.Config{Client: c, Namespace: p.Metadata.Namespace, Traffic: *t})
 	if err != nil {
