@@ -1,9 +1,9 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"sync"
 
@@ -35,14 +35,15 @@ func (s *Store) Events(ctx context.Context, id int64, afterSeq int64, limit int)
 			return err
 		}
 		defer rows.Close()
+		var body sql.RawBytes
+		var text bytes.Buffer
 		for rows.Next() {
-			var body []byte
 			if err := rows.Scan(&body); err != nil {
 				return err
 			}
 			var ev canary.Event
-			if err := json.Unmarshal(body, &ev); err != nil {
-				return fmt.Errorf("decode event: %w", err)
+			if err := decodeBody(body, &ev, &text); err != nil {
+				return err
 			}
 			out = append(out, ev)
 		}

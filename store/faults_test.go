@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -95,7 +96,7 @@ func TestDiskFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	evs := events("checkout", 2, 1, canary.EvEvaluated)
-	evs[0].Message = strings.Repeat("x", 64<<10)
+	evs[0].Message = incompressible(64 << 10) // bodies are compressed
 	err := s.Commit(ctx, r.ID, state("checkout", 2, canary.PhasePaused), evs)
 	wantCode(t, err, canary.EUNAVAILABLE)
 	if !strings.Contains(err.Error(), "disk full") {
@@ -124,4 +125,15 @@ func TestOpenUnavailable(t *testing.T) {
 	}
 	_, err = Open(context.Background(), path)
 	wantCode(t, err, canary.EUNAVAILABLE)
+}
+
+// incompressible returns n characters that DEFLATE cannot shrink much
+// (hex digits from a fixed seed).
+func incompressible(n int) string {
+	r := rand.New(rand.NewPCG(1, 2))
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = "0123456789abcdef"[r.IntN(16)]
+	}
+	return string(b)
 }

@@ -289,23 +289,28 @@ func checkSeq(what string, last int64, o commitOptions, eventSeq int64, events [
 	return nil
 }
 
-// encoded is a snapshot and its events as JSON text, stored as TEXT so
-// SQLite's JSON functions read them. The strings share the bytes of a
-// pooled buffer (saving a copy of each, and the buffer): nothing may hold
-// them after release, which comes once the write is done (the driver
-// copies them when it binds them).
+// encoded is a snapshot as JSON text, stored as TEXT so SQLite's JSON
+// functions read it, and its events' bodies in their stored form (see
+// compressBody): a []byte (a BLOB) when compressed, else the JSON text.
+// Both share the bytes of pooled buffers (saving a copy of each, and the
+// buffers): nothing may hold them after release, which comes once the
+// write is done (the driver copies them when it binds them).
 type encoded struct {
 	state  string
-	events []string
+	events []any
 	buf    *bytes.Buffer
+	z      *[]byte
 }
 
-var encodeBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+var (
+	encodeBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+	bodyBufs   = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+)
 
 // encode marshals the snapshot and each event before a transaction
-// starts, as json.Marshal does.
+// starts, as json.Marshal does, and compresses the events.
 func encode(st *canary.State, events []canary.Event) (encoded, error) {
-	e := encoded{buf: encodeBufs.Get().(*bytes.Buffer)}
+	e := encoded{buf: encodeBufs.Get().(*bytes.Buffer), z: bodyBufs.Get().(*[]byte)}
 	enc := json.NewEncoder(e.buf)
 	ends := make([]int, 0, 8)
 	if err := enc.Encode(st); err != nil {
@@ -321,27 +326,47 @@ func encode(st *canary.State, events []canary.Event) (encoded, error) {
 		ends = append(ends, e.buf.Len())
 	}
 	b := e.buf.Bytes()
-	text := func(start, end int) string { // without Encode's newline
-		return unsafe.String(&b[start], end-1-start)
+	text := func(start, end int) []byte { // without Encode's newline
+		return b[start : end-1]
 	}
-	e.state = text(0, ends[0])
-	e.events = make([]string, len(events))
+	e.state = unsafe.String(&b[0], ends[0]-1)
+	// Compress every body into z first and slice it afterwards: z may
+	// move while it grows.
+	z := (*e.z)[:0]
+	zends := make([]int, len(events))
 	for i := range events {
-		e.events[i] = text(ends[i], ends[i+1])
+		z = compressBody(z, text(ends[i], ends[i+1]))
+		zends[i] = len(z)
+	}
+	*e.z = z
+	e.events = make([]any, len(events))
+	start := 0
+	for i := range events {
+		body := z[start:zends[i]:zends[i]]
+		if body[0] == '{' {
+			e.events[i] = unsafe.String(&body[0], len(body)) // TEXT, as before
+		} else {
+			e.events[i] = body
+		}
+		start = zends[i]
 	}
 	return e, nil
 }
 
-// release returns the buffer to the pool (unless it grew large).
+// release returns the buffers to their pools (unless they grew large).
 func (e encoded) release() {
 	if e.buf.Cap() <= 64<<10 {
 		e.buf.Reset()
 		encodeBufs.Put(e.buf)
 	}
+	if cap(*e.z) <= 64<<10 {
+		*e.z = (*e.z)[:0]
+		bodyBufs.Put(e.z)
+	}
 }
 
 // insertEvents appends events (already encoded as bodies).
-func (s *Store) insertEvents(ctx context.Context, w *wtx, id int64, events []canary.Event, bodies []string) error {
+func (s *Store) insertEvents(ctx context.Context, w *wtx, id int64, events []canary.Event, bodies []any) error {
 	if len(events) == 0 {
 		return nil
 	}

@@ -77,6 +77,8 @@ CREATE TABLE outbox_attempts (
 	flagsSchema,
 	// 3: events move to a rowid table (see eventsByRowid).
 	eventsByRowid,
+	// 4: compressed event bodies and retention's record of what it removed.
+	compressedAndPruned,
 }
 
 // eventsByRowid rebuilds the event log as an ordinary (rowid) table with
@@ -92,13 +94,30 @@ CREATE TABLE events_by_rowid (
 	seq        INTEGER NOT NULL,
 	time       INTEGER NOT NULL,
 	type       TEXT    NOT NULL,
-	body       TEXT    NOT NULL,                   -- canary.Event as JSON
+	body       TEXT    NOT NULL,                   -- canary.Event as JSON (from version 4 maybe compressed: codec.go)
 	PRIMARY KEY (rollout_id, seq)
 );
 INSERT INTO events_by_rowid (rollout_id, seq, time, type, body)
 	SELECT rollout_id, seq, time, type, body FROM events ORDER BY rollout_id, seq;
 DROP TABLE events;
 ALTER TABLE events_by_rowid RENAME TO events;
+`
+
+// compressedAndPruned marks the database as holding event bodies that may
+// be compressed (codec.go): a canary from before it could not read them,
+// and with this version it refuses the file and says to use a newer
+// binary instead. Bodies written before stay JSON text and read as they
+// did. The pruned table is Prune's record of the last rollout of each
+// name it removed, so asking for it says why it is gone.
+const compressedAndPruned = `
+CREATE TABLE pruned (
+	name        TEXT    PRIMARY KEY,               -- namespace/name
+	rollout_id  INTEGER NOT NULL,
+	generation  INTEGER NOT NULL,
+	phase       TEXT    NOT NULL,                  -- the phase it ended in
+	finished_at INTEGER NOT NULL,                  -- Unix nanoseconds: its last commit
+	pruned_at   INTEGER NOT NULL
+) WITHOUT ROWID;
 `
 
 // schemaVersion reads the database's schema version: 0 for a new database.

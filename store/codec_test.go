@@ -1,0 +1,259 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"math/rand/v2"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/canary-dev/canary"
+)
+
+// runbookEvaluation is an evaluation event of the runbook's six rules with
+// measured values that differ from one evaluation to the next, as real
+// metrics do (full float precision; noise compresses worst).
+func runbookEvaluation(seq int64, r *rand.Rand) canary.Event {
+	type rule struct {
+		name      string
+		metric    canary.Metric
+		threshold float64
+		window    time.Duration
+	}
+	rules := []rule{
+		{"latencyP95 > 600ms for 5m", canary.MetricLatencyP95, 0.6, 30 * time.Second},
+		{"latencyP95 > 1000ms for 2m", canary.MetricLatencyP95, 1, 30 * time.Second},
+		{"errorRate > 1% for 5m", canary.MetricErrorRate, 0.01, 30 * time.Second},
+		{"errorRate > 5% for 1m", canary.MetricErrorRate, 0.05, 30 * time.Second},
+		{"burnRate > 2x for 10m", canary.MetricBurnRate, 2, 30 * time.Second},
+		{"burnRate > 5x for 2m", canary.MetricBurnRate, 5, 30 * time.Second},
+	}
+	ev := canary.Event{Seq: seq, Time: base.Add(time.Duration(seq) * 15 * time.Second).Add(time.Duration(r.IntN(1e9))),
+		Rollout: "checkout", Type: canary.EvEvaluated, Phase: canary.PhaseProgressing, Step: 2, Weight: 25,
+		Message: "evaluated 6 rules: 6 pass"}
+	for _, ru := range rules {
+		stable := r.Float64() * ru.threshold / 2
+		ev.Evaluations = append(ev.Evaluations, canary.Evaluation{Rule: ru.name, Metric: ru.metric, Window: ru.window,
+			Value: r.Float64() * ru.threshold / 2, Samples: 900 + r.Int64N(300), Threshold: ru.threshold, Op: "above",
+			Verdict: canary.VerdictPass, Stable: &stable})
+	}
+	return ev
+}
+
+// TestBodyRoundTrip checks that every kind of event reads back exactly as
+// json.Marshal wrote it, through a real store: decoded bodies are byte
+// for byte the JSON, and the events equal what was committed.
+func TestBodyRoundTrip(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	low, p := 0.01, 0.2
+	compare := runbookEvaluation(4, r)
+	compare.Evaluations[0].Comparison = &canary.Comparison{Test: "mann-whitney", Data: "requests", Estimate: 0.012,
+		Lower: &low, P: p, Tolerance: 0.05, Confidence: 0.95, Relative: true, CanaryN: 1200, StableN: 23000}
+	compare.Evaluations[1].PendingFor, compare.Evaluations[1].Firing = 3*time.Minute, true
+	compare.Evaluations[2].Verdict, compare.Evaluations[2].Detail = canary.VerdictError, "prometheus: 503 <html>"
+	tests := []struct {
+		name string
+		ev   canary.Event
+	}{
+		{"evaluation of six rules", runbookEvaluation(1, r)},
+		{"comparison, pending and error", compare},
+		{"action", canary.Event{Seq: 5, Time: base, Rollout: "checkout", Type: canary.EvActionIssued, Phase: canary.PhaseProgressing,
+			Message: "issue set canary weight to 25%", Action: &canary.Action{ID: 7, Kind: canary.ActSetWeight, Weight: 25}}},
+		{"tiny", canary.Event{Seq: 6, Type: "x"}},
+		{"unicode and HTML", canary.Event{Seq: 7, Time: base, Rollout: "checkout", Type: canary.EvRollbackStarted,
+			Urgency: canary.UrgencyCritical, Message: "🚨 ROLLBACK INITIATED: latencyP95 742ms > 600ms <b>&</b> résumé",
+			Actor: "ops", Error: strings.Repeat("é", 3000)}},
+		// Larger than DEFLATE's 32 KiB window.
+		{"large", canary.Event{Seq: 8, Time: base, Type: canary.EvHookFailed, Message: incompressible(100 << 10)}},
+	}
+	s, _ := openTest(t)
+	ctx := context.Background()
+	rl := create(t, s, "shop/checkout")
+	var evs []canary.Event
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			want, err := json.Marshal(tt.ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			stored := compressBody(nil, want)
+			var buf bytes.Buffer
+			got, err := bodyJSON(stored, &buf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("decoded body:\n got %s\nwant %s", got, want)
+			}
+			t.Logf("%d bytes of JSON stored in %d", len(want), len(stored))
+		})
+		tt.ev.Seq = int64(i + 2)
+		evs = append(evs, tt.ev)
+	}
+	if err := s.Commit(ctx, rl.ID, state("checkout", int64(len(evs)+1), canary.PhaseProgressing), evs); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Events(ctx, rl.ID, 1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range evs {
+		if i >= len(got) || !sameJSON(t, got[i], evs[i]) {
+			t.Errorf("event %d read back differs from the one committed", i+2)
+		}
+	}
+	if n := count(t, s, `SELECT count(*) FROM events WHERE rollout_id = ? AND seq > 1 AND typeof(body) = 'blob'`, rl.ID); n != len(evs) {
+		t.Errorf("%d compressed bodies, want %d", n, len(evs))
+	}
+}
+
+// TestBodyNotShrunkStaysText: a body that DEFLATE cannot shrink is stored
+// as its JSON text, and reads back.
+func TestBodyNotShrunkStaysText(t *testing.T) {
+	body := []byte(`{"k":"` + incompressible(20) + `"}`)
+	stored := compressBody(nil, body)
+	if !bytes.Equal(stored, body) {
+		t.Fatalf("stored %q, want the text itself %q", stored, body)
+	}
+	got, err := bodyJSON(stored, new(bytes.Buffer))
+	if err != nil || !bytes.Equal(got, body) {
+		t.Errorf("got %q, %v; want %q", got, err, body)
+	}
+}
+
+// sameJSON compares two events by their JSON (what readers get).
+func sameJSON(t *testing.T, a, b canary.Event) bool {
+	t.Helper()
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	return bytes.Equal(ja, jb)
+}
+
+// TestEvaluationBodySize bounds what a runbook evaluation event costs in
+// the store: at most a third of its JSON.
+func TestEvaluationBodySize(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 1))
+	var text, stored int
+	for i := range 200 {
+		b, _ := json.Marshal(runbookEvaluation(int64(i+1), r))
+		text += len(b)
+		stored += len(compressBody(nil, b))
+	}
+	t.Logf("evaluation event: %d bytes of JSON, %d stored", text/200, stored/200)
+	if stored*3 > text {
+		t.Errorf("stored %d bytes per evaluation event, want at most a third of its %d bytes of JSON", stored/200, text/200)
+	}
+}
+
+// TestJSONBodiesStillRead opens a database of schema version 3, whose
+// bodies are all JSON text: it migrates, its events read as before, and
+// new events (compressed) continue the same log.
+func TestJSONBodiesStillRead(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "canary.db")
+	db, err := sql.Open("sqlite", dsn(Config{Path: path, BusyTimeout: DefaultBusyTimeout}, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := migrate(ctx, db, migrations[:3], false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `INSERT INTO rollouts (name, generation, plan, plan_sha256, phase, event_seq, state, created_at, updated_at)
+		VALUES ('shop/checkout', 1, 'plan', 'x', 'Progressing', 2, '{"name":"checkout","eventSeq":2}', 1, 1)`); err != nil {
+		t.Fatal(err)
+	}
+	old := []canary.Event{runbookEvaluation(1, rand.New(rand.NewPCG(5, 6))), events("checkout", 2, 1, canary.EvStepStarted)[0]}
+	for _, ev := range old {
+		body, _ := json.Marshal(ev)
+		if _, err := db.ExecContext(ctx, `INSERT INTO events (rollout_id, seq, time, type, body) VALUES (1, ?, ?, ?, ?)`,
+			ev.Seq, nanos(ev.Time), string(ev.Type), string(body)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if v := count(t, s, `SELECT version FROM schema_version`); v != len(migrations) {
+		t.Errorf("schema version %d, want %d", v, len(migrations))
+	}
+	next := runbookEvaluation(3, rand.New(rand.NewPCG(7, 8)))
+	if err := s.Commit(ctx, 1, state("checkout", 3, canary.PhaseProgressing), []canary.Event{next}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Events(ctx, 1, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := append(old, next)
+	if len(got) != len(want) {
+		t.Fatalf("got %d events, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if !sameJSON(t, got[i], want[i]) {
+			t.Errorf("event %d: got %+v, want %+v", i+1, got[i], want[i])
+		}
+	}
+	if n := count(t, s, `SELECT count(*) FROM events WHERE typeof(body) = 'blob'`); n != 1 {
+		t.Errorf("%d compressed bodies, want 1 (the new one)", n)
+	}
+}
+
+// TestUnknownBodyEncoding: a body in a form this binary does not know (a
+// newer canary's) is an error that says so, not garbage.
+func TestUnknownBodyEncoding(t *testing.T) {
+	var ev canary.Event
+	err := decodeBody([]byte{0x7f, 1, 2, 3}, &ev, new(bytes.Buffer))
+	if err == nil || !strings.Contains(err.Error(), "newer canary") {
+		t.Errorf("got %v, want an error naming a newer canary", err)
+	}
+	err = decodeBody([]byte{bodyFlateV1, 0xff, 0xff}, &ev, new(bytes.Buffer))
+	if err == nil || !strings.Contains(err.Error(), "decode event") {
+		t.Errorf("corrupt body: got %v, want a decode error", err)
+	}
+	if !reflect.DeepEqual(ev, canary.Event{}) {
+		t.Errorf("event filled from a bad body: %+v", ev)
+	}
+}
+
+// BenchmarkEventBody measures compressing and decompressing one runbook
+// evaluation event, and reports its stored size.
+func BenchmarkEventBody(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 1))
+	bodies := make([][]byte, 64)
+	for i := range bodies {
+		bodies[i], _ = json.Marshal(runbookEvaluation(int64(i+1), r))
+	}
+	b.Run("compress", func(b *testing.B) {
+		var dst []byte
+		var stored, text int
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			dst = compressBody(dst[:0], bodies[i%len(bodies)])
+			stored += len(dst)
+			text += len(bodies[i%len(bodies)])
+			i++
+		}
+		b.ReportMetric(float64(stored)/float64(i), "stored-B/event")
+		b.ReportMetric(float64(text)/float64(i), "json-B/event")
+	})
+	b.Run("decompress", func(b *testing.B) {
+		stored := compressBody(nil, bodies[0])
+		var buf bytes.Buffer
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := bodyJSON(stored, &buf); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
