@@ -423,7 +423,8 @@ func (s *Store) Get(ctx context.Context, id int64) (Rollout, error) {
 	return r, err
 }
 
-// Latest returns the highest generation of name, or code not_found.
+// Latest returns the highest generation of name, or code not_found (whose
+// message says so when retention removed it: PruneBatch).
 func (s *Store) Latest(ctx context.Context, name string) (Rollout, error) {
 	var r Rollout
 	err := s.read(ctx, "get rollout "+name, func(tx *sql.Tx) error {
@@ -431,6 +432,9 @@ func (s *Store) Latest(ctx context.Context, name string) (Rollout, error) {
 		r, err = scanRollout(tx.QueryRowContext(ctx, `SELECT `+rolloutCols+
 			` FROM rollouts WHERE name = ? ORDER BY generation DESC LIMIT 1`, name))
 		if errors.Is(err, sql.ErrNoRows) {
+			if err := prunedError(ctx, tx, name); err != nil {
+				return err
+			}
 			return canary.Errorf(canary.ENOTFOUND, "rollout %s not found", name)
 		}
 		return err
