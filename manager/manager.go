@@ -46,6 +46,14 @@ type Config struct {
 	// save or /readyz write probe that succeeds meanwhile ends every such
 	// wait at once (the disk is back). Default: 1s.
 	RestartDelay time.Duration
+	// Retention is how long a finished rollout (Succeeded, RolledBack,
+	// Failed) is kept after its last change: then it is deleted in the
+	// background with its events and notifications (retention.go). Active
+	// rollouts are never deleted. Default: 0, keep everything.
+	Retention time.Duration
+	// PruneEvery is how often retention looks for rollouts to delete.
+	// Default: 10m.
+	PruneEvery time.Duration
 	// MaxActive caps the rollouts that are not finished (each runs a
 	// runner and its providers, such as a proxy listener): applying a new
 	// one beyond it is a conflict that says so. Re-applying, controlling or
@@ -96,6 +104,12 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.RestartDelay <= 0 {
 		cfg.RestartDelay = time.Second
 	}
+	if cfg.Retention < 0 {
+		return nil, errors.New("manager: Retention must not be negative (0 keeps every rollout)")
+	}
+	if cfg.PruneEvery <= 0 {
+		cfg.PruneEvery = DefaultPruneEvery
+	}
 	m := &Manager{cfg: cfg, live: map[string]*live{}}
 	m.met = newMetrics(m)
 	if cfg.Registerer != nil {
@@ -128,6 +142,9 @@ func (m *Manager) Start(ctx context.Context) error {
 		})
 	}
 	wg.Wait()
+	if m.cfg.Retention > 0 {
+		m.wg.Go(func() { m.pruneLoop(ctx) })
+	}
 	return nil
 }
 

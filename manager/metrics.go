@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/canary-dev/canary"
+	"github.com/canary-dev/canary/store"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -17,6 +18,7 @@ type metrics struct {
 	actionErr prometheus.Counter
 	commit    prometheus.Histogram
 	commitErr prometheus.Counter
+	pruned    *prometheus.CounterVec
 }
 
 func newMetrics(m *Manager) *metrics {
@@ -30,11 +32,13 @@ func newMetrics(m *Manager) *metrics {
 		commit: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "canary_store_commit_seconds",
 			Help: "Latency of saving a decision (state and events).", Buckets: prometheus.ExponentialBuckets(0.0001, 4, 9)}),
 		commitErr: prometheus.NewCounter(prometheus.CounterOpts{Name: "canary_store_commit_errors_total", Help: "Failed saves."}),
+		pruned: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "canary_pruned_rows_total",
+			Help: "Rows deleted by retention (--retention), by table: rollouts, events, outbox."}, []string{"table"}),
 	}
 }
 
 func (x *metrics) register(reg prometheus.Registerer) error {
-	for _, c := range []prometheus.Collector{x, x.events, x.actionErr, x.commit, x.commitErr} {
+	for _, c := range []prometheus.Collector{x, x.events, x.actionErr, x.commit, x.commitErr, x.pruned} {
 		if err := reg.Register(c); err != nil {
 			return err
 		}
@@ -89,4 +93,11 @@ func (x *metrics) observeCommit(d time.Duration, err error, events []canary.Even
 			x.actionErr.Inc()
 		}
 	}
+}
+
+// observePrune counts the rows a retention batch deleted.
+func (x *metrics) observePrune(r store.PruneResult) {
+	x.pruned.WithLabelValues("rollouts").Add(float64(r.Rollouts))
+	x.pruned.WithLabelValues("events").Add(float64(r.Events))
+	x.pruned.WithLabelValues("outbox").Add(float64(r.Outbox))
 }
