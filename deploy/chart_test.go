@@ -162,11 +162,12 @@ func TestChartOverrides(t *testing.T) {
 			t.Errorf("rendered %s %s with serviceAccount.create and metrics.service.enabled false", o.GetKind(), o.GetName())
 		}
 	}
-	if ns := find(t, objs, "Role", "").GetNamespace(); ns != "leases" {
+	if ns := find(t, objs, "Role", "canary-operator-leader-election").GetNamespace(); ns != "leases" {
 		t.Errorf("lease Role in %q, want leases", ns)
 	}
-	if subj := nested(find(t, objs, "ClusterRoleBinding", ""), "subjects").([]any); subj[0].(map[string]any)["name"] != "existing" {
-		t.Errorf("ClusterRoleBinding subjects = %v, want the existing ServiceAccount", subj)
+	// watchNamespace: the operator's rules are bound in team-a only.
+	if subj := nested(find(t, objs, "RoleBinding", "canary-operator"), "subjects").([]any); subj[0].(map[string]any)["name"] != "existing" {
+		t.Errorf("RoleBinding subjects = %v, want the existing ServiceAccount", subj)
 	}
 }
 
