@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/sha1"
+	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -12,6 +13,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -418,3 +421,63 @@ func (h handlerFunc) Enabled(context.Context, slog.Level) bool      { return tru
 func (h handlerFunc) Handle(_ context.Context, r slog.Record) error { h(r); return nil }
 func (h handlerFunc) WithAttrs([]slog.Attr) slog.Handler            { return h }
 func (h handlerFunc) WithGroup(string) slog.Handler                 { return h }
+
+// TestSetForwardedMatchesStandard checks that setForwarded sets exactly
+// what httputil's SetXForwarded sets (after copying the inbound chain when
+// trusted, as the proxy did before), plus the empty User-Agent that
+// ReverseProxy would add after Rewrite.
+func TestSetForwardedMatchesStandard(t *testing.T) {
+	tests := []struct {
+		name       string
+		remoteAddr string
+		xff        []string
+		ua         string
+		tls        bool
+		trust      bool
+	}{
+		{name: "plain", remoteAddr: "10.1.2.3:5555"},
+		{name: "ipv6", remoteAddr: "[::1]:5555", ua: "curl/8"},
+		{name: "tls", remoteAddr: "10.1.2.3:5555", tls: true},
+		{name: "untrusted chain dropped", remoteAddr: "10.1.2.3:5555", xff: []string{"6.6.6.6"}},
+		{name: "trusted chain, two header lines", remoteAddr: "10.1.2.3:5555", xff: []string{"1.1.1.1, 2.2.2.2", "3.3.3.3"}, trust: true},
+		{name: "trusted, no chain", remoteAddr: "10.1.2.3:5555", trust: true},
+		// A RemoteAddr without a port (set by some middleware) leaves
+		// no X-Forwarded-For, as SetXForwarded does.
+		{name: "remote address without port", remoteAddr: "10.1.2.3", xff: []string{"6.6.6.6"}, trust: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := httptest.NewRequest("GET", "http://app.example/x", nil)
+			in.RemoteAddr = tt.remoteAddr
+			if tt.tls {
+				in.TLS = &tls.ConnectionState{}
+			}
+			if tt.ua != "" {
+				in.Header.Set("User-Agent", tt.ua)
+			}
+			if tt.xff != nil {
+				in.Header["X-Forwarded-For"] = tt.xff
+			}
+			// What ReverseProxy hands Rewrite: a clone without the
+			// inbound forwarding headers.
+			newOut := func() *http.Request {
+				out := in.Clone(context.Background())
+				out.Header.Del("X-Forwarded-For")
+				return out
+			}
+			want := &httputil.ProxyRequest{In: in, Out: newOut()}
+			if tt.trust {
+				want.Out.Header["X-Forwarded-For"] = in.Header["X-Forwarded-For"]
+			}
+			want.SetXForwarded()
+			if _, ok := want.Out.Header["User-Agent"]; !ok {
+				want.Out.Header.Set("User-Agent", "")
+			}
+			got := &httputil.ProxyRequest{In: in, Out: newOut()}
+			(&Proxy{trust: tt.trust}).setForwarded(got)
+			if !reflect.DeepEqual(got.Out.Header, want.Out.Header) {
+				t.Errorf("headers = %q, want %q", got.Out.Header, want.Out.Header)
+			}
+		})
+	}
+}
