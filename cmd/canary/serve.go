@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/canary-dev/canary"
@@ -30,7 +32,53 @@ type serveFlags struct {
 	tlsKey     string
 	publicURL  string
 	maxActive  int
+	retention  time.Duration
 	wire       wireOptions
+}
+
+// defaultRetention is --retention's default: 30 days covers the reviews
+// that read a finished rollout (its report, events and charts: the
+// post-deployment review, an incident's postmortem, the comparison with
+// the next release of a monthly cycle), and bounds the state database at
+// about 30 days of rollouts (~85 KB per rollout-hour at a 15s interval).
+const defaultRetention = 30 * 24 * time.Hour
+
+// retentionFlag is --retention: a Go duration (720h, 90m), whole days
+// (30d) or 0 (keep everything).
+type retentionFlag struct{ d *time.Duration }
+
+func (f retentionFlag) String() string {
+	if f.d == nil {
+		return ""
+	}
+	if *f.d%(24*time.Hour) == 0 && *f.d > 0 {
+		return fmt.Sprintf("%dd", *f.d/(24*time.Hour))
+	}
+	return f.d.String()
+}
+
+func (f retentionFlag) Type() string { return "duration" }
+
+func (f retentionFlag) Set(v string) error {
+	d, err := parseRetention(v)
+	if err != nil {
+		return err
+	}
+	*f.d = d
+	return nil
+}
+
+// parseRetention reads --retention's value.
+func parseRetention(v string) (time.Duration, error) {
+	if days, ok := strings.CutSuffix(v, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err == nil && n >= 0 && n <= 100*365 {
+			return time.Duration(n) * 24 * time.Hour, nil
+		}
+	} else if d, err := time.ParseDuration(v); err == nil && d >= 0 {
+		return d, nil
+	}
+	return 0, fmt.Errorf("%q is not a retention: use days (30d), a duration (720h, 90m) or 0 to keep every rollout", v)
 }
 
 // defaultMaxRollouts is --max-rollouts' default: far more than a team runs
@@ -52,7 +100,8 @@ func defaultStatePath(file string) string {
 }
 
 func newServeCmd() *cobra.Command {
-	f := serveFlags{listen: "127.0.0.1:7070", state: defaultStatePath("serve.db"), maxActive: defaultMaxRollouts}
+	f := serveFlags{listen: "127.0.0.1:7070", state: defaultStatePath("serve.db"), maxActive: defaultMaxRollouts,
+		retention: defaultRetention}
 	c := &cobra.Command{
 		Use:   "serve",
 		Short: "Run many rollouts durably, with an HTTP API for kubectl-style controls",
@@ -79,6 +128,8 @@ a machine only you use).`,
 	c.Flags().IntVar(&f.maxActive, "max-rollouts", f.maxActive,
 		"most rollouts running at once; applying another is refused (409) until one finishes (0: no limit)")
 	c.Flags().StringVar(&f.publicURL, "public-url", "", "base URL people reach this server at (links in notifications)")
+	c.Flags().Var(retentionFlag{&f.retention}, "retention",
+		"delete finished rollouts (state, events, notifications) this long after they ended, e.g. 30d, 72h (0: keep everything)")
 	return c
 }
 
@@ -136,6 +187,7 @@ func serve(ctx context.Context, f serveFlags, logw interface{ Write([]byte) (int
 	reg := prometheus.NewRegistry()
 	flagStore := flags.NewCache(st, 0, nil)
 	mgr, err := manager.New(manager.Config{Store: st, Logger: log, Registerer: reg, Outbox: outboxFor, MaxActive: f.maxActive,
+		Retention: f.retention,
 		Providers: func(ctx context.Context, p *canary.Plan) (manager.Providers, error) {
 			return rolloutProviders(ctx, p, flagStore, f.wire)
 		}})

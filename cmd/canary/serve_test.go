@@ -15,6 +15,7 @@ import (
 	"github.com/canary-dev/canary"
 	"github.com/canary-dev/canary/loadgen"
 	"github.com/canary-dev/canary/sample"
+	"github.com/canary-dev/canary/store"
 )
 
 // TestServeEndToEnd runs the real `canary serve` (store, manager, API) and
@@ -135,3 +136,95 @@ func waitServed(t *testing.T, ctl func(string, ...string) (int, string), token, 
 	t.Fatalf("%s did not reach %s (last %s)", name, want, r.State.Phase)
 	return r
 }
+
+// TestRetentionFlag: --retention takes days, Go durations and 0; anything
+// else is refused with what to write instead.
+func TestRetentionFlag(t *testing.T) {
+	tests := []struct {
+		in   string
+		want time.Duration
+		ok   bool
+	}{
+		{"30d", 720 * time.Hour, true},
+		{"0", 0, true},
+		{"0d", 0, true},
+		{"72h", 72 * time.Hour, true},
+		{"90m", 90 * time.Minute, true},
+		{"5 days", 0, false},
+		{"-1h", 0, false}, // negative: a typo, not "keep everything"
+		{"-3d", 0, false},
+		{"d", 0, false},
+	}
+	for _, tt := range tests {
+		got, err := parseRetention(tt.in)
+		if (err == nil) != tt.ok || got != tt.want {
+			t.Errorf("parseRetention(%q) = %v, %v; want %v, ok %v", tt.in, got, err, tt.want, tt.ok)
+		}
+		if err != nil && !strings.Contains(err.Error(), "30d") {
+			t.Errorf("parseRetention(%q): %q does not say what to write", tt.in, err)
+		}
+	}
+	var out, errb bytes.Buffer
+	if code := Main(t.Context(), []string{"serve", "--insecure", "--retention", "5 days"}, &out, &errb); code != ExitInvalid ||
+		!strings.Contains(errb.String(), "--retention") {
+		t.Errorf("serve --retention '5 days': exit %d, %s; want %d naming the flag", code, errb.String(), ExitInvalid)
+	}
+}
+
+// TestServeRetention starts a real `canary serve --retention 30d` on a
+// state database holding a rollout that finished 40 days ago and one that
+// finished yesterday: the server deletes the old one at start (its API
+// answers 404 saying retention removed it) and keeps the other.
+func TestServeRetention(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "s.db")
+	now := time.Now()
+	for _, r := range []struct {
+		name string
+		at   time.Time
+	}{{"old", now.Add(-40 * 24 * time.Hour)}, {"recent", now.Add(-24 * time.Hour)}} {
+		st, err := store.OpenConfig(ctx, store.Config{Path: path, Now: func() time.Time { return r.at }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		plan := fmt.Appendf(nil, retentionPlan, r.name, r.name)
+		s := canary.State{Name: r.name, Version: "v2", Phase: canary.PhaseSucceeded, EventSeq: 1}
+		evs := []canary.Event{{Seq: 1, Time: r.at, Rollout: r.name, Type: canary.EvPromoted, Phase: canary.PhaseSucceeded}}
+		if _, err := st.Create(ctx, "team/"+r.name, plan, s, evs); err != nil {
+			t.Fatal(err)
+		}
+		st.Close()
+	}
+	p := startServe(t, path, "--retention", "30d")
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		code, body := p.do("GET", "/api/v1/rollouts/team/old", nil)
+		if code == http.StatusNotFound && strings.Contains(body, "removed by retention") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET team/old: %d %s; want 404 saying retention removed it", code, body)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	if code, body := p.do("GET", "/api/v1/rollouts/team/recent", nil); code != http.StatusOK {
+		t.Errorf("GET team/recent: %d %s; want 200 (finished within the retention)", code, body)
+	}
+	if code, body := p.do("GET", "/metrics", nil); code != http.StatusOK ||
+		!strings.Contains(body, `canary_pruned_rows_total{table="rollouts"} 1`) {
+		t.Errorf("/metrics: %d; want canary_pruned_rows_total{table=\"rollouts\"} 1 in\n%s", code, body)
+	}
+}
+
+const retentionPlan = `apiVersion: canary.dev/v1alpha1
+kind: Rollout
+metadata: {name: %s, namespace: team}
+spec:
+  version: v2
+  traffic: {proxy: {stable: "http://127.0.0.1:1", canary: "http://127.0.0.1:2"}}
+  featureFlag: {name: f-%s}
+  steps: [{weight: 10, hold: 1m}, {weight: 100}]
+  analysis: {interval: 10s}
+  rules:
+    - {metric: errorRate, above: 5%%, for: 1m, action: rollback-immediate, urgency: critical}
+`
