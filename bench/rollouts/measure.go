@@ -2,6 +2,8 @@ package main
 
 import (
 	"bufio"
+	"context"
+	"database/sql"
 	"math"
 	"os"
 	"slices"
@@ -139,10 +141,23 @@ func percentile(ds []time.Duration, q float64) time.Duration {
 // fileSize is the size of path plus its -wal file, in bytes.
 func fileSize(path string) int64 {
 	var n int64
-	for _, p := range []string{path, path + "-wal"} {
+	for _, p := range []string{path, path + "-wal"} { // a -wal path has no -wal-wal
 		if fi, err := os.Stat(p); err == nil {
 			n += fi.Size()
 		}
 	}
 	return n
+}
+
+// stored measures the closed database: its size, its events and the mean
+// stored size of an evaluation event's body.
+func stored(ctx context.Context, path string, res *result) error {
+	res.ClosedMB = float64(fileSize(path)) / (1 << 20)
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	return db.QueryRowContext(ctx, `SELECT count(*), coalesce(avg(length(body)) FILTER (WHERE type = 'evaluated'), 0) FROM events`).
+		Scan(&res.StoredEvents, &res.EvalBody)
 }

@@ -55,6 +55,12 @@ type result struct {
 	GoMB       float64 `json:"goMB"`
 	Goroutines int     `json:"goroutines"`
 	DBMB       float64 `json:"dbMB"`
+	WALMB      float64 `json:"walMB"`
+	// After the window, once the store is closed (the WAL copied back):
+	// the file's size, the events in it and an evaluation body's size.
+	ClosedMB     float64 `json:"closedMB"`
+	StoredEvents int64   `json:"storedEvents"`
+	EvalBody     float64 `json:"evalBodyBytes"`
 
 	Start      float64 `json:"startSec"`
 	ResumeP50  float64 `json:"resumeP50Sec"`
@@ -126,7 +132,11 @@ func runSize(ctx context.Context, o options, n int) (result, error) {
 		return res, err
 	}
 	res.DBMB = float64(fileSize(path)) / (1 << 20)
+	res.WALMB = float64(fileSize(path+"-wal")) / (1 << 20)
 	if err := in.close(); err != nil {
+		return res, err
+	}
+	if err := stored(ctx, path, &res); err != nil {
 		return res, err
 	}
 	return res, resume(ctx, o, n, path, t, &res)

@@ -41,7 +41,16 @@ func printTable(w io.Writer, o options, rs []result) {
 		{"peak RSS", func(r result) string { return fmt.Sprintf("%.0f MiB", r.PeakRSSMB) }},
 		{"goroutines", func(r result) string { return fmt.Sprint(r.Goroutines) }},
 		{"ramp: apply all, each evaluated once", func(r result) string { return done(fmt.Sprintf("%.1f s", r.Ramp), r.RampDone) }},
-		{"database size after the window", func(r result) string { return fmt.Sprintf("%.0f MiB", r.DBMB) }},
+		{"database size after the window (of which WAL)", func(r result) string {
+			return fmt.Sprintf("%.0f MiB (%.0f MiB)", r.DBMB, r.WALMB)
+		}},
+		{"closed: file, events, file per event (evaluation body)", func(r result) string {
+			per := 0.0
+			if r.StoredEvents > 0 {
+				per = r.ClosedMB * (1 << 20) / float64(r.StoredEvents)
+			}
+			return fmt.Sprintf("%.0f MiB, %d, %.0f B (%.0f B)", r.ClosedMB, r.StoredEvents, per, r.EvalBody)
+		}},
 		{"restart: Start returns", func(r result) string { return fmt.Sprintf("%.2f s", r.Start) }},
 		{"restart: every rollout evaluated again (p50)", func(r result) string {
 			return done(fmt.Sprintf("%.2f s (%.2f s)", r.Resume, r.ResumeP50), r.ResumeDone)
