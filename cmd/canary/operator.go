@@ -49,7 +49,10 @@ needs get on secrets), besides env:NAME and file:/path.
 traffic.helm runs the Helm SDK in-process on charts mounted in the pod:
 start it with --helm-chart-dir=DIR (traffic.helm.chart is a path in DIR) and
 grant deploy/operator/rbac-helm.yaml (Helm's release Secrets and the chart's
-objects). featureFlag.provider builtin is refused: use provider http.
+objects). traffic.replicas scales the plan's stable and canary Deployments:
+grant deploy/operator/rbac-replicas.yaml (get, update, patch on Deployments).
+Without them the Rollout gets Ready=False naming the missing verbs.
+featureFlag.provider builtin is refused: use provider http.
 
 --max-concurrent-reconciles Rollouts are reconciled at once, so a slow
 notification receiver or Prometheus holds up only its own rollout.`,
