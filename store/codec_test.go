@@ -257,3 +257,52 @@ func BenchmarkEventBody(b *testing.B) {
 		}
 	})
 }
+
+// TestDeflateDictRoundTrip feeds the encoder what exercises every code:
+// runs longer than a match (258), copies from up to 40 KB back (beyond
+// the 32 KiB window), pieces of the dictionary and random bytes; the
+// standard decoder must give each input back.
+func TestDeflateDictRoundTrip(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 9))
+	compressed, long := 0, 0
+	for n := range 300 {
+		var b []byte
+		for size := r.IntN(60000); len(b) < size; {
+			switch k := r.IntN(4); {
+			case k == 0 || len(b) == 0:
+				for range r.IntN(50) {
+					b = append(b, byte(r.IntN(256)))
+				}
+			case k == 1:
+				i := r.IntN(len(eventDictV1))
+				b = append(b, eventDictV1[i:min(len(eventDictV1), i+r.IntN(300))]...)
+			case k == 2:
+				b = append(b, bytes.Repeat([]byte{byte(r.IntN(256))}, r.IntN(700))...)
+			default:
+				from := max(0, len(b)-1-r.IntN(40000))
+				l := r.IntN(600)
+				for j := range l { // may overlap what it appends
+					b = append(b, b[from+j])
+				}
+			}
+		}
+		stored := compressBody(nil, b)
+		if len(b) > 0 && stored[0] != bodyFlateV1 && !bytes.Equal(stored, b) {
+			t.Fatalf("input %d: stored neither compressed nor as is", n)
+		}
+		if len(b) == 0 || stored[0] != bodyFlateV1 {
+			continue
+		}
+		got, err := bodyJSON(stored, new(bytes.Buffer))
+		if err != nil || !bytes.Equal(got, b) {
+			t.Fatalf("input %d (%d bytes): round trip failed: %v", n, len(b), err)
+		}
+		compressed++
+		if len(b) > maxOffset {
+			long++
+		}
+	}
+	if compressed < 250 || long < 50 {
+		t.Errorf("only %d inputs compressed, %d longer than the window: the test does not test much", compressed, long)
+	}
+}
