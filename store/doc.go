@@ -22,6 +22,13 @@
 //   - A name (namespace/name) has at most one non-terminal rollout; a new
 //     version of the same name is a new rollout with the next generation.
 //   - Only terminal rollouts can be deleted; deleting one deletes its events.
+//     PruneBatch (retention) deletes terminal rollouts whose last commit is
+//     older than a cutoff, with their events and notifications, a bounded
+//     batch per transaction, and records each name's last one in table
+//     pruned so Latest says retention removed it.
+//   - Event bodies are stored compressed (codec.go) and read back as the
+//     exact JSON they were; bodies written before schema version 4 are
+//     JSON text and read as they are.
 //   - An outbox item's Key is unique: enqueueing a key twice keeps the first
 //     item, so a replayed commit never notifies twice. Delivery is
 //     at-least-once: ClaimDue leases items, and a deliverer that crashes
