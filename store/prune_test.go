@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -180,4 +181,52 @@ func TestPruneNeedsCutoff(t *testing.T) {
 	s, _ := openTest(t)
 	_, _, err := s.PruneBatch(context.Background(), PruneOptions{})
 	wantCode(t, err, canary.EINVALID)
+}
+
+// BenchmarkPruneBatch measures one retention batch (the default 500 rows)
+// of runbook evaluation events: how long commits wait behind it.
+func BenchmarkPruneBatch(b *testing.B) {
+	ctx := context.Background()
+	clock := &setClock{now: base}
+	s, err := OpenConfig(ctx, Config{Path: filepath.Join(b.TempDir(), "canary.db"), Now: clock.Now})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	r := rand.New(rand.NewPCG(1, 2))
+	newFinished := func() {
+		rl, err := s.Create(ctx, fmt.Sprintf("shop/svc-%d", r.Int()), []byte("plan"), state("svc", 0, canary.PhaseProgressing), nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for seq := int64(1); seq <= 5000; seq += 100 {
+			evs := make([]canary.Event, 100)
+			for i := range evs {
+				evs[i] = runbookEvaluation(seq+int64(i), r)
+			}
+			ph := canary.PhaseProgressing
+			if seq+99 == 5000 {
+				ph = canary.PhaseSucceeded
+			}
+			if err := s.Commit(ctx, rl.ID, state("svc", seq+99, ph), evs); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	cutoff := base.Add(time.Hour)
+	rows := int64(0)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		if i%10 == 0 {
+			newFinished() // 5,000 events: ten batches
+		}
+		b.StartTimer()
+		res, _, err := s.PruneBatch(ctx, PruneOptions{FinishedBefore: cutoff})
+		if err != nil {
+			b.Fatal(err)
+		}
+		rows += res.Rows()
+	}
+	b.ReportMetric(float64(rows)/float64(b.N), "rows/batch")
 }
