@@ -11,8 +11,6 @@ import (
 	"github.com/canary-dev/canary/kube/kubetest"
 
 	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 )
 
@@ -47,21 +45,7 @@ func TestSplit(t *testing.T) {
 // deployment creates a Deployment of n pods running image.
 func deployment(t *testing.T, env *kubetest.Env, ns, name, image string, n int32) {
 	t.Helper()
-	labels := map[string]string{"app": "recoveryos", "track": name}
-	d := &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
-		Spec: appsv1.DeploymentSpec{
-			Replicas: &n,
-			Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: image}}},
-			},
-		},
-	}
-	if err := env.Client.Create(context.Background(), d); err != nil {
-		t.Fatal(err)
-	}
+	kubetest.CreateDeployment(t, env.Client, ns, "recoveryos", name, image, n)
 }
 
 func pods(t *testing.T, env *kubetest.Env, ns string) string {

@@ -17,7 +17,6 @@ import (
 	"github.com/canary-dev/canary/operator"
 
 	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -96,14 +95,7 @@ func newReplicasRig(t *testing.T, user string, svc kubetest.Service) *replicasRi
 // Deployments' pods carry app=web, which the one Service would select.
 func (g *replicasRig) deployment(t *testing.T, name, image string, n int32) {
 	t.Helper()
-	labels := map[string]string{"app": "web", "track": name}
-	d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: g.ns, Name: name},
-		Spec: appsv1.DeploymentSpec{Replicas: &n, Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: image}}}}}}
-	if err := g.env.Client.Create(t.Context(), d); err != nil {
-		t.Fatal(err)
-	}
+	kubetest.CreateDeployment(t, g.env.Client, g.ns, "web", name, image, n)
 }
 
 func (g *replicasRig) get(ctx context.Context, name string) (*appsv1.Deployment, error) {

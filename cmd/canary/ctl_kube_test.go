@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -19,7 +17,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/yaml"
 )
 
@@ -50,15 +47,7 @@ spec:
 // operator did; a refused command exits 2 with the operator's reason; a
 // command nobody takes times out with exit 5 and stays queued.
 func TestCtlKube(t *testing.T) {
-	env := kubetest.Start(t, kubetest.Options{})
-	if _, err := envtest.InstallCRDs(env.Config, envtest.CRDInstallOptions{
-		Paths: []string{filepath.Join("..", "..", "deploy", "operator", "crd.yaml")}, ErrorIfPathMissing: true}); err != nil {
-		t.Fatal(err)
-	}
-	kc := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := os.WriteFile(kc, env.KubeConfig, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	env, kc := kubeEnv(t, true)
 	const ns, unwatched = "ctl", "nobody"
 	router := &canarytest.Router{}
 	mgr, err := operator.NewManager(env.Config, operator.ManagerOptions{MetricsAddr: "0", Namespace: ns,

@@ -29,7 +29,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	k8syaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/tools/clientcmd"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/yaml"
 )
 
@@ -133,12 +132,8 @@ func TestOperatorHelmEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end to end with an API server, Prometheus and Helm: about 30s")
 	}
-	env := kubetest.Start(t, kubetest.Options{})
+	env, _ := kubeEnv(t, true)
 	promqltest.Binary(t)
-	if _, err := envtest.InstallCRDs(env.Config, envtest.CRDInstallOptions{
-		Paths: []string{filepath.Join("..", "..", "deploy", "operator", "crd.yaml")}, ErrorIfPathMissing: true}); err != nil {
-		t.Fatal(err)
-	}
 	applyFiles(t, env, "namespace.yaml", "rbac.yaml", "rbac-helm.yaml")
 	ns := env.Namespace(t)
 

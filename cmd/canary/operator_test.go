@@ -7,34 +7,22 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/canary-dev/canary/kube/kubetest"
 	"github.com/canary-dev/canary/operator"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 )
 
 // TestOperatorCmd runs `canary operator` against a test API server with
 // the CRD installed: it serves its probes and reconciles a Rollout (here
 // an invalid one, which needs no traffic provider) until stopped.
 func TestOperatorCmd(t *testing.T) {
-	env := kubetest.Start(t, kubetest.Options{})
-	if _, err := envtest.InstallCRDs(env.Config, envtest.CRDInstallOptions{
-		Paths: []string{filepath.Join("..", "..", "deploy", "operator", "crd.yaml")}, ErrorIfPathMissing: true}); err != nil {
-		t.Fatal(err)
-	}
-	kc := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := os.WriteFile(kc, env.KubeConfig, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	env, kc := kubeEnv(t, true)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

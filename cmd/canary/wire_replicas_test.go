@@ -17,8 +17,6 @@ import (
 	"github.com/canary-dev/canary/runner"
 
 	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 )
 
@@ -53,7 +51,7 @@ spec:
 // the stable runs the canary's template on all 10 and the canary goes to
 // 0), and a faulty canary is scaled to 0 with the stable back at 10.
 func TestReplicasTraffic(t *testing.T) {
-	env := kubetest.Start(t, kubetest.Options{})
+	env, kc := kubeEnv(t, false)
 	for _, tc := range []struct {
 		name      string
 		errors    float64
@@ -70,8 +68,8 @@ func TestReplicasTraffic(t *testing.T) {
 			ns := env.Namespace(t)
 			ctx, cancel := context.WithCancel(t.Context())
 			defer cancel()
-			mkDeployment(t, env, ns, "web", "app:v1", 10)
-			mkDeployment(t, env, ns, "web-canary", "app:v2", 0)
+			kubetest.CreateDeployment(t, env.Client, ns, "web", "web", "app:v1", 10)
+			kubetest.CreateDeployment(t, env.Client, ns, "web", "web-canary", "app:v2", 0)
 			kubetest.PlayDeploymentController(ctx, env.Client, ns, 20*time.Millisecond, nil)
 
 			file := filepath.Join(t.TempDir(), "plan.yaml")
@@ -80,10 +78,6 @@ func TestReplicasTraffic(t *testing.T) {
 			}
 			p, err := plan.Load(file)
 			if err != nil {
-				t.Fatal(err)
-			}
-			kc := filepath.Join(t.TempDir(), "kubeconfig")
-			if err := os.WriteFile(kc, env.KubeConfig, 0o600); err != nil {
 				t.Fatal(err)
 			}
 			pv, err := wire(ctx, p, wireOptions{kubeconfig: kc})
@@ -136,25 +130,6 @@ func TestReplicasTraffic(t *testing.T) {
 				t.Errorf("stable runs %s, want %s", img, tc.wantImage)
 			}
 		})
-	}
-}
-
-func mkDeployment(t *testing.T, env *kubetest.Env, ns, name, image string, n int32) {
-	t.Helper()
-	labels := map[string]string{"app": "web", "track": name}
-	d := &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
-		Spec: appsv1.DeploymentSpec{
-			Replicas: &n,
-			Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: image}}},
-			},
-		},
-	}
-	if err := env.Client.Create(t.Context(), d); err != nil {
-		t.Fatal(err)
 	}
 }
 
