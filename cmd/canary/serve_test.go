@@ -207,6 +207,13 @@ func TestServeRetention(t *testing.T) {
 		}
 		time.Sleep(25 * time.Millisecond)
 	}
+	for _, cmd := range []string{"describe", "events", "report"} {
+		var out, errb bytes.Buffer
+		code := Main(ctx, []string{cmd, "team/old", "--server", p.url, "--token", p.token}, &out, &errb)
+		if code != ExitInvalid || !strings.Contains(errb.String(), "removed by retention") {
+			t.Errorf("canary %s team/old: exit %d, %s%s; want %d saying retention removed it", cmd, code, out.String(), errb.String(), ExitInvalid)
+		}
+	}
 	if code, body := p.do("GET", "/api/v1/rollouts/team/recent", nil); code != http.StatusOK {
 		t.Errorf("GET team/recent: %d %s; want 200 (finished within the retention)", code, body)
 	}
