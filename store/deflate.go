@@ -1,6 +1,9 @@
 package store
 
-import "math/bits"
+import (
+	"math/bits"
+	"sync"
+)
 
 // A DEFLATE (RFC 1951) encoder for event bodies: one final block with the
 // fixed Huffman codes, matches found through a hash table of 4-byte
@@ -21,6 +24,9 @@ const (
 	maxOffset  = 1 << 15
 	endOfBlock = 256
 )
+
+// hashTables are deflateDict's hash tables.
+var hashTables = sync.Pool{New: func() any { return new([1 << hashBits]int32) }}
 
 // dictTable maps the hash of every 4-byte prefix in eventDict to its last
 // position (+1; 0 is empty).
@@ -120,7 +126,11 @@ func distCode(d uint32) int {
 func deflateDict(dst, src []byte) []byte {
 	w := bitWriter{out: dst}
 	w.bits(1|1<<1, 3) // BFINAL, BTYPE=01 (fixed codes)
-	table := dictTable
+	// Not on the stack: 16 KiB would grow the stack of every goroutine
+	// that commits (one per rollout) to 32 KiB for good.
+	table := hashTables.Get().(*[1 << hashBits]int32)
+	defer hashTables.Put(table)
+	*table = dictTable
 	nd := len(eventDictV1)
 	// at returns byte i of eventDict+src.
 	at := func(i int) byte {
