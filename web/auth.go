@@ -31,7 +31,8 @@ func routeOf(r *http.Request) string {
 }
 
 // authenticate returns the name of the request's token when its role
-// allows need ("": anyone, no token needed). The token is read from
+// allows need ("": anyone, no token needed); with the forbidden error, the
+// name of the token whose role is too low. The token is read from
 // "Authorization: Bearer SECRET" and never logged or echoed.
 func (s *server) authenticate(r *http.Request, need Role) (string, error) {
 	if need == "" {
@@ -57,7 +58,7 @@ func (s *server) authenticate(r *http.Request, need Role) (string, error) {
 			`Bearer realm="canary", error="invalid_token"`)
 	}
 	if !role.allows(need) {
-		return "", forbidden("token " + name + " has role " + string(role) + "; " + routeOf(r) +
+		return name, forbidden("token " + name + " has role " + string(role) + "; " + routeOf(r) +
 			" needs role " + string(need))
 	}
 	noteRole(r, role)

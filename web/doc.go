@@ -79,6 +79,21 @@
 // Bearer header; a token whose role is too low is 403 with code forbidden,
 // naming the role needed. A body over the limit is 413, an unaccepted
 // Content-Type 415, a wrong method 405 with Allow, all with code invalid.
+// A request over the rate limit is 429 with code rate_limited and a
+// Retry-After header (whole seconds).
+//
+// # Rate limit
+//
+// With Config.RateLimit (`canary serve --rate-limit`, default 20 a second
+// with bursts of --rate-burst 40), each token has a token bucket: RateBurst
+// requests at once, refilled at RateLimit a second. Requests without a
+// valid token (401s included, so guessing tokens is slow) and every
+// request of an Insecure server share a bucket per client IP
+// (RemoteAddr: behind a reverse proxy, one bucket for all). An event
+// stream counts once, when it opens, not per event; /healthz, /readyz and
+// /metrics are never limited. Refusals are counted by token name in
+// canary_http_rate_limited_total ("(none)" for the per-IP buckets). One
+// dashboard page load makes about 5 requests.
 //
 // # Security
 //

@@ -26,8 +26,8 @@ type ErrorBody struct {
 	Error ErrorDetail `json:"error"`
 }
 
-// ErrorDetail is an error's code (a canary.Error code, unauthenticated or
-// forbidden), a message for people and, for an invalid plan, one line per
+// ErrorDetail is an error's code (a canary.Error code, unauthenticated,
+// forbidden or rate_limited), a message for people and, for an invalid plan, one line per
 // problem as `canary validate` prints them.
 type ErrorDetail struct {
 	Code    string   `json:"code"`
@@ -36,7 +36,7 @@ type ErrorDetail struct {
 }
 
 // statusError is a refusal with its own HTTP status: 401, 403, 405, 413,
-// 415. Its code is one of the codes above or a canary.Error code.
+// 415, 429. Its code is one of the codes above or a canary.Error code.
 type statusError struct {
 	status int
 	code   string
@@ -151,7 +151,7 @@ func logLevel(status int) slog.Level {
 	switch {
 	case status >= 500:
 		return slog.LevelError
-	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+	case status == http.StatusUnauthorized || status == http.StatusForbidden || status == http.StatusTooManyRequests:
 		return slog.LevelWarn
 	}
 	return slog.LevelInfo

@@ -10,11 +10,15 @@ import (
 
 // metrics are the API's own: requests and their latency by route pattern
 // (never by raw path, so hostile paths cannot blow up the label set) and
-// status code, and the event streams open.
+// status code, the event streams open, and the requests the rate limit
+// refused.
 type metrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	streams  prometheus.Gauge
+	// rateLimited counts the requests refused by the rate limit by token
+	// name ("(none)": without a valid token, limited per client IP).
+	rateLimited *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -32,8 +36,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "canary_http_event_streams",
 			Help: "Event streams (server-sent events) open now.",
 		}),
+		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "canary_http_rate_limited_total",
+			Help: "API requests refused with 429 by the rate limit, by token name ((none): requests without a valid token, limited per client IP).",
+		}, []string{"token"}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.latency, m.streams} {
+	for _, c := range []prometheus.Collector{m.requests, m.latency, m.streams, m.rateLimited} {
 		if err := reg.Register(c); err != nil {
 			return nil, canary.Errorf(canary.EINVALID, "web: register metrics: %v", err)
 		}

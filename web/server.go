@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"log/slog"
+	"math"
 	"net/http"
 	"slices"
 	"strings"
@@ -57,6 +58,19 @@ type Config struct {
 	// MaxStreams bounds the event streams open at once; more are refused
 	// with 503. Default: 256.
 	MaxStreams int
+	// RateLimit is how many requests a second each token may make, as a
+	// token bucket of RateBurst that refills at this rate; requests
+	// without a valid token (and every request with Insecure) are limited
+	// per client IP the same way. Beyond it the answer is 429 with code
+	// rate_limited and Retry-After. An event stream counts once, when it
+	// opens; /healthz, /readyz and /metrics are never limited. 0: no limit
+	// (the default here; `canary serve` uses DefaultRateLimit).
+	RateLimit float64
+	// RateBurst is the most requests a token may make at once before the
+	// rate applies. Default: 2 × RateLimit.
+	RateBurst int
+	// Now is the rate limiter's clock. Default: time.Now.
+	Now func() time.Time
 }
 
 // server is the API handler.
@@ -70,6 +84,7 @@ type server struct {
 	keepAlive time.Duration
 	streams   chan struct{}
 	metrics   *metrics
+	limiter   *limiter // nil: no rate limit
 	mux       *http.ServeMux
 	allow     map[string][]string // path pattern → methods
 }
@@ -85,8 +100,9 @@ func New(cfg Config) (http.Handler, error) {
 		return nil, canary.Errorf(canary.EINVALID,
 			"web: no API tokens: give tokens in a file or in %s (name:role:secret), or serve without authentication with --insecure", EnvTokens)
 	}
-	if cfg.MaxBody < 0 || cfg.KeepAlive < 0 || cfg.MaxStreams < 0 {
-		return nil, canary.Errorf(canary.EINVALID, "web: MaxBody, KeepAlive and MaxStreams must not be negative")
+	if cfg.MaxBody < 0 || cfg.KeepAlive < 0 || cfg.MaxStreams < 0 || cfg.RateLimit < 0 || cfg.RateBurst < 0 ||
+		math.IsNaN(cfg.RateLimit) || math.IsInf(cfg.RateLimit, 0) {
+		return nil, canary.Errorf(canary.EINVALID, "web: MaxBody, KeepAlive, MaxStreams, RateLimit and RateBurst must be finite and not negative")
 	}
 	s := &server{api: cfg.API, tokens: cfg.Tokens, insecure: cfg.Insecure && cfg.Tokens.Len() == 0,
 		log: cfg.Logger, reg: cfg.Registry, maxBody: cfg.MaxBody, keepAlive: cfg.KeepAlive,
@@ -107,6 +123,7 @@ func New(cfg Config) (http.Handler, error) {
 		cfg.MaxStreams = DefaultMaxStreams
 	}
 	s.streams = make(chan struct{}, cfg.MaxStreams)
+	s.limiter = newLimiter(cfg.RateLimit, cfg.RateBurst, cfg.Now)
 	m, err := newMetrics(s.reg)
 	if err != nil {
 		return nil, err
@@ -165,9 +182,13 @@ func (s *server) handle(method, path string, need Role, h handlerFunc) {
 	s.mux.Handle(method+" "+path, s.wrap(method+" "+path, need, h))
 }
 
+// unlimited are the routes the rate limit never applies to: probes and
+// scrapes.
+var unlimited = map[string]bool{"GET /healthz": true, "GET /readyz": true, "GET /metrics": true}
+
 // wrap is the middleware of every route: metrics and the access log,
-// panic recovery, authentication, then the handler, whose error goes to
-// writeError.
+// panic recovery, authentication, the rate limit, then the handler, whose
+// error goes to writeError.
 func (s *server) wrap(route string, need Role, h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := &recorder{ResponseWriter: w, status: http.StatusOK}
@@ -185,6 +206,11 @@ func (s *server) wrap(route string, need Role, h handlerFunc) http.Handler {
 			s.observe(r, rec, info, time.Since(start))
 		}()
 		actor, err := s.authenticate(r, need)
+		if !unlimited[route] {
+			if lerr := s.rateLimit(r, actor); lerr != nil {
+				err = lerr // refused requests count too: guessing tokens is limited
+			}
+		}
 		if err == nil {
 			info.actor = actor
 			err = h(rec, r, actor)
