@@ -303,7 +303,17 @@ type Error struct {
 	// Details are an invalid plan's problems, one per line as `canary
 	// validate` prints them: "file:line:col: path: what is wrong".
 	Details []string
+	// RetryAfter is how long the server asked the client to wait before
+	// trying again (the Retry-After header of a 429 or 503, in whole
+	// seconds); 0 when it did not say.
+	RetryAfter time.Duration
 }
+
+// CodeRateLimited is the code of a request refused by the server's rate
+// limit (web.CodeRateLimited; HTTP 429, with RetryAfter): not a mistake
+// in the request, so a command line treats it as unavailable, retry
+// later.
+const CodeRateLimited = "rate_limited"
 
 // Error is the message, then each detail on a line of its own.
 func (e *Error) Error() string {
@@ -329,9 +339,11 @@ type errorBody struct {
 // for anything else (a proxy's page) a code guessed from the status.
 func decodeError(resp *http.Response) error {
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	retry := retryAfter(resp.Header.Get("Retry-After"))
 	var b errorBody
 	if err := json.Unmarshal(data, &b); err == nil && b.Error.Code != "" {
-		return &Error{Err: &canary.Error{Code: b.Error.Code, Message: b.Error.Message}, Status: resp.StatusCode, Details: b.Error.Details}
+		return &Error{Err: &canary.Error{Code: b.Error.Code, Message: b.Error.Message}, Status: resp.StatusCode,
+			Details: b.Error.Details, RetryAfter: retry}
 	}
 	text := strings.TrimSpace(string(data))
 	if len(text) > 200 {
@@ -341,7 +353,29 @@ func decodeError(resp *http.Response) error {
 	if text != "" {
 		msg += ": " + text
 	}
-	return &Error{Err: &canary.Error{Code: statusCode(resp.StatusCode), Message: msg}, Status: resp.StatusCode}
+	if resp.StatusCode == http.StatusTooManyRequests {
+		msg += "; too many requests: retry later"
+		if retry > 0 {
+			msg += fmt.Sprintf(" (in %s)", retry)
+		}
+	}
+	return &Error{Err: &canary.Error{Code: statusCode(resp.StatusCode), Message: msg}, Status: resp.StatusCode, RetryAfter: retry}
+}
+
+// retryAfter reads a Retry-After header: seconds, or an HTTP date (0 when
+// absent, past or unreadable).
+func retryAfter(v string) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if n, err := strconv.ParseInt(v, 10, 32); err == nil && n > 0 {
+		return time.Duration(n) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(0, time.Until(t).Round(time.Second))
+	}
+	return 0
 }
 
 // statusCode is the canary code of an HTTP status without an API body.
@@ -355,6 +389,8 @@ func statusCode(status int) string {
 		return "unauthenticated"
 	case status == http.StatusForbidden:
 		return "forbidden"
+	case status == http.StatusTooManyRequests:
+		return CodeRateLimited
 	case status >= 400 && status < 500:
 		return canary.EINVALID
 	case status == http.StatusBadGateway, status == http.StatusServiceUnavailable, status == http.StatusGatewayTimeout:
