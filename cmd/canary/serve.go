@@ -33,6 +33,7 @@ type serveFlags struct {
 	publicURL  string
 	maxActive  int
 	retention  time.Duration
+	rate       rateFlags // serve_ratelimit.go
 	wire       wireOptions
 }
 
@@ -125,6 +126,7 @@ a machine only you use).`,
 	c.Flags().StringVar(&f.tlsCert, "tls-cert", "", "TLS certificate file (with --tls-key)")
 	c.Flags().StringVar(&f.tlsKey, "tls-key", "", "TLS key file")
 	addKubeFlags(c.Flags(), &f.wire)
+	addRateLimitFlags(c.Flags(), &f.rate)
 	c.Flags().IntVar(&f.maxActive, "max-rollouts", f.maxActive,
 		"most rollouts running at once; applying another is refused (409) until one finishes (0: no limit)")
 	c.Flags().StringVar(&f.publicURL, "public-url", "", "base URL people reach this server at (links in notifications)")
@@ -202,7 +204,7 @@ func serve(ctx context.Context, f serveFlags, logw interface{ Write([]byte) (int
 	if err := startBackground(mctx, st, log, reg, f.publicURL); err != nil {
 		return err
 	}
-	api, err := web.New(web.Config{API: mgr, Tokens: tokens, Insecure: f.insecure, Registry: reg, Logger: log})
+	api, err := web.New(f.rate.apply(web.Config{API: mgr, Tokens: tokens, Insecure: f.insecure, Registry: reg, Logger: log}))
 	if err != nil {
 		return err
 	}
