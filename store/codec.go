@@ -8,28 +8,41 @@ import (
 	"io"
 	"sync"
 
+	"github.com/klauspost/compress/zstd"
+
 	"github.com/canary-dev/canary"
 )
 
-// Event bodies are stored in one of two forms, told apart by their first
-// byte:
+// Event bodies are stored in one of three forms, told apart by their
+// first byte:
 //
 //   - '{': the event as JSON text (every body written before schema
 //     version 4, and any body that compression would not shrink);
 //   - bodyFlateV1: the same JSON compressed with DEFLATE (RFC 1951)
 //     against eventDictV1, a preset dictionary of the words every event
-//     repeats (field names, verdicts, metrics, phases), by deflateDict;
-//     any DEFLATE decoder given the dictionary reads it (compress/flate's
-//     NewReaderDict here).
+//     repeats (field names, verdicts, metrics, phases). Written by
+//     canary's own encoder from schema version 4 until bodyZstdV1
+//     replaced it; still read (compress/flate's NewReaderDict), never
+//     written;
+//   - bodyZstdV1: the same JSON as one Zstandard (RFC 8878) frame,
+//     compressed against eventDictV1 as a raw dictionary (ID
+//     zstdDictIDV1), without a checksum, by klauspost/compress/zstd.
 //
 // Decoding gives back the JSON byte for byte, so the API, the report and
 // the dashboard see exactly what they saw before. An evaluation event of 6
-// rules with measured values shrinks from ~1,380 to ~380 bytes, for ~5 µs
-// of CPU (store/codec_test.go: TestEvaluationBodySize, BenchmarkEventBody).
-// A new form
-// takes the next tag byte and a new dictionary: a released dictionary is
-// never edited, or the bodies written with it no longer decode.
-const bodyFlateV1 = 0x01
+// rules with measured values shrinks from ~1,380 to ~290 bytes, for ~9 µs
+// of CPU (store/codec_test.go: TestEvaluationBodySize, BenchmarkEventBody);
+// bodyFlateV1 took ~380 bytes for ~4.5 µs.
+// A new form takes the next tag byte (and may take a new dictionary): a
+// released dictionary is never edited, or the bodies written with it no
+// longer decode.
+const (
+	bodyFlateV1 = 0x01
+	bodyZstdV1  = 0x02
+)
+
+// zstdDictIDV1 is eventDictV1's dictionary ID in bodyZstdV1 frames.
+const zstdDictIDV1 = 1
 
 // eventDictV1 is bodyFlateV1's dictionary. DEFLATE finds a match more
 // cheaply the nearer it is, so the most frequent text comes last.
@@ -45,20 +58,53 @@ const eventDictV1 = `"comparison":{"test":"mann-whitney","data":"requests","esti
 // eventDict is eventDictV1 as bytes.
 var eventDict = []byte(eventDictV1)
 
-// compressBody appends body's stored form to dst: bodyFlateV1 and the
-// body compressed against eventDict (deflateDict), or the JSON itself when
-// that is not smaller.
+// zstdWindow is the encoder's window: enough for the dictionary and any
+// ordinary body. The default (8 MiB) would cost ~4.7 MiB per encoder
+// (one per GOMAXPROCS) for matches no event body has; with 64 KiB they
+// take ~0.7 MiB each.
+const zstdWindow = 64 << 10
+
+// zstdEncoder and zstdDecoder are shared by every goroutine (EncodeAll
+// and DecodeAll are safe for concurrent use): created once, their tables
+// live on the heap, GOMAXPROCS of each at most, and a call allocates
+// nothing beyond the output.
+var zstdEncoder, zstdDecoder = func() (*zstd.Encoder, *zstd.Decoder) {
+	enc, err := zstd.NewWriter(nil,
+		zstd.WithEncoderLevel(zstd.SpeedFastest),
+		zstd.WithEncoderDictRaw(zstdDictIDV1, eventDict),
+		zstd.WithEncoderCRC(false), // SQLite keeps the bytes; JSON decoding catches the rest
+		// Huffman-code literals even when a block has no match: hashes,
+		// IDs and hex in hook output shrink by a third to a half.
+		zstd.WithAllLitEntropyCompression(true),
+		zstd.WithWindowSize(zstdWindow),
+		zstd.WithLowerEncoderMem(true))
+	if err != nil {
+		panic(fmt.Sprintf("store: zstd encoder: %v", err))
+	}
+	dec, err := zstd.NewReader(nil,
+		zstd.WithDecoderDictRaw(zstdDictIDV1, eventDict),
+		zstd.WithDecoderConcurrency(0)) // GOMAXPROCS
+	if err != nil {
+		panic(fmt.Sprintf("store: zstd decoder: %v", err))
+	}
+	return enc, dec
+}()
+
+// compressBody appends body's stored form to dst: bodyZstdV1 and the
+// body compressed against eventDict, or the JSON itself when that is not
+// smaller.
 func compressBody(dst []byte, body []byte) []byte {
 	start := len(dst)
-	dst = append(dst, bodyFlateV1)
-	dst = deflateDict(dst, body)
+	dst = append(dst, bodyZstdV1)
+	dst = zstdEncoder.EncodeAll(body, dst)
 	if len(dst)-start >= len(body) {
 		return append(dst[:start], body...)
 	}
 	return dst
 }
 
-// flateReaders are DEFLATE readers to Reset (about 40 KB each).
+// flateReaders are DEFLATE readers to Reset (about 40 KB each), for
+// bodyFlateV1 bodies.
 var flateReaders = sync.Pool{New: func() any { return flate.NewReaderDict(bytes.NewReader(nil), eventDict) }}
 
 // decodeBody turns a stored body (either form) into the event, using buf
@@ -83,6 +129,14 @@ func bodyJSON(stored []byte, buf *bytes.Buffer) ([]byte, error) {
 	switch stored[0] {
 	case '{':
 		return stored, nil
+	case bodyZstdV1:
+		buf.Reset()
+		text, err := zstdDecoder.DecodeAll(stored[1:], buf.AvailableBuffer())
+		if err != nil {
+			return nil, fmt.Errorf("decode event: decompress: %w", err)
+		}
+		buf.Write(text) // keeps text's memory in buf for the next body
+		return buf.Bytes(), nil
 	case bodyFlateV1:
 		r := flateReaders.Get().(io.ReadCloser)
 		defer flateReaders.Put(r)

@@ -6,9 +6,11 @@ import (
 	"database/sql"
 	"encoding/json"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -68,7 +70,7 @@ func TestBodyRoundTrip(t *testing.T) {
 		{"unicode and HTML", canary.Event{Seq: 7, Time: base, Rollout: "checkout", Type: canary.EvRollbackStarted,
 			Urgency: canary.UrgencyCritical, Message: "🚨 ROLLBACK INITIATED: latencyP95 742ms > 600ms <b>&</b> résumé",
 			Actor: "ops", Error: strings.Repeat("é", 3000)}},
-		// Larger than DEFLATE's 32 KiB window.
+		// Larger than the encoder's 64 KiB window.
 		{"large", canary.Event{Seq: 8, Time: base, Type: canary.EvHookFailed, Message: incompressible(100 << 10)}},
 	}
 	s, _ := openTest(t)
@@ -215,9 +217,11 @@ func TestUnknownBodyEncoding(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "newer canary") {
 		t.Errorf("got %v, want an error naming a newer canary", err)
 	}
-	err = decodeBody([]byte{bodyFlateV1, 0xff, 0xff}, &ev, new(bytes.Buffer))
-	if err == nil || !strings.Contains(err.Error(), "decode event") {
-		t.Errorf("corrupt body: got %v, want a decode error", err)
+	for _, tag := range []byte{bodyFlateV1, bodyZstdV1} {
+		err = decodeBody([]byte{tag, 0xff, 0xff}, &ev, new(bytes.Buffer))
+		if err == nil || !strings.Contains(err.Error(), "decode event") {
+			t.Errorf("corrupt body tagged %#x: got %v, want a decode error", tag, err)
+		}
 	}
 	if !reflect.DeepEqual(ev, canary.Event{}) {
 		t.Errorf("event filled from a bad body: %+v", ev)
@@ -256,18 +260,31 @@ func BenchmarkEventBody(b *testing.B) {
 			}
 		}
 	})
+	// An old bodyFlateV1 body (a larger event: 1,653 bytes of JSON).
+	b.Run("decompress-flateV1", func(b *testing.B) {
+		stored, err := os.ReadFile("testdata/body-flate-v1.bin")
+		if err != nil {
+			b.Fatal(err)
+		}
+		var buf bytes.Buffer
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := bodyJSON(stored, &buf); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
 
-// TestDeflateDictRoundTrip feeds the encoder what exercises every code:
-// runs longer than a match (258), copies from up to 40 KB back (beyond
-// the 32 KiB window), pieces of the dictionary and random bytes; the
-// standard decoder must give each input back.
-func TestDeflateDictRoundTrip(t *testing.T) {
+// TestCompressBodyRoundTrip feeds the codec long runs, copies from up to
+// 80 KB back (beyond the 64 KiB window), pieces of the dictionary and
+// random bytes; each input must come back.
+func TestCompressBodyRoundTrip(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 9))
 	compressed, long := 0, 0
 	for n := range 300 {
 		var b []byte
-		for size := r.IntN(60000); len(b) < size; {
+		for size := r.IntN(120000); len(b) < size; {
 			switch k := r.IntN(4); {
 			case k == 0 || len(b) == 0:
 				for range r.IntN(50) {
@@ -279,7 +296,7 @@ func TestDeflateDictRoundTrip(t *testing.T) {
 			case k == 2:
 				b = append(b, bytes.Repeat([]byte{byte(r.IntN(256))}, r.IntN(700))...)
 			default:
-				from := max(0, len(b)-1-r.IntN(40000))
+				from := max(0, len(b)-1-r.IntN(80000))
 				l := r.IntN(600)
 				for j := range l { // may overlap what it appends
 					b = append(b, b[from+j])
@@ -287,10 +304,10 @@ func TestDeflateDictRoundTrip(t *testing.T) {
 			}
 		}
 		stored := compressBody(nil, b)
-		if len(b) > 0 && stored[0] != bodyFlateV1 && !bytes.Equal(stored, b) {
+		if len(b) > 0 && stored[0] != bodyZstdV1 && !bytes.Equal(stored, b) {
 			t.Fatalf("input %d: stored neither compressed nor as is", n)
 		}
-		if len(b) == 0 || stored[0] != bodyFlateV1 {
+		if len(b) == 0 || stored[0] != bodyZstdV1 {
 			continue
 		}
 		got, err := bodyJSON(stored, new(bytes.Buffer))
@@ -298,11 +315,96 @@ func TestDeflateDictRoundTrip(t *testing.T) {
 			t.Fatalf("input %d (%d bytes): round trip failed: %v", n, len(b), err)
 		}
 		compressed++
-		if len(b) > maxOffset {
+		if len(b) > zstdWindow {
 			long++
 		}
 	}
 	if compressed < 250 || long < 50 {
 		t.Errorf("only %d inputs compressed, %d longer than the window: the test does not test much", compressed, long)
+	}
+}
+
+// TestCompressBodyConcurrent: the shared encoder and decoder serve many
+// goroutines at once (run with -race).
+func TestCompressBodyConcurrent(t *testing.T) {
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			r := rand.New(rand.NewPCG(uint64(g), 1))
+			var buf bytes.Buffer
+			var stored []byte
+			for i := range 50 {
+				want, _ := json.Marshal(runbookEvaluation(int64(i+1), r))
+				stored = compressBody(stored[:0], want)
+				got, err := bodyJSON(stored, &buf)
+				if err != nil || !bytes.Equal(got, want) {
+					t.Errorf("goroutine %d, body %d: round trip failed: %v", g, i, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// TestFlateV1BodiesStillRead: bodies that canary's own DEFLATE encoder
+// wrote (tag bodyFlateV1, schema versions 4 and later, before
+// bodyZstdV1) still read, directly and through a real store.
+// testdata/body-flate-v1.bin is such a body as stored, and
+// testdata/body-flate-v1.json the JSON it was made from.
+func TestFlateV1BodiesStillRead(t *testing.T) {
+	stored, err := os.ReadFile("testdata/body-flate-v1.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := os.ReadFile("testdata/body-flate-v1.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stored[0] != bodyFlateV1 {
+		t.Fatalf("fixture starts with %#x, want bodyFlateV1", stored[0])
+	}
+	got, err := bodyJSON(stored, new(bytes.Buffer))
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("got %s, %v; want %s", got, err, want)
+	}
+
+	s, _ := openTest(t)
+	ctx := context.Background()
+	rl := create(t, s, "shop/checkout")
+	var old canary.Event
+	if err := json.Unmarshal(want, &old); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.w.ExecContext(ctx, `INSERT INTO events (rollout_id, seq, time, type, body) VALUES (?, ?, ?, ?, ?)`,
+		rl.ID, old.Seq, nanos(old.Time), string(old.Type), stored); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.w.ExecContext(ctx, `UPDATE rollouts SET event_seq = ? WHERE id = ?`, old.Seq, rl.ID); err != nil {
+		t.Fatal(err)
+	}
+	next := runbookEvaluation(old.Seq+1, rand.New(rand.NewPCG(7, 8)))
+	if err := s.Commit(ctx, rl.ID, state("checkout", next.Seq, canary.PhaseProgressing), []canary.Event{next}); err != nil {
+		t.Fatal(err)
+	}
+	evs, err := s.Events(ctx, rl.ID, 1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 2 {
+		t.Fatalf("got %d events, want 2", len(evs))
+	}
+	if !sameJSON(t, evs[0], old) {
+		t.Errorf("old DEFLATE event: got %+v, want %+v", evs[0], old)
+	}
+	if !sameJSON(t, evs[1], next) {
+		t.Errorf("new event: got %+v, want %+v", evs[1], next)
+	}
+	var tag []byte
+	if err := s.w.QueryRowContext(ctx, `SELECT substr(body, 1, 1) FROM events WHERE rollout_id = ? AND seq = ?`, rl.ID, next.Seq).Scan(&tag); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(tag, []byte{bodyZstdV1}) {
+		t.Errorf("new body starts with %x, want %#x", tag, bodyZstdV1)
 	}
 }
