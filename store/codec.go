@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"runtime"
 	"sync"
 
 	"github.com/klauspost/compress/zstd"
@@ -44,8 +45,9 @@ const (
 // zstdDictIDV1 is eventDictV1's dictionary ID in bodyZstdV1 frames.
 const zstdDictIDV1 = 1
 
-// eventDictV1 is bodyFlateV1's dictionary. DEFLATE finds a match more
-// cheaply the nearer it is, so the most frequent text comes last.
+// eventDictV1 is the dictionary of bodyFlateV1 and bodyZstdV1. A match
+// costs fewer bits the nearer it is (in both formats), so the most
+// frequent text comes last.
 const eventDictV1 = `"comparison":{"test":"mann-whitney","data":"requests","estimate":0,"lower":0,"upper":0,"p":0,"tolerance":0,"confidence":0.95,"relative":true,"canaryN":0,"stableN":0},` +
 	`"shortWindow":300000000000,"shortValue":0,"detail":"","pendingFor":60000000000,"firing":true,"error":"","actor":"","urgency":"medium",` +
 	`"action":{"id":1,"kind":"setWeight","weight":5,"flagEnabled":true},"type":"actionSucceeded","type":"actionIssued",` +
@@ -60,24 +62,30 @@ var eventDict = []byte(eventDictV1)
 
 // zstdWindow is the encoder's window: enough for the dictionary and any
 // ordinary body. The default (8 MiB) would cost ~4.7 MiB per encoder
-// (one per GOMAXPROCS) for matches no event body has; with 64 KiB they
-// take ~0.7 MiB each.
+// for matches no event body has; with 64 KiB they take ~0.7 MiB each.
 const zstdWindow = 64 << 10
+
+// zstdEncoders caps the encoders (all allocated at the first body) at
+// GOMAXPROCS, and at 4: a body takes ~8 µs, so even 10,000 evaluations/s
+// keep fewer than one busy, and a 64-core machine need not hold 45 MiB
+// of tables. A body that finds all of them busy waits for one.
+var zstdEncoders = min(runtime.GOMAXPROCS(0), 4)
 
 // zstdEncoder and zstdDecoder are shared by every goroutine (EncodeAll
 // and DecodeAll are safe for concurrent use): created once, their tables
-// live on the heap, GOMAXPROCS of each at most, and a call allocates
-// nothing beyond the output.
+// live on the heap, not on the stacks of the goroutines that commit, and
+// a call allocates nothing beyond its output.
 var zstdEncoder, zstdDecoder = func() (*zstd.Encoder, *zstd.Decoder) {
 	enc, err := zstd.NewWriter(nil,
 		zstd.WithEncoderLevel(zstd.SpeedFastest),
 		zstd.WithEncoderDictRaw(zstdDictIDV1, eventDict),
-		zstd.WithEncoderCRC(false), // SQLite keeps the bytes; JSON decoding catches the rest
+		zstd.WithEncoderCRC(false), // 4 bytes a body; bodyFlateV1 had no checksum either
 		// Huffman-code literals even when a block has no match: hashes,
 		// IDs and hex in hook output shrink by a third to a half.
 		zstd.WithAllLitEntropyCompression(true),
 		zstd.WithWindowSize(zstdWindow),
-		zstd.WithLowerEncoderMem(true))
+		zstd.WithLowerEncoderMem(true),
+		zstd.WithEncoderConcurrency(zstdEncoders))
 	if err != nil {
 		panic(fmt.Sprintf("store: zstd encoder: %v", err))
 	}
