@@ -79,6 +79,10 @@ CREATE TABLE outbox_attempts (
 	eventsByRowid,
 	// 4: compressed event bodies and retention's record of what it removed.
 	compressedAndPruned,
+	// 5: event bodies may be zstd (codec.go's bodyZstdV1): a canary that
+	// knows only version 4's DEFLATE bodies refuses the file as a whole
+	// instead of failing on single events. Nothing else changes.
+	`SELECT 1;`,
 }
 
 // eventsByRowid rebuilds the event log as an ordinary (rowid) table with
