@@ -53,7 +53,10 @@ and a stable key per message, each shown as sent (✓) or failed (✗). At
 exit canary run waits up to --notify-timeout for the ones still being
 delivered and lists any it could not deliver. With --state they stay
 queued there, and the next canary run on it (--resume) sends them once;
-without --state they are lost at exit. A failing channel never changes the
+without --state they are lost at exit. --resume of a rollout that has
+already finished (a run stopped after its last decision was saved) only
+delivers its pending notifications, prints the outcome it had and exits
+with it. A failing channel never changes the
 rollout's outcome. --no-notify only prints them (a dry run).
 
 Exit codes: 0 promoted, 1 rolled back, 2 invalid input, 3 pre-checks failed
@@ -75,6 +78,9 @@ Exit codes: 0 promoted, 1 rolled back, 2 invalid input, 3 pre-checks failed
 				return err
 			}
 			defer saved.close()
+			if saved.finished() {
+				return resumeFinished(c.Context(), f, p, saved, newOutput(c.OutOrStdout(), f), c.ErrOrStderr())
+			}
 			pv, err := wire(c.Context(), p, f.wire)
 			if err != nil {
 				return err
@@ -123,7 +129,7 @@ Exit codes: 0 promoted, 1 rolled back, 2 invalid input, 3 pre-checks failed
 	c.Flags().BoolVar(&f.noColor, "no-color", false, "no colors in the live view")
 	c.Flags().StringVar(&f.state, "state", defaultStatePath("run.db"), "the state database (every decision is saved before it is acted on)")
 	addKubeFlags(c.Flags(), &f.wire)
-	c.Flags().BoolVar(&f.resume, "resume", false, "continue the paused or interrupted rollout of this plan from --state")
+	c.Flags().BoolVar(&f.resume, "resume", false, "continue the paused or interrupted rollout of this plan from --state (a finished one: deliver its pending notifications)")
 	c.Flags().BoolVar(&f.noNotify, "no-notify", false, "print spec.notify's notifications instead of sending them (a dry run)")
 	c.Flags().DurationVar(&f.notifyGrace, "notify-timeout", defaultNotifyGrace, "at exit, how long to wait for notifications still being delivered (0: do not wait)")
 	c.Flags().DurationVar(&f.notifySend, "notify-send-timeout", defaultNotifySend, "how long one notification send may take; a send cut off by a crash is retried after 3 times this")

@@ -429,3 +429,52 @@ func (n *runDelivery) close() {
 	n.closeTemp()
 	n.closed = true
 }
+
+// resumeFinished is --resume of a rollout that had already finished: a run
+// stopped (killed, or its machine lost) after the last decision was saved
+// leaves nothing to run, but may leave notifications undelivered. It
+// delivers the rollout's pending ones with the plan they were queued
+// under, waiting up to --notify-timeout (those an earlier run was sending
+// are due again once its claim's lease, 3 × --notify-send-timeout, runs
+// out), prints the outcome the rollout had and returns it: the exit code is
+// the rollout's (0 promoted, 1 rolled back, 3 failed pre-checks). Traffic
+// is not touched.
+func resumeFinished(ctx context.Context, f runFlags, p *canary.Plan, saved *runState, out *output, w io.Writer) error {
+	st := saved.state
+	stored, err := saved.storedPlan()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "canary: %s %s in %s already finished: %s at %s\n", saved.stored.Name, st.Version, f.state,
+		st.Phase, saved.stored.UpdatedAt.Local().Format(time.DateTime))
+	pending, claimed, err := saved.pending(ctx)
+	if err != nil {
+		return err
+	}
+	switch {
+	case pending == 0:
+		fmt.Fprintln(w, "canary: nothing to resume: no notification of it is pending")
+	case f.noNotify:
+		fmt.Fprintf(w, "canary: %d of its notifications are pending; not sent (--no-notify): run --resume without it to send them\n", pending)
+	default:
+		fmt.Fprintf(w, "canary: nothing to run; delivering its %d pending notifications", pending)
+		if claimed > 0 {
+			fmt.Fprintf(w, " (%d were being sent when the earlier run stopped: due again after its claim's lease, %s)",
+				claimed, canary.FormatDuration(claimLease(f.notifySend)))
+		}
+		fmt.Fprintln(w)
+		nt, err := startRunDelivery(ctx, runDeliveryConfig{plan: stored, state: saved, statePath: f.state, out: out, sendTimeout: f.notifySend})
+		if err != nil {
+			return err
+		}
+		nt.finish(w, f.notifyGrace)
+	}
+	if p.Spec.Version != st.Version {
+		fmt.Fprintf(w, "canary: the plan now says version %s: to roll it out, run it without --resume\n", p.Spec.Version)
+	}
+	err = outcome(stored, st, nil)
+	if err == nil {
+		fmt.Fprintf(w, "canary: %s %s promoted\n", st.Name, st.Version)
+	}
+	return err
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/canary-dev/canary"
 	"github.com/canary-dev/canary/engine"
 	"github.com/canary-dev/canary/notify"
+	"github.com/canary-dev/canary/plan"
 	"github.com/canary-dev/canary/store"
 )
 
@@ -23,10 +25,14 @@ type runState struct {
 	// plan routes the events' notifications; nil with --no-notify, when
 	// no outbox items are written.
 	plan *canary.Plan
+	// stored is the rollout as --resume found it (its plan as stored and
+	// when it was last saved); zero for a new rollout.
+	stored store.Rollout
 }
 
 // openRunState opens --state and creates the rollout, or with --resume
-// loads the paused one. A rollout of the same name that is not finished
+// loads the latest one: paused, interrupted or finished (see
+// runState.finished). A rollout of the same name that is not finished
 // is never silently replaced.
 func openRunState(ctx context.Context, f runFlags, p *canary.Plan, file string) (*runState, error) {
 	if f.state == "" || f.state == "none" {
@@ -54,11 +60,13 @@ func openRunState(ctx context.Context, f runFlags, p *canary.Plan, file string) 
 	case err != nil && canary.ErrorCode(err) != canary.ENOTFOUND:
 		st.Close()
 		return nil, err
-	case f.resume && (err != nil || latest.State.Phase.Terminal()):
+	case f.resume && err != nil:
 		st.Close()
-		return nil, canary.Errorf(canary.ENOTFOUND, "no unfinished rollout of %s in %s to resume", name, f.state)
+		return nil, canary.Errorf(canary.ENOTFOUND, "no unfinished rollout of %s in %s to resume: it has never run there (run it without --resume to start one)", name, f.state)
 	case f.resume:
-		rs.id, rs.state = latest.ID, latest.State
+		// A finished one too: its notifications may still be pending
+		// (resumeFinished).
+		rs.id, rs.state, rs.stored = latest.ID, latest.State, latest
 		return rs, nil
 	case err == nil && !latest.State.Phase.Terminal():
 		st.Close()
@@ -78,6 +86,39 @@ func openRunState(ctx context.Context, f runFlags, p *canary.Plan, file string) 
 	}
 	rs.id = r.ID
 	return rs, nil
+}
+
+// finished reports whether --resume found a rollout that had already
+// finished: there is nothing to run, only notifications to deliver.
+func (r *runState) finished() bool { return r != nil && r.state.Phase.Terminal() }
+
+// storedPlan is the plan the rollout ran with, as stored.
+func (r *runState) storedPlan() (*canary.Plan, error) {
+	p, err := plan.Parse(r.stored.Name, r.stored.Plan)
+	if err != nil {
+		return nil, fmt.Errorf("the plan stored with rollout %s #%d: %w", r.stored.Name, r.id, err)
+	}
+	return p, nil
+}
+
+// pending counts the rollout's notifications not yet delivered or given
+// up, and those of them an earlier run had claimed (being sent when it
+// stopped: due again once the claim's lease runs out).
+func (r *runState) pending(ctx context.Context) (pending, claimed int, err error) {
+	items, err := r.st.Outbox(ctx, r.id)
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, it := range items {
+		switch it.Status {
+		case store.OutboxPending:
+			pending++
+		case store.OutboxClaimed:
+			pending++
+			claimed++
+		}
+	}
+	return pending, claimed, nil
 }
 
 // resume returns the state to continue from. A rollout that was paused
