@@ -57,7 +57,7 @@ func TestServeHostileScale(t *testing.T) {
 	if testing.Short() {
 		t.Skip("thousands of plans: about 30s")
 	}
-	srv := startServe(t, t.TempDir()+"/s.db", "--max-rollouts", "2000")
+	srv := startServe(t, t.TempDir()+"/s.db", "--max-rollouts", "2000", "--rate-limit", "0") // scale, not rate: the limit has its own tests
 	health := func(when string) {
 		t.Helper()
 		if st, _ := srv.do("GET", "/healthz", nil); st != http.StatusOK || !srv.alive() {
