@@ -181,6 +181,11 @@ func serve(ctx context.Context, f serveFlags, logw interface{ Write([]byte) (int
 	if err := os.MkdirAll(filepath.Dir(f.state), 0o700); err != nil {
 		return canary.Errorf(canary.EUNAVAILABLE, "--state: %v", err)
 	}
+	unlock, err := lockState(f.state)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	st, err := store.Open(ctx, f.state)
 	if err != nil {
 		return err
