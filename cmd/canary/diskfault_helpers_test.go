@@ -61,7 +61,8 @@ func startServe(t *testing.T, state string, args ...string) *serveProc {
 		t.Fatal(err)
 	}
 	addr := freeAddr(t)
-	argv := append([]string{"serve", "--listen", addr, "--state", state, "--tokens-file", tokens}, args...)
+	// Polled hard by the tests: no rate limit unless args set one.
+	argv := append([]string{"serve", "--listen", addr, "--state", state, "--tokens-file", tokens, "--rate-limit", "0"}, args...)
 	enc, _ := json.Marshal(argv)
 	logPath := filepath.Join(dir, "serve.log")
 	logf, err := os.Create(logPath)

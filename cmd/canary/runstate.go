@@ -19,9 +19,10 @@ import (
 // runState is a foreground rollout's durable state in the --state
 // database: it implements runner.Store.
 type runState struct {
-	st    *store.Store
-	id    int64
-	state canary.State
+	st     *store.Store
+	unlock func() // releases the state database's lock
+	id     int64
+	state  canary.State
 	// plan routes the events' notifications; nil with --no-notify, when
 	// no outbox items are written.
 	plan *canary.Plan
@@ -44,6 +45,22 @@ func openRunState(ctx context.Context, f runFlags, p *canary.Plan, file string) 
 	if err := os.MkdirAll(filepath.Dir(f.state), 0o700); err != nil {
 		return nil, canary.Errorf(canary.EUNAVAILABLE, "--state: %v", err)
 	}
+	// One process per state database (see lockState).
+	unlock, err := lockState(f.state)
+	if err != nil {
+		return nil, err
+	}
+	rs, err := openLockedRunState(ctx, f, p, file)
+	if err != nil {
+		unlock()
+		return nil, err
+	}
+	rs.unlock = unlock
+	return rs, nil
+}
+
+// openLockedRunState is openRunState once the state database is locked.
+func openLockedRunState(ctx context.Context, f runFlags, p *canary.Plan, file string) (*runState, error) {
 	// A send cut off by a crash is offered again once its claim's lease
 	// runs out; the lease follows the send timeout (see claimLease).
 	st, err := store.OpenConfig(ctx, store.Config{Path: f.state, ClaimLease: claimLease(f.notifySend)})
@@ -161,5 +178,8 @@ func (r *runState) Save(ctx context.Context, st canary.State, events []canary.Ev
 func (r *runState) close() {
 	if r != nil {
 		r.st.Close()
+		if r.unlock != nil {
+			r.unlock()
+		}
 	}
 }

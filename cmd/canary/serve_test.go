@@ -38,7 +38,7 @@ func TestServeEndToEnd(t *testing.T) {
 	serveDone := make(chan int, 1)
 	var serveErr bytes.Buffer
 	go func() {
-		serveDone <- Main(ctx, []string{"serve", "--listen", api, "--state", filepath.Join(dir, "s.db"), "--tokens-file", tokens},
+		serveDone <- Main(ctx, []string{"serve", "--listen", api, "--state", filepath.Join(dir, "s.db"), "--tokens-file", tokens, "--rate-limit", "0"},
 			&bytes.Buffer{}, &serveErr)
 	}()
 	waitHTTP(t, server+"/healthz")

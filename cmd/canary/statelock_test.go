@@ -46,3 +46,19 @@ func TestServeRefusesAStateInUse(t *testing.T) {
 		t.Fatalf("serve on a locked state: exit %d, stderr %q", code, stderr.String())
 	}
 }
+
+// TestRunRefusesAStateInUse: canary run --state on a database another
+// process holds exits 2 before touching traffic.
+func TestRunRefusesAStateInUse(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "state.db")
+	release, err := lockState(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	var stdout, stderr strings.Builder
+	code := Main(t.Context(), []string{"run", "--state", db, "../../examples/local.yaml"}, &stdout, &stderr)
+	if code != ExitInvalid || !strings.Contains(stderr.String(), "is in use by another canary process") {
+		t.Fatalf("run on a locked state: exit %d, stderr %q", code, stderr.String())
+	}
+}
