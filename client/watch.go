@@ -28,6 +28,7 @@ const maxEventLine = 8 << 20
 // fn runs on Watch's goroutine; a slow fn slows the stream, never drops
 // events.
 func (c *Client) Watch(ctx context.Context, name string, after int64, fn func(canary.Event)) error {
+	followed := false // a stream was open before
 	for {
 		established, err := c.watchOnce(ctx, name, &after, fn)
 		if ctx.Err() != nil {
@@ -36,13 +37,20 @@ func (c *Client) Watch(ctx context.Context, name string, after int64, fn func(ca
 		if errors.Is(err, errNewGeneration) {
 			continue
 		}
-		if !established || !retryable(err) {
-			return err
-		}
 		delay := c.RetryDelay
 		if delay <= 0 {
 			delay = time.Second
 		}
+		var apiErr *Error
+		switch {
+		case followed && errors.As(err, &apiErr) && apiErr.Err != nil && apiErr.Err.Code == CodeRateLimited:
+			// Reconnecting too fast for the server's rate limit: wait as
+			// long as it asks, then go on following.
+			delay = max(delay, apiErr.RetryAfter)
+		case !established || !retryable(err):
+			return err
+		}
+		followed = followed || established
 		t := time.NewTimer(delay)
 		select {
 		case <-ctx.Done():

@@ -142,3 +142,65 @@ func TestWatchFollowsNewGeneration(t *testing.T) {
 		t.Errorf("first event after the new generation: %+v", evs[3])
 	}
 }
+
+// TestWatchWaitsOutRateLimit: a reconnect refused by the server's rate
+// limit (429, Retry-After) waits as asked and goes on following, with no
+// gap; a first stream refused the same way is an error at once.
+func TestWatchWaitsOutRateLimit(t *testing.T) {
+	var streams atomic.Int32
+	api, url := serve(t, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !strings.HasSuffix(r.URL.Path, "/stream") {
+				h.ServeHTTP(w, r)
+				return
+			}
+			switch streams.Add(1) {
+			case 1: // cut short
+				ctx, cancel := context.WithTimeout(r.Context(), 200*time.Millisecond)
+				defer cancel()
+				r = r.WithContext(ctx)
+			case 2, 3: // two reconnects over the limit
+				w.Header().Set("Content-Type", "application/json")
+				w.Header().Set("Retry-After", "0")
+				w.WriteHeader(http.StatusTooManyRequests)
+				w.Write([]byte(`{"error":{"code":"rate_limited","message":"slow down"}}`))
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
+	if _, err := newClient(t, url, opToken).Apply(t.Context(), []byte(testPlan), false); err != nil {
+		t.Fatal(err)
+	}
+	c := newClient(t, url, viewToken)
+	c.RetryDelay = 10 * time.Millisecond
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	rec := newRecorder()
+	done := make(chan error, 1)
+	go func() { done <- c.Watch(ctx, "shop/web", 0, rec.add) }()
+	rec.wait(t, 3)
+	deadline := time.Now().Add(5 * time.Second)
+	for streams.Load() < 4 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("Watch ended on the rate limit: %v", err)
+	default:
+	}
+	api.Append("shop/web", canary.Event{Type: canary.EvEvaluated})
+	evs := rec.wait(t, 4)
+	for i, ev := range evs {
+		if ev.Seq != int64(i+1) {
+			t.Fatalf("event %d has seq %d: %+v", i, ev.Seq, evs)
+		}
+	}
+
+	// Refused before any stream was open: the caller hears it.
+	streams.Store(1)
+	err := c.Watch(t.Context(), "shop/web", 0, func(canary.Event) {})
+	if code, _ := codeOf(err); code != "rate_limited" {
+		t.Errorf("first stream over the limit: %q %v, want rate_limited", code, err)
+	}
+}
