@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/canary-dev/canary"
@@ -57,7 +58,12 @@ func WriteSummary(w io.Writer, name string, s Summary) error {
 	for n := range s.Rules {
 		names = append(names, n)
 	}
-	slices.SortFunc(names, func(a, b string) int { return s.Rules[b] - s.Rules[a] })
+	slices.SortFunc(names, func(a, b string) int { // most first; ties by name, so runs print alike
+		if d := s.Rules[b] - s.Rules[a]; d != 0 {
+			return d
+		}
+		return strings.Compare(a, b)
+	})
 	for _, n := range names {
 		p("  %5d rollbacks by %s\n", s.Rules[n], n)
 	}

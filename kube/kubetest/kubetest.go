@@ -31,12 +31,14 @@ import (
 	"time"
 
 	"github.com/canary-dev/canary/kube"
+	"github.com/go-logr/logr"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 )
 
 // Options select what a test API server has.
@@ -145,7 +147,14 @@ func StopShared() {
 	}
 }
 
+// quietGlobalLog gives controller-runtime's global logger a sink that
+// drops everything, once per test binary: envtest logs through it, and
+// unset it prints a stack trace to stderr 30s after first use. The
+// operator logs through its manager's own logger, which tests set.
+var quietGlobalLog sync.Once
+
 func start(assets string, opt Options) (*Env, error) {
+	quietGlobalLog.Do(func() { ctrllog.SetLogger(logr.Discard()) })
 	t0 := time.Now()
 	te := &envtest.Environment{BinaryAssetsDirectory: assets, ErrorIfCRDPathMissing: true}
 	e := &Env{env: te}
