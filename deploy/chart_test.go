@@ -13,6 +13,7 @@ import (
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/lint"
 	"helm.sh/helm/v3/pkg/lint/support"
+	helmrelease "helm.sh/helm/v3/pkg/release"
 	authv1 "k8s.io/api/authorization/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -178,20 +179,7 @@ func TestChartOverrides(t *testing.T) {
 func TestChartInstall(t *testing.T) {
 	env := kubetest.Start(t, kubetest.Options{})
 	ns := env.Namespace(t)
-	ac, err := helm.ActionConfig(env.Config, ns, t.Logf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ch, err := loader.Load(chartDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	in := action.NewInstall(ac)
-	in.ReleaseName, in.Namespace = "canary", ns
-	rel, err := in.Run(ch, nil)
-	if err != nil {
-		t.Fatalf("helm install: %v", err)
-	}
+	rel := installChart(t, env, "canary", ns, false, nil)
 	if !strings.Contains(rel.Info.Notes, "kubectl get rollouts") {
 		t.Errorf("NOTES.txt: %q", rel.Info.Notes)
 	}
@@ -227,29 +215,59 @@ func TestChartInstall(t *testing.T) {
 
 	// What the installed RBAC lets the operator do, as the API server's
 	// authorizer answers it.
-	cs, err := kubernetes.NewForConfig(env.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	user := "system:serviceaccount:" + ns + ":canary-operator"
-	for _, tt := range []struct {
-		attr authv1.ResourceAttributes
-		want bool
-	}{
+	assertAccess(t, env, "system:serviceaccount:"+ns+":canary-operator", []access{
 		{authv1.ResourceAttributes{Namespace: "apps", Verb: "get", Resource: "secrets"}, true},
 		{authv1.ResourceAttributes{Namespace: "apps", Verb: "list", Resource: "secrets"}, false},
 		{authv1.ResourceAttributes{Namespace: "apps", Verb: "update", Group: "canary.dev", Resource: "rollouts", Subresource: "status"}, true},
 		{authv1.ResourceAttributes{Namespace: "apps", Verb: "delete", Group: "canary.dev", Resource: "rollouts"}, false},
 		{authv1.ResourceAttributes{Namespace: ns, Verb: "update", Group: "coordination.k8s.io", Resource: "leases"}, true},
 		{authv1.ResourceAttributes{Namespace: "apps", Verb: "update", Group: "coordination.k8s.io", Resource: "leases"}, false},
-	} {
+	})
+}
+
+// installChart is `helm install release chart/canary -n ns` with vals
+// (--skip-crds when skipCRDs: the shared API server has the CRD already).
+func installChart(t *testing.T, env *kubetest.Env, release, ns string, skipCRDs bool, vals map[string]any) *helmrelease.Release {
+	t.Helper()
+	ac, err := helm.ActionConfig(env.Config, ns, t.Logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, err := loader.Load(chartDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := action.NewInstall(ac)
+	in.ReleaseName, in.Namespace, in.SkipCRDs = release, ns, skipCRDs
+	rel, err := in.Run(ch, vals)
+	if err != nil {
+		t.Fatalf("helm install: %v", err)
+	}
+	return rel
+}
+
+// access is whether a user may do what attr describes.
+type access struct {
+	attr authv1.ResourceAttributes
+	want bool
+}
+
+// assertAccess asks the API server's authorizer (a SubjectAccessReview)
+// whether user may do each attr, and fails t where the answer is not want.
+func assertAccess(t *testing.T, env *kubetest.Env, user string, tests []access) {
+	t.Helper()
+	cs, err := kubernetes.NewForConfig(env.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range tests {
 		sar, err := cs.AuthorizationV1().SubjectAccessReviews().Create(t.Context(),
 			&authv1.SubjectAccessReview{Spec: authv1.SubjectAccessReviewSpec{User: user, ResourceAttributes: &tt.attr}}, metav1.CreateOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if sar.Status.Allowed != tt.want {
-			t.Errorf("can %s %s/%s in %s: got %v, want %v", tt.attr.Verb, tt.attr.Resource, tt.attr.Subresource, tt.attr.Namespace, sar.Status.Allowed, tt.want)
+			t.Errorf("can %s %s.%s/%s in %s: got %v, want %v", tt.attr.Verb, tt.attr.Resource, tt.attr.Group, tt.attr.Subresource, tt.attr.Namespace, sar.Status.Allowed, tt.want)
 		}
 	}
 }

@@ -7,15 +7,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/canary-dev/canary/helm"
 	"github.com/canary-dev/canary/kube/kubetest"
 
-	"helm.sh/helm/v3/pkg/action"
-	"helm.sh/helm/v3/pkg/chart/loader"
 	authv1 "k8s.io/api/authorization/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -95,15 +90,23 @@ func TestChartHelmTraffic(t *testing.T) {
 // TestRBACHelmOptIn: rbac-helm.yaml is not part of `kubectl apply -k
 // deploy/operator` and applies cleanly on its own.
 func TestRBACHelmOptIn(t *testing.T) {
+	assertOptIn(t, "rbac-helm.yaml", "Helm's RBAC")
+}
+
+// assertOptIn checks that deploy/operator/file is not part of `kubectl
+// apply -k deploy/operator` (what must stay opt-in) and that it applies
+// cleanly on its own.
+func assertOptIn(t *testing.T, file, what string) {
+	t.Helper()
 	data, err := os.ReadFile("operator/kustomization.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(string(data), "rbac-helm.yaml") {
-		t.Error("kustomization.yaml applies rbac-helm.yaml: Helm's RBAC must stay opt-in")
+	if strings.Contains(string(data), file) {
+		t.Errorf("kustomization.yaml applies %s: %s must stay opt-in", file, what)
 	}
 	env := kubetest.Shared(t, kubetest.Options{})
-	for _, o := range readObjects(t, "operator/rbac-helm.yaml") {
+	for _, o := range readObjects(t, "operator/"+file) {
 		if err := env.Client.Apply(t.Context(), client.ApplyConfigurationFromUnstructured(o.DeepCopy()), client.FieldOwner("kubectl"), client.ForceOwnership); err != nil {
 			t.Fatalf("apply %s %s: %v", o.GetKind(), o.GetName(), err)
 		}
@@ -117,28 +120,8 @@ func TestRBACHelmOptIn(t *testing.T) {
 func TestChartInstallHelmTraffic(t *testing.T) {
 	env := kubetest.Shared(t, kubetest.Options{})
 	ns, apps := env.Namespace(t), env.Namespace(t)
-	ac, err := helm.ActionConfig(env.Config, ns, t.Logf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ch, err := loader.Load(chartDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	in := action.NewInstall(ac)
-	in.ReleaseName, in.Namespace, in.SkipCRDs = "helmed", ns, true
-	if _, err := in.Run(ch, map[string]any{"helmTraffic": map[string]any{"enabled": true, "namespaces": []any{apps}}}); err != nil {
-		t.Fatalf("helm install: %v", err)
-	}
-	cs, err := kubernetes.NewForConfig(env.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	user := "system:serviceaccount:" + ns + ":helmed-operator"
-	for _, tt := range []struct {
-		attr authv1.ResourceAttributes
-		want bool
-	}{
+	installChart(t, env, "helmed", ns, true, map[string]any{"helmTraffic": map[string]any{"enabled": true, "namespaces": []any{apps}}})
+	assertAccess(t, env, "system:serviceaccount:"+ns+":helmed-operator", []access{
 		{authv1.ResourceAttributes{Namespace: apps, Verb: "list", Resource: "secrets"}, true},
 		{authv1.ResourceAttributes{Namespace: apps, Verb: "delete", Resource: "secrets"}, true},
 		{authv1.ResourceAttributes{Namespace: apps, Verb: "patch", Group: "apps", Resource: "deployments"}, true},
@@ -146,14 +129,5 @@ func TestChartInstallHelmTraffic(t *testing.T) {
 		{authv1.ResourceAttributes{Namespace: "elsewhere", Verb: "get", Resource: "secrets"}, true}, // secret:NAME/KEY
 		{authv1.ResourceAttributes{Namespace: "elsewhere", Verb: "patch", Group: "apps", Resource: "deployments"}, false},
 		{authv1.ResourceAttributes{Namespace: apps, Verb: "watch", Resource: "secrets"}, false},
-	} {
-		sar, err := cs.AuthorizationV1().SubjectAccessReviews().Create(t.Context(),
-			&authv1.SubjectAccessReview{Spec: authv1.SubjectAccessReviewSpec{User: user, ResourceAttributes: &tt.attr}}, metav1.CreateOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if sar.Status.Allowed != tt.want {
-			t.Errorf("can %s %s.%s in %s: got %v, want %v", tt.attr.Verb, tt.attr.Resource, tt.attr.Group, tt.attr.Namespace, sar.Status.Allowed, tt.want)
-		}
-	}
+	})
 }

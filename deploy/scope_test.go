@@ -2,14 +2,12 @@ package deploy_test
 
 import (
 	"context"
-	"os"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/canary-dev/canary"
-	"github.com/canary-dev/canary/helm"
 	"github.com/canary-dev/canary/kube"
 	"github.com/canary-dev/canary/kube/kubetest"
 	"github.com/canary-dev/canary/operator"
@@ -23,7 +21,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
@@ -72,19 +69,7 @@ func TestChartReplicasTraffic(t *testing.T) {
 // TestRBACReplicasOptIn: rbac-replicas.yaml is not part of `kubectl apply
 // -k deploy/operator` and applies cleanly on its own.
 func TestRBACReplicasOptIn(t *testing.T) {
-	data, err := os.ReadFile("operator/kustomization.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if strings.Contains(string(data), "rbac-replicas.yaml") {
-		t.Error("kustomization.yaml applies rbac-replicas.yaml: traffic.replicas's RBAC must stay opt-in")
-	}
-	env := kubetest.Shared(t, kubetest.Options{})
-	for _, o := range readObjects(t, "operator/rbac-replicas.yaml") {
-		if err := env.Client.Apply(t.Context(), client.ApplyConfigurationFromUnstructured(o.DeepCopy()), client.FieldOwner("kubectl"), client.ForceOwnership); err != nil {
-			t.Fatalf("apply %s %s: %v", o.GetKind(), o.GetName(), err)
-		}
-	}
+	assertOptIn(t, "rbac-replicas.yaml", "traffic.replicas's RBAC")
 }
 
 // TestChartWatchNamespace: with watchNamespace, every rule the operator
@@ -152,19 +137,7 @@ func TestChartWatchNamespace(t *testing.T) {
 func TestChartInstallWatchNamespace(t *testing.T) {
 	env := crdEnv(t)
 	rel, apps, other := env.Namespace(t), env.Namespace(t), env.Namespace(t)
-	ac, err := helm.ActionConfig(env.Config, rel, t.Logf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ch, err := loader.Load(chartDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	in := action.NewInstall(ac)
-	in.ReleaseName, in.Namespace, in.SkipCRDs = "scoped", rel, true
-	if _, err := in.Run(ch, map[string]any{"watchNamespace": apps, "replicasTraffic": map[string]any{"enabled": true}}); err != nil {
-		t.Fatalf("helm install: %v", err)
-	}
+	installChart(t, env, "scoped", rel, true, map[string]any{"watchNamespace": apps, "replicasTraffic": map[string]any{"enabled": true}})
 	user := "system:serviceaccount:" + rel + ":scoped-operator"
 	rc := rest.CopyConfig(env.Config)
 	rc.Impersonate = rest.ImpersonationConfig{UserName: user}
@@ -294,14 +267,7 @@ func TestChartInstallWatchNamespace(t *testing.T) {
 		t.Errorf("get a Secret in another namespace: %v, want Forbidden", err)
 	}
 
-	cs, err := kubernetes.NewForConfig(env.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tt := range []struct {
-		attr authv1.ResourceAttributes
-		want bool
-	}{
+	assertAccess(t, env, user, []access{
 		{authv1.ResourceAttributes{Namespace: apps, Verb: "get", Resource: "secrets"}, true},
 		{authv1.ResourceAttributes{Namespace: apps, Verb: "list", Resource: "secrets"}, false},
 		{authv1.ResourceAttributes{Namespace: apps, Verb: "update", Group: "gateway.networking.k8s.io", Resource: "httproutes"}, true},
@@ -311,14 +277,5 @@ func TestChartInstallWatchNamespace(t *testing.T) {
 		{authv1.ResourceAttributes{Namespace: other, Verb: "update", Group: "gateway.networking.k8s.io", Resource: "httproutes"}, false},
 		{authv1.ResourceAttributes{Namespace: other, Verb: "create", Resource: "events"}, false},
 		{authv1.ResourceAttributes{Namespace: rel, Verb: "update", Group: "coordination.k8s.io", Resource: "leases"}, true},
-	} {
-		sar, err := cs.AuthorizationV1().SubjectAccessReviews().Create(t.Context(),
-			&authv1.SubjectAccessReview{Spec: authv1.SubjectAccessReviewSpec{User: user, ResourceAttributes: &tt.attr}}, metav1.CreateOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if sar.Status.Allowed != tt.want {
-			t.Errorf("can %s %s.%s in %s: got %v, want %v", tt.attr.Verb, tt.attr.Resource, tt.attr.Group, tt.attr.Namespace, sar.Status.Allowed, tt.want)
-		}
-	}
+	})
 }

@@ -15,9 +15,7 @@ import (
 	"time"
 
 	"github.com/canary-dev/canary"
-	"github.com/canary-dev/canary/canarytest"
 	"github.com/canary-dev/canary/helm"
-	"github.com/canary-dev/canary/kube"
 	"github.com/canary-dev/canary/kube/kubetest"
 	"github.com/canary-dev/canary/operator"
 
@@ -29,11 +27,8 @@ import (
 	"helm.sh/helm/v3/pkg/storage/driver"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/rest"
-	ctrl "sigs.k8s.io/controller-runtime"
 )
 
 // helmUser is an identity bound to exactly deploy/operator/rbac.yaml's
@@ -44,20 +39,15 @@ const helmUser = "system:serviceaccount:canary-system:canary-operator-with-helm"
 // through Reconcile on a stepped clock as a given identity, with the
 // example chart's main release installed as the runbook assumes.
 type helmRig struct {
-	env   *kubetest.Env
-	ns    string
-	ac    *action.Configuration
-	clock *canarytest.Clock
-	rec   *recorder
-	r     *operator.Reconciler
-	key   types.NamespacedName
+	steppedRig
+	ac *action.Configuration
 }
 
 func newHelmRig(t *testing.T, user string, svc kubetest.Service) *helmRig {
 	t.Helper()
 	env := operatorEnv(t)
 	applyManifests(t, env)
-	g := &helmRig{env: env, ns: env.Namespace(t), clock: canarytest.NewClock(time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC)), rec: &recorder{}}
+	g := &helmRig{steppedRig: newSteppedRig(t, env)}
 	var err error
 	if g.ac, err = helm.ActionConfig(env.Config, g.ns, t.Logf); err != nil {
 		t.Fatal(err)
@@ -75,12 +65,7 @@ func newHelmRig(t *testing.T, user string, svc kubetest.Service) *helmRig {
 		g.bindHelmRBAC(t)
 	}
 
-	rc := rest.CopyConfig(env.Config)
-	rc.Impersonate = rest.ImpersonationConfig{UserName: user}
-	c, err := kube.NewClient(rc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rc, c := impersonate(t, env, user)
 	root, err := filepath.Abs("..")
 	if err != nil {
 		t.Fatal(err)
@@ -149,35 +134,6 @@ func (g *helmRig) renderedWeight(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	return strconv.Atoi(s.Annotations["canary.dev/weight"])
-}
-
-func (g *helmRig) status(t *testing.T) operator.Status {
-	t.Helper()
-	f := &fixture{env: g.env, ns: g.ns}
-	_, s := f.get(t, g.key.Name)
-	return s
-}
-
-// run reconciles, moving the clock to each requested wake-up, until the
-// rollout is finished.
-func (g *helmRig) run(t *testing.T) operator.Status {
-	t.Helper()
-	for range 1000 {
-		res, err := g.r.Reconcile(t.Context(), ctrl.Request{NamespacedName: g.key})
-		if err != nil {
-			t.Fatalf("Reconcile: %v", err)
-		}
-		s := g.status(t)
-		if s.State != nil && s.State.Phase.Terminal() || s.Phase == string(canary.PhasePaused) {
-			return s
-		}
-		if res.RequeueAfter <= 0 {
-			t.Fatalf("not finished and no requeue: phase %s: %s", s.Phase, s.Message)
-		}
-		g.clock.After(res.RequeueAfter)
-	}
-	t.Fatal("not finished after 1000 reconciles")
-	return operator.Status{}
 }
 
 // history is `helm history name`: "2 superseded canary weight 10% tag=v1.0.0-elite weight=10".
@@ -263,12 +219,7 @@ func TestHelmTrafficWithRBAC(t *testing.T) {
 					t.Errorf("helm history recoveryos revision %d: %s, want %s…", i+1, main[i], want)
 				}
 			}
-			if len(g.rec.with(tt.lastEvent)) == 0 {
-				t.Errorf("no %s event; events:\n%s", tt.lastEvent, g.rec.all())
-			}
-			if f := g.rec.with("ActionFailed"); len(f) > 0 {
-				t.Errorf("actions failed with the shipped RBAC: %v", f)
-			}
+			g.assertFinished(t, tt.lastEvent)
 		})
 	}
 }
@@ -280,32 +231,10 @@ func TestHelmTrafficWithRBAC(t *testing.T) {
 func TestHelmTrafficWithoutRBAC(t *testing.T) {
 	t.Parallel()
 	g := newHelmRig(t, operatorUser, kubetest.Service{RPS: 400, CanaryErrors: 0.001, CanaryLatency: 0.2})
-	res, err := g.r.Reconcile(t.Context(), ctrl.Request{NamespacedName: g.key})
-	if err != nil {
-		t.Fatalf("Reconcile: %v", err)
-	}
-	if res.RequeueAfter <= 0 {
-		t.Error("a rollout waiting for RBAC is not retried")
-	}
-	s := g.status(t)
-	var ready *metav1.Condition
-	for i := range s.Conditions {
-		if s.Conditions[i].Type == operator.ConditionReady {
-			ready = &s.Conditions[i]
-		}
-	}
 	want := fmt.Sprintf("may not list, create, update, delete secrets in namespace %s", g.ns) // get: rbac.yaml has it
-	if ready == nil || ready.Status != metav1.ConditionFalse || !strings.Contains(ready.Message, want) || !strings.Contains(ready.Message, "rbac-helm.yaml") {
-		t.Fatalf("Ready condition = %+v; want False saying %q and where to grant it", ready, want)
-	}
-	if ev := g.rec.with("ProvidersUnavailable"); len(ev) == 0 || !strings.Contains(ev[0], want) || !strings.HasPrefix(ev[0], "Warning ") {
-		t.Errorf("ProvidersUnavailable events = %v, want a Warning saying %q", ev, want)
-	}
+	g.assertRefused(t, want, "rbac-helm.yaml")
 	if h := g.history(t, "recoveryos-canary"); len(h) != 0 {
 		t.Errorf("the canary release was installed without RBAC: %v", h)
-	}
-	if s.Weight != 0 || s.State != nil {
-		t.Errorf("status moved without providers: weight %d, state %+v", s.Weight, s.State)
 	}
 }
 

@@ -11,8 +11,6 @@ import (
 	"time"
 
 	"github.com/canary-dev/canary"
-	"github.com/canary-dev/canary/canarytest"
-	"github.com/canary-dev/canary/kube"
 	"github.com/canary-dev/canary/kube/kubetest"
 	"github.com/canary-dev/canary/operator"
 
@@ -23,8 +21,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/rest"
-	ctrl "sigs.k8s.io/controller-runtime"
 )
 
 // replicasUser is an identity bound to exactly deploy/operator/rbac.yaml's
@@ -36,12 +32,7 @@ const replicasUser = "system:serviceaccount:canary-system:canary-operator-with-r
 // through Reconcile on a stepped clock as a given identity, with a stand-in
 // for the deployment controller marking the Deployments ready.
 type replicasRig struct {
-	env   *kubetest.Env
-	ns    string
-	clock *canarytest.Clock
-	rec   *recorder
-	r     *operator.Reconciler
-	key   types.NamespacedName
+	steppedRig
 	calls *kubetest.Router
 	log   []string // "w5 web=9 web-canary=1" after each router call that succeeded
 }
@@ -50,19 +41,15 @@ func newReplicasRig(t *testing.T, user string, svc kubetest.Service) *replicasRi
 	t.Helper()
 	env := operatorEnv(t)
 	applyManifests(t, env)
-	g := &replicasRig{env: env, ns: env.Namespace(t), clock: canarytest.NewClock(time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC)), rec: &recorder{}}
+	g := &replicasRig{steppedRig: newSteppedRig(t, env)}
 	g.deployment(t, "web", "app:v1", 10)
 	g.deployment(t, "web-canary", "app:v2", 0)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	kubetest.PlayDeploymentController(ctx, env.Client, g.ns, 20*time.Millisecond, nil)
 
-	rc := rest.CopyConfig(env.Config)
-	rc.Impersonate = rest.ImpersonationConfig{UserName: user}
-	c, err := kube.NewClient(rc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, c := impersonate(t, env, user)
+	var err error
 	g.r, err = operator.New(operator.Config{Client: c, Clock: g.clock, Recorder: g.rec, CallTimeout: 30 * time.Second,
 		Router: func(p *canary.Plan) (canary.TrafficRouter, error) {
 			inner, err := operator.DefaultRouter(c, p)
@@ -134,35 +121,6 @@ func (g *replicasRig) canaryShare(ctx context.Context) (int, error) {
 		return 0, nil
 	}
 	return int(*can.Spec.Replicas * 100 / total), nil
-}
-
-func (g *replicasRig) status(t *testing.T) operator.Status {
-	t.Helper()
-	f := &fixture{env: g.env, ns: g.ns}
-	_, s := f.get(t, g.key.Name)
-	return s
-}
-
-// run reconciles, moving the clock to each requested wake-up, until the
-// rollout is finished.
-func (g *replicasRig) run(t *testing.T) operator.Status {
-	t.Helper()
-	for range 1000 {
-		res, err := g.r.Reconcile(t.Context(), ctrl.Request{NamespacedName: g.key})
-		if err != nil {
-			t.Fatalf("Reconcile: %v", err)
-		}
-		s := g.status(t)
-		if s.State != nil && s.State.Phase.Terminal() || s.Phase == string(canary.PhasePaused) {
-			return s
-		}
-		if res.RequeueAfter <= 0 {
-			t.Fatalf("not finished and no requeue: phase %s: %s", s.Phase, s.Message)
-		}
-		g.clock.After(res.RequeueAfter)
-	}
-	t.Fatal("not finished after 1000 reconciles")
-	return operator.Status{}
 }
 
 // bind binds user to rbac.yaml's ClusterRole cluster-wide and, in the
@@ -279,12 +237,7 @@ func TestReplicasTrafficWithRBAC(t *testing.T) {
 			if got := g.pods(t); got != "web=10 web-canary=0" {
 				t.Errorf("pods at the end: %s, want web=10 web-canary=0", got)
 			}
-			if len(g.rec.with(tt.lastEvent)) == 0 {
-				t.Errorf("no %s event; events:\n%s", tt.lastEvent, g.rec.all())
-			}
-			if f := g.rec.with("ActionFailed"); len(f) > 0 {
-				t.Errorf("actions failed with the shipped RBAC: %v", f)
-			}
+			g.assertFinished(t, tt.lastEvent)
 		})
 	}
 }
@@ -322,27 +275,10 @@ func TestReplicasTrafficWithoutRBAC(t *testing.T) {
 				g.bind(t, user, role.Name)
 				g = g.as(t, user)
 			}
-			res, err := g.r.Reconcile(t.Context(), ctrl.Request{NamespacedName: g.key})
-			if err != nil {
-				t.Fatalf("Reconcile: %v", err)
-			}
-			if res.RequeueAfter <= 0 {
-				t.Error("a rollout waiting for RBAC is not retried")
-			}
-			s := g.status(t)
-			ready := condition(s, operator.ConditionReady)
 			want := fmt.Sprintf("may not %s deployments.apps in namespace %s", strings.Join(missing, ", "), g.ns)
-			if ready == nil || ready.Status != metav1.ConditionFalse || !strings.Contains(ready.Message, want) || !strings.Contains(ready.Message, "rbac-replicas.yaml") {
-				t.Fatalf("Ready condition = %+v; want False saying %q and where to grant it", ready, want)
-			}
-			if ev := g.rec.with("ProvidersUnavailable"); len(ev) == 0 || !strings.Contains(ev[0], want) || !strings.HasPrefix(ev[0], "Warning ") {
-				t.Errorf("ProvidersUnavailable events = %v, want a Warning saying %q", ev, want)
-			}
+			g.assertRefused(t, want, "rbac-replicas.yaml")
 			if got := g.pods(t); got != "web=10 web-canary=0" {
 				t.Errorf("Deployments scaled without RBAC: %s", got)
-			}
-			if s.Weight != 0 || s.State != nil {
-				t.Errorf("status moved without providers: weight %d, state %+v", s.Weight, s.State)
 			}
 		})
 	}
@@ -351,12 +287,7 @@ func TestReplicasTrafficWithoutRBAC(t *testing.T) {
 // as returns the rig with its reconciler acting as user.
 func (g *replicasRig) as(t *testing.T, user string) *replicasRig {
 	t.Helper()
-	rc := rest.CopyConfig(g.env.Config)
-	rc.Impersonate = rest.ImpersonationConfig{UserName: user}
-	c, err := kube.NewClient(rc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, c := impersonate(t, g.env, user)
 	r, err := operator.New(operator.Config{Client: c, Clock: g.clock, Recorder: g.rec,
 		Metrics: func(*canary.Plan) (canary.MetricSource, error) {
 			return kubetest.Metrics(kubetest.Service{RPS: 400}, g.canaryShare), nil

@@ -497,17 +497,7 @@ func TestRunInterruptedResumeNotifies(t *testing.T) {
 	if code != ExitPromoted {
 		t.Fatalf("--resume: exit %d\n%s", code, stderr)
 	}
-	_, evs, items := storedEvents(t, state)
-	want := routed(t, rig.plan, evs)
-	_, got := splitKeys(t, rig.acked())
-	if !slices.Equal(got, want) {
-		t.Errorf("accepted %v\nwant exactly the routed %v", got, want)
-	}
-	for _, it := range items {
-		if it.Status != store.OutboxDelivered {
-			t.Errorf("outbox %s is %s, want delivered", it.Key, it.Status)
-		}
-	}
+	rig.assertDelivered(t, state, nil)
 }
 
 // TestRunKilledResumeNotifies: `canary run --state` is killed (SIGKILL)
@@ -520,17 +510,79 @@ func TestRunKilledResumeNotifies(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end with a child process: takes about 20s")
 	}
+	// Hold every request after the first step completed, until the kill.
+	rig, park := newParkedRig(t, func(ev canary.Event) bool { return ev.Type == canary.EvStepCompleted })
+	state := filepath.Join(t.TempDir(), "s.db")
+	// Kill once requests are held and every claimed item is one of them:
+	// nothing the receivers accepted is left unrecorded, so an accepted
+	// duplicate could only come from canary.
+	var held map[string]int
+	killRunWhen(t, park, []string{"run", "-o", "json", "--state", state, "--notify-send-timeout", "2s", rig.plan},
+		"no moment with every claimed notification held at a receiver", func() bool {
+			held = park.heldKeys()
+			return len(held) > 0 && claimedAreHeld(t, state, held)
+		})
+	acceptedBefore := len(rig.acked())
+
+	code, _, stderr := rig.run(t.Context(), "-o", "json", "--state", state, "--resume",
+		"--notify-send-timeout", "2s", "--notify-timeout", "1m")
+	if code != ExitPromoted {
+		t.Fatalf("--resume: exit %d\n%s", code, stderr)
+	}
+	rig.assertDelivered(t, state, held)
+	t.Logf("%d accepted before the kill, %d held, %d after --resume", acceptedBefore, len(held), len(rig.acked())-acceptedBefore)
+}
+
+// assertDelivered checks the state file once the notifications should
+// all be out: the receivers accepted exactly the routed notifications of
+// its stored events, each key in held (cut off by a kill) exactly once,
+// and every outbox item is delivered.
+func (r *notifyRig) assertDelivered(t *testing.T, state string, held map[string]int) {
+	t.Helper()
+	_, evs, items := storedEvents(t, state)
+	want := routed(t, r.plan, evs)
+	_, got := splitKeys(t, r.acked())
+	if !slices.Equal(got, want) {
+		t.Errorf("accepted %v\nwant exactly the routed %v", got, want)
+	}
+	for k := range held {
+		if n := countOf(r.acked(), k); n != 1 {
+			t.Errorf("%s, cut off by the kill, accepted %d times, want 1", k, n)
+		}
+	}
+	for _, it := range items {
+		if it.Status != store.OutboxDelivered {
+			t.Errorf("outbox %s is %s, want delivered", it.Key, it.Status)
+		}
+	}
+}
+
+// newParkedRig is a notifyRig whose receivers both hold (park) every
+// request once the webhook was sent an event holdFrom accepts, until the
+// parking is disarmed; the webhook answers 200 otherwise.
+func newParkedRig(t *testing.T, holdFrom func(canary.Event) bool) (*notifyRig, *parking) {
+	t.Helper()
 	rig := newNotifyRig(t)
 	park := newParking()
 	rig.hook.park, rig.mail.park = park, park
 	rig.hook.setAnswer(func(_ int, _ string, ev canary.Event) int {
-		if ev.Type == canary.EvStepCompleted {
-			park.arm() // hold every later request until the kill
+		if holdFrom(ev) {
+			park.arm()
 		}
 		return http.StatusOK
 	})
-	state := filepath.Join(t.TempDir(), "s.db")
-	argv, _ := json.Marshal([]string{"run", "-o", "json", "--state", state, "--notify-send-timeout", "2s", rig.plan})
+	return rig, park
+}
+
+// killRunWhen runs `canary <args>` as a separate process and kills it
+// (SIGKILL) as soon as ready, polled every 10ms, reports true; then it
+// lets the requests held at park go. It fails t if the process exits on
+// its own first or ready stays false for a minute (never says what did
+// not come), with the process's output; the process dies with the test
+// in any case.
+func killRunWhen(t *testing.T, park *parking, args []string, never string, ready func() bool) {
+	t.Helper()
+	argv, _ := json.Marshal(args)
 	logPath := filepath.Join(t.TempDir(), "child.log")
 	logf, err := os.Create(logPath)
 	if err != nil {
@@ -550,11 +602,6 @@ func TestRunKilledResumeNotifies(t *testing.T) {
 		_ = cmd.Process.Kill()
 		park.disarm()
 	})
-
-	// Kill once requests are held and every claimed item is one of them:
-	// nothing the receivers accepted is left unrecorded, so an accepted
-	// duplicate could only come from canary.
-	var held map[string]int
 	for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
 		select {
 		case err := <-exited:
@@ -563,9 +610,10 @@ func TestRunKilledResumeNotifies(t *testing.T) {
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("no moment with every claimed notification held at a receiver")
+			log, _ := os.ReadFile(logPath)
+			t.Fatalf("%s\n%s", never, log)
 		}
-		if held = park.heldKeys(); len(held) > 0 && claimedAreHeld(t, state, held) {
+		if ready() {
 			break
 		}
 	}
@@ -574,47 +622,33 @@ func TestRunKilledResumeNotifies(t *testing.T) {
 	}
 	<-exited
 	park.disarm()
-	acceptedBefore := len(rig.acked())
+}
 
-	code, _, stderr := rig.run(t.Context(), "-o", "json", "--state", state, "--resume",
-		"--notify-send-timeout", "2s", "--notify-timeout", "1m")
-	if code != ExitPromoted {
-		t.Fatalf("--resume: exit %d\n%s", code, stderr)
+// notifiedOutbox reads rollout shop/notified and its outbox from the
+// state file, read-only (a running canary may hold it); ok is false if
+// that fails.
+func notifiedOutbox(t *testing.T, path string) (r store.Rollout, items []store.OutboxItem, ok bool) {
+	t.Helper()
+	st, err := store.OpenConfig(t.Context(), store.Config{Path: path, ReadOnly: true})
+	if err != nil {
+		return r, nil, false
 	}
-	_, evs, items := storedEvents(t, state)
-	want := routed(t, rig.plan, evs)
-	_, got := splitKeys(t, rig.acked())
-	if !slices.Equal(got, want) {
-		t.Errorf("accepted %v\nwant exactly the routed %v", got, want)
+	defer st.Close()
+	if r, err = st.Latest(t.Context(), "shop/notified"); err != nil {
+		return r, nil, false
 	}
-	for k := range held {
-		if n := countOf(rig.acked(), k); n != 1 {
-			t.Errorf("%s, cut off by the kill, accepted %d times, want 1", k, n)
-		}
+	if items, err = st.Outbox(t.Context(), r.ID); err != nil {
+		return r, nil, false
 	}
-	for _, it := range items {
-		if it.Status != store.OutboxDelivered {
-			t.Errorf("outbox %s is %s, want delivered", it.Key, it.Status)
-		}
-	}
-	t.Logf("%d accepted before the kill, %d held, %d after --resume", acceptedBefore, len(held), len(rig.acked())-acceptedBefore)
+	return r, items, true
 }
 
 // claimedAreHeld reports whether every claimed outbox item in the state
 // file is a request held at a receiver now.
 func claimedAreHeld(t *testing.T, path string, held map[string]int) bool {
 	t.Helper()
-	st, err := store.OpenConfig(t.Context(), store.Config{Path: path, ReadOnly: true})
-	if err != nil {
-		return false
-	}
-	defer st.Close()
-	r, err := st.Latest(t.Context(), "shop/notified")
-	if err != nil {
-		return false
-	}
-	items, err := st.Outbox(t.Context(), r.ID)
-	if err != nil {
+	_, items, ok := notifiedOutbox(t, path)
+	if !ok {
 		return false
 	}
 	for _, it := range items {

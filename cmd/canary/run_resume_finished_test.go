@@ -5,11 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -144,62 +141,18 @@ func TestRunKilledAfterFinishResumeNotifies(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end with a child process: takes about 15s")
 	}
-	rig := newNotifyRig(t)
-	park := newParking()
-	rig.hook.park, rig.mail.park = park, park
-	rig.hook.setAnswer(func(_ int, _ string, ev canary.Event) int {
-		if ev.Type == canary.EvStepCompleted && ev.Step == 1 {
-			park.arm() // hold every request from the last step on, until the kill
-		}
-		return 200
-	})
+	// Hold every request from the last step on, until the kill.
+	rig, park := newParkedRig(t, func(ev canary.Event) bool { return ev.Type == canary.EvStepCompleted && ev.Step == 1 })
 	state := filepath.Join(t.TempDir(), "s.db")
-	argv, _ := json.Marshal([]string{"run", "-o", "json", "--state", state, "--notify-send-timeout", "1s", "--notify-timeout", "1m", rig.plan})
-	logPath := filepath.Join(t.TempDir(), "child.log")
-	logf, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logf.Close()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), envServeChild+"="+string(argv))
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		park.disarm()
-	})
-
 	// Kill once the rollout has finished in the state file with a
 	// notification of its last event not delivered, requests are held at
 	// the receivers and every claimed item is a held one.
 	var held map[string]int
-	for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
-		select {
-		case err := <-exited:
-			log, _ := os.ReadFile(logPath)
-			t.Fatalf("canary run exited before the kill: %v\n%s", err, log)
-		default:
-		}
-		if time.Now().After(deadline) {
-			log, _ := os.ReadFile(logPath)
-			t.Fatalf("no moment with the rollout promoted and its notification held\n%s", log)
-		}
-		held = park.heldKeys()
-		if len(held) > 0 && finishedIn(t, state) && claimedAreHeld(t, state, held) {
-			break
-		}
-	}
-	if err := cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	<-exited
-	park.disarm()
+	killRunWhen(t, park, []string{"run", "-o", "json", "--state", state, "--notify-send-timeout", "1s", "--notify-timeout", "1m", rig.plan},
+		"no moment with the rollout promoted and its notification held", func() bool {
+			held = park.heldKeys()
+			return len(held) > 0 && finishedIn(t, state) && claimedAreHeld(t, state, held)
+		})
 
 	code, _, stderr := rig.run(t.Context(), "-o", "json", "--state", state, "--resume",
 		"--notify-send-timeout", "1s", "--notify-timeout", "1m")
@@ -211,22 +164,7 @@ func TestRunKilledAfterFinishResumeNotifies(t *testing.T) {
 			t.Errorf("stderr lacks %q:\n%s", s, stderr)
 		}
 	}
-	_, evs, items := storedEvents(t, state)
-	want := routed(t, rig.plan, evs)
-	_, got := splitKeys(t, rig.acked())
-	if !slices.Equal(got, want) {
-		t.Errorf("accepted %v\nwant exactly the routed %v", got, want)
-	}
-	for k := range held {
-		if n := countOf(rig.acked(), k); n != 1 {
-			t.Errorf("%s, cut off by the kill, accepted %d times, want 1", k, n)
-		}
-	}
-	for _, it := range items {
-		if it.Status != store.OutboxDelivered {
-			t.Errorf("outbox %s is %s, want delivered", it.Key, it.Status)
-		}
-	}
+	rig.assertDelivered(t, state, held)
 
 	code, _, stderr = rig.run(t.Context(), "-o", "json", "--state", state, "--resume")
 	if code != ExitPromoted || !strings.Contains(stderr, "no notification of it is pending") {
@@ -238,17 +176,8 @@ func TestRunKilledAfterFinishResumeNotifies(t *testing.T) {
 // state file and a notification of its last event is queued.
 func finishedIn(t *testing.T, path string) bool {
 	t.Helper()
-	st, err := store.OpenConfig(t.Context(), store.Config{Path: path, ReadOnly: true})
-	if err != nil {
-		return false
-	}
-	defer st.Close()
-	r, err := st.Latest(t.Context(), "shop/notified")
-	if err != nil || !r.State.Phase.Terminal() {
-		return false
-	}
-	items, err := st.Outbox(t.Context(), r.ID)
-	if err != nil {
+	r, items, ok := notifiedOutbox(t, path)
+	if !ok || !r.State.Phase.Terminal() {
 		return false
 	}
 	last := fmt.Sprintf("/event/%d/", r.State.EventSeq)
