@@ -165,7 +165,7 @@ func TestOperatorHelmEndToEnd(t *testing.T) {
 	cmd.SetArgs([]string{"--kubeconfig", impersonatingKubeconfig(t, env, e2eUser), "--metrics-bind-address", "0",
 		"--health-probe-bind-address", probes, "--leader-elect", "--leader-election-namespace", "canary-system",
 		"--leader-election-id", "e2e-" + ns, "--namespace", ns, "--helm-chart-dir", root})
-	logs := &lockedBuffer{}
+	logs := &syncBuf{}
 	cmd.SetOut(io.Discard)
 	cmd.SetErr(logs)
 	done := make(chan error, 1)

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -33,7 +32,7 @@ func TestOperatorCmd(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	cmd := newOperatorCmd()
 	cmd.SetArgs([]string{"--kubeconfig", kc, "--metrics-bind-address", "0", "--health-probe-bind-address", probes, "--log-level", "debug"})
-	logs := &lockedBuffer{}
+	logs := &syncBuf{}
 	cmd.SetOut(t.Output())
 	cmd.SetErr(io.MultiWriter(t.Output(), logs))
 	done := make(chan error, 1)
@@ -89,24 +88,6 @@ func TestOperatorCmd(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-}
-
-// lockedBuffer is a bytes.Buffer safe for the operator's goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // TestOperatorLogger: --log-level picks what reaches the log: debug
