@@ -2,16 +2,13 @@ package manager
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -21,45 +18,6 @@ import (
 	"github.com/canary-dev/canary/flags"
 	"github.com/canary-dev/canary/store"
 )
-
-// tmpfs mounts a tmpfs of size in a temporary directory until the test
-// ends; it skips unless mounting is allowed (root with CAP_SYS_ADMIN).
-func tmpfs(t *testing.T, size string) string {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("mounting a tmpfs needs root")
-	}
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount a tmpfs: %v: %s", err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v: %s", dir, err, out)
-		}
-	})
-	return dir
-}
-
-// fillDisk writes dir/filler until the file system is full.
-func fillDisk(t *testing.T, dir string) string {
-	t.Helper()
-	path := filepath.Join(dir, "filler")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	buf := make([]byte, 64<<10)
-	for {
-		if _, err := f.Write(buf); err != nil {
-			if !errors.Is(err, syscall.ENOSPC) {
-				t.Fatal(err)
-			}
-			return path
-		}
-	}
-}
 
 func diskPlan(name string) []byte {
 	return fmt.Appendf(nil, `apiVersion: canary.dev/v1alpha1
@@ -96,7 +54,7 @@ func until(t *testing.T, limit time.Duration, what string, cond func() bool) {
 // ready until a rollout finished) and the rollout ends as it would have.
 func TestFullDiskPausesRolloutsAndRecovers(t *testing.T) {
 	ctx := t.Context()
-	dir := tmpfs(t, "8m")
+	dir := canarytest.Tmpfs(t, "8m")
 	st, err := store.Open(ctx, filepath.Join(dir, "c.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -136,7 +94,7 @@ func TestFullDiskPausesRolloutsAndRecovers(t *testing.T) {
 	}
 	until(t, 10*time.Second, "weight 10", func() bool { return router.Weight() == 10 })
 
-	filler := fillDisk(t, dir)
+	filler := canarytest.FillDisk(t, dir)
 	until(t, 20*time.Second, "not ready on a full disk", func() bool { return m.Ready(ctx) != nil })
 	err = m.Ready(ctx)
 	if canary.ErrorCode(err) != canary.EUNAVAILABLE || !strings.Contains(err.Error(), "disk full") {

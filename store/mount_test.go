@@ -9,33 +9,14 @@ import (
 	"testing"
 
 	"github.com/canary-dev/canary"
+	"github.com/canary-dev/canary/canarytest"
 )
-
-// tmpfs mounts a tmpfs of size (e.g. "1m") in a temporary directory and
-// unmounts it after the test. It skips unless mounting is allowed (root
-// with CAP_SYS_ADMIN).
-func tmpfs(t *testing.T, size string) string {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("mounting a tmpfs needs root")
-	}
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount a tmpfs: %v: %s", err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v: %s", dir, err, out)
-		}
-	})
-	return dir
-}
 
 // TestFullFileSystem fills a real (tmpfs) file system: the commit that does
 // not fit is code unavailable and the database stays consistent.
 func TestFullFileSystem(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(tmpfs(t, "512k"), "canary.db")
+	path := filepath.Join(canarytest.Tmpfs(t, "512k"), "canary.db")
 	s, err := Open(ctx, path)
 	if err != nil {
 		t.Fatal(err)
@@ -67,7 +48,7 @@ func TestFullFileSystem(t *testing.T) {
 // opened read-only refuses commits with code unavailable.
 func TestReadOnlyFileSystem(t *testing.T) {
 	ctx := context.Background()
-	dir := tmpfs(t, "4m")
+	dir := canarytest.Tmpfs(t, "4m")
 	path := filepath.Join(dir, "canary.db")
 	s, err := Open(ctx, path)
 	if err != nil {
@@ -107,7 +88,7 @@ func TestReadOnlyRemountSaysReadOnly(t *testing.T) {
 		}
 	}
 	ctx := context.Background()
-	img := filepath.Join(tmpfs(t, "40m"), "fs.img")
+	img := filepath.Join(canarytest.Tmpfs(t, "40m"), "fs.img")
 	if err := os.WriteFile(img, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -12,13 +12,13 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	_ "modernc.org/sqlite"
 
 	"github.com/canary-dev/canary"
+	"github.com/canary-dev/canary/canarytest"
 	"github.com/canary-dev/canary/loadgen"
 	"github.com/canary-dev/canary/sample"
 )
@@ -312,27 +312,6 @@ func integrityCheck(t *testing.T, path string) {
 	}
 }
 
-// fill writes a file in dir until the file system is full (ENOSPC).
-func fill(t *testing.T, dir string) string {
-	t.Helper()
-	path := filepath.Join(dir, "filler")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	buf := make([]byte, 64<<10)
-	for size := 0; ; size += len(buf) {
-		if _, err := f.Write(buf); err != nil {
-			if !errors.Is(err, syscall.ENOSPC) {
-				t.Fatalf("filler: %v", err)
-			}
-			t.Logf("disk full after a %d KiB filler", size>>10)
-			return path
-		}
-	}
-}
-
 // TestServeDiskFull fills the state's file system under a running canary
 // serve with rollouts under way: writes answer 503 saying the disk is
 // full, /readyz is not ready, the rollouts stop where they are (no step,
@@ -346,7 +325,7 @@ func TestServeDiskFull(t *testing.T) {
 	dir := mountFS(t, "-t", "tmpfs", "-o", "size=16m", "tmpfs")
 	r := newDiskRig(t, dir)
 	names := r.startRollouts()
-	filler := fill(t, dir)
+	filler := canarytest.FillDisk(t, dir)
 	r.checkOutage(names, "disk full")
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
