@@ -324,7 +324,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	ro := &rollout{obj: obj}
-	if err := decodeStatus(obj, &ro.status); err != nil {
+	if err := DecodeStatus(obj, &ro.status); err != nil {
 		log.Error(err, "unreadable status; starting over")
 		ro.status = Status{}
 	}
@@ -768,7 +768,9 @@ func PlanOf(obj *unstructured.Unstructured) (*canary.Plan, error) {
 	return plan.Parse(obj.GetName(), b)
 }
 
-func decodeStatus(obj *unstructured.Unstructured, s *Status) error {
+// DecodeStatus reads a Rollout's .status into s; a Rollout without one
+// leaves s as it is.
+func DecodeStatus(obj *unstructured.Unstructured, s *Status) error {
 	raw, ok := obj.Object["status"]
 	if !ok || raw == nil {
 		return nil

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -232,10 +231,8 @@ func annotationText(cmd engine.Command) string {
 // operator starts such a rollout over too).
 func statusOf(u *unstructured.Unstructured) operator.Status {
 	var st operator.Status
-	if raw, ok := u.Object["status"]; ok && raw != nil {
-		if b, err := json.Marshal(raw); err == nil {
-			_ = json.Unmarshal(b, &st)
-		}
+	if err := operator.DecodeStatus(u, &st); err != nil {
+		return operator.Status{}
 	}
 	return st
 }
