@@ -485,6 +485,22 @@ func (r *Reconciler) dropCommand(ctx context.Context, ro *rollout) (ctrl.Result,
 	return ctrl.Result{RequeueAfter: time.Millisecond}, nil
 }
 
+// CommandAnnotation writes cmd as the command annotation ParseCommand
+// reads back: "abort-immediate: error spike" (the actor is not written).
+func CommandAnnotation(cmd engine.Command) string {
+	s := string(cmd.Kind)
+	switch {
+	case cmd.Kind == engine.CmdPromote && cmd.Full:
+		s += "-full"
+	case cmd.Kind == engine.CmdAbort && cmd.Immediate:
+		s += "-immediate"
+	}
+	if r := strings.TrimSpace(cmd.Reason); r != "" {
+		s += ": " + strings.ReplaceAll(r, "\n", " ")
+	}
+	return s
+}
+
 // ParseCommand reads the command annotation: pause, resume, approve,
 // promote, promote-full, abort, abort-immediate or retry, optionally
 // followed by ": reason".

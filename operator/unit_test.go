@@ -72,3 +72,20 @@ func TestFinite(t *testing.T) {
 		t.Errorf("finite(0.25) = %v, %v", v, err)
 	}
 }
+
+// TestCommandAnnotationRoundTrip: every control written as an annotation
+// reads back as the same command (the actor is the operator's).
+func TestCommandAnnotationRoundTrip(t *testing.T) {
+	for _, c := range []engine.Command{
+		{Kind: engine.CmdPause, Reason: "a\nb"}, {Kind: engine.CmdResume}, {Kind: engine.CmdApprove},
+		{Kind: engine.CmdPromote}, {Kind: engine.CmdPromote, Full: true}, {Kind: engine.CmdAbort},
+		{Kind: engine.CmdAbort, Immediate: true, Reason: "spike"}, {Kind: engine.CmdRetry},
+	} {
+		got, err := ParseCommand(CommandAnnotation(c))
+		want := c
+		want.Actor, want.Reason = Actor, strings.ReplaceAll(c.Reason, "\n", " ")
+		if err != nil || got != want {
+			t.Errorf("CommandAnnotation(%+v) = %q, read back as %+v, %v", c, CommandAnnotation(c), got, err)
+		}
+	}
+}

@@ -159,7 +159,7 @@ func (k *kubeRollouts) Notifications(context.Context, string, manager.Notificati
 // operator has taken it (the annotation is gone) and tells whether it was
 // applied or refused, as canary serve does.
 func (k *kubeRollouts) Control(ctx context.Context, name string, cmd engine.Command) (manager.Rollout, error) {
-	text := annotationText(cmd)
+	text := operator.CommandAnnotation(cmd)
 	u, err := k.get(ctx, name)
 	if err != nil {
 		return manager.Rollout{}, err
@@ -209,22 +209,6 @@ func (k *kubeRollouts) Control(ctx context.Context, name string, cmd engine.Comm
 		return manager.Rollout{}, canary.Errorf(canary.ECONFLICT, "%s", msg)
 	}
 	return rolloutOf(u), nil
-}
-
-// annotationText is the command annotation operator.ParseCommand reads:
-// "abort-immediate: error spike".
-func annotationText(cmd engine.Command) string {
-	s := string(cmd.Kind)
-	switch {
-	case cmd.Kind == engine.CmdPromote && cmd.Full:
-		s += "-full"
-	case cmd.Kind == engine.CmdAbort && cmd.Immediate:
-		s += "-immediate"
-	}
-	if r := strings.TrimSpace(cmd.Reason); r != "" {
-		s += ": " + strings.ReplaceAll(r, "\n", " ")
-	}
-	return s
 }
 
 // statusOf decodes a Rollout's status; an unreadable one is empty (the

@@ -9,7 +9,6 @@ import (
 
 	"github.com/canary-dev/canary"
 	"github.com/canary-dev/canary/canarytest"
-	"github.com/canary-dev/canary/engine"
 	"github.com/canary-dev/canary/kube/kubetest"
 	"github.com/canary-dev/canary/operator"
 
@@ -125,27 +124,6 @@ func TestCtlKube(t *testing.T) {
 	}
 	has(t, e.ok(append([]string{"get", "--phase", "RolledBack"}, kube...)...), "ctl/web", "RolledBack")
 	has(t, e.fails(2, append([]string{"get", "missing"}, kube...)...), "not found")
-	if code := engineCmdKinds(); code != "" {
-		t.Error(code)
-	}
-}
-
-// engineCmdKinds checks every control's annotation text is one the
-// operator reads back as the same command.
-func engineCmdKinds() string {
-	for _, c := range []engine.Command{
-		{Kind: engine.CmdPause, Reason: "a\nb"}, {Kind: engine.CmdResume}, {Kind: engine.CmdApprove},
-		{Kind: engine.CmdPromote}, {Kind: engine.CmdPromote, Full: true}, {Kind: engine.CmdAbort},
-		{Kind: engine.CmdAbort, Immediate: true, Reason: "spike"}, {Kind: engine.CmdRetry},
-	} {
-		got, err := operator.ParseCommand(annotationText(c))
-		want := c
-		want.Actor, want.Reason = operator.Actor, strings.ReplaceAll(c.Reason, "\n", " ")
-		if err != nil || got != want {
-			return fmt.Sprintf("annotationText(%+v) = %q, read back as %+v, %v", c, annotationText(c), got, err)
-		}
-	}
-	return ""
 }
 
 func kubeStatus(t *testing.T, env *kubetest.Env, ns string) operator.Status {
