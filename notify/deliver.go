@@ -91,6 +91,10 @@ type Deliverer struct {
 	mu      sync.Mutex
 	plans   map[int64]*canary.Plan
 	soonest time.Time // the earliest retry this Deliverer scheduled
+	// Store faults in a row (a failed claim or result) and the time
+	// before which no claim is tried: see storeFailed.
+	storeFails int
+	pausedTill time.Time
 }
 
 // NewDeliverer validates cfg and fills its defaults.
@@ -136,8 +140,11 @@ func positive(d, def time.Duration) time.Duration {
 // Run delivers until ctx ends, then waits for the sends in flight to stop
 // and returns nil. Sends interrupted by ctx are not recorded: their claims
 // run out and the next Deliverer sends them again. It returns an error
-// only if the Store is closed under it. Store failures are logged and
-// retried at the next wake-up.
+// only if the Store is closed under it. Store failures (a claim or a
+// result that could not be saved: a full disk, a locked file) are logged
+// and back off like failed sends: no claim is tried until the backoff of
+// the faults in a row has passed, so a store that cannot record attempts
+// never turns into a stream of sends.
 func (d *Deliverer) Run(ctx context.Context) error {
 	wake, unsubscribe := d.cfg.Store.Subscribe(0)
 	defer unsubscribe()
@@ -152,10 +159,14 @@ func (d *Deliverer) Run(ctx context.Context) error {
 	defer wg.Wait()
 	inflight := 0
 	for {
-		if free := d.cfg.Concurrency - inflight; free > 0 && ctx.Err() == nil {
+		if free := d.cfg.Concurrency - inflight; free > 0 && ctx.Err() == nil && d.claimable() {
 			items, err := d.cfg.Store.ClaimDue(ctx, d.cfg.Now(), free)
-			if err != nil && ctx.Err() == nil {
-				d.cfg.Logger.Warn("claim notifications", "err", err)
+			switch {
+			case err != nil && ctx.Err() == nil:
+				wait := d.storeFailed()
+				d.cfg.Logger.Warn("claim notifications; will retry", "err", err, "retryIn", wait)
+			case err == nil:
+				d.storeOK()
 			}
 			for _, lane := range lanes(items) {
 				inflight += len(lane)
@@ -243,6 +254,38 @@ func (d *Deliverer) armRetry(t *time.Timer, armed *time.Time) {
 	t.Reset(max(at.Sub(d.cfg.Now()), 0))
 }
 
+// claimable reports whether no store fault holds claims back; while one
+// does, it schedules the Run loop's wake-up for its end.
+func (d *Deliverer) claimable() bool {
+	d.mu.Lock()
+	until := d.pausedTill
+	d.mu.Unlock()
+	if until.IsZero() || !d.cfg.Now().Before(until) {
+		return true
+	}
+	d.scheduled(until)
+	return false
+}
+
+// storeFailed counts a store fault and holds claims back for the backoff
+// of the faults in a row (as failed sends of one message back off), which
+// it returns.
+func (d *Deliverer) storeFailed() time.Duration {
+	d.mu.Lock()
+	d.storeFails++
+	wait := d.backoff(d.storeFails, 0)
+	d.pausedTill = d.cfg.Now().Add(wait)
+	d.mu.Unlock()
+	return wait
+}
+
+// storeOK ends a run of store faults.
+func (d *Deliverer) storeOK() {
+	d.mu.Lock()
+	d.storeFails, d.pausedTill = 0, time.Time{}
+	d.mu.Unlock()
+}
+
 // scheduled notes a retry at t.
 func (d *Deliverer) scheduled(t time.Time) {
 	d.mu.Lock()
@@ -254,6 +297,9 @@ func (d *Deliverer) scheduled(t time.Time) {
 
 // deliver sends one claimed item and records the outcome.
 func (d *Deliverer) deliver(ctx context.Context, it store.OutboxItem) {
+	if d.exhausted(ctx, it) {
+		return
+	}
 	m, err := decodeItem(it)
 	var s Sender
 	if err == nil {
@@ -368,7 +414,7 @@ func (d *Deliverer) deferItem(ctx context.Context, it, wait store.OutboxItem) {
 	}
 	at = at.Add(min(d.cfg.BackoffBase, time.Second))
 	if err := d.cfg.Store.MarkFailed(ctx, it.Key, deferPrefix+wait.Key+" to be delivered first", at, false); err != nil {
-		d.cfg.Logger.Warn("defer notification", "key", it.Key, "err", err)
+		d.cfg.Logger.Warn("defer notification", "key", it.Key, "err", err, "retryIn", d.storeFailed())
 		return
 	}
 	d.met.outcome(it.Channel, "deferred")
@@ -381,7 +427,9 @@ func (d *Deliverer) record(ctx context.Context, it store.OutboxItem, sendErr err
 	log := d.cfg.Logger.With("key", it.Key, "audience", it.Audience, "channel", it.Channel)
 	if sendErr == nil {
 		if err := d.cfg.Store.MarkDelivered(ctx, it.Key); err != nil {
-			log.Warn("mark notification delivered", "err", err)
+			// The claim's lease keeps it from being sent again before
+			// the lease ends; claims wait for the store to recover.
+			log.Warn("mark notification delivered", "err", err, "retryIn", d.storeFailed())
 		}
 		d.met.outcome(it.Channel, "delivered")
 		return
@@ -397,7 +445,7 @@ func (d *Deliverer) record(ctx context.Context, it store.OutboxItem, sendErr err
 	}
 	at := d.cfg.Now().Add(d.backoff(n, retryAfter(sendErr)))
 	if err := d.cfg.Store.MarkFailed(ctx, it.Key, text, at, final); err != nil {
-		log.Warn("mark notification failed", "err", err)
+		log.Warn("mark notification failed", "err", err, "retryIn", d.storeFailed())
 		return
 	}
 	if final {
@@ -408,6 +456,30 @@ func (d *Deliverer) record(ctx context.Context, it store.OutboxItem, sendErr err
 	d.met.outcome(it.Channel, "failed")
 	log.Warn("notification failed; will retry", "attempt", n, "retryAt", at, "err", text)
 	d.scheduled(at)
+}
+
+// exhausted gives it up without sending when its claims, this one
+// included, already exceed MaxAttempts. A claim counts as an attempt when
+// it is saved, before the send, so claims lost to a crash or a kill mid-send
+// (their leases ran out with no result) count too: however often the
+// process dies, a message is sent at most MaxAttempts times.
+func (d *Deliverer) exhausted(ctx context.Context, it store.OutboxItem) bool {
+	if it.Attempts <= d.cfg.MaxAttempts {
+		return false // cheap: no attempt read for the usual case
+	}
+	n := d.attempts(ctx, it)
+	if n <= d.cfg.MaxAttempts {
+		return false
+	}
+	text := fmt.Sprintf("gave up after %d attempts, without sending attempt %d (earlier ones ended without a result: the process stopped mid-send)",
+		n-1, n)
+	if err := d.cfg.Store.MarkFailed(ctx, it.Key, text, d.cfg.Now(), true); err != nil {
+		d.cfg.Logger.Warn("mark notification failed", "key", it.Key, "err", err, "retryIn", d.storeFailed())
+		return true
+	}
+	d.met.outcome(it.Channel, "dead")
+	d.cfg.Logger.Error("notification given up", "key", it.Key, "attempts", n-1, "err", text)
+	return true
 }
 
 // attempts counts it's attempts so far, this one included, leaving out

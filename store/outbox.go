@@ -129,7 +129,8 @@ func scanItem(row interface{ Scan(...any) error }) (OutboxItem, error) {
 // due at now: pending with NotBefore ≤ now, or claimed with an expired
 // lease. Each claim starts an attempt; the lease lasts Config.ClaimLease
 // from now. Deliver each item, then MarkDelivered or MarkFailed it. Items
-// come oldest NotBefore first.
+// come oldest NotBefore first. A claim that fails (its commit included)
+// returns no items: none of them was claimed.
 func (s *Store) ClaimDue(ctx context.Context, now time.Time, limit int) ([]OutboxItem, error) {
 	if limit <= 0 {
 		limit = DefaultClaimLimit
@@ -173,7 +174,13 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, limit int) ([]Outbo
 		}
 		return rows.Err()
 	})
-	return out, err
+	if err != nil {
+		// The claim was rolled back (a failed COMMIT included): nothing
+		// records these items as claimed, so handing them out would send
+		// them with no attempt counted and no lease, due again at once.
+		return nil, err
+	}
+	return out, nil
 }
 
 // dueItems returns the IDs of up to limit items due at now.
