@@ -212,7 +212,7 @@ func TestWebSocketPassThrough(t *testing.T) {
 	}
 	conn.Close()
 	<-done
-	st := stats(t, rec, canary.TrackCanary, time.Hour, time.Now())
+	st := stats(t, rec, canary.TrackCanary, time.Hour, time.Now().Add(time.Second))
 	if st.Requests != 1 || st.Errors != 0 || st.LatencySamples != 0 {
 		t.Errorf("recorded requests, errors, latency samples = %d, %d, %d; want 1, 0, 0 (an upgrade has no latency)", st.Requests, st.Errors, st.LatencySamples)
 	}
@@ -281,7 +281,7 @@ func TestAbortedMidBody(t *testing.T) {
 		t.Error("client read the whole body, want a truncated response")
 	}
 	<-done
-	st := stats(t, rec, canary.TrackCanary, time.Hour, time.Now())
+	st := stats(t, rec, canary.TrackCanary, time.Hour, time.Now().Add(time.Second))
 	if st.Requests != 1 || st.Errors != 1 {
 		t.Errorf("canary requests, errors = %d, %d; want 1, 1", st.Requests, st.Errors)
 	}
@@ -312,7 +312,7 @@ func TestClientGone(t *testing.T) {
 		t.Fatal("request succeeded, want it cancelled")
 	}
 	<-done
-	st := stats(t, rec, canary.TrackStable, time.Hour, time.Now())
+	st := stats(t, rec, canary.TrackStable, time.Hour, time.Now().Add(time.Second))
 	if st.Requests != 1 || st.Errors != 0 {
 		t.Errorf("stable requests, errors = %d, %d; want 1, 0", st.Requests, st.Errors)
 	}

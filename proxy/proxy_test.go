@@ -45,7 +45,7 @@ func TestSplitExact(t *testing.T) {
 					t.Fatalf("canary requests %d and %d are %d apart, want %d", canaries[i-1], canaries[i], gap, 100/tt.weight)
 				}
 			}
-			st := stats(t, tp.rec, canary.TrackCanary, time.Hour, time.Now())
+			st := stats(t, tp.rec, canary.TrackCanary, time.Hour, time.Now().Add(time.Second))
 			if st.Requests != int64(len(canaries)) {
 				t.Errorf("recorded canary requests = %d, want %d", st.Requests, len(canaries))
 			}
@@ -120,8 +120,8 @@ func TestWeightChangesUnderLoad(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-	s := stats(t, tp.rec, canary.TrackStable, time.Hour, time.Now())
-	c := stats(t, tp.rec, canary.TrackCanary, time.Hour, time.Now())
+	s := stats(t, tp.rec, canary.TrackStable, time.Hour, time.Now().Add(time.Second))
+	c := stats(t, tp.rec, canary.TrackCanary, time.Hour, time.Now().Add(time.Second))
 	if got := s.Requests + c.Requests; got != clients*perClient {
 		t.Errorf("recorded requests = %d, want %d", got, clients*perClient)
 	}
@@ -270,7 +270,7 @@ func TestUpstreamDown(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.track), func(t *testing.T) {
-			st := stats(t, tp.rec, tt.track, time.Hour, time.Now())
+			st := stats(t, tp.rec, tt.track, time.Hour, time.Now().Add(time.Second))
 			if st.Requests != tt.requests || st.Errors != tt.errors {
 				t.Errorf("requests, errors = %d, %d; want %d, %d", st.Requests, st.Errors, tt.requests, tt.errors)
 			}

@@ -364,8 +364,12 @@ func (s WindowStats) RequestRate() float64 {
 	return float64(s.Requests) / s.End.Sub(s.Start).Seconds()
 }
 
-// Stats returns track's traffic over the window (at−window, at]. The
-// window must be positive and at most the retention; a zero at means now.
+// Stats returns track's traffic over the window of complete seconds
+// (⌊at⌋−window, ⌊at⌋]: window worth of data ending at or before at, never
+// a partial current second, so a 1s window holds one whole second of
+// traffic at whatever phase of the second it is read (bucket b holds
+// (b−1s, b]). The window must be positive and at most the retention; a
+// zero at means now.
 func (r *Recorder) Stats(track canary.Track, window time.Duration, at time.Time) (WindowStats, error) {
 	ti := trackIndex(track)
 	if ti < 0 {
@@ -377,7 +381,7 @@ func (r *Recorder) Stats(track canary.Track, window time.Duration, at time.Time)
 	if at.IsZero() {
 		at = time.Now()
 	}
-	last := bucketSec(at)
+	last := at.Unix() // the newest complete second ending at or before at
 	n := int64((window + time.Second - 1) / time.Second)
 	first := last - n + 1
 	st := WindowStats{Start: time.Unix(first-1, 0), End: time.Unix(last, 0), bins: make([]uint64, numBins)}
@@ -426,7 +430,8 @@ func (t *trackRec) collect(first, last int64, st *WindowStats) {
 // Measure implements canary.MetricSource over the recorded traffic:
 // latencyPNN in seconds, errorRate as 5xx/requests, requestRate in
 // requests per second over the whole window. Samples is the number of
-// requests in the window (Q.At − Q.Window, Q.At]; NoData is set when there
+// requests in the window of complete seconds ending at or before Q.At
+// (see Stats); NoData is set when there
 // were none (for a latency, when none had a latency). A latency also
 // carries the window's distribution (Measurement.Latency): at most 64
 // log-spaced buckets on a grid both tracks of the window share (see
@@ -465,16 +470,11 @@ func (r *Recorder) Measure(ctx context.Context, q canary.Query) (canary.Measurem
 }
 
 // latencyBuckets returns st's latency distribution on the grid chosen
-// from both tracks over q's window. The grid is chosen from the window's
-// complete seconds (all but the one holding q.At, which may still be
-// receiving requests), so the canary's and the stable's measurements of
-// one evaluation, taken a moment apart, choose the same grid; from the
-// whole window when those seconds saw no request.
+// from both tracks over q's window. The window holds only complete
+// seconds, so the canary's and the stable's measurements of one
+// evaluation, taken a moment apart, choose the same grid.
 func (r *Recorder) latencyBuckets(st WindowStats, q canary.Query) []canary.LatencyBucket {
-	g, ok := r.sharedGrid(q.Window-time.Second, st.End.Add(-time.Second))
-	if !ok {
-		g, ok = r.sharedGrid(q.Window, st.End)
-	}
+	g, ok := r.sharedGrid(q.Window, st.End)
 	if !ok {
 		return nil
 	}

@@ -128,8 +128,9 @@ func TestWindows(t *testing.T) {
 		{time.Second, end, 1, 1, 1, 600 * time.Millisecond, end.Add(-time.Second), end},
 		{time.Minute, end, 60, 6, 1, 570 * time.Millisecond, end.Add(-time.Minute), end},
 		{5 * time.Minute, end, 300, 30, 1, 450 * time.Millisecond, end.Add(-5 * time.Minute), end},
-		// A window ending between seconds ends at the next whole second.
-		{time.Second, end.Add(-1500 * time.Millisecond), 1, 0, 1, 599 * time.Millisecond, end.Add(-2 * time.Second), end.Add(-time.Second)},
+		// A window ending between seconds ends at the last whole second
+		// before it: it never reads a second that is still running.
+		{time.Second, end.Add(-1500 * time.Millisecond), 1, 0, 1, 598 * time.Millisecond, end.Add(-3 * time.Second), end.Add(-2 * time.Second)},
 		// A window entirely after the last request is empty.
 		{time.Minute, end.Add(time.Minute), 0, 0, 0, 0, end, end.Add(time.Minute)},
 	}
@@ -391,5 +392,26 @@ func TestRecordConcurrent(t *testing.T) {
 	}
 	if c.LatencySamples != c.Requests {
 		t.Errorf("canary latency samples = %d, want %d", c.LatencySamples, c.Requests)
+	}
+}
+
+// TestWindowPhase: a 1s window holds one whole second of traffic at every
+// phase of the second it is read at (issue 15: read 2ms after a second
+// boundary, the window used to hold 2ms of traffic and report no data).
+// Ten requests a second, evenly spread; every phase must count ten.
+func TestWindowPhase(t *testing.T) {
+	r := newRecorder(t, 0)
+	for i := range 100 {
+		r.Record(canary.TrackCanary, 503, time.Millisecond, base.Add(time.Duration(i)*100*time.Millisecond+50*time.Millisecond))
+	}
+	for phase := time.Duration(0); phase < time.Second; phase += 7 * time.Millisecond {
+		at := base.Add(5*time.Second + phase)
+		st := stats(t, r, canary.TrackCanary, time.Second, at)
+		if st.Requests != 10 || st.Errors != 10 {
+			t.Fatalf("1s window at phase %s: %d requests, %d errors; want 10, 10", phase, st.Requests, st.Errors)
+		}
+		if st.End.After(at) || at.Sub(st.End) >= time.Second {
+			t.Fatalf("1s window at phase %s ends at %s: want the last whole second at or before %s", phase, st.End, at)
+		}
 	}
 }
