@@ -91,11 +91,11 @@ func MannWhitneyU(x, y Sample, mu float64, alt Alternative) (UTest, error) {
 	t.Z = (z - corr) / sigma
 	switch alt {
 	case Greater:
-		t.P = std.Survival(t.Z)
+		t.P = NormalSurvival(t.Z)
 	case Less:
-		t.P = std.CDF(t.Z)
+		t.P = NormalCDF(t.Z)
 	default:
-		t.P = math.Min(1, 2*math.Min(std.CDF(t.Z), std.Survival(t.Z)))
+		t.P = math.Min(1, 2*NormalSurvival(math.Abs(t.Z)))
 	}
 	return t, nil
 }

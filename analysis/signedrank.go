@@ -111,7 +111,7 @@ func signedRankP(d []float64, mu float64) (p float64, exact bool, err error) {
 		return 0, false, ErrConstant
 	}
 	z := (v - nf*(nf+1)/4 - 0.5) / sigma
-	return std.Survival(z), false, nil
+	return NormalSurvival(z), false, nil
 }
 
 // midranks returns the ranks of vs (1-based, ties averaged) and Σ(t³ − t)
