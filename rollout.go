@@ -146,10 +146,10 @@ type ErrorCounts struct {
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Format=date-time
 	Since          time.Time `json:"since"`
-	CanaryRequests int64     `json:"canaryRequests"`
-	CanaryErrors   int64     `json:"canaryErrors"`
-	StableRequests int64     `json:"stableRequests"`
-	StableErrors   int64     `json:"stableErrors"`
+	CanaryRequests float64   `json:"canaryRequests"`
+	CanaryErrors   float64   `json:"canaryErrors"`
+	StableRequests float64   `json:"stableRequests"`
+	StableErrors   float64   `json:"stableErrors"`
 }
 
 // IntervalValues are both tracks' values of one metric over the interval

@@ -20,12 +20,14 @@ func QuantileRequests(q float64) int64 {
 // Power is the chance of detection the sample-size arithmetic aims at.
 const Power = 0.8
 
-// errorBound returns the half-width of CompareErrorRates' bounds and the
-// standard deviation of its estimate after nc canary and ns stable
-// requests at error ratios pc and ps (expected counts).
-func errorBound(nc, ns, pc, ps, confidence, tau float64) (b, sd float64) {
-	v := diffVariance(Counts{CanaryRequests: nc, CanaryErrors: pc * nc, StableRequests: ns, StableErrors: ps * ns})
-	return mixtureBound(v, tau, 1-confidence), math.Sqrt(v)
+// errorTestAt is CompareErrorRates' test at expected counts: nc canary
+// and ns stable requests at error ratios pc and ps, its estimate moved by
+// z standard deviations (of the estimate at those ratios), e.g. to the
+// value the test sees or exceeds with probability Power.
+func errorTestAt(nc, ns, pc, ps, z, tau float64) errorTest {
+	t := newErrorTest(Counts{CanaryRequests: nc, CanaryErrors: pc * nc, StableRequests: ns, StableErrors: ps * ns}, tau)
+	t.est += z * math.Sqrt(pc*(1-pc)/nc+ps*(1-ps)/ns)
+	return t
 }
 
 // DetectableErrorDiff returns the smallest difference of error ratios
@@ -35,9 +37,9 @@ func errorBound(nc, ns, pc, ps, confidence, tau float64) (b, sd float64) {
 // when no difference is (too few requests).
 func DetectableErrorDiff(nc, ns, p0, tolerance, confidence, tau float64) float64 {
 	z := std.Quantile(Power)
+	logA := math.Log(1 / (1 - confidence))
 	detects := func(d float64) bool {
-		b, sd := errorBound(nc, ns, p0+d, p0, confidence, tau)
-		return d-z*sd-b > tolerance
+		return errorTestAt(nc, ns, p0+d, p0, -z, tau).logLR(tolerance, 1) >= logA
 	}
 	hi := 1 - p0
 	if nc <= 0 || ns <= 0 || !detects(hi) {
@@ -62,9 +64,9 @@ func DetectableErrorDiff(nc, ns, p0, tolerance, confidence, tau float64) float64
 // tolerance of 0 can never be shown.
 func RequestsToPass(stablePerCanary, p0, tolerance, confidence, tau float64) float64 {
 	z := std.Quantile(Power)
+	logA := math.Log(1 / (1 - confidence))
 	passes := func(n float64) bool {
-		b, sd := errorBound(n, n*stablePerCanary, p0, p0, confidence, tau)
-		return z*sd+b <= tolerance
+		return errorTestAt(n, n*stablePerCanary, p0, p0, z, tau).logLR(tolerance, -1) >= logA
 	}
 	if tolerance <= 0 || stablePerCanary <= 0 {
 		return math.Inf(1)

@@ -155,19 +155,19 @@ func (m *machine) judgeErrorBaseline(i int, r canary.Rule, idx map[obsKey]canary
 	}
 	var d canary.ErrorCounts
 	if !c.Measurement.NoData {
-		d.CanaryRequests, d.CanaryErrors = c.Measurement.Samples, errorCount(c.Measurement)
+		d.CanaryRequests, d.CanaryErrors = float64(c.Measurement.Samples), errorCount(c.Measurement)
 	}
 	if !s.Measurement.NoData {
-		d.StableRequests, d.StableErrors = s.Measurement.Samples, errorCount(s.Measurement)
+		d.StableRequests, d.StableErrors = float64(s.Measurement.Samples), errorCount(s.Measurement)
 	}
 	b := m.evidence(i)
 	m.addCounts(b, d)
 	all := b.Counts[0]
-	ev.Samples = all.CanaryRequests
-	need := max(m.minRequests(), 1)
+	ev.Samples = int64(math.Round(all.CanaryRequests))
+	need := float64(max(m.minRequests(), 1))
 	if all.CanaryRequests < need || all.StableRequests == 0 {
 		ev.Verdict = canary.VerdictInsufficient
-		ev.Detail = fmt.Sprintf("%d canary and %d stable requests since the step started, need %d canary requests and some stable ones",
+		ev.Detail = fmt.Sprintf("%.0f canary and %.0f stable requests since the step started, need %.0f canary requests and some stable ones",
 			all.CanaryRequests, all.StableRequests, need)
 		return
 	}
@@ -181,8 +181,8 @@ func (m *machine) judgeErrorBaseline(i int, r canary.Rule, idx map[obsKey]canary
 			continue
 		}
 		cmp, err := analysis.CompareErrorRates(analysis.Counts{
-			CanaryRequests: float64(cnt.CanaryRequests), CanaryErrors: float64(cnt.CanaryErrors),
-			StableRequests: float64(cnt.StableRequests), StableErrors: float64(cnt.StableErrors),
+			CanaryRequests: cnt.CanaryRequests, CanaryErrors: cnt.CanaryErrors,
+			StableRequests: cnt.StableRequests, StableErrors: cnt.StableErrors,
 		}, tol, conf, analysis.MixtureScale(tol))
 		if err != nil {
 			ev.Verdict, ev.Detail = canary.VerdictError, "compare error rates: "+err.Error()
@@ -200,16 +200,19 @@ func (m *machine) judgeErrorBaseline(i int, r canary.Rule, idx map[obsKey]canary
 	if worst.Outcome() == analysis.Worse {
 		cmp, cnt = worst, b.Counts[worstAt]
 	}
-	stable := float64(cnt.StableErrors) / float64(cnt.StableRequests)
-	ev.Samples = cnt.CanaryRequests
-	ev.Value, ev.Stable, ev.Threshold = float64(cnt.CanaryErrors)/float64(cnt.CanaryRequests), &stable, stable+tol
+	stable := cnt.StableErrors / cnt.StableRequests
+	ev.Samples = int64(math.Round(cnt.CanaryRequests))
+	ev.Value, ev.Stable, ev.Threshold = cnt.CanaryErrors/cnt.CanaryRequests, &stable, stable+tol
 	m.decide(r, cmp, dataRequests, false, ev)
 }
 
 // errorCount is a measurement's number of errors: its error ratio times
-// its requests.
-func errorCount(ms canary.Measurement) int64 {
-	return int64(math.Round(ms.Value * float64(ms.Samples)))
+// its requests, not rounded: a source's count may be fractional (an
+// extrapolated increase, or simulate's expected values), and rounding each
+// interval's count would lose evidence that accumulates over many (0.09
+// errors an interval rounds to none, every interval).
+func errorCount(ms canary.Measurement) float64 {
+	return ms.Value * float64(ms.Samples)
 }
 
 // judgeLatencyBaseline compares the latencies of both tracks over the

@@ -174,8 +174,8 @@ func TestBaselineErrorTests(t *testing.T) {
 	if !b.Counts[0].Since.Equal(s.st.StepStartedAt) {
 		t.Errorf("first test since %v, want the step's start %v", b.Counts[0].Since.Sub(t0), s.st.StepStartedAt.Sub(t0))
 	}
-	if max := int64(s.rps*0.1*elapsed.Seconds()) + 1; b.Counts[0].CanaryRequests > max || b.Counts[0].CanaryRequests == 0 {
-		t.Errorf("%d canary requests counted %v into step 2, want at most %d (this step's)", b.Counts[0].CanaryRequests, elapsed, max)
+	if max := float64(int64(s.rps*0.1*elapsed.Seconds()) + 1); b.Counts[0].CanaryRequests > max || b.Counts[0].CanaryRequests == 0 {
+		t.Errorf("%.0f canary requests counted %v into step 2, want at most %.0f (this step's)", b.Counts[0].CanaryRequests, elapsed, max)
 	}
 }
 

@@ -1,7 +1,10 @@
 # Reference values for analysis.CompareErrorRates, computed independently
-# of the closed forms in sequential.go: the mixture likelihood ratio by
-# numerical integration over the mixing distribution (scipy.integrate.quad)
-# and the confidence bounds by root finding on it (scipy.optimize.brentq).
+# of the closed form in sequential.go: the one-sided mixture likelihood
+# ratio by numerical integration over the half-normal mixing distribution
+# (scipy.integrate.quad) and the confidence bounds by root finding on it
+# (scipy.optimize.brentq). The variance under each null θ₀ is the model's
+# definition (the canary's ratio taken as the stable's plus θ₀, plus one
+# error's worth), written out again here.
 # Run from this directory with Debian's python3-scipy:
 #   /usr/bin/python3 reference.py > reference.csv
 import math
@@ -12,33 +15,34 @@ from scipy import integrate, optimize, stats
 
 cases = [
     # canary requests, errors, stable requests, errors, tolerance, confidence, tau
-    (300, 1, 5700, 6, 0.005, 0.99, 0.01),
-    (1200, 18, 22800, 23, 0.005, 0.99, 0.01),
-    (600, 9, 11400, 11, 0.005, 0.999, 0.01),
-    (5000, 60, 5000, 50, 0.0, 0.95, 0.005),
-    (100, 0, 1900, 2, 0.005, 0.99, 0.01),
-    (20000, 300, 180000, 200, 0.01, 0.999, 0.02),
+    (300, 1, 5700, 6, 0.005, 0.99, 0.005),
+    (1200, 18, 22800, 23, 0.005, 0.99, 0.005),
+    (600, 9, 11400, 11, 0.005, 0.999, 0.005),
+    (5000, 60, 5000, 50, 0.0, 0.95, 0.001),
+    (100, 0, 1900, 2, 0.005, 0.99, 0.005),
+    (20000, 300, 180000, 200, 0.01, 0.999, 0.01),
+    (6000, 30, 114000, 114, 0.0, 0.99, 0.001),
+    (18000, 36, 342000, 342, 0.0, 0.99, 0.001),
 ]
 
 
-def variance(nc, ec, ns, es):
-    pc = (ec + 1) / (nc + 2)
-    ps = (es + 1) / (ns + 2)
-    return pc * (1 - pc) / (nc + 2) + ps * (1 - ps) / (ns + 2)
+def variance(nc, ns, ps, theta0):
+    q = min(max(ps + theta0, 0) + 1 / (nc + 2), 1 - 1 / (nc + 2))
+    return q * (1 - q) / (nc + 2) + ps * (1 - ps) / (ns + 2)
 
 
-def log_mixture_lr(est, v, theta0, tau):
-    """log of the integral over θ of φ(est; θ, v)/φ(est; θ₀, v)·φ(θ; θ₀, τ²),
-    integrated numerically around the peak of the integrand."""
+def log_lr(est, v, theta0, tau, side):
+    """log of the integral over δ > 0 of φ(est; θ₀ + side·δ, v)/φ(est; θ₀, v)
+    · 2φ(δ; 0, τ²), integrated numerically around the peak of the integrand."""
+    d = side * (est - theta0)
     sd = math.sqrt(v)
-    h = lambda th: (stats.norm.logpdf(est, th, sd) - stats.norm.logpdf(est, theta0, sd)
-                    + stats.norm.logpdf(th, theta0, tau))
-    # The integrand is largest at the posterior mean of θ.
-    peak = theta0 + tau * tau / (tau * tau + v) * (est - theta0)
+    h = lambda delta: (stats.norm.logpdf(d, delta, sd) - stats.norm.logpdf(d, 0, sd)
+                       + math.log(2) + stats.norm.logpdf(delta, 0, tau))
+    peak = max(0.0, tau * tau / (tau * tau + v) * d)
     spread = math.sqrt(tau * tau * v / (tau * tau + v))
     hmax = h(peak)
-    val, _ = integrate.quad(lambda th: math.exp(h(th) - hmax), peak - 40 * spread, peak + 40 * spread,
-                            points=[peak], limit=500, epsabs=0, epsrel=1e-13)
+    val, _ = integrate.quad(lambda x: math.exp(h(x) - hmax), 0, peak + 40 * spread,
+                            points=[peak] if peak > 0 else None, limit=500, epsabs=0, epsrel=1e-13)
     return hmax + math.log(val)
 
 
@@ -46,15 +50,12 @@ print("# scipy %s, python %s" % (scipy.__version__, sys.version.split()[0]))
 print("nc,ec,ns,es,tol,conf,tau,estimate,lr_at_tol,lower,upper")
 for nc, ec, ns, es, tol, conf, tau in cases:
     est = ec / nc - es / ns
-    v = variance(nc, ec, ns, es)
+    ps = (es + 1) / (ns + 2)
     alpha = 1 - conf
-    lr = math.exp(log_mixture_lr(est, v, tol, tau))
-    # The bounds are the θ₀ on either side of est where the mixture
-    # likelihood ratio of θ₀ equals 1/alpha.
-    g = lambda th0: log_mixture_lr(est, v, th0, tau) - math.log(1 / alpha)
-    width = math.sqrt(v)
-    while g(est + width) < 0 or g(est - width) < 0:
-        width *= 2
-    lower = optimize.brentq(g, est - width, est, xtol=1e-15, rtol=1e-13)
-    upper = optimize.brentq(g, est, est + width, xtol=1e-15, rtol=1e-13)
+    lr = math.exp(log_lr(est, variance(nc, ns, ps, tol), tol, tau, 1))
+    # The bounds are the θ₀ on either side of est where the one-sided
+    # mixture likelihood ratio of θ₀ equals 1/alpha (or ±1 when none).
+    g = lambda th0, side: log_lr(est, variance(nc, ns, ps, th0), th0, tau, side) - math.log(1 / alpha)
+    lower = -1.0 if g(-1.0, 1) < 0 else optimize.brentq(lambda th: g(th, 1), -1.0, est, xtol=1e-15, rtol=1e-13)
+    upper = 1.0 if g(1.0, -1) < 0 else optimize.brentq(lambda th: g(th, -1), est, 1.0, xtol=1e-15, rtol=1e-13)
     print(",".join(repr(x) for x in (nc, ec, ns, es, tol, conf, tau, est, lr, lower, upper)))
