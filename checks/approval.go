@@ -25,6 +25,12 @@ const (
 // timeout) is returned as an error, not as Waiting, so the caller can
 // record it; whether it then keeps waiting is the caller's choice.
 func (r *Runner) Approval(ctx context.Context, url string, payload []byte) (Answer, error) {
+	a, err := r.approval(ctx, url, payload)
+	_, err = r.clean("", err)
+	return a, err
+}
+
+func (r *Runner) approval(ctx context.Context, url string, payload []byte) (Answer, error) {
 	u, err := checkURL(url)
 	if err != nil {
 		return "", err

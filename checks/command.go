@@ -20,17 +20,26 @@ const waitDelay = 2 * time.Second
 // command runs argv within timeout; see Hook.
 func (r *Runner) command(ctx context.Context, argv []string, timeout time.Duration, payload []byte) (string, error) {
 	name := quoteArgs(argv)
+	exe, env, cleanup, err := r.prepare(argv[0])
+	if err != nil {
+		return "", err
+	}
+	defer cleanup()
 	runCtx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	cmd := exec.CommandContext(runCtx, argv[0], argv[1:]...)
-	cmd.Env = append(os.Environ(), r.Env...)
+	cmd := exec.CommandContext(runCtx, exe, argv[1:]...)
+	cmd.Args[0] = argv[0]
+	cmd.Env = env.vars
+	if r.Exec != nil {
+		cmd.Dir = env.home
+	}
 	cmd.Stdin = bytes.NewReader(payload)
 	out := &headTail{headMax: MaxCommandOutput / 2, tailMax: MaxCommandOutput / 2}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.WaitDelay = waitDelay
 	killGroupOnCancel(cmd)
 
-	err := cmd.Run()
+	err = cmd.Run()
 	text := out.String()
 	if err == nil {
 		return text, nil
@@ -49,6 +58,31 @@ func (r *Runner) command(ctx context.Context, argv []string, timeout time.Durati
 		return text, fmt.Errorf("command %s was killed (%s)%s", name, exitErr.ProcessState, last)
 	}
 	return text, fmt.Errorf("command %s: %w", name, err)
+}
+
+// prepare resolves name under r.Exec and builds the environment: the
+// process's own plus r.Env without a policy; the policy's minimal one plus
+// r.Env with one, in a fresh HOME that cleanup removes.
+func (r *Runner) prepare(name string) (exe string, env envList, cleanup func(), err error) {
+	if r.Exec == nil {
+		return name, envList{vars: append(os.Environ(), r.Env...)}, func() {}, nil
+	}
+	if exe, err = r.Exec.Resolve(name); err != nil {
+		return "", envList{}, nil, err
+	}
+	home, err := os.MkdirTemp("", "canary-hook-")
+	if err != nil {
+		return "", envList{}, nil, fmt.Errorf("command %s: private home: %w", name, err)
+	}
+	vars := append(r.Exec.Env(home), r.Env...)
+	return exe, envList{vars: vars, home: home}, func() { _ = os.RemoveAll(home) }, nil
+}
+
+// envList is a command's environment ("NAME=value") and its private HOME
+// ("" when it inherits the process environment).
+type envList struct {
+	vars []string
+	home string
 }
 
 // lastLine returns ": " and the last non-blank line of out, or "".

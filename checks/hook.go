@@ -20,8 +20,10 @@ import (
 // it. output is the response body truncated to MaxHTTPOutput bytes, or the
 // status line when the body is empty.
 //
-// A command hook runs h.Command without a shell, with the process
-// environment plus r.Env, and payload on its standard input. A non-zero
+// A command hook runs h.Command without a shell, with payload on its
+// standard input: with the process environment plus r.Env, or under
+// r.Exec only if its executable is allowed, with the policy's minimal
+// environment plus r.Env, in a private HOME. A non-zero
 // exit fails it with the exit code and the last line of output. output is
 // the combined standard output and error, at most MaxCommandOutput bytes
 // (the first and last halves, the middle elided). At the timeout the
@@ -29,6 +31,10 @@ import (
 // background children that outlive a command that exited on its own are
 // left alone.
 func (r *Runner) Hook(ctx context.Context, h canary.Hook, payload []byte) (output string, err error) {
+	return r.clean(r.hook(ctx, h, payload))
+}
+
+func (r *Runner) hook(ctx context.Context, h canary.Hook, payload []byte) (string, error) {
 	timeout := orDefault(h.Timeout.D(), DefaultHookTimeout)
 	switch {
 	case h.HTTP != nil && len(h.Command) > 0:

@@ -28,6 +28,10 @@ import (
 //
 //	.avg_success_rate >= 0.99 was false (.avg_success_rate is 0.97)
 func (r *Runner) PreCheck(ctx context.Context, pc canary.PreCheck) (output string, err error) {
+	return r.clean(r.preCheck(ctx, pc))
+}
+
+func (r *Runner) preCheck(ctx context.Context, pc canary.PreCheck) (string, error) {
 	code, err := compileJQ(pc.JQ)
 	if err != nil {
 		return "", err

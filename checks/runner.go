@@ -39,9 +39,19 @@ type Runner struct {
 	// HTTPClient makes the requests. Default: a client with no overall
 	// timeout; every call sets its own deadline from the plan.
 	HTTPClient *http.Client
-	// Env is appended to the process environment of command hooks
-	// ("NAME=value" entries; a later entry wins over an earlier one).
+	// Env is appended to the environment of command hooks ("NAME=value"
+	// entries; a later entry wins over an earlier one): to the process
+	// environment, or under Exec to the policy's minimal one.
 	Env []string
+	// Exec, when set, is the owner's command policy (canary serve and
+	// canary operator): only allowed executables run, with a minimal
+	// environment. Nil: any command, with the process environment
+	// (canary run).
+	Exec *ExecPolicy
+	// Redact, when set, is applied to every output and error message
+	// returned (secrets.Redactor.Redact: the resolved secret values),
+	// since both end up in events that viewers read.
+	Redact func(string) string
 }
 
 // defaultClient has no global timeout: each call's context carries one.
