@@ -30,6 +30,11 @@ func (m *Manager) Apply(ctx context.Context, body []byte, force bool, actor stri
 	if err != nil {
 		return ApplyResult{}, err
 	}
+	if m.cfg.Admit != nil {
+		if err := m.cfg.Admit(ctx, p); err != nil {
+			return ApplyResult{}, err
+		}
+	}
 	canon, err := json.Marshal(p)
 	if err != nil {
 		return ApplyResult{}, fmt.Errorf("encode plan: %w", err)

@@ -32,6 +32,11 @@ type Config struct {
 	Store *store.Store
 	// Providers builds the providers of one rollout's plan.
 	Providers func(ctx context.Context, p *canary.Plan) (Providers, error)
+	// Admit checks a parsed plan against what the server's owner allows
+	// (commands, secret sources, outbound addresses, proxy listen
+	// addresses) before Apply stores it; its error (an invalid plan,
+	// naming each field) refuses the apply. Default: every valid plan.
+	Admit func(ctx context.Context, p *canary.Plan) error
 	// Outbox turns committed events into notification outbox items, written
 	// in the same transaction (optional).
 	Outbox func(p *canary.Plan, rolloutID int64, events []canary.Event) []store.OutboxItem

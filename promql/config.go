@@ -1,8 +1,10 @@
 package promql
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"time"
@@ -62,6 +64,10 @@ type Config struct {
 	// with the standard transport's settings. Authentication is added on
 	// top of it; CAFile must be empty when it is set.
 	HTTPClient *http.Client
+	// Dial connects the default client (not a custom HTTPClient): canary
+	// serve and the operator pass their egress policy's dialer, and the
+	// environment's HTTP proxy is then not used. Default: net.Dialer.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // BasicAuth is a user name and a reference to a password.

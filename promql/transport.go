@@ -45,6 +45,9 @@ func httpClient(c Config, u *url.URL) (*http.Client, error) {
 			}
 			tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 		}
+		if c.Dial != nil {
+			tr.DialContext, tr.Proxy = c.Dial, nil
+		}
 		base = &http.Client{Transport: tr}
 	}
 	at := &authTransport{base: base.Transport}

@@ -33,7 +33,8 @@ type serveFlags struct {
 	publicURL  string
 	maxActive  int
 	retention  time.Duration
-	rate       rateFlags // serve_ratelimit.go
+	rate       rateFlags   // serve_ratelimit.go
+	policy     policyFlags // policy.go
 	wire       wireOptions
 }
 
@@ -127,6 +128,7 @@ a machine only you use).`,
 	c.Flags().StringVar(&f.tlsKey, "tls-key", "", "TLS key file")
 	addKubeFlags(c.Flags(), &f.wire)
 	addRateLimitFlags(c.Flags(), &f.rate)
+	addServePolicyFlags(c.Flags(), &f.policy)
 	c.Flags().IntVar(&f.maxActive, "max-rollouts", f.maxActive,
 		"most rollouts running at once; applying another is refused (409) until one finishes (0: no limit)")
 	c.Flags().StringVar(&f.publicURL, "public-url", "", "base URL people reach this server at (links in notifications)")
@@ -175,6 +177,9 @@ func serve(ctx context.Context, f serveFlags, logw interface{ Write([]byte) (int
 	if f.maxActive < 0 {
 		return usageError{fmt.Errorf("--max-rollouts %d: want 0 (no limit) or more", f.maxActive)}
 	}
+	if f.wire.policy, err = f.policy.build(); err != nil {
+		return err
+	}
 	if tokens == nil && !f.insecure {
 		return usageError{errors.New("no API tokens: give --tokens-file or CANARY_TOKENS (name:role:secret lines), or --insecure on a loopback address")}
 	}
@@ -194,7 +199,7 @@ func serve(ctx context.Context, f serveFlags, logw interface{ Write([]byte) (int
 	reg := prometheus.NewRegistry()
 	flagStore := flags.NewCache(st, 0, nil)
 	mgr, err := manager.New(manager.Config{Store: st, Logger: log, Registerer: reg, Outbox: outboxFor, MaxActive: f.maxActive,
-		Retention: f.retention,
+		Retention: f.retention, Admit: f.wire.policy.admit,
 		Providers: func(ctx context.Context, p *canary.Plan) (manager.Providers, error) {
 			return rolloutProviders(ctx, p, flagStore, f.wire)
 		}})
@@ -206,7 +211,7 @@ func serve(ctx context.Context, f serveFlags, logw interface{ Write([]byte) (int
 	if err := mgr.Start(mctx); err != nil {
 		return err
 	}
-	if err := startBackground(mctx, st, log, reg, f.publicURL); err != nil {
+	if err := startBackground(mctx, st, log, reg, f.wire.policy.notifyOptions(f.publicURL)); err != nil {
 		return err
 	}
 	api, err := web.New(f.rate.apply(web.Config{API: mgr, Tokens: tokens, Insecure: f.insecure, Registry: reg, Logger: log}))

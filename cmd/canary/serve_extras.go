@@ -23,8 +23,9 @@ func outboxFor(p *canary.Plan, id int64, events []canary.Event) []store.OutboxIt
 }
 
 // startBackground starts serve's background workers: notification
-// delivery from the outbox.
-func startBackground(ctx context.Context, st *store.Store, log *slog.Logger, reg prometheus.Registerer, baseURL string) error {
+// delivery from the outbox, with the senders' options (the owner's
+// secret sources and outbound policy).
+func startBackground(ctx context.Context, st *store.Store, log *slog.Logger, reg prometheus.Registerer, senders notify.Options) error {
 	d, err := notify.NewDeliverer(notify.Config{
 		Store: st,
 		Plan: func(id int64) (*canary.Plan, error) {
@@ -34,7 +35,7 @@ func startBackground(ctx context.Context, st *store.Store, log *slog.Logger, reg
 			}
 			return plan.Parse(r.Name, r.Plan)
 		},
-		Senders:    notify.Options{BaseURL: baseURL}.New,
+		Senders:    senders.New,
 		Logger:     log,
 		Registerer: reg,
 	})

@@ -16,7 +16,6 @@ import (
 	"github.com/canary-dev/canary/gatewayapi"
 	"github.com/canary-dev/canary/helm"
 	"github.com/canary-dev/canary/kube"
-	"github.com/canary-dev/canary/promql"
 	"github.com/canary-dev/canary/proxy"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/pflag"
@@ -45,7 +44,13 @@ type wireOptions struct {
 	// flagStore is where the builtin flag provider writes: the state
 	// database's flag service under serve; nil: a fresh in-memory store.
 	flagStore flags.Store
+	// policy is the owner's limits under serve (policy.go); nil under
+	// canary run.
+	policy *hostPolicy
 }
+
+// defaultProxyListen is traffic.proxy.listen's default.
+const defaultProxyListen = "127.0.0.1:8080"
 
 // addKubeFlags registers --kubeconfig for the commands that wire plans.
 func addKubeFlags(fs *pflag.FlagSet, opt *wireOptions) {
@@ -63,7 +68,10 @@ func (pv *providers) close() {
 // wire builds the providers a plan names. An unknown or not yet available
 // provider is an error, never a fallback.
 func wire(ctx context.Context, p *canary.Plan, opt wireOptions) (*providers, error) {
-	pv := &providers{checks: &checks.Runner{}}
+	if err := opt.policy.admit(ctx, p); err != nil {
+		return nil, err
+	}
+	pv := &providers{checks: opt.policy.checks()}
 	if opt.log == nil {
 		opt.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -95,7 +103,7 @@ func wire(ctx context.Context, p *canary.Plan, opt wireOptions) (*providers, err
 		}
 		pv.metrics = rec
 	case "prometheus":
-		src, err := promql.NewFromPlan(p)
+		src, err := opt.policy.prometheus(p)
 		if err != nil {
 			pv.close()
 			return nil, err
@@ -111,7 +119,7 @@ func wire(ctx context.Context, p *canary.Plan, opt wireOptions) (*providers, err
 		if fs == nil {
 			fs = &flags.Memory{}
 		}
-		setter, err := flags.NewSetter(ff, flags.SetterConfig{Rollout: p.Metadata.Namespace + "/" + p.Metadata.Name, Store: fs})
+		setter, err := flags.NewSetter(ff, opt.policy.flagSetter(flags.SetterConfig{Rollout: p.Metadata.Namespace + "/" + p.Metadata.Name, Store: fs}))
 		if err != nil {
 			pv.close()
 			return nil, err
@@ -184,7 +192,7 @@ func (pv *providers) startProxy(ctx context.Context, cfg *canary.ProxyTraffic, o
 	if ln == nil {
 		addr := cfg.Listen
 		if addr == "" {
-			addr = "127.0.0.1:8080"
+			addr = defaultProxyListen
 		}
 		if ln, err = net.Listen("tcp", addr); err != nil {
 			return nil, fmt.Errorf("traffic.proxy.listen: %w (is another canary or server using it?)", err)
