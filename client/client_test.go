@@ -19,8 +19,8 @@ import (
 )
 
 const (
-	opToken   = "op-secret-0123456789abcdef"
-	viewToken = "view-secret-0123456789abcdef"
+	opToken   = "op-secret-0123456789abcdef0123456789"
+	viewToken = "view-secret-0123456789abcdef0123456789"
 )
 
 const testPlan = `apiVersion: canary.dev/v1alpha1

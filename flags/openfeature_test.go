@@ -156,7 +156,7 @@ func TestOpenFeatureJS(t *testing.T) {
 	}
 	node, dir := nodeClient(t)
 	ctx := context.Background()
-	const flag, token, sample = "release_20250814", "ofrep-reader", 10000
+	const flag, token, sample = "release_20250814", "ofrep-reader-0123456789abcdef01234567", 10000
 
 	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "canary.db"))
 	if err != nil {

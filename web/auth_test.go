@@ -20,7 +20,7 @@ func TestAuth(t *testing.T) {
 	e := newEnv(t)
 	e.applied()
 	reads := []string{"GET /api/v1/rollouts", "GET /api/v1/rollouts/default/web",
-		"GET /api/v1/rollouts/default/web/events", "GET /api/v1/rollouts/default/web/report"}
+		"GET /api/v1/rollouts/default/web/events", "GET /api/v1/rollouts/default/web/report", "GET /metrics"}
 	writes := []string{"POST /api/v1/rollouts", "DELETE /api/v1/rollouts/default/web",
 		"POST /api/v1/rollouts/default/web/pause", "POST /api/v1/rollouts/default/web/resume",
 		"POST /api/v1/rollouts/default/web/promote", "POST /api/v1/rollouts/default/web/approve",
@@ -62,7 +62,7 @@ func TestAuth(t *testing.T) {
 		want(t, e.do(method, path, viewToken, ""), http.StatusOK, "")
 		want(t, e.do(method, path, opToken, ""), http.StatusOK, "")
 	}
-	for _, p := range []string{"/healthz", "/readyz", "/metrics"} {
+	for _, p := range []string{"/healthz", "/readyz"} {
 		want(t, e.do("GET", p, "", ""), http.StatusOK, "")
 	}
 }

@@ -25,7 +25,7 @@
 //	GET     /api/v1/whoami                                     viewer    200 Whoami {"name","role"}
 //	GET     /healthz                                           none      200 while the process serves
 //	GET     /readyz                                            none      200 when the manager is ready, else 503
-//	GET     /metrics                                           none      Prometheus exposition of Config.Registry
+//	GET     /metrics                                           viewer    Prometheus exposition of Config.Registry (none with MetricsPublic)
 //
 // The plan of POST /api/v1/rollouts is the body, YAML or JSON (at most
 // Config.MaxBody, default 1 MiB; Content-Type absent, application/yaml,
@@ -60,7 +60,10 @@
 // of a rollout: when a plan with a new spec.version is applied under the
 // same name, the stream sends `event: generation` (data: Generation) at
 // its next wake-up (new events or keep-alive) and ends; reopen it with
-// ?after=0. At most Config.MaxStreams are open at once (503 beyond).
+// ?after=0. At most Config.MaxStreams are open at once, and at most
+// Config.MaxStreamsPerToken (32) per token, or per client IP when
+// Insecure (503 beyond, naming the token and the limit), so one token
+// cannot take every slot.
 //
 // # Errors
 //
@@ -89,9 +92,10 @@
 // requests at once, refilled at RateLimit a second. Requests without a
 // valid token (401s included, so guessing tokens is slow) and every
 // request of an Insecure server share a bucket per client IP
-// (RemoteAddr: behind a reverse proxy, one bucket for all). An event
-// stream counts once, when it opens, not per event; /healthz, /readyz and
-// /metrics are never limited. Refusals are counted by token name in
+// (RemoteAddr: behind a reverse proxy, one bucket for all). Handlers of
+// Config.Mount (the flag API and OFREP under `canary serve`) spend the
+// same buckets. An event stream counts once, when it opens, not per event;
+// /healthz, /readyz and a MetricsPublic /metrics are never limited. Refusals are counted by token name in
 // canary_http_rate_limited_total ("(none)" for the per-IP buckets). One
 // dashboard page load makes about 5 requests.
 //
@@ -99,6 +103,9 @@
 //
 // Tokens (LoadTokens, ParseTokens; `name:role:secret` lines) have a role:
 // viewer reads, operator also applies, controls and deletes. A secret is
+// MinTokenLength (32) to 512 characters of the base64url alphabet
+// (NewSecret makes one); Tokens.Replace swaps the whole set while the
+// server runs (`canary serve` on SIGHUP). A secret is
 // kept only as its SHA-256 and compared with every token in constant
 // time; no token, header or body is ever logged. The token's name is the
 // audit actor: engine.Command.Actor of controls and the actor of Apply.

@@ -23,9 +23,10 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 // The test tokens.
 const (
-	opToken     = "op-secret-0123456789abcdef"
-	viewToken   = "view-secret-0123456789abcdef"
-	tokensLines = "alice:operator:" + opToken + "\nci:viewer:" + viewToken + "\n"
+	opToken     = "op-secret-0123456789abcdef0123456789"
+	viewToken   = "view-secret-0123456789abcdef0123456789"
+	promToken   = "prom-secret-0123456789abcdef0123456789" // the scraper's
+	tokensLines = "alice:operator:" + opToken + "\nci:viewer:" + viewToken + "\nprom:viewer:" + promToken + "\n"
 )
 
 const testPlan = `apiVersion: canary.dev/v1alpha1

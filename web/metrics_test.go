@@ -4,12 +4,14 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/canary-dev/canary/web"
 )
 
-// metrics scrapes /metrics.
+// metrics scrapes /metrics as the scraper (token prom).
 func (e *env) metrics() string {
 	e.t.Helper()
-	r := e.do("GET", "/metrics", "", "")
+	r := e.do("GET", "/metrics", promToken, "")
 	if r.status != http.StatusOK {
 		e.t.Fatalf("/metrics: %d", r.status)
 	}
@@ -60,6 +62,29 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 	for _, want := range []string{`"actor":"alice"`, `"actor":"ci"`, `"status":401`, `"status":403`} {
 		if !strings.Contains(log, want) {
 			t.Errorf("the log lacks %s:\n%s", want, log)
+		}
+	}
+}
+
+// TestMetricsNeedToken: /metrics lists rollout names, so it needs a
+// viewer token (401 without one, as every API route) unless
+// MetricsPublic; a token's scrapes are rate limited like its other
+// requests, public scrapes never.
+func TestMetricsNeedToken(t *testing.T) {
+	e := newEnv(t, func(c *web.Config) { c.RateLimit, c.RateBurst = 0.001, 2 })
+	r := e.do("GET", "/metrics", "", "")
+	want(t, r, http.StatusUnauthorized, web.CodeUnauthenticated)
+	if r.header.Get("WWW-Authenticate") == "" || strings.Contains(string(r.body), "canary_http_requests_total") {
+		t.Errorf("/metrics without a token: %v %s", r.header, r.body)
+	}
+	want(t, e.do("GET", "/metrics", viewToken, ""), http.StatusOK, "")
+	want(t, e.do("GET", "/metrics", viewToken, ""), http.StatusOK, "")
+	wantLimited(t, e.do("GET", "/metrics", viewToken, ""), "1000")
+
+	pub, _ := limited(t, 0.001, 2, func(c *web.Config) { c.MetricsPublic = true })
+	for range 5 {
+		if r := pub.do("GET", "/metrics", "", ""); r.status != http.StatusOK || !strings.Contains(string(r.body), "canary_http_event_streams") {
+			t.Fatalf("public /metrics: %d %s", r.status, r.body)
 		}
 	}
 }

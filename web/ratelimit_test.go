@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -40,6 +41,7 @@ func limited(t *testing.T, perSecond float64, burst int, mod ...func(*web.Config
 	clock := newFakeClock()
 	e := newEnv(t, append([]func(*web.Config){func(c *web.Config) {
 		c.RateLimit, c.RateBurst, c.Now = perSecond, burst, clock.Now
+		c.MetricsPublic = true // scrapes stay out of the buckets counted here
 	}}, mod...)...)
 	return e, clock
 }
@@ -64,8 +66,8 @@ func wantLimited(t *testing.T, r response, retry string) {
 }
 
 // TestRateLimitPerToken: a token gets its burst, then 429 with
-// Retry-After; another token is unaffected; probes and scrapes are never
-// limited; the bucket refills as the (injected) time passes; the refusals
+// Retry-After; another token is unaffected; probes and public scrapes are
+// never limited; the bucket refills as the (injected) time passes; the refusals
 // are counted by token name.
 func TestRateLimitPerToken(t *testing.T) {
 	e, clock := limited(t, 1, 3)
@@ -208,6 +210,44 @@ func TestRateLimitConfigRefused(t *testing.T) {
 		cfg.API, cfg.Tokens = newEnv(t).api, tokens(t)
 		if _, err := web.New(cfg); canary.ErrorCode(err) != canary.EINVALID {
 			t.Errorf("RateLimit %v RateBurst %d: %v, want invalid", cfg.RateLimit, cfg.RateBurst, err)
+		}
+	}
+}
+
+// TestRateLimitMount: handlers mounted beside the API (the flag service,
+// OFREP) spend the same buckets as the API: a token's flag requests and
+// its API requests share its burst, requests without a valid token are
+// limited per client address, and the mounted handler is not reached once
+// the bucket is empty.
+func TestRateLimitMount(t *testing.T) {
+	var reached atomic.Int64
+	flagsLike := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reached.Add(1)
+		w.WriteHeader(http.StatusNoContent)
+	})
+	e, _ := limited(t, 0.001, 2, func(c *web.Config) {
+		c.Mount = map[string]http.Handler{"/ofrep/": flagsLike, "/feature-flags/": flagsLike}
+	})
+	want(t, e.do("GET", "/api/v1/whoami", viewToken, ""), http.StatusOK, "")
+	want(t, e.do("POST", "/ofrep/v1/evaluate/flags/x", viewToken, ""), http.StatusNoContent, "")
+	wantLimited(t, e.do("GET", "/feature-flags/x", viewToken, ""), "1000")
+	wantLimited(t, e.do("POST", "/ofrep/v1/evaluate/flags/x", viewToken, ""), "1000")
+	want(t, e.do("GET", "/feature-flags/x", opToken, ""), http.StatusNoContent, "")
+	// Without a token (or with a wrong one): the client address's bucket.
+	want(t, e.do("GET", "/feature-flags/x", "", ""), http.StatusNoContent, "")
+	want(t, e.do("GET", "/feature-flags/x", "wrong-0123456789abcdef0123456789abcdef", ""), http.StatusNoContent, "")
+	wantLimited(t, e.do("POST", "/ofrep/v1/evaluate/flags/x", "", ""), "1000")
+	if got := reached.Load(); got != 4 {
+		t.Errorf("the mounted handler served %d requests; want 4 (the refused ones never reach it)", got)
+	}
+	m := e.metrics()
+	for _, line := range []string{
+		`canary_http_rate_limited_total{token="ci"} 2`,
+		`canary_http_requests_total{code="429",route="mount /ofrep/"} 2`,
+		`canary_http_requests_total{code="204",route="mount /feature-flags/"} 3`,
+	} {
+		if !strings.Contains(m, line+"\n") {
+			t.Errorf("/metrics lacks %s", line)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"log/slog"
 	"math"
@@ -21,6 +22,10 @@ const (
 	DefaultMaxBody    = 1 << 20
 	DefaultKeepAlive  = 15 * time.Second
 	DefaultMaxStreams = 256
+	// DefaultMaxStreamsPerToken leaves most of DefaultMaxStreams to the
+	// other tokens whatever one token (or one client address without a
+	// token) opens: a viewer cannot starve the operator's dashboard.
+	DefaultMaxStreamsPerToken = 32
 	// maxControlBody bounds a command's body whatever MaxBody is.
 	maxControlBody = 16 << 10
 )
@@ -58,6 +63,20 @@ type Config struct {
 	// MaxStreams bounds the event streams open at once; more are refused
 	// with 503. Default: 256.
 	MaxStreams int
+	// MaxStreamsPerToken bounds the event streams one token (with
+	// Insecure: one client IP) may hold open at once; more are refused
+	// with 503 naming the token and the limit. Default: 32.
+	MaxStreamsPerToken int
+	// MetricsPublic serves /metrics without a token (for a scraper
+	// without one). By default /metrics needs a viewer token: it lists
+	// rollout names.
+	MetricsPublic bool
+	// Mount are handlers served beside the API under ServeMux patterns
+	// ("/ofrep/"): the flag service. They authenticate their requests
+	// themselves (Authorizer); the API's rate limit applies to them per
+	// token (any valid token's name, else the client IP, sharing the API's
+	// buckets), and they are counted and logged as route "mount PATTERN".
+	Mount map[string]http.Handler
 	// RateLimit is how many requests a second each token may make, as a
 	// token bucket of RateBurst that refills at this rate; requests
 	// without a valid token (and every request with Insecure) are limited
@@ -75,18 +94,20 @@ type Config struct {
 
 // server is the API handler.
 type server struct {
-	api       manager.API
-	tokens    *Tokens
-	insecure  bool
-	log       *slog.Logger
-	reg       Registry
-	maxBody   int64
-	keepAlive time.Duration
-	streams   chan struct{}
-	metrics   *metrics
-	limiter   *limiter // nil: no rate limit
-	mux       *http.ServeMux
-	allow     map[string][]string // path pattern → methods
+	api           manager.API
+	tokens        *Tokens
+	insecure      bool
+	log           *slog.Logger
+	reg           Registry
+	maxBody       int64
+	keepAlive     time.Duration
+	streams       chan struct{}
+	perToken      *streamCaps
+	metricsPublic bool
+	metrics       *metrics
+	limiter       *limiter // nil: no rate limit
+	mux           *http.ServeMux
+	allow         map[string][]string // path pattern → methods
 }
 
 // New returns the API handler: the routes of the package documentation
@@ -100,13 +121,14 @@ func New(cfg Config) (http.Handler, error) {
 		return nil, canary.Errorf(canary.EINVALID,
 			"web: no API tokens: give tokens in a file or in %s (name:role:secret), or serve without authentication with --insecure", EnvTokens)
 	}
-	if cfg.MaxBody < 0 || cfg.KeepAlive < 0 || cfg.MaxStreams < 0 || cfg.RateLimit < 0 || cfg.RateBurst < 0 ||
-		math.IsNaN(cfg.RateLimit) || math.IsInf(cfg.RateLimit, 0) {
-		return nil, canary.Errorf(canary.EINVALID, "web: MaxBody, KeepAlive, MaxStreams, RateLimit and RateBurst must be finite and not negative")
+	if cfg.MaxBody < 0 || cfg.KeepAlive < 0 || cfg.MaxStreams < 0 || cfg.MaxStreamsPerToken < 0 || cfg.RateLimit < 0 ||
+		cfg.RateBurst < 0 || math.IsNaN(cfg.RateLimit) || math.IsInf(cfg.RateLimit, 0) {
+		return nil, canary.Errorf(canary.EINVALID,
+			"web: MaxBody, KeepAlive, MaxStreams, MaxStreamsPerToken, RateLimit and RateBurst must be finite and not negative")
 	}
 	s := &server{api: cfg.API, tokens: cfg.Tokens, insecure: cfg.Insecure && cfg.Tokens.Len() == 0,
 		log: cfg.Logger, reg: cfg.Registry, maxBody: cfg.MaxBody, keepAlive: cfg.KeepAlive,
-		mux: http.NewServeMux(), allow: map[string][]string{}}
+		metricsPublic: cfg.MetricsPublic, mux: http.NewServeMux(), allow: map[string][]string{}}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -123,6 +145,7 @@ func New(cfg Config) (http.Handler, error) {
 		cfg.MaxStreams = DefaultMaxStreams
 	}
 	s.streams = make(chan struct{}, cfg.MaxStreams)
+	s.perToken = newStreamCaps(cmp.Or(cfg.MaxStreamsPerToken, DefaultMaxStreamsPerToken))
 	s.limiter = newLimiter(cfg.RateLimit, cfg.RateBurst, cfg.Now)
 	m, err := newMetrics(s.reg)
 	if err != nil {
@@ -130,6 +153,9 @@ func New(cfg Config) (http.Handler, error) {
 	}
 	s.metrics = m
 	s.routes()
+	for pattern, h := range cfg.Mount {
+		s.mux.Handle(pattern, s.mounted("mount "+pattern, h))
+	}
 	return s, nil
 }
 
@@ -162,7 +188,11 @@ func (s *server) routes() {
 	}
 	s.handle("GET", "/healthz", "", s.healthz)
 	s.handle("GET", "/readyz", "", s.readyz)
-	s.handle("GET", "/metrics", "", s.metricsHandler())
+	metricsRole := RoleViewer
+	if s.metricsPublic {
+		metricsRole = ""
+	}
+	s.handle("GET", "/metrics", metricsRole, s.metricsHandler())
 	for path, methods := range s.allow {
 		allow := strings.Join(methods, ", ")
 		s.mux.Handle(path, s.wrap("other", "", func(_ http.ResponseWriter, r *http.Request, _ string) error {
@@ -182,9 +212,18 @@ func (s *server) handle(method, path string, need Role, h handlerFunc) {
 	s.mux.Handle(method+" "+path, s.wrap(method+" "+path, need, h))
 }
 
-// unlimited are the routes the rate limit never applies to: probes and
-// scrapes.
-var unlimited = map[string]bool{"GET /healthz": true, "GET /readyz": true, "GET /metrics": true}
+// unlimited reports whether the rate limit never applies to route: the
+// probes, and /metrics when it needs no token (MetricsPublic). Every
+// route that takes a token is limited.
+func (s *server) unlimited(route string, need Role) bool {
+	switch route {
+	case "GET /healthz", "GET /readyz":
+		return true
+	case "GET /metrics":
+		return need == ""
+	}
+	return false
+}
 
 // wrap is the middleware of every route: metrics and the access log,
 // panic recovery, authentication, the rate limit, then the handler, whose
@@ -206,7 +245,7 @@ func (s *server) wrap(route string, need Role, h handlerFunc) http.Handler {
 			s.observe(r, rec, info, time.Since(start))
 		}()
 		actor, err := s.authenticate(r, need)
-		if !unlimited[route] {
+		if !s.unlimited(route, need) {
 			if lerr := s.rateLimit(r, actor); lerr != nil {
 				err = lerr // refused requests count too: guessing tokens is limited
 			}

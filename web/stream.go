@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/canary-dev/canary"
@@ -25,7 +26,7 @@ import (
 // event. The handler returns when the client goes away. If reading
 // events fails mid-stream, an "error" event carries the error body and the
 // stream ends.
-func (s *server) stream(w http.ResponseWriter, r *http.Request, _ string) error {
+func (s *server) stream(w http.ResponseWriter, r *http.Request, actor string) error {
 	name, err := rolloutName(r)
 	if err != nil {
 		return err
@@ -38,6 +39,16 @@ func (s *server) stream(w http.ResponseWriter, r *http.Request, _ string) error 
 	if err != nil {
 		return err
 	}
+	key, who := "token:"+actor, "token "+actor
+	if s.insecure {
+		key, who = "ip:"+clientIP(r), "this client address"
+	}
+	if !s.perToken.take(key) {
+		return canary.Errorf(canary.EUNAVAILABLE,
+			"%s already holds %d event streams open, the most one token may; close one (another tab or `canary events -w`) and retry",
+			who, s.perToken.max)
+	}
+	defer s.perToken.release(key)
 	select {
 	case s.streams <- struct{}{}:
 		defer func() { <-s.streams }()
@@ -175,4 +186,34 @@ func (sw *sseWriter) flush() bool {
 // oneLine drops line breaks, which would end an SSE field.
 func oneLine(s string) string {
 	return strings.NewReplacer("\r", "", "\n", "").Replace(s)
+}
+
+// streamCaps counts the event streams each token (or client address)
+// holds open, so that one cannot take all of Config.MaxStreams.
+type streamCaps struct {
+	max  int
+	mu   sync.Mutex
+	open map[string]int
+}
+
+func newStreamCaps(max int) *streamCaps { return &streamCaps{max: max, open: map[string]int{}} }
+
+// take counts one more stream for key; false when key holds max already.
+func (c *streamCaps) take(key string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.open[key] >= c.max {
+		return false
+	}
+	c.open[key]++
+	return true
+}
+
+// release counts one stream of key closed.
+func (c *streamCaps) release(key string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.open[key]--; c.open[key] <= 0 {
+		delete(c.open, key)
+	}
 }

@@ -30,9 +30,15 @@ type sseStream struct {
 // openStream GETs path as a viewer with extra headers (name/value pairs).
 func (e *env) openStream(path string, hdr ...string) *sseStream {
 	e.t.Helper()
+	return e.openStreamAs(viewToken, path, hdr...)
+}
+
+// openStreamAs GETs path with token.
+func (e *env) openStreamAs(token, path string, hdr ...string) *sseStream {
+	e.t.Helper()
 	ctx, cancel := context.WithCancel(e.t.Context())
 	req, _ := http.NewRequestWithContext(ctx, "GET", e.srv.URL+path, nil)
-	req.Header.Set("Authorization", "Bearer "+viewToken)
+	req.Header.Set("Authorization", "Bearer "+token)
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
@@ -199,6 +205,40 @@ func TestStreamRefusals(t *testing.T) {
 	s.nextEvent()
 	want(t, e.do("GET", "/api/v1/rollouts/default/web/events/stream", viewToken, ""),
 		http.StatusServiceUnavailable, canary.EUNAVAILABLE)
+}
+
+// TestStreamCapPerToken: one token cannot hold every stream slot. With 4
+// slots and 2 per token, the viewer's third stream is refused (503,
+// naming the token and the limit) while the operator still opens one;
+// once the viewer closes a stream it may open another.
+func TestStreamCapPerToken(t *testing.T) {
+	e := newEnv(t, func(c *web.Config) { c.MaxStreams, c.MaxStreamsPerToken = 4, 2 })
+	e.applied()
+	const path = "/api/v1/rollouts/default/web/events/stream"
+	first := e.openStream(path)
+	first.nextEvent()
+	e.openStream(path).nextEvent()
+	r := e.do("GET", path, viewToken, "")
+	want(t, r, http.StatusServiceUnavailable, canary.EUNAVAILABLE)
+	if msg := errorOf(t, r).Message; !strings.Contains(msg, "token ci already holds 2 event streams") {
+		t.Errorf("message %q: want the token and the per-token limit named", msg)
+	}
+	op := e.openStreamAs(opToken, path)
+	if op.resp.StatusCode != http.StatusOK {
+		t.Fatalf("the operator's stream: %d; want 200 while the viewer is at its cap", op.resp.StatusCode)
+	}
+	op.nextEvent()
+	first.cancel()
+	first.resp.Body.Close()
+	for i := 0; !strings.Contains(e.metrics(), "canary_http_event_streams 2\n"); i++ {
+		if i == 500 {
+			t.Fatal("the closed stream is still counted")
+		}
+		time.Sleep(10 * time.Millisecond) // the server notices the client went away
+	}
+	if again := e.openStream(path); again.resp.StatusCode != http.StatusOK {
+		t.Errorf("after closing a stream the viewer's next one: %d; want 200", again.resp.StatusCode)
+	}
 }
 
 // TestStreamError: a failure to read events mid-stream is an "error"

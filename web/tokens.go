@@ -2,12 +2,15 @@ package web
 
 import (
 	"bufio"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"log/slog"
 	"strings"
+	"sync"
 
 	"github.com/canary-dev/canary"
 )
@@ -40,15 +43,24 @@ func (r Role) allows(need Role) bool { return r.rank() >= need.rank() }
 // in the token file's format (lines or comma-separated entries).
 const EnvTokens = "CANARY_TOKENS"
 
-// MinTokenLength is the shortest secret accepted: 16 characters (e.g.
-// `openssl rand -hex 16` gives 32).
-const MinTokenLength = 16
+// MinTokenLength is the shortest secret accepted: 32 characters of the
+// base64url alphabet (A-Z a-z 0-9 - _), at least 192 bits when random.
+// `canary token create` prints a 43-character one (NewSecret); `openssl
+// rand -hex 16` gives 32 hex characters, which qualify too.
+const MinTokenLength = 32
+
+// maxTokenLength bounds a secret: longer adds nothing.
+const maxTokenLength = 512
 
 // Tokens are the bearer tokens the API accepts, each with a name (the
 // actor recorded in the audit trail) and a role. Only a SHA-256 of each
 // secret is kept, and String, GoString and LogValue show the names and
 // roles only, so a Tokens never leaks a secret into a log.
+//
+// A Tokens may be replaced while it is in use (Replace: a reloaded tokens
+// file); every request sees either the old set or the new one.
 type Tokens struct {
+	mu   sync.RWMutex
 	list []token
 }
 
@@ -60,9 +72,10 @@ type token struct {
 
 // LoadTokens reads tokens, one `name:role:secret` per line. Blank lines
 // and lines starting with # are ignored. Names are 1 to 64 letters,
-// digits and ._@-; roles are viewer or operator; secrets are at least
-// MinTokenLength characters of A-Z a-z 0-9 and ._~+/=- (hex, base64, UUIDs).
-// Names and secrets must be unique. Errors name the line, never the secret.
+// digits and ._@-; roles are viewer or operator; secrets are
+// MinTokenLength to 512 characters of the base64url alphabet A-Z a-z 0-9
+// - _ (NewSecret; hex qualifies; padding '=' does not). Names and secrets
+// must be unique. Errors name the line, never the secret.
 func LoadTokens(r io.Reader) (*Tokens, error) {
 	t := &Tokens{}
 	sc := bufio.NewScanner(r)
@@ -99,10 +112,7 @@ func ParseTokens(s string) (*Tokens, error) {
 func (t *Tokens) Merge(o *Tokens) (*Tokens, error) {
 	m := &Tokens{}
 	for _, src := range []*Tokens{t, o} {
-		if src == nil {
-			continue
-		}
-		for _, tk := range src.list {
+		for _, tk := range src.tokens() {
 			if err := m.add(tk, "token "+tk.name); err != nil {
 				return nil, err
 			}
@@ -127,10 +137,8 @@ func (t *Tokens) addLine(line, where string) error {
 	if role.rank() == 0 {
 		return canary.Errorf(canary.EINVALID, "tokens %s (%s): role %q is not viewer or operator", where, name, truncate(string(role), 20))
 	}
-	if len(secret) < MinTokenLength || !validSecret(secret) {
-		return canary.Errorf(canary.EINVALID,
-			"tokens %s (%s): the secret must be at least %d characters of A-Z a-z 0-9 ._~+/=- (e.g. openssl rand -hex 16)",
-			where, name, MinTokenLength)
+	if err := checkSecret(secret); err != nil {
+		return canary.Errorf(canary.EINVALID, "tokens %s (%s): %v", where, name, err)
 	}
 	return t.add(token{name: name, role: role, hash: sha256.Sum256([]byte(secret))}, where)
 }
@@ -160,13 +168,47 @@ func validTokenName(s string) bool {
 	return true
 }
 
-func validSecret(s string) bool {
-	for _, c := range []byte(s) {
-		if !isAlnum(c) && !strings.ContainsRune("._~+/=-", rune(c)) {
-			return false
+// checkSecret says what is wrong with a secret, never showing it.
+func checkSecret(s string) error {
+	const how = "make one with `canary token create`"
+	if len(s) < MinTokenLength || len(s) > maxTokenLength {
+		return fmt.Errorf("the secret has %d characters; it must have %d to %d of the base64url alphabet A-Z a-z 0-9 - _ (%s)",
+			len(s), MinTokenLength, maxTokenLength, how)
+	}
+	for i, c := range []byte(s) {
+		if !isAlnum(c) && c != '-' && c != '_' {
+			return fmt.Errorf("the secret's character %d is not in the base64url alphabet A-Z a-z 0-9 - _ (%s)", i+1, how)
 		}
 	}
-	return true
+	return nil
+}
+
+// NewSecret returns a new random token secret: 32 bytes from crypto/rand
+// in base64url without padding (43 characters).
+func NewSecret() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// tokens is the current list (never modified in place: Replace swaps it).
+func (t *Tokens) tokens() []token {
+	if t == nil {
+		return nil
+	}
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.list
+}
+
+// Replace makes t accept the tokens of o (and only those) from now on:
+// what a reloaded tokens file does. Requests being served finish with the
+// tokens they were checked against.
+func (t *Tokens) Replace(o *Tokens) {
+	list := o.tokens()
+	t.mu.Lock()
+	t.list = list
+	t.mu.Unlock()
 }
 
 func isAlnum(c byte) bool {
@@ -174,23 +216,19 @@ func isAlnum(c byte) bool {
 }
 
 // Len is the number of tokens.
-func (t *Tokens) Len() int {
-	if t == nil {
-		return 0
-	}
-	return len(t.list)
-}
+func (t *Tokens) Len() int { return len(t.tokens()) }
 
 // String lists the tokens' names and roles, never their secrets.
 func (t *Tokens) String() string {
-	if t.Len() == 0 {
+	list := t.tokens()
+	if len(list) == 0 {
 		return "no tokens"
 	}
-	s := make([]string, len(t.list))
-	for i, tk := range t.list {
+	s := make([]string, len(list))
+	for i, tk := range list {
 		s[i] = tk.name + " (" + string(tk.role) + ")"
 	}
-	return fmt.Sprintf("%d tokens: %s", len(t.list), strings.Join(s, ", "))
+	return fmt.Sprintf("%d tokens: %s", len(list), strings.Join(s, ", "))
 }
 
 // GoString is String, so %#v shows no hashes either.
@@ -204,20 +242,18 @@ func (t *Tokens) LogValue() slog.Value { return slog.StringValue(t.String()) }
 // stopping at a match, so neither the time taken nor the length of the
 // given secret tells which token (or how much of one) matched.
 func (t *Tokens) lookup(secret string) (name string, role Role, ok bool) {
-	if t == nil {
-		return "", "", false
-	}
+	list := t.tokens()
 	h := sha256.Sum256([]byte(secret))
 	found := -1
-	for i := range t.list {
-		if subtle.ConstantTimeCompare(h[:], t.list[i].hash[:]) == 1 {
+	for i := range list {
+		if subtle.ConstantTimeCompare(h[:], list[i].hash[:]) == 1 {
 			found = i
 		}
 	}
 	if found < 0 {
 		return "", "", false
 	}
-	return t.list[found].name, t.list[found].role, true
+	return list[found].name, list[found].role, true
 }
 
 // truncate cuts s to at most n bytes, adding "…" when it did.

@@ -9,8 +9,8 @@ import (
 )
 
 const (
-	secretA = "aaaaaaaaaaaaaaaaaaaa-secret-A"
-	secretB = "bbbbbbbbbbbbbbbbbbbb-secret-B"
+	secretA = "aaaaaaaaaaaaaaaaaaaaaaaaaaaa-secret-A"
+	secretB = "bbbbbbbbbbbbbbbbbbbbbbbbbbbb-secret-B"
 )
 
 func TestLoadTokens(t *testing.T) {
@@ -72,7 +72,7 @@ func TestParseTokensAndMerge(t *testing.T) {
 	if err != nil || env.Len() != 2 {
 		t.Fatalf("%v %v", env, err)
 	}
-	file, _ := LoadTokens(strings.NewReader("bob:viewer:cccccccccccccccccccccccc"))
+	file, _ := LoadTokens(strings.NewReader("bob:viewer:cccccccccccccccccccccccccccccccccccc"))
 	all, err := env.Merge(file)
 	if err != nil || all.Len() != 3 {
 		t.Fatalf("merge: %v %v", all, err)
@@ -97,5 +97,82 @@ func TestTokensNeverPrinted(t *testing.T) {
 	}
 	if !strings.Contains(out, "1 tokens: alice (operator)") {
 		t.Errorf("printed tokens: %s", out)
+	}
+}
+
+// TestTokenSecretFormat: secrets are at least 32 characters of the
+// base64url alphabet. The 16-character secret today's probe used
+// ("aaaaaaaaaaaaaaaa"), a 31-character one, padding, '+', '/' and '.' are
+// refused with an error that says how long, what alphabet and how to
+// make one; NewSecret's are accepted.
+func TestTokenSecretFormat(t *testing.T) {
+	tests := []struct {
+		name, secret string
+		ok           bool
+		want         string // in the error
+	}{
+		{"16 characters", strings.Repeat("a", 16), false, "has 16 characters; it must have 32 to 512"},
+		{"31 characters", strings.Repeat("a", 31), false, "has 31 characters"},
+		{"32 hex characters", "0123456789abcdef0123456789abcdef", true, ""},
+		{"base64url", "Ab_-" + strings.Repeat("9", 28), true, ""},
+		{"padding", strings.Repeat("a", 32) + "==", false, "character 33 is not in the base64url alphabet"},
+		{"plus", strings.Repeat("a", 31) + "+", false, "character 32 is not in the base64url alphabet"},
+		{"slash", "/" + strings.Repeat("a", 31), false, "character 1 is not"},
+		{"dot", strings.Repeat("a", 20) + "." + strings.Repeat("a", 20), false, "character 21"},
+		{"513 characters", strings.Repeat("a", 513), false, "has 513 characters"},
+		{"NewSecret", NewSecret(), true, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := LoadTokens(strings.NewReader("alice:viewer:" + tt.secret))
+			if tt.ok {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			if !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "canary token create") {
+				t.Errorf("error %q; want it to contain %q and say how to make one", err, tt.want)
+			}
+			if len(tt.secret) > 8 && strings.Contains(err.Error(), tt.secret) {
+				t.Errorf("error shows the secret: %v", err)
+			}
+		})
+	}
+}
+
+// TestNewSecret: 43 characters of base64url (256 random bits), a
+// different one every time.
+func TestNewSecret(t *testing.T) {
+	seen := map[string]bool{}
+	for range 100 {
+		s := NewSecret()
+		if len(s) != 43 || checkSecret(s) != nil {
+			t.Fatalf("NewSecret() = %q (%d characters): %v", s, len(s), checkSecret(s))
+		}
+		if seen[s] {
+			t.Fatalf("NewSecret repeated %q", s)
+		}
+		seen[s] = true
+	}
+}
+
+// TestTokensReplace: after Replace the old secrets are refused and the
+// new ones accepted, through the same *Tokens the server holds.
+func TestTokensReplace(t *testing.T) {
+	tk, _ := ParseTokens("alice:operator:" + secretA)
+	next, _ := ParseTokens("ci:viewer:" + secretB)
+	tk.Replace(next)
+	if _, _, ok := tk.lookup(secretA); ok {
+		t.Error("the replaced secret is still accepted")
+	}
+	if name, role, ok := tk.lookup(secretB); !ok || name != "ci" || role != RoleViewer {
+		t.Errorf("lookup(new secret) = %q %q %v; want ci viewer", name, role, ok)
+	}
+	if tk.Len() != 1 {
+		t.Errorf("Len() = %d after Replace; want 1", tk.Len())
 	}
 }

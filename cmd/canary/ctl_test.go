@@ -20,8 +20,8 @@ import (
 )
 
 const (
-	ctlOpToken   = "op-secret-0123456789abcdef"
-	ctlViewToken = "view-secret-0123456789abcdef"
+	ctlOpToken   = "op-secret-0123456789abcdef0123456789"
+	ctlViewToken = "view-secret-0123456789abcdef0123456789"
 )
 
 const ctlPlan = `apiVersion: canary.dev/v1alpha1

@@ -21,8 +21,8 @@ import (
 
 // The tokens of the dashboard rig.
 const (
-	rigOperator = "0123456789abcdef0123"
-	rigViewer   = "fedcba9876543210fedc"
+	rigOperator = "0123456789abcdef0123456789abcdef0123"
+	rigViewer   = "fedcba9876543210fedcba9876543210fedc"
 )
 
 // dashRig is a real `canary serve` (store, manager, API, flag service,

@@ -238,7 +238,7 @@ func TestDashboard(t *testing.T) {
 		if !slices.ContainsFunc(b.Requests(), func(u string) bool { return u == rig.server+"/api/v1/whoami" }) {
 			t.Error("the dashboard never asked /api/v1/whoami")
 		}
-		code, metrics := rig.do(t, "GET", "/metrics", "", "")
+		code, metrics := rig.do(t, "GET", "/metrics", rigViewer, "")
 		if code != http.StatusOK {
 			t.Fatalf("metrics: %d", code)
 		}

@@ -46,7 +46,7 @@ Try it: canary demo`,
 		return usageError{fmt.Errorf("%w\nsee '%s --help'", err, c.CommandPath())}
 	})
 	root.AddCommand(newVersionCmd(), newValidateCmd(), newRunCmd(), newDemoCmd(), newServeCmd(), newQueryCmd(), newNotifyCmd(), newOperatorCmd(),
-		newSimulateCmd())
+		newSimulateCmd(), newTokenCmd())
 	root.AddCommand(newCtlCmds(stdout, stderr)...)
 	return root
 }

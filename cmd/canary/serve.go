@@ -33,8 +33,9 @@ type serveFlags struct {
 	publicURL  string
 	maxActive  int
 	retention  time.Duration
-	rate       rateFlags   // serve_ratelimit.go
-	policy     policyFlags // policy.go
+	rate       rateFlags        // serve_ratelimit.go
+	policy     policyFlags      // policy.go
+	apiSec     apiSecurityFlags // serve_security.go
 	wire       wireOptions
 }
 
@@ -113,22 +114,25 @@ loses nothing: each decision is saved before it is acted on), and serves
 the JSON API that canary apply/get/describe/events/pause/resume/promote/
 abort/retry/report talk to.
 
-Tokens (name:role:secret per line, roles viewer and operator) come from
---tokens-file or the CANARY_TOKENS environment variable; without any,
-serve refuses to start unless --insecure is given (a loopback listener on
-a machine only you use).`,
+Tokens (name:role:secret per line, roles viewer and operator; secrets of
+at least 32 base64url characters, from canary token create) come from
+--tokens-file or the CANARY_TOKENS environment variable; SIGHUP reloads
+them. Without any, serve refuses to start unless --insecure is given,
+which is allowed only on a loopback --listen address (a machine only you
+use).`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error { return serve(c.Context(), f, c.ErrOrStderr()) },
 	}
 	c.Flags().StringVar(&f.listen, "listen", f.listen, "address of the API (loopback unless you say otherwise)")
 	c.Flags().StringVar(&f.state, "state", f.state, "the state database")
 	c.Flags().StringVar(&f.tokensFile, "tokens-file", "", "file of name:role:secret lines (or CANARY_TOKENS)")
-	c.Flags().BoolVar(&f.insecure, "insecure", false, "serve without tokens (loopback, single-user machines only)")
+	c.Flags().BoolVar(&f.insecure, "insecure", false, "serve without tokens (refused unless --listen is a loopback address; single-user machines only)")
 	c.Flags().StringVar(&f.tlsCert, "tls-cert", "", "TLS certificate file (with --tls-key)")
 	c.Flags().StringVar(&f.tlsKey, "tls-key", "", "TLS key file")
 	addKubeFlags(c.Flags(), &f.wire)
 	addRateLimitFlags(c.Flags(), &f.rate)
 	addServePolicyFlags(c.Flags(), &f.policy)
+	addAPISecurityFlags(c.Flags(), &f.apiSec)
 	c.Flags().IntVar(&f.maxActive, "max-rollouts", f.maxActive,
 		"most rollouts running at once; applying another is refused (409) until one finishes (0: no limit)")
 	c.Flags().StringVar(&f.publicURL, "public-url", "", "base URL people reach this server at (links in notifications)")
@@ -183,6 +187,9 @@ func serve(ctx context.Context, f serveFlags, logw interface{ Write([]byte) (int
 	if tokens == nil && !f.insecure {
 		return usageError{errors.New("no API tokens: give --tokens-file or CANARY_TOKENS (name:role:secret lines), or --insecure on a loopback address")}
 	}
+	if err := checkListenSecurity(f, tokens, log); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(filepath.Dir(f.state), 0o700); err != nil {
 		return canary.Errorf(canary.EUNAVAILABLE, "--state: %v", err)
 	}
@@ -214,15 +221,20 @@ func serve(ctx context.Context, f serveFlags, logw interface{ Write([]byte) (int
 	if err := startBackground(mctx, st, log, reg, f.wire.policy.notifyOptions(f.publicURL)); err != nil {
 		return err
 	}
-	api, err := web.New(f.rate.apply(web.Config{API: mgr, Tokens: tokens, Insecure: f.insecure, Registry: reg, Logger: log}))
-	if err != nil {
-		return err
+	if tokens == nil {
+		tokens = &web.Tokens{}
 	}
 	fl, err := flagService(flagStore, tokens, f.insecure, log)
 	if err != nil {
 		return err
 	}
-	return listenAndServe(ctx, f, mountExtras(api, fl), log)
+	api, err := web.New(f.apiSec.apply(f.rate.apply(web.Config{API: mgr, Tokens: tokens, Insecure: f.insecure, Registry: reg,
+		Logger: log, Mount: flagRoutes(fl)})))
+	if err != nil {
+		return err
+	}
+	reloadTokensOnHUP(ctx, f.tokensFile, tokens, log)
+	return listenAndServe(ctx, f, withDashboard(api), log)
 }
 
 // listenAndServe serves h until ctx ends, then shuts down gracefully.

@@ -50,17 +50,13 @@ func startBackground(ctx context.Context, st *store.Store, log *slog.Logger, reg
 	return nil
 }
 
-// mountExtras adds the flag service (the runbook's /feature-flags API and
-// OFREP for applications) next to the API, behind the same tokens: reads
-// and evaluations need a viewer, changes an operator; and the web
-// dashboard at /, whose pages call the API with the browser's token.
-func mountExtras(api http.Handler, fl *flags.Handler) http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle("/", api)
-	mux.Handle("/feature-flags", fl)
-	mux.Handle("/feature-flags/", fl)
-	mux.Handle("/ofrep/", fl)
-	return withDashboard(mux)
+// flagRoutes mounts the flag service (the runbook's /feature-flags API
+// and OFREP for applications) next to the API (web.Config.Mount), behind
+// the same tokens and rate limit: reads and evaluations need a viewer,
+// changes an operator. The web dashboard wraps both at /; its pages call
+// the API with the browser's token.
+func flagRoutes(fl *flags.Handler) map[string]http.Handler {
+	return map[string]http.Handler{"/feature-flags": fl, "/feature-flags/": fl, "/ofrep/": fl}
 }
 
 // flagService builds the flag service over the state database.

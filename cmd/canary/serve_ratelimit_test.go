@@ -49,7 +49,7 @@ func startLimitedServe(t *testing.T, args ...string) string {
 // and the probes go on. The limit refills at one request every 1000s, so
 // nothing here depends on timing.
 func TestServeRateLimitCLI(t *testing.T) {
-	server := startLimitedServe(t, "--rate-limit", "0.001", "--rate-burst", "2")
+	server := startLimitedServe(t, "--rate-limit", "0.001", "--rate-burst", "2", "--metrics-public")
 	get := func(token string) (int, string) {
 		var out, errw bytes.Buffer
 		code := Main(t.Context(), []string{"get", "--server", server, "--token", token}, &out, &errw)

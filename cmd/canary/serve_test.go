@@ -34,7 +34,7 @@ func TestServeEndToEnd(t *testing.T) {
 	api, listen := freeAddr(t), freeAddr(t)
 	server := "http://" + api
 	tokens := filepath.Join(dir, "tokens")
-	os.WriteFile(tokens, []byte("ops:operator:0123456789abcdef0123\nwatcher:viewer:fedcba9876543210fedc\n"), 0o600)
+	os.WriteFile(tokens, []byte("ops:operator:0123456789abcdef0123456789abcdef0123\nwatcher:viewer:fedcba9876543210fedcba9876543210fedc\n"), 0o600)
 	serveDone := make(chan int, 1)
 	var serveErr bytes.Buffer
 	go func() {
@@ -54,7 +54,7 @@ func TestServeEndToEnd(t *testing.T) {
 		code := Main(ctx, append(args, "--server", server, "--token", token), &out, &errb)
 		return code, out.String() + errb.String()
 	}
-	const ops, viewer = "0123456789abcdef0123", "fedcba9876543210fedc"
+	const ops, viewer = "0123456789abcdef0123456789abcdef0123", "fedcba9876543210fedcba9876543210fedc"
 	if code, out := ctl(viewer, "apply", "-f", planFile); code != ExitInvalid || !strings.Contains(out, "operator") {
 		t.Fatalf("a viewer applied a plan: exit %d %s", code, out)
 	}

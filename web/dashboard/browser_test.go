@@ -16,13 +16,13 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// stubAPI answers the few API calls the sign-in makes: token "viewer-secret"
+// stubAPI answers the few API calls the sign-in makes: token "viewer-secret-0123456789abcdef0123456789"
 // is a viewer called watcher (whoami), anything else is refused, as the
 // real API does it. Any other call (a POST probing the role) is 404.
 func stubAPI(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	switch r.Header.Get("Authorization") {
-	case "Bearer viewer-secret":
+	case "Bearer viewer-secret-0123456789abcdef0123456789":
 	default:
 		w.Header().Set("WWW-Authenticate", `Bearer realm="canary"`)
 		w.WriteHeader(http.StatusUnauthorized)
@@ -85,7 +85,7 @@ func TestSignIn(t *testing.T) {
 		t.Fatalf("after a wrong token: %q, %v; want the refusal", msg, err)
 	}
 	if err := chromedp.Do(ctx,
-		chromedp.SendKeys(chromedp.ID("token"), "viewer-secret\r"),
+		chromedp.SendKeys(chromedp.ID("token"), "viewer-secret-0123456789abcdef0123456789\r"),
 	); err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +102,7 @@ func TestSignIn(t *testing.T) {
 	if err != nil || !strings.Contains(empty, "No rollouts yet") {
 		t.Errorf("the list says %q, %v; want the empty state", empty, err)
 	}
-	if tok := eval[string](t, ctx, `return sessionStorage.getItem('canary.token')`); tok != "viewer-secret" {
+	if tok := eval[string](t, ctx, `return sessionStorage.getItem('canary.token')`); tok != "viewer-secret-0123456789abcdef0123456789" {
 		t.Errorf("sessionStorage holds %q, want the token", tok)
 	}
 	b.Check(t, origin)
