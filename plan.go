@@ -561,7 +561,27 @@ type EmailChannel struct {
 	Username string `json:"username,omitempty"`
 	// Password reference for SMTP auth.
 	Password SecretRef `json:"password,omitempty"`
+	// TLS protects the connection: starttls (the server must offer
+	// STARTTLS; a server that does not gets no mail and the send fails
+	// with that reason), tls (implicit TLS from the first byte, SMTPS) or
+	// none (plain text, only for a relay on the same host or a trusted
+	// network; a username is refused with it, so no credential is ever
+	// sent in clear). Default: tls on port 465, else starttls.
+	TLS EmailTLS `json:"tls,omitempty"`
 }
+
+// EmailTLS is how an email channel protects its SMTP connection.
+type EmailTLS string
+
+// The EmailTLS values.
+const (
+	// EmailSTARTTLS requires STARTTLS: the default except on port 465.
+	EmailSTARTTLS EmailTLS = "starttls"
+	// EmailImplicitTLS speaks TLS from the start: the default on port 465.
+	EmailImplicitTLS EmailTLS = "tls"
+	// EmailNoTLS sends in plain text, without authentication.
+	EmailNoTLS EmailTLS = "none"
+)
 
 // WebhookChannel posts signed JSON.
 type WebhookChannel struct {

@@ -292,7 +292,7 @@ func TestEmailOverSTARTTLSWithAuth(t *testing.T) {
 
 func TestEmailWithoutTLSOrAuth(t *testing.T) {
 	srv := newSMTP(t, false)
-	e := &Email{To: []string{"a@example.com", "b@example.com"}, SMTP: srv.Addr}
+	e := &Email{To: []string{"a@example.com", "b@example.com"}, SMTP: srv.Addr, TLS: canary.EmailNoTLS}
 	if err := e.Send(t.Context(), messages(t)["email-clinical-rolledBack"]); err != nil {
 		t.Fatal(err)
 	}

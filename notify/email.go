@@ -24,10 +24,11 @@ const (
 
 // Email sends plain-text mail over SMTP: for a completed step a summary
 // with every rule's canary and stable value, for a rollback a notice with
-// the rule and the numbers that fired it. STARTTLS is used whenever the
-// server offers it; with a Username the client authenticates, and a
-// password is only sent over TLS (without TLS only challenge-response
-// mechanisms, CRAM-MD5 and SCRAM, are used).
+// the rule and the numbers that fired it. The connection is protected as
+// TLS says: STARTTLS required by default (implicit TLS on port 465), so a
+// server that offers no STARTTLS gets nothing; plain text only when TLS
+// is canary.EmailNoTLS, and then without authentication. With a Username
+// the client authenticates, always inside TLS.
 type Email struct {
 	// To lists the recipients. Required.
 	To []string
@@ -39,6 +40,9 @@ type Email struct {
 	Username string
 	// Password references the SMTP password.
 	Password canary.SecretRef
+	// TLS is the connection's protection (canary.EmailTLS). Default:
+	// implicit TLS on port 465, else STARTTLS required.
+	TLS canary.EmailTLS
 	Options
 }
 
@@ -60,6 +64,11 @@ func (e *Email) Send(ctx context.Context, m Message) error {
 	if err != nil {
 		return Permanent(fmt.Errorf("email: smtp port %q is not a number", portText))
 	}
+	mode := e.tlsMode(port)
+	if mode == canary.EmailNoTLS && e.Username != "" {
+		return Permanent(fmt.Errorf("email via %s: tls: none with a username would send the password in clear text; "+
+			"use tls: starttls or tls", addr))
+	}
 	var password string
 	if e.Username != "" {
 		if password, err = e.secret(e.Password); err != nil {
@@ -70,7 +79,7 @@ func (e *Email) Send(ctx context.Context, m Message) error {
 	if err != nil {
 		return Permanent(err)
 	}
-	client, err := mail.NewClient(host, e.clientOptions(ctx, host, port, password)...)
+	client, err := mail.NewClient(host, e.clientOptions(ctx, host, port, mode, password)...)
 	if err != nil {
 		return Permanent(fmt.Errorf("email via %s: %s", addr, scrub(err.Error(), password)))
 	}
@@ -80,10 +89,21 @@ func (e *Email) Send(ctx context.Context, m Message) error {
 	return nil
 }
 
-// clientOptions configure go-mail: opportunistic STARTTLS (implicit TLS
-// on port 465), auth when a username is set, and a connection bounded by
-// ctx.
-func (e *Email) clientOptions(ctx context.Context, host string, port int, password string) []mail.Option {
+// tlsMode is e.TLS or its default for port.
+func (e *Email) tlsMode(port int) canary.EmailTLS {
+	switch {
+	case e.TLS != "":
+		return e.TLS
+	case port == 465:
+		return canary.EmailImplicitTLS
+	}
+	return canary.EmailSTARTTLS
+}
+
+// clientOptions configure go-mail: STARTTLS required, implicit TLS or
+// plain text as mode says, auth when a username is set, and a connection
+// bounded by ctx.
+func (e *Email) clientOptions(ctx context.Context, host string, port int, mode canary.EmailTLS, password string) []mail.Option {
 	timeout := 30 * time.Second
 	if d, ok := ctx.Deadline(); ok {
 		timeout = max(time.Until(d), time.Millisecond)
@@ -93,11 +113,15 @@ func (e *Email) clientOptions(ctx context.Context, host string, port int, passwo
 		tc = e.TLSConfig.Clone()
 	}
 	tc.ServerName = host
+	policy := mail.TLSMandatory
+	if mode == canary.EmailNoTLS {
+		policy = mail.NoTLS
+	}
 	opts := []mail.Option{
-		mail.WithPort(port), mail.WithTLSPolicy(mail.TLSOpportunistic), mail.WithTLSConfig(tc),
+		mail.WithPort(port), mail.WithTLSPolicy(policy), mail.WithTLSConfig(tc),
 		mail.WithTimeout(timeout),
 	}
-	if port == 465 {
+	if mode == canary.EmailImplicitTLS {
 		// Implicit TLS: go-mail's own TLS dialer, bounded by the timeout.
 		return append(append(opts, mail.WithSSL()), e.authOptions(password)...)
 	}
@@ -125,6 +149,10 @@ func (e *Email) authOptions(password string) []mail.Option {
 func (e *Email) sendError(ctx context.Context, addr string, err error, password string) error {
 	if ctx.Err() != nil {
 		return transportError("email via "+addr, ctx.Err())
+	}
+	if strings.Contains(err.Error(), "does not support STARTTLS") {
+		return Permanent(fmt.Errorf("email via %s: the server does not offer STARTTLS, which this channel requires "+
+			"(nothing was sent; set tls: none on the channel only for a relay on a trusted network)", addr))
 	}
 	out := fmt.Errorf("email via %s: %s", addr, scrub(err.Error(), password))
 	var se *mail.SendError

@@ -56,7 +56,7 @@ func (o Options) New(a canary.Audience, channel string) (Sender, error) {
 		}
 	case ChannelEmail:
 		if e := a.Email; e != nil {
-			s = &Email{To: e.To, From: e.From, SMTP: e.SMTP, Username: e.Username, Password: e.Password, Options: o}
+			s = &Email{To: e.To, From: e.From, SMTP: e.SMTP, Username: e.Username, Password: e.Password, TLS: e.TLS, Options: o}
 		}
 	case ChannelWebhook:
 		if w := a.Webhook; w != nil {

@@ -133,6 +133,16 @@ func (v *validator) channels(a *canary.Audience, path string) {
 		}
 		v.hostPort(path+".email.smtp", e.SMTP)
 		v.secret(path+".email.password", e.Password)
+		switch e.TLS {
+		case "", canary.EmailSTARTTLS, canary.EmailImplicitTLS:
+		case canary.EmailNoTLS:
+			if e.Username != "" {
+				v.add(path+".email.username", "not allowed with tls: none: the password would cross the network in clear text; "+
+					"use tls: starttls (the default) or tls, or remove username")
+			}
+		default:
+			v.add(path+".email.tls", "%q is not a TLS mode: write starttls (the default), tls (implicit TLS, port 465) or none (plain text, no username)", string(e.TLS))
+		}
 	}
 	if w := a.Webhook; w != nil {
 		if strings.HasPrefix(w.URL, "env:") || strings.HasPrefix(w.URL, "file:") || strings.HasPrefix(w.URL, "secret:") {

@@ -194,6 +194,11 @@ var validationCases = []struct {
 		[]string{`plan.yaml:20:36: spec.notify[0].email.to[0]: "product" is not an email address: write e.g. product@example.com`}},
 	{"email without recipients", []edit{{"", "  notify:\n    - {audience: eng, email: {from: canary@example.com}}\n"}},
 		[]string{`plan.yaml:20:30: spec.notify[0].email.to: required: list at least one recipient, e.g. [product@example.com]`}},
+	{"email tls unknown", []edit{{"", "  notify:\n    - {audience: eng, email: {to: [a@example.com], tls: ssl}}\n"}},
+		[]string{`plan.yaml:20:57: spec.notify[0].email.tls: "ssl" is not a TLS mode: write starttls (the default), tls (implicit TLS, port 465) or none (plain text, no username)`}},
+	// A password in clear text: tls: none allows no username.
+	{"email tls none with a username", []edit{{"", "  notify:\n    - {audience: eng, email: {to: [a@example.com], tls: none, username: canary, password: env:SMTP_PASSWORD}}\n"}},
+		[]string{`plan.yaml:20:73: spec.notify[0].email.username: not allowed with tls: none: the password would cross the network in clear text; use tls: starttls (the default) or tls, or remove username`}},
 	{"audiences repeat", []edit{{"", "  notify:\n    - {audience: eng, slack: {webhookURL: env:A}}\n    - {audience: eng, slack: {webhookURL: env:B}}\n"}},
 		[]string{`plan.yaml:21:18: spec.notify[1].audience: duplicate audience name "eng" (also spec.notify[0]): give each audience its own name`}},
 }

@@ -79,7 +79,7 @@ spec:
   rules: [{metric: errorRate, above: 5%%, action: rollback-immediate}]
   notify:
     - {audience: engineering, slack: {webhookURL: "env:NOTIFY_CMD_SLACK"}}
-    - {audience: product, email: {to: [product@example.com], smtp: "%s"}}
+    - {audience: product, email: {to: [product@example.com], smtp: "%s", tls: none}}
     - {audience: on-call, pagerduty: {routingKey: "env:NOTIFY_CMD_PD", url: "%s"}}
     - {audience: partners, webhook: {url: "%s"}}
 `, ln.Addr(), ok.URL, broken.URL)

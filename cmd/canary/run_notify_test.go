@@ -51,7 +51,7 @@ spec:
     - {metric: errorRate, above: 5%%, window: 2s, for: 1s, action: rollback-immediate, urgency: critical}
   notify:
     - {audience: partners, webhook: {url: "%[4]s", secret: "env:RUN_NOTIFY_HOOK_SECRET"}}
-    - {audience: product, email: {to: [product@example.com], from: canary@example.com, smtp: "%[5]s"}, on: [stepCompleted, promoted, rolledBack]}
+    - {audience: product, email: {to: [product@example.com], from: canary@example.com, smtp: "%[5]s", tls: none}, on: [stepCompleted, promoted, rolledBack]}
 `
 
 const hookSecret = "run-notify-hmac-secret"
