@@ -112,6 +112,9 @@ func OpenConfig(ctx context.Context, cfg Config) (*Store, error) {
 		if err := os.MkdirAll(filepath.Dir(cfg.Path), 0o755); err != nil {
 			return nil, classify(op, err)
 		}
+		if err := createPrivate(cfg.Path); err != nil {
+			return nil, classify(op, err)
+		}
 	}
 	w, err := sql.Open("sqlite", dsn(cfg, true))
 	if err != nil {
@@ -149,6 +152,18 @@ func OpenConfig(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	s.b = newBatcher(w, committed)
 	return s, nil
+}
+
+// createPrivate creates the database file with mode 0600 when it does not
+// exist (SQLite would create it 0644 less the umask): it holds every plan,
+// event and notification payload. SQLite gives the -wal and -shm files the
+// database file's mode. An existing file keeps its mode.
+func createPrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	return f.Close()
 }
 
 // dsn is the driver's connection string: a file: URI with the per-connection
