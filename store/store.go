@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -57,6 +58,10 @@ type Config struct {
 	// returns it (a *canary.Error as is). For tests of what a writer does
 	// after a failed save; nil in production.
 	FailCommit func(id int64, events []canary.Event) error
+	// Check is how much of the file is checked for corruption before it
+	// is used (see Check); a failed check is an error wrapping
+	// ErrCorrupt that says how to recover. Default: CheckQuick.
+	Check Check
 }
 
 // CommitInfo describes one Commit for Config.OnCommit.
@@ -124,8 +129,15 @@ func OpenConfig(ctx context.Context, cfg Config) (*Store, error) {
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
+	if err := check(ctx, w, cfg.Path, cmp.Or(cfg.Check, CheckQuick)); err != nil {
+		w.Close()
+		return nil, err
+	}
 	if err := migrate(ctx, w, migrations, cfg.ReadOnly); err != nil {
 		w.Close()
+		if why, ok := diskFault(err); ok && (why == "corrupt" || why == "not a database") {
+			return nil, corrupt(cfg.Path, "open", err.Error())
+		}
 		return nil, classify(op, err)
 	}
 	r, err := sql.Open("sqlite", dsn(cfg, false))

@@ -36,6 +36,7 @@ type serveFlags struct {
 	rate       rateFlags        // serve_ratelimit.go
 	policy     policyFlags      // policy.go
 	apiSec     apiSecurityFlags // serve_security.go
+	checkDB    string           // serve_corrupt.go
 	wire       wireOptions
 }
 
@@ -136,6 +137,8 @@ use).`,
 	c.Flags().IntVar(&f.maxActive, "max-rollouts", f.maxActive,
 		"most rollouts running at once; applying another is refused (409) until one finishes (0: no limit)")
 	c.Flags().StringVar(&f.publicURL, "public-url", "", "base URL people reach this server at (links in notifications)")
+	c.Flags().StringVar(&f.checkDB, "check-db", string(store.CheckQuick),
+		"corruption check of --state at start: quick (what a restart reads), full (every page, seconds per GiB) or none")
 	c.Flags().Var(retentionFlag{&f.retention}, "retention",
 		"delete finished rollouts (state, events, notifications) this long after they ended, e.g. 30d, 72h (0: keep everything)")
 	return c
@@ -178,6 +181,10 @@ func serve(ctx context.Context, f serveFlags, logw interface{ Write([]byte) (int
 	if err != nil {
 		return err
 	}
+	check, err := store.ParseCheck(f.checkDB)
+	if err != nil {
+		return usageError{err}
+	}
 	if f.maxActive < 0 {
 		return usageError{fmt.Errorf("--max-rollouts %d: want 0 (no limit) or more", f.maxActive)}
 	}
@@ -198,7 +205,10 @@ func serve(ctx context.Context, f serveFlags, logw interface{ Write([]byte) (int
 		return err
 	}
 	defer unlock()
-	st, err := store.Open(ctx, f.state)
+	st, err := store.OpenConfig(ctx, store.Config{Path: f.state, Check: check})
+	if errors.Is(err, store.ErrCorrupt) {
+		return serveCorrupt(ctx, f, err, log)
+	}
 	if err != nil {
 		return err
 	}

@@ -31,8 +31,10 @@ func TestLockState(t *testing.T) {
 		t.Fatalf("lock after release: %v", err)
 	}
 	again()
-	if fi, err := os.Stat(db); err != nil || fi.Mode().Perm() != 0o600 {
-		t.Errorf("database created by the lock: %v, %v; want mode 0600", fi.Mode(), err)
+	if fi, err := os.Stat(db); err != nil {
+		t.Errorf("database not created by the lock: %v", err)
+	} else if fi.Mode().Perm() != 0o600 {
+		t.Errorf("database created by the lock with mode %v, want 0600", fi.Mode())
 	}
 }
 
