@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"strings"
 
 	"github.com/canary-dev/canary"
@@ -31,7 +30,8 @@ const (
 	CheckNone Check = "none"
 )
 
-// ErrCorrupt is wrapped by OpenConfig's error when the database failed its
+// ErrCorrupt is matched (errors.Is) by OpenConfig's error, code
+// unavailable, when the database failed its
 // check (or SQLite found it damaged while opening it).
 var ErrCorrupt = errors.New("state database is corrupt")
 
@@ -75,16 +75,25 @@ func check(ctx context.Context, db *sql.DB, path string, level Check) error {
 	return corrupt(path, level, strings.Join(problems, "; "))
 }
 
+// corruptError is a *canary.Error with code unavailable that is also
+// ErrCorrupt (errors.Is).
+type corruptError struct{ err *canary.Error }
+
+func (e corruptError) Error() string        { return e.err.Message }
+func (e corruptError) Is(target error) bool { return target == ErrCorrupt }
+func (e corruptError) Unwrap() error        { return e.err }
+
 // corrupt is ErrCorrupt for path, with what was found and how to recover.
 func corrupt(path string, level Check, found string) error {
 	if len(found) > 400 {
 		found = found[:400] + "…"
 	}
-	return fmt.Errorf("%w: %s failed the %s check (%s); stop every canary on it, keep a copy, "+
-		"then restore it from a backup, or salvage what is readable with "+
-		"`sqlite3 %s .recover | sqlite3 recovered.db` and start with --state recovered.db "+
-		"(--check-db=full checks every page, --check-db=none skips the check)",
-		ErrCorrupt, path, level, found, path)
+	return corruptError{canary.Errorf(canary.EUNAVAILABLE,
+		"%v: %s failed the %s check (%s); stop every canary on it, keep a copy, "+
+			"then restore it from a backup, or salvage what is readable with "+
+			"`sqlite3 %s .recover | sqlite3 recovered.db` and start with --state recovered.db "+
+			"(--check-db=full checks every page, --check-db=none skips the check)",
+		ErrCorrupt, path, level, found, path)}
 }
 
 // quickCheck runs quick_check on every table except bigTables.

@@ -117,9 +117,7 @@ func OpenConfig(ctx context.Context, cfg Config) (*Store, error) {
 		if err := os.MkdirAll(filepath.Dir(cfg.Path), 0o755); err != nil {
 			return nil, classify(op, err)
 		}
-		if err := createPrivate(cfg.Path); err != nil {
-			return nil, classify(op, err)
-		}
+		createPrivate(cfg.Path)
 	}
 	w, err := sql.Open("sqlite", dsn(cfg, true))
 	if err != nil {
@@ -169,13 +167,13 @@ func OpenConfig(ctx context.Context, cfg Config) (*Store, error) {
 // createPrivate creates the database file with mode 0600 when it does not
 // exist (SQLite would create it 0644 less the umask): it holds every plan,
 // event and notification payload. SQLite gives the -wal and -shm files the
-// database file's mode. An existing file keeps its mode.
-func createPrivate(path string) error {
-	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o600)
-	if err != nil {
-		return err
+// database file's mode. An existing file keeps its mode. Errors are left
+// to SQLite's open, which reports them as it always has (a directory, a
+// file it may not write).
+func createPrivate(path string) {
+	if f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o600); err == nil {
+		_ = f.Close()
 	}
-	return f.Close()
 }
 
 // dsn is the driver's connection string: a file: URI with the per-connection

@@ -49,6 +49,9 @@ func TestLockStateFollowsTheFile(t *testing.T) {
 	if err := os.MkdirAll(filepath.Dir(db), 0o700); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.WriteFile(db, nil, 0o600); err != nil { // a database to link to
+		t.Fatal(err)
+	}
 	release, err := lockState(db)
 	if err != nil {
 		t.Fatal(err)
@@ -90,6 +93,9 @@ func TestLockStateFollowsTheFile(t *testing.T) {
 // holds it, before listening.
 func TestServeRefusesAStateInUse(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "state.db")
+	if err := os.WriteFile(db, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	release, err := lockState(db)
 	if err != nil {
 		t.Fatal(err)
