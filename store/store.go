@@ -167,11 +167,13 @@ func OpenConfig(ctx context.Context, cfg Config) (*Store, error) {
 // createPrivate creates the database file with mode 0600 when it does not
 // exist (SQLite would create it 0644 less the umask): it holds every plan,
 // event and notification payload. SQLite gives the -wal and -shm files the
-// database file's mode. An existing file keeps its mode. Errors are left
-// to SQLite's open, which reports them as it always has (a directory, a
-// file it may not write).
+// database file's mode. An existing file keeps its mode and is not even
+// opened here: closing a descriptor of it would drop the POSIX locks
+// another Store of this process holds on it. Errors (it exists, it is a
+// directory, a file it may not write) are left to SQLite's open, which
+// reports them as it always has.
 func createPrivate(path string) {
-	if f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o600); err == nil {
+	if f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
 		_ = f.Close()
 	}
 }
