@@ -161,6 +161,11 @@ type IntervalValues struct {
 	At     time.Time `json:"at"`
 	Canary float64   `json:"canary"`
 	Stable float64   `json:"stable"`
+	// Shift is the Hodges-Lehmann shift of the canary's latencies over the
+	// stable's in the interval (the median of the pairwise differences of
+	// its requests, of their logarithms for a relative worseBy), when the
+	// source gave latency histograms; nil otherwise.
+	Shift *float64 `json:"shift,omitempty"`
 }
 
 // State is a rollout's state: everything the engine needs besides the plan,

@@ -1,6 +1,9 @@
 package analysis
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
 
 // Tests named in Comparison.Test.
 const (
@@ -67,10 +70,13 @@ func (o Outcome) String() string {
 }
 
 // Outcome decides with the bounds: Worse when Lower > Tolerance, NotWorse
-// when Upper ≤ Tolerance, else Inconclusive.
+// when Upper ≤ Tolerance, else Inconclusive. A bound within rounding
+// (Roundoff) of the tolerance counts as equal to it: a tolerance of one
+// histogram bin (5% against 5% bins) must not breach because the
+// logarithms of two adjacent bins differ by log1p(0.05) plus an ulp.
 func (c Comparison) Outcome() Outcome {
 	switch {
-	case c.Lower > c.Tolerance:
+	case c.Lower > c.Tolerance+Roundoff(c.Tolerance):
 		return Worse
 	case c.Upper <= c.Tolerance:
 		return NotWorse
@@ -90,4 +96,10 @@ func checkConfidence(confidence float64) error {
 		return fmt.Errorf("confidence %v: want above 0.5 and below 1: %w", confidence, ErrInvalid)
 	}
 	return nil
+}
+
+// Roundoff is how close to a tolerance a value may come and still count
+// as equal to it: float rounding, not evidence (1e-9, relative beyond 1).
+func Roundoff(tolerance float64) float64 {
+	return 1e-9 * math.Max(1, math.Abs(tolerance))
 }

@@ -17,10 +17,12 @@ import (
 //     evaluation adds the interval just past) in a mixture sequential
 //     probability ratio test, always valid however often it is checked,
 //     and the same since later starts spread through the hold;
-//   - a latency: the Mann-Whitney U test and Hodges-Lehmann shift over the
-//     rule's window on every request's latency when the source gives
-//     histograms (Measurement.Latency), else the signed-rank test on the
-//     pairs of per-interval quantiles the rule remembers.
+//   - a latency: when the source gives histograms (Measurement.Latency),
+//     the signed-rank test on the per-interval Hodges-Lehmann shifts of
+//     the canary's latencies over the stable's (analysis.ShiftTest: the
+//     interval, not the request, is the unit of independence), else the
+//     signed-rank test on the pairs of per-interval quantiles the rule
+//     remembers.
 //
 // Worse beyond worseBy with the rule's confidence is a breach; not worse
 // with that confidence a pass; anything in between is insufficient, so a
@@ -30,6 +32,7 @@ import (
 const (
 	dataRequests  = "requests"
 	dataIntervals = "intervals"
+	dataShifts    = "interval shifts"
 )
 
 // baselineQueries are what a baseline rule needs measured: the interval
@@ -250,41 +253,56 @@ func (m *machine) judgeLatencyBaseline(i int, r canary.Rule, idx map[obsKey]cana
 		m.judgeIntervals(i, r, relative, ev)
 		return
 	}
-	m.judgeRequests(r, c.Measurement.Latency, s.Measurement.Latency, relative, ev)
+	m.judgeShifts(i, r, relative, ev)
 }
 
-// judgeRequests compares every request's latency over the window, from
-// the sources' histograms, with the Mann-Whitney U test.
-func (m *machine) judgeRequests(r canary.Rule, ch, sh []canary.LatencyBucket, relative bool, ev *canary.Evaluation) {
+// judgeShifts compares the remembered per-interval shifts of the
+// canary's latencies over the stable's (from the sources' histograms)
+// with the signed-rank test: the interval is the unit of independence, so
+// neither noise both tracks share in an interval nor noise that moves one
+// track's whole interval passes for evidence (docs/statistics.md).
+func (m *machine) judgeShifts(i int, r canary.Rule, relative bool, ev *canary.Evaluation) {
 	if ev.Samples < m.minRequests() {
 		ev.Verdict = canary.VerdictInsufficient
 		ev.Detail = fmt.Sprintf("%d canary requests in %s, need %d", ev.Samples, canary.FormatDuration(m.window(r)), m.minRequests())
 		return
 	}
-	x, err := histogramSample(ch)
-	var y analysis.Sample
-	if err == nil {
-		y, err = histogramSample(sh)
+	var shifts []float64
+	for _, iv := range m.evidence(i).Intervals {
+		if iv.Shift != nil {
+			shifts = append(shifts, *iv.Shift)
+		}
 	}
-	if err != nil {
-		ev.Verdict, ev.Detail = canary.VerdictError, "latency histogram: "+err.Error()
+	if len(shifts) == 0 {
+		ev.Verdict = canary.VerdictInsufficient
+		ev.Detail = fmt.Sprintf("no interval in the last %s with %d requests on both tracks to compare",
+			canary.FormatDuration(m.shiftWindow(r)), shiftRequests)
 		return
 	}
-	var cmp analysis.Comparison
-	if relative {
-		cmp, err = analysis.MannWhitneyRelative(x, y, r.WorseBy.Value, m.confidence(r))
-	} else {
-		cmp, err = analysis.MannWhitney(x, y, r.WorseBy.Value, m.confidence(r))
-	}
+	cmp, err := analysis.ShiftTest(shifts, r.WorseBy.Value, m.confidence(r), relative)
 	if errors.Is(err, analysis.ErrConstant) {
-		// Every value of both tracks is the same: no difference at all.
-		cmp = analysis.Comparison{Test: analysis.TestMannWhitney, Tolerance: r.WorseBy.Value, Confidence: m.confidence(r),
-			P: 1, CanaryN: x.N(), StableN: y.N()}
+		// Every interval's shift is the tolerance: no evidence either way.
+		cmp = analysis.Comparison{Test: analysis.TestIntervalShifts, Tolerance: r.WorseBy.Value, Confidence: m.confidence(r),
+			P: 1, Lower: math.Inf(-1), Upper: math.Inf(1), CanaryN: float64(len(shifts)), StableN: float64(len(shifts))}
 	} else if err != nil {
 		ev.Verdict, ev.Detail = canary.VerdictError, "compare latencies: "+err.Error()
 		return
 	}
-	m.decide(r, cmp, dataRequests, relative, ev)
+	m.decide(r, cmp, dataShifts, relative, ev)
+}
+
+// shiftRequests is how many requests each track needs in an interval for
+// its shift to be remembered.
+const shiftRequests = 10
+
+// shiftIntervals is the fewest intervals the shifts are kept for: a
+// window of one interval holds one shift, too few for any confidence.
+const shiftIntervals = 10
+
+// shiftWindow is how long a rule remembers per-interval shifts: its
+// window, but at least shiftIntervals intervals.
+func (m *machine) shiftWindow(r canary.Rule) time.Duration {
+	return max(m.window(r), shiftIntervals*m.interval())
 }
 
 // judgeIntervals compares the remembered per-interval quantiles in pairs
@@ -326,21 +344,56 @@ func quantile(r canary.Rule) float64 {
 	return q
 }
 
-// remember records the interval's quantiles of both tracks, when each
-// stands on enough requests, and forgets those older than the window.
+// remember records the interval's values of both tracks and forgets
+// those older than the window: with latency histograms the shift of the
+// canary over the stable, when each track served shiftRequests (kept for
+// shiftWindow); without, the quantiles, when each stands on enough
+// requests.
 func (m *machine) remember(i int, r canary.Rule, c, s canary.Observation) {
 	b := m.evidence(i)
 	keep := b.Intervals[:0:0]
 	for _, iv := range b.Intervals {
-		if iv.At.After(m.now.Add(-m.window(r))) {
+		w := m.window(r)
+		if iv.Shift != nil {
+			w = m.shiftWindow(r)
+		}
+		if iv.At.After(m.now.Add(-w)) {
 			keep = append(keep, iv)
 		}
 	}
-	need := analysis.QuantileRequests(quantile(r))
-	if !c.Measurement.NoData && !s.Measurement.NoData && c.Measurement.Samples >= need && s.Measurement.Samples >= need {
-		keep = append(keep, canary.IntervalValues{At: m.now, Canary: c.Measurement.Value, Stable: s.Measurement.Value})
+	cm, sm := c.Measurement, s.Measurement
+	iv := canary.IntervalValues{At: m.now, Canary: cm.Value, Stable: sm.Value}
+	switch {
+	case cm.NoData || sm.NoData:
+	case len(cm.Latency) > 0 && len(sm.Latency) > 0:
+		if cm.Samples >= shiftRequests && sm.Samples >= shiftRequests {
+			if d, ok := intervalShift(cm.Latency, sm.Latency, r.WorseBy.Kind == canary.KindPercent); ok {
+				iv.Shift = &d
+				keep = append(keep, iv)
+			}
+		}
+	default:
+		need := analysis.QuantileRequests(quantile(r))
+		if cm.Samples >= need && sm.Samples >= need {
+			keep = append(keep, iv)
+		}
 	}
 	b.Intervals = keep
+}
+
+// intervalShift is the Hodges-Lehmann shift of an interval's canary
+// latencies over the stable's, of their logarithms when relative.
+func intervalShift(ch, sh []canary.LatencyBucket, relative bool) (float64, bool) {
+	x, err := histogramSample(ch)
+	if err != nil {
+		return 0, false
+	}
+	y, err := histogramSample(sh)
+	if err != nil {
+		return 0, false
+	}
+	d, err := analysis.IntervalShift(x, y, relative)
+	return d, err == nil && !math.IsNaN(d)
 }
 
 // intervalPairs are the remembered per-interval values of both tracks;
@@ -350,7 +403,7 @@ func intervalPairs(b *canary.BaselineEvidence, relative bool) (cs, ss []float64)
 		return nil, nil
 	}
 	for _, iv := range b.Intervals {
-		if relative && (iv.Canary <= 0 || iv.Stable <= 0) {
+		if iv.Shift != nil || (relative && (iv.Canary <= 0 || iv.Stable <= 0)) {
 			continue
 		}
 		cs, ss = append(cs, iv.Canary), append(ss, iv.Stable)

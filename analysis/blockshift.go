@@ -1,0 +1,70 @@
+package analysis
+
+import (
+	"fmt"
+	"math"
+)
+
+// TestIntervalShifts names the block test in Comparison.Test.
+const TestIntervalShifts = "interval-shifts"
+
+// IntervalShift is one interval's shift of the canary's latencies over
+// the stable's: the Hodges-Lehmann estimate (the median of all pairwise
+// differences xᵢ − yⱼ of the interval's requests), of the logarithms
+// when relative is set. It is the unit the block test (ShiftTest) treats
+// as independent.
+func IntervalShift(x, y Sample, relative bool) (float64, error) {
+	if x.n == 0 || y.n == 0 {
+		return 0, ErrEmpty
+	}
+	if relative {
+		var err error
+		if x, err = logSample(x); err != nil {
+			return 0, err
+		}
+		if y, err = logSample(y); err != nil {
+			return 0, err
+		}
+	}
+	return HodgesLehmann(x, y), nil
+}
+
+// ShiftTest compares the canary with the stable on per-interval shifts
+// (IntervalShift, one per interval both tracks served): is the typical
+// shift above tolerance (relative: a relative change, 0.2 for 20%, the
+// shifts being of logarithms)? It is the Wilcoxon signed-rank test on the
+// shifts (SignedRank), so the interval, not the request, is the unit of
+// independence: noise both tracks share in an interval (a slow
+// dependency, load) cancels within the interval's shift, and noise that
+// moves one track's whole interval (a slow pod, a noisy neighbour, GC)
+// shows as the spread of the shifts, which the test measures instead of
+// assuming it away as a test on every request does. Shifts within
+// rounding of the tolerance (Roundoff) count as equal to it: on
+// histogram data a shift of exactly one bin is not evidence of more than
+// a tolerance of one bin.
+func ShiftTest(shifts []float64, tolerance, confidence float64, relative bool) (Comparison, error) {
+	tol := tolerance
+	if relative {
+		if tolerance <= -1 {
+			return Comparison{}, fmt.Errorf("relative tolerance %v: %w", tolerance, ErrInvalid)
+		}
+		tol = math.Log1p(tolerance)
+	}
+	d := make([]float64, len(shifts))
+	for i, v := range shifts {
+		d[i] = v
+		if math.Abs(v-tol) <= Roundoff(tol) {
+			d[i] = tol
+		}
+	}
+	c, err := SignedRank(d, tol, confidence)
+	if err != nil {
+		return Comparison{}, err
+	}
+	c.Test = TestIntervalShifts
+	if relative {
+		c.Estimate, c.Lower, c.Upper = math.Expm1(c.Estimate), math.Expm1(c.Lower), math.Expm1(c.Upper)
+		c.Tolerance = tolerance
+	}
+	return c, nil
+}
