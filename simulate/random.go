@@ -56,12 +56,12 @@ func binomial(rng *rand.Rand, n, p float64) float64 {
 }
 
 // lognormalFactor is a multiplicative noise factor exp(σZ − σ²/2) (mean
-// 1), or exp(σZ) (median 1) when median is set.
-func lognormalFactor(rng *rand.Rand, sigma float64, median bool) float64 {
+// 1), or exp(σZ) (median 1) when median is set, of a standard normal z.
+func lognormalFactor(z, sigma float64, median bool) float64 {
 	if sigma <= 0 {
 		return 1
 	}
-	z := sigma * rng.NormFloat64()
+	z *= sigma
 	if median {
 		return math.Exp(z)
 	}

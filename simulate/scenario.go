@@ -118,6 +118,27 @@ type Noise struct {
 	ErrorRate canary.Percent `yaml:"errorRate"`
 	// RPS is the variation of the service's traffic.
 	RPS canary.Percent `yaml:"rps"`
+	// Autocorrelation carries each factor over from one draw to the next:
+	// the normal behind every lognormal factor is AR(1) with this
+	// coefficient (0: independent draws, 0.8: a slow period lasts about
+	// five draws). Between 0 and 1 (0.5, or 50%).
+	Autocorrelation float64 `yaml:"autocorrelation"`
+	// Slow is each track's own chance, per draw, of a slow interval (a GC
+	// storm, a noisy neighbour): its latencies multiplied by SlowBy on top
+	// of the lognormal factors. A heavy tail of interval latencies.
+	Slow canary.Percent `yaml:"slow"`
+	// SharedSlow is the chance, per draw, that both tracks are slow
+	// together (a dependency's bad minute).
+	SharedSlow canary.Percent `yaml:"sharedSlow"`
+	// SlowBy is the latency factor of a slow interval. Default: 2.
+	SlowBy float64 `yaml:"slowBy"`
+	// Diurnal is the amplitude of a daily swing of the traffic: rps ×
+	// (1 + Diurnal·sin(2π·(t + DiurnalAt)/24h)), t since the rollout
+	// started.
+	Diurnal canary.Percent `yaml:"diurnal"`
+	// DiurnalAt is where in the day the rollout starts, from the mean
+	// traffic on the rise (0) to the peak (6h) and the trough (18h).
+	DiurnalAt canary.Duration `yaml:"diurnalAt"`
 }
 
 // Expect is the right decision for the scenario.
@@ -142,6 +163,7 @@ const (
 	defaultP50       = 100 * time.Millisecond
 	defaultErrorRate = 0.001
 	defaultNoiseStep = 30 * time.Second
+	defaultSlowBy    = 2.0
 	// z95 is the standard normal's 95th percentile.
 	z95 = 1.6448536269514722
 )
@@ -247,6 +269,24 @@ func (sc *Scenario) validate() error {
 	}
 	if sc.Noise.Every == 0 {
 		sc.Noise.Every = canary.Duration(defaultNoiseStep)
+	}
+	n := &sc.Noise
+	if !(n.Autocorrelation >= 0 && n.Autocorrelation < 1) {
+		bad("noise.autocorrelation: %v: want at least 0 and below 1 (0.5 carries half of each draw into the next)", n.Autocorrelation)
+	}
+	for _, f := range []struct {
+		name string
+		v    canary.Percent
+	}{{"slow", n.Slow}, {"sharedSlow", n.SharedSlow}, {"diurnal", n.Diurnal}} {
+		if f.v < 0 || f.v > 1 {
+			bad("noise.%s: %s: want 0%% to 100%%", f.name, f.v)
+		}
+	}
+	if n.SlowBy == 0 {
+		n.SlowBy = defaultSlowBy
+	}
+	if !(n.SlowBy >= 1) || math.IsInf(n.SlowBy, 0) {
+		bad("noise.slowBy: %v: want a latency factor of at least 1 (2 doubles latencies)", n.SlowBy)
 	}
 	return errors.Join(errs...)
 }

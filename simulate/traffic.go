@@ -92,6 +92,7 @@ type traffic struct {
 	period              int64
 	latF, errF          [2]float64
 	sharedF, rpsF       float64
+	z                   [6]float64 // the AR(1) normals behind the factors
 	dists               map[[2]int]*distribution
 	scratch             [numBins]float64
 	tickSecs, noiseStep float64
@@ -143,14 +144,43 @@ func (t *traffic) drawNoise(a time.Duration) {
 	if p == t.period || t.rng == nil {
 		return
 	}
+	first := t.period < 0
 	t.period = p
 	n := t.m.sc.Noise
-	for ti := range 2 {
-		t.latF[ti] = lognormalFactor(t.rng, float64(n.Latency), true)
-		t.errF[ti] = lognormalFactor(t.rng, float64(n.ErrorRate), false)
+	// Each factor's normal is AR(1): z ← ρz + √(1−ρ²)ε, stationary from
+	// the first draw.
+	rho := n.Autocorrelation
+	for k := range t.z {
+		e := t.rng.NormFloat64()
+		if first {
+			t.z[k] = e
+		} else {
+			t.z[k] = rho*t.z[k] + math.Sqrt(1-rho*rho)*e
+		}
 	}
-	t.sharedF = lognormalFactor(t.rng, float64(n.Shared), true)
-	t.rpsF = lognormalFactor(t.rng, float64(n.RPS), false)
+	shared := 1.0
+	if n.SharedSlow > 0 && t.rng.Float64() < float64(n.SharedSlow) {
+		shared = n.SlowBy
+	}
+	for ti := range 2 {
+		t.latF[ti] = lognormalFactor(t.z[ti], float64(n.Latency), true)
+		if n.Slow > 0 && t.rng.Float64() < float64(n.Slow) {
+			t.latF[ti] *= n.SlowBy
+		}
+		t.errF[ti] = lognormalFactor(t.z[2+ti], float64(n.ErrorRate), false)
+	}
+	t.sharedF = shared * lognormalFactor(t.z[4], float64(n.Shared), true)
+	t.rpsF = lognormalFactor(t.z[5], float64(n.RPS), false)
+}
+
+// diurnal is the daily swing of the traffic at a (a factor, mean 1).
+func (t *traffic) diurnal(a time.Duration) float64 {
+	n := t.m.sc.Noise
+	if n.Diurnal == 0 {
+		return 1
+	}
+	day := (a + n.DiurnalAt.D()).Hours() / 24
+	return 1 + float64(n.Diurnal)*math.Sin(2*math.Pi*day)
 }
 
 // generate draws the tick starting at a.
@@ -158,7 +188,7 @@ func (t *traffic) generate(a time.Duration) tickData {
 	t.drawNoise(a)
 	var td tickData
 	w := float64(t.weightAt(a)) / 100
-	rps := t.m.rps(a) * t.rpsF
+	rps := t.m.rps(a) * t.rpsF * t.diurnal(a)
 	for ti := range 2 {
 		share := 1 - w
 		if ti == 1 {
@@ -176,9 +206,12 @@ func (t *traffic) generate(a time.Duration) tickData {
 			mu += math.Log(t.latF[ti] * t.sharedF)
 			er := math.Min(t.m.value(seg, ti, fieldErrorRate, a)*t.errF[ti], 1)
 			n := t.latencies(&td.hist[ti], [2]int{ti, si}, lambda, mu, sigma)
-			errs := lambda * er
+			// Each request fails with the error rate: binomial given the
+			// requests (their expectation without randomness, fractions
+			// kept).
+			errs := n * er
 			if t.rng != nil {
-				errs = math.Min(poisson(t.rng, errs), n)
+				errs = binomial(t.rng, n, er)
 			}
 			td.requests[ti] += n
 			td.errors[ti] += errs
