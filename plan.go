@@ -279,9 +279,22 @@ type Analysis struct {
 	// is judged; fewer makes the evaluation "insufficient". Default: 100.
 	MinRequests int `json:"minRequests,omitempty"`
 	// MaxHoldExtension is how far a hold may be extended for lack of
-	// judged evaluations before the rollout pauses and says why. Default:
-	// 0, meaning as long as the step's hold.
+	// judged evaluations before the rollout pauses and says why. Outages
+	// of the metric source (evaluations that measured nothing: an error,
+	// or no data from either track) extend the hold by their own length on
+	// top of it, and pause the rollout only when they add up to more than
+	// MaxHoldExtension in one step. Default: 0, meaning as long as the
+	// step's hold.
 	MaxHoldExtension Duration `json:"maxHoldExtension,omitempty"`
+	// Confidence of threshold rules (rules with above or below): a rule
+	// breaches only when the lower confidence bound of what it measures
+	// (the share of failed requests, of requests slower than the latency,
+	// of the service's requests that failed) is above its threshold, with
+	// bounds valid under repeated looks, so judging every interval does
+	// not add false breaches. A rule's confidence overrides it. Above 50%
+	// and below 100%. Default: 95% (docs/decisions.md gives the numbers
+	// behind it). compare: baseline rules have their own default, 99%.
+	Confidence Percent `json:"confidence,omitempty"`
 	// Metrics is where measurements come from. Default: builtin.
 	Metrics MetricsSource `json:"metrics,omitempty"`
 }
@@ -463,11 +476,31 @@ type Rule struct {
 	// +kubebuilder:validation:Schemaless
 	// +kubebuilder:pruning:PreserveUnknownFields
 	WorseBy Quantity `json:"worseBy,omitzero"`
-	// Confidence of a compare: baseline rule's verdicts: a breach needs the
-	// canary to be worse by more than worseBy with this confidence, and a
-	// pass needs it to be not worse by more with this confidence. Above 50%
-	// and below 100%. Default: 99%.
+	// Confidence of the rule's verdicts. For a compare: baseline rule, a
+	// breach needs the canary to be worse by more than worseBy with this
+	// confidence, and a pass needs it to be not worse by more with this
+	// confidence; default 99%. For a threshold rule, a breach needs the
+	// lower confidence bound above the threshold (and pass: evidence the
+	// upper bound at or below it); default analysis.confidence. Above 50%
+	// and below 100%.
 	Confidence Percent `json:"confidence,omitempty"`
+	// Judge is how a threshold rule reads its measurement: "confidence"
+	// (a breach only on evidence: the lower confidence bound of the share
+	// of failed, slow or burning requests is above the threshold; windows
+	// too small to decide look back over earlier intervals of the step)
+	// or "point" (the runbook's literal reading: the window's value is
+	// compared with the threshold once it holds minRequests canary
+	// requests). Only threshold rules. Default: confidence; requestRate
+	// rules, below thresholds and latency rules without a latency
+	// distribution from the metric source are always judged by point.
+	Judge string `json:"judge,omitempty"`
+	// Pass is what a threshold rule judged with confidence needs to pass:
+	// "estimate" (the value at or below the threshold over at least
+	// minRequests canary requests, as the runbook reads it) or "evidence"
+	// (the upper confidence bound at or below the threshold, which takes
+	// more requests: see docs/decisions.md). Either way a window that is
+	// neither a breach nor a pass is insufficient. Default: estimate.
+	Pass string `json:"pass,omitempty"`
 	// For is how long the breach must hold across evaluations before the
 	// rule fires, like a Prometheus alerting rule's for. At least the
 	// interval. Default: analysis.interval.
@@ -483,6 +516,14 @@ type Rule struct {
 // CompareBaseline is Rule.Compare for judging the canary against the
 // stable track.
 const CompareBaseline = "baseline"
+
+// Rule.Judge and Rule.Pass values.
+const (
+	JudgeConfidence = "confidence"
+	JudgePoint      = "point"
+	PassEstimate    = "estimate"
+	PassEvidence    = "evidence"
+)
 
 // Threshold returns the rule's threshold and comparison ("above"/"below").
 func (r Rule) Threshold() (Quantity, string) {
@@ -658,5 +699,7 @@ const (
 	DefaultActionTimeout = 5 * time.Minute
 	DefaultObjective     = 0.999
 	DefaultConfidence    = 0.99
-	DefaultNamespace     = "default"
+	// DefaultThresholdConfidence is analysis.confidence: threshold rules'.
+	DefaultThresholdConfidence = 0.95
+	DefaultNamespace           = "default"
 )

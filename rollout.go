@@ -107,7 +107,8 @@ type RuleState struct {
 	Name string `json:"name"`
 	// Verdict of the last evaluation.
 	Verdict Verdict `json:"verdict,omitempty"`
-	// ActiveAt is when the current run of breaches began; zero when the
+	// ActiveAt is the nominal time (the step's start + i × interval) of
+	// the first breaching evaluation of the current streak; zero when the
 	// rule is not pending.
 	// +kubebuilder:validation:Schemaless
 	// +kubebuilder:validation:Type=string
@@ -115,6 +116,18 @@ type RuleState struct {
 	ActiveAt time.Time `json:"activeAt,omitzero"`
 	// Firing is set once the breach has held for the rule's For.
 	Firing bool `json:"firing,omitempty"`
+	// Streak counts the breaching evaluations of the current streak that
+	// advanced it, and StreakTick is the evaluation (Tick) of the last of
+	// them: the rule has been pending for (Streak − 1) × interval.
+	// Insufficient, nodata and error evaluations neither advance nor
+	// clear it; a breach carried only by requests an earlier breach of
+	// the streak already counted does not advance it.
+	Streak     int `json:"streak,omitempty"`
+	StreakTick int `json:"streakTick,omitempty"`
+	// Windows are a threshold rule's counts of the step's last
+	// evaluations, oldest first, which a window too small to decide pools
+	// (at most 10).
+	Windows []WindowCounts `json:"windows,omitempty"`
 	// Value is the last judged value (canonical units) and Samples the
 	// canary requests behind it.
 	Value   float64 `json:"value"`
@@ -125,6 +138,24 @@ type RuleState struct {
 	// Baseline is the evidence a compare: baseline rule has gathered; nil
 	// for other rules.
 	Baseline *BaselineEvidence `json:"baseline,omitempty"`
+}
+
+// WindowCounts are one evaluation's counts behind a threshold rule.
+type WindowCounts struct {
+	// Tick is the evaluation's number in its step (1 is the first).
+	Tick int `json:"tick"`
+	// Requests judged: the canary's, or for a burn rule the service's.
+	Requests int64 `json:"requests"`
+	// Hits are the requests that count against the rule: failed, or
+	// slower than a latency threshold for certain; HitsHigh those that may
+	// be (for a latency from histogram buckets, the bucket holding the
+	// threshold too; else Hits).
+	Hits     int64 `json:"hits"`
+	HitsHigh int64 `json:"hitsHigh,omitempty"`
+	// Canary requests among Requests (a burn rule's).
+	Canary int64 `json:"canary,omitempty"`
+	// Stable requests in the window, for the reasons given.
+	Stable int64 `json:"stable,omitempty"`
 }
 
 // BaselineEvidence is what a compare: baseline rule accumulates across
@@ -202,12 +233,21 @@ type State struct {
 	// JudgedTime is the time of the current step vouched for by judged
 	// evaluations: each covers the time since the previous evaluation, up
 	// to the shortest rule window. The hold completes when it reaches the
-	// hold. LastEvalAt is when the last evaluation ran.
+	// hold. LastEvalAt is the nominal time of the last evaluation (its tick).
 	JudgedTime time.Duration `json:"judgedTime"`
 	// +kubebuilder:validation:Schemaless
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Format=date-time
 	LastEvalAt time.Time `json:"lastEvalAt,omitzero"`
+	// Tick is the number of the last evaluation in the current step:
+	// evaluation i is due at the step's nominal start + i × interval (as
+	// Prometheus aligns rule evaluations), whatever the scheduler's
+	// jitter; ticks that passed without an evaluation count too.
+	Tick int `json:"tick,omitempty"`
+	// OutageTime is the time of the current step's evaluations that
+	// measured nothing (the metric source failed or had no data for
+	// either track): it extends the hold by its own length.
+	OutageTime time.Duration `json:"outageTime,omitempty"`
 	// Weight is the confirmed canary weight; FlagPercent and FlagEnabled
 	// the confirmed flag.
 	Weight      int  `json:"weight"`

@@ -178,12 +178,18 @@ func (m *machine) resume(cmd Command) {
 	m.st.FailingSince, m.st.RetryAt, m.st.Escalated = time.Time{}, time.Time{}, false
 	for i, r := range m.p.Spec.Rules {
 		if r.Action == canary.ActionPause {
-			m.st.Rules[i].ActiveAt, m.st.Rules[i].Firing = time.Time{}, false
+			rs := &m.st.Rules[i]
+			rs.ActiveAt, rs.Firing, rs.Streak, rs.StreakTick = time.Time{}, false, 0, 0
 		}
 	}
 	if m.st.Phase == canary.PhaseProgressing && !m.st.StepStartedAt.IsZero() && !m.st.HoldDone {
 		m.st.StepStartedAt = m.st.StepStartedAt.Add(paused)
-		m.st.LastEvalAt = m.now // the paused time is not vouched for
+		// The paused time is not vouched for: the next evaluation covers
+		// one interval, from the grid's last tick.
+		m.st.LastEvalAt = m.st.NextEvalAt.Add(-m.interval())
+		if at := m.dueAt(); !at.After(m.now) {
+			m.st.LastEvalAt = at
+		}
 		if hold := m.p.Spec.Steps[m.st.Step].Hold.D(); m.now.Sub(m.st.StepStartedAt) > hold {
 			// Past the hold already: the judged time is kept and the
 			// extension starts afresh.

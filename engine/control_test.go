@@ -126,7 +126,7 @@ func TestPauseStopsTheHoldClockAndResumeContinues(t *testing.T) {
 
 func TestPausedRolloutStillRollsBackOnFiringRule(t *testing.T) {
 	s := toPhase(t, canary.PhasePaused)
-	s.metrics = fault(0, 0, trackMetrics{450 * time.Millisecond, 0.06})
+	s.metrics = fault(0, 0, trackMetrics{450 * time.Millisecond, 0.2})
 	s.run(time.Hour)
 	if s.st.Phase != canary.PhaseRolledBack || s.st.RollbackKind != canary.ActionRollbackImmediate {
 		t.Fatalf("phase %s kind %s, want an immediate rollback\n%s", s.st.Phase, s.st.RollbackKind, s.timeline())

@@ -80,7 +80,7 @@ func TestDecisionMatrixRows(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := newSim(t, runbookPlan())
+			s := newSim(t, pointPlan())
 			s.metrics = fault(tt.step, tt.from, tt.bad)
 			s.run(5 * time.Hour)
 			rb := s.first(canary.EvRollbackStarted)
@@ -125,7 +125,7 @@ func TestRollbackActionOrder(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := newSim(t, runbookPlan())
+			s := newSim(t, pointPlan())
 			s.metrics = fault(1, 0, tt.bad)
 			s.run(5 * time.Hour)
 			tr := s.traffic()
@@ -152,9 +152,11 @@ func TestRollbackActionOrder(t *testing.T) {
 	}
 }
 
+// TestBoundaries reads the matrix by point (judge: point), the runbook's
+// arithmetic; threshold_test.go judges it with confidence.
 func TestBoundaries(t *testing.T) {
 	t.Run("a value equal to the threshold is not above it", func(t *testing.T) {
-		s := newSim(t, runbookPlan())
+		s := newSim(t, pointPlan())
 		s.metrics = fault(0, 0, trackMetrics{600 * time.Millisecond, 0.01})
 		s.run(5 * time.Hour)
 		if s.st.Phase != canary.PhaseSucceeded || s.has(canary.EvRulePending) {
@@ -162,7 +164,7 @@ func TestBoundaries(t *testing.T) {
 		}
 	})
 	t.Run("one passing evaluation inside a breach resets for", func(t *testing.T) {
-		s := newSim(t, runbookPlan())
+		s := newSim(t, pointPlan())
 		s.metrics = func(s *sim, tr canary.Track) trackMetrics {
 			e := s.stepElapsed()
 			if tr == canary.TrackCanary && s.st.Step == 0 && e >= 12*minute && e != 15*minute {
@@ -180,7 +182,7 @@ func TestBoundaries(t *testing.T) {
 		}
 	})
 	t.Run("a breach of a gradual and an immediate row rolls back immediately", func(t *testing.T) {
-		s := newSim(t, runbookPlan())
+		s := newSim(t, pointPlan())
 		// 6% errors breach both 5xx rows; make the gradual one fire first by
 		// giving both the same for.
 		s.plan.Spec.Rules[2].For = s.plan.Spec.Rules[3].For
@@ -206,6 +208,8 @@ func TestNoEvidenceNeverPromotes(t *testing.T) {
 		name       string
 		measure    func(s *sim, q canary.Query) canary.Observation
 		wantReason string
+		pausedAt   time.Duration // hold + the extension, + the outage's own length
+		wantCount  string
 	}{
 		{"no canary traffic", func(s *sim, q canary.Query) canary.Observation {
 			m := canary.Measurement{Value: 0.001, Samples: 5000}
@@ -213,17 +217,18 @@ func TestNoEvidenceNeverPromotes(t *testing.T) {
 				m = canary.Measurement{NoData: true}
 			}
 			return canary.Observation{Query: q, Measurement: m}
-		}, "nodata"},
+		}, "no canary requests in the last 5m (50,000 stable requests): send more traffic", 60 * minute, "0 of 120 evaluations judged"},
 		{"too little canary traffic", func(s *sim, q canary.Query) canary.Observation {
 			m := canary.Measurement{Value: 0.001, Samples: 5000}
 			if q.Track == canary.TrackCanary {
 				m.Samples = 40
 			}
 			return canary.Observation{Query: q, Measurement: m}
-		}, "insufficient"},
+		}, "insufficient", 60 * minute, "0 of 120 evaluations judged"},
 		{"metric source errors", func(s *sim, q canary.Query) canary.Observation {
 			return canary.Observation{Query: q, Err: "query prometheus: connection refused"}
-		}, "error"},
+		}, "the metric source measured nothing for 30m30s of this step, more than maxHoldExtension (30m)", 30*minute + 30*time.Second,
+			"0 of 61 evaluations judged"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -241,10 +246,10 @@ func TestNoEvidenceNeverPromotes(t *testing.T) {
 				t.Errorf("hold extended at %v, want 30m", got)
 			}
 			p := s.first(canary.EvPaused)
-			if got := p.Time.Sub(t0); got != 60*minute {
-				t.Errorf("paused at %v, want 60m (hold + an extension as long as the hold)", got)
+			if got := p.Time.Sub(t0); got != tt.pausedAt {
+				t.Errorf("paused at %v, want %v", got, tt.pausedAt)
 			}
-			if !strings.Contains(p.Message, tt.wantReason) || !strings.Contains(p.Message, "0 of 120 evaluations judged") {
+			if !strings.Contains(p.Message, tt.wantReason) || !strings.Contains(p.Message, tt.wantCount) {
 				t.Errorf("pause reason %q does not say %q and the count", p.Message, tt.wantReason)
 			}
 			if s.st.Weight != 5 {

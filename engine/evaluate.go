@@ -55,7 +55,7 @@ func (m *machine) ruleQueries(r canary.Rule) []canary.Query {
 	var qs []canary.Query
 	for _, w := range ws {
 		for _, t := range []canary.Track{canary.TrackCanary, canary.TrackStable} {
-			qs = append(qs, canary.Query{Metric: baseMetric(r.Metric), Track: t, Window: w, At: m.now})
+			qs = append(qs, canary.Query{Metric: baseMetric(r.Metric), Track: t, Window: w, At: m.dueAt()})
 		}
 	}
 	return qs
@@ -159,78 +159,98 @@ func (m *machine) recordBaseline(obs []canary.Observation) {
 	m.emitf(canary.EvEvaluated, "", "no baseline burn before the rollout; burn rules vs baseline use the stable track's burn instead")
 }
 
+// dueAt is the nominal time of the evaluation due now: the latest tick of
+// the step's grid (NextEvalAt, NextEvalAt + interval, …) at or before now,
+// whatever the scheduler's jitter. Queries measure windows ending there.
+func (m *machine) dueAt() time.Time {
+	next := m.st.NextEvalAt
+	if next.IsZero() || m.now.Before(next) {
+		return next
+	}
+	return next.Add(m.now.Sub(next) / m.interval() * m.interval())
+}
+
 // evaluate judges every rule, updates their for-timers and acts on the
-// most severe firing rule.
+// most severe firing rule. It works on the evaluation's nominal time
+// (dueAt), so the same observations decide alike however late it runs.
 func (m *machine) evaluate(obs []canary.Observation) {
+	at := m.dueAt()
+	ticks := 1 + int(at.Sub(m.st.NextEvalAt)/m.interval())
+	m.st.Tick += ticks
 	idx := make(map[obsKey]canary.Observation, len(obs))
 	for _, o := range obs {
 		idx[obsKey{o.Query.Metric, o.Query.Track, o.Query.Window}] = o
 	}
 	evals := make([]canary.Evaluation, len(m.p.Spec.Rules))
-	allJudged := true
+	allJudged, outage := true, false
 	for i, r := range m.p.Spec.Rules {
-		ev := m.judge(i, r, idx)
-		m.updateRule(i, r, &ev)
+		ev, advance := m.judge(i, r, idx)
+		m.updateRule(i, r, &ev, advance, at)
 		evals[i] = ev
 		allJudged = allJudged && ev.Verdict.Judged()
+		outage = outage || ev.Verdict == canary.VerdictError || ev.Verdict == canary.VerdictNoData
 	}
 	m.st.Evaluations++
-	if allJudged && m.st.Phase == canary.PhaseProgressing {
-		m.st.Judged++
-		m.st.JudgedTime += m.covered()
+	if m.st.Phase == canary.PhaseProgressing {
+		switch {
+		case allJudged:
+			m.st.Judged++
+			m.st.JudgedTime += m.covered(at)
+		case outage:
+			m.st.OutageTime += time.Duration(ticks) * m.interval()
+		}
 	}
-	m.st.LastEvalAt = m.now
-	for !m.st.NextEvalAt.After(m.now) {
-		m.st.NextEvalAt = m.st.NextEvalAt.Add(m.interval())
-	}
+	m.st.LastEvalAt = at
+	m.st.NextEvalAt = at.Add(m.interval())
 	m.emit(canary.Event{Type: canary.EvEvaluated, Evaluations: evals, Message: summarize(evals)})
 	m.actOnFiring(evals)
 }
 
-// covered is the time this evaluation vouches for: since the previous one
-// (or the step's start), but no more than the shortest rule window, since
-// a measurement speaks only for its window.
-func (m *machine) covered() time.Duration {
+// covered is the time this evaluation, at nominal time at, vouches for:
+// since the previous one (or the step's start), but no more than the
+// shortest rule window, since a measurement speaks only for its window.
+func (m *machine) covered(at time.Time) time.Duration {
 	since := m.st.LastEvalAt
 	if since.Before(m.st.StepStartedAt) {
 		since = m.st.StepStartedAt
 	}
-	span := m.now.Sub(since)
+	span := at.Sub(since)
 	for _, r := range m.p.Spec.Rules {
 		span = min(span, max(m.window(r), m.interval()))
 	}
 	return max(span, 0)
 }
 
-// judge computes rule i's verdict from the observations.
-func (m *machine) judge(i int, r canary.Rule, idx map[obsKey]canary.Observation) canary.Evaluation {
+// judge computes rule i's verdict from the observations, and reports
+// whether a breach advances the rule's streak (see updateRule).
+func (m *machine) judge(i int, r canary.Rule, idx map[obsKey]canary.Observation) (canary.Evaluation, bool) {
 	q, op := r.Threshold()
 	w := m.window(r)
 	ev := canary.Evaluation{Rule: r.DisplayName(), Metric: r.Metric, Window: w, Threshold: q.Value, Op: op}
 	if r.Compare == canary.CompareBaseline {
 		m.judgeBaseline(i, r, idx, &ev)
-		return ev
+		return ev, true
 	}
 	c, okC := idx[obsKey{baseMetric(r.Metric), canary.TrackCanary, w}]
 	s, okS := idx[obsKey{baseMetric(r.Metric), canary.TrackStable, w}]
+	stableOK := okS && s.Err == "" && !s.Measurement.NoData && s.Measurement.Samples > 0
 	switch {
 	case !okC:
 		ev.Verdict, ev.Detail = canary.VerdictError, "no measurement of the canary was taken"
-		return ev
+		return ev, false
 	case c.Err != "":
 		ev.Verdict, ev.Detail = canary.VerdictError, c.Err
-		return ev
+		return ev, false
+	case c.Measurement.NoData && !stableOK:
+		ev.Verdict, ev.Detail = canary.VerdictNoData, fmt.Sprintf("the source returned no data for either track over the last %s "+
+			"(no traffic at all, or a broken metrics pipeline)", canary.FormatDuration(w))
+		return ev, false
 	case c.Measurement.NoData:
-		ev.Verdict, ev.Detail = canary.VerdictNoData, "the source returned no data for the canary"
-		return ev
+		// The stable has traffic: the canary had none, which is a lack
+		// of evidence, not a broken pipeline.
+		c.Measurement = canary.Measurement{}
 	}
 	ev.Samples = c.Measurement.Samples
-	if ev.Samples < m.minRequests() {
-		ev.Verdict = canary.VerdictInsufficient
-		ev.Detail = fmt.Sprintf("%d canary requests in %s, need %d", ev.Samples, canary.FormatDuration(w), m.minRequests())
-		return ev
-	}
-	stableOK := okS && s.Err == "" && !s.Measurement.NoData && s.Measurement.Samples > 0
 	if r.Metric != canary.MetricBurnRate {
 		ev.Value = c.Measurement.Value
 		if stableOK {
@@ -238,23 +258,51 @@ func (m *machine) judge(i int, r canary.Rule, idx map[obsKey]canary.Observation)
 			ev.Stable = &v
 		}
 	} else if !m.burn(r, c, s, stableOK, &ev) {
-		return ev
+		return ev, false
 	}
-	breached := func(v float64) bool { return (op == "above" && v > q.Value) || (op == "below" && v < q.Value) }
-	ev.Verdict = canary.VerdictPass
-	if breached(ev.Value) {
-		ev.Verdict = canary.VerdictBreach
+	advance := true
+	if wc, p0, ok := m.windowCounts(r, c, s, stableOK); ok {
+		advance = m.judgeProportion(r, m.pool(i, r, wc, p0), &ev)
+	} else if !m.judgePoint(r, &ev, stableOK, s) {
+		return ev, false
 	}
-	if sw := r.ShortWindow.D(); sw > 0 && r.Metric == canary.MetricBurnRate {
+	if sw := r.ShortWindow.D(); sw > 0 && r.Metric == canary.MetricBurnRate && ev.Verdict == canary.VerdictBreach {
 		short, ok := m.shortBurn(r, idx, &ev)
 		if !ok {
-			return ev
+			return ev, false
 		}
-		if !breached(short) {
+		if short <= q.Value {
 			ev.Verdict = canary.VerdictPass
 		}
 	}
-	return ev
+	return ev, advance
+}
+
+// judgePoint is the runbook's literal reading of a threshold rule: the
+// window's value against the threshold, once the window holds
+// minRequests canary requests. It reports false when insufficient.
+func (m *machine) judgePoint(r canary.Rule, ev *canary.Evaluation, stableOK bool, s canary.Observation) bool {
+	q, op := r.Threshold()
+	if ev.Samples < m.minRequests() {
+		ev.Verdict = canary.VerdictInsufficient
+		var stable int64
+		if stableOK {
+			stable = s.Measurement.Samples
+		}
+		span := canary.FormatDuration(m.window(r))
+		if ev.Samples == 0 {
+			ev.Detail = fmt.Sprintf("no canary requests in the last %s (%s stable requests): %s", span, count(stable), moreTraffic)
+		} else {
+			ev.Detail = fmt.Sprintf("%s canary requests in the last %s (%s stable), need %d: %s",
+				count(ev.Samples), span, count(stable), m.minRequests(), moreTraffic)
+		}
+		return false
+	}
+	ev.Verdict = canary.VerdictPass
+	if (op == "above" && ev.Value > q.Value) || (op == "below" && ev.Value < q.Value) {
+		ev.Verdict = canary.VerdictBreach
+	}
+	return true
 }
 
 // shortBurn measures a multi-window burn rule's burn over its short
@@ -334,43 +382,56 @@ func (m *machine) burn(r canary.Rule, c, s canary.Observation, stableOK bool, ev
 	return true
 }
 
-// updateRule moves rule i's for-timer, Prometheus style.
-func (m *machine) updateRule(i int, r canary.Rule, ev *canary.Evaluation) {
+// updateRule moves rule i's for-timer, Prometheus style, on nominal
+// time: a breach that advances the streak adds an interval to it (the
+// first starts it at at), and the rule fires once its breaching
+// evaluations span the rule's for — for: 4s at a 1s interval fires on the
+// 5th consecutive breach. A pass clears it; insufficient, nodata, error
+// and a breach that does not advance (see judgeProportion) leave it.
+func (m *machine) updateRule(i int, r canary.Rule, ev *canary.Evaluation, advance bool, at time.Time) {
 	rs := &m.st.Rules[i]
 	rs.Verdict, rs.Detail = ev.Verdict, ""
-	if !ev.Verdict.Judged() {
+	if !ev.Verdict.Judged() || (ev.Verdict == canary.VerdictBreach && !advance) {
 		rs.Detail = ev.Detail
 	}
 	if ev.Verdict.Judged() {
 		rs.Value, rs.Samples = ev.Value, ev.Samples
 		m.rememberValue(r.Metric, ev)
 	}
-	switch ev.Verdict {
-	case canary.VerdictBreach:
-		if rs.ActiveAt.IsZero() {
-			rs.ActiveAt = m.now
+	switch {
+	case ev.Verdict == canary.VerdictBreach && advance:
+		if rs.Streak == 0 {
+			rs.ActiveAt = at
 			m.emit(canary.Event{Type: canary.EvRulePending, Rule: rs.Name, Urgency: canary.UrgencyLow,
 				Message: fmt.Sprintf("%s pending: %s", rs.Name, valueText(r, ev))})
 		}
-		ev.PendingFor = m.now.Sub(rs.ActiveAt)
+		rs.Streak++
+		rs.StreakTick = m.st.Tick
+		ev.PendingFor = m.pendingFor(rs)
 		if !rs.Firing && ev.PendingFor >= m.forDuration(r) {
 			rs.Firing = true
 			m.emit(canary.Event{Type: canary.EvRuleFiring, Rule: rs.Name, Urgency: r.Urgency,
 				Message: fmt.Sprintf("%s firing: %s for %s", rs.Name, valueText(r, ev), canary.FormatDuration(ev.PendingFor))})
 		}
 		ev.Firing = rs.Firing
-	case canary.VerdictPass:
-		if !rs.ActiveAt.IsZero() {
+	case ev.Verdict == canary.VerdictPass:
+		if rs.Streak > 0 {
 			m.emit(canary.Event{Type: canary.EvRuleCleared, Rule: rs.Name,
 				Message: fmt.Sprintf("%s cleared: %s", rs.Name, valueText(r, ev))})
 		}
-		rs.ActiveAt, rs.Firing = time.Time{}, false
+		rs.ActiveAt, rs.Firing, rs.Streak, rs.StreakTick = time.Time{}, false, 0, 0
 	default:
-		if !rs.ActiveAt.IsZero() {
-			ev.PendingFor = m.now.Sub(rs.ActiveAt)
+		if rs.Streak > 0 {
+			ev.PendingFor = m.pendingFor(rs)
 			ev.Firing = rs.Firing
 		}
 	}
+}
+
+// pendingFor is how long rule state rs's breach has held: its advancing
+// breaches, an interval apart.
+func (m *machine) pendingFor(rs *canary.RuleState) time.Duration {
+	return time.Duration(max(rs.Streak-1, 0)) * m.interval()
 }
 
 func (m *machine) rememberValue(metric canary.Metric, ev *canary.Evaluation) {

@@ -77,6 +77,11 @@ func (m *machine) stepConfirmed() {
 	m.st.StepStartedAt = m.now
 	m.st.NextEvalAt = m.now.Add(m.interval())
 	m.st.Judged, m.st.Evaluations, m.st.JudgedTime = 0, 0, 0
+	m.st.Tick, m.st.OutageTime, m.st.LastEvalAt = 0, 0, m.now
+	for i := range m.st.Rules {
+		// Pooling stays within a step, and ticks count from its start.
+		m.st.Rules[i].Windows, m.st.Rules[i].StreakTick = nil, 0
+	}
 	m.st.HoldDone, m.st.Approved, m.st.Extended = false, false, false
 	m.st.ApprovalSince, m.st.ApprovalAskAt = time.Time{}, time.Time{}
 	s := m.p.Spec.Steps[m.st.Step]
@@ -92,17 +97,25 @@ func (m *machine) maxExtension(hold time.Duration) time.Duration {
 }
 
 // checkHold completes the step when its hold has its evidence, extends it
-// when not, and pauses when the extension runs out.
+// when not, and pauses when the extension runs out. It counts on nominal
+// time: the time of the last evaluation's tick since the step started.
+// Outages of the metric source extend the hold by their own length on top
+// of maxHoldExtension, and pause it only when they add up to more.
 func (m *machine) checkHold() {
 	s := m.p.Spec.Steps[m.st.Step]
 	hold := s.Hold.D()
-	elapsed := m.now.Sub(m.st.StepStartedAt)
+	elapsed := max(m.st.LastEvalAt.Sub(m.st.StepStartedAt), 0)
+	ext := m.maxExtension(hold)
 	if !m.st.HoldDone && elapsed >= hold {
 		pending := m.pendingRules()
 		switch {
 		case m.st.JudgedTime >= hold && len(pending) == 0:
 			m.st.HoldDone = true
-		case elapsed >= hold+m.maxExtension(hold) && !m.aboutToFire():
+		case m.st.OutageTime > ext && !m.aboutToFire():
+			m.pause(canary.UrgencyMedium, fmt.Sprintf("%s: the metric source measured nothing for %s of this step, more than maxHoldExtension (%s): %s",
+				m.stepLabel(m.st.Step), canary.FormatDuration(m.st.OutageTime), canary.FormatDuration(ext), m.evidenceGap(hold, pending)))
+			return
+		case elapsed >= hold+m.st.OutageTime+ext && !m.aboutToFire():
 			m.pause(canary.UrgencyMedium, fmt.Sprintf("%s: not enough evidence after %s: %s",
 				m.stepLabel(m.st.Step), canary.FormatDuration(elapsed), m.evidenceGap(hold, pending)))
 			return
@@ -165,7 +178,7 @@ func (m *machine) lastVerdicts() string {
 // about to decide it.
 func (m *machine) aboutToFire() bool {
 	for i, rs := range m.st.Rules {
-		if !rs.ActiveAt.IsZero() && m.now.Before(rs.ActiveAt.Add(m.forDuration(m.p.Spec.Rules[i])+m.interval())) {
+		if rs.Streak > 0 && m.st.LastEvalAt.Before(rs.ActiveAt.Add(m.forDuration(m.p.Spec.Rules[i])+m.interval())) {
 			return true
 		}
 	}
@@ -175,7 +188,7 @@ func (m *machine) aboutToFire() bool {
 func (m *machine) pendingRules() []string {
 	var names []string
 	for _, rs := range m.st.Rules {
-		if !rs.ActiveAt.IsZero() {
+		if rs.Streak > 0 {
 			names = append(names, rs.Name)
 		}
 	}

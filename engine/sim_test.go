@@ -41,6 +41,9 @@ type sim struct {
 	// stepStartAt records when each step's weight was confirmed.
 	stepStartAt map[int]time.Time
 	onEval      func(s *sim) // called after each Next, for property checks
+	// jitter, if set, delays every wake-up by what it returns: a
+	// scheduler that runs late.
+	jitter func(s *sim) time.Duration
 }
 
 func newSim(t *testing.T, p *canary.Plan) *sim {
@@ -172,6 +175,9 @@ func (s *sim) run(limit time.Duration) {
 			return
 		}
 		s.now = out.WakeAt
+		if s.jitter != nil {
+			s.now = s.now.Add(s.jitter(s))
+		}
 	}
 	s.t.Fatal("rollout did not settle in a million cycles")
 }
@@ -243,6 +249,16 @@ func (s *sim) traffic() []string {
 
 // runbookPlan is the runbook as a plan: five steps of 30 minutes, the six
 // rows of the decision matrix, a feature flag moved in lockstep.
+// pointPlan is runbookPlan read literally (judge: point on every rule):
+// the runbook's arithmetic, for tests of `for` and the matrix's timing.
+func pointPlan() *canary.Plan {
+	p := runbookPlan()
+	for i := range p.Spec.Rules {
+		p.Spec.Rules[i].Judge = canary.JudgePoint
+	}
+	return p
+}
+
 func runbookPlan() *canary.Plan {
 	d := func(s string) canary.Duration {
 		v, err := canary.ParseDuration(s)

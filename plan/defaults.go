@@ -84,6 +84,9 @@ func defaultAnalysis(a *canary.Analysis) {
 	if a.MinRequests == 0 {
 		a.MinRequests = canary.DefaultMinRequests
 	}
+	if a.Confidence == 0 {
+		a.Confidence = canary.DefaultThresholdConfidence
+	}
 	if a.Metrics.Provider() == "" {
 		a.Metrics.Builtin = &canary.BuiltinMetrics{}
 	}

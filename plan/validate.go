@@ -167,6 +167,9 @@ func (v *validator) analysis(a *canary.Analysis, path string) {
 		v.add(path+".minRequests", "%d is negative: write 0 or more", a.MinRequests)
 	}
 	v.nonNegative(path+".maxHoldExtension", a.MaxHoldExtension)
+	if c := a.Confidence; c != 0 && (c <= 0.5 || c >= 1) {
+		v.add(path+".confidence", "%s is not a confidence: write a percentage above 50%% and below 100%%, e.g. 95%% (or omit it for 95%%)", c)
+	}
 	m := a.Metrics
 	if m.Builtin != nil && m.Prometheus != nil {
 		v.add(path+".metrics.prometheus", "only one metrics source may be set, but builtin is set too: remove one of them")

@@ -105,10 +105,11 @@ func (v *validator) rule(r *canary.Rule, path string) {
 		if !r.WorseBy.IsZero() {
 			v.add(path+".worseBy", "only rules with compare: baseline have a tolerance: remove worseBy, or add compare: baseline")
 		}
-		if r.Confidence != 0 {
-			v.add(path+".confidence", "only rules with compare: baseline have a confidence: remove it, or add compare: baseline")
+		if c := r.Confidence; c != 0 && (c <= 0.5 || c >= 1) {
+			v.add(path+".confidence", "%s is not a confidence: write a percentage above 50%% and below 100%%, e.g. 95%% (or omit it for analysis.confidence)", c)
 		}
 	}
+	v.judging(*r, path)
 	switch {
 	case r.Vs == "":
 	case !isOneOf(r.Vs, vsValues):
@@ -166,5 +167,26 @@ func (v *validator) atLeastInterval(path string, d canary.Duration, why string) 
 func (v *validator) urgency(path string, u canary.Urgency) {
 	if u != "" && u.Rank() == 0 {
 		v.add(path, "%q is not an urgency: write %s", u, orList(urgencies))
+	}
+}
+
+// judging checks a threshold rule's judge and pass.
+func (v *validator) judging(r canary.Rule, path string) {
+	judges, passes := []string{canary.JudgeConfidence, canary.JudgePoint}, []string{canary.PassEstimate, canary.PassEvidence}
+	switch {
+	case r.Judge == "":
+	case r.Compare != "":
+		v.add(path+".judge", "a rule with compare: baseline is always judged with confidence: remove judge")
+	case !isOneOf(r.Judge, judges):
+		v.add(path+".judge", "%q is not a way to judge: write %s", r.Judge, orList(judges))
+	}
+	switch {
+	case r.Pass == "":
+	case r.Compare != "":
+		v.add(path+".pass", "a rule with compare: baseline passes on evidence already: remove pass")
+	case !isOneOf(r.Pass, passes):
+		v.add(path+".pass", "%q is not a way to pass: write %s", r.Pass, orList(passes))
+	case r.Judge == canary.JudgePoint && r.Pass == canary.PassEvidence:
+		v.add(path+".pass", "pass: evidence needs judge: confidence: remove judge: point, or pass")
 	}
 }

@@ -95,7 +95,7 @@ func TestRunPromotesHealthyCanary(t *testing.T) {
 }
 
 func TestRunRollsBackImmediately(t *testing.T) {
-	f := newFixture(t, 0.08)
+	f := newFixture(t, 0.2) // 20% errors: evidence against the 5% row at once
 	st, err := f.r.Run(context.Background())
 	if err != nil || st.Phase != canary.PhaseRolledBack || st.RollbackKind != canary.ActionRollbackImmediate {
 		t.Fatalf("Run = %s (%s), %v", st.Phase, st.RollbackKind, err)
