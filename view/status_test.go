@@ -70,17 +70,17 @@ var scenarios = []scenario{
 			"flag release_20250814 off", "FIRING 5m"},
 	},
 	{
-		// 5xx at 6% from 12m into step 1: the 1m rule rolls back at once.
+		// 5xx at 20% from 12m into step 1: the 1m rule rolls back at once.
 		name: "rolled_back_immediate",
 		setup: func(t *testing.T) *drive {
 			d := newDrive(t, runbookPlan())
-			d.canary = faultAt(0, 12*minute, served{450 * time.Millisecond, 0.06})
+			d.canary = faultAt(0, 12*minute, served{450 * time.Millisecond, 0.2})
 			d.runTo(t0.Add(20 * minute))
 			return d
 		},
 		phase: canary.PhaseRolledBack,
-		want: []string{"RolledBack · took 13m", "rollback immediate: errorRate 6% > 5% for 1m; done",
-			"5% ✗ → 10%", "FIRING 1m", "6%"},
+		want: []string{"RolledBack · took 13m", "rollback immediate: errorRate 20% > 5% for 1m; done",
+			"5% ✗ → 10%", "FIRING 1m", "20%"},
 	},
 	{
 		name: "succeeded",
