@@ -31,7 +31,7 @@ func TestSimulateTimeline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"runbook over error spike (expected values):", "rollbackStarted", `=> rolled back 50m30s after the start by "errorRate > 1% for 5m"`} {
+	for _, want := range []string{"runbook over error spike (expected values):", "rollbackStarted", `=> rolled back 54m30s after the start by "errorRate > 1% for 5m"`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}

@@ -72,35 +72,83 @@ func ruleSampleSize(p *canary.Plan, r canary.Rule, rps float64, steps []sizeStep
 	return thresholdSize(p, r, rps, steps)
 }
 
-// thresholdSize: each window needs minRequests canary requests (and a
-// latency quantile enough requests beyond it); an errorRate threshold is
-// crossed reliably from the rate that exceeds it in Power of windows.
+// thresholdSize: per step, what a threshold rule's windows hold and, for
+// a rule judged with confidence, the proportion that fires it within the
+// step's hold 4 times in 5 — the engine's own arithmetic
+// (engine.AdviseThreshold: its pooling, its bounds and for). A rule
+// judged by point needs minRequests canary requests per window.
 func thresholdSize(p *canary.Plan, r canary.Rule, rps float64, steps []sizeStep) ([]string, bool) {
+	win := r.Window.D()
+	minReq := p.Spec.Analysis.MinRequests
+	q, latency := r.Metric.Quantile()
+	var lines []string
+	ok := true
+	for _, s := range steps {
+		a := engine.AdviseThreshold(p, r, rps*s.weight, rps, s.hold, analysis.Power)
+		if !a.Proportion {
+			line, good := pointSize(p, r, rps, s)
+			lines, ok = append(lines, line), ok && good
+			continue
+		}
+		n := rps * s.weight * win.Seconds()
+		line := fmt.Sprintf("%s: %s canary requests per %s window", s.label, num(n), canary.FormatDuration(win))
+		switch {
+		case !a.Enough:
+			ok = false
+			line += fmt.Sprintf(", fewer than minRequests (%d) even over %d windows: it cannot pass (only decisive evidence breaches it); a window of %s would do",
+				minReq, a.Pooled, windowFor(float64(minReq), rps*s.weight, p.Spec.Analysis.Interval.D()))
+		case a.Pooled > 1:
+			line += fmt.Sprintf(", pooled over %d windows to reach minRequests (%d)", a.Pooled, minReq)
+		}
+		var what string
+		switch {
+		case r.Metric == canary.MetricBurnRate:
+			what = fmt.Sprintf("a service burn of %.1fx", a.Fires/a.Threshold*r.Above.Value)
+		case latency:
+			what = fmt.Sprintf("%s of requests slower than %s (%s at %s is %s)", pct1(a.Fires), r.Above.Text,
+				r.Metric, r.Above.Text, canary.FormatPercent(1-q))
+		default:
+			what = "a 5xx rate of " + pct1(a.Fires)
+		}
+		switch {
+		case s.hold < time.Duration(a.Breaches-1)*p.Spec.Analysis.Interval.D():
+			line += fmt.Sprintf("; its for (%d breaching evaluations in a row) is longer than the %s hold: it fires only while the step waits for it",
+				a.Breaches, canary.FormatDuration(s.hold))
+		case math.IsInf(a.Fires, 1):
+			line += fmt.Sprintf("; nothing fires it within the %s hold (%d breaching evaluations in a row)", canary.FormatDuration(s.hold), a.Breaches)
+		default:
+			line += fmt.Sprintf("; %s fires it within the %s hold %d times in 5 (%d breaching evaluations in a row, %s confidence)",
+				what, canary.FormatDuration(s.hold), int(math.Round(analysis.Power*5)), a.Breaches, pctText(a.Confidence))
+		}
+		lines = append(lines, line)
+	}
+	return lines, ok
+}
+
+// pointSize is a judge: point rule's line at step s: each window needs
+// minRequests canary requests (and a latency quantile enough requests
+// beyond it); an errorRate threshold is crossed reliably from the rate
+// that exceeds it in Power of windows.
+func pointSize(p *canary.Plan, r canary.Rule, rps float64, s sizeStep) (string, bool) {
 	win := r.Window.D()
 	need := int64(p.Spec.Analysis.MinRequests)
 	q, latency := r.Metric.Quantile()
 	if latency && analysis.QuantileRequests(q) > need {
 		need = analysis.QuantileRequests(q)
 	}
-	var lines []string
-	ok := true
-	for _, s := range steps {
-		n := rps * s.weight * win.Seconds()
-		line := fmt.Sprintf("%s: %s canary requests per %s window", s.label, num(n), canary.FormatDuration(win))
-		switch {
-		case int64(n) < int64(p.Spec.Analysis.MinRequests):
-			ok = false
-			line += fmt.Sprintf(", need %d (minRequests): insufficient; a window of %s would do", p.Spec.Analysis.MinRequests,
-				windowFor(float64(p.Spec.Analysis.MinRequests), rps*s.weight, p.Spec.Analysis.Interval.D()))
-		case int64(n) < need:
-			line += fmt.Sprintf("; its %s stands on %s requests beyond it (want %d in the window for %d: a window of %s)",
-				r.Metric, num(n*(1-q)), need, analysis.TailRequests, windowFor(float64(need), rps*s.weight, p.Spec.Analysis.Interval.D()))
-		case r.Metric == canary.MetricErrorRate && r.Below.IsZero():
-			line += fmt.Sprintf(": a 5xx rate of %.2f%% breaches in %d%% of windows", 100*rateDetected(r.Above.Value, n), int(analysis.Power*100))
-		}
-		lines = append(lines, line)
+	n := rps * s.weight * win.Seconds()
+	line := fmt.Sprintf("%s: %s canary requests per %s window", s.label, num(n), canary.FormatDuration(win))
+	switch {
+	case int64(n) < int64(p.Spec.Analysis.MinRequests):
+		return line + fmt.Sprintf(", need %d (minRequests): insufficient; a window of %s would do", p.Spec.Analysis.MinRequests,
+			windowFor(float64(p.Spec.Analysis.MinRequests), rps*s.weight, p.Spec.Analysis.Interval.D())), false
+	case int64(n) < need:
+		line += fmt.Sprintf("; its %s stands on %s requests beyond it (want %d in the window for %d: a window of %s)",
+			r.Metric, num(n*(1-q)), need, analysis.TailRequests, windowFor(float64(need), rps*s.weight, p.Spec.Analysis.Interval.D()))
+	case r.Metric == canary.MetricErrorRate && r.Below.IsZero():
+		line += fmt.Sprintf(": a 5xx rate of %.2f%% breaches in %d%% of windows", 100*rateDetected(r.Above.Value, n), int(analysis.Power*100))
 	}
-	return lines, ok
+	return line, true
 }
 
 // rateDetected is the error rate whose window rate exceeds threshold t
@@ -258,6 +306,11 @@ func points(v float64) string {
 }
 
 func pctText(v float64) string { return canary.FormatPercent(v) }
+
+// pct1 is a ratio as a percentage with at most one decimal: 35.9%.
+func pct1(v float64) string {
+	return strings.TrimSuffix(strings.TrimSuffix(fmt.Sprintf("%.1f", 100*v), "0"), ".") + "%"
+}
 
 func dur(d time.Duration, n float64) string {
 	if math.IsInf(n, 1) {

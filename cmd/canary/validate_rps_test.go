@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -43,11 +44,13 @@ func TestSampleSizeTooLittleTraffic(t *testing.T) {
 	if bad != 6 {
 		t.Errorf("%d rules cannot decide at 5 requests/s, want all 6:\n%s", bad, out)
 	}
-	// 5% of 5 requests/s is 0.25/s: 100 requests take 400s, 7 intervals.
+	// 5% of 5 requests/s is 0.25/s: 100 requests take 400s, 7 intervals,
+	// more than the 10 windows a rule pools.
 	for _, want := range []string{
 		"latencyP95 > 600ms for 5m: CANNOT DECIDE",
-		"step 1 (5%): 7.5 canary requests per 30s window, need 100 (minRequests): insufficient; a window of 7m would do",
-		"step 4 (50%): 75 canary requests per 30s window, need 100 (minRequests): insufficient; a window of 1m would do",
+		"step 1 (5%): 7.5 canary requests per 30s window, fewer than minRequests (100) even over 10 windows: it cannot pass (only decisive evidence breaches it); a window of 7m would do",
+		"step 4 (50%): 75 canary requests per 30s window, pooled over 2 windows to reach minRequests (100); a 5xx rate of ",
+		"fires it within the 30m hold 4 times in 5 (11 breaching evaluations in a row, 95% confidence)",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q:\n%s", want, out)
@@ -67,9 +70,33 @@ func TestSampleSizeQuantileTail(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.Spec.Rules[0].Metric = "latencyP99"
+	p.Spec.Rules[0].Judge = "point" // judged with confidence it counts slow requests instead
 	var b bytes.Buffer
 	writeSampleSize(&b, p, 200)
 	if want := "step 1 (5%): 300 canary requests per 30s window; its latencyP99 stands on 3 requests beyond it (want 500 in the window for 5: a window of 1m)"; !strings.Contains(b.String(), want) {
 		t.Errorf("report lacks %q:\n%s", want, b.String())
+	}
+}
+
+// TestSampleSizeConfidence: a rule judged with confidence reports the
+// rate that fires it within the hold 4 times in 5, the engine's own
+// arithmetic (engine.AdviseThreshold, whose agreement with the engine is
+// tested in the engine): more traffic fires it at a lower rate.
+func TestSampleSizeConfidence(t *testing.T) {
+	low, _ := sampleSize(t, "../../examples/local.yaml", 50)
+	high, _ := sampleSize(t, "../../examples/local.yaml", 1000)
+	rate := func(out, step string) float64 {
+		i := strings.Index(out, "errorRate > 1% for 5s: ")
+		j := strings.Index(out[i:], step)
+		k := strings.Index(out[i+j:], "a 5xx rate of ")
+		var v float64
+		if _, err := fmt.Sscanf(out[i+j+k+len("a 5xx rate of "):], "%g%%", &v); err != nil {
+			t.Fatalf("no rate for %s in:\n%s", step, out)
+		}
+		return v
+	}
+	l, h := rate(low, "step 1 (5%)"), rate(high, "step 1 (5%)")
+	if !(h < l) || h <= 1 {
+		t.Errorf("errorRate > 1%% at step 1 fires at %g%% at 50 req/s and %g%% at 1000 req/s; want above 1%% and lower with more traffic", l, h)
 	}
 }
