@@ -61,7 +61,7 @@ type NotificationOptions struct {
 // channel, as the API shows it (a store.OutboxItem without its payload).
 type Notification struct {
 	// Key identifies it, the same on every retry:
-	// rollout/<id>/event/<seq>/<audience>/<channel>.
+	// rollout/<database UUID>.<id>/event/<seq>/<audience>/<channel>.
 	Key      string `json:"key"`
 	Audience string `json:"audience"`
 	Channel  string `json:"channel"`

@@ -20,8 +20,10 @@
 //     outbox rows; everything that talks to a receiver runs in the
 //     Deliverer, and its failures are recorded on the outbox item (visible
 //     through store.Attempts), never returned to the runner.
-//   - Every message has a stable key, rollout/<id>/event/<seq>/<audience>/<channel>,
-//     the same for every retry and unique across rollouts and generations.
+//   - Every message has a stable key, rollout/<uid>/event/<seq>/<audience>/<channel>,
+//     the same for every retry and unique across rollouts, generations and
+//     servers: the uid is the state database's UUID and the rollout's ID
+//     (OutboxItemsIn), or the Rollout's Kubernetes UID under the operator.
 //     Delivery is at least once: a deliverer that crashes after sending and
 //     before MarkDelivered sends again once the claim's lease runs out.
 //     Receivers dedupe on the key: the X-Canary-Delivery header (webhook),

@@ -3,6 +3,7 @@ package notify
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 
 	"github.com/canary-dev/canary"
 	"github.com/canary-dev/canary/store"
@@ -19,9 +20,39 @@ import (
 // A stepCompleted event carries the last evaluation before it in events
 // (the engine evaluates and completes the step in one call), for the
 // per-step summary.
+//
+// Its keys are unique within one database only; canary serve and canary
+// run --state use OutboxItemsIn, whose keys are unique across databases.
 func OutboxItems(plan *canary.Plan, rolloutID int64, events []canary.Event) []store.OutboxItem {
+	return outboxItems(Messages(plan, rolloutID, events), rolloutID)
+}
+
+// OutboxItemsIn is OutboxItems for rollout rolloutID of the state
+// database whose UUID is storeUUID (store.Store.UUID): each message's UID
+// is StoreUID(storeUUID, rolloutID) and its key KeyUID(UID, …),
+// rollout/<database UUID>.<id>/event/<seq>/<audience>/<channel>, so two
+// servers never send the same key and a receiver that drops repeats never
+// drops a second server's message (nor PagerDuty merges their incidents).
+func OutboxItemsIn(storeUUID string, plan *canary.Plan, rolloutID int64, events []canary.Event) []store.OutboxItem {
+	msgs := Messages(plan, rolloutID, events)
+	uid := StoreUID(storeUUID, rolloutID)
+	for i := range msgs {
+		msgs[i].UID = uid
+		msgs[i].Key = KeyUID(uid, msgs[i].Event.Seq, msgs[i].Audience, msgs[i].Channel)
+	}
+	return outboxItems(msgs, rolloutID)
+}
+
+// StoreUID is the globally unique ID of rollout rolloutID of the state
+// database whose UUID is storeUUID: "<database UUID>.<id>".
+func StoreUID(storeUUID string, rolloutID int64) string {
+	return storeUUID + "." + strconv.FormatInt(rolloutID, 10)
+}
+
+// outboxItems encodes msgs as outbox items of rollout rolloutID.
+func outboxItems(msgs []Message, rolloutID int64) []store.OutboxItem {
 	var items []store.OutboxItem
-	for _, m := range Messages(plan, rolloutID, events) {
+	for _, m := range msgs {
 		payload, err := json.Marshal(m)
 		if err != nil {
 			continue // a Message always encodes; unreachable

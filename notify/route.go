@@ -36,9 +36,10 @@ type Message struct {
 	// RolloutID is the store's rollout ID; 0 when routed without a store
 	// (Route, notify test, canary operator).
 	RolloutID int64 `json:"rolloutID,omitempty"`
-	// UID identifies the rollout outside a store: the Rollout object's
+	// UID identifies the rollout across every server: the Rollout object's
 	// Kubernetes UID under canary operator, a random run ID under canary
-	// run without --state. Empty under canary serve. A message with a UID
+	// run without --state, <database UUID>.<RolloutID> under canary serve
+	// and canary run --state (StoreUID). A message with a UID
 	// has no RolloutID.
 	UID string `json:"uid,omitempty"`
 	// Namespace is the plan's namespace ("" means default).
@@ -73,15 +74,15 @@ func (m Message) Name() string {
 }
 
 // Incident is the PagerDuty dedup_key shared by every trigger and the
-// resolve of one rollout: canary/<namespace>/<name>/<rollout id> (the
-// UID under canary operator, "test" for notify test).
+// resolve of one rollout: canary/<namespace>/<name>/<UID> (the rollout
+// ID when the message has no UID, "test" for notify test).
 func (m Message) Incident() string {
 	id := "test"
 	switch {
-	case m.RolloutID != 0:
-		id = fmt.Sprint(m.RolloutID)
 	case m.UID != "":
 		id = m.UID
+	case m.RolloutID != 0:
+		id = fmt.Sprint(m.RolloutID)
 	}
 	return "canary/" + m.Name() + "/" + id
 }

@@ -83,6 +83,9 @@ CREATE TABLE outbox_attempts (
 	// knows only version 4's DEFLATE bodies refuses the file as a whole
 	// instead of failing on single events. Nothing else changes.
 	`SELECT 1;`,
+	// 6: the database's UUID (identity.go), for globally unique
+	// notification keys.
+	identity,
 }
 
 // eventsByRowid rebuilds the event log as an ordinary (rowid) table with

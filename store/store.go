@@ -85,6 +85,7 @@ type Store struct {
 	hot  hotStmts
 	ckpt *checkpointer // nil when read-only
 	hub  *hub
+	uuid string // the database's (identity.go)
 }
 
 // Open opens (creating if needed) the database at path with the default
@@ -148,6 +149,11 @@ func OpenConfig(ctx context.Context, cfg Config) (*Store, error) {
 	r.SetConnMaxLifetime(0)
 	r.SetConnMaxIdleTime(0)
 	s := &Store{cfg: cfg, w: w, r: r, hot: prepareHot(ctx, w), hub: newHub()}
+	if err := s.readUUID(ctx); err != nil {
+		r.Close()
+		w.Close()
+		return nil, classify(op, err)
+	}
 	var committed func()
 	if !cfg.ReadOnly {
 		c, err := sql.Open("sqlite", dsn(cfg, true))

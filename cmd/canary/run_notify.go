@@ -45,7 +45,7 @@ func claimLease(send time.Duration) time.Duration { return 3 * send }
 // With --state the items are committed in the same transaction as the
 // events (runState.Save), so an interrupted or killed run leaves unsent
 // ones in the state file and the next canary run on it (--resume)
-// sends them once: same keys, rollout/<id>/event/<seq>/<audience>/<channel>.
+// sends them once: same keys, rollout/<database UUID>.<id>/event/<seq>/<audience>/<channel>.
 //
 // Without --state they go to an outbox in a temporary SQLite file removed
 // at exit (runDelivery.Save enqueues them): the same Deliverer code, at least

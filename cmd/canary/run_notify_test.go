@@ -373,7 +373,13 @@ func TestRunDeliversNotifications(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("accepted %v\nwant exactly the routed %v", got, want)
 	}
-	if wantID := fmt.Sprint(id); len(ids) != 1 || !ids[wantID] {
+	st, err := store.Open(t.Context(), state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantID := notify.StoreUID(st.UUID(), id) // <database UUID>.<id>: unique across databases
+	st.Close()
+	if len(ids) != 1 || !ids[wantID] {
 		t.Errorf("keys name rollouts %v, want only the store's %s (serve's keys)", slices.Collect(maps.Keys(ids)), wantID)
 	}
 	reqs := rig.hook.requests()

@@ -168,7 +168,7 @@ func (r *runState) Save(ctx context.Context, st canary.State, events []canary.Ev
 	}
 	var opts []store.CommitOption
 	if r.plan != nil {
-		if items := notify.OutboxItems(r.plan, r.id, events); len(items) > 0 {
+		if items := notify.OutboxItemsIn(r.st.UUID(), r.plan, r.id, events); len(items) > 0 {
 			opts = append(opts, store.WithOutbox(items...))
 		}
 	}

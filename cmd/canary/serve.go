@@ -215,7 +215,7 @@ func serve(ctx context.Context, f serveFlags, logw interface{ Write([]byte) (int
 	defer st.Close()
 	reg := prometheus.NewRegistry()
 	flagStore := flags.NewCache(st, 0, nil)
-	mgr, err := manager.New(manager.Config{Store: st, Logger: log, Registerer: reg, Outbox: outboxFor, MaxActive: f.maxActive,
+	mgr, err := manager.New(manager.Config{Store: st, Logger: log, Registerer: reg, Outbox: outboxFor(st), MaxActive: f.maxActive,
 		Retention: f.retention, Admit: f.wire.policy.admit,
 		Providers: func(ctx context.Context, p *canary.Plan) (manager.Providers, error) {
 			return rolloutProviders(ctx, p, flagStore, f.wire)

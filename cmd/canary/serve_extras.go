@@ -17,9 +17,13 @@ import (
 )
 
 // outboxFor turns committed events into notification outbox items, written
-// in the same transaction as the events.
-func outboxFor(p *canary.Plan, id int64, events []canary.Event) []store.OutboxItem {
-	return notify.OutboxItems(p, id, events)
+// in the same transaction as the events, keyed by the database's UUID so
+// that no two servers send the same key.
+func outboxFor(st *store.Store) func(p *canary.Plan, id int64, events []canary.Event) []store.OutboxItem {
+	uuid := st.UUID()
+	return func(p *canary.Plan, id int64, events []canary.Event) []store.OutboxItem {
+		return notify.OutboxItemsIn(uuid, p, id, events)
+	}
 }
 
 // startBackground starts serve's background workers: notification
