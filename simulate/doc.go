@@ -11,8 +11,9 @@
 // is generated in ticks of 10s (less when the plan's interval or windows
 // need it) as the clock passes them, so every window is measured from the
 // same requests. With Options.Sampled, request counts are Poisson, errors
-// binomial and latencies multinomial over 5% bins, plus the scenario's
-// noise; without, every value is its expectation.
+// binomial given the requests and latencies multinomial over 5% bins, plus
+// the scenario's noise; without, every value is its expectation, error
+// counts fractions included (the engine does not round them away).
 //
 // # Scenario files
 //
@@ -38,9 +39,23 @@
 //	  shared: 5%                   # a latency factor both tracks share
 //	  errorRate: 30%               # each track's error-rate factor
 //	  rps: 10%                     # the traffic's factor
+//	  autocorrelation: 0.5         # AR(1) coefficient of every factor across draws
+//	  slow: 1%                     # each track's chance of a slow interval (own)
+//	  sharedSlow: 2%               # the chance both tracks are slow together
+//	  slowBy: 1.5                  # a slow interval's latency factor (default 2)
+//	  diurnal: 30%                 # daily swing of traffic: × (1 + 30%·sin(2π·day))
+//	  diurnalAt: 6h                # where in the day the rollout starts (6h: the peak)
 //	histograms: true               # the source gives latency histograms (default true)
 //	expect: {rollback: true, from: 45m}  # the right decision, for --runs
 //	limit: 6h                      # simulated time limit (default: 2 × holds + 1h)
+//
+// The noise models what real services show: latency both tracks share
+// in an interval (load, a slow dependency) and each track's own (a slow
+// pod, a noisy neighbour, GC) that moves a whole interval, heavy tails
+// (slow intervals on top of the lognormal factors), autocorrelation across
+// intervals (a bad minute is followed by another) and a daily swing of
+// traffic. The factors are lognormal: latency ones with median 1, error
+// and rps ones with mean 1.
 //
 // A change's track is stable, canary or both; without an endpoint it
 // changes the track's own profile (the traffic no endpoint takes). An

@@ -1,10 +1,16 @@
 // Command decisions is the decision benchmark: every scenario under
-// scenarios/ run through every policy under policies/ with
-// `canary simulate`'s engine (package simulate), many sampled runs each,
-// and a Markdown table of regressions missed, false rollbacks per 1,000
-// healthy rollouts and detection times.
+// scenarios/ run through every policy, many sampled runs each with fixed
+// seeds, and one Markdown table per scenario (no pooled figures): false
+// rollbacks, misses, detection times, promotion rate and time.
 //
-//	go run ./bench/decisions -runs 3000 -faulty-runs 300 -seed 1
+// Policies are canary plans under policies/ run by `canary simulate`'s
+// engine (package simulate), and models of other tools' analysis run over
+// the same simulated traffic (external.go): Flagger as its scheduler runs
+// it (failed checks accumulate to the threshold, stepWeight progression)
+// with its default metrics and with the runbook's SLOs, and an Argo
+// Rollouts AnalysisTemplate (failureLimit, consecutiveErrorLimit).
+//
+//	go run ./bench/decisions -runs 200 -faulty-runs 60 -seed 1
 package main
 
 import (
@@ -45,8 +51,8 @@ func run(args []string, out io.Writer) error {
 	fs.Uint64Var(&c.seed, "seed", 1, "seed (run i uses stream i)")
 	fs.IntVar(&c.workers, "workers", 0, "parallel runs (0: one per processor)")
 	fs.StringVar(&c.dir, "dir", "bench/decisions", "directory with policies/ and scenarios/")
-	pol := fs.String("policies", "default,default:quantiles,flagger,runbook",
-		"policies to compare, by file name; name:quantiles runs the scenarios with a source that gives no latency histograms")
+	pol := fs.String("policies", "default,default:quantiles,flagger,flagger-slo,argo,runbook",
+		"policies to compare: a plan under policies/ by file name (name:quantiles runs the scenarios with a source that gives no latency histograms), or flagger, flagger-slo, argo")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -54,10 +60,12 @@ func run(args []string, out io.Writer) error {
 	return bench(c, out)
 }
 
-// policy is one plan and its results by scenario.
+// policy is one plan (or an external tool's loop) and its results by
+// scenario.
 type policy struct {
 	name    string
 	plan    *canary.Plan
+	loop    loop
 	results map[string]simulate.Summary
 	// quantiles runs the scenarios with a metrics source that gives
 	// latency quantiles only, no histograms.
@@ -88,8 +96,13 @@ func bench(c config, out io.Writer) error {
 		return strings.Compare(a.Name, b.Name)
 	})
 	var pols []*policy
+	external := externalPolicies()
 	for _, spec := range c.policies {
 		name, variant, _ := strings.Cut(spec, ":")
+		if l, ok := external[name]; ok && variant == "" {
+			pols = append(pols, &policy{name: externalName(l), loop: l, results: map[string]simulate.Summary{}})
+			continue
+		}
 		p, err := plan.Load(filepath.Join(c.dir, "policies", name+".yaml"))
 		if err != nil {
 			return err
@@ -119,8 +132,10 @@ func bench(c config, out io.Writer) error {
 				cp.Histograms = &off
 				run = &cp
 			}
-			s, err := simulate.Many(p.plan, run, runs, c.seed, c.workers, 0)
-			if err != nil {
+			var s simulate.Summary
+			if p.loop != nil {
+				s = manyLoops(p.loop, run, runs, c.seed, c.workers)
+			} else if s, err = simulate.Many(p.plan, run, runs, c.seed, c.workers, 0); err != nil {
 				return fmt.Errorf("%s over %s: %w", p.name, sc.Name, err)
 			}
 			p.results[sc.Name] = s
@@ -131,97 +146,37 @@ func bench(c config, out io.Writer) error {
 	return nil
 }
 
-// writeTables prints the summary per policy and the detail per scenario.
+// writeTables prints one table per scenario, every policy a row: what a
+// healthy canary suffers (false rollbacks, promotion) and what a
+// regression gets (misses, detection), with promotion rate and time
+// always, also where a policy never promotes.
 func writeTables(out io.Writer, c config, pols []*policy, scenarios []*simulate.Scenario) {
 	p := func(format string, args ...any) { fmt.Fprintf(out, format, args...) }
-	// Detection times are pooled over the regressions every policy
-	// detects in most runs, so a policy is not credited for missing the
-	// slow ones.
-	common := map[string]bool{}
 	for _, sc := range scenarios {
+		p("#### %s\n\n%s.\n\n", sc.Name, sc.Description)
 		if !sc.Expect.Rollback {
-			continue
-		}
-		common[sc.Name] = true
-		for _, pol := range pols {
-			if s := pol.results[sc.Name]; 2*s.Missed > s.Runs {
-				common[sc.Name] = false
+			p("| policy | false rollbacks | promoted | promotion median | promotion p95 |\n|---|--:|--:|--:|--:|\n")
+			for _, pol := range pols {
+				s := pol.results[sc.Name]
+				p("| %s | %s | %s | %s | %s |\n", pol.name, ratio(s.RolledBack, s.Runs), ratio(s.Promoted, s.Runs),
+					dur(simulate.Quantile(s.Durations, 0.5)), dur(simulate.Quantile(s.Durations, 0.95)))
 			}
-		}
-	}
-	p("| policy | regressions missed | false rollbacks per 1,000 healthy rollouts | detection median | detection p95 | shared degradation rolled back | healthy promotion |\n")
-	p("|---|--:|--:|--:|--:|--:|--:|\n")
-	for _, pol := range pols {
-		var missed, promoted, faulty, falseHealthy, healthy, sharedRB, sharedRuns int
-		var det, took []time.Duration
-		for _, sc := range scenarios {
-			s := pol.results[sc.Name]
-			switch {
-			case sc.Expect.Rollback:
-				missed += s.Missed
-				promoted += s.MissedPromoted
-				faulty += s.Runs
-				if common[sc.Name] {
-					det = append(det, s.Detections...)
-				}
-			case isShared(sc):
-				sharedRB += s.RolledBack
-				sharedRuns += s.Runs
-			default:
-				falseHealthy += s.FalseRollbacks
-				healthy += s.Runs
-				took = append(took, s.Durations...)
+		} else {
+			p("| policy | missed | missed and promoted | early rollbacks | detection median | detection p95 | promoted |\n|---|--:|--:|--:|--:|--:|--:|\n")
+			for _, pol := range pols {
+				s := pol.results[sc.Name]
+				p("| %s | %s | %d | %d | %s | %s | %s |\n", pol.name, ratio(s.Missed, s.Runs), s.MissedPromoted, s.FalseRollbacks,
+					dur(simulate.Quantile(s.Detections, 0.5)), dur(simulate.Quantile(s.Detections, 0.95)), ratio(s.Promoted, s.Runs))
 			}
-		}
-		slices.Sort(det)
-		slices.Sort(took)
-		p("| %s | %d of %d (%.1f%%; %d promoted) | %.2f (%d of %d) | %s | %s | %s | %s |\n", pol.name, missed, faulty, pct(missed, faulty), promoted,
-			1000*float64(falseHealthy)/float64(max(healthy, 1)), falseHealthy, healthy,
-			dur(simulate.Quantile(det, 0.5)), dur(simulate.Quantile(det, 0.95)), fmt.Sprintf("%.1f%%", pct(sharedRB, sharedRuns)),
-			dur(simulate.Quantile(took, 0.5)))
-	}
-	var names []string
-	for _, sc := range scenarios {
-		if common[sc.Name] {
-			names = append(names, sc.Name)
-		}
-	}
-	p("\nDetection times pooled over the regressions every policy catches in most runs: %s.\n", strings.Join(names, ", "))
-	p("\nPer scenario: healthy ones give false rollbacks per 1,000 (and the median time to promotion); regressions give misses, early rollbacks and detection median / p95 (from the regression's start).\n\n")
-	p("| scenario |")
-	for _, pol := range pols {
-		p(" %s |", pol.name)
-	}
-	p("\n|---|")
-	for range pols {
-		p("---|")
-	}
-	p("\n")
-	for _, sc := range scenarios {
-		p("| %s |", sc.Name)
-		for _, pol := range pols {
-			s := pol.results[sc.Name]
-			if !sc.Expect.Rollback {
-				p(" %.2f‰ false, promoted %d%% in %s |", s.FalsePerThousand(), int(pct(s.Promoted, s.Runs)+0.5), dur(simulate.Quantile(s.Durations, 0.5)))
-				continue
-			}
-			p(" missed %d (%d promoted), early %d, %s / %s |", s.Missed, s.MissedPromoted, s.FalseRollbacks,
-				dur(simulate.Quantile(s.Detections, 0.5)), dur(simulate.Quantile(s.Detections, 0.95)))
 		}
 		p("\n")
 	}
-	p("\n%d runs per scenario without a regression, %d per regression, seed %d.\n", c.healthyRuns, c.faultyRuns, c.seed)
+	p("%d runs per scenario without a regression, %d per regression, seed %d (run i on stream i). Detection times are from the regression's start; promotion times from the rollout's; — where there are none.\n", c.healthyRuns, c.faultyRuns, c.seed)
 }
 
-// isShared reports whether a scenario without a regression degrades
-// both tracks: its rollbacks are reported apart from healthy ones.
-func isShared(sc *simulate.Scenario) bool {
-	for _, ch := range sc.Changes {
-		if ch.Track == "both" {
-			return true
-		}
-	}
-	return false
+// ratio is "3 of 200 (1.5%)".
+func ratio(n, of int) string {
+	return fmt.Sprintf("%d of %d (%.1f%%)", n, of, pct(n, of))
 }
 
 func pct(n, of int) float64 {
