@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/canary-dev/canary/executor"
+
 	corev1 "k8s.io/api/core/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -41,11 +43,9 @@ func (r *Reconciler) finalize(ctx context.Context, ro *rollout) (ctrl.Result, er
 	if st != nil && !st.Phase.Terminal() && st.Weight > 0 {
 		p, err := PlanOf(ro.obj)
 		if err == nil {
-			var pv *Providers
-			if pv, err = r.providers(p); err == nil {
-				cctx, cancel := context.WithTimeout(ctx, r.cfg.CallTimeout)
-				err = pv.Router.SetWeight(cctx, 0)
-				cancel()
+			var exec *executor.Executor
+			if exec, err = r.executor(p); err == nil {
+				err = exec.SetWeight(ctx, 0)
 			}
 		}
 		if err != nil {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
 	"strings"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"github.com/canary-dev/canary"
 	"github.com/canary-dev/canary/checks"
 	"github.com/canary-dev/canary/engine"
+	"github.com/canary-dev/canary/executor"
 	"github.com/canary-dev/canary/flags"
 	"github.com/canary-dev/canary/gatewayapi"
 	"github.com/canary-dev/canary/notify"
@@ -60,21 +60,6 @@ type EventRecorder interface {
 	Eventf(object runtime.Object, eventtype, reason, messageFmt string, args ...any)
 }
 
-// Providers are what a plan drives. Checks is required; Flags only with a
-// feature flag.
-type Providers struct {
-	Router  canary.TrafficRouter
-	Metrics canary.MetricSource
-	Flags   canary.FlagSetter
-	Checks  runnerChecks
-}
-
-type runnerChecks interface {
-	PreCheck(ctx context.Context, pc canary.PreCheck) (string, error)
-	Hook(ctx context.Context, h canary.Hook, payload []byte) (string, error)
-	Approval(ctx context.Context, url string, payload []byte) (checks.Answer, error)
-}
-
 // Config wires a Reconciler.
 type Config struct {
 	// Client reads and writes Rollouts and HTTPRoutes; its scheme needs
@@ -84,7 +69,9 @@ type Config struct {
 	Recorder EventRecorder
 	// Clock tells the time. Default: the system clock.
 	Clock canary.Clock
-	// CallTimeout bounds one provider call or measurement. Default: 30s.
+	// CallTimeout bounds one traffic, flag or metric provider call.
+	// Default: executor.DefaultCallTimeout. Pre-checks, hooks, approvals
+	// and cleanup use the plan's own timeouts.
 	CallTimeout time.Duration
 	// Router builds a plan's traffic router. Default: traffic.helm with
 	// the Helm SDK on RESTConfig (one router kept per rollout), otherwise
@@ -109,7 +96,7 @@ type Config struct {
 	Metrics func(p *canary.Plan) (canary.MetricSource, error)
 	// Checks runs pre-checks, hooks and approval webhooks. Default:
 	// checks.Runner.
-	Checks runnerChecks
+	Checks executor.Checker
 	// Secrets gets the Secrets that secret:NAME/KEY references name, in
 	// the rollout's namespace, directly from the API server (the
 	// manager's APIReader: get only, no list or watch). Default: Client.
@@ -152,7 +139,7 @@ func New(cfg Config) (*Reconciler, error) {
 		cfg.Clock = canary.SystemClock{}
 	}
 	if cfg.CallTimeout <= 0 {
-		cfg.CallTimeout = 30 * time.Second
+		cfg.CallTimeout = executor.DefaultCallTimeout
 	}
 	if cfg.Secrets == nil {
 		cfg.Secrets = cfg.Client
@@ -396,14 +383,14 @@ func (r *Reconciler) step(ctx context.Context, ro *rollout) (ctrl.Result, error)
 		return ctrl.Result{}, nil
 	}
 
-	pv, err := r.providers(p)
+	exec, err := r.executor(p)
 	if err != nil {
 		return r.notReady(ctx, ro, err)
 	}
 
 	var obs []canary.Observation
 	if qs := engine.Queries(p, st, now); len(qs) > 0 {
-		obs = r.measure(ctx, pv, qs)
+		obs = exec.Measure(ctx, qs)
 	}
 	out := engine.Next(p, st, engine.Input{Now: now, Observations: obs})
 	if err := r.write(ctx, ro, out); err != nil {
@@ -413,7 +400,7 @@ func (r *Reconciler) step(ctx context.Context, ro *rollout) (ctrl.Result, error)
 		return r.after(out), nil
 	}
 	// The state with the action outstanding is stored: act once.
-	res := r.execute(ctx, pv, ro, out.Actions[0])
+	res := exec.Do(ctx, out.State, out.Actions[0])
 	out = engine.Next(p, out.State, engine.Input{Now: r.cfg.Clock.Now(), Results: []canary.ActionResult{res}})
 	if err := r.write(ctx, ro, out); err != nil {
 		return requeueOn(err)
@@ -645,43 +632,9 @@ func reason(t canary.EventType) string {
 	return strings.ToUpper(s[:1]) + s[1:]
 }
 
-// measure asks the metric source for every query; failures become
-// observations with an error.
-func (r *Reconciler) measure(ctx context.Context, pv *Providers, qs []canary.Query) []canary.Observation {
-	obs := make([]canary.Observation, len(qs))
-	for i, q := range qs {
-		cctx, cancel := context.WithTimeout(ctx, r.cfg.CallTimeout)
-		m, err := pv.Metrics.Measure(cctx, q)
-		cancel()
-		if err == nil && !m.NoData {
-			m.Value, err = finite(m.Value)
-		}
-		obs[i] = canary.Observation{Query: q, Measurement: m}
-		if err != nil {
-			obs[i].Err = err.Error()
-		}
-	}
-	return obs
-}
-
-// finite keeps the status writable as JSON: an infinite value (a quantile
-// past the last histogram bucket) becomes the largest float of its sign,
-// which judges the same; NaN is a failed measurement.
-func finite(v float64) (float64, error) {
-	switch {
-	case math.IsNaN(v):
-		return 0, errors.New("the metric source returned NaN")
-	case math.IsInf(v, 1):
-		return math.MaxFloat64, nil
-	case math.IsInf(v, -1):
-		return -math.MaxFloat64, nil
-	}
-	return v, nil
-}
-
-// providers builds what the plan drives.
-func (r *Reconciler) providers(p *canary.Plan) (*Providers, error) {
-	pv := &Providers{Checks: r.cfg.Checks}
+// executor builds the providers the plan drives and their executor.
+func (r *Reconciler) executor(p *canary.Plan) (*executor.Executor, error) {
+	pv := executor.Providers{Checks: r.cfg.Checks}
 	var err error
 	if pv.Router, err = r.cfg.Router(p); err != nil {
 		return nil, err
@@ -699,73 +652,7 @@ func (r *Reconciler) providers(p *canary.Plan) (*Providers, error) {
 			return nil, err
 		}
 	}
-	return pv, nil
-}
-
-// execute runs one action through its provider.
-func (r *Reconciler) execute(ctx context.Context, pv *Providers, ro *rollout, a canary.Action) canary.ActionResult {
-	cctx, cancel := context.WithTimeout(ctx, r.cfg.CallTimeout)
-	defer cancel()
-	out, err := r.do(cctx, pv, ro, a)
-	res := canary.ActionResult{ID: a.ID, Output: out, At: r.cfg.Clock.Now()}
-	if err != nil {
-		res.Err = err.Error()
-	}
-	return res
-}
-
-func (r *Reconciler) do(ctx context.Context, pv *Providers, ro *rollout, a canary.Action) (string, error) {
-	p := ro.plan
-	switch a.Kind {
-	case canary.ActSetWeight:
-		return "", pv.Router.SetWeight(ctx, a.Weight)
-	case canary.ActSetFlag:
-		if pv.Flags == nil || p.Spec.FeatureFlag == nil {
-			return "", errors.New("the plan has no feature flag")
-		}
-		return "", pv.Flags.SetFlag(ctx, p.Spec.FeatureFlag.Name, a.FlagEnabled, a.Weight)
-	case canary.ActPromote:
-		return "", pv.Router.Promote(ctx)
-	case canary.ActRemoveCanary:
-		return "", pv.Router.RemoveCanary(ctx)
-	case canary.ActPreCheck:
-		for _, pc := range p.Spec.PreChecks {
-			if pc.Name == a.Name {
-				return pv.Checks.PreCheck(ctx, pc)
-			}
-		}
-	case canary.ActHook:
-		for _, h := range p.Spec.Hooks {
-			if h.Name == a.Name {
-				return pv.Checks.Hook(ctx, h, payload(ro))
-			}
-		}
-	case canary.ActCleanup:
-		for _, h := range p.Spec.Cleanup {
-			if h.Name == a.Name {
-				return pv.Checks.Hook(ctx, h, payload(ro))
-			}
-		}
-	case canary.ActApproval:
-		if a.Step < len(p.Spec.Steps) && p.Spec.Steps[a.Step].Approval != nil {
-			ans, err := pv.Checks.Approval(ctx, p.Spec.Steps[a.Step].Approval.Webhook, payload(ro))
-			return string(ans), err
-		}
-	}
-	return "", fmt.Errorf("%s %q is not in the plan", a.Kind, a.Name)
-}
-
-// payload is the JSON body hooks and approval webhooks receive.
-func payload(ro *rollout) []byte {
-	var st canary.State
-	if ro.status.State != nil {
-		st = *ro.status.State
-	}
-	b, _ := json.Marshal(map[string]any{
-		"rollout": st.Name, "namespace": ro.obj.GetNamespace(), "version": st.Version, "phase": st.Phase,
-		"step": st.Step + 1, "weight": st.Weight, "flagPercent": st.FlagPercent,
-	})
-	return b
+	return executor.New(executor.Config{Plan: p, Providers: pv, Timeouts: executor.CallTimeouts(r.cfg.CallTimeout), Clock: r.cfg.Clock})
 }
 
 // PlanOf decodes, validates and defaults a Rollout's plan: its apiVersion,

@@ -16,7 +16,6 @@ import (
 	"github.com/canary-dev/canary/kube/kubetest"
 	"github.com/canary-dev/canary/operator"
 
-	"go.yaml.in/yaml/v3"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -217,18 +216,7 @@ func examplePlan(t *testing.T, file, ns string, edit func(spec map[string]any)) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	var doc map[string]any
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		t.Fatal(err)
-	}
-	b, err := json.Marshal(doc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := &unstructured.Unstructured{}
-	if err := u.UnmarshalJSON(b); err != nil {
-		t.Fatal(err)
-	}
+	u := rolloutObject(t, string(data))
 	u.SetNamespace(ns)
 	if edit != nil {
 		spec := u.Object["spec"].(map[string]any)

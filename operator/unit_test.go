@@ -1,7 +1,6 @@
 package operator
 
 import (
-	"math"
 	"strings"
 	"testing"
 
@@ -58,18 +57,6 @@ func TestPlanOf(t *testing.T) {
 	u.Object["spec"].(map[string]any)["stepz"] = []any{}
 	if _, err := PlanOf(u); err == nil || !strings.Contains(err.Error(), "stepz") {
 		t.Errorf("unknown spec field: %v", err)
-	}
-}
-
-func TestFinite(t *testing.T) {
-	if v, err := finite(math.Inf(1)); err != nil || v != math.MaxFloat64 {
-		t.Errorf("finite(+Inf) = %v, %v", v, err)
-	}
-	if _, err := finite(math.NaN()); err == nil {
-		t.Error("finite(NaN) is not an error")
-	}
-	if v, err := finite(0.25); err != nil || v != 0.25 {
-		t.Errorf("finite(0.25) = %v, %v", v, err)
 	}
 }
 

@@ -11,15 +11,14 @@ package runner
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
 	"time"
 
 	"github.com/canary-dev/canary"
-	"github.com/canary-dev/canary/checks"
 	"github.com/canary-dev/canary/engine"
+	"github.com/canary-dev/canary/executor"
 )
 
 // ErrInterrupted is returned by Run when its context was cancelled (with
@@ -42,11 +41,7 @@ func (e restoreError) Is(target error) bool { return target == ErrNotRestored }
 var ErrNotRunning = errors.New("the rollout's runner has stopped")
 
 // Checker runs pre-checks, hooks and approval webhooks (checks.Runner).
-type Checker interface {
-	PreCheck(ctx context.Context, pc canary.PreCheck) (string, error)
-	Hook(ctx context.Context, h canary.Hook, payload []byte) (string, error)
-	Approval(ctx context.Context, url string, payload []byte) (checks.Answer, error)
-}
+type Checker = executor.Checker
 
 // Store saves a rollout's state together with the events that led to it,
 // atomically. The runner saves before executing any action it returns.
@@ -87,13 +82,15 @@ type Config struct {
 	// rollout re-applies them, for providers that start empty.
 	Reconciled bool
 	// CallTimeout bounds one provider call (set weight, set flag, measure).
-	// Default: 30s. Pre-checks and hooks use their own timeouts.
+	// Default: executor.DefaultCallTimeout. Pre-checks, hooks, approvals
+	// and cleanup use the plan's own timeouts.
 	CallTimeout time.Duration
 }
 
 // Runner drives one rollout.
 type Runner struct {
 	cfg  Config
+	exec *executor.Executor
 	cmds chan cmdReq
 	done chan struct{} // closed when Run returns
 
@@ -110,25 +107,15 @@ type cmdReq struct {
 // New returns a runner that continues from st (engine.New for a new
 // rollout, or a saved state to resume).
 func New(cfg Config, st canary.State) (*Runner, error) {
-	switch {
-	case cfg.Plan == nil:
-		return nil, errors.New("runner: no plan")
-	case cfg.Router == nil:
-		return nil, errors.New("runner: no traffic router")
-	case cfg.Metrics == nil:
-		return nil, errors.New("runner: no metric source")
-	case cfg.Checks == nil:
-		return nil, errors.New("runner: no checker")
-	case cfg.Plan.Spec.FeatureFlag != nil && cfg.Flags == nil:
-		return nil, errors.New("runner: the plan has a feature flag but no flag provider is wired")
-	}
 	if cfg.Clock == nil {
 		cfg.Clock = canary.SystemClock{}
 	}
-	if cfg.CallTimeout <= 0 {
-		cfg.CallTimeout = 30 * time.Second
+	exec, err := executor.New(executor.Config{Plan: cfg.Plan, Clock: cfg.Clock, Timeouts: executor.CallTimeouts(cfg.CallTimeout),
+		Providers: executor.Providers{Router: cfg.Router, Metrics: cfg.Metrics, Flags: cfg.Flags, Checks: cfg.Checks}})
+	if err != nil {
+		return nil, fmt.Errorf("runner: %w", err)
 	}
-	return &Runner{cfg: cfg, cmds: make(chan cmdReq), done: make(chan struct{}), st: st}, nil
+	return &Runner{cfg: cfg, exec: exec, cmds: make(chan cmdReq), done: make(chan struct{}), st: st}, nil
 }
 
 // State returns the rollout's current state.
@@ -183,10 +170,11 @@ func (r *Runner) Run(ctx context.Context) (canary.State, error) {
 		}
 		// One action at a time: its result is saved before the next one
 		// runs, so a crash repeats at most the action that was in flight.
-		results = r.execute(ctx, out.Actions[:min(1, len(out.Actions))])
-		if len(results) > 0 {
+		if len(out.Actions) > 0 && ctx.Err() == nil {
+			results = []canary.ActionResult{r.exec.Do(ctx, r.State(), out.Actions[0])}
 			continue
 		}
+		results = nil
 		st := r.State()
 		if st.Phase.Terminal() || (r.cfg.StopWhenPaused && st.Phase == canary.PhasePaused) {
 			return st, nil
@@ -205,15 +193,8 @@ func (r *Runner) reconcile(ctx context.Context) error {
 	if r.cfg.Reconciled || st.Phase == canary.PhasePending || st.Phase == "" || st.Phase.Terminal() || len(st.Outstanding) > 0 {
 		return nil // outstanding absolute actions will set the target themselves
 	}
-	if err := r.call(ctx, func(c context.Context) error { return r.cfg.Router.SetWeight(c, st.Weight) }); err != nil {
-		return restoreError{fmt.Errorf("restore canary weight %d%%: %w", st.Weight, err)}
-	}
-	if ff := r.cfg.Plan.Spec.FeatureFlag; ff != nil && (st.FlagEnabled || st.FlagPercent > 0) {
-		if err := r.call(ctx, func(c context.Context) error {
-			return r.cfg.Flags.SetFlag(c, ff.Name, st.FlagEnabled, st.FlagPercent)
-		}); err != nil {
-			return restoreError{fmt.Errorf("restore feature flag %s: %w", ff.Name, err)}
-		}
+	if err := r.exec.Restore(ctx, st); err != nil {
+		return restoreError{err}
 	}
 	return nil
 }
@@ -224,26 +205,10 @@ func (r *Runner) decide(ctx context.Context, results []canary.ActionResult) (eng
 	st := r.State()
 	var obs []canary.Observation
 	if qs := engine.Queries(r.cfg.Plan, st, now); len(qs) > 0 {
-		obs = r.measure(ctx, qs)
+		obs = r.exec.Measure(ctx, qs)
 	}
 	out := engine.Next(r.cfg.Plan, st, engine.Input{Now: now, Results: results, Observations: obs})
 	return out, r.commit(ctx, out)
-}
-
-// measure asks the metric source for every query; failures become
-// observations with an error, which the engine never rolls back on.
-func (r *Runner) measure(ctx context.Context, qs []canary.Query) []canary.Observation {
-	obs := make([]canary.Observation, len(qs))
-	for i, q := range qs {
-		cctx, cancel := context.WithTimeout(ctx, r.cfg.CallTimeout)
-		m, err := r.cfg.Metrics.Measure(cctx, q)
-		cancel()
-		obs[i] = canary.Observation{Query: q, Measurement: m}
-		if err != nil {
-			obs[i].Err = err.Error()
-		}
-	}
-	return obs
 }
 
 // commit saves the engine's output, then publishes it.
@@ -331,81 +296,4 @@ func (r *Runner) interrupt(ctx context.Context) error {
 		}
 	}
 	return ErrInterrupted
-}
-
-// execute runs actions in order and stops at the first failure.
-func (r *Runner) execute(ctx context.Context, acts []canary.Action) []canary.ActionResult {
-	var results []canary.ActionResult
-	for _, a := range acts {
-		if ctx.Err() != nil {
-			break
-		}
-		out, err := r.do(ctx, a)
-		res := canary.ActionResult{ID: a.ID, Output: out, At: r.cfg.Clock.Now()}
-		if err != nil {
-			res.Err = err.Error()
-		}
-		results = append(results, res)
-		if err != nil {
-			break
-		}
-	}
-	return results
-}
-
-// do executes one action through its provider.
-func (r *Runner) do(ctx context.Context, a canary.Action) (string, error) {
-	p := r.cfg.Plan
-	switch a.Kind {
-	case canary.ActSetWeight:
-		return "", r.call(ctx, func(c context.Context) error { return r.cfg.Router.SetWeight(c, a.Weight) })
-	case canary.ActSetFlag:
-		return "", r.call(ctx, func(c context.Context) error {
-			return r.cfg.Flags.SetFlag(c, p.Spec.FeatureFlag.Name, a.FlagEnabled, a.Weight)
-		})
-	case canary.ActPromote:
-		return "", r.call(ctx, r.cfg.Router.Promote)
-	case canary.ActRemoveCanary:
-		return "", r.call(ctx, r.cfg.Router.RemoveCanary)
-	case canary.ActPreCheck:
-		for _, pc := range p.Spec.PreChecks {
-			if pc.Name == a.Name {
-				return r.cfg.Checks.PreCheck(ctx, pc)
-			}
-		}
-	case canary.ActHook:
-		for _, h := range p.Spec.Hooks {
-			if h.Name == a.Name {
-				return r.cfg.Checks.Hook(ctx, h, r.payload())
-			}
-		}
-	case canary.ActCleanup:
-		for _, h := range p.Spec.Cleanup {
-			if h.Name == a.Name {
-				return r.cfg.Checks.Hook(ctx, h, r.payload())
-			}
-		}
-	case canary.ActApproval:
-		if a.Step < len(p.Spec.Steps) && p.Spec.Steps[a.Step].Approval != nil {
-			ans, err := r.cfg.Checks.Approval(ctx, p.Spec.Steps[a.Step].Approval.Webhook, r.payload())
-			return string(ans), err
-		}
-	}
-	return "", fmt.Errorf("%s %q is not in the plan", a.Kind, a.Name)
-}
-
-func (r *Runner) call(ctx context.Context, f func(context.Context) error) error {
-	cctx, cancel := context.WithTimeout(ctx, r.cfg.CallTimeout)
-	defer cancel()
-	return f(cctx)
-}
-
-// payload is the JSON body hooks and approval webhooks receive.
-func (r *Runner) payload() []byte {
-	st := r.State()
-	b, _ := json.Marshal(map[string]any{
-		"rollout": st.Name, "version": st.Version, "phase": st.Phase,
-		"step": st.Step + 1, "weight": st.Weight, "flagPercent": st.FlagPercent,
-	})
-	return b
 }
