@@ -11,21 +11,32 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	ctrl "sigs.k8s.io/controller-runtime"
 )
+
+// operatorFlags are canary operator's flags.
+type operatorFlags struct {
+	kubeconfig, logLevel string
+	o                    operator.ManagerOptions
+}
 
 // newOperatorCmd is `canary operator`: the Kubernetes operator that runs
 // Rollout resources (deploy/operator/).
 func newOperatorCmd() *cobra.Command {
-	var (
-		kubeconfig string
-		logLevel   string
-		o          = operator.ManagerOptions{LeaderElectionID: operator.DefaultLeaderElectionID}
-	)
+	f := &operatorFlags{o: operator.ManagerOptions{LeaderElectionID: operator.DefaultLeaderElectionID}}
 	cmd := &cobra.Command{
 		Use:   "operator",
 		Short: "Run rollouts on Kubernetes: reconcile Rollout resources (canary.dev/v1alpha1)",
-		Long: `canary operator runs every Rollout resource of the cluster (or of one
+		Long:  operatorLong,
+		Args:  cobra.NoArgs,
+		RunE:  func(c *cobra.Command, _ []string) error { return f.run(c) },
+	}
+	f.register(cmd.Flags())
+	return cmd
+}
+
+const operatorLong = `canary operator runs every Rollout resource of the cluster (or of one
 namespace): a plan file applied with kubectl apply. Install the CRD, the RBAC
 and the Deployment from deploy/operator/.
 
@@ -55,46 +66,47 @@ Without them the Rollout gets Ready=False naming the missing verbs.
 featureFlag.provider builtin is refused: use provider http.
 
 --max-concurrent-reconciles Rollouts are reconciled at once, so a slow
-notification receiver or Prometheus holds up only its own rollout.`,
-		Args: cobra.NoArgs,
-		RunE: func(c *cobra.Command, _ []string) error {
-			log, err := operatorLogger(c.ErrOrStderr(), logLevel)
-			if err != nil {
-				return err
-			}
-			ctrl.SetLogger(log) // for what logs outside the manager
-			o.Logger = log
-			if o.MaxConcurrentReconciles < 1 {
-				return fmt.Errorf("operator: --max-concurrent-reconciles=%d: must be 1 or more", o.MaxConcurrentReconciles)
-			}
-			rc, err := kube.RESTConfig(kubeconfig, "")
-			if err != nil {
-				return fmt.Errorf("operator: %w", err)
-			}
-			if o.LeaderElection && o.LeaderElectionNamespace == "" {
-				o.LeaderElectionNamespace = os.Getenv("POD_NAMESPACE")
-			}
-			mgr, err := operator.NewManager(rc, o)
-			if err != nil {
-				return err
-			}
-			return mgr.Start(c.Context())
-		},
-	}
-	fs := cmd.Flags()
-	fs.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, ~/.kube/config, then in-cluster)")
-	fs.StringVar(&o.MetricsAddr, "metrics-bind-address", ":8080", "address of /metrics (0 turns it off)")
-	fs.StringVar(&o.ProbeAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz (0 turns it off)")
-	fs.BoolVar(&o.LeaderElection, "leader-elect", false, "elect one active replica with a Lease")
-	fs.StringVar(&o.LeaderElectionID, "leader-election-id", o.LeaderElectionID, "name of the Lease")
-	fs.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the Lease (default: $POD_NAMESPACE, then the pod's namespace)")
-	fs.StringVar(&o.Namespace, "namespace", "", "reconcile only the Rollouts of this namespace (default: all)")
-	fs.StringVar(&o.Selector, "selector", "", "reconcile only the Rollouts matching this label selector")
-	fs.IntVar(&o.MaxConcurrentReconciles, "max-concurrent-reconciles", operator.DefaultMaxConcurrentReconciles,
+notification receiver or Prometheus holds up only its own rollout.`
+
+// register adds the flags to fs.
+func (f *operatorFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, ~/.kube/config, then in-cluster)")
+	fs.StringVar(&f.o.MetricsAddr, "metrics-bind-address", ":8080", "address of /metrics (0 turns it off)")
+	fs.StringVar(&f.o.ProbeAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz (0 turns it off)")
+	fs.BoolVar(&f.o.LeaderElection, "leader-elect", false, "elect one active replica with a Lease")
+	fs.StringVar(&f.o.LeaderElectionID, "leader-election-id", f.o.LeaderElectionID, "name of the Lease")
+	fs.StringVar(&f.o.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the Lease (default: $POD_NAMESPACE, then the pod's namespace)")
+	fs.StringVar(&f.o.Namespace, "namespace", "", "reconcile only the Rollouts of this namespace (default: all)")
+	fs.StringVar(&f.o.Selector, "selector", "", "reconcile only the Rollouts matching this label selector")
+	fs.IntVar(&f.o.MaxConcurrentReconciles, "max-concurrent-reconciles", operator.DefaultMaxConcurrentReconciles,
 		"how many Rollouts are reconciled at once (one Rollout never twice at once)")
-	fs.StringVar(&logLevel, "log-level", "info", "log level: debug, info or error")
-	fs.StringVar(&o.HelmChartDir, "helm-chart-dir", "", "folder of the charts traffic.helm may name (default: none, traffic.helm is refused)")
-	return cmd
+	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info or error")
+	fs.StringVar(&f.o.HelmChartDir, "helm-chart-dir", "", "folder of the charts traffic.helm may name (default: none, traffic.helm is refused)")
+}
+
+// run starts the operator's manager and runs it until c's context ends.
+func (f *operatorFlags) run(c *cobra.Command) error {
+	log, err := operatorLogger(c.ErrOrStderr(), f.logLevel)
+	if err != nil {
+		return err
+	}
+	ctrl.SetLogger(log) // for what logs outside the manager
+	f.o.Logger = log
+	if f.o.MaxConcurrentReconciles < 1 {
+		return fmt.Errorf("operator: --max-concurrent-reconciles=%d: must be 1 or more", f.o.MaxConcurrentReconciles)
+	}
+	rc, err := kube.RESTConfig(f.kubeconfig, "")
+	if err != nil {
+		return fmt.Errorf("operator: %w", err)
+	}
+	if f.o.LeaderElection && f.o.LeaderElectionNamespace == "" {
+		f.o.LeaderElectionNamespace = os.Getenv("POD_NAMESPACE")
+	}
+	mgr, err := operator.NewManager(rc, f.o)
+	if err != nil {
+		return err
+	}
+	return mgr.Start(c.Context())
 }
 
 // operatorLogger is the controller-runtime logger at level (debug, info

@@ -29,23 +29,8 @@ func newQueryCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "query PLAN",
 		Short: "Run a plan's Prometheus queries now and print the values per track",
-		Long: `Query runs every query a rollout of the plan would make at one evaluation —
-each rule's metric for the canary and the stable track over the rule's
-window, and the requests query behind each sample count — against the
-plan's Prometheus (analysis.metrics.prometheus), and prints value, samples
-and status (ok, nodata or error) per track. Use it to debug a plan before a
-release: a nodata row is a query that matches nothing (or a track with no
-requests in the window); an error row names the query and what Prometheus
-said.
-
---address queries another server (a port-forward, a staging Prometheus),
-also for a plan that uses the builtin metrics (with the default queries,
-which read canary's own proxy metrics).
-
-Exit codes: 0 every query answered (nodata included), 2 a query is wrong
-(syntax, several series, not a number) or the plan is invalid, 5 Prometheus
-could not be reached or failed.`,
-		Args: cobra.ExactArgs(1),
+		Long:  queryLong,
+		Args:  cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			if f.output != "" && f.output != "json" && f.output != "text" {
 				return usageError{fmt.Errorf("-o %q: use json or text", f.output)}
@@ -85,6 +70,23 @@ could not be reached or failed.`,
 	c.Flags().BoolVar(&f.exprs, "show-queries", false, "print the PromQL of every row (text output; JSON always has it)")
 	return c
 }
+
+const queryLong = `Query runs every query a rollout of the plan would make at one evaluation —
+each rule's metric for the canary and the stable track over the rule's
+window, and the requests query behind each sample count — against the
+plan's Prometheus (analysis.metrics.prometheus), and prints value, samples
+and status (ok, nodata or error) per track. Use it to debug a plan before a
+release: a nodata row is a query that matches nothing (or a track with no
+requests in the window); an error row names the query and what Prometheus
+said.
+
+--address queries another server (a port-forward, a staging Prometheus),
+also for a plan that uses the builtin metrics (with the default queries,
+which read canary's own proxy metrics).
+
+Exit codes: 0 every query answered (nodata included), 2 a query is wrong
+(syntax, several series, not a number) or the plan is invalid, 5 Prometheus
+could not be reached or failed.`
 
 // querySource is the plan's Prometheus source, pointed at address when set.
 func querySource(p *canary.Plan, address string) (*promql.Source, error) {

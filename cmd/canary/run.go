@@ -16,6 +16,7 @@ import (
 	"github.com/canary-dev/canary/runner"
 	"github.com/canary-dev/canary/view"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"golang.org/x/term"
 )
 
@@ -37,7 +38,15 @@ func newRunCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "run PLAN",
 		Short: "Execute a rollout plan in the foreground",
-		Long: `Run executes a plan in the foreground: pre-checks, traffic steps with holds,
+		Long:  runLong,
+		Args:  cobra.ExactArgs(1),
+		RunE:  func(c *cobra.Command, args []string) error { return runPlan(c, f, args[0]) },
+	}
+	f.register(c.Flags())
+	return c
+}
+
+const runLong = `Run executes a plan in the foreground: pre-checks, traffic steps with holds,
 the feature flag in lockstep, SLO analysis every interval, automatic graded
 rollback, promotion and cleanup.
 
@@ -60,80 +69,90 @@ with it. A failing channel never changes the
 rollout's outcome. --no-notify only prints them (a dry run).
 
 Exit codes: 0 promoted, 1 rolled back, 2 invalid input, 3 pre-checks failed
-(nothing changed), 4 paused or interrupted, 5 a dependency failed.`,
-		Args: cobra.ExactArgs(1),
-		RunE: func(c *cobra.Command, args []string) error {
-			if f.output != "" && f.output != "json" && f.output != "text" {
-				return usageError{fmt.Errorf("-o %q: use json or text", f.output)}
-			}
-			if f.notifyGrace < 0 || f.notifySend <= 0 || f.notifySend > 10*time.Minute {
-				return usageError{errors.New("--notify-timeout must be 0 or more and --notify-send-timeout between 1ms and 10m (e.g. 10s)")}
-			}
-			p, err := plan.Load(args[0])
-			if err != nil {
-				return err
-			}
-			saved, err := openRunState(c.Context(), f, p, args[0])
-			if err != nil {
-				return err
-			}
-			defer saved.close()
-			if saved.finished() {
-				return resumeFinished(c.Context(), f, p, saved, newOutput(c.OutOrStdout(), f), c.ErrOrStderr())
-			}
-			pv, err := wire(c.Context(), p, f.wire)
-			if err != nil {
-				return err
-			}
-			defer pv.close()
-			if pv.proxyAddr != "" {
-				fmt.Fprintf(c.ErrOrStderr(), "canary: proxy listening on http://%s (stable %s, canary %s)\n",
-					pv.proxyAddr, p.Spec.Traffic.Proxy.Stable, p.Spec.Traffic.Proxy.Canary)
-			}
-			out := newOutput(c.OutOrStdout(), f)
-			var save runner.Store
-			if saved != nil {
-				save = saved
-			}
-			var notifier canary.Notifier
-			var nt *runDelivery
-			if f.noNotify {
-				notifier = &notify.Console{Println: out.line}
-			} else {
-				nt, err = startRunDelivery(c.Context(), runDeliveryConfig{plan: p, state: saved, statePath: f.state, out: out, sendTimeout: f.notifySend})
-				if err != nil {
-					return err
-				}
-				defer nt.close()
-				if saved == nil && nt != nil {
-					save = nt // queues the notifications in the temporary outbox
-				}
-			}
-			start, err := saved.resume(c.Context(), p)
-			if err != nil {
-				return err
-			}
-			st, err := execute(c.Context(), p, pv, out, start, save, notifier)
-			nt.finish(c.ErrOrStderr(), f.notifyGrace)
-			err = outcome(p, st, err)
-			if saved != nil && exitCode(err) == ExitPaused {
-				fmt.Fprintf(c.ErrOrStderr(), "canary: the state is saved in %s; continue with: canary run --resume %s\n", f.state, args[0])
-			}
-			if err == nil {
-				fmt.Fprintf(c.ErrOrStderr(), "canary: %s %s promoted\n", st.Name, st.Version)
-			}
-			return err
-		},
+(nothing changed), 4 paused or interrupted, 5 a dependency failed.`
+
+// register adds canary run's flags to fs.
+func (f *runFlags) register(fs *pflag.FlagSet) {
+	fs.StringVarP(&f.output, "output", "o", "", "output format: text (live view on a terminal) or json (one event per line)")
+	fs.BoolVar(&f.noColor, "no-color", false, "no colors in the live view")
+	fs.StringVar(&f.state, "state", defaultStatePath("run.db"), "the state database (every decision is saved before it is acted on)")
+	addKubeFlags(fs, &f.wire)
+	fs.BoolVar(&f.resume, "resume", false, "continue the paused or interrupted rollout of this plan from --state (a finished one: deliver its pending notifications)")
+	fs.BoolVar(&f.noNotify, "no-notify", false, "print spec.notify's notifications instead of sending them (a dry run)")
+	fs.DurationVar(&f.notifyGrace, "notify-timeout", defaultNotifyGrace, "at exit, how long to wait for notifications still being delivered (0: do not wait)")
+	fs.DurationVar(&f.notifySend, "notify-send-timeout", defaultNotifySend, "how long one notification send may take; a send cut off by a crash is retried after 3 times this")
+}
+
+// check refuses flag values out of range.
+func (f *runFlags) check() error {
+	if f.output != "" && f.output != "json" && f.output != "text" {
+		return usageError{fmt.Errorf("-o %q: use json or text", f.output)}
 	}
-	c.Flags().StringVarP(&f.output, "output", "o", "", "output format: text (live view on a terminal) or json (one event per line)")
-	c.Flags().BoolVar(&f.noColor, "no-color", false, "no colors in the live view")
-	c.Flags().StringVar(&f.state, "state", defaultStatePath("run.db"), "the state database (every decision is saved before it is acted on)")
-	addKubeFlags(c.Flags(), &f.wire)
-	c.Flags().BoolVar(&f.resume, "resume", false, "continue the paused or interrupted rollout of this plan from --state (a finished one: deliver its pending notifications)")
-	c.Flags().BoolVar(&f.noNotify, "no-notify", false, "print spec.notify's notifications instead of sending them (a dry run)")
-	c.Flags().DurationVar(&f.notifyGrace, "notify-timeout", defaultNotifyGrace, "at exit, how long to wait for notifications still being delivered (0: do not wait)")
-	c.Flags().DurationVar(&f.notifySend, "notify-send-timeout", defaultNotifySend, "how long one notification send may take; a send cut off by a crash is retried after 3 times this")
-	return c
+	if f.notifyGrace < 0 || f.notifySend <= 0 || f.notifySend > 10*time.Minute {
+		return usageError{errors.New("--notify-timeout must be 0 or more and --notify-send-timeout between 1ms and 10m (e.g. 10s)")}
+	}
+	return nil
+}
+
+// runPlan is canary run PLAN.
+func runPlan(c *cobra.Command, f runFlags, path string) error {
+	if err := f.check(); err != nil {
+		return err
+	}
+	p, err := plan.Load(path)
+	if err != nil {
+		return err
+	}
+	saved, err := openRunState(c.Context(), f, p, path)
+	if err != nil {
+		return err
+	}
+	defer saved.close()
+	if saved.finished() {
+		return resumeFinished(c.Context(), f, p, saved, newOutput(c.OutOrStdout(), f), c.ErrOrStderr())
+	}
+	pv, err := wire(c.Context(), p, f.wire)
+	if err != nil {
+		return err
+	}
+	defer pv.close()
+	if pv.proxyAddr != "" {
+		fmt.Fprintf(c.ErrOrStderr(), "canary: proxy listening on http://%s (stable %s, canary %s)\n",
+			pv.proxyAddr, p.Spec.Traffic.Proxy.Stable, p.Spec.Traffic.Proxy.Canary)
+	}
+	out := newOutput(c.OutOrStdout(), f)
+	var save runner.Store
+	if saved != nil {
+		save = saved
+	}
+	var notifier canary.Notifier
+	var nt *runDelivery
+	if f.noNotify {
+		notifier = &notify.Console{Println: out.line}
+	} else {
+		nt, err = startRunDelivery(c.Context(), runDeliveryConfig{plan: p, state: saved, statePath: f.state, out: out, sendTimeout: f.notifySend})
+		if err != nil {
+			return err
+		}
+		defer nt.close()
+		if saved == nil && nt != nil {
+			save = nt // queues the notifications in the temporary outbox
+		}
+	}
+	start, err := saved.resume(c.Context(), p)
+	if err != nil {
+		return err
+	}
+	st, err := execute(c.Context(), p, pv, out, start, save, notifier)
+	nt.finish(c.ErrOrStderr(), f.notifyGrace)
+	err = outcome(p, st, err)
+	if saved != nil && exitCode(err) == ExitPaused {
+		fmt.Fprintf(c.ErrOrStderr(), "canary: the state is saved in %s; continue with: canary run --resume %s\n", f.state, path)
+	}
+	if err == nil {
+		fmt.Fprintf(c.ErrOrStderr(), "canary: %s %s promoted\n", st.Name, st.Version)
+	}
+	return err
 }
 
 // output shows a rollout to a person (live view) or a program (JSON).

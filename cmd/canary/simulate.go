@@ -20,17 +20,7 @@ func newSimulateCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "simulate PLAN --scenario FILE",
 		Short: "Run a plan's decisions through a scenario on a simulated clock",
-		Long: `Simulate runs the real decision engine through a rollout of PLAN on a
-simulated clock, measuring from a scenario of traffic, latency and errors
-per track (see the scenario format in the README), and prints the timeline
-of its decisions. Nothing is deployed and no metrics source is read.
-
-Without --runs (or --seed) every value is its expectation, so the timeline
-is the one the rules give on average. --runs N draws N runs with random
-requests, errors, latencies and the scenario's noise, and reports the
-false-rollback rate (a scenario that expects no rollback) or the misses and
-detection times (a scenario with a regression). --seed makes runs
-reproducible: the same seed gives the same numbers.`,
+		Long:  simulateLong,
 		Example: `  canary simulate examples/recoveryos.yaml --scenario bench/decisions/scenarios/error-spike.yaml
   canary simulate plan.yaml --scenario healthy.yaml --runs 1000 --seed 7`,
 		Args: cobra.ExactArgs(1),
@@ -72,6 +62,18 @@ reproducible: the same seed gives the same numbers.`,
 	f.DurationVar(&limit, "limit", 0, "simulated time limit of a run (default: the scenario's, else 2 × the holds + 1h)")
 	return c
 }
+
+const simulateLong = `Simulate runs the real decision engine through a rollout of PLAN on a
+simulated clock, measuring from a scenario of traffic, latency and errors
+per track (see the scenario format in the README), and prints the timeline
+of its decisions. Nothing is deployed and no metrics source is read.
+
+Without --runs (or --seed) every value is its expectation, so the timeline
+is the one the rules give on average. --runs N draws N runs with random
+requests, errors, latencies and the scenario's noise, and reports the
+false-rollback rate (a scenario that expects no rollback) or the misses and
+detection times (a scenario with a regression). --seed makes runs
+reproducible: the same seed gives the same numbers.`
 
 func sampling(sampled bool, seed uint64) string {
 	if sampled {
