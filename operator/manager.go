@@ -2,8 +2,9 @@ package operator
 
 import (
 	"fmt"
-	"github.com/go-logr/logr"
 	"time"
+
+	"github.com/go-logr/logr"
 
 	"github.com/canary-dev/canary/kube"
 
@@ -62,15 +63,8 @@ type ManagerOptions struct {
 	Configure func(*Config)
 }
 
-// NewManager returns a controller-runtime manager running the Rollout
-// reconciler, with health probes, metrics and, when asked, leader
-// election. Rollouts and HTTPRoutes are read directly from the API server
-// (no cache besides the Rollout watch), so every reconcile starts from the
-// stored resourceVersion.
-func NewManager(rc *rest.Config, o ManagerOptions) (ctrl.Manager, error) {
-	if o.LeaderElectionID == "" {
-		o.LeaderElectionID = DefaultLeaderElectionID
-	}
+// managerOptions are controller-runtime's options for o.
+func managerOptions(o ManagerOptions) (ctrl.Options, error) {
 	u := &unstructured.Unstructured{}
 	u.SetGroupVersionKind(GVK)
 	copts := cache.Options{}
@@ -80,7 +74,7 @@ func NewManager(rc *rest.Config, o ManagerOptions) (ctrl.Manager, error) {
 	if o.Selector != "" {
 		sel, err := labels.Parse(o.Selector)
 		if err != nil {
-			return nil, fmt.Errorf("operator: selector %q: %w", o.Selector, err)
+			return ctrl.Options{}, fmt.Errorf("operator: selector %q: %w", o.Selector, err)
 		}
 		copts.ByObject = map[client.Object]cache.ByObject{u: {Label: sel}}
 	}
@@ -106,6 +100,22 @@ func NewManager(rc *rest.Config, o ManagerOptions) (ctrl.Manager, error) {
 	}
 	if o.RetryPeriod > 0 {
 		opts.RetryPeriod = &o.RetryPeriod
+	}
+	return opts, nil
+}
+
+// NewManager returns a controller-runtime manager running the Rollout
+// reconciler, with health probes, metrics and, when asked, leader
+// election. Rollouts and HTTPRoutes are read directly from the API server
+// (no cache besides the Rollout watch), so every reconcile starts from the
+// stored resourceVersion.
+func NewManager(rc *rest.Config, o ManagerOptions) (ctrl.Manager, error) {
+	if o.LeaderElectionID == "" {
+		o.LeaderElectionID = DefaultLeaderElectionID
+	}
+	opts, err := managerOptions(o)
+	if err != nil {
+		return nil, err
 	}
 	registerGauges()
 	mgr, err := ctrl.NewManager(rc, opts)

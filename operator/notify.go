@@ -238,11 +238,11 @@ func (r *Reconciler) notifiedCondition(ro *rollout) {
 	for _, n := range s.Notifications {
 		if n.LastError != "" {
 			msg := fmt.Sprintf("%s via %s: %s (attempt %d; retried)", n.Message.Audience, n.Message.Channel, n.LastError, n.Attempts)
-			setCondition(s, ConditionNotified, metav1.ConditionFalse, "DeliveryFailing", msg, ro.obj.GetGeneration())
+			setCondition(s, ConditionNotified, metav1.ConditionFalse, "DeliveryFailing", msg, ro.obj.GetGeneration(), r.cfg.Clock.Now())
 			return
 		}
 	}
-	setCondition(s, ConditionNotified, metav1.ConditionTrue, "Delivered", "every notification due has been delivered or given up", ro.obj.GetGeneration())
+	setCondition(s, ConditionNotified, metav1.ConditionTrue, "Delivered", "every notification due has been delivered or given up", ro.obj.GetGeneration(), r.cfg.Clock.Now())
 }
 
 // backoff is the wait after the n-th failed attempt: NotifyBackoffBase
