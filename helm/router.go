@@ -100,15 +100,15 @@ type Router struct {
 
 var _ canary.TrafficRouter = (*Router)(nil)
 
-// New validates cfg, fills its defaults, loads the chart once to check it
-// and prepares the Helm SDK. It does not contact the cluster.
-func New(cfg Config) (*Router, error) {
+// fill validates cfg and fills its defaults; parent is the weight value's
+// parent key ("canary" for canary.weight), empty for a top-level key.
+func (cfg *Config) fill() (parent string, err error) {
 	t := &cfg.Traffic
 	switch {
 	case cfg.RESTConfig == nil:
-		return nil, errors.New("helm router: no kubernetes client configuration")
+		return "", errors.New("helm router: no kubernetes client configuration")
 	case t.Release == "" || t.Chart == "":
-		return nil, errors.New("helm router: name the release and the chart")
+		return "", errors.New("helm router: name the release and the chart")
 	}
 	if cfg.Namespace == "" {
 		cfg.Namespace = "default"
@@ -117,18 +117,17 @@ func New(cfg Config) (*Router, error) {
 		t.CanaryRelease = t.Release + "-canary"
 	}
 	if t.CanaryRelease == t.Release {
-		return nil, fmt.Errorf("helm router: the canary release and the main release are both %q", t.Release)
+		return "", fmt.Errorf("helm router: the canary release and the main release are both %q", t.Release)
 	}
 	if t.WeightValue == "" {
 		t.WeightValue = DefaultWeightValue
 	}
-	parent := ""
 	if i := strings.LastIndex(t.WeightValue, "."); i > 0 {
 		parent = t.WeightValue[:i]
 	}
 	if cfg.EnabledValue == "" {
 		if parent == "" {
-			return nil, fmt.Errorf("helm router: weight value %q has no parent; set the enabled value", t.WeightValue)
+			return "", fmt.Errorf("helm router: weight value %q has no parent; set the enabled value", t.WeightValue)
 		}
 		cfg.EnabledValue = parent + ".enabled"
 	}
@@ -154,8 +153,19 @@ func New(cfg Config) (*Router, error) {
 		t.Chart = filepath.Join(cfg.ChartDir, t.Chart)
 	}
 	if _, err := parseSet(t.Set); err != nil {
-		return nil, fmt.Errorf("helm router: %w", err)
+		return "", fmt.Errorf("helm router: %w", err)
 	}
+	return parent, nil
+}
+
+// New validates cfg, fills its defaults, loads the chart once to check it
+// and prepares the Helm SDK. It does not contact the cluster.
+func New(cfg Config) (*Router, error) {
+	parent, err := cfg.fill()
+	if err != nil {
+		return nil, err
+	}
+	t := &cfg.Traffic
 	r := &Router{cfg: cfg, main: t.Release, canary: t.CanaryRelease, enabled: cfg.EnabledValue,
 		interrupted: map[string]bool{}}
 	if _, err := r.chart(); err != nil {
