@@ -23,6 +23,10 @@ const (
 	PhaseFailed      Phase = "Failed"
 )
 
+// Phases are every phase, in the order of a rollout's life.
+var Phases = []Phase{PhasePending, PhasePreChecks, PhaseProgressing, PhasePaused, PhasePromoting,
+	PhaseSucceeded, PhaseRollingBack, PhaseRolledBack, PhaseFailed}
+
 // Terminal reports whether no more actions follow in phase p.
 func (p Phase) Terminal() bool {
 	return p == PhaseSucceeded || p == PhaseRolledBack || p == PhaseFailed
@@ -363,6 +367,36 @@ const (
 	EvRetried          EventType = "retried"
 	EvCommand          EventType = "command"
 )
+
+// EventTypes are every event type, in the order of a rollout's life.
+var EventTypes = []EventType{
+	EvCreated, EvPreCheckPassed, EvPreChecksFailed, EvStepStarted, EvStepCompleted, EvEvaluated,
+	EvRulePending, EvRuleFiring, EvRuleCleared, EvHoldExtended, EvAwaitingApproval, EvApproved,
+	EvPaused, EvResumed, EvRollbackStarted, EvRolledBack, EvPromoting, EvPromoted,
+	EvActionIssued, EvActionSucceeded, EvActionFailed, EvHookFailed, EvFailed, EvRetried, EvCommand,
+}
+
+// EventSeverity says whether an event type reports something gone wrong.
+type EventSeverity string
+
+// The severities.
+const (
+	// SeverityInfo: the rollout goes as planned.
+	SeverityInfo EventSeverity = "info"
+	// SeverityWarning: something failed, fired, paused or rolled back.
+	SeverityWarning EventSeverity = "warning"
+)
+
+// Severity of the event type: warning for a firing rule, a rollback, a
+// pause, a failed pre-check, action or hook and a failed rollout; info
+// otherwise.
+func (t EventType) Severity() EventSeverity {
+	switch t {
+	case EvRollbackStarted, EvRolledBack, EvPaused, EvFailed, EvPreChecksFailed, EvActionFailed, EvHookFailed, EvRuleFiring:
+		return SeverityWarning
+	}
+	return SeverityInfo
+}
 
 // Event is an append-only record of what happened and why.
 type Event struct {

@@ -1,6 +1,7 @@
 package operator
 
 import (
+	"slices"
 	"sync"
 
 	"github.com/canary-dev/canary"
@@ -22,8 +23,7 @@ var (
 	registerMetrics sync.Once
 )
 
-var phases = []canary.Phase{canary.PhasePending, canary.PhasePreChecks, canary.PhaseProgressing, canary.PhasePaused,
-	canary.PhasePromoting, canary.PhaseSucceeded, canary.PhaseRollingBack, canary.PhaseRolledBack, canary.PhaseFailed, PhaseInvalid}
+var phases = append(slices.Clone(canary.Phases), PhaseInvalid)
 
 // registerGauges adds the gauges to controller-runtime's registry, once
 // per process.

@@ -157,9 +157,7 @@ func (r *Reconciler) event(obj runtime.Object, typ, reason, msg string) {
 }
 
 func eventType(ev canary.Event) string {
-	switch ev.Type {
-	case canary.EvRollbackStarted, canary.EvRolledBack, canary.EvPaused, canary.EvFailed, canary.EvPreChecksFailed,
-		canary.EvActionFailed, canary.EvHookFailed, canary.EvRuleFiring:
+	if ev.Type.Severity() == canary.SeverityWarning {
 		return corev1.EventTypeWarning
 	}
 	return corev1.EventTypeNormal

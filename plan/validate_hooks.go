@@ -10,19 +10,6 @@ import (
 	"github.com/itchyny/gojq"
 )
 
-// eventTypes are the event types an audience's on list may name (besides
-// AllEvents): every canary.Ev* constant.
-var eventTypes = []canary.EventType{
-	canary.EvCreated, canary.EvPreCheckPassed, canary.EvPreChecksFailed,
-	canary.EvStepStarted, canary.EvStepCompleted, canary.EvEvaluated,
-	canary.EvRulePending, canary.EvRuleFiring, canary.EvRuleCleared,
-	canary.EvHoldExtended, canary.EvAwaitingApproval, canary.EvApproved,
-	canary.EvPaused, canary.EvResumed, canary.EvRollbackStarted,
-	canary.EvRolledBack, canary.EvPromoting, canary.EvPromoted,
-	canary.EvActionIssued, canary.EvActionSucceeded, canary.EvActionFailed,
-	canary.EvHookFailed, canary.EvFailed, canary.EvRetried, canary.EvCommand,
-}
-
 // hookPoints are the values of a hook's at.
 var hookPoints = []string{canary.HookBeforeRollout, canary.HookAfterStep, canary.HookOnRollback, canary.HookAfterPromotion}
 
@@ -176,8 +163,8 @@ func (v *validator) eventType(path, on string) {
 	if on == AllEvents {
 		return
 	}
-	names := make([]string, len(eventTypes))
-	for i, t := range eventTypes {
+	names := make([]string, len(canary.EventTypes))
+	for i, t := range canary.EventTypes {
 		if string(t) == on {
 			return
 		}

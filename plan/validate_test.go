@@ -244,7 +244,7 @@ func TestValidateNil(t *testing.T) {
 // TestEventTypesAccepted checks that every event type the on field lists
 // validates (docs_test checks the list against the root package's source).
 func TestEventTypesAccepted(t *testing.T) {
-	for _, ev := range append([]canary.EventType{AllEvents}, eventTypes...) {
+	for _, ev := range append([]canary.EventType{AllEvents}, canary.EventTypes...) {
 		v := &validator{}
 		v.eventType("on[0]", string(ev))
 		if len(v.errs) != 0 {

@@ -11,16 +11,6 @@ import (
 	"github.com/canary-dev/canary"
 )
 
-// allTypes lists every event type of the root package.
-var allTypes = []canary.EventType{
-	canary.EvCreated, canary.EvPreCheckPassed, canary.EvPreChecksFailed, canary.EvStepStarted,
-	canary.EvStepCompleted, canary.EvEvaluated, canary.EvRulePending, canary.EvRuleFiring,
-	canary.EvRuleCleared, canary.EvHoldExtended, canary.EvAwaitingApproval, canary.EvApproved,
-	canary.EvPaused, canary.EvResumed, canary.EvRollbackStarted, canary.EvRolledBack,
-	canary.EvPromoting, canary.EvPromoted, canary.EvActionIssued, canary.EvActionSucceeded,
-	canary.EvActionFailed, canary.EvHookFailed, canary.EvFailed, canary.EvRetried, canary.EvCommand,
-}
-
 func TestEventLine(t *testing.T) {
 	at := func(d time.Duration) time.Time { return t0.Add(d) }
 	pre, prog, rb := canary.PhasePreChecks, canary.PhaseProgressing, canary.PhaseRollingBack
@@ -104,7 +94,7 @@ func TestEventLine(t *testing.T) {
 			}
 		})
 	}
-	for _, typ := range allTypes {
+	for _, typ := range canary.EventTypes {
 		if !seen[typ] {
 			t.Errorf("no test for event type %s", typ)
 		}
@@ -157,7 +147,7 @@ func TestEventLinesOfRollback(t *testing.T) {
 }
 
 func TestFilter(t *testing.T) {
-	for _, typ := range allTypes {
+	for _, typ := range canary.EventTypes {
 		ev := canary.Event{Type: typ}
 		if typ == canary.EvEvaluated {
 			ev.Evaluations = []canary.Evaluation{{Rule: "r", Verdict: canary.VerdictPass}}

@@ -198,22 +198,18 @@ func boolParam(r *http.Request, key string) (bool, error) {
 	return v, nil
 }
 
-// phases are the phases ?phase= accepts.
-var phases = []canary.Phase{canary.PhasePending, canary.PhasePreChecks, canary.PhaseProgressing, canary.PhasePaused,
-	canary.PhasePromoting, canary.PhaseSucceeded, canary.PhaseRollingBack, canary.PhaseRolledBack, canary.PhaseFailed}
-
 func phaseParam(r *http.Request) (canary.Phase, error) {
 	s := r.URL.Query().Get("phase")
 	if s == "" {
 		return "", nil
 	}
-	for _, p := range phases {
+	for _, p := range canary.Phases {
 		if strings.EqualFold(string(p), s) {
 			return p, nil
 		}
 	}
-	names := make([]string, len(phases))
-	for i, p := range phases {
+	names := make([]string, len(canary.Phases))
+	for i, p := range canary.Phases {
 		names[i] = string(p)
 	}
 	return "", canary.Errorf(canary.EINVALID, "?phase=%q is not a phase (use one of %s)", truncate(s, 32), strings.Join(names, ", "))
