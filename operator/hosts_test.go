@@ -178,8 +178,7 @@ func TestHostsAgree(t *testing.T) {
 
 	want := []string{
 		fmt.Sprintf("hook smoke ok (namespace %q)", ns), "w20",
-		fmt.Sprintf("hook step ok (namespace %q)", ns), "w100",
-		fmt.Sprintf("hook step ok (namespace %q)", ns), "promote", "removeCanary",
+		fmt.Sprintf("hook step ok (namespace %q)", ns), "w100", "promote", "removeCanary",
 		fmt.Sprintf("hook tidy ok (namespace %q)", ns),
 	}
 	if got := viaRunner.log(); !slices.Equal(got, want) {
