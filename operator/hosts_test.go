@@ -136,13 +136,17 @@ func slowHooks(t *testing.T) string {
 // after 300ms succeeds), and hooks receive the namespace in both.
 func TestHostsAgree(t *testing.T) {
 	t.Parallel()
-	env := operatorEnv(t)
-	ns := env.Namespace(t)
-	text := strings.NewReplacer("NS", ns, "URL", slowHooks(t)).Replace(hostsPlan)
+	hooks := slowHooks(t)
+	planIn := func(ns string) string { return strings.NewReplacer("NS", ns, "URL", hooks).Replace(hostsPlan) }
+	want := func(ns string) []string {
+		hook := func(name string) string { return fmt.Sprintf("hook %s ok (namespace %q)", name, ns) }
+		return []string{hook("smoke"), "w20", hook("step"), "w100", "promote", "removeCanary", hook("tidy")}
+	}
 	t0 := time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC)
 
+	// The runner's half needs no API server.
 	viaRunner := &journal{}
-	p, err := plan.Parse("hosts.yaml", []byte(text))
+	p, err := plan.Parse("hosts.yaml", []byte(planIn("shop")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,10 +158,13 @@ func TestHostsAgree(t *testing.T) {
 	if st, err := r.Run(t.Context()); err != nil || st.Phase != canary.PhaseSucceeded {
 		t.Fatalf("runner: %s, %v; want Succeeded", st.Phase, err)
 	}
+	if got := viaRunner.log(); !slices.Equal(got, want("shop")) {
+		t.Errorf("runner:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want("shop"), "\n"))
+	}
 
+	env := operatorEnv(t)
 	viaOperator := &journal{}
 	g := newSteppedRig(t, env)
-	g.ns = ns
 	g.clock = canarytest.NewClock(t0)
 	g.r, err = operator.New(operator.Config{Client: env.Client, Clock: g.clock, Recorder: g.rec, CallTimeout: hostCallTimeout,
 		Router:  func(*canary.Plan) (canary.TrafficRouter, error) { return &journalRouter{j: viaOperator}, nil },
@@ -166,26 +173,17 @@ func TestHostsAgree(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u := rolloutObject(t, text)
+	u := rolloutObject(t, planIn(g.ns))
 	u.SetLabels(map[string]string{testShard: "direct"})
 	if err := env.Client.Create(t.Context(), u); err != nil {
 		t.Fatal(err)
 	}
-	g.key = types.NamespacedName{Namespace: ns, Name: u.GetName()}
+	g.key = types.NamespacedName{Namespace: g.ns, Name: u.GetName()}
 	if s := g.run(t); s.Phase != string(canary.PhaseSucceeded) {
 		t.Fatalf("operator: %s (%s); want Succeeded", s.Phase, s.Message)
 	}
-
-	want := []string{
-		fmt.Sprintf("hook smoke ok (namespace %q)", ns), "w20",
-		fmt.Sprintf("hook step ok (namespace %q)", ns), "w100", "promote", "removeCanary",
-		fmt.Sprintf("hook tidy ok (namespace %q)", ns),
-	}
-	if got := viaRunner.log(); !slices.Equal(got, want) {
-		t.Errorf("runner:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
-	if got := viaOperator.log(); !slices.Equal(got, want) {
-		t.Errorf("operator:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	if got := viaOperator.log(); !slices.Equal(got, want(g.ns)) {
+		t.Errorf("operator:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want(g.ns), "\n"))
 	}
 }
 
