@@ -498,15 +498,22 @@ func (d *Deliverer) attempts(ctx context.Context, it store.OutboxItem) int {
 	return n
 }
 
-// backoff is the wait after the n-th failed attempt: BackoffBase doubled
-// n-1 times, capped at BackoffMax, drawn between half and all of it, and
-// at least floor (a receiver's Retry-After, capped at an hour).
+// backoff is the wait after the n-th failed attempt (Backoff with the
+// configured base and maximum).
 func (d *Deliverer) backoff(n int, floor time.Duration) time.Duration {
-	b := d.cfg.BackoffMax
+	return Backoff(d.cfg.BackoffBase, d.cfg.BackoffMax, n, floor)
+}
+
+// Backoff is the wait after the n-th failed attempt of a notification:
+// base doubled n-1 times, capped at maxWait, drawn between half and all of
+// it, and at least floor (a receiver's Retry-After, capped at an hour).
+// canary serve's Deliverer and the operator both wait by it.
+func Backoff(base, maxWait time.Duration, n int, floor time.Duration) time.Duration {
+	b := maxWait
 	if n-1 < 32 {
-		b = min(d.cfg.BackoffBase<<max(n-1, 0), d.cfg.BackoffMax)
+		b = min(base<<max(n-1, 0), maxWait)
 		if b <= 0 { // overflow
-			b = d.cfg.BackoffMax
+			b = maxWait
 		}
 	}
 	b = b/2 + rand.N(b/2+1)

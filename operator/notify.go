@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"slices"
 	"sync"
 	"time"
@@ -245,17 +244,8 @@ func (r *Reconciler) notifiedCondition(ro *rollout) {
 	setCondition(s, ConditionNotified, metav1.ConditionTrue, "Delivered", "every notification due has been delivered or given up", ro.obj.GetGeneration(), r.cfg.Clock.Now())
 }
 
-// backoff is the wait after the n-th failed attempt: NotifyBackoffBase
-// doubled n-1 times, capped at NotifyBackoffMax, drawn between half and
-// all of it, and at least floor (a receiver's Retry-After, up to an hour).
+// backoff is the wait after the n-th failed attempt (notify.Backoff with
+// NotifyBackoffBase and NotifyBackoffMax).
 func (r *Reconciler) backoff(n int, floor time.Duration) time.Duration {
-	b := r.cfg.NotifyBackoffMax
-	if n-1 < 32 {
-		b = min(r.cfg.NotifyBackoffBase<<max(n-1, 0), r.cfg.NotifyBackoffMax)
-		if b <= 0 {
-			b = r.cfg.NotifyBackoffMax
-		}
-	}
-	b = b/2 + rand.N(b/2+1)
-	return max(b, min(floor, time.Hour))
+	return notify.Backoff(r.cfg.NotifyBackoffBase, r.cfg.NotifyBackoffMax, n, floor)
 }
