@@ -1,8 +1,9 @@
 package proxy
 
 import (
-	"net/http"
-	"strings"
+	"bytes"
+
+	"github.com/valyala/fasthttp"
 )
 
 // Buckets is the number of sticky buckets: Bucket returns 0..Buckets-1, and
@@ -37,7 +38,11 @@ const (
 // all arithmetic on unsigned 64-bit integers, wrapping. For example
 // Bucket("") = 4342, Bucket("user-1") = 5477 (more in the tests). It does
 // not allocate.
-func Bucket(key string) int {
+func Bucket(key string) int { return bucketOf(key) }
+
+// bucketOf is Bucket for a string or a byte slice (a header value), so
+// that neither allocates.
+func bucketOf[K string | []byte](key K) int {
 	h := uint64(fnvOffset64)
 	for i := 0; i < len(key); i++ {
 		h ^= uint64(key[i])
@@ -65,30 +70,31 @@ func smoothCanary(n uint64, w int) bool {
 
 // stickyKey returns the request's sticky key: the value of the header
 // (given in canonical form) if present and non-empty, else the value of
-// the cookie, else "". It does not allocate.
-func stickyKey(r *http.Request, header, cookie string) string {
+// the cookie, else nil. It does not allocate.
+func stickyKey(h *fasthttp.RequestHeader, header, cookie string) []byte {
 	if header != "" {
-		if v := r.Header[header]; len(v) > 0 && v[0] != "" {
-			return v[0]
+		if v := h.Peek(header); len(v) > 0 {
+			return v
 		}
 	}
 	if cookie != "" {
-		return cookieValue(r.Header["Cookie"], cookie)
+		// PeekAll leaves the Cookie lines as received (Cookie would parse
+		// and re-encode them, dropping values it finds invalid).
+		return cookieValue(h.PeekAll(fasthttp.HeaderCookie), cookie)
 	}
-	return ""
+	return nil
 }
 
-// cookieValue finds cookie name in Cookie header lines without the
-// allocations of http.Request.Cookie. A value in double quotes is
-// unquoted, as RFC 6265 allows.
-func cookieValue(lines []string, name string) string {
+// cookieValue finds cookie name in Cookie header lines. A value in double
+// quotes is unquoted, as RFC 6265 allows.
+func cookieValue(lines [][]byte, name string) []byte {
 	for _, line := range lines {
-		for line != "" {
-			var part string
-			part, line, _ = strings.Cut(line, ";")
-			part = strings.TrimSpace(part)
-			k, v, ok := strings.Cut(part, "=")
-			if !ok || k != name {
+		for len(line) > 0 {
+			var part []byte
+			part, line, _ = bytes.Cut(line, semicolon)
+			part = bytes.TrimSpace(part)
+			k, v, ok := bytes.Cut(part, equals)
+			if !ok || string(k) != name {
 				continue
 			}
 			if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
@@ -97,5 +103,7 @@ func cookieValue(lines []string, name string) string {
 			return v
 		}
 	}
-	return ""
+	return nil
 }
+
+var semicolon, equals = []byte(";"), []byte("=")

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 )
 
@@ -150,12 +151,14 @@ func TestStickyKey(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := &http.Request{Header: tt.reqHeader}
+			r := httptest.NewRequest("GET", "/", nil)
+			r.Header = tt.reqHeader
+			h := &fastRequest(t, r).Header
 			hdr := ""
 			if tt.header != "" {
 				hdr = http.CanonicalHeaderKey(tt.header)
 			}
-			if got := stickyKey(r, hdr, tt.cookie); got != tt.want {
+			if got := string(stickyKey(h, hdr, tt.cookie)); got != tt.want {
 				t.Errorf("stickyKey = %q, want %q", got, tt.want)
 			}
 		})

@@ -22,6 +22,7 @@ import (
 
 	"github.com/canary-dev/canary"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/valyala/fasthttp"
 )
 
 func TestForwardedHeaders(t *testing.T) {
@@ -79,30 +80,33 @@ func TestForwardedHeaders(t *testing.T) {
 // getThrough serves a proxy for cfg (over TLS if tls), sends one GET for
 // target with the given Host (if any) and headers, and returns the
 // response headers and the proxy's host:port.
-func getThrough(t *testing.T, cfg Config, tls bool, target, host string, hdr http.Header) (http.Header, string) {
+func getThrough(t *testing.T, cfg Config, useTLS bool, target, host string, hdr http.Header) (http.Header, string) {
 	t.Helper()
 	p, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewUnstartedServer(p)
-	if tls {
-		srv.StartTLS()
-	} else {
-		srv.Start()
+	client, scheme := http.DefaultClient, "http"
+	var wrap func(net.Listener) net.Listener
+	if useTLS {
+		// httptest's certificate (for 127.0.0.1) and a client trusting it.
+		certSrv := httptest.NewTLSServer(http.NotFoundHandler())
+		defer certSrv.Close()
+		client, scheme = certSrv.Client(), "https"
+		wrap = func(ln net.Listener) net.Listener { return tls.NewListener(ln, certSrv.TLS) }
 	}
-	defer srv.Close()
-	req, _ := http.NewRequest("GET", srv.URL+target, nil)
+	addr := serveOn(t, p, wrap).String()
+	req, _ := http.NewRequest("GET", scheme+"://"+addr+target, nil)
 	req.Header = hdr
 	if host != "" {
 		req.Host = host
 	}
-	resp, err := srv.Client().Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	return resp.Header, srv.Listener.Addr().String()
+	return resp.Header, addr
 }
 
 // wsEchoBackend completes a WebSocket handshake by hand (hijacking the
@@ -174,18 +178,17 @@ func TestWebSocketPassThrough(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, done := served(p, 1)
-	srv := httptest.NewServer(h)
-	defer srv.Close()
+	done := recorded(p, 1)
+	addr := serve(t, p)[len("http://"):]
 
-	conn, err := net.DialTimeout("tcp", srv.Listener.Addr().String(), 5*time.Second)
+	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
 	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
 	const key = "dGhlIHNhbXBsZSBub25jZQ=="
-	fmt.Fprintf(conn, "GET /chat HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n", srv.Listener.Addr(), key)
+	fmt.Fprintf(conn, "GET /chat HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n", addr, key)
 	br := bufio.NewReader(conn)
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil {
@@ -233,7 +236,7 @@ func TestStreaming(t *testing.T) {
 	}))
 	t.Cleanup(up.Close)
 	tp := startProxy(t, Config{Stable: up.URL, Canary: up.URL})
-	resp, err := tp.client.Get(tp.srv.URL + "/stream")
+	resp, err := tp.client.Get(tp.url + "/stream")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,11 +271,8 @@ func TestAbortedMidBody(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, done := served(p, 1)
-	srv := httptest.NewServer(h)
-	defer srv.Close()
-	srv.Config.ErrorLog = slog.NewLogLogger(slog.DiscardHandler, slog.LevelError)
-	resp, err := srv.Client().Get(srv.URL)
+	done := recorded(p, 1)
+	resp, err := http.Get(serve(t, p))
 	if err == nil {
 		_, err = io.ReadAll(resp.Body)
 		resp.Body.Close()
@@ -301,13 +301,12 @@ func TestClientGone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, done := served(p, 1)
-	srv := httptest.NewServer(h)
-	defer srv.Close()
+	done := recorded(p, 1)
+	url := serve(t, p)
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { <-arrived; cancel() }()
-	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL, nil)
-	if resp, err := srv.Client().Do(req); err == nil {
+	req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
+	if resp, err := http.DefaultClient.Do(req); err == nil {
 		resp.Body.Close()
 		t.Fatal("request succeeded, want it cancelled")
 	}
@@ -422,62 +421,71 @@ func (h handlerFunc) Handle(_ context.Context, r slog.Record) error { h(r); retu
 func (h handlerFunc) WithAttrs([]slog.Attr) slog.Handler            { return h }
 func (h handlerFunc) WithGroup(string) slog.Handler                 { return h }
 
-// TestSetForwardedMatchesStandard checks that setForwarded sets exactly
-// what httputil's SetXForwarded sets (after copying the inbound chain when
-// trusted, as the proxy did before), plus the empty User-Agent that
-// ReverseProxy would add after Rewrite.
+// TestSetForwardedMatchesStandard checks that setForwarded sets the
+// X-Forwarded-* headers exactly as httputil's SetXForwarded does (after
+// copying the inbound chain when trusted, as the net/http proxy did).
 func TestSetForwardedMatchesStandard(t *testing.T) {
 	tests := []struct {
 		name       string
-		remoteAddr string
+		remoteAddr net.Addr
 		xff        []string
-		ua         string
-		tls        bool
+		xfHost     string
 		trust      bool
 	}{
-		{name: "plain", remoteAddr: "10.1.2.3:5555"},
-		{name: "ipv6", remoteAddr: "[::1]:5555", ua: "curl/8"},
-		{name: "tls", remoteAddr: "10.1.2.3:5555", tls: true},
-		{name: "untrusted chain dropped", remoteAddr: "10.1.2.3:5555", xff: []string{"6.6.6.6"}},
-		{name: "trusted chain, two header lines", remoteAddr: "10.1.2.3:5555", xff: []string{"1.1.1.1, 2.2.2.2", "3.3.3.3"}, trust: true},
-		{name: "trusted, no chain", remoteAddr: "10.1.2.3:5555", trust: true},
-		// A RemoteAddr without a port (set by some middleware) leaves
-		// no X-Forwarded-For, as SetXForwarded does.
-		{name: "remote address without port", remoteAddr: "10.1.2.3", xff: []string{"6.6.6.6"}, trust: true},
+		{name: "plain", remoteAddr: tcpAddr("10.1.2.3:5555")},
+		{name: "ipv6", remoteAddr: tcpAddr("[::1]:5555")},
+		{name: "untrusted chain dropped", remoteAddr: tcpAddr("10.1.2.3:5555"), xff: []string{"6.6.6.6"}},
+		{name: "untrusted chain on two lines dropped", remoteAddr: tcpAddr("10.1.2.3:5555"), xff: []string{"6.6.6.6", "7.7.7.7"}},
+		{name: "trusted chain, two header lines", remoteAddr: tcpAddr("10.1.2.3:5555"), xff: []string{"1.1.1.1, 2.2.2.2", "3.3.3.3"}, trust: true},
+		{name: "trusted, no chain", remoteAddr: tcpAddr("10.1.2.3:5555"), trust: true},
+		{name: "forged X-Forwarded-Host replaced", remoteAddr: tcpAddr("10.1.2.3:5555"), xfHost: "evil.example"},
+		// A client without an IP address (a Unix socket) leaves no
+		// X-Forwarded-For, as SetXForwarded does for a RemoteAddr
+		// without a port.
+		{name: "no IP address", remoteAddr: &net.UnixAddr{Name: "@sock", Net: "unix"}, xff: []string{"6.6.6.6"}, trust: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			in := httptest.NewRequest("GET", "http://app.example/x", nil)
-			in.RemoteAddr = tt.remoteAddr
-			if tt.tls {
-				in.TLS = &tls.ConnectionState{}
-			}
-			if tt.ua != "" {
-				in.Header.Set("User-Agent", tt.ua)
-			}
+			in.RemoteAddr = tt.remoteAddr.String()
 			if tt.xff != nil {
 				in.Header["X-Forwarded-For"] = tt.xff
 			}
-			// What ReverseProxy hands Rewrite: a clone without the
-			// inbound forwarding headers.
-			newOut := func() *http.Request {
-				out := in.Clone(context.Background())
-				out.Header.Del("X-Forwarded-For")
-				return out
+			if tt.xfHost != "" {
+				in.Header.Set("X-Forwarded-Host", tt.xfHost)
 			}
-			want := &httputil.ProxyRequest{In: in, Out: newOut()}
+			want := &httputil.ProxyRequest{In: in, Out: in.Clone(context.Background())}
+			want.Out.Header.Del("X-Forwarded-For")
+			want.Out.Header.Del("X-Forwarded-Host")
 			if tt.trust {
 				want.Out.Header["X-Forwarded-For"] = in.Header["X-Forwarded-For"]
 			}
-			want.SetXForwarded()
-			if _, ok := want.Out.Header["User-Agent"]; !ok {
-				want.Out.Header.Set("User-Agent", "")
+			if _, ok := tt.remoteAddr.(*net.TCPAddr); !ok {
+				in.RemoteAddr = "sock" // no port: SetXForwarded sets no X-Forwarded-For
 			}
-			got := &httputil.ProxyRequest{In: in, Out: newOut()}
-			(&Proxy{trust: tt.trust}).setForwarded(got)
-			if !reflect.DeepEqual(got.Out.Header, want.Out.Header) {
-				t.Errorf("headers = %q, want %q", got.Out.Header, want.Out.Header)
+			want.SetXForwarded()
+
+			var ctx fasthttp.RequestCtx
+			ctx.Init(fastRequest(t, in), tt.remoteAddr, nil)
+			h := &ctx.Request.Header
+			(&Proxy{trust: tt.trust}).setForwarded(&ctx, h, scanRequestHeaders(h.RawHeaders()))
+			for _, k := range []string{"X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto"} {
+				var got []string
+				for _, v := range h.PeekAll(k) {
+					got = append(got, string(v))
+				}
+				if !reflect.DeepEqual(got, want.Out.Header.Values(k)) {
+					t.Errorf("%s = %q, want %q", k, got, want.Out.Header.Values(k))
+				}
 			}
 		})
 	}
+}
+
+func tcpAddr(s string) *net.TCPAddr {
+	a, err := net.ResolveTCPAddr("tcp", s)
+	if err != nil {
+		panic(err)
+	}
+	return a
 }

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httputil"
 	"net/url"
 	"strings"
 	"sync/atomic"
@@ -21,8 +20,8 @@ import (
 const TrackHeader = "X-Canary-Track"
 
 // StatusClientClosed is recorded (not written) when the client went away
-// before the upstream answered, as nginx logs it; it is not an error of
-// the track.
+// before the response was complete, as nginx logs it; it is not an error
+// of the track.
 const StatusClientClosed = 499
 
 // Config configures a Proxy.
@@ -50,9 +49,10 @@ type Config struct {
 	// Recorder receives every request's track, status and latency.
 	// Default: none (nothing is recorded).
 	Recorder *Recorder
-	// Transport makes the upstream requests. Default: DefaultTransport(),
-	// shared by all proxies.
-	Transport http.RoundTripper
+	// MaxIdleConns is how many idle keep-alive connections are kept per
+	// upstream for reuse; more are closed when they become idle.
+	// Default: 512.
+	MaxIdleConns int
 	// Logger receives weight changes, promotions (Info) and upstream
 	// failures (Warn, at most one line a second per upstream, counting
 	// the failures it leaves out). Default: slog.Default().
@@ -62,20 +62,21 @@ type Config struct {
 	Now func() time.Time
 }
 
-// Proxy splits traffic between a stable and a canary upstream. It is an
-// http.Handler and a canary.TrafficRouter; the zero value is not usable,
-// call New.
+// Proxy splits traffic between a stable and a canary upstream. It is a
+// canary.TrafficRouter; serve it with NewServer. The zero value is not
+// usable, call New.
 type Proxy struct {
-	route  atomic.Pointer[routing]
-	seq    atomic.Uint64 // unkeyed requests seen, for smooth selection
-	header string        // canonical StickyHeader
-	cookie string
-	trust  bool
-	rec    *Recorder
-	tr     http.RoundTripper
-	log    *slog.Logger
-	now    func() time.Time
-	pool   httputil.BufferPool
+	route   atomic.Pointer[routing]
+	seq     atomic.Uint64 // unkeyed requests seen, for smooth selection
+	header  string        // canonical StickyHeader
+	cookie  string
+	trust   bool
+	rec     *Recorder
+	log     *slog.Logger
+	now     func() time.Time
+	maxIdle int
+	// onRecord, when set (by tests), runs after each request is recorded.
+	onRecord func()
 }
 
 var _ canary.TrafficRouter = (*Proxy)(nil)
@@ -86,12 +87,15 @@ type routing struct {
 	stable, canary *upstream
 }
 
-// upstream is one track's target and the ReverseProxy bound to it.
+// upstream is one track's target and its connection pool.
 type upstream struct {
-	track canary.Track
-	url   *url.URL
-	hdr   []string // {track}, shared: header values are never mutated
-	rp    *httputil.ReverseProxy
+	track  canary.Track
+	url    *url.URL
+	name   []byte // the track's name, the TrackHeader value
+	host   []byte // Host header sent upstream: the URL's host
+	prefix string // the URL's path without a trailing slash, or ""
+	query  string // the URL's raw query, or ""
+	pool   *connPool
 	// Failures are logged at most once a second per upstream.
 	lastLog    atomic.Int64 // unix second of the last failure logged
 	suppressed atomic.Int64 // failures not logged since
@@ -111,19 +115,15 @@ func New(cfg Config) (*Proxy, error) {
 		return nil, canary.Errorf(canary.EINVALID, "proxy weight %d%%: want 0 to 100", cfg.Weight)
 	}
 	p := &Proxy{
-		cookie: cfg.StickyCookie,
-		trust:  cfg.TrustForwarded,
-		rec:    cfg.Recorder,
-		tr:     cfg.Transport,
-		log:    cfg.Logger,
-		now:    cfg.Now,
-		pool:   newBufferPool(),
+		cookie:  cfg.StickyCookie,
+		trust:   cfg.TrustForwarded,
+		rec:     cfg.Recorder,
+		log:     cfg.Logger,
+		now:     cfg.Now,
+		maxIdle: cfg.MaxIdleConns,
 	}
 	if cfg.StickyHeader != "" {
 		p.header = http.CanonicalHeaderKey(cfg.StickyHeader)
-	}
-	if p.tr == nil {
-		p.tr = DefaultTransport()
 	}
 	if p.log == nil {
 		p.log = slog.Default()
@@ -131,11 +131,15 @@ func New(cfg Config) (*Proxy, error) {
 	if p.now == nil {
 		p.now = time.Now
 	}
-	p.route.Store(&routing{
-		weight: cfg.Weight,
-		stable: p.newUpstream(canary.TrackStable, stable),
-		canary: p.newUpstream(canary.TrackCanary, canaryURL),
-	})
+	if p.maxIdle <= 0 {
+		p.maxIdle = 512
+	}
+	st := p.newUpstream(canary.TrackStable, stable, nil)
+	ca := p.newUpstream(canary.TrackCanary, canaryURL, nil)
+	if sameOrigin(stable, canaryURL) {
+		ca.pool = st.pool
+	}
+	p.route.Store(&routing{weight: cfg.Weight, stable: st, canary: ca})
 	return p, nil
 }
 
@@ -147,92 +151,28 @@ func parseUpstream(name, raw string) (*url.URL, error) {
 	return u, nil
 }
 
-func (p *Proxy) newUpstream(track canary.Track, target *url.URL) *upstream {
-	up := &upstream{track: track, url: target, hdr: []string{string(track)}}
-	up.rp = &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.SetURL(target)
-			p.setForwarded(pr)
-		},
-		Transport:  p.tr,
-		BufferPool: p.pool,
-		ErrorLog:   slog.NewLogLogger(p.log.Handler(), slog.LevelWarn),
-		ModifyResponse: func(res *http.Response) error {
-			res.Header[TrackHeader] = up.hdr
-			return nil
-		},
-		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			p.upstreamError(up, w, r, err)
-		},
-	}
-	return up
-}
+func sameOrigin(a, b *url.URL) bool { return a.Scheme == b.Scheme && a.Host == b.Host }
 
-// Shared header values: never mutated (http.Header.Set replaces a value
-// slice and Add appends to a full one, which copies).
-var (
-	protoHTTP  = []string{"http"}
-	protoHTTPS = []string{"https"}
-	emptyValue = []string{""}
-)
-
-// setForwarded sets what ProxyRequest.SetXForwarded sets, with the
-// inbound X-Forwarded-For chain kept when p.trust, in one allocation
-// instead of three or four: X-Forwarded-For (the client's address, after
-// the inbound chain if trusted; removed when RemoteAddr has no port, as
-// SetXForwarded does), X-Forwarded-Host and X-Forwarded-Proto from the
-// inbound request. A request without a User-Agent gets an empty one,
-// which the Transport does not send (ReverseProxy would set the same
-// after Rewrite, allocating).
-func (p *Proxy) setForwarded(pr *httputil.ProxyRequest) {
-	in, h := pr.In, pr.Out.Header
-	vals := make([]string, 2)
-	clientIP, _, err := net.SplitHostPort(in.RemoteAddr)
-	switch {
-	case err != nil:
-		delete(h, "X-Forwarded-For")
-	case p.trust && len(in.Header["X-Forwarded-For"]) > 0:
-		vals[0] = strings.Join(in.Header["X-Forwarded-For"], ", ") + ", " + clientIP
-		h["X-Forwarded-For"] = vals[0:1:1]
-	default:
-		vals[0] = clientIP
-		h["X-Forwarded-For"] = vals[0:1:1]
+// newUpstream returns track's upstream for target, with pool if not nil,
+// else a new pool.
+func (p *Proxy) newUpstream(track canary.Track, target *url.URL, pool *connPool) *upstream {
+	if pool == nil {
+		pool = newConnPool(target, p.maxIdle)
 	}
-	vals[1] = in.Host
-	h["X-Forwarded-Host"] = vals[1:2:2]
-	if in.TLS == nil {
-		h["X-Forwarded-Proto"] = protoHTTP
-	} else {
-		h["X-Forwarded-Proto"] = protoHTTPS
+	return &upstream{
+		track:  track,
+		url:    target,
+		name:   []byte(track),
+		host:   []byte(target.Host),
+		prefix: strings.TrimSuffix(target.EscapedPath(), "/"),
+		query:  target.RawQuery,
+		pool:   pool,
 	}
-	if _, ok := h["User-Agent"]; !ok {
-		h["User-Agent"] = emptyValue
-	}
-}
-
-// upstreamError answers 502 for a failed upstream, or records 499 when the
-// client went away first.
-func (p *Proxy) upstreamError(up *upstream, w http.ResponseWriter, r *http.Request, err error) {
-	sw, _ := w.(*statusWriter)
-	if r.Context().Err() != nil {
-		if sw != nil {
-			sw.status = StatusClientClosed
-		}
-		p.log.Debug("client went away", "track", up.track, "method", r.Method, "path", r.URL.Path, "err", err)
-		return
-	}
-	p.logFailure(up, r, err)
-	if sw != nil && sw.hijacked {
-		sw.status = http.StatusBadGateway
-		return
-	}
-	w.Header()[TrackHeader] = up.hdr
-	w.WriteHeader(http.StatusBadGateway)
 }
 
 // logFailure logs an upstream failure at Warn, at most once a second per
 // upstream, with the number of failures left unlogged since the last line.
-func (p *Proxy) logFailure(up *upstream, r *http.Request, err error) {
+func (p *Proxy) logFailure(up *upstream, method, path []byte, err error) {
 	now := p.now().Unix()
 	last := up.lastLog.Load()
 	if now <= last || !up.lastLog.CompareAndSwap(last, now) {
@@ -240,56 +180,17 @@ func (p *Proxy) logFailure(up *upstream, r *http.Request, err error) {
 		return
 	}
 	p.log.Warn("upstream failed", "track", up.track, "upstream", up.url.Redacted(),
-		"method", r.Method, "path", r.URL.Path, "err", err, "unlogged", up.suppressed.Swap(0))
+		"method", string(method), "path", string(path), "err", err, "unlogged", up.suppressed.Swap(0))
 }
 
-// ServeHTTP forwards r to the track chosen for it and records the outcome.
-func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	rt := p.route.Load()
-	up := rt.stable
-	if p.toCanary(rt.weight, r) {
-		up = rt.canary
-	}
-	start := p.now()
-	sw := getStatusWriter(w)
-	defer p.finish(sw, r, up.track, start)
-	up.rp.ServeHTTP(sw, r)
-	sw.done = true
-}
-
-// toCanary picks the track: by sticky bucket when the request has a key,
-// else by the smooth sequence.
-func (p *Proxy) toCanary(weight int, r *http.Request) bool {
-	switch {
-	case weight <= 0:
-		return false
-	case weight >= 100:
-		return true
-	}
-	if key := stickyKey(r, p.header, p.cookie); key != "" {
-		return onCanary(Bucket(key), weight)
-	}
-	return smoothCanary(p.seq.Add(1)-1, weight)
-}
-
-// finish records the request. It runs deferred so that a response aborted
-// mid-body (ReverseProxy panics with http.ErrAbortHandler when copying
-// fails after the headers were sent) still counts: as 499 if the client
-// went away, else as a 502 of the track.
-func (p *Proxy) finish(sw *statusWriter, r *http.Request, track canary.Track, start time.Time) {
-	status := sw.status
-	switch {
-	case !sw.done && r.Context().Err() != nil:
-		status = StatusClientClosed
-	case !sw.done:
-		status = http.StatusBadGateway
-	case status == 0:
-		status = http.StatusOK
-	}
-	putStatusWriter(sw)
+// record counts one finished request of track.
+func (p *Proxy) record(track canary.Track, status int, start time.Time) {
 	if p.rec != nil {
 		end := p.now()
 		p.rec.Record(track, status, end.Sub(start), end)
+	}
+	if p.onRecord != nil {
+		p.onRecord()
 	}
 }
 
@@ -326,7 +227,7 @@ func (p *Proxy) Promote(_ context.Context) error {
 		if old.weight == 0 && old.stable.url.String() == old.canary.url.String() {
 			return nil
 		}
-		next := &routing{weight: 0, stable: p.newUpstream(canary.TrackStable, old.canary.url), canary: old.canary}
+		next := &routing{weight: 0, stable: p.newUpstream(canary.TrackStable, old.canary.url, old.canary.pool), canary: old.canary}
 		if p.route.CompareAndSwap(old, next) {
 			p.log.Info("canary promoted", "stable", old.canary.url.Redacted(), "previous", old.stable.url.Redacted())
 			return nil
@@ -354,3 +255,6 @@ func (p *Proxy) String() string {
 	rt := p.route.Load()
 	return fmt.Sprintf("proxy stable=%s canary=%s weight=%d%%", rt.stable.url.Redacted(), rt.canary.url.Redacted(), rt.weight)
 }
+
+// dialer dials upstreams: 5s to connect, TCP keep-alive every 30s.
+var dialer = &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}

@@ -133,7 +133,7 @@ func TestWeightChangesUnderLoad(t *testing.T) {
 
 // getOnTrack fetches / and checks it succeeded on the track it names.
 func getOnTrack(tp *testProxy) error {
-	resp, err := tp.client.Get(tp.srv.URL + "/")
+	resp, err := tp.client.Get(tp.url + "/")
 	if err != nil {
 		return err
 	}
@@ -162,7 +162,7 @@ func TestInFlightSurvivesChanges(t *testing.T) {
 	}
 	res := make(chan result, 1)
 	go func() {
-		resp, err := tp.client.Get(tp.srv.URL + "/")
+		resp, err := tp.client.Get(tp.url + "/")
 		if err != nil {
 			res <- result{body: err.Error()}
 			return
@@ -279,11 +279,8 @@ func TestUpstreamDown(t *testing.T) {
 }
 
 func TestNewServer(t *testing.T) {
-	s := NewServer("127.0.0.1:0", http.NotFoundHandler())
-	if s.ReadHeaderTimeout != 10*time.Second || s.IdleTimeout != 120*time.Second || s.MaxHeaderBytes != 64<<10 {
-		t.Errorf("timeouts = %s/%s/%d, want 10s/2m/65536", s.ReadHeaderTimeout, s.IdleTimeout, s.MaxHeaderBytes)
-	}
-	if s.ReadTimeout != 0 || s.WriteTimeout != 0 {
-		t.Errorf("read/write timeouts = %s/%s, want none (they cut streams)", s.ReadTimeout, s.WriteTimeout)
+	s := NewServer("127.0.0.1:0", nil)
+	if s.ReadHeaderTimeout != 10*time.Second || s.IdleTimeout != 120*time.Second || s.MaxHeaderBytes != 16<<10 {
+		t.Errorf("timeouts = %s/%s/%d, want 10s/2m/16384", s.ReadHeaderTimeout, s.IdleTimeout, s.MaxHeaderBytes)
 	}
 }

@@ -13,7 +13,6 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
 	"os/signal"
 	"runtime/pprof"
@@ -37,7 +36,6 @@ func run(args []string) error {
 	canaryURL := fs.String("canary", "http://127.0.0.1:9102", "canary upstream URL")
 	weight := fs.Int("weight", 5, "canary weight in percent")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile here on exit")
-	stdTransport := fs.Bool("std-transport", false, "use http.DefaultTransport (2 idle connections per host) instead of the proxy's tuned default, for comparison")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -47,9 +45,6 @@ func run(args []string) error {
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	cfg := proxy.Config{Stable: *stable, Canary: *canaryURL, Weight: *weight, Recorder: rec, Logger: logger}
-	if *stdTransport {
-		cfg.Transport = http.DefaultTransport
-	}
 	p, err := proxy.New(cfg)
 	if err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"net"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -87,13 +88,18 @@ func newQueryEnv(t *testing.T) *queryEnv {
 	if err := rec.Register(reg); err != nil {
 		t.Fatal(err)
 	}
-	front := httptest.NewServer(px)
-	t.Cleanup(front.Close)
+	frontLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	front := proxy.NewServer("", px)
+	go func() { _ = front.Serve(frontLn) }()
+	t.Cleanup(func() { _ = front.Close() })
 	admin := httptest.NewServer(proxy.AdminHandler(reg))
 	t.Cleanup(admin.Close)
 	e.prom = promqltest.Start(t, promqltest.Options{Targets: []string{admin.Listener.Addr().String()}})
 	e.prom.WaitUp(20 * time.Second)
-	res, err := loadgen.Run(ctx, loadgen.Config{Target: front.URL + "/", Rate: 150, Duration: 4 * time.Second})
+	res, err := loadgen.Run(ctx, loadgen.Config{Target: "http://" + frontLn.Addr().String() + "/", Rate: 150, Duration: 4 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -199,7 +199,7 @@ func (pv *providers) startProxy(ctx context.Context, cfg *canary.ProxyTraffic, o
 		}
 	}
 	pv.router, pv.proxyAddr = px, ln.Addr().String()
-	pv.serve(ctx, ln, px)
+	pv.serveProxy(ln, px)
 	if cfg.Admin != "" {
 		aln, err := net.Listen("tcp", cfg.Admin)
 		if err != nil {
@@ -209,6 +209,24 @@ func (pv *providers) startProxy(ctx context.Context, cfg *canary.ProxyTraffic, o
 		pv.serve(ctx, aln, proxy.AdminHandler(reg))
 	}
 	return rec, nil
+}
+
+// serveProxy runs the proxy's server (plain HTTP/1.1) on ln until the
+// providers are closed.
+func (pv *providers) serveProxy(ln net.Listener, px *proxy.Proxy) {
+	srv := proxy.NewServer("", px)
+	go func() {
+		if err := srv.Serve(ln); err != nil {
+			slog.Error("proxy stopped", "addr", ln.Addr(), "err", err)
+		}
+	}()
+	pv.closers = append(pv.closers, func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if srv.Shutdown(sctx) != nil {
+			_ = srv.Close()
+		}
+	})
 }
 
 // serve runs an HTTP server on ln until the providers are closed.
