@@ -140,7 +140,11 @@ func (s *Server) ListenAndServe() error {
 // connections (WebSockets) are not waited for.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.closeListeners()
-	return s.server().ShutdownWithContext(ctx)
+	err := s.server().ShutdownWithContext(ctx)
+	if errors.Is(err, net.ErrClosed) { // the listeners, closed above
+		err = nil
+	}
+	return err
 }
 
 // closeListeners marks s closed and closes its listeners, including one
@@ -167,7 +171,7 @@ func (s *Server) Close() error {
 		c.Close()
 	}
 	s.mu.Unlock()
-	if errors.Is(err, context.Canceled) {
+	if errors.Is(err, context.Canceled) || errors.Is(err, net.ErrClosed) {
 		err = nil
 	}
 	return err
