@@ -188,6 +188,13 @@ func TestOpenFeatureJS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	proxySrv := proxy.NewServer("", px)
+	proxyAddr, err := proxySrv.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = proxySrv.Close() })
+	proxyClient := &http.Client{Timeout: 10 * time.Second}
 	flags, err := NewSetter(&canary.FeatureFlag{Name: flag, Environment: "production"}, SetterConfig{Rollout: "shop/checkout", Store: cache})
 	if err != nil {
 		t.Fatal(err)
@@ -235,11 +242,15 @@ func TestOpenFeatureJS(t *testing.T) {
 		// Through the proxy: a sampled key's request reaches the canary
 		// exactly when its flag is on.
 		for i := range sample {
-			req := httptest.NewRequest("GET", "/checkout", nil)
+			req, _ := http.NewRequest("GET", "http://"+proxyAddr.String()+"/checkout", nil)
 			req.Header.Set("X-User-ID", "user-"+strconv.Itoa(i))
-			rec := httptest.NewRecorder()
-			px.ServeHTTP(rec, req)
-			if got, want := rec.Body.String(), map[bool]string{true: "canary", false: "stable"}[on(i)]; got != want {
+			resp, err := proxyClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if got, want := string(body), map[bool]string{true: "canary", false: "stable"}[on(i)]; got != want {
 				t.Fatalf("%d%%: user-%d reached %q through the proxy, but the flag is on=%v", w, i, got, on(i))
 			}
 		}

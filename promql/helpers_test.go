@@ -61,11 +61,15 @@ func newEnv(t *testing.T, stable, can sample.Config, weight int) *env {
 	if err := e.rec.Register(reg); err != nil {
 		t.Fatal(err)
 	}
-	front := httptest.NewServer(e.px)
-	t.Cleanup(front.Close)
+	frontSrv := proxy.NewServer("", e.px)
+	frontAddr, err := frontSrv.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = frontSrv.Close() })
 	admin := httptest.NewServer(proxy.AdminHandler(reg))
 	t.Cleanup(admin.Close)
-	e.proxyURL = front.URL
+	e.proxyURL = "http://" + frontAddr.String()
 	e.prom = promqltest.Start(t, promqltest.Options{Targets: []string{admin.Listener.Addr().String()}})
 	e.prom.WaitUp(10 * time.Second)
 	return e

@@ -125,6 +125,22 @@ func (s *Server) Serve(ln net.Listener) error {
 	return err
 }
 
+// Start listens on addr (e.g. 127.0.0.1:0) and serves the proxy in the
+// background until Shutdown or Close; it returns the address listened on.
+// Errors after the start are logged.
+func (s *Server) Start(addr string) (net.Addr, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	go func() {
+		if err := s.Serve(ln); err != nil {
+			s.p.log.Error("proxy server stopped", "addr", ln.Addr(), "err", err)
+		}
+	}()
+	return ln.Addr(), nil
+}
+
 // ListenAndServe listens on s.Addr and serves the proxy.
 func (s *Server) ListenAndServe() error {
 	ln, err := net.Listen("tcp", s.Addr)

@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"math"
-	"net"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -88,18 +87,17 @@ func newQueryEnv(t *testing.T) *queryEnv {
 	if err := rec.Register(reg); err != nil {
 		t.Fatal(err)
 	}
-	frontLn, err := net.Listen("tcp", "127.0.0.1:0")
+	frontSrv := proxy.NewServer("", px)
+	frontAddr, err := frontSrv.Start("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	front := proxy.NewServer("", px)
-	go func() { _ = front.Serve(frontLn) }()
-	t.Cleanup(func() { _ = front.Close() })
+	t.Cleanup(func() { _ = frontSrv.Close() })
 	admin := httptest.NewServer(proxy.AdminHandler(reg))
 	t.Cleanup(admin.Close)
 	e.prom = promqltest.Start(t, promqltest.Options{Targets: []string{admin.Listener.Addr().String()}})
 	e.prom.WaitUp(20 * time.Second)
-	res, err := loadgen.Run(ctx, loadgen.Config{Target: "http://" + frontLn.Addr().String() + "/", Rate: 150, Duration: 4 * time.Second})
+	res, err := loadgen.Run(ctx, loadgen.Config{Target: "http://" + frontAddr.String() + "/", Rate: 150, Duration: 4 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -239,13 +239,17 @@ func proxyWithTraffic(t *testing.T) string {
 	if err := rec.Register(reg); err != nil {
 		t.Fatal(err)
 	}
-	front := httptest.NewServer(px)
-	t.Cleanup(front.Close)
+	frontSrv := proxy.NewServer("", px)
+	frontAddr, err := frontSrv.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = frontSrv.Close() })
 	admin := httptest.NewServer(proxy.AdminHandler(reg))
 	t.Cleanup(admin.Close)
 	prom := promqltest.Start(t, promqltest.Options{Targets: []string{admin.Listener.Addr().String()}})
 	prom.WaitUp(20 * time.Second)
-	if _, err := loadgen.Run(ctx, loadgen.Config{Target: front.URL + "/", Rate: 100, Duration: 3 * time.Second}); err != nil {
+	if _, err := loadgen.Run(ctx, loadgen.Config{Target: "http://" + frontAddr.String() + "/", Rate: 100, Duration: 3 * time.Second}); err != nil {
 		t.Fatal(err)
 	}
 	// Wait for a scrape that saw canary traffic, so rates have it.
