@@ -94,7 +94,7 @@ func TestUpstreamResetMidResponse(t *testing.T) {
 				t.Errorf("client read a complete body (%d bytes), want the connection aborted", n)
 			}
 			<-done
-			st := stats(t, rec, canary.TrackCanary, time.Hour, time.Now())
+			st := stats(t, rec, canary.TrackCanary, time.Hour, time.Now().Add(time.Second))
 			if st.Requests != 1 || st.Errors != 1 {
 				t.Errorf("canary requests, errors = %d, %d; want 1, 1 (a 502)", st.Requests, st.Errors)
 			}
