@@ -450,18 +450,19 @@ type Rule struct {
 	// Compare is what the canary is judged against: empty for the
 	// threshold in above or below, or "baseline" for the stable track over
 	// the same time, with a statistical test and no threshold. errorRate is
-	// tested with a sequential test of the two error ratios (a mixture
-	// SPRT) on every request since the step started, and since 5 later
-	// starts spread over its hold, so a late regression is not diluted
-	// (each of the rollout's tests at its share of 1 − confidence); it is
-	// always valid, so checking it every interval does not add false
-	// alarms. A
-	// latency metric is tested over the window with the Mann-Whitney U
-	// test and the Hodges-Lehmann shift on every request's latency when
-	// the metric source gives latency histograms, else with the Wilcoxon
-	// signed-rank test on the pairs of per-interval quantiles the metric
-	// names (each interval's canary and stable, which cancels what both
-	// share). The rule breaches when the canary is worse than the
+	// tested with a one-sided sequential test of the two error ratios (a
+	// mixture SPRT) on every request since the step started, and since 5
+	// later starts spread over its hold, so a late regression is not
+	// diluted (each of the rollout's tests at its share of 1 −
+	// confidence); it is always valid, so checking it every interval does
+	// not add false alarms. A latency metric is tested, when the metric
+	// source gives latency histograms, with the Wilcoxon signed-rank test
+	// on the per-interval Hodges-Lehmann shifts of the canary's latencies
+	// over the stable's (over the window, at least 10 intervals: the
+	// interval, not the request, is the unit of independence), else with
+	// the signed-rank test on the pairs of per-interval quantiles the
+	// metric names (each interval's canary and stable, which cancels what
+	// both share). See docs/statistics.md. The rule breaches when the canary is worse than the
 	// stable by more than worseBy with the rule's confidence, passes when,
 	// with that confidence, it is not, and is insufficient in between.
 	// Only errorRate and latency metrics; not with above or below.
