@@ -7,39 +7,26 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/canary-dev/canary"
+	"github.com/canary-dev/canary/canarytest"
 	"github.com/canary-dev/canary/store"
 )
 
 // t0 is the stepped clock's start.
 var t0 = time.Date(2025, 8, 14, 9, 0, 0, 0, time.UTC)
 
-// stepClock advances one second per call.
-type stepClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *stepClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(time.Second)
-	return c.now
-}
-
 // storeKinds are the Store implementations every API test runs against.
 var storeKinds = []struct {
 	name string
 	open func(t testing.TB) Store
 }{
-	{"memory", func(testing.TB) Store { return &Memory{Now: (&stepClock{now: t0}).Now} }},
+	{"memory", func(testing.TB) Store { return &Memory{Now: canarytest.NewTicker(t0, time.Second).Now} }},
 	{"sqlite", func(t testing.TB) Store {
 		s, err := store.OpenConfig(context.Background(),
-			store.Config{Path: filepath.Join(t.TempDir(), "canary.db"), Now: (&stepClock{now: t0}).Now})
+			store.Config{Path: filepath.Join(t.TempDir(), "canary.db"), Now: canarytest.NewTicker(t0, time.Second).Now})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/canary-dev/canary"
+	"github.com/canary-dev/canary/canarytest"
 	"github.com/canary-dev/canary/plan"
 	"github.com/canary-dev/canary/store"
 	"github.com/emersion/go-sasl"
@@ -406,13 +407,7 @@ func startDeliverer(t *testing.T, cfg Config) (stop func()) {
 // waitFor polls cond until it holds or 20s pass.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	canarytest.WaitUntil(t, 20*time.Second, what, cond)
 }
 
 // finished reports whether every outbox item of rollout id is delivered

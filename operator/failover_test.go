@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/canary-dev/canary"
+	"github.com/canary-dev/canary/canarytest"
 	"github.com/canary-dev/canary/kube/kubetest"
 	"github.com/canary-dev/canary/operator"
 
@@ -129,17 +130,6 @@ func elected(in *instance) bool {
 	}
 }
 
-func waitUntil(t *testing.T, timeout time.Duration, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("after %s: not %s", timeout, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 func scrape(t *testing.T, url string) string {
 	t.Helper()
 	resp, err := http.Get(url)
@@ -177,9 +167,9 @@ func TestFailover(t *testing.T) {
 	applyManifests(t, f.env)
 	id := "canary-operator-" + f.ns
 	a := startInstance(t, f.env, f.ns, id)
-	waitUntil(t, 20*time.Second, "elected", func() bool { return elected(a) })
+	canarytest.WaitUntil(t, 20*time.Second, "elected", func() bool { return elected(a) })
 	b := startInstance(t, f.env, f.ns, id)
-	waitUntil(t, 10*time.Second, "serving probes", func() bool {
+	canarytest.WaitUntil(t, 10*time.Second, "serving probes", func() bool {
 		resp, err := http.Get("http://" + b.probes + "/readyz")
 		if err == nil {
 			_ = resp.Body.Close()
@@ -198,7 +188,7 @@ func TestFailover(t *testing.T) {
 		t.Fatal("the standby was elected while the leader runs")
 	}
 	a.stop()
-	waitUntil(t, 15*time.Second, "taken over by the standby", func() bool { return elected(b) })
+	canarytest.WaitUntil(t, 15*time.Second, "taken over by the standby", func() bool { return elected(b) })
 	s := f.waitFor(t, u.GetName(), 60*time.Second, "finished", phaseIs(canary.PhaseSucceeded, canary.PhaseRolledBack, canary.PhaseFailed, canary.PhasePaused))
 	if s.Phase != string(canary.PhaseSucceeded) {
 		t.Fatalf("phase %s (%s), want Succeeded", s.Phase, s.Message)

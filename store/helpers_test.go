@@ -4,34 +4,21 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/canary-dev/canary"
+	"github.com/canary-dev/canary/canarytest"
 )
 
 // base is the stepped clock's start.
 var base = time.Date(2025, 8, 14, 9, 0, 0, 0, time.UTC)
 
-// stepClock is a Config.Now that advances one second per call.
-type stepClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *stepClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(time.Second)
-	return c.now
-}
-
 // openTest opens a store in a fresh directory and closes it after the test.
 func openTest(t testing.TB) (*Store, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "canary.db")
-	s, err := OpenConfig(context.Background(), Config{Path: path, Now: (&stepClock{now: base}).Now})
+	s, err := OpenConfig(context.Background(), Config{Path: path, Now: canarytest.NewTicker(base, time.Second).Now})
 	if err != nil {
 		t.Fatalf("open: %v", err)
 	}
