@@ -398,3 +398,30 @@ func checkNotPromotedWhilePending(t *testing.T, seed uint64, s *sim) {
 		}
 	}
 }
+
+// TestEventsRedactURLCredentials: a hook's error text with a URL that
+// carries credentials (as a provider or a curl in a hook prints it) is
+// recorded without them.
+func TestEventsRedactURLCredentials(t *testing.T) {
+	p := runbookPlan()
+	p.Spec.Hooks = []canary.Hook{{Name: "notify ci", At: canary.HookBeforeRollout, Command: []string{"curl"}}}
+	s := newSim(t, p)
+	s.fail = func(_ *sim, a canary.Action) string {
+		if a.Kind == canary.ActHook {
+			return "POST https://ci:hook-pw@ci.example.com/build?token=hook-token: 401"
+		}
+		return ""
+	}
+	s.run(time.Hour)
+	found := false
+	for _, ev := range s.events {
+		text := ev.Message + " " + ev.Error
+		if strings.Contains(text, "hook-pw") || strings.Contains(text, "hook-token") {
+			t.Errorf("event %s shows a credential: %s", ev.Type, text)
+		}
+		found = found || strings.Contains(text, "https://ci:redacted@ci.example.com/build?token=redacted")
+	}
+	if !found {
+		t.Errorf("no event records the redacted URL:\n%s", s.timeline())
+	}
+}

@@ -80,8 +80,11 @@ func Next(p *canary.Plan, st canary.State, in Input) Output {
 	return m.output()
 }
 
-// output packages the machine's result.
+// output packages the machine's result. Its events carry no credential
+// written in a URL (canary.RedactEventURLs): outputs and errors of checks,
+// hooks and providers are untrusted text.
 func (m *machine) output() Output {
+	canary.RedactEventURLs(m.events)
 	out := Output{State: m.st, Events: m.events}
 	if len(m.st.Outstanding) > 0 && m.st.Phase != canary.PhasePaused {
 		if m.st.RetryAt.After(m.now) {

@@ -23,7 +23,8 @@ import (
 
 // Markdown returns the post-deployment report of r, whose events (in Seq
 // order, all of them for the full report) are given. It works on a
-// rollout still under way too: the report then says so.
+// rollout still under way too: the report then says so. Credentials
+// written in URLs are redacted (canary.RedactURLCredentials).
 func Markdown(r manager.Rollout, events []canary.Event) string {
 	rep := newReport(r, events)
 	var b strings.Builder
@@ -32,7 +33,7 @@ func Markdown(r manager.Rollout, events []canary.Event) string {
 	rep.metrics(&b)
 	rep.decisions(&b)
 	rep.checklist(&b)
-	return b.String()
+	return canary.RedactURLCredentials(b.String())
 }
 
 // report carries what the sections share.

@@ -285,7 +285,10 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // marshalJSON is json.Marshal with <, > and & left readable
-// ("742ms > 600ms").
+// ("742ms > 600ms") and credentials written in URLs redacted
+// (canary.RedactURLCredentials): every response and streamed event goes
+// through it, so a plan's or an error's http://user:pass@… or ?api_key=
+// never reaches a viewer.
 func marshalJSON(v any) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -293,7 +296,11 @@ func marshalJSON(v any) ([]byte, error) {
 	if err := enc.Encode(v); err != nil {
 		return nil, err
 	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+	out := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	if bytes.Contains(out, []byte("://")) {
+		out = []byte(canary.RedactURLCredentials(string(out)))
+	}
+	return out, nil
 }
 
 // recorder remembers a response's status and whether it started.

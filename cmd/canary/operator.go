@@ -124,5 +124,5 @@ func operatorLogger(w io.Writer, level string) (logr.Logger, error) {
 	default:
 		return logr.Logger{}, fmt.Errorf("operator: --log-level=%q: use debug, info or error", level)
 	}
-	return logr.FromSlogHandler(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})), nil
+	return logr.FromSlogHandler(redactLogs(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))), nil
 }

@@ -173,7 +173,7 @@ func loadTokens(file string) (*web.Tokens, error) {
 }
 
 func serve(ctx context.Context, f serveFlags, logw interface{ Write([]byte) (int, error) }) error {
-	log := slog.New(slog.NewTextHandler(logw, nil))
+	log := slog.New(redactLogs(slog.NewTextHandler(logw, nil)))
 	if (f.tlsCert == "") != (f.tlsKey == "") {
 		return usageError{errors.New("--tls-cert and --tls-key go together")}
 	}
