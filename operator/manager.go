@@ -6,6 +6,8 @@ import (
 
 	"github.com/go-logr/logr"
 
+	"github.com/canary-dev/canary/checks"
+	"github.com/canary-dev/canary/egress"
 	"github.com/canary-dev/canary/kube"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -58,6 +60,12 @@ type ManagerOptions struct {
 	// HelmChartDir is the folder of the charts traffic.helm may name
 	// (Config.HelmChartDir). Default: none, traffic.helm is refused.
 	HelmChartDir string
+	// AllowCommands are the executables plans' commands may run
+	// (Config.Exec). Default: none, a plan with a command is invalid.
+	AllowCommands []string
+	// Egress is the outbound policy (Config.Egress). Default: link-local
+	// and cloud metadata addresses refused.
+	Egress *egress.Policy
 	// Configure, when set, adjusts the reconciler's configuration (tests
 	// inject metrics and routers here).
 	Configure func(*Config)
@@ -136,7 +144,8 @@ func NewManager(rc *rest.Config, o ManagerOptions) (ctrl.Manager, error) {
 	}
 	cfg := Config{Client: c, Recorder: mgr.GetEventRecorderFor("canary-operator"), //nolint:staticcheck // core/v1 events
 		Secrets:    mgr.GetAPIReader(), // secret:NAME/KEY: a direct get, so RBAC needs no list or watch on secrets
-		RESTConfig: kube.WithDefaults(rc), HelmChartDir: o.HelmChartDir, MaxConcurrentReconciles: o.MaxConcurrentReconciles}
+		RESTConfig: kube.WithDefaults(rc), HelmChartDir: o.HelmChartDir, MaxConcurrentReconciles: o.MaxConcurrentReconciles,
+		Exec: &checks.ExecPolicy{Allowed: o.AllowCommands}, Egress: o.Egress}
 	if o.Configure != nil {
 		o.Configure(&cfg)
 	}

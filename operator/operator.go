@@ -7,8 +7,10 @@ import (
 
 	"github.com/canary-dev/canary"
 	"github.com/canary-dev/canary/checks"
+	"github.com/canary-dev/canary/egress"
 	"github.com/canary-dev/canary/executor"
 	"github.com/canary-dev/canary/notify"
+	"github.com/canary-dev/canary/secrets"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -90,8 +92,20 @@ type Config struct {
 	// manager's APIReader: get only, no list or watch). Default: Client.
 	Secrets client.Reader
 	// NotifyHTTPClient sends Slack, webhook and PagerDuty notifications.
-	// Default: http.DefaultClient (each send is bounded by NotifyTimeout).
+	// Default: Egress's client (each send is bounded by NotifyTimeout).
 	NotifyHTTPClient *http.Client
+	// Exec is the owner's command policy (--allow-commands): which
+	// executables hooks and cleanup may run, with a minimal environment.
+	// Default: none, a plan with a command is invalid.
+	Exec *checks.ExecPolicy
+	// Egress is the owner's outbound policy (--egress-allow,
+	// --egress-deny) for pre-checks, hooks, approvals, Prometheus, flag
+	// services and notifications. Default: link-local and cloud metadata
+	// addresses refused.
+	Egress *egress.Policy
+	// Redactor is given every secret value read, and removes them from
+	// hook and pre-check output. Default: a new one.
+	Redactor *secrets.Redactor
 	// NotifyTimeout bounds one notification send. Default: 10s.
 	NotifyTimeout time.Duration
 	// NotifyMaxAttempts is how many attempts a notification gets before
@@ -132,6 +146,7 @@ func New(cfg Config) (*Reconciler, error) {
 	if cfg.Secrets == nil {
 		cfg.Secrets = cfg.Client
 	}
+	cfg.policyDefaults()
 	if cfg.NotifyTimeout <= 0 {
 		cfg.NotifyTimeout = notify.DefaultTimeout
 	}
@@ -159,13 +174,13 @@ func New(cfg Config) (*Reconciler, error) {
 		}
 	}
 	if cfg.Metrics == nil {
-		rd, timeout := cfg.Secrets, cfg.CallTimeout
+		rd, timeout, red, eg := cfg.Secrets, cfg.CallTimeout, cfg.Redactor, cfg.Egress
 		cfg.Metrics = func(p *canary.Plan) (canary.MetricSource, error) {
-			return PrometheusSource(p, SecretResolver{Reader: rd, Namespace: p.Metadata.Namespace, Timeout: timeout}.Resolve)
+			return prometheusSource(p, SecretResolver{Reader: rd, Namespace: p.Metadata.Namespace, Timeout: timeout, Redactor: red}.Resolve, eg.DialContext)
 		}
 	}
 	if cfg.Checks == nil {
-		cfg.Checks = &checks.Runner{}
+		cfg.Checks = &checks.Runner{Exec: cfg.Exec, Redact: cfg.Redactor.Redact, HTTPClient: cfg.Egress.Client()}
 	}
 	r.cfg = cfg
 	return r, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 
 	"github.com/canary-dev/canary"
 	"github.com/canary-dev/canary/executor"
@@ -43,6 +44,13 @@ func DefaultMetrics(p *canary.Plan) (canary.MetricSource, error) {
 // PrometheusSource is the plan's Prometheus source, its bearerToken and
 // basicAuth.password read with secrets (nil: env:/file: only).
 func PrometheusSource(p *canary.Plan, secrets func(canary.SecretRef) (string, error)) (canary.MetricSource, error) {
+	return prometheusSource(p, secrets, nil)
+}
+
+// prometheusSource is PrometheusSource connecting with dial (nil: the
+// default dialer).
+func prometheusSource(p *canary.Plan, secrets func(canary.SecretRef) (string, error),
+	dial func(ctx context.Context, network, addr string) (net.Conn, error)) (canary.MetricSource, error) {
 	if p.Spec.Analysis.Metrics.Provider() != "prometheus" {
 		return nil, errors.New("analysis.metrics: the operator needs analysis.metrics.prometheus (builtin measures the built-in proxy, which the operator does not run)")
 	}
@@ -50,13 +58,13 @@ func PrometheusSource(p *canary.Plan, secrets func(canary.SecretRef) (string, er
 	if err != nil {
 		return nil, err
 	}
-	cfg.Secrets = secrets
+	cfg.Secrets, cfg.Dial = secrets, dial
 	return promql.New(cfg)
 }
 
 // secrets is the resolver of the rollouts of namespace ns.
 func (r *Reconciler) secrets(ctx context.Context, ns string) SecretResolver {
-	return SecretResolver{Reader: r.cfg.Secrets, Namespace: ns, Context: ctx, Timeout: r.cfg.CallTimeout}
+	return SecretResolver{Reader: r.cfg.Secrets, Namespace: ns, Context: ctx, Timeout: r.cfg.CallTimeout, Redactor: r.cfg.Redactor}
 }
 
 // executor builds the providers the plan drives and their executor.
@@ -75,7 +83,7 @@ func (r *Reconciler) executor(p *canary.Plan) (*executor.Executor, error) {
 		}
 		secrets := r.secrets(context.Background(), p.Metadata.Namespace)
 		if pv.Flags, err = flags.NewSetter(ff, flags.SetterConfig{Rollout: p.Metadata.Namespace + "/" + p.Metadata.Name,
-			Secrets: secrets.Resolve}); err != nil {
+			Secrets: secrets.Resolve, HTTPClient: r.cfg.Egress.Client()}); err != nil {
 			return nil, err
 		}
 	}

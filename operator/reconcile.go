@@ -79,6 +79,9 @@ func (r *Reconciler) step(ctx context.Context, ro *rollout) (ctrl.Result, error)
 	now := r.cfg.Clock.Now()
 
 	p, perr := PlanOf(obj)
+	if perr == nil {
+		perr = r.admit(p)
+	}
 	if perr != nil {
 		return r.invalid(ctx, ro, perr)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/canary-dev/canary"
+	"github.com/canary-dev/canary/secrets"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -19,8 +20,9 @@ import (
 // one namespace: secret:NAME/KEY is KEY of the Secret NAME in Namespace,
 // read from the API server at every call (a direct get: no list, no
 // watch, no cache, so a rotated Secret is picked up and the operator
-// needs only get on secrets); env:NAME and file:/path are read as
-// canary.SecretRef.Resolve reads them, from the operator's pod.
+// needs only get on secrets). env:NAME and file:/path are refused: they
+// would read the operator pod's own environment and files (its service
+// account token among them).
 //
 // Errors name the reference, never the value, and say what to do.
 type SecretResolver struct {
@@ -33,14 +35,22 @@ type SecretResolver struct {
 	Context context.Context
 	// Timeout bounds one read. Default: 10s.
 	Timeout time.Duration
+	// Redactor, when set, is given every value read.
+	Redactor *secrets.Redactor
 }
+
+// kubernetesOnly is the operator's secret-source policy.
+var kubernetesOnly = &secrets.Policy{Kubernetes: true}
 
 // Resolve returns the value ref names.
 func (s SecretResolver) Resolve(ref canary.SecretRef) (string, error) {
-	name, key, ok := ref.KubernetesSecret()
-	if !ok {
-		return ref.Resolve()
+	if ref == "" {
+		return "", canary.Errorf(canary.EINVALID, "no secret reference configured")
 	}
+	if err := kubernetesOnly.Check(ref); err != nil {
+		return "", canary.Errorf(canary.EINVALID, "secret %v", err)
+	}
+	name, key, _ := ref.KubernetesSecret()
 	if s.Reader == nil {
 		return "", canary.Errorf(canary.EINTERNAL, "secret %s: the operator has no client to read Secrets with", ref)
 	}
@@ -83,6 +93,7 @@ func (s SecretResolver) Resolve(ref canary.SecretRef) (string, error) {
 	case strings.ContainsAny(v, "\r\n\x00"):
 		return "", canary.Errorf(canary.EINVALID, "secret %s holds a line break: it must be one line", ref)
 	}
+	s.Redactor.Add(v)
 	return v, nil
 }
 

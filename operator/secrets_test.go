@@ -17,8 +17,9 @@ import (
 
 // TestSecretResolver reads secret:NAME/KEY from real Secrets (directly,
 // as the operator's identity with deploy/operator's RBAC, which grants
-// only get) and env:/file: as canary run does; every error names the
-// reference and what to do, never the value.
+// only get) and refuses env:/file:, which would read the operator pod's
+// own environment and files; every error names the reference and what to
+// do, never the value.
 func TestSecretResolver(t *testing.T) { // not parallel: t.Setenv
 	env := operatorEnv(t)
 	applyManifests(t, env)
@@ -62,8 +63,9 @@ func TestSecretResolver(t *testing.T) { // not parallel: t.Setenv
 		{"line break", opClient, "secret:prom/multi", "", []string{"holds a line break"}, canary.EINVALID},
 		// An identity without get on secrets: the fix is RBAC.
 		{"forbidden", nobodyClient, "secret:prom/token", "", []string{"may not read Secret \"prom\" in namespace " + ns, "grant get on secrets"}, canary.EUNAVAILABLE},
-		{"env reference", opClient, "env:CANARY_TEST_OPERATOR_TOKEN", "env-tok-1234", nil, ""},
-		{"file reference", opClient, canary.SecretRef("file:" + file), "file-tok-5678", nil, ""},
+		// The operator pod's own environment and files are not a plan's to read.
+		{"env reference", opClient, "env:CANARY_TEST_OPERATOR_TOKEN", "", []string{"reads only Kubernetes Secrets in the rollout's own namespace"}, canary.EINVALID},
+		{"file reference", opClient, canary.SecretRef("file:" + file), "", []string{"reads only Kubernetes Secrets in the rollout's own namespace"}, canary.EINVALID},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -106,7 +106,7 @@ func (v *validator) notify(audiences []canary.Audience, path string) {
 
 func (v *validator) channels(a *canary.Audience, path string) {
 	if s := a.Slack; s != nil {
-		v.secretRequired(path+".slack.webhookURL", s.WebhookURL, "env:SLACK_WEBHOOK")
+		v.secretRequired(path+".slack.webhookURL", s.WebhookURL, "env:CANARY_SECRET_SLACK_WEBHOOK")
 	}
 	if e := a.Email; e != nil {
 		if len(e.To) == 0 {
@@ -140,7 +140,7 @@ func (v *validator) channels(a *canary.Audience, path string) {
 		v.secret(path+".webhook.secret", w.Secret)
 	}
 	if pd := a.PagerDuty; pd != nil {
-		v.secretRequired(path+".pagerduty.routingKey", pd.RoutingKey, "env:PD_ROUTING_KEY")
+		v.secretRequired(path+".pagerduty.routingKey", pd.RoutingKey, "env:CANARY_SECRET_PD_ROUTING_KEY")
 		v.url(path+".pagerduty.url", pd.URL, "")
 	}
 }

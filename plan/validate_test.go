@@ -189,7 +189,7 @@ var validationCases = []struct {
 	{"slack webhook literal", []edit{{"", "  notify:\n    - {audience: eng, slack: {webhookURL: 'https://hooks.slack.com/x'}}\n"}},
 		[]string{`plan.yaml:20:43: spec.notify[0].slack.webhookURL: not a secret reference (the value is not shown, in case it is a secret): write env:NAME, file:/path or secret:NAME/KEY (a Kubernetes Secret, read by canary operator); secrets are never written in a plan`}},
 	{"pagerduty key missing", []edit{{"", "  notify:\n    - {audience: eng, pagerduty: {}}\n"}},
-		[]string{`plan.yaml:20:34: spec.notify[0].pagerduty.routingKey: required: write a reference to the secret, e.g. env:PD_ROUTING_KEY`}},
+		[]string{`plan.yaml:20:34: spec.notify[0].pagerduty.routingKey: required: write a reference to the secret, e.g. env:CANARY_SECRET_PD_ROUTING_KEY`}},
 	{"email address bad", []edit{{"", "  notify:\n    - {audience: eng, email: {to: [product]}}\n"}},
 		[]string{`plan.yaml:20:36: spec.notify[0].email.to[0]: "product" is not an email address: write e.g. product@example.com`}},
 	{"email without recipients", []edit{{"", "  notify:\n    - {audience: eng, email: {from: canary@example.com}}\n"}},

@@ -47,10 +47,10 @@ spec:
     - {metric: burnRate,   above: 5x,     window: 5s, for: 2s,  action: rollback-immediate, urgency: high}
   rollback: {drain: 3s}
   notify:
-    - {audience: engineering, slack: {webhookURL: "env:SLACK_WEBHOOK"}, on: [stepCompleted, paused, rollbackStarted, rolledBack, promoted, preChecksFailed]}
+    - {audience: engineering, slack: {webhookURL: "env:CANARY_SECRET_SLACK_WEBHOOK"}, on: [stepCompleted, paused, rollbackStarted, rolledBack, promoted, preChecksFailed]}
     - {audience: product, email: {to: [product@recoveryos.com]}, on: [stepCompleted, promoted, rolledBack]}
     - {audience: clinical, email: {to: [clinical@recoveryos.com]}, on: [rolledBack]}
-    - {audience: on-call, pagerduty: {routingKey: "env:PD_ROUTING_KEY"}, on: [rolledBack], minUrgency: high}
+    - {audience: on-call, pagerduty: {routingKey: "env:CANARY_SECRET_PD_ROUTING_KEY"}, on: [rolledBack], minUrgency: high}
 `
 
 // scenario is one story the demo tells.

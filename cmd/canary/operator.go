@@ -19,6 +19,7 @@ import (
 type operatorFlags struct {
 	kubeconfig, logLevel string
 	o                    operator.ManagerOptions
+	pol                  policyFlags // policy.go
 }
 
 // newOperatorCmd is `canary operator`: the Kubernetes operator that runs
@@ -55,7 +56,15 @@ status with the event that causes it, sent once that write is stored, retried
 with backoff (2s doubling to 5m, 10 attempts) and recorded as Events
 (NotificationSent, NotificationFailed, NotificationGivenUp). Secrets may be
 secret:NAME/KEY, a key of a Secret in the rollout's namespace (the operator
-needs get on secrets), besides env:NAME and file:/path.
+needs get on secrets); env:NAME and file:/path are refused (they would read
+the operator pod's own environment and files).
+
+Plans run no commands unless --allow-commands lists the executables
+(absolute paths, looked up on PATH=/usr/local/bin:/usr/bin:/bin); they run
+with that PATH, a private empty HOME and LANG=C.UTF-8, nothing inherited.
+Requests plans cause (pre-checks, hooks, approvals, Prometheus, flag
+services, notifications) never reach link-local or cloud metadata addresses
+unless --egress-allow names them; --egress-deny refuses more.
 
 traffic.helm runs the Helm SDK in-process on charts mounted in the pod:
 start it with --helm-chart-dir=DIR (traffic.helm.chart is a path in DIR) and
@@ -81,6 +90,7 @@ func (f *operatorFlags) register(fs *pflag.FlagSet) {
 	fs.IntVar(&f.o.MaxConcurrentReconciles, "max-concurrent-reconciles", operator.DefaultMaxConcurrentReconciles,
 		"how many Rollouts are reconciled at once (one Rollout never twice at once)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info or error")
+	addExecEgressFlags(fs, &f.pol)
 	fs.StringVar(&f.o.HelmChartDir, "helm-chart-dir", "", "folder of the charts traffic.helm may name (default: none, traffic.helm is refused)")
 }
 
@@ -92,6 +102,11 @@ func (f *operatorFlags) run(c *cobra.Command) error {
 	}
 	ctrl.SetLogger(log) // for what logs outside the manager
 	f.o.Logger = log
+	h, err := f.pol.build()
+	if err != nil {
+		return err
+	}
+	f.o.AllowCommands, f.o.Egress = h.exec.Allowed, h.egress
 	if f.o.MaxConcurrentReconciles < 1 {
 		return fmt.Errorf("operator: --max-concurrent-reconciles=%d: must be 1 or more", f.o.MaxConcurrentReconciles)
 	}
