@@ -233,6 +233,13 @@ type Hook struct {
 	// Command runs a program (no shell) with these arguments; a non-zero
 	// exit fails the hook.
 	Command []string `json:"command,omitempty"`
+	// Env adds variables to the command's environment, each value a
+	// secret reference read when the command runs, from the sources the
+	// host allows (under canary serve env:CANARY_SECRET_… and files in a
+	// --secret-dir; under canary operator secret:NAME/KEY), e.g.
+	// {API_TOKEN: env:CANARY_SECRET_API_TOKEN}. Command hooks only; PATH,
+	// HOME and LANG are set by the host. Default: none.
+	Env map[string]SecretRef `json:"env,omitempty"`
 	// Timeout for the call. Default: 30s.
 	Timeout Duration `json:"timeout,omitempty"`
 }

@@ -7,10 +7,13 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/canary-dev/canary"
 )
 
 // waitDelay bounds how long a killed command's output pipes are read
@@ -18,9 +21,9 @@ import (
 const waitDelay = 2 * time.Second
 
 // command runs argv within timeout; see Hook.
-func (r *Runner) command(ctx context.Context, argv []string, timeout time.Duration, payload []byte) (string, error) {
+func (r *Runner) command(ctx context.Context, argv []string, hookEnv map[string]canary.SecretRef, timeout time.Duration, payload []byte) (string, error) {
 	name := quoteArgs(argv)
-	exe, env, cleanup, err := r.prepare(argv[0])
+	exe, env, cleanup, err := r.prepare(argv[0], hookEnv)
 	if err != nil {
 		return "", err
 	}
@@ -62,10 +65,15 @@ func (r *Runner) command(ctx context.Context, argv []string, timeout time.Durati
 
 // prepare resolves name under r.Exec and builds the environment: the
 // process's own plus r.Env without a policy; the policy's minimal one plus
-// r.Env with one, in a fresh HOME that cleanup removes.
-func (r *Runner) prepare(name string) (exe string, env envList, cleanup func(), err error) {
+// r.Env with one, in a fresh HOME that cleanup removes; then the hook's
+// own env, resolved with r.Secrets.
+func (r *Runner) prepare(name string, hookEnv map[string]canary.SecretRef) (exe string, env envList, cleanup func(), err error) {
+	own, err := r.resolveEnv(name, hookEnv)
+	if err != nil {
+		return "", envList{}, nil, err
+	}
 	if r.Exec == nil {
-		return name, envList{vars: append(os.Environ(), r.Env...)}, func() {}, nil
+		return name, envList{vars: append(append(os.Environ(), r.Env...), own...)}, func() {}, nil
 	}
 	if exe, err = r.Exec.Resolve(name); err != nil {
 		return "", envList{}, nil, err
@@ -74,8 +82,30 @@ func (r *Runner) prepare(name string) (exe string, env envList, cleanup func(), 
 	if err != nil {
 		return "", envList{}, nil, fmt.Errorf("command %s: private home: %w", name, err)
 	}
-	vars := append(r.Exec.Env(home), r.Env...)
+	vars := append(append(r.Exec.Env(home), r.Env...), own...)
 	return exe, envList{vars: vars, home: home}, func() { _ = os.RemoveAll(home) }, nil
+}
+
+// resolveEnv reads a hook's env references, sorted by name.
+func (r *Runner) resolveEnv(name string, hookEnv map[string]canary.SecretRef) ([]string, error) {
+	resolve := r.Secrets
+	if resolve == nil {
+		resolve = canary.SecretRef.Resolve
+	}
+	names := make([]string, 0, len(hookEnv))
+	for k := range hookEnv {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	vars := make([]string, 0, len(names))
+	for _, k := range names {
+		v, err := resolve(hookEnv[k])
+		if err != nil {
+			return nil, fmt.Errorf("command %s: env %s: %w", name, k, err)
+		}
+		vars = append(vars, k+"="+v)
+	}
+	return vars, nil
 }
 
 // envList is a command's environment ("NAME=value") and its private HOME

@@ -114,3 +114,25 @@ func TestExecPolicyCheckPlan(t *testing.T) {
 		t.Errorf("nil policy (canary run) refused: %v", err)
 	}
 }
+
+// TestHookEnvFromAllowedSources: a command hook's env entries are read
+// with the host's resolver (under serve, its secret policy: a reference
+// outside it fails the hook before anything runs) and their values are
+// redacted from what the command prints.
+func TestHookEnvFromAllowedSources(t *testing.T) { // not parallel: t.Setenv
+	t.Setenv("CANARY_SECRET_API", "api-token-77e1")
+	t.Setenv("CANARY_TOKENS", "ops:operator:server-secret-token")
+	var red secrets.Redactor
+	pol := &secrets.Policy{EnvPrefixes: []string{secrets.DefaultEnvPrefix}, Redactor: &red}
+	r := &checks.Runner{Exec: &checks.ExecPolicy{Allowed: []string{"/usr/bin/env"}}, Secrets: pol.Resolve, Redact: red.Redact}
+	out, err := r.Hook(t.Context(), canary.Hook{Name: "env", Command: []string{"env"},
+		Env: map[string]canary.SecretRef{"API_TOKEN": "env:CANARY_SECRET_API"}}, nil)
+	if err != nil || !strings.Contains(out, "API_TOKEN=[redacted]") || strings.Contains(out, "api-token-77e1") {
+		t.Fatalf("output %q, %v; want API_TOKEN set and redacted", out, err)
+	}
+	_, err = r.Hook(t.Context(), canary.Hook{Name: "env", Command: []string{"env"},
+		Env: map[string]canary.SecretRef{"T": "env:CANARY_TOKENS"}}, nil)
+	if err == nil || !strings.Contains(err.Error(), "env T") || !strings.Contains(err.Error(), "CANARY_SECRET_") || strings.Contains(err.Error(), "server-secret-token") {
+		t.Fatalf("a reference outside the policy: %v", err)
+	}
+}

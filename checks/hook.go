@@ -42,7 +42,7 @@ func (r *Runner) hook(ctx context.Context, h canary.Hook, payload []byte) (strin
 	case h.HTTP != nil:
 		return r.httpHook(ctx, *h.HTTP, timeout, payload)
 	case len(h.Command) > 0:
-		return r.command(ctx, h.Command, timeout, payload)
+		return r.command(ctx, h.Command, h.Env, timeout, payload)
 	}
 	return "", fmt.Errorf("hook %q has neither http nor command; set one", h.Name)
 }

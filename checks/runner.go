@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/canary-dev/canary"
 )
 
 // Defaults used when the plan leaves a timeout at zero.
@@ -48,6 +50,10 @@ type Runner struct {
 	// environment. Nil: any command, with the process environment
 	// (canary run).
 	Exec *ExecPolicy
+	// Secrets resolves a command hook's env references. Default:
+	// canary.SecretRef.Resolve (canary run: env: and file: anything);
+	// serve and the operator pass their secret policy's.
+	Secrets func(canary.SecretRef) (string, error)
 	// Redact, when set, is applied to every output and error message
 	// returned (secrets.Redactor.Redact: the resolved secret values),
 	// since both end up in events that viewers read.
@@ -127,3 +133,11 @@ func oneLine(s string, max int) string {
 
 // is2xx reports whether code is a success status.
 func is2xx(code int) bool { return code >= 200 && code < 300 }
+
+// WithSecrets returns a copy of r resolving env references with resolve
+// (the operator's, per namespace).
+func (r *Runner) WithSecrets(resolve func(canary.SecretRef) (string, error)) *Runner {
+	c := *r
+	c.Secrets = resolve
+	return &c
+}

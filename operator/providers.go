@@ -7,6 +7,7 @@ import (
 	"net"
 
 	"github.com/canary-dev/canary"
+	"github.com/canary-dev/canary/checks"
 	"github.com/canary-dev/canary/executor"
 	"github.com/canary-dev/canary/flags"
 	"github.com/canary-dev/canary/gatewayapi"
@@ -70,6 +71,9 @@ func (r *Reconciler) secrets(ctx context.Context, ns string) SecretResolver {
 // executor builds the providers the plan drives and their executor.
 func (r *Reconciler) executor(p *canary.Plan) (*executor.Executor, error) {
 	pv := executor.Providers{Checks: r.cfg.Checks}
+	if cr, ok := r.cfg.Checks.(*checks.Runner); ok { // hooks' env: Secrets of the rollout's namespace
+		pv.Checks = cr.WithSecrets(r.secrets(context.Background(), p.Metadata.Namespace).Resolve)
+	}
 	var err error
 	if pv.Router, err = r.cfg.Router(p); err != nil {
 		return nil, err

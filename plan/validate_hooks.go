@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/mail"
 	"regexp"
+	"sort"
 	"strings"
 
 	canary "github.com/canary-dev/canary"
@@ -82,6 +83,33 @@ func (v *validator) hookAction(h *canary.Hook, path string) {
 	}
 	if len(h.Command) > 0 && strings.TrimSpace(h.Command[0]) == "" {
 		v.add(path+".command[0]", "required: the first item is the program to run (no shell), e.g. kubectl")
+	}
+	v.hookEnv(h, path)
+}
+
+var envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// hookEnv checks a command hook's env: variable names and references.
+func (v *validator) hookEnv(h *canary.Hook, path string) {
+	if len(h.Env) > 0 && len(h.Command) == 0 {
+		v.add(path+".env", "only command hooks take env: remove it, or send the value in the http hook's body")
+		return
+	}
+	names := make([]string, 0, len(h.Env))
+	for name := range h.Env {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		epath := path + ".env." + name
+		switch {
+		case !envNameRE.MatchString(name):
+			v.add(epath, "%q is not an environment variable name: use letters, digits and _, e.g. API_TOKEN", name)
+		case name == "PATH" || name == "HOME" || name == "LANG":
+			v.add(epath, "%s is set by the host that runs the command: use another name", name)
+		default:
+			v.secret(epath, h.Env[name])
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"strings"
 	"testing"
 
 	canary "github.com/canary-dev/canary"
@@ -249,6 +250,34 @@ func TestEventTypesAccepted(t *testing.T) {
 		v.eventType("on[0]", string(ev))
 		if len(v.errs) != 0 {
 			t.Errorf("event type %q: got %v, want no error", ev, v.errs)
+		}
+	}
+}
+
+// TestHookEnv: a hook's env takes variable names and secret references,
+// on command hooks only, never PATH, HOME or LANG.
+func TestHookEnv(t *testing.T) {
+	base := `apiVersion: canary.dev/v1alpha1
+kind: Rollout
+metadata: {name: web}
+spec:
+  version: v2
+  traffic: {proxy: {stable: "http://127.0.0.1:1", canary: "http://127.0.0.1:2"}}
+  steps: [{weight: 10, hold: 1m}, {weight: 100}]
+  rules: [{metric: errorRate, above: 5%, for: 1m, action: rollback-immediate}]
+  hooks:
+`
+	if _, err := Parse("p.yaml", []byte(base+"    - {name: a, at: afterStep, command: [notify], env: {API_TOKEN: env:CANARY_SECRET_API}}\n")); err != nil {
+		t.Fatalf("valid env: %v", err)
+	}
+	bad := base + `    - {name: a, at: afterStep, http: {url: "http://x"}, env: {T: env:X}}
+    - {name: b, at: afterStep, command: [x], env: {PATH: env:X, "1x": env:Y, OK: plain-value}}
+`
+	_, err := Parse("p.yaml", []byte(bad))
+	for _, want := range []string{"spec.hooks[0].env: only command hooks", "spec.hooks[1].env.PATH: PATH is set by the host",
+		`spec.hooks[1].env.1x: "1x" is not an environment variable name`, "spec.hooks[1].env.OK: not a secret reference"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
 		}
 	}
 }

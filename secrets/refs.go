@@ -64,7 +64,7 @@ func walk(v reflect.Value, path string, out *[]Ref) {
 		keys := v.MapKeys()
 		sort.Slice(keys, func(i, j int) bool { return fmt.Sprint(keys[i]) < fmt.Sprint(keys[j]) })
 		for _, k := range keys {
-			walk(v.MapIndex(k), fmt.Sprintf("%s[%v]", path, k), out)
+			walk(v.MapIndex(k), fmt.Sprintf("%s.%v", path, k), out)
 		}
 	case reflect.String:
 		if v.Type() == secretRefType && v.String() != "" {

@@ -143,7 +143,7 @@ func (h *hostPolicy) checks() *checks.Runner {
 	if h == nil {
 		return &checks.Runner{}
 	}
-	return &checks.Runner{Exec: h.exec, Redact: h.redact.Redact, HTTPClient: h.egress.Client()}
+	return &checks.Runner{Exec: h.exec, Redact: h.redact.Redact, HTTPClient: h.egress.Client(), Secrets: h.secrets.Resolve}
 }
 
 // prometheus is the plan's Prometheus source under h.
