@@ -121,12 +121,21 @@ func (e *Email) clientOptions(ctx context.Context, host string, port int, mode c
 		mail.WithPort(port), mail.WithTLSPolicy(policy), mail.WithTLSConfig(tc),
 		mail.WithTimeout(timeout),
 	}
-	if mode == canary.EmailImplicitTLS {
+	if mode == canary.EmailImplicitTLS && e.Dial == nil {
 		// Implicit TLS: go-mail's own TLS dialer, bounded by the timeout.
 		return append(append(opts, mail.WithSSL()), e.authOptions(password)...)
 	}
+	dial := e.Dial
+	if dial == nil {
+		dial = (&net.Dialer{}).DialContext
+	}
+	if mode == canary.EmailImplicitTLS {
+		// Implicit TLS over the owner's dialer (go-mail uses a custom
+		// dialer's connection as it is).
+		opts, dial = append(opts, mail.WithSSL()), tlsOver(dial, tc)
+	}
 	opts = append(opts, mail.WithDialContextFunc(func(_ context.Context, network, address string) (net.Conn, error) {
-		conn, err := (&net.Dialer{}).DialContext(ctx, network, address)
+		conn, err := dial(ctx, network, address)
 		if err == nil {
 			context.AfterFunc(ctx, func() { conn.Close() }) // cancel means stop, also mid-session
 		}
@@ -241,4 +250,20 @@ func emailDetail(m Message) string {
 		b.WriteString("\nThis is a test sent by `canary notify test`; nothing happened to any rollout.\n")
 	}
 	return b.String()
+}
+
+// tlsOver dials with dial and completes a TLS handshake with tc.
+func tlsOver(dial func(ctx context.Context, network, addr string) (net.Conn, error), tc *tls.Config) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		tconn := tls.Client(conn, tc)
+		if err := tconn.HandshakeContext(ctx); err != nil {
+			conn.Close()
+			return nil, err
+		}
+		return tconn, nil
+	}
 }

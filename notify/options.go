@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -44,6 +45,10 @@ type Options struct {
 	// CA. Its ServerName is set to the SMTP host. Default: the system's
 	// roots.
 	TLSConfig *tls.Config
+	// Dial connects to SMTP servers: canary serve and the operator pass
+	// their outbound policy's dialer (HTTPClient carries it for the other
+	// channels). Default: net.Dialer.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // New returns the Sender of audience a's channel: a Factory.

@@ -160,7 +160,7 @@ func (r *Reconciler) send(ctx context.Context, ro *rollout, m notify.Message) er
 	sctx, cancel := context.WithTimeout(ctx, r.cfg.NotifyTimeout)
 	defer cancel()
 	secrets := r.secrets(sctx, ro.obj.GetNamespace())
-	o := notify.Options{HTTPClient: r.cfg.NotifyHTTPClient, Secrets: secrets.Resolve, Now: r.cfg.Clock.Now}
+	o := notify.Options{HTTPClient: r.cfg.NotifyHTTPClient, Secrets: secrets.Resolve, Now: r.cfg.Clock.Now, Dial: r.cfg.Egress.DialContext}
 	snd, err := o.New(ro.plan.Spec.Notify[i], m.Channel)
 	if err != nil {
 		return err

@@ -171,7 +171,7 @@ func (h *hostPolicy) flagSetter(cfg flags.SetterConfig) flags.SetterConfig {
 func (h *hostPolicy) notifyOptions(baseURL string) notify.Options {
 	o := notify.Options{BaseURL: baseURL}
 	if h != nil {
-		o.HTTPClient, o.Secrets = h.egress.Client(), h.secrets.Resolve
+		o.HTTPClient, o.Secrets, o.Dial = h.egress.Client(), h.secrets.Resolve, h.egress.DialContext
 	}
 	return o
 }
