@@ -90,8 +90,8 @@ func TestRollout(t *testing.T) {
 			"promote recoveryos:80=0 recoveryos-canary:80=100",
 			"removeCanary recoveryos:80=0 recoveryos-canary:80=100",
 		}},
-		// 8% 5xx breaks "errorRate above 5% for 15s": immediate.
-		{"failing canary rolls back immediately", kubetest.Service{RPS: 400, CanaryErrors: 0.08, CanaryLatency: 0.2},
+		// 20% 5xx breaks "errorRate above 5% for 15s": immediate.
+		{"failing canary rolls back immediately", kubetest.Service{RPS: 400, CanaryErrors: 0.2, CanaryLatency: 0.2},
 			canary.PhaseRolledBack, canary.ActionRollbackImmediate, []string{
 				"w5 recoveryos:80=95 recoveryos-canary:80=5",
 				"w0 recoveryos:80=100 recoveryos-canary:80=0",

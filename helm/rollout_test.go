@@ -47,7 +47,7 @@ func TestRunbookSequences(t *testing.T) {
 			[]string{"1 superseded Install complete tag=v0.9.0", "2 deployed canary: promoted v1.0.0-elite from recoveryos-canary"}, 0},
 		// The main release was not changed before the rollback, so there is
 		// nothing to `helm rollback`: weight 0, then uninstall, at once.
-		{"immediate rollback", kubetest.Service{RPS: 400, CanaryErrors: 0.08, CanaryLatency: 0.2}, canary.PhaseRolledBack, canary.ActionRollbackImmediate,
+		{"immediate rollback", kubetest.Service{RPS: 400, CanaryErrors: 0.2, CanaryLatency: 0.2}, canary.PhaseRolledBack, canary.ActionRollbackImmediate,
 			[]string{
 				"1 superseded canary weight 5% tag=v1.0.0-elite weight=5 enabled=true replicas=1",
 				"2 uninstalled canary removed tag=v1.0.0-elite weight=0 enabled=true replicas=1",

@@ -191,8 +191,8 @@ func TestHelmTrafficWithRBAC(t *testing.T) {
 				"5 uninstalled canary removed tag=v1.0.0-elite weight=100",
 			},
 			[]string{"1 superseded Install complete tag=v0.9.0", "2 deployed canary: promoted v1.0.0-elite from recoveryos-canary"}, "Promoted"},
-		// 8% 5xx breaks "errorRate above 5% for 15s": an immediate rollback.
-		{"faulty canary rolls back", kubetest.Service{RPS: 400, CanaryErrors: 0.08, CanaryLatency: 0.2}, canary.PhaseRolledBack,
+		// 20% 5xx breaks "errorRate above 5% for 15s": an immediate rollback.
+		{"faulty canary rolls back", kubetest.Service{RPS: 400, CanaryErrors: 0.2, CanaryLatency: 0.2}, canary.PhaseRolledBack,
 			[]string{
 				"1 superseded canary weight 5% tag=v1.0.0-elite weight=5",
 				"2 uninstalled canary removed tag=v1.0.0-elite weight=0",

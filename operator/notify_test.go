@@ -441,7 +441,7 @@ func TestNotificationsSurviveLeaderDeath(t *testing.T) {
 // a Warning Event, and neither holds the rollback up.
 func TestNotificationsGiveUpAndPagerDuty(t *testing.T) {
 	t.Parallel()
-	g := newNotifyRigFor(t, kubetest.Service{RPS: 400, CanaryErrors: 0.08, CanaryLatency: 0.2}, []any{
+	g := newNotifyRigFor(t, kubetest.Service{RPS: 400, CanaryErrors: 0.2, CanaryLatency: 0.2}, []any{
 		map[string]any{"audience": "oncall", "pagerduty": map[string]any{"routingKey": "secret:hooks/pd", "url": "http://placeholder.invalid/v2/enqueue"},
 			"on": []any{"rolledBack"}},
 		map[string]any{"audience": "ops", "webhook": map[string]any{"url": "secret:hooks/url"}, "on": []any{"rollbackStarted", "rolledBack"}},

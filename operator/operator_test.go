@@ -305,8 +305,8 @@ func TestRolloutOnCluster(t *testing.T) {
 			"promote recoveryos=0 recoveryos-canary=100",
 			"removeCanary recoveryos=0 recoveryos-canary=100",
 		}, "Promoted"},
-		// 8% 5xx breaks "errorRate above 5%": an immediate rollback.
-		{"faulty canary rolls back", kubetest.Service{RPS: 400, CanaryErrors: 0.08, CanaryLatency: 0.2}, canary.PhaseRolledBack, []string{
+		// 20% 5xx breaks "errorRate above 5%": an immediate rollback.
+		{"faulty canary rolls back", kubetest.Service{RPS: 400, CanaryErrors: 0.2, CanaryLatency: 0.2}, canary.PhaseRolledBack, []string{
 			"w5 recoveryos=95 recoveryos-canary=5",
 			"w0 recoveryos=100 recoveryos-canary=0",
 			"removeCanary recoveryos=100",

@@ -207,8 +207,8 @@ func TestReplicasTrafficWithRBAC(t *testing.T) {
 			"promote web=10 web-canary=10",
 			"removeCanary web=10 web-canary=0",
 		}, "app:v2", "Promoted"},
-		// 8% 5xx breaks "errorRate above 5% for 15s": an immediate rollback.
-		{"faulty canary rolls back", kubetest.Service{RPS: 400, CanaryErrors: 0.08, CanaryLatency: 0.2}, canary.PhaseRolledBack, []string{
+		// 20% 5xx breaks "errorRate above 5% for 15s": an immediate rollback.
+		{"faulty canary rolls back", kubetest.Service{RPS: 400, CanaryErrors: 0.2, CanaryLatency: 0.2}, canary.PhaseRolledBack, []string{
 			"w5 web=9 web-canary=1",
 			"w0 web=10 web-canary=0",
 			"removeCanary web=10 web-canary=0",
