@@ -87,18 +87,7 @@ func ProportionLower(k, n int64, confidence float64) float64 {
 	if !ProportionAbove(k, n, 1e-9, confidence) {
 		return 0
 	}
-	lo = 1e-9
-	for range 60 {
-		mid := math.Sqrt(lo * hi)
-		if ProportionAbove(k, n, mid, confidence) {
-			lo = mid
-		} else {
-			hi = mid
-		}
-		if hi/lo < 1+1e-4 {
-			break
-		}
-	}
+	lo, _ = bisectGeometric(1e-9, hi, func(p0 float64) bool { return ProportionAbove(k, n, p0, confidence) })
 	return lo
 }
 
@@ -115,18 +104,26 @@ func ProportionUpper(k, n int64, confidence float64) float64 {
 	if !ProportionBelow(k, n, hi, confidence) {
 		return 1
 	}
+	_, hi = bisectGeometric(lo, hi, func(p0 float64) bool { return !ProportionBelow(k, n, p0, confidence) })
+	return hi
+}
+
+// bisectGeometric narrows [lo, hi] to the boundary where below turns from
+// true (at lo) to false (at hi), halving on a log scale until hi/lo < 1+1e-4
+// or 60 steps, and returns the final bracket.
+func bisectGeometric(lo, hi float64, below func(float64) bool) (float64, float64) {
 	for range 60 {
 		mid := math.Sqrt(lo * hi)
-		if ProportionBelow(k, n, mid, confidence) {
-			hi = mid
-		} else {
+		if below(mid) {
 			lo = mid
+		} else {
+			hi = mid
 		}
 		if hi/lo < 1+1e-4 {
 			break
 		}
 	}
-	return hi
+	return lo, hi
 }
 
 // logMixtureAbove is log M(p0) with the mixture on (p0, 1].
