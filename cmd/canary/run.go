@@ -26,6 +26,9 @@ type runFlags struct {
 	state   string
 	resume  bool
 	wire    wireOptions
+	// serveAfter keeps the built-in proxy serving the final routing until
+	// SIGINT or SIGTERM (run_serve_after.go).
+	serveAfter bool
 	// noNotify prints spec.notify's notifications instead of sending them.
 	noNotify bool
 	// notifyGrace is how long to wait at exit for notifications still
@@ -56,6 +59,13 @@ every rule against its threshold, pending timers); otherwise, or with
 
 Ctrl-C pauses the rollout at its current weight and exits with code 4.
 
+The built-in proxy (traffic.proxy) lives in this process: when canary run
+exits, its listener closes and its clients get connection refused (before
+the rollout they reached the stable version directly). --serve-after keeps
+it serving the final routing (100% on the promoted version, or all on the
+stable one after a rollback) until SIGINT or SIGTERM, then exits with the
+outcome's code. For a front door that outlives rollouts, use canary serve.
+
 The plan's notifications (spec.notify) are sent as canary serve sends
 them: queued with the events, delivered beside the rollout with retries
 and a stable key per message, each shown as sent (✓) or failed (✗). At
@@ -78,6 +88,7 @@ func (f *runFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.state, "state", defaultStatePath("run.db"), "the state database (every decision is saved before it is acted on)")
 	addKubeFlags(fs, &f.wire)
 	fs.BoolVar(&f.resume, "resume", false, "continue the paused or interrupted rollout of this plan from --state (a finished one: deliver its pending notifications)")
+	fs.BoolVar(&f.serveAfter, "serve-after", false, "keep the built-in proxy serving the final routing after the outcome until SIGINT/SIGTERM, then exit with the outcome's code")
 	fs.BoolVar(&f.noNotify, "no-notify", false, "print spec.notify's notifications instead of sending them (a dry run)")
 	fs.DurationVar(&f.notifyGrace, "notify-timeout", defaultNotifyGrace, "at exit, how long to wait for notifications still being delivered (0: do not wait)")
 	fs.DurationVar(&f.notifySend, "notify-send-timeout", defaultNotifySend, "how long one notification send may take; a send cut off by a crash is retried after 3 times this")
@@ -101,6 +112,9 @@ func runPlan(c *cobra.Command, f runFlags, path string) error {
 	}
 	p, err := plan.Load(path)
 	if err != nil {
+		return err
+	}
+	if err := checkServeAfter(p, f.serveAfter); err != nil {
 		return err
 	}
 	saved, err := openRunState(c.Context(), f, p, path)
@@ -151,6 +165,32 @@ func runPlan(c *cobra.Command, f runFlags, path string) error {
 	}
 	if err == nil {
 		fmt.Fprintf(c.ErrOrStderr(), "canary: %s %s promoted\n", st.Name, st.Version)
+	}
+	return tellFrontDoor(c.Context(), c.ErrOrStderr(), p, pv, st, err, f.serveAfter)
+}
+
+// tellFrontDoor says what becomes of the proxy's clients and, with
+// --serve-after, keeps serving until a signal; it returns err.
+func tellFrontDoor(ctx context.Context, w io.Writer, p *canary.Plan, pv *providers, st canary.State, err error, serve bool) error {
+	serve = serve && ctx.Err() == nil
+	note := frontDoorNote(p, pv, st, err, serve)
+	if note == "" {
+		return err
+	}
+	var oe *outcomeError
+	if errors.As(err, &oe) {
+		// The outcome is printed last (report); the note goes with it.
+		oe.msg += "\n" + note
+		if !serve {
+			return err
+		}
+		report(w, err) // now, before the wait, and not again at exit
+		oe.msg, note = "", ""
+	}
+	if serve {
+		serveAfter(ctx, w, note)
+	} else {
+		fmt.Fprintln(w, note)
 	}
 	return err
 }
