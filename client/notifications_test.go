@@ -1,13 +1,14 @@
 package client_test
 
 import (
+	"github.com/canary-dev/canary"
+
 	"net/http"
 	"testing"
 	"time"
 
 	"github.com/canary-dev/canary/client"
 	"github.com/canary-dev/canary/manager"
-	"github.com/canary-dev/canary/store"
 )
 
 func TestNotificationsAndWhoami(t *testing.T) {
@@ -19,11 +20,11 @@ func TestNotificationsAndWhoami(t *testing.T) {
 	}
 	at := time.Date(2025, 8, 14, 9, 0, 0, 0, time.UTC)
 	api.SetOutbox("shop/web",
-		store.OutboxItem{Key: "rollout/1/event/2/eng/webhook", Audience: "eng", Channel: "webhook", Status: store.OutboxDelivered,
+		canary.OutboxItem{Key: "rollout/1/event/2/eng/webhook", Audience: "eng", Channel: "webhook", Status: canary.OutboxDelivered,
 			Attempts: 1, CreatedAt: at, FinishedAt: at.Add(time.Second)},
-		store.OutboxItem{Key: "rollout/1/event/2/ops/slack", Audience: "ops", Channel: "slack", Status: store.OutboxDead,
+		canary.OutboxItem{Key: "rollout/1/event/2/ops/slack", Audience: "ops", Channel: "slack", Status: canary.OutboxDead,
 			Attempts: 10, LastError: "slack answered 500", CreatedAt: at, FinishedAt: at.Add(time.Hour)},
-		store.OutboxItem{Key: "rollout/1/event/3/eng/webhook", Audience: "eng", Channel: "webhook", Status: store.OutboxPending,
+		canary.OutboxItem{Key: "rollout/1/event/3/eng/webhook", Audience: "eng", Channel: "webhook", Status: canary.OutboxPending,
 			CreatedAt: at.Add(time.Minute)})
 
 	p, err := c.Notifications(ctx, "shop/web", manager.NotificationOptions{})

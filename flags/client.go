@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/canary-dev/canary"
-	"github.com/canary-dev/canary/store"
 )
 
 // DefaultClientTimeout is the timeout of ClientConfig's default HTTPClient.
@@ -70,7 +69,7 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	}
 	u.Path = strings.TrimRight(u.Path, "/")
 	if cfg.Environment == "" {
-		cfg.Environment = store.DefaultFlagEnvironment
+		cfg.Environment = canary.DefaultFlagEnvironment
 	}
 	if _, err := resolveSecret("featureFlag.token", cfg.Token, cfg.Secrets); err != nil {
 		return nil, err
@@ -93,7 +92,7 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 func (c *Client) SetFlag(ctx context.Context, name string, enabled bool, percent int) error {
 	env := c.cfg.Environment
 	u := Update{Enabled: &enabled, RolloutPercentage: &percent, Environment: &env}
-	if err := store.CheckFlagName(name); err != nil {
+	if err := canary.CheckFlagName(name); err != nil {
 		return err
 	}
 	if err := u.Validate(); err != nil {
@@ -121,7 +120,7 @@ func (c *Client) SetFlag(ctx context.Context, name string, enabled bool, percent
 // ignored; enabled and rollout_percentage are required. A missing flag is
 // code not_found.
 func (c *Client) GetFlag(ctx context.Context, name string) (Flag, error) {
-	if err := store.CheckFlagName(name); err != nil {
+	if err := canary.CheckFlagName(name); err != nil {
 		return Flag{}, err
 	}
 	b, err := c.do(ctx, http.MethodGet, name, nil, "")

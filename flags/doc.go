@@ -7,7 +7,7 @@
 // (*store.Store) or an in-memory Memory for `canary run` and the demo.
 //
 // Evaluation is the proxy's sticky split: an enabled flag is on for a
-// targeting key iff proxy.Bucket(key) < rollout_percentage×100. So a user
+// targeting key iff canary.Bucket(key) < rollout_percentage×100. So a user
 // routed to the canary at weight w sees a flag at w% on, and a user who
 // sees it on keeps seeing it on as the percentage grows.
 //

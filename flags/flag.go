@@ -3,24 +3,22 @@ package flags
 import (
 	"context"
 	"errors"
-
-	"github.com/canary-dev/canary/proxy"
-	"github.com/canary-dev/canary/store"
+	"github.com/canary-dev/canary"
 )
 
 // Flag is one feature flag: its settable fields, version and times.
-type Flag = store.Flag
+type Flag = canary.Flag
 
 // State is a flag's settable fields: enabled, rollout_percentage and
 // environment.
-type State = store.FlagState
+type State = canary.FlagState
 
 // Update is a partial change of a flag: nil fields are kept.
-type Update = store.FlagUpdate
+type Update = canary.FlagUpdate
 
 // Change is one entry of a flag's history: version, time, actor, reason,
 // and the state before and after.
-type Change = store.FlagChange
+type Change = canary.FlagChange
 
 // Store keeps flags and the history of their changes. *store.Store (SQLite,
 // for `canary serve`) and *Memory implement it. Errors a person can act on
@@ -41,10 +39,9 @@ type Store interface {
 	FlagHistory(ctx context.Context, name string, limit int) ([]Change, error)
 }
 
-var (
-	_ Store = (*store.Store)(nil)
-	_ Store = (*Memory)(nil)
-)
+// *store.Store implements Store too (checked in the tests: flags does not
+// link SQLite).
+var _ Store = (*Memory)(nil)
 
 // OpenFeature resolution reasons used by Evaluate.
 const (
@@ -82,7 +79,7 @@ type Evaluation struct {
 }
 
 // Evaluate computes f for a targeting key: off when disabled; when
-// enabled, on iff proxy.Bucket(key) < f.RolloutPercentage×100, which is
+// enabled, on iff canary.Bucket(key) < f.RolloutPercentage×100, which is
 // exactly when the proxy sends that key to the canary at a weight of
 // f.RolloutPercentage. At 0% and 100% the key is not needed; between them
 // an empty key is ErrTargetingKeyMissing (the proxy would fall back to an
@@ -99,8 +96,8 @@ func Evaluate(f Flag, key string) (Evaluation, error) {
 	case key == "":
 		return Evaluation{}, ErrTargetingKeyMissing
 	}
-	b := proxy.Bucket(key)
-	on := b < p*(proxy.Buckets/100)
+	b := canary.Bucket(key)
+	on := b < p*(canary.Buckets/100)
 	v := VariantOff
 	if on {
 		v = VariantOn

@@ -11,7 +11,6 @@ import (
 	"strconv"
 
 	"github.com/canary-dev/canary"
-	"github.com/canary-dev/canary/store"
 )
 
 // DefaultMaxBodyBytes is Config.MaxBodyBytes' default.
@@ -209,7 +208,7 @@ func (h *Handler) update(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := r.PathValue("name")
-	if err := store.CheckFlagName(name); err != nil {
+	if err := canary.CheckFlagName(name); err != nil {
 		h.fail(w, r, err)
 		return
 	}

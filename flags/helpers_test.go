@@ -120,3 +120,5 @@ func mustSet(t testing.TB, s Store, name string, enabled bool, percent int) Flag
 func st(enabled bool, percent int, env string) State {
 	return State{Enabled: enabled, RolloutPercentage: percent, Environment: env}
 }
+
+var _ Store = (*store.Store)(nil)

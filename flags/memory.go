@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/canary-dev/canary"
-	"github.com/canary-dev/canary/store"
 )
 
 // MemoryActor is the actor Memory.SetFlag records.
@@ -51,7 +50,7 @@ func (m *Memory) ListFlags(context.Context) ([]Flag, error) { return m.List(), n
 // UpdateFlag applies u like store.Store.UpdateFlag: it creates a missing
 // flag, validates everything first and records only real changes.
 func (m *Memory) UpdateFlag(_ context.Context, name string, u Update, actor, reason string) (Flag, bool, error) {
-	if err := store.CheckFlagChange(name, u, actor, reason); err != nil {
+	if err := canary.CheckFlagChange(name, u, actor, reason); err != nil {
 		return Flag{}, false, err
 	}
 	now := time.Now
@@ -70,7 +69,7 @@ func (m *Memory) UpdateFlag(_ context.Context, name string, u Update, actor, rea
 		b := old.State()
 		before = &b
 	} else {
-		st := store.NewFlagState()
+		st := canary.NewFlagState()
 		old = Flag{Name: name, Enabled: st.Enabled, RolloutPercentage: st.RolloutPercentage, Environment: st.Environment, CreatedAt: t}
 	}
 	after := u.Apply(old.State())

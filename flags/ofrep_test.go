@@ -2,11 +2,10 @@ package flags
 
 import (
 	"fmt"
+	"github.com/canary-dev/canary"
 	"net/http"
 	"strings"
 	"testing"
-
-	"github.com/canary-dev/canary/proxy"
 )
 
 func TestOFREPSingle(t *testing.T) {
@@ -17,8 +16,8 @@ func TestOFREPSingle(t *testing.T) {
 		mustSet(t, s, "all", true, 100)
 		mustSet(t, s, "none", true, 0)
 		// user-4 is in bucket 558 (on at 10%), user-1 in 5477 (off).
-		if proxy.Bucket("user-4") >= 1000 || proxy.Bucket("user-1") < 1000 {
-			t.Fatalf("fixture keys moved: buckets %d, %d", proxy.Bucket("user-4"), proxy.Bucket("user-1"))
+		if canary.Bucket("user-4") >= 1000 || canary.Bucket("user-1") < 1000 {
+			t.Fatalf("fixture keys moved: buckets %d, %d", canary.Bucket("user-4"), canary.Bucket("user-1"))
 		}
 		tests := []struct {
 			name, key, body string
@@ -129,7 +128,7 @@ func TestOFREPConfiguration(t *testing.T) {
 	wantStatus(t, r, 200, `"name":"canary"`, `"supportedTypes":["boolean"]`, `"minPollingIntervalMs":1000`)
 }
 
-// TestEvaluateIsTheProxySplit checks Evaluate against proxy.Bucket for
+// TestEvaluateIsTheProxySplit checks Evaluate against canary.Bucket for
 // 20,000 keys at every percentage: on exactly when the proxy would send
 // the key to the canary, monotone as the percentage grows, and a share
 // close to the percentage.
@@ -148,7 +147,7 @@ func TestEvaluateIsTheProxySplit(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%d%% %s: %v", p, k, err)
 			}
-			if want := proxy.Bucket(k) < p*100; ev.Value != want {
+			if want := canary.Bucket(k) < p*100; ev.Value != want {
 				t.Fatalf("%d%% %s: got %v, the proxy sends it to the canary: %v", p, k, ev.Value, want)
 			}
 			if prev[i] && !ev.Value {

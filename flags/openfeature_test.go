@@ -148,7 +148,7 @@ func (s jsSweep) bits(t *testing.T) func(i int) bool {
 // evaluation is one HTTP request, about a millisecond of the SDK's CPU):
 // the share on is within 0.5 points of the percentage; a key on stays on
 // as the percentage grows; the keys on are exactly those the proxy sends
-// to the canary, by proxy.Bucket for every key and by sending each
+// to the canary, by canary.Bucket for every key and by sending each
 // sampled key's request through the proxy.
 func TestOpenFeatureJS(t *testing.T) {
 	if testing.Short() {
@@ -224,8 +224,8 @@ func TestOpenFeatureJS(t *testing.T) {
 		count := 0
 		for i := range step.keys {
 			key := "user-" + strconv.Itoa(i)
-			if want := proxy.Bucket(key) < w*100; on(i) != want {
-				t.Fatalf("%d%%: %s is on=%v, but the proxy's bucket %d says %v", w, key, on(i), proxy.Bucket(key), want)
+			if want := canary.Bucket(key) < w*100; on(i) != want {
+				t.Fatalf("%d%%: %s is on=%v, but the proxy's bucket %d says %v", w, key, on(i), canary.Bucket(key), want)
 			}
 			if i < sample && prev != nil && prev(i) && !on(i) {
 				t.Fatalf("%s was on at the previous step and is off at %d%%", key, w)

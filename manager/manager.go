@@ -39,7 +39,7 @@ type Config struct {
 	Admit func(ctx context.Context, p *canary.Plan) error
 	// Outbox turns committed events into notification outbox items, written
 	// in the same transaction (optional).
-	Outbox func(p *canary.Plan, rolloutID int64, events []canary.Event) []store.OutboxItem
+	Outbox func(p *canary.Plan, rolloutID int64, events []canary.Event) []canary.OutboxItem
 	// Clock is the time source. Default: the system clock.
 	Clock canary.Clock
 	// Logger logs runner failures. Default: discard.

@@ -31,10 +31,10 @@ type NotificationFilter string
 // The filters of NotificationOptions.Status.
 const (
 	FilterAll       NotificationFilter = ""
-	FilterPending   NotificationFilter = NotificationFilter(store.OutboxPending)
-	FilterClaimed   NotificationFilter = NotificationFilter(store.OutboxClaimed)
-	FilterDelivered NotificationFilter = NotificationFilter(store.OutboxDelivered)
-	FilterDead      NotificationFilter = NotificationFilter(store.OutboxDead)
+	FilterPending   NotificationFilter = NotificationFilter(canary.OutboxPending)
+	FilterClaimed   NotificationFilter = NotificationFilter(canary.OutboxClaimed)
+	FilterDelivered NotificationFilter = NotificationFilter(canary.OutboxDelivered)
+	FilterDead      NotificationFilter = NotificationFilter(canary.OutboxDead)
 	FilterFailed    NotificationFilter = "failed"
 )
 
@@ -58,7 +58,7 @@ type NotificationOptions struct {
 }
 
 // Notification is one notification of a rollout to one audience on one
-// channel, as the API shows it (a store.OutboxItem without its payload).
+// channel, as the API shows it (a canary.OutboxItem without its payload).
 type Notification struct {
 	// Key identifies it, the same on every retry:
 	// rollout/<database UUID>.<id>/event/<seq>/<audience>/<channel>.
@@ -72,7 +72,7 @@ type Notification struct {
 	// Status is the store's: pending (queued, or waiting for a retry after
 	// a failure: then LastError is set), claimed (being sent), delivered,
 	// dead (given up after its last attempt).
-	Status store.OutboxStatus `json:"status"`
+	Status canary.OutboxStatus `json:"status"`
 	// Failed is true when the last attempt failed: a pending item that will
 	// be retried at NextAttempt, or a dead one.
 	Failed bool `json:"failed,omitempty"`
@@ -136,7 +136,7 @@ func (m *Manager) Notifications(ctx context.Context, name string, opt Notificati
 	if limit <= 0 {
 		limit = DefaultNotificationLimit
 	}
-	q := store.OutboxQuery{Status: store.OutboxStatus(opt.Status), Limit: min(limit, MaxNotificationLimit)}
+	q := store.OutboxQuery{Status: canary.OutboxStatus(opt.Status), Limit: min(limit, MaxNotificationLimit)}
 	if opt.Status == FilterFailed {
 		q.Status, q.Failed = "", true
 	}
@@ -159,7 +159,7 @@ func (m *Manager) Notifications(ctx context.Context, name string, opt Notificati
 // PageNotifications counts items (in the order they were queued) and
 // returns the newest that pass opt's filter, converted. It is
 // Notifications without the store, for other implementations of API.
-func PageNotifications(items []store.OutboxItem, opt NotificationOptions) NotificationPage {
+func PageNotifications(items []canary.OutboxItem, opt NotificationOptions) NotificationPage {
 	limit := opt.Limit
 	if limit <= 0 {
 		limit = DefaultNotificationLimit
@@ -185,16 +185,16 @@ func PageNotifications(items []store.OutboxItem, opt NotificationOptions) Notifi
 func (c *NotificationCounts) add(n Notification) {
 	c.Total++
 	switch n.Status {
-	case store.OutboxPending:
+	case canary.OutboxPending:
 		c.Pending++
 		if n.Failed {
 			c.Retrying++
 		}
-	case store.OutboxClaimed:
+	case canary.OutboxClaimed:
 		c.Claimed++
-	case store.OutboxDelivered:
+	case canary.OutboxDelivered:
 		c.Delivered++
-	case store.OutboxDead:
+	case canary.OutboxDead:
 		c.Dead++
 	}
 }
@@ -210,7 +210,7 @@ func (f NotificationFilter) keeps(n Notification) bool {
 }
 
 // notification converts an outbox item but for its event (eventOf).
-func notification(it store.OutboxItem) Notification {
+func notification(it canary.OutboxItem) Notification {
 	n := Notification{Key: it.Key, Audience: it.Audience, Channel: it.Channel, Status: it.Status,
 		Attempts: it.Attempts, LastError: it.LastError, CreatedAt: it.CreatedAt, FinishedAt: it.FinishedAt}
 	if len(n.LastError) > maxErrorText {
@@ -221,13 +221,13 @@ func notification(it store.OutboxItem) Notification {
 		n.LastError = n.LastError[:cut] + "…"
 	}
 	switch it.Status {
-	case store.OutboxPending:
+	case canary.OutboxPending:
 		n.Failed = it.LastError != ""
 		n.NextAttempt = it.NotBefore
 		if n.NextAttempt.IsZero() {
 			n.NextAttempt = it.CreatedAt
 		}
-	case store.OutboxDead:
+	case canary.OutboxDead:
 		n.Failed = true
 	}
 	return n

@@ -116,7 +116,7 @@ func TestNotificationsFromTheOutbox(t *testing.T) {
 		t.Fatalf("%d items and %d more, want %d and %d", len(page.Items), page.More, manager.DefaultNotificationLimit, 300-manager.DefaultNotificationLimit)
 	}
 	newest := page.Items[0]
-	if newest.Key != keys["ops"][149] || newest.Status != store.OutboxDead || !newest.Failed || newest.Attempts != 1 ||
+	if newest.Key != keys["ops"][149] || newest.Status != canary.OutboxDead || !newest.Failed || newest.Attempts != 1 ||
 		newest.Event != canary.EvStepStarted || newest.EventSeq != 151 || newest.Channel != "webhook" ||
 		!strings.Contains(newest.LastError, "410 Gone") || !newest.FinishedAt.Equal(now) || !newest.NextAttempt.IsZero() {
 		t.Errorf("newest %+v, want ops' last one given up after 1 attempt with its 410", newest)
@@ -130,7 +130,7 @@ func TestNotificationsFromTheOutbox(t *testing.T) {
 		t.Fatalf("failed: %d items, %d more, counts %+v; want 150, 0, the same counts", len(failed.Items), failed.More, failed.Counts)
 	}
 	retry := failed.Items[1]
-	if retry.Status != store.OutboxPending || !retry.Failed || !retry.NextAttempt.Equal(now.Add(time.Minute)) || !retry.FinishedAt.IsZero() {
+	if retry.Status != canary.OutboxPending || !retry.Failed || !retry.NextAttempt.Equal(now.Add(time.Minute)) || !retry.FinishedAt.IsZero() {
 		t.Errorf("retried item %+v: want pending, failed, next attempt in a minute", retry)
 	}
 	if len(retry.LastError) > 504 || !strings.HasSuffix(retry.LastError, "é…") {

@@ -209,12 +209,12 @@ func (d *Deliverer) Run(ctx context.Context) error {
 // rollout's PagerDuty messages to one audience share a lane, in event
 // order, so a resolve follows its trigger; every other item has a lane of
 // its own.
-func lanes(items []store.OutboxItem) [][]store.OutboxItem {
-	var out [][]store.OutboxItem
+func lanes(items []canary.OutboxItem) [][]canary.OutboxItem {
+	var out [][]canary.OutboxItem
 	at := map[string]int{}
 	for _, it := range items {
 		if it.Channel != ChannelPagerDuty {
-			out = append(out, []store.OutboxItem{it})
+			out = append(out, []canary.OutboxItem{it})
 			continue
 		}
 		k := fmt.Sprintf("%d/%s", it.RolloutID, it.Audience)
@@ -223,16 +223,16 @@ func lanes(items []store.OutboxItem) [][]store.OutboxItem {
 			continue
 		}
 		at[k] = len(out)
-		out = append(out, []store.OutboxItem{it})
+		out = append(out, []canary.OutboxItem{it})
 	}
 	for _, i := range at {
-		slices.SortStableFunc(out[i], func(a, b store.OutboxItem) int { return cmp.Compare(eventSeq(a), eventSeq(b)) })
+		slices.SortStableFunc(out[i], func(a, b canary.OutboxItem) int { return cmp.Compare(eventSeq(a), eventSeq(b)) })
 	}
 	return out
 }
 
 // eventSeq is the Seq of the event behind it, 0 if unreadable.
-func eventSeq(it store.OutboxItem) int64 {
+func eventSeq(it canary.OutboxItem) int64 {
 	m, err := decodeItem(it)
 	if err != nil {
 		return 0
@@ -296,7 +296,7 @@ func (d *Deliverer) scheduled(t time.Time) {
 }
 
 // deliver sends one claimed item and records the outcome.
-func (d *Deliverer) deliver(ctx context.Context, it store.OutboxItem) {
+func (d *Deliverer) deliver(ctx context.Context, it canary.OutboxItem) {
 	if d.exhausted(ctx, it) {
 		return
 	}
@@ -380,7 +380,7 @@ func (d *Deliverer) plan(id int64) (*canary.Plan, error) {
 // order: wait is an earlier one not yet finished (delivered or given up),
 // zero if none. skip is set for a resolve with no trigger since the last
 // resolve: there is no incident to resolve.
-func (d *Deliverer) pagerDutyTurn(ctx context.Context, it store.OutboxItem, m Message) (wait store.OutboxItem, skip bool, err error) {
+func (d *Deliverer) pagerDutyTurn(ctx context.Context, it canary.OutboxItem, m Message) (wait canary.OutboxItem, skip bool, err error) {
 	items, err := d.cfg.Store.Outbox(ctx, it.RolloutID)
 	if err != nil {
 		return wait, false, err
@@ -393,7 +393,7 @@ func (d *Deliverer) pagerDutyTurn(ctx context.Context, it store.OutboxItem, m Me
 		if o.Channel != ChannelPagerDuty || o.Audience != it.Audience {
 			continue
 		}
-		if o.Status == store.OutboxPending || o.Status == store.OutboxClaimed {
+		if o.Status == canary.OutboxPending || o.Status == canary.OutboxClaimed {
 			return o, false, nil
 		}
 		if om, err := decodeItem(o); err == nil {
@@ -407,9 +407,9 @@ func (d *Deliverer) pagerDutyTurn(ctx context.Context, it store.OutboxItem, m Me
 // second after wait's next attempt is due, or a second from now while wait
 // is being sent. The attempt is recorded but does not count toward
 // MaxAttempts.
-func (d *Deliverer) deferItem(ctx context.Context, it, wait store.OutboxItem) {
+func (d *Deliverer) deferItem(ctx context.Context, it, wait canary.OutboxItem) {
 	at := d.cfg.Now()
-	if wait.Status == store.OutboxPending && wait.NotBefore.After(at) {
+	if wait.Status == canary.OutboxPending && wait.NotBefore.After(at) {
 		at = wait.NotBefore
 	}
 	at = at.Add(min(d.cfg.BackoffBase, time.Second))
@@ -423,7 +423,7 @@ func (d *Deliverer) deferItem(ctx context.Context, it, wait store.OutboxItem) {
 
 // record marks it delivered, or failed with a retry after a backoff, or
 // given up after MaxAttempts or a permanent error.
-func (d *Deliverer) record(ctx context.Context, it store.OutboxItem, sendErr error) {
+func (d *Deliverer) record(ctx context.Context, it canary.OutboxItem, sendErr error) {
 	log := d.cfg.Logger.With("key", it.Key, "audience", it.Audience, "channel", it.Channel)
 	if sendErr == nil {
 		if err := d.cfg.Store.MarkDelivered(ctx, it.Key); err != nil {
@@ -463,7 +463,7 @@ func (d *Deliverer) record(ctx context.Context, it store.OutboxItem, sendErr err
 // it is saved, before the send, so claims lost to a crash or a kill mid-send
 // (their leases ran out with no result) count too: however often the
 // process dies, a message is sent at most MaxAttempts times.
-func (d *Deliverer) exhausted(ctx context.Context, it store.OutboxItem) bool {
+func (d *Deliverer) exhausted(ctx context.Context, it canary.OutboxItem) bool {
 	if it.Attempts <= d.cfg.MaxAttempts {
 		return false // cheap: no attempt read for the usual case
 	}
@@ -484,7 +484,7 @@ func (d *Deliverer) exhausted(ctx context.Context, it store.OutboxItem) bool {
 
 // attempts counts it's attempts so far, this one included, leaving out
 // deferrals.
-func (d *Deliverer) attempts(ctx context.Context, it store.OutboxItem) int {
+func (d *Deliverer) attempts(ctx context.Context, it canary.OutboxItem) int {
 	as, err := d.cfg.Store.Attempts(ctx, it.Key)
 	if err != nil {
 		return it.Attempts

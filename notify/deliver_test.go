@@ -73,7 +73,7 @@ func TestDeliveryToTheRunbookAudiences(t *testing.T) {
 		items, _ := st.Outbox(t.Context(), id)
 		for _, it := range items {
 			// A resolve may have waited for its trigger: not an attempt.
-			if n := realAttempts(t, st, it.Key); it.Status != store.OutboxDelivered || n != 1 {
+			if n := realAttempts(t, st, it.Key); it.Status != canary.OutboxDelivered || n != 1 {
 				t.Errorf("%s: %s after %d attempts (%s)", it.Key, it.Status, n, it.LastError)
 			}
 		}
@@ -187,23 +187,23 @@ spec:
 	waitFor(t, "every notification to finish", func() bool { return finished(t, st, id) })
 
 	items, _ := st.Outbox(t.Context(), id)
-	got := map[string]store.OutboxItem{}
+	got := map[string]canary.OutboxItem{}
 	for _, it := range items {
 		got[it.Audience] = it
 	}
 	tests := []struct {
 		audience string
-		status   store.OutboxStatus
+		status   canary.OutboxStatus
 		attempts int
 		errText  string
 	}{
-		{"healthy", store.OutboxDelivered, 1, ""},
-		{"flaky", store.OutboxDelivered, 2, ""},
-		{"broken", store.OutboxDead, 3, "answered 500 Internal Server Error: database is down (gave up after 3 attempts)"},
-		{"down", store.OutboxDead, 3, "connection refused (gave up after 3 attempts)"},
-		{"slow", store.OutboxDead, 3, "no answer in time (timed out) (timeout 300ms) (gave up after 3 attempts)"},
+		{"healthy", canary.OutboxDelivered, 1, ""},
+		{"flaky", canary.OutboxDelivered, 2, ""},
+		{"broken", canary.OutboxDead, 3, "answered 500 Internal Server Error: database is down (gave up after 3 attempts)"},
+		{"down", canary.OutboxDead, 3, "connection refused (gave up after 3 attempts)"},
+		{"slow", canary.OutboxDead, 3, "no answer in time (timed out) (timeout 300ms) (gave up after 3 attempts)"},
 		// A 400 cannot get better by retrying: one attempt.
-		{"refusing", store.OutboxDead, 1, "answered 400 Bad Request: unknown field (not retried"},
+		{"refusing", canary.OutboxDead, 1, "answered 400 Bad Request: unknown field (not retried"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.audience, func(t *testing.T) {
@@ -217,7 +217,7 @@ spec:
 				t.Fatalf("Attempts: %d, %v", len(as), err)
 			}
 			for i, a := range as {
-				if a.N != i+1 || a.FinishedAt.IsZero() || (tt.status == store.OutboxDead && a.Outcome != "failed") {
+				if a.N != i+1 || a.FinishedAt.IsZero() || (tt.status == canary.OutboxDead && a.Outcome != "failed") {
 					t.Errorf("attempt %+v", a)
 				}
 			}
@@ -400,7 +400,7 @@ spec:
 	}
 	claimed := 0
 	for _, it := range crashed {
-		if it.Status == store.OutboxClaimed {
+		if it.Status == canary.OutboxClaimed {
 			claimed++
 		}
 	}
@@ -409,7 +409,7 @@ spec:
 	}
 	repeats := 0
 	for _, it := range items {
-		if it.Status != store.OutboxDelivered {
+		if it.Status != canary.OutboxDelivered {
 			t.Errorf("%s: %s", it.Key, it.Status)
 		}
 		if seen[it.Key] == 0 {
@@ -447,7 +447,7 @@ spec:
 `)
 	id := createRollout(t, st, p)
 	// An item enqueued without a rollout, and one for an audience the plan lacks.
-	stray := store.OutboxItem{Key: "stray", Audience: "ops", Channel: "webhook", Payload: []byte(`{}`)}
+	stray := canary.OutboxItem{Key: "stray", Audience: "ops", Channel: "webhook", Payload: []byte(`{}`)}
 	bad := OutboxItems(p, id, []canary.Event{{Seq: 2, Rollout: "web", Type: canary.EvPaused, Message: "paused"}})[0]
 	bad.Payload = []byte(strings.Replace(string(bad.Payload), `"audience":"ops"`, `"audience":"gone"`, 1))
 	if err := st.Enqueue(t.Context(), stray, bad); err != nil {
@@ -472,14 +472,14 @@ spec:
 }
 
 func TestLanesKeepAPagerDutyAudienceInEventOrder(t *testing.T) {
-	item := func(rollout int64, audience, channel string, seq int64) store.OutboxItem {
+	item := func(rollout int64, audience, channel string, seq int64) canary.OutboxItem {
 		m := Message{Key: Key(rollout, "", seq, audience, channel), Event: canary.Event{Seq: seq}}
 		b, _ := json.Marshal(m)
-		return store.OutboxItem{Key: m.Key, RolloutID: rollout, Audience: audience, Channel: channel, Payload: b}
+		return canary.OutboxItem{Key: m.Key, RolloutID: rollout, Audience: audience, Channel: channel, Payload: b}
 	}
 	// A retried trigger (seq 8) is claimed after the resolve (seq 9) when
 	// its retry time sorts later.
-	got := lanes([]store.OutboxItem{
+	got := lanes([]canary.OutboxItem{
 		item(1, "on-call", "pagerduty", 9), item(1, "eng", "slack", 9), item(1, "on-call", "pagerduty", 8),
 		item(2, "on-call", "pagerduty", 3), item(1, "eng", "slack", 8),
 	})

@@ -418,7 +418,7 @@ func finished(t *testing.T, st *store.Store, id int64) bool {
 		t.Fatal(err)
 	}
 	for _, it := range items {
-		if it.Status != store.OutboxDelivered && it.Status != store.OutboxDead {
+		if it.Status != canary.OutboxDelivered && it.Status != canary.OutboxDead {
 			return false
 		}
 	}

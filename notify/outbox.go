@@ -6,7 +6,6 @@ import (
 	"strconv"
 
 	"github.com/canary-dev/canary"
-	"github.com/canary-dev/canary/store"
 )
 
 // OutboxItems returns the notifications events cause under plan, one per
@@ -23,7 +22,7 @@ import (
 //
 // Its keys are unique within one database only; canary serve and canary
 // run --state use OutboxItemsIn, whose keys are unique across databases.
-func OutboxItems(plan *canary.Plan, rolloutID int64, events []canary.Event) []store.OutboxItem {
+func OutboxItems(plan *canary.Plan, rolloutID int64, events []canary.Event) []canary.OutboxItem {
 	return outboxItems(Messages(plan, rolloutID, events), rolloutID)
 }
 
@@ -33,7 +32,7 @@ func OutboxItems(plan *canary.Plan, rolloutID int64, events []canary.Event) []st
 // rollout/<database UUID>.<id>/event/<seq>/<audience>/<channel>, so two
 // servers never send the same key and a receiver that drops repeats never
 // drops a second server's message (nor PagerDuty merges their incidents).
-func OutboxItemsIn(storeUUID string, plan *canary.Plan, rolloutID int64, events []canary.Event) []store.OutboxItem {
+func OutboxItemsIn(storeUUID string, plan *canary.Plan, rolloutID int64, events []canary.Event) []canary.OutboxItem {
 	msgs := Messages(plan, rolloutID, events)
 	uid := StoreUID(storeUUID, rolloutID)
 	for i := range msgs {
@@ -50,14 +49,14 @@ func StoreUID(storeUUID string, rolloutID int64) string {
 }
 
 // outboxItems encodes msgs as outbox items of rollout rolloutID.
-func outboxItems(msgs []Message, rolloutID int64) []store.OutboxItem {
-	var items []store.OutboxItem
+func outboxItems(msgs []Message, rolloutID int64) []canary.OutboxItem {
+	var items []canary.OutboxItem
 	for _, m := range msgs {
 		payload, err := json.Marshal(m)
 		if err != nil {
 			continue // a Message always encodes; unreachable
 		}
-		items = append(items, store.OutboxItem{Key: m.Key, RolloutID: rolloutID,
+		items = append(items, canary.OutboxItem{Key: m.Key, RolloutID: rolloutID,
 			Audience: m.Audience, Channel: m.Channel, Payload: payload})
 	}
 	return items
@@ -87,7 +86,7 @@ func Messages(plan *canary.Plan, rolloutID int64, events []canary.Event) []Messa
 }
 
 // decodeItem reads an outbox item's Message.
-func decodeItem(it store.OutboxItem) (Message, error) {
+func decodeItem(it canary.OutboxItem) (Message, error) {
 	var m Message
 	if err := json.Unmarshal(it.Payload, &m); err != nil {
 		return m, Permanent(fmt.Errorf("notification %s: payload is not a message: %w", it.Key, err))

@@ -77,7 +77,7 @@ func TestKeysUniqueAcrossDatabases(t *testing.T) {
 }
 
 // message decodes an item's payload.
-func message(t *testing.T, it store.OutboxItem) Message {
+func message(t *testing.T, it canary.OutboxItem) Message {
 	t.Helper()
 	var m Message
 	if err := json.Unmarshal(it.Payload, &m); err != nil {

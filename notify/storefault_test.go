@@ -117,7 +117,7 @@ spec:
 	startDeliverer(t, fast(Config{Store: st, Plan: planFunc(p), MaxAttempts: maxAttempts}))
 	waitFor(t, "the message to be given up", func() bool { return finished(t, st, id) })
 	items, _ := st.Outbox(t.Context(), id)
-	if it := items[0]; it.Status != store.OutboxDead || !strings.Contains(it.LastError, "gave up after 3 attempts") {
+	if it := items[0]; it.Status != canary.OutboxDead || !strings.Contains(it.LastError, "gave up after 3 attempts") {
 		t.Errorf("after %d lost claims: %s, %q; want dead, given up after 3 attempts", maxAttempts, it.Status, it.LastError)
 	}
 	if n := len(rcv.requests()); n != 0 {

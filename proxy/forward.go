@@ -3,6 +3,7 @@ package proxy
 import (
 	"bufio"
 	"errors"
+	"github.com/canary-dev/canary"
 	"io"
 	"net"
 	"net/http"
@@ -63,7 +64,7 @@ func (p *Proxy) toCanary(weight int, h *fasthttp.RequestHeader) bool {
 		return true
 	}
 	if key := stickyKey(h, p.header, p.cookie); len(key) > 0 {
-		return onCanary(bucketOf(key), weight)
+		return onCanary(canary.Bucket(key), weight)
 	}
 	return smoothCanary(p.seq.Add(1)-1, weight)
 }

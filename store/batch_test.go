@@ -49,13 +49,13 @@ func TestGroupCommitIsolatesFailures(t *testing.T) {
 		{"ok 2", func() error { st, evs := next(rs[2]); return s.Commit(ctx, rs[2].ID, st, evs) }, ""},
 		{"fails after writing", func() error {
 			st, evs := next(rs[3])
-			return s.Commit(ctx, rs[3].ID, st, evs, WithOutbox(OutboxItem{Audience: "on-call"}))
+			return s.Commit(ctx, rs[3].ID, st, evs, WithOutbox(canary.OutboxItem{Audience: "on-call"}))
 		}, canary.EINVALID},
 		{"not found", func() error { st, evs := next(rs[4]); return s.Commit(ctx, 999, st, evs) }, canary.ENOTFOUND},
 		{"ok 5, new phase", func() error {
 			st, evs := next(rs[5])
 			st.Phase = canary.PhasePaused
-			return s.Commit(ctx, rs[5].ID, st, evs, WithOutbox(OutboxItem{Key: "k5"}))
+			return s.Commit(ctx, rs[5].ID, st, evs, WithOutbox(canary.OutboxItem{Key: "k5"}))
 		}, ""},
 	}
 	errs := make([]error, len(commits))

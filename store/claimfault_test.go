@@ -25,9 +25,9 @@ func TestClaimWhoseCommitFailedReturnsNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	var items []OutboxItem
+	var items []canary.OutboxItem
 	for i := range 5 {
-		items = append(items, OutboxItem{Key: fmt.Sprintf("k%d", i), Audience: "eng", Channel: "webhook", Payload: []byte("x")})
+		items = append(items, canary.OutboxItem{Key: fmt.Sprintf("k%d", i), Audience: "eng", Channel: "webhook", Payload: []byte("x")})
 	}
 	if err := s.Enqueue(ctx, items...); err != nil {
 		t.Fatal(err)

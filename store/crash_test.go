@@ -134,7 +134,7 @@ func crashChild(path string) {
 	r, err := s.Latest(ctx, crashName)
 	if canary.ErrorCode(err) == canary.ENOTFOUND {
 		r, err = s.Create(ctx, crashName, []byte("plan"), state("loop", 1, canary.PhaseProgressing),
-			events("loop", 1, 1, canary.EvCreated), WithOutbox(OutboxItem{Key: "created", Channel: "slack"}))
+			events("loop", 1, 1, canary.EvCreated), WithOutbox(canary.OutboxItem{Key: "created", Channel: "slack"}))
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -151,7 +151,7 @@ func crashChild(path string) {
 		}
 		st := state("loop", seq+3, canary.PhaseProgressing)
 		st.Weight = int((seq + 3) % 100)
-		item := OutboxItem{Key: fmt.Sprintf("ev-%d", seq+1), Channel: "slack", Payload: make([]byte, rand.IntN(3000))}
+		item := canary.OutboxItem{Key: fmt.Sprintf("ev-%d", seq+1), Channel: "slack", Payload: make([]byte, rand.IntN(3000))}
 		if err := s.Commit(ctx, r.ID, st, evs, WithOutbox(item)); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(2)

@@ -18,7 +18,7 @@ func TestReadOnlyDatabase(t *testing.T) {
 	ctx := context.Background()
 	s, path := openTest(t)
 	r := create(t, s, "shop/checkout")
-	if err := s.Enqueue(ctx, OutboxItem{Key: "k", Channel: "slack"}); err != nil {
+	if err := s.Enqueue(ctx, canary.OutboxItem{Key: "k", Channel: "slack"}); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()

@@ -18,20 +18,20 @@ func TestFlagChangesAndHistory(t *testing.T) {
 	ctx := context.Background()
 	s, _ := openTest(t)
 	steps := []struct {
-		u           FlagUpdate
+		u           canary.FlagUpdate
 		actor, why  string
 		wantChanged bool
-		want        FlagState
+		want        canary.FlagState
 		wantVersion int64
 	}{
 		// The runbook's first call creates the flag.
-		{FlagUpdate{Enabled: valPtr(true), RolloutPercentage: valPtr(5), Environment: valPtr("production")},
-			"token ops", "phase 1", true, FlagState{true, 5, "production"}, 1},
+		{canary.FlagUpdate{Enabled: valPtr(true), RolloutPercentage: valPtr(5), Environment: valPtr("production")},
+			"token ops", "phase 1", true, canary.FlagState{Enabled: true, RolloutPercentage: 5, Environment: "production"}, 1},
 		// A partial update keeps the other fields.
-		{FlagUpdate{RolloutPercentage: valPtr(10)}, "rollout shop/checkout", "step 2", true, FlagState{true, 10, "production"}, 2},
+		{canary.FlagUpdate{RolloutPercentage: valPtr(10)}, "rollout shop/checkout", "step 2", true, canary.FlagState{Enabled: true, RolloutPercentage: 10, Environment: "production"}, 2},
 		// Setting what is set is not a change: no version, no history.
-		{FlagUpdate{Enabled: valPtr(true), RolloutPercentage: valPtr(10)}, "rollout shop/checkout", "replayed", false, FlagState{true, 10, "production"}, 2},
-		{FlagUpdate{Enabled: valPtr(false), RolloutPercentage: valPtr(0)}, "rollout shop/checkout", "rollback", true, FlagState{false, 0, "production"}, 3},
+		{canary.FlagUpdate{Enabled: valPtr(true), RolloutPercentage: valPtr(10)}, "rollout shop/checkout", "replayed", false, canary.FlagState{Enabled: true, RolloutPercentage: 10, Environment: "production"}, 2},
+		{canary.FlagUpdate{Enabled: valPtr(false), RolloutPercentage: valPtr(0)}, "rollout shop/checkout", "rollback", true, canary.FlagState{Enabled: false, RolloutPercentage: 0, Environment: "production"}, 3},
 	}
 	for i, st := range steps {
 		f, changed, err := s.UpdateFlag(ctx, "release_20250814", st.u, st.actor, st.why)
@@ -46,7 +46,7 @@ func TestFlagChangesAndHistory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f.State() != (FlagState{false, 0, "production"}) || f.Version != 3 || f.UpdatedBy != "rollout shop/checkout" ||
+	if f.State() != (canary.FlagState{Enabled: false, RolloutPercentage: 0, Environment: "production"}) || f.Version != 3 || f.UpdatedBy != "rollout shop/checkout" ||
 		!f.UpdatedAt.After(f.CreatedAt) {
 		t.Errorf("get: %+v", f)
 	}
@@ -75,7 +75,7 @@ func TestFlagChangesAndHistory(t *testing.T) {
 	}
 }
 
-func describeChange(c FlagChange) string {
+func describeChange(c canary.FlagChange) string {
 	before := "new"
 	if c.Before != nil {
 		before = fmt.Sprint(*c.Before)
@@ -90,11 +90,11 @@ func TestFlagDefaultsAndList(t *testing.T) {
 		t.Fatalf("empty list: %v, %v", fl, err)
 	}
 	// A partial first update: the rest defaults to disabled, production.
-	f, changed, err := s.UpdateFlag(ctx, "b", FlagUpdate{RolloutPercentage: valPtr(10)}, "token ops", "")
-	if err != nil || !changed || f.State() != (FlagState{false, 10, "production"}) {
+	f, changed, err := s.UpdateFlag(ctx, "b", canary.FlagUpdate{RolloutPercentage: valPtr(10)}, "token ops", "")
+	if err != nil || !changed || f.State() != (canary.FlagState{Enabled: false, RolloutPercentage: 10, Environment: "production"}) {
 		t.Fatalf("got %+v %v %v", f, changed, err)
 	}
-	if _, _, err := s.UpdateFlag(ctx, "a", FlagUpdate{Environment: valPtr("staging")}, "token ops", ""); err != nil {
+	if _, _, err := s.UpdateFlag(ctx, "a", canary.FlagUpdate{Environment: valPtr("staging")}, "token ops", ""); err != nil {
 		t.Fatal(err)
 	}
 	fl, err := s.ListFlags(ctx)
@@ -117,20 +117,20 @@ func TestFlagUpdateInvalid(t *testing.T) {
 	s, _ := openTest(t)
 	tests := []struct {
 		name, flag, actor, reason string
-		u                         FlagUpdate
+		u                         canary.FlagUpdate
 		want                      string // in the message
 	}{
-		{"percentage above 100", "f", "a", "", FlagUpdate{RolloutPercentage: valPtr(101)}, "rollout_percentage 101 is out of range"},
-		{"percentage negative", "f", "a", "", FlagUpdate{RolloutPercentage: valPtr(-1)}, "rollout_percentage -1 is out of range"},
-		{"nothing to change", "f", "a", "", FlagUpdate{}, "nothing to change"},
-		{"empty environment", "f", "a", "", FlagUpdate{Environment: valPtr("")}, `environment "" is not valid`},
-		{"bad name", "a/b", "a", "", FlagUpdate{Enabled: valPtr(true)}, `flag name "a/b" is not valid`},
-		{"empty name", "", "a", "", FlagUpdate{Enabled: valPtr(true)}, `flag name "" is not valid`},
-		{"long name", strings.Repeat("x", MaxFlagNameLen+1), "a", "", FlagUpdate{Enabled: valPtr(true)}, "is not valid"},
-		{"no actor", "f", " ", "", FlagUpdate{Enabled: valPtr(true)}, "needs an actor"},
-		{"long reason", "f", "a", strings.Repeat("r", MaxReasonLen+1), FlagUpdate{Enabled: valPtr(true)}, "reason is 1001 bytes long"},
+		{"percentage above 100", "f", "a", "", canary.FlagUpdate{RolloutPercentage: valPtr(101)}, "rollout_percentage 101 is out of range"},
+		{"percentage negative", "f", "a", "", canary.FlagUpdate{RolloutPercentage: valPtr(-1)}, "rollout_percentage -1 is out of range"},
+		{"nothing to change", "f", "a", "", canary.FlagUpdate{}, "nothing to change"},
+		{"empty environment", "f", "a", "", canary.FlagUpdate{Environment: valPtr("")}, `environment "" is not valid`},
+		{"bad name", "a/b", "a", "", canary.FlagUpdate{Enabled: valPtr(true)}, `flag name "a/b" is not valid`},
+		{"empty name", "", "a", "", canary.FlagUpdate{Enabled: valPtr(true)}, `flag name "" is not valid`},
+		{"long name", strings.Repeat("x", canary.MaxFlagNameLen+1), "a", "", canary.FlagUpdate{Enabled: valPtr(true)}, "is not valid"},
+		{"no actor", "f", " ", "", canary.FlagUpdate{Enabled: valPtr(true)}, "needs an actor"},
+		{"long reason", "f", "a", strings.Repeat("r", canary.MaxReasonLen+1), canary.FlagUpdate{Enabled: valPtr(true)}, "reason is 1001 bytes long"},
 		// Both problems are reported at once.
-		{"two problems", "f", "a", "", FlagUpdate{RolloutPercentage: valPtr(200), Environment: valPtr("a b")}, `out of range: write a whole number from 0 to 100; environment "a b"`},
+		{"two problems", "f", "a", "", canary.FlagUpdate{RolloutPercentage: valPtr(200), Environment: valPtr("a b")}, `out of range: write a whole number from 0 to 100; environment "a b"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -159,7 +159,7 @@ func TestFlagsConcurrentUpdates(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := range 10 {
-				_, changed, err := s.UpdateFlag(ctx, "f", FlagUpdate{RolloutPercentage: valPtr(w*10 + i)}, fmt.Sprintf("token w%d", w), "")
+				_, changed, err := s.UpdateFlag(ctx, "f", canary.FlagUpdate{RolloutPercentage: valPtr(w*10 + i)}, fmt.Sprintf("token w%d", w), "")
 				if err != nil {
 					t.Error(err)
 					return
@@ -219,7 +219,7 @@ func TestFlagsMigrateFromV1(t *testing.T) {
 	if _, err := s.Latest(ctx, "shop/checkout"); err != nil {
 		t.Errorf("rollout lost in migration: %v", err)
 	}
-	if _, _, err := s.UpdateFlag(ctx, "f", FlagUpdate{Enabled: valPtr(true), RolloutPercentage: valPtr(25)}, "token ops", "why"); err != nil {
+	if _, _, err := s.UpdateFlag(ctx, "f", canary.FlagUpdate{Enabled: valPtr(true), RolloutPercentage: valPtr(25)}, "token ops", "why"); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
@@ -230,7 +230,7 @@ func TestFlagsMigrateFromV1(t *testing.T) {
 	}
 	defer s.Close()
 	f, err := s.GetFlag(ctx, "f")
-	if err != nil || f.State() != (FlagState{true, 25, "production"}) || f.Version != 1 {
+	if err != nil || f.State() != (canary.FlagState{Enabled: true, RolloutPercentage: 25, Environment: "production"}) || f.Version != 1 {
 		t.Errorf("after reopen: %+v, %v", f, err)
 	}
 	if h, err := s.FlagHistory(ctx, "f", 0); err != nil || len(h) != 1 || h[0].Reason != "why" || h[0].Before != nil {

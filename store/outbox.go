@@ -9,52 +9,8 @@ import (
 	"github.com/canary-dev/canary"
 )
 
-// OutboxStatus is where an outbox item is in its delivery.
-type OutboxStatus string
-
-// The outbox statuses.
-const (
-	OutboxPending   OutboxStatus = "pending"   // waiting for NotBefore, then claimable
-	OutboxClaimed   OutboxStatus = "claimed"   // leased by ClaimDue until the lease ends
-	OutboxDelivered OutboxStatus = "delivered" // MarkDelivered: done
-	OutboxDead      OutboxStatus = "dead"      // MarkFailed with final: given up
-)
-
 // DefaultClaimLimit is ClaimDue's limit when none is given.
 const DefaultClaimLimit = 100
-
-// OutboxItem is one notification to deliver to one audience on one channel.
-type OutboxItem struct {
-	// Key identifies the notification across crashes and retries, e.g.
-	// "rollout/12/event/34/on-call". Required; a second item with the same
-	// Key is ignored. Receivers that dedupe (PagerDuty's dedup_key) get it.
-	Key string `json:"key"`
-	// RolloutID is the rollout the notification is about; 0 for none.
-	// Commit and Create set it.
-	RolloutID int64 `json:"rolloutID,omitempty"`
-	// Audience is the plan's audience name (engineering, on-call, …).
-	Audience string `json:"audience"`
-	// Channel is how it is sent (slack, email, webhook, pagerduty).
-	Channel string `json:"channel"`
-	// Payload is the rendered message; the store does not read it.
-	Payload []byte `json:"payload"`
-	// NotBefore is the earliest time ClaimDue offers the item; zero means
-	// at once.
-	NotBefore time.Time `json:"notBefore,omitzero"`
-
-	// The fields below are kept by the store and ignored when enqueueing.
-
-	// Status of the delivery.
-	Status OutboxStatus `json:"status,omitempty"`
-	// Attempts counts claims (and failures reported without a claim).
-	Attempts int `json:"attempts,omitempty"`
-	// LastError is the last MarkFailed error.
-	LastError string `json:"lastError,omitempty"`
-	// CreatedAt is when the item was enqueued; FinishedAt when it was
-	// delivered or given up (zero before).
-	CreatedAt  time.Time `json:"createdAt,omitzero"`
-	FinishedAt time.Time `json:"finishedAt,omitzero"`
-}
 
 // Attempt is one delivery attempt of an outbox item, for describe.
 type Attempt struct {
@@ -75,7 +31,7 @@ type Attempt struct {
 // Enqueue stores notifications outside any rollout commit (prefer
 // WithOutbox on Commit for notifications caused by events). Items whose Key
 // is already stored are ignored.
-func (s *Store) Enqueue(ctx context.Context, items ...OutboxItem) error {
+func (s *Store) Enqueue(ctx context.Context, items ...canary.OutboxItem) error {
 	err := s.write(ctx, "enqueue notifications", func(tx *sql.Tx) error {
 		return insertOutbox(ctx, tx, 0, items, s.cfg.Now().UTC())
 	})
@@ -87,7 +43,7 @@ func (s *Store) Enqueue(ctx context.Context, items ...OutboxItem) error {
 
 // insertOutbox inserts items, ignoring known keys. rolloutID, when not 0,
 // overrides the items' RolloutID.
-func insertOutbox(ctx context.Context, tx *sql.Tx, rolloutID int64, items []OutboxItem, now time.Time) error {
+func insertOutbox(ctx context.Context, tx *sql.Tx, rolloutID int64, items []canary.OutboxItem, now time.Time) error {
 	for _, it := range items {
 		if it.Key == "" {
 			return canary.Errorf(canary.EINVALID, "outbox item for audience %q has no key", it.Audience)
@@ -103,7 +59,7 @@ func insertOutbox(ctx context.Context, tx *sql.Tx, rolloutID int64, items []Outb
 		if _, err := tx.ExecContext(ctx, `INSERT INTO outbox
 			(key, rollout_id, audience, channel, payload, status, not_before, created_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING`,
-			it.Key, rid, it.Audience, it.Channel, payload, string(OutboxPending), nanos(it.NotBefore), nanos(now)); err != nil {
+			it.Key, rid, it.Audience, it.Channel, payload, string(canary.OutboxPending), nanos(it.NotBefore), nanos(now)); err != nil {
 			return err
 		}
 	}
@@ -113,14 +69,14 @@ func insertOutbox(ctx context.Context, tx *sql.Tx, rolloutID int64, items []Outb
 // outboxCols are the columns scanItem reads, in order.
 const outboxCols = `key, rollout_id, audience, channel, payload, not_before, status, attempts, last_error, created_at, finished_at`
 
-func scanItem(row interface{ Scan(...any) error }) (OutboxItem, error) {
-	var it OutboxItem
+func scanItem(row interface{ Scan(...any) error }) (canary.OutboxItem, error) {
+	var it canary.OutboxItem
 	var rid sql.NullInt64
 	var notBefore, created, finished int64
 	var status string
 	err := row.Scan(&it.Key, &rid, &it.Audience, &it.Channel, &it.Payload, &notBefore, &status,
 		&it.Attempts, &it.LastError, &created, &finished)
-	it.RolloutID, it.Status = rid.Int64, OutboxStatus(status)
+	it.RolloutID, it.Status = rid.Int64, canary.OutboxStatus(status)
 	it.NotBefore, it.CreatedAt, it.FinishedAt = fromNanos(notBefore), fromNanos(created), fromNanos(finished)
 	return it, err
 }
@@ -131,11 +87,11 @@ func scanItem(row interface{ Scan(...any) error }) (OutboxItem, error) {
 // from now. Deliver each item, then MarkDelivered or MarkFailed it. Items
 // come oldest NotBefore first. A claim that fails (its commit included)
 // returns no items: none of them was claimed.
-func (s *Store) ClaimDue(ctx context.Context, now time.Time, limit int) ([]OutboxItem, error) {
+func (s *Store) ClaimDue(ctx context.Context, now time.Time, limit int) ([]canary.OutboxItem, error) {
 	if limit <= 0 {
 		limit = DefaultClaimLimit
 	}
-	var out []OutboxItem
+	var out []canary.OutboxItem
 	err := s.write(ctx, "claim notifications", func(tx *sql.Tx) error {
 		ids, err := dueItems(ctx, tx, now, limit)
 		if err != nil || len(ids) == 0 {
@@ -152,7 +108,7 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, limit int) ([]Outbo
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE outbox SET status = ?, claimed_until = ?, attempts = attempts + 1
-			WHERE id IN `+in, append([]any{string(OutboxClaimed), nanos(now.Add(s.cfg.ClaimLease))}, args...)...); err != nil {
+			WHERE id IN `+in, append([]any{string(canary.OutboxClaimed), nanos(now.Add(s.cfg.ClaimLease))}, args...)...); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO outbox_attempts (item_id, attempt, started_at)
@@ -188,7 +144,7 @@ func dueItems(ctx context.Context, tx *sql.Tx, now time.Time, limit int) ([]int6
 	rows, err := tx.QueryContext(ctx, `SELECT id FROM outbox
 		WHERE (status = ? AND not_before <= ?) OR (status = ? AND claimed_until <= ?)
 		ORDER BY not_before, id LIMIT ?`,
-		string(OutboxPending), nanos(now), string(OutboxClaimed), nanos(now), limit)
+		string(canary.OutboxPending), nanos(now), string(canary.OutboxClaimed), nanos(now), limit)
 	if err != nil {
 		return nil, err
 	}
@@ -210,14 +166,14 @@ func (s *Store) MarkDelivered(ctx context.Context, key string) error {
 	now := s.cfg.Now().UTC()
 	return s.write(ctx, "mark notification "+key+" delivered", func(tx *sql.Tx) error {
 		id, status, err := itemStatus(ctx, tx, key)
-		if err != nil || status == OutboxDelivered {
+		if err != nil || status == canary.OutboxDelivered {
 			return err
 		}
 		if err := finishAttempt(ctx, tx, id, now, "delivered", ""); err != nil {
 			return err
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE outbox SET status = ?, claimed_until = 0, finished_at = ? WHERE id = ?`,
-			string(OutboxDelivered), nanos(now), id)
+			string(canary.OutboxDelivered), nanos(now), id)
 		return err
 	})
 }
@@ -230,15 +186,15 @@ func (s *Store) MarkFailed(ctx context.Context, key string, errText string, retr
 	now := s.cfg.Now().UTC()
 	return s.write(ctx, "mark notification "+key+" failed", func(tx *sql.Tx) error {
 		id, status, err := itemStatus(ctx, tx, key)
-		if err != nil || status == OutboxDelivered || status == OutboxDead {
+		if err != nil || status == canary.OutboxDelivered || status == canary.OutboxDead {
 			return err
 		}
 		if err := finishAttempt(ctx, tx, id, now, "failed", errText); err != nil {
 			return err
 		}
-		status, finished := OutboxPending, int64(0)
+		status, finished := canary.OutboxPending, int64(0)
 		if final {
-			status, finished = OutboxDead, nanos(now)
+			status, finished = canary.OutboxDead, nanos(now)
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE outbox SET status = ?, not_before = ?, last_error = ?,
 			claimed_until = 0, finished_at = ? WHERE id = ?`,
@@ -247,14 +203,14 @@ func (s *Store) MarkFailed(ctx context.Context, key string, errText string, retr
 	})
 }
 
-func itemStatus(ctx context.Context, tx *sql.Tx, key string) (int64, OutboxStatus, error) {
+func itemStatus(ctx context.Context, tx *sql.Tx, key string) (int64, canary.OutboxStatus, error) {
 	var id int64
 	var status string
 	err := tx.QueryRowContext(ctx, `SELECT id, status FROM outbox WHERE key = ?`, key).Scan(&id, &status)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, "", canary.Errorf(canary.ENOTFOUND, "notification %q not found", key)
 	}
-	return id, OutboxStatus(status), err
+	return id, canary.OutboxStatus(status), err
 }
 
 // finishAttempt closes item id's open attempt with outcome, or records a
@@ -307,8 +263,8 @@ func (s *Store) Attempts(ctx context.Context, key string) ([]Attempt, error) {
 
 // Outbox returns rollout id's notifications in the order they were
 // enqueued, with their delivery status.
-func (s *Store) Outbox(ctx context.Context, rolloutID int64) ([]OutboxItem, error) {
-	var out []OutboxItem
+func (s *Store) Outbox(ctx context.Context, rolloutID int64) ([]canary.OutboxItem, error) {
+	var out []canary.OutboxItem
 	err := s.read(ctx, "read notifications", func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, `SELECT `+outboxCols+` FROM outbox WHERE rollout_id = ? ORDER BY id`, rolloutID)
 		if err != nil {
@@ -334,7 +290,7 @@ func (s *Store) PruneOutbox(ctx context.Context, before time.Time) (int64, error
 	var n int64
 	err := s.write(ctx, "prune notifications", func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM outbox WHERE status IN (?, ?) AND finished_at < ?`,
-			string(OutboxDelivered), string(OutboxDead), nanos(before))
+			string(canary.OutboxDelivered), string(canary.OutboxDead), nanos(before))
 		if err != nil {
 			return err
 		}

@@ -10,7 +10,7 @@ import (
 )
 
 // keys returns the items' keys.
-func keys(items []OutboxItem) []string {
+func keys(items []canary.OutboxItem) []string {
 	var ks []string
 	for _, it := range items {
 		ks = append(ks, it.Key)
@@ -22,8 +22,8 @@ func TestOutboxDedupe(t *testing.T) {
 	ctx := context.Background()
 	s, _ := openTest(t)
 	r := create(t, s, "shop/checkout")
-	page := OutboxItem{Key: "1/2/on-call", Audience: "on-call", Channel: "pagerduty", Payload: []byte("first")}
-	mail := OutboxItem{Key: "1/2/product", Audience: "product", Channel: "email", Payload: []byte("mail")}
+	page := canary.OutboxItem{Key: "1/2/on-call", Audience: "on-call", Channel: "pagerduty", Payload: []byte("first")}
+	mail := canary.OutboxItem{Key: "1/2/product", Audience: "product", Channel: "email", Payload: []byte("mail")}
 	if err := s.Commit(ctx, r.ID, state("checkout", 2, canary.PhaseRollingBack),
 		events("checkout", 2, 1, canary.EvRollbackStarted), WithOutbox(page, mail, page)); err != nil {
 		t.Fatal(err) // a key repeated inside one commit is fine too
@@ -46,21 +46,21 @@ func TestOutboxDedupe(t *testing.T) {
 	if got := keys(items); !reflect.DeepEqual(got, []string{"1/2/on-call", "1/2/product"}) {
 		t.Fatalf("keys: got %v", got)
 	}
-	if string(items[0].Payload) != "first" || items[0].Status != OutboxPending || items[0].RolloutID != r.ID {
+	if string(items[0].Payload) != "first" || items[0].Status != canary.OutboxPending || items[0].RolloutID != r.ID {
 		t.Errorf("item: got %+v, want the first payload, pending, rollout %d", items[0], r.ID)
 	}
-	wantCode(t, s.Enqueue(ctx, OutboxItem{Audience: "x"}), canary.EINVALID)
+	wantCode(t, s.Enqueue(ctx, canary.OutboxItem{Audience: "x"}), canary.EINVALID)
 }
 
 func TestOutboxClaimLifecycle(t *testing.T) {
 	ctx := context.Background()
 	s, _ := openTest(t)
 	now := base.Add(time.Hour)
-	later := OutboxItem{Key: "later", Channel: "slack", NotBefore: now.Add(10 * time.Minute)}
+	later := canary.OutboxItem{Key: "later", Channel: "slack", NotBefore: now.Add(10 * time.Minute)}
 	if err := s.Enqueue(ctx,
-		OutboxItem{Key: "b", Channel: "slack", NotBefore: now.Add(-time.Minute)},
-		OutboxItem{Key: "a", Channel: "slack", NotBefore: now.Add(-2 * time.Minute)},
-		OutboxItem{Key: "c", Channel: "slack"}, // zero NotBefore: due at once
+		canary.OutboxItem{Key: "b", Channel: "slack", NotBefore: now.Add(-time.Minute)},
+		canary.OutboxItem{Key: "a", Channel: "slack", NotBefore: now.Add(-2 * time.Minute)},
+		canary.OutboxItem{Key: "c", Channel: "slack"}, // zero NotBefore: due at once
 		later); err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +71,7 @@ func TestOutboxClaimLifecycle(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, it := range items {
-			if it.Status != OutboxClaimed {
+			if it.Status != canary.OutboxClaimed {
 				t.Errorf("%s: status %s, want claimed", it.Key, it.Status)
 			}
 		}
@@ -137,12 +137,12 @@ func TestOutboxClaimLifecycle(t *testing.T) {
 	tests := []struct {
 		key    string
 		want   []summary
-		status OutboxStatus
+		status canary.OutboxStatus
 	}{
-		{"a", []summary{{"delivered", "", false}}, OutboxDelivered},
-		{"b", []summary{{"failed", "slack: 500", false}, {"failed", "slack: 404 no_service", false}}, OutboxDead},
-		{"c", []summary{{"expired", "", false}, {"delivered", "", false}}, OutboxDelivered},
-		{"later", []summary{{"expired", "", false}, {"", "", true}}, OutboxClaimed},
+		{"a", []summary{{"delivered", "", false}}, canary.OutboxDelivered},
+		{"b", []summary{{"failed", "slack: 500", false}, {"failed", "slack: 404 no_service", false}}, canary.OutboxDead},
+		{"c", []summary{{"expired", "", false}, {"delivered", "", false}}, canary.OutboxDelivered},
+		{"later", []summary{{"expired", "", false}, {"", "", true}}, canary.OutboxClaimed},
 	}
 	for _, tt := range tests {
 		if got := attempts(tt.key); !reflect.DeepEqual(got, tt.want) {
@@ -155,7 +155,7 @@ func TestOutboxClaimLifecycle(t *testing.T) {
 			Scan(&status, &n, &lastErr); err != nil {
 			t.Fatal(err)
 		}
-		if OutboxStatus(status) != tt.status || n != len(tt.want) {
+		if canary.OutboxStatus(status) != tt.status || n != len(tt.want) {
 			t.Errorf("%s: status %s attempts %d, want %s %d", tt.key, status, n, tt.status, len(tt.want))
 		}
 	}

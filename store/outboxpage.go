@@ -1,6 +1,8 @@
 package store
 
 import (
+	"github.com/canary-dev/canary"
+
 	"context"
 	"database/sql"
 	"strings"
@@ -9,7 +11,7 @@ import (
 // OutboxQuery selects the items OutboxPage returns.
 type OutboxQuery struct {
 	// Status keeps the items of one status ("": every status).
-	Status OutboxStatus
+	Status canary.OutboxStatus
 	// Failed keeps the items whose last attempt failed: pending with a
 	// LastError (to be retried) or dead.
 	Failed bool
@@ -35,9 +37,9 @@ func (c OutboxCounts) Matching(q OutboxQuery) int {
 	switch {
 	case q.Failed && q.Status == "":
 		return c.Retrying + c.Dead
-	case q.Failed && q.Status == OutboxPending:
+	case q.Failed && q.Status == canary.OutboxPending:
 		return c.Retrying
-	case q.Failed && q.Status == OutboxDead:
+	case q.Failed && q.Status == canary.OutboxDead:
 		return c.Dead
 	case q.Failed:
 		return 0
@@ -45,13 +47,13 @@ func (c OutboxCounts) Matching(q OutboxQuery) int {
 	switch q.Status {
 	case "":
 		return c.Total
-	case OutboxPending:
+	case canary.OutboxPending:
 		return c.Pending
-	case OutboxClaimed:
+	case canary.OutboxClaimed:
 		return c.Claimed
-	case OutboxDelivered:
+	case canary.OutboxDelivered:
 		return c.Delivered
-	case OutboxDead:
+	case canary.OutboxDead:
 		return c.Dead
 	}
 	return 0
@@ -61,9 +63,9 @@ func (c OutboxCounts) Matching(q OutboxQuery) int {
 // SQL, without reading them) and the newest q.Limit of those q keeps,
 // newest first: what a page of a rollout's notifications needs, without
 // reading every item and its payload as Outbox does.
-func (s *Store) OutboxPage(ctx context.Context, rolloutID int64, q OutboxQuery) (OutboxCounts, []OutboxItem, error) {
+func (s *Store) OutboxPage(ctx context.Context, rolloutID int64, q OutboxQuery) (OutboxCounts, []canary.OutboxItem, error) {
 	var c OutboxCounts
-	var items []OutboxItem
+	var items []canary.OutboxItem
 	err := s.read(ctx, "read notifications", func(tx *sql.Tx) error {
 		if err := countOutbox(ctx, tx, rolloutID, &c); err != nil {
 			return err
@@ -80,7 +82,7 @@ func (s *Store) OutboxPage(ctx context.Context, rolloutID int64, q OutboxQuery) 
 		}
 		if q.Failed {
 			where.WriteString(` AND (status = ? OR (status = ? AND last_error != ''))`)
-			args = append(args, string(OutboxDead), string(OutboxPending))
+			args = append(args, string(canary.OutboxDead), string(canary.OutboxPending))
 		}
 		args = append(args, q.Limit)
 		rows, err := tx.QueryContext(ctx, `SELECT `+outboxCols+` FROM outbox WHERE `+where.String()+
@@ -89,7 +91,7 @@ func (s *Store) OutboxPage(ctx context.Context, rolloutID int64, q OutboxQuery) 
 			return err
 		}
 		defer rows.Close()
-		items = make([]OutboxItem, 0, min(q.Limit, c.Matching(q)))
+		items = make([]canary.OutboxItem, 0, min(q.Limit, c.Matching(q)))
 		for rows.Next() {
 			it, err := scanItem(rows)
 			if err != nil {
@@ -118,17 +120,17 @@ func countOutbox(ctx context.Context, tx *sql.Tx, rolloutID int64, c *OutboxCoun
 			return err
 		}
 		c.Total += n
-		switch OutboxStatus(status) {
-		case OutboxPending:
+		switch canary.OutboxStatus(status) {
+		case canary.OutboxPending:
 			c.Pending += n
 			if failed {
 				c.Retrying += n
 			}
-		case OutboxClaimed:
+		case canary.OutboxClaimed:
 			c.Claimed += n
-		case OutboxDelivered:
+		case canary.OutboxDelivered:
 			c.Delivered += n
-		case OutboxDead:
+		case canary.OutboxDead:
 			c.Dead += n
 		}
 	}

@@ -1,6 +1,8 @@
 package store
 
 import (
+	"github.com/canary-dev/canary"
+
 	"context"
 	"fmt"
 	"slices"
@@ -16,12 +18,12 @@ func TestOutboxPage(t *testing.T) {
 	s, _ := openTest(t)
 	r := create(t, s, "shop/checkout")
 	other := create(t, s, "shop/cart")
-	var items []OutboxItem
+	var items []canary.OutboxItem
 	for i := range 40 {
-		items = append(items, OutboxItem{Key: fmt.Sprintf("k%02d", i), RolloutID: r.ID, Audience: "eng", Channel: "slack",
+		items = append(items, canary.OutboxItem{Key: fmt.Sprintf("k%02d", i), RolloutID: r.ID, Audience: "eng", Channel: "slack",
 			Payload: fmt.Appendf(nil, `{"n":%d}`, i)})
 	}
-	items = append(items, OutboxItem{Key: "other", RolloutID: other.ID, Channel: "slack", Payload: []byte("x")})
+	items = append(items, canary.OutboxItem{Key: "other", RolloutID: other.ID, Channel: "slack", Payload: []byte("x")})
 	if err := s.Enqueue(ctx, items...); err != nil {
 		t.Fatal(err)
 	}
@@ -52,16 +54,16 @@ func TestOutboxPage(t *testing.T) {
 	for _, it := range all {
 		want.Total++
 		switch it.Status {
-		case OutboxPending:
+		case canary.OutboxPending:
 			want.Pending++
 			if it.LastError != "" {
 				want.Retrying++
 			}
-		case OutboxClaimed:
+		case canary.OutboxClaimed:
 			want.Claimed++
-		case OutboxDelivered:
+		case canary.OutboxDelivered:
 			want.Delivered++
-		case OutboxDead:
+		case canary.OutboxDead:
 			want.Dead++
 		}
 	}
@@ -71,18 +73,18 @@ func TestOutboxPage(t *testing.T) {
 	tests := []struct {
 		name string
 		q    OutboxQuery
-		keep func(OutboxItem) bool
+		keep func(canary.OutboxItem) bool
 	}{
-		{"all", OutboxQuery{Limit: 15}, func(OutboxItem) bool { return true }},
-		{"all, more than there are", OutboxQuery{Limit: 100}, func(OutboxItem) bool { return true }},
-		{"pending", OutboxQuery{Status: OutboxPending, Limit: 5}, func(it OutboxItem) bool { return it.Status == OutboxPending }},
-		{"claimed", OutboxQuery{Status: OutboxClaimed, Limit: 100}, func(it OutboxItem) bool { return it.Status == OutboxClaimed }},
-		{"delivered", OutboxQuery{Status: OutboxDelivered, Limit: 3}, func(it OutboxItem) bool { return it.Status == OutboxDelivered }},
-		{"dead", OutboxQuery{Status: OutboxDead, Limit: 100}, func(it OutboxItem) bool { return it.Status == OutboxDead }},
-		{"failed", OutboxQuery{Failed: true, Limit: 10}, func(it OutboxItem) bool {
-			return it.Status == OutboxDead || (it.Status == OutboxPending && it.LastError != "")
+		{"all", OutboxQuery{Limit: 15}, func(canary.OutboxItem) bool { return true }},
+		{"all, more than there are", OutboxQuery{Limit: 100}, func(canary.OutboxItem) bool { return true }},
+		{"pending", OutboxQuery{Status: canary.OutboxPending, Limit: 5}, func(it canary.OutboxItem) bool { return it.Status == canary.OutboxPending }},
+		{"claimed", OutboxQuery{Status: canary.OutboxClaimed, Limit: 100}, func(it canary.OutboxItem) bool { return it.Status == canary.OutboxClaimed }},
+		{"delivered", OutboxQuery{Status: canary.OutboxDelivered, Limit: 3}, func(it canary.OutboxItem) bool { return it.Status == canary.OutboxDelivered }},
+		{"dead", OutboxQuery{Status: canary.OutboxDead, Limit: 100}, func(it canary.OutboxItem) bool { return it.Status == canary.OutboxDead }},
+		{"failed", OutboxQuery{Failed: true, Limit: 10}, func(it canary.OutboxItem) bool {
+			return it.Status == canary.OutboxDead || (it.Status == canary.OutboxPending && it.LastError != "")
 		}},
-		{"counts only", OutboxQuery{}, func(OutboxItem) bool { return false }},
+		{"counts only", OutboxQuery{}, func(canary.OutboxItem) bool { return false }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -93,7 +95,7 @@ func TestOutboxPage(t *testing.T) {
 			if c != want {
 				t.Errorf("counts %+v, want %+v", c, want)
 			}
-			var kept []OutboxItem
+			var kept []canary.OutboxItem
 			for _, it := range slices.Backward(all) {
 				if tt.keep(it) {
 					kept = append(kept, it)
@@ -103,7 +105,7 @@ func TestOutboxPage(t *testing.T) {
 				t.Errorf("matching %d, want %d", m, len(kept))
 			}
 			kept = kept[:min(len(kept), max(tt.q.Limit, 0))]
-			if !slices.EqualFunc(got, kept, func(a, b OutboxItem) bool {
+			if !slices.EqualFunc(got, kept, func(a, b canary.OutboxItem) bool {
 				return a.Key == b.Key && a.Status == b.Status && string(a.Payload) == string(b.Payload) && a.LastError == b.LastError
 			}) {
 				t.Errorf("items %v, want %v", keys(got), keys(kept))

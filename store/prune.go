@@ -80,12 +80,12 @@ func (s *Store) pruneTx(ctx context.Context, tx *sql.Tx, o PruneOptions) (PruneR
 		AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.rollout_id = r.id AND o.status IN (?, ?))
 		ORDER BY updated_at LIMIT 1`,
 		string(canary.PhaseSucceeded), string(canary.PhaseRolledBack), string(canary.PhaseFailed), before,
-		string(OutboxPending), string(OutboxClaimed)).Scan(&id, &name, &gen, &phase, &finished)
+		string(canary.OutboxPending), string(canary.OutboxClaimed)).Scan(&id, &name, &gen, &phase, &finished)
 	if errors.Is(err, sql.ErrNoRows) {
 		// No rollout left: notifications of rollouts deleted by hand.
 		n, err := deleteRows(ctx, tx, `DELETE FROM outbox WHERE id IN (SELECT id FROM outbox
 			WHERE rollout_id IS NULL AND status IN (?, ?) AND finished_at < ? LIMIT ?)`,
-			string(OutboxDelivered), string(OutboxDead), before, o.BatchRows)
+			string(canary.OutboxDelivered), string(canary.OutboxDead), before, o.BatchRows)
 		res.Outbox = n
 		return res, n == int64(o.BatchRows), err
 	}

@@ -50,7 +50,7 @@ func rolloutWith(t *testing.T, s *Store, name string, n int, phase canary.Phase,
 		}
 		key := fmt.Sprintf("%s/%d", name, seq)
 		err := s.Commit(ctx, r.ID, state(short, seq+k-1, ph), events(short, seq, int(k), canary.EvEvaluated),
-			WithOutbox(OutboxItem{Key: key, Audience: "oncall", Channel: "slack", Payload: []byte("{}")}))
+			WithOutbox(canary.OutboxItem{Key: key, Audience: "oncall", Channel: "slack", Payload: []byte("{}")}))
 		if err != nil {
 			t.Fatal(err)
 		}

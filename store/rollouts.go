@@ -42,7 +42,7 @@ type CommitOption func(*commitOptions)
 
 type commitOptions struct {
 	expectSeq *int64
-	outbox    []OutboxItem
+	outbox    []canary.OutboxItem
 }
 
 // ExpectSeq makes the write fail with code conflict, changing nothing,
@@ -55,7 +55,7 @@ func ExpectSeq(seq int64) CommitOption {
 // WithOutbox writes notifications in the same transaction as the events
 // that cause them. An item whose Key is already stored is ignored. The
 // items' RolloutID is set to the rollout's.
-func WithOutbox(items ...OutboxItem) CommitOption {
+func WithOutbox(items ...canary.OutboxItem) CommitOption {
 	return func(o *commitOptions) { o.outbox = append(o.outbox, items...) }
 }
 

@@ -132,7 +132,7 @@ func TestCommitFencing(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			opts := append(tt.opts, WithOutbox(OutboxItem{Key: "refused/" + tt.name, Channel: "slack"}))
+			opts := append(tt.opts, WithOutbox(canary.OutboxItem{Key: "refused/" + tt.name, Channel: "slack"}))
 			err := s.Commit(ctx, r.ID, tt.st, tt.events, opts...)
 			wantCode(t, err, canary.ECONFLICT)
 			got, err := s.Get(ctx, r.ID)
@@ -251,7 +251,7 @@ func TestDelete(t *testing.T) {
 	wantCode(t, s.Delete(ctx, r.ID), canary.ECONFLICT) // still progressing
 
 	err := s.Commit(ctx, r.ID, state("checkout", 2, canary.PhaseRolledBack), events("checkout", 2, 1, canary.EvRolledBack),
-		WithOutbox(OutboxItem{Key: "rolledBack/on-call", Audience: "on-call", Channel: "pagerduty"}))
+		WithOutbox(canary.OutboxItem{Key: "rolledBack/on-call", Audience: "on-call", Channel: "pagerduty"}))
 	if err != nil {
 		t.Fatal(err)
 	}

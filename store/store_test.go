@@ -19,7 +19,7 @@ func TestReopenKeepsEverything(t *testing.T) {
 		t.Fatal(err)
 	}
 	r, err := s.Create(ctx, "shop/checkout", []byte("plan"), state("checkout", 1, canary.PhasePending),
-		events("checkout", 1, 1, canary.EvCreated), WithOutbox(OutboxItem{Key: "k1", Audience: "engineering", Channel: "slack"}))
+		events("checkout", 1, 1, canary.EvCreated), WithOutbox(canary.OutboxItem{Key: "k1", Audience: "engineering", Channel: "slack"}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -159,7 +159,7 @@ func TestNotificationsRoute(t *testing.T) {
 			t.Fatalf("?status=failed gave %+v", n)
 		}
 	}
-	if p = page("?status=delivered&limit=1", viewToken); len(p.Items) != 1 || p.Items[0].Status != store.OutboxDelivered || p.More != 299 {
+	if p = page("?status=delivered&limit=1", viewToken); len(p.Items) != 1 || p.Items[0].Status != canary.OutboxDelivered || p.More != 299 {
 		t.Errorf("?status=delivered&limit=1: %+v", p)
 	}
 

@@ -80,7 +80,7 @@ type tracker struct {
 
 // outbox is manager.Config.Outbox: it counts evaluations and enqueues
 // nothing.
-func (t *tracker) outbox(_ *canary.Plan, id int64, events []canary.Event) []store.OutboxItem {
+func (t *tracker) outbox(_ *canary.Plan, id int64, events []canary.Event) []canary.OutboxItem {
 	for _, ev := range events {
 		if ev.Type != canary.EvEvaluated {
 			continue

@@ -462,7 +462,7 @@ func waitDelivered(t *testing.T, path string, limit time.Duration) {
 			for _, rr := range list {
 				items, _ := st.Outbox(t.Context(), rr.ID)
 				for _, it := range items {
-					if it.Status == store.OutboxPending || it.Status == store.OutboxClaimed {
+					if it.Status == canary.OutboxPending || it.Status == canary.OutboxClaimed {
 						open++
 					}
 				}
@@ -536,7 +536,7 @@ func checkKilledRollout(t *testing.T, st *store.Store, name string, rr store.Rol
 		n := received[it.Key]
 		notes, lostClaims, repeats = notes+1, lostClaims+lost, repeats+max(n-1, 0)
 		switch {
-		case it.Status != store.OutboxDelivered:
+		case it.Status != canary.OutboxDelivered:
 			t.Errorf("%s: notification %s %s after %d attempts: %s", name, it.Key, it.Status, it.Attempts, it.LastError)
 		case n < 1:
 			t.Errorf("%s: notification %s marked delivered but never received", name, it.Key)

@@ -1,10 +1,10 @@
 package main
 
 import (
+	"github.com/canary-dev/canary"
 	"testing"
 	"time"
 
-	"github.com/canary-dev/canary/store"
 	"github.com/canary-dev/canary/web/webtest"
 )
 
@@ -17,17 +17,17 @@ func TestCtlDescribeNotifications(t *testing.T) {
 	has(t, e.ok("describe", "web"), "\nNotifications:  none\n")
 
 	at := webtest.T0.Add(time.Minute)
-	item := func(seq, audience, channel string, status store.OutboxStatus, attempts int, errText string, next time.Time) store.OutboxItem {
-		return store.OutboxItem{Key: "rollout/1/event/" + seq + "/" + audience + "/" + channel, Audience: audience, Channel: channel,
+	item := func(seq, audience, channel string, status canary.OutboxStatus, attempts int, errText string, next time.Time) canary.OutboxItem {
+		return canary.OutboxItem{Key: "rollout/1/event/" + seq + "/" + audience + "/" + channel, Audience: audience, Channel: channel,
 			Payload: []byte(`{"event":{"seq":` + seq + `,"type":"stepStarted"}}`), Status: status, Attempts: attempts,
 			LastError: errText, NotBefore: next, CreatedAt: at}
 	}
 	e.api.SetOutbox("default/web",
-		item("2", "eng", "slack", store.OutboxDelivered, 1, "", time.Time{}),
-		item("2", "ops", "webhook", store.OutboxDead, 10, "webhook answered 500 Internal Server Error (gave up after 10 attempts)", time.Time{}),
-		item("3", "eng", "slack", store.OutboxDelivered, 1, "", time.Time{}),
-		item("3", "ops", "webhook", store.OutboxPending, 2, "webhook answered 503 Service Unavailable", webtest.T0.Add(5*time.Minute+40*time.Second)),
-		item("4", "eng", "slack", store.OutboxPending, 0, "", time.Time{}))
+		item("2", "eng", "slack", canary.OutboxDelivered, 1, "", time.Time{}),
+		item("2", "ops", "webhook", canary.OutboxDead, 10, "webhook answered 500 Internal Server Error (gave up after 10 attempts)", time.Time{}),
+		item("3", "eng", "slack", canary.OutboxDelivered, 1, "", time.Time{}),
+		item("3", "ops", "webhook", canary.OutboxPending, 2, "webhook answered 503 Service Unavailable", webtest.T0.Add(5*time.Minute+40*time.Second)),
+		item("4", "eng", "slack", canary.OutboxPending, 0, "", time.Time{}))
 	has(t, e.ok("describe", "web"),
 		"\nNotifications:  2 sent, 2 failed (1 retrying, 1 given up), 1 queued, 0 sending\n",
 		"  ✗ ops via webhook (stepStarted #3): 2 attempts, retry in 40s: webhook answered 503 Service Unavailable\n",

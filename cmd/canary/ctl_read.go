@@ -11,7 +11,6 @@ import (
 	"github.com/canary-dev/canary/client"
 	"github.com/canary-dev/canary/manager"
 	rollreport "github.com/canary-dev/canary/report"
-	"github.com/canary-dev/canary/store"
 	"github.com/canary-dev/canary/view"
 	"github.com/spf13/cobra"
 )
@@ -164,7 +163,7 @@ func (x *ctl) notifications(w io.Writer, p manager.NotificationPage, err error) 
 	now := x.now()
 	for _, n := range p.Items {
 		what := fmt.Sprintf("given up after %d attempts", n.Attempts)
-		if n.Status != store.OutboxDead {
+		if n.Status != canary.OutboxDead {
 			what = fmt.Sprintf("%d attempts, retry in %s", n.Attempts, canary.FormatDuration(max(n.NextAttempt.Sub(now), 0).Round(time.Second)))
 		}
 		fmt.Fprintf(w, "  ✗ %s via %s (%s #%d): %s: %s\n", n.Audience, n.Channel, n.Event, n.EventSeq, what, n.LastError)

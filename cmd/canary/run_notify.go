@@ -190,8 +190,8 @@ func (n *runDelivery) Save(ctx context.Context, _ canary.State, events []canary.
 }
 
 // items are the outbox items of events under the run ID.
-func (n *runDelivery) items(events []canary.Event) []store.OutboxItem {
-	var out []store.OutboxItem
+func (n *runDelivery) items(events []canary.Event) []canary.OutboxItem {
+	var out []canary.OutboxItem
 	for _, m := range notify.Messages(n.plan, 0, events) {
 		m.UID = n.uid
 		m.Key = notify.KeyUID(n.uid, m.Event.Seq, m.Audience, m.Channel)
@@ -199,7 +199,7 @@ func (n *runDelivery) items(events []canary.Event) []store.OutboxItem {
 		if err != nil {
 			continue // a Message always encodes
 		}
-		out = append(out, store.OutboxItem{Key: m.Key, RolloutID: n.id, Audience: m.Audience, Channel: m.Channel, Payload: payload})
+		out = append(out, canary.OutboxItem{Key: m.Key, RolloutID: n.id, Audience: m.Audience, Channel: m.Channel, Payload: payload})
 	}
 	return out
 }
@@ -312,14 +312,14 @@ func (n *runDelivery) wait(ctx context.Context, grace time.Duration) {
 }
 
 // unfinished lists the rollout's items not yet delivered or given up.
-func (n *runDelivery) unfinished(ctx context.Context) []store.OutboxItem {
+func (n *runDelivery) unfinished(ctx context.Context) []canary.OutboxItem {
 	items, err := n.st.Outbox(ctx, n.id)
 	if err != nil {
 		return nil
 	}
-	var out []store.OutboxItem
+	var out []canary.OutboxItem
 	for _, it := range items {
-		if it.Status == store.OutboxPending || it.Status == store.OutboxClaimed {
+		if it.Status == canary.OutboxPending || it.Status == canary.OutboxClaimed {
 			out = append(out, it)
 		}
 	}
@@ -350,7 +350,7 @@ func (n *runDelivery) release(ctx context.Context) {
 	}
 	n.mu.Unlock()
 	for _, it := range n.unfinished(ctx) {
-		if it.Status == store.OutboxClaimed {
+		if it.Status == canary.OutboxClaimed {
 			keys[it.Key] = true
 		}
 	}
@@ -368,12 +368,12 @@ func (n *runDelivery) report(ctx context.Context, w io.Writer) {
 		return
 	}
 	var sent int
-	var pending, dead []store.OutboxItem
+	var pending, dead []canary.OutboxItem
 	for _, it := range items {
 		switch it.Status {
-		case store.OutboxDelivered:
+		case canary.OutboxDelivered:
 			sent++
-		case store.OutboxDead:
+		case canary.OutboxDead:
 			dead = append(dead, it)
 		default:
 			pending = append(pending, it)
@@ -401,14 +401,14 @@ func (n *runDelivery) report(ctx context.Context, w io.Writer) {
 
 // undeliveredLine describes an item not delivered: audience, channel,
 // event, key and why.
-func undeliveredLine(it store.OutboxItem) string {
+func undeliveredLine(it canary.OutboxItem) string {
 	var m notify.Message
 	event := "?"
 	if json.Unmarshal(it.Payload, &m) == nil {
 		event = string(m.Event.Type)
 	}
 	why := "pending"
-	if it.Status == store.OutboxDead {
+	if it.Status == canary.OutboxDead {
 		why = "given up"
 	}
 	if it.LastError != "" {

@@ -322,7 +322,7 @@ func splitKeys(t *testing.T, keys []string) (ids map[string]bool, rest []string)
 }
 
 // storedEvents reads rollout shop/notified's events from a state file.
-func storedEvents(t *testing.T, path string) (int64, []canary.Event, []store.OutboxItem) {
+func storedEvents(t *testing.T, path string) (int64, []canary.Event, []canary.OutboxItem) {
 	t.Helper()
 	st, err := store.Open(t.Context(), path)
 	if err != nil {
@@ -400,7 +400,7 @@ func TestRunDeliversNotifications(t *testing.T) {
 		t.Errorf("bad signatures: %v", rig.hook.badSigs)
 	}
 	for _, it := range items {
-		if it.Status != store.OutboxDelivered {
+		if it.Status != canary.OutboxDelivered {
 			t.Errorf("outbox %s is %s, want delivered", it.Key, it.Status)
 		}
 	}
@@ -557,7 +557,7 @@ func (r *notifyRig) assertDelivered(t *testing.T, state string, held map[string]
 		}
 	}
 	for _, it := range items {
-		if it.Status != store.OutboxDelivered {
+		if it.Status != canary.OutboxDelivered {
 			t.Errorf("outbox %s is %s, want delivered", it.Key, it.Status)
 		}
 	}
@@ -633,7 +633,7 @@ func killRunWhen(t *testing.T, park *parking, args []string, never string, ready
 // notifiedOutbox reads rollout shop/notified and its outbox from the
 // state file, read-only (a running canary may hold it); ok is false if
 // that fails.
-func notifiedOutbox(t *testing.T, path string) (r store.Rollout, items []store.OutboxItem, ok bool) {
+func notifiedOutbox(t *testing.T, path string) (r store.Rollout, items []canary.OutboxItem, ok bool) {
 	t.Helper()
 	st, err := store.OpenConfig(t.Context(), store.Config{Path: path, ReadOnly: true})
 	if err != nil {
@@ -658,7 +658,7 @@ func claimedAreHeld(t *testing.T, path string, held map[string]int) bool {
 		return false
 	}
 	for _, it := range items {
-		if it.Status == store.OutboxClaimed && held[it.Key] == 0 {
+		if it.Status == canary.OutboxClaimed && held[it.Key] == 0 {
 			return false
 		}
 	}

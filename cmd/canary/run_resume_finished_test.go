@@ -100,7 +100,7 @@ func TestRunResumeFinished(t *testing.T) {
 			}
 			_, _, items := storedEvents(t, state)
 			for _, it := range items {
-				if it.Status != store.OutboxDelivered {
+				if it.Status != canary.OutboxDelivered {
 					t.Errorf("outbox %s is %s, want delivered", it.Key, it.Status)
 				}
 			}
@@ -182,7 +182,7 @@ func finishedIn(t *testing.T, path string) bool {
 	}
 	last := fmt.Sprintf("/event/%d/", r.State.EventSeq)
 	for _, it := range items {
-		if strings.Contains(it.Key, last) && it.Status != store.OutboxDelivered {
+		if strings.Contains(it.Key, last) && it.Status != canary.OutboxDelivered {
 			return true
 		}
 	}

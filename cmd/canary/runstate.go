@@ -128,9 +128,9 @@ func (r *runState) pending(ctx context.Context) (pending, claimed int, err error
 	}
 	for _, it := range items {
 		switch it.Status {
-		case store.OutboxPending:
+		case canary.OutboxPending:
 			pending++
-		case store.OutboxClaimed:
+		case canary.OutboxClaimed:
 			pending++
 			claimed++
 		}

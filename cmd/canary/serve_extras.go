@@ -19,9 +19,9 @@ import (
 // outboxFor turns committed events into notification outbox items, written
 // in the same transaction as the events, keyed by the database's UUID so
 // that no two servers send the same key.
-func outboxFor(st *store.Store) func(p *canary.Plan, id int64, events []canary.Event) []store.OutboxItem {
+func outboxFor(st *store.Store) func(p *canary.Plan, id int64, events []canary.Event) []canary.OutboxItem {
 	uuid := st.UUID()
-	return func(p *canary.Plan, id int64, events []canary.Event) []store.OutboxItem {
+	return func(p *canary.Plan, id int64, events []canary.Event) []canary.OutboxItem {
 		return notify.OutboxItemsIn(uuid, p, id, events)
 	}
 }

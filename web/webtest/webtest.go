@@ -20,7 +20,6 @@ import (
 	"github.com/canary-dev/canary/engine"
 	"github.com/canary-dev/canary/manager"
 	"github.com/canary-dev/canary/plan"
-	"github.com/canary-dev/canary/store"
 )
 
 // T0 is the fake clock's start: 2025-08-14 09:00 UTC.
@@ -55,7 +54,7 @@ type entry struct {
 	r      manager.Rollout
 	spec   []byte // canonical JSON of the plan
 	events []canary.Event
-	outbox []store.OutboxItem // in the order queued
+	outbox []canary.OutboxItem // in the order queued
 }
 
 type sub struct{ ch chan struct{} }
@@ -328,7 +327,7 @@ func (a *API) appendLocked(name string, events ...canary.Event) {
 // SetOutbox replaces the notifications of rollout name (which must have
 // been applied or Put), in the order they were queued, as the store's
 // outbox would hold them.
-func (a *API) SetOutbox(name string, items ...store.OutboxItem) {
+func (a *API) SetOutbox(name string, items ...canary.OutboxItem) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	e := a.rollouts[name]
