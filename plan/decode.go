@@ -31,12 +31,16 @@ type decoder struct {
 	// node, so validation errors found later can be given a position.
 	nodes map[string]*yaml.Node
 	// bad holds the paths that had a decoding error.
-	bad   map[string]bool
+	bad map[string]bool
+	// meant holds the paths of known fields an unknown one was probably
+	// meant to be (spec.steps[0].hold for a "hodl" there) and that are not
+	// written: what validation says about them follows from the typo.
+	meant map[string]bool
 	count int
 }
 
 func newDecoder(file string) *decoder {
-	return &decoder{file: file, nodes: map[string]*yaml.Node{}, bad: map[string]bool{}}
+	return &decoder{file: file, nodes: map[string]*yaml.Node{}, bad: map[string]bool{}, meant: map[string]bool{}}
 }
 
 func (d *decoder) errorf(n *yaml.Node, path, format string, args ...any) {
@@ -179,6 +183,14 @@ func (d *decoder) structure(n *yaml.Node, path string, v reflect.Value) bool {
 		return false
 	}
 	seen := map[string]*yaml.Node{}
+	var typos []string
+	defer func() {
+		for _, known := range typos {
+			if seen[known] == nil {
+				d.meant[join(path, known)] = true
+			}
+		}
+	}()
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k := d.key(n.Content[i], path)
 		if k == nil {
@@ -192,7 +204,11 @@ func (d *decoder) structure(n *yaml.Node, path string, v reflect.Value) bool {
 		seen[k.Value] = k
 		f, ok := fields.byName[k.Value]
 		if !ok {
-			d.errorf(k, fpath, "unknown field %q: %s", k.Value, fields.suggest(k.Value))
+			fix, known := fields.suggest(k.Value)
+			d.errorf(k, fpath, "unknown field %q: %s", k.Value, fix)
+			if known != "" {
+				typos = append(typos, known)
+			}
 			continue
 		}
 		fv := v.Field(f.index)
@@ -249,6 +265,14 @@ func (d *decoder) mapping(n *yaml.Node, path string, v reflect.Value) {
 	}
 	m := reflect.MakeMapWithSize(t, len(n.Content)/2)
 	seen := map[string]*yaml.Node{}
+	var typos []string
+	defer func() {
+		for _, known := range typos {
+			if seen[known] == nil {
+				d.meant[join(path, known)] = true
+			}
+		}
+	}()
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k := d.key(n.Content[i], path)
 		if k == nil {
@@ -323,25 +347,25 @@ func fieldsOf(t reflect.Type) *fieldSet {
 	return fs
 }
 
-// suggest says how to fix an unknown field name: the closest known name,
-// or the list of known names.
-func (fs *fieldSet) suggest(name string) string {
+// suggest says how to fix an unknown field name: the closest known name
+// (returned too), or the list of known names.
+func (fs *fieldSet) suggest(name string) (fix, known string) {
 	best, bestDist := "", 3
 	for _, known := range fs.names {
 		if strings.EqualFold(known, name) {
-			return fmt.Sprintf("did you mean %q? (names are case-sensitive)", known)
+			return fmt.Sprintf("did you mean %q? (names are case-sensitive)", known), known
 		}
 		if dist := editDistance(strings.ToLower(name), strings.ToLower(known)); dist < bestDist {
 			best, bestDist = known, dist
 		}
 	}
 	if best != "" {
-		return fmt.Sprintf("did you mean %q?", best)
+		return fmt.Sprintf("did you mean %q?", best), best
 	}
 	if len(fs.names) == 0 {
-		return "this mapping takes no fields: remove it"
+		return "this mapping takes no fields: remove it", ""
 	}
-	return "remove it; the fields here are " + strings.Join(fs.names, ", ")
+	return "remove it; the fields here are " + strings.Join(fs.names, ", "), ""
 }
 
 // editDistance is the Levenshtein distance between a and b.

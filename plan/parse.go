@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"reflect"
 	"regexp"
 	"strconv"
@@ -16,11 +15,12 @@ import (
 )
 
 // Load reads and parses the plan file at path. A file that cannot be read
-// is reported as a plain error; a plan with problems as an ErrorList.
+// or is larger than MaxSize is reported as an ErrorList too (which unwraps
+// to the read error), like a plan with problems.
 func Load(path string) (*canary.Plan, error) {
-	data, err := os.ReadFile(path)
+	data, err := ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("load plan: %w", err)
+		return nil, err
 	}
 	return Parse(path, data)
 }
@@ -48,7 +48,7 @@ func Parse(filename string, data []byte) (*canary.Plan, error) {
 			// A value that failed to decode is left zero; what validation
 			// says about it, or about its parent ("set exactly one of"),
 			// the decoding error already says better.
-			if d.covered(e.Path) || inner[e.Path] {
+			if d.covered(e.Path) || inner[e.Path] || d.followsTypo(e) {
 				continue
 			}
 			d.locate(e)
@@ -74,6 +74,22 @@ func (d *decoder) covered(path string) bool {
 		}
 		path = parent(path)
 	}
+}
+
+// followsTypo reports whether a validation error is about a field the
+// plan misspelled (its "did you mean" already says it), or follows from
+// that field's default: "rules[0].for: 5s is shorter than
+// analysis.interval (30s)" when "intreval: 1s" was written.
+func (d *decoder) followsTypo(e *Error) bool {
+	for m := range d.meant {
+		if e.Path == m || strings.HasPrefix(e.Path, m+".") || strings.HasPrefix(e.Path, m+"[") {
+			return true
+		}
+		if rel := strings.TrimPrefix(m, "spec."); rel != m && strings.Contains(e.Msg, rel) {
+			return true
+		}
+	}
+	return false
 }
 
 // badAncestors returns the paths that enclose a value that failed to
@@ -129,13 +145,16 @@ func parseYAML(file string, data []byte) (root *yaml.Node, errs ErrorList) {
 			root, errs = nil, ErrorList{{File: file, Msg: fmt.Sprintf("the YAML parser failed (%v): check the file's syntax", r)}}
 		}
 	}()
+	if e := notText(file, data); e != nil {
+		return nil, ErrorList{e}
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
 			return nil, ErrorList{emptyFile(file)}
 		}
-		return nil, ErrorList{syntaxError(file, err)}
+		return nil, ErrorList{syntaxError(file, data, err)}
 	}
 	if emptyDoc(&doc) {
 		return nil, ErrorList{emptyFile(file)}
@@ -147,7 +166,7 @@ func parseYAML(file string, data []byte) (root *yaml.Node, errs ErrorList) {
 			break
 		}
 		if err != nil {
-			errs = append(errs, syntaxError(file, err))
+			errs = append(errs, syntaxError(file, data, err))
 			break
 		}
 		if !emptyDoc(&next) {
@@ -160,7 +179,7 @@ func parseYAML(file string, data []byte) (root *yaml.Node, errs ErrorList) {
 }
 
 func emptyFile(file string) *Error {
-	return &Error{File: file, Msg: "the file holds no plan: write one starting with apiVersion: " + canary.APIVersion + " and kind: " + canary.Kind}
+	return &Error{File: file, Line: 1, Col: 1, Msg: "the file holds no plan: write one starting with apiVersion: " + canary.APIVersion + " and kind: " + canary.Kind}
 }
 
 // emptyDoc reports whether a document node holds nothing (a bare "---" or
@@ -191,9 +210,9 @@ var parserProblems = map[string]bool{
 
 var yamlErrorRE = regexp.MustCompile(`^yaml: (?:line (\d+): )?(.*)$`)
 
-// syntaxError turns a YAML parser error into an Error with its line and
-// a hint on the usual cause.
-func syntaxError(file string, err error) *Error {
+// syntaxError turns a YAML parser error into an Error with its line, a
+// column where a second parser can tell it, and a hint on the usual cause.
+func syntaxError(file string, data []byte, err error) *Error {
 	e := &Error{File: file, Msg: err.Error()}
 	if m := yamlErrorRE.FindStringSubmatch(err.Error()); m != nil {
 		e.Line, _ = strconv.Atoi(m[1])
@@ -204,6 +223,7 @@ func syntaxError(file string, err error) *Error {
 			e.Line++
 		}
 	}
+	e.Line, e.Col = syntaxPosition(data, e.Line)
 	e.Msg = "invalid YAML: " + e.Msg + ": " + syntaxHint(e.Msg)
 	return e
 }

@@ -52,10 +52,12 @@ func TestDecodeErrors(t *testing.T) {
 		{"unknown field near a known one", with(t, edit{"action: rollback-gradual", "action: rollback-gradual\n      fro: 5m"}),
 			[]string{`plan.yaml:19:7: spec.rules[0].fro: unknown field "fro": did you mean "for"?`}},
 		{"unknown field in other case", with(t, edit{"version: v2", "Version: v2"}),
-			[]string{
-				`plan.yaml:6:3: spec.Version: unknown field "Version": did you mean "version"? (names are case-sensitive)`,
-				`plan.yaml:6:3: spec.version: required: write the canary's version, e.g. v1.0.0-elite`,
-			}},
+			// One error per typo: the suggestion, not also "spec.version: required".
+			[]string{`plan.yaml:6:3: spec.Version: unknown field "Version": did you mean "version"? (names are case-sensitive)`}},
+		{"misspelled interval", with(t, edit{"  steps:", "  analysis:\n    intreval: 1s\n  steps:"}, edit{"action: rollback-gradual", "action: rollback-gradual\n      for: 5s"}),
+			// Not also the rules' "for is shorter than analysis.interval
+			// (30s)" that the default interval would cause.
+			[]string{`plan.yaml:12:5: spec.analysis.intreval: unknown field "intreval": did you mean "interval"?`}},
 		{"unknown field far from any", with(t, edit{"", "  replicas: 3\n"}),
 			[]string{`plan.yaml:19:3: spec.replicas: unknown field "replicas": remove it; the fields here are version, traffic, featureFlag, preChecks, hooks, steps, analysis, slo, rules, rollback, actionTimeout, notify, cleanup`}},
 		{"settings for builtin metrics", with(t, edit{"", "  analysis: {metrics: {builtin: {port: 1}}}\n"}),
@@ -110,15 +112,15 @@ func TestFileErrors(t *testing.T) {
 	}{
 		{"root is a list", "- apiVersion: canary.dev/v1alpha1\n",
 			[]string{`plan.yaml:1:1: got a list, want a mapping with the fields apiVersion, kind, metadata, spec: remove the "- " in front of the fields`}},
-		{"empty file", "", []string{`plan.yaml: the file holds no plan: write one starting with apiVersion: canary.dev/v1alpha1 and kind: Rollout`}},
-		{"only comments", "# nothing yet\n", []string{`plan.yaml: the file holds no plan: write one starting with apiVersion: canary.dev/v1alpha1 and kind: Rollout`}},
-		{"only a document marker", "---\n", []string{`plan.yaml: the file holds no plan: write one starting with apiVersion: canary.dev/v1alpha1 and kind: Rollout`}},
+		{"empty file", "", []string{`plan.yaml:1:1: the file holds no plan: write one starting with apiVersion: canary.dev/v1alpha1 and kind: Rollout`}},
+		{"only comments", "# nothing yet\n", []string{`plan.yaml:1:1: the file holds no plan: write one starting with apiVersion: canary.dev/v1alpha1 and kind: Rollout`}},
+		{"only a document marker", "---\n", []string{`plan.yaml:1:1: the file holds no plan: write one starting with apiVersion: canary.dev/v1alpha1 and kind: Rollout`}},
 		{"two documents", basePlan + "---\n" + basePlan,
 			[]string{`plan.yaml:19:1: a second YAML document starts here, but a plan file holds exactly one: put each plan in its own file`}},
 		{"syntax error", with(t, edit{"version: v2", "version: [v2"}),
 			[]string{`plan.yaml:6: invalid YAML: did not find expected ',' or ']': check the indentation and that brackets and quotes are closed`}},
 		{"tab indentation", with(t, edit{"  name: demo", "\tname: demo"}),
-			[]string{`plan.yaml:4: invalid YAML: found character that cannot start any token: indent with spaces, not tabs, and quote values that start with @, ` + "`" + ` or %`}},
+			[]string{`plan.yaml:4:1: invalid YAML: found character that cannot start any token: indent with spaces, not tabs, and quote values that start with @, ` + "`" + ` or %`}},
 		{"unknown anchor", with(t, edit{"version: v2", "version: *v"}),
 			[]string{`plan.yaml: invalid YAML: unknown anchor 'v' referenced: define the anchor with &name before using *name`}},
 	}

@@ -14,12 +14,13 @@ import (
 	"github.com/canary-dev/canary"
 	"github.com/canary-dev/canary/engine"
 	"github.com/canary-dev/canary/manager"
+	"github.com/canary-dev/canary/plan"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Defaults of Config.
 const (
-	DefaultMaxBody    = 1 << 20
+	DefaultMaxBody    = plan.MaxSize
 	DefaultKeepAlive  = 15 * time.Second
 	DefaultMaxStreams = 256
 	// DefaultMaxStreamsPerToken leaves most of DefaultMaxStreams to the

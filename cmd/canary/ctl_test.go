@@ -203,7 +203,7 @@ func TestCtlApplyInvalidPlan(t *testing.T) {
 	if len(e.api.Calls()) != 0 {
 		t.Errorf("an invalid plan reached the server: %q", e.api.Calls())
 	}
-	has(t, e.fails(ExitInvalid, "apply", "-f", filepath.Join(e.dir, "missing.yaml")), "read the plan")
+	has(t, e.fails(ExitInvalid, "apply", "-f", filepath.Join(e.dir, "missing.yaml")), "missing.yaml: cannot read the file: no such file or directory")
 	has(t, e.fails(ExitInvalid, "apply"), `apply needs the plan: -f FILE`)
 }
 

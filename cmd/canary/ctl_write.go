@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/canary-dev/canary"
 	"github.com/canary-dev/canary/engine"
@@ -66,17 +65,11 @@ messages as canary validate (file:line:col), and again by the server.
 // readPlan reads the plan file, or standard input for "-".
 func readPlan(stdin io.Reader, file string) ([]byte, string, error) {
 	if file == "-" {
-		data, err := io.ReadAll(io.LimitReader(stdin, 16<<20))
-		if err != nil {
-			return nil, "", canary.Errorf(canary.EINVALID, "read the plan from standard input: %v", err)
-		}
-		return data, "stdin", nil
+		data, err := plan.ReadAll("stdin", stdin)
+		return data, "stdin", err
 	}
-	data, err := os.ReadFile(file)
-	if err != nil {
-		return nil, "", canary.Errorf(canary.EINVALID, "read the plan: %v", err)
-	}
-	return data, file, nil
+	data, err := plan.ReadFile(file)
+	return data, file, err
 }
 
 // applied says what Apply did: "created (generation 2, v2)".

@@ -177,6 +177,9 @@ func TestDemoShowsAllThreeOutcomes(t *testing.T) {
 func TestValidateExitCodesAndErrors(t *testing.T) {
 	bad := filepath.Join(t.TempDir(), "bad.yaml")
 	os.WriteFile(bad, []byte("apiVersion: canary.dev/v1alpha1\nkind: Rollout\nmetadata: {name: x}\nspec:\n  version: v1\n  steps: [{weight: 5, hold: 5 min}, {weight: 100}]\n"), 0o644)
+	missing := filepath.Join(t.TempDir(), "missing.yaml")
+	huge := filepath.Join(t.TempDir(), "huge.yaml")
+	os.WriteFile(huge, bytes.Repeat([]byte("# padding\n"), 200_000), 0o644)
 	tests := []struct {
 		args     []string
 		wantCode int
@@ -190,6 +193,13 @@ func TestValidateExitCodesAndErrors(t *testing.T) {
 		{[]string{"serve", "--state", filepath.Join(t.TempDir(), "s.db")}, ExitInvalid, "no API tokens"},
 		{[]string{"demo", "--scenario", "nope"}, ExitInvalid, "use healthy, errors, latency or all"},
 		{[]string{"version"}, 0, "canary "},
+		// A missing file is invalid input for every command that reads a plan.
+		{[]string{"validate", missing}, ExitInvalid, missing + ": cannot read the file: no such file or directory: check the path"},
+		{[]string{"run", missing}, ExitInvalid, missing + ": cannot read the file"},
+		{[]string{"query", missing}, ExitInvalid, missing + ": cannot read the file"},
+		{[]string{"apply", "-f", missing, "--server", "http://127.0.0.1:1"}, ExitInvalid, missing + ": cannot read the file"},
+		// The CLI caps a plan at serve's size, with one error.
+		{[]string{"validate", huge}, ExitInvalid, huge + ": the file is larger than 1048576 bytes"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
