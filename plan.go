@@ -441,7 +441,10 @@ type Rule struct {
 	// falling back to the stable track's burn in the same window) or
 	// "stable" (the stable track's burn in the same window, but at least
 	// 1x, so a degradation both tracks share does not count against the
-	// canary and a healthy stable counts as the budget). Default: slo.
+	// canary and a healthy stable counts as the budget). Judged with
+	// confidence, a breach against baseline or stable needs the service's
+	// lower bound above the multiple of the base's upper bound (each at
+	// half the error rate): the base is measured, not known. Default: slo.
 	Vs string `json:"vs,omitempty"`
 	// Window over which the metric is measured. Default: analysis.interval;
 	// for a latency rule with compare: baseline, 10 intervals. For an

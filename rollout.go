@@ -160,6 +160,9 @@ type WindowCounts struct {
 	Canary int64 `json:"canary,omitempty"`
 	// Stable requests in the window, for the reasons given.
 	Stable int64 `json:"stable,omitempty"`
+	// StableHits are the stable's failed requests among them: a burn
+	// rule vs: stable bounds the stable's own error ratio with them.
+	StableHits int64 `json:"stableHits,omitempty"`
 }
 
 // BaselineEvidence is what a compare: baseline rule accumulates across
@@ -312,6 +315,11 @@ type State struct {
 	DrainUntil time.Time `json:"drainUntil,omitzero"`
 	// BaselineBurn is the service's burn measured before traffic moved.
 	BaselineBurn *float64 `json:"baselineBurn,omitempty"`
+	// BaselineRequests is how many requests BaselineBurn was measured
+	// over: a vs: baseline burn rule bounds the baseline's own
+	// uncertainty with it (0, from a state written before, takes the
+	// baseline as known).
+	BaselineRequests int64 `json:"baselineRequests,omitempty"`
 	// BaselineTaken is set once the baseline measurement was attempted.
 	BaselineTaken bool `json:"baselineTaken,omitempty"`
 	// Extended is set once the current step's hold was extended for lack

@@ -43,7 +43,9 @@ type ThresholdAdvice struct {
 // AdviseThreshold computes rule r's advice at a step whose canary gets
 // canaryRPS of the service's serviceRPS requests a second, over hold,
 // firing with probability prob (e.g. 0.8). The stable's error ratio of a
-// burn rule is taken as 1 − objective. Windows are judged as independent
+// burn rule is taken as 1 − objective (vs: stable or baseline: measured
+// over the stable's share of the requests, or one window of the service
+// before traffic moved, with its own bound). Windows are judged as independent
 // (pooled windows overlap, so at low traffic this is an approximation).
 func AdviseThreshold(p *canary.Plan, r canary.Rule, canaryRPS, serviceRPS float64, hold time.Duration, prob float64) ThresholdAdvice {
 	m := &machine{p: p}
@@ -76,8 +78,38 @@ func AdviseThreshold(p *canary.Plan, r canary.Rule, canaryRPS, serviceRPS float6
 	}
 	evals := int(hold / m.interval())
 	a.Confidence = m.thresholdConfidence(r)
-	a.Fires = fireRate(a, a.Confidence, r.Metric == canary.MetricBurnRate, evals, prob)
+	crit := m.adviceCrit(r, a, serviceRPS-canaryRPS)
+	a.Fires = fireRate(a, crit, r.Metric == canary.MetricBurnRate, evals, prob)
 	return a
+}
+
+// adviceCrit is, for j = 1..poolWindows pooled windows, the fewest hits
+// that breach: against the threshold at the rule's confidence, or for a
+// burn rule vs: stable or baseline, against the multiple of the base's
+// upper bound at half the error rate each (relative.go), the stable (or
+// the baseline, one window before traffic moved) failing 1 − objective of
+// its stableRPS requests a second.
+func (m *machine) adviceCrit(r canary.Rule, a ThresholdAdvice, stableRPS float64) []int64 {
+	nw := int64(math.Round(a.Requests))
+	rel := m.relativeFor(r)
+	w := m.window(r).Seconds()
+	budget := m.objectiveBudget()
+	crit := make([]int64, poolWindows+1)
+	for j := 1; j <= poolWindows; j++ {
+		p := proportion{p0: a.Threshold, conf: a.Confidence, rel: rel}
+		if rel != nil {
+			ns := stableRPS * w * float64(j)
+			if r.Vs == "baseline" {
+				ns = (stableRPS + a.Canary/w) * w // the baseline: one window of the whole service
+				rel.baseline = true
+				rel.n, rel.k = int64(math.Round(ns)), int64(math.Round(ns*budget))
+			}
+			p.stable, p.stableHits = int64(math.Round(ns)), int64(math.Round(ns*budget))
+		}
+		b := p.bounds()
+		crit[j] = breachCount(nw*int64(j), b.breach, b.conf)
+	}
+	return crit
 }
 
 // fireRate is the proportion at which a rule with advice a fires within
@@ -86,14 +118,10 @@ func AdviseThreshold(p *canary.Plan, r canary.Rule, canaryRPS, serviceRPS float6
 // binomial windows: adviceRuns runs with common random numbers, so the
 // share of runs that fire grows with the proportion and bisection finds
 // it.
-func fireRate(a ThresholdAdvice, conf float64, burn bool, evals int, prob float64) float64 {
+func fireRate(a ThresholdAdvice, crit []int64, burn bool, evals int, prob float64) float64 {
 	nw := int64(math.Round(a.Requests))
 	if nw <= 0 || (burn && !a.Enough) || evals < a.Breaches {
 		return math.Inf(1)
-	}
-	crit := make([]int64, poolWindows+1)
-	for j := 1; j <= poolWindows; j++ {
-		crit[j] = breachCount(nw*int64(j), a.Threshold, conf)
 	}
 	rng := rand.New(rand.NewPCG(15, 80))
 	u := make([][]float64, adviceRuns)

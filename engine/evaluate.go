@@ -151,7 +151,7 @@ func (m *machine) recordBaseline(obs []canary.Observation) {
 			continue
 		}
 		burn := o.Measurement.Value / m.objectiveBudget()
-		m.st.BaselineBurn = &burn
+		m.st.BaselineBurn, m.st.BaselineRequests = &burn, o.Measurement.Samples
 		m.emitf(canary.EvEvaluated, "", "baseline recorded: service burn %s over %s (%d requests)",
 			canary.FormatValue(canary.KindMultiplier, burn), canary.FormatDuration(o.Query.Window), o.Measurement.Samples)
 		return

@@ -33,10 +33,12 @@ const poolWindows = 10
 // proportion is a threshold rule's counts over the windows it judged.
 type proportion struct {
 	n, k, kHigh, canary, stable int64
+	stableHits                  int64
 	span                        time.Duration // the time the windows cover
 	p0                          float64       // the threshold as a proportion
 	conf                        float64
 	fresh                       canary.WindowCounts // the windows an earlier breach of the streak did not count
+	rel                         *relative           // a burn rule vs: stable or baseline; nil otherwise
 }
 
 // thresholdConfidence is rule r's confidence as a threshold rule.
@@ -73,8 +75,9 @@ func (m *machine) windowCounts(r canary.Rule, c, s canary.Observation, stableOK 
 	case r.Metric == canary.MetricBurnRate:
 		wc.Hits = hits(c)
 		if stableOK {
+			wc.StableHits = hits(s)
 			wc.Requests += s.Measurement.Samples
-			wc.Hits += hits(s)
+			wc.Hits += wc.StableHits
 		}
 		p0 = q.Value * m.objectiveBudget() * m.burnBase(r, s, stableOK)
 	case isLatency:
@@ -143,7 +146,7 @@ func (m *machine) burnBase(r canary.Rule, s canary.Observation, stableOK bool) f
 func (m *machine) pool(i int, r canary.Rule, wc canary.WindowCounts, p0 float64) proportion {
 	rs := &m.st.Rules[i]
 	w := m.window(r)
-	p := proportion{p0: p0, conf: m.thresholdConfidence(r), span: w}
+	p := proportion{p0: p0, conf: m.thresholdConfidence(r), span: w, rel: m.relativeFor(r)}
 	p.add(wc)
 	p.addFresh(wc, rs.StreakTick)
 	step := max(1, int((w+m.interval()-1)/m.interval()))
@@ -176,6 +179,10 @@ func (p *proportion) add(wc canary.WindowCounts) {
 	p.kHigh += wc.HitsHigh
 	p.canary += wc.Canary
 	p.stable += wc.Stable
+	p.stableHits += wc.StableHits
+	if p.rel != nil && !p.rel.baseline && p.stable > 0 {
+		p.p0 = p.rel.mult * math.Max(float64(p.stableHits)/float64(p.stable), p.rel.floor)
+	}
 }
 
 // addFresh counts wc's requests as new evidence unless the streak's last
@@ -198,7 +205,8 @@ func (m *machine) decided(r canary.Rule, p proportion) bool {
 func (m *machine) proportionVerdict(r canary.Rule, p proportion) (canary.Verdict, string) {
 	enough := p.canary >= m.minRequests() && p.canary > 0
 	ownRequests := r.Metric != canary.MetricBurnRate
-	if (ownRequests || enough) && p.n > 0 && analysis.ProportionAbove(p.k, p.n, p.p0, p.conf) {
+	b := p.bounds()
+	if (ownRequests || enough) && p.n > 0 && analysis.ProportionAbove(p.k, p.n, b.breach, b.conf) {
 		return canary.VerdictBreach, ""
 	}
 	if !enough {
@@ -206,7 +214,7 @@ func (m *machine) proportionVerdict(r canary.Rule, p proportion) (canary.Verdict
 	}
 	est := float64(p.kHigh) / float64(p.n)
 	if r.Pass == canary.PassEvidence {
-		if analysis.ProportionBelow(p.kHigh, p.n, p.p0, p.conf) {
+		if analysis.ProportionBelow(p.kHigh, p.n, b.pass, b.conf) {
 			return canary.VerdictPass, ""
 		}
 		return canary.VerdictInsufficient, "evidence"
@@ -230,10 +238,11 @@ func (m *machine) judgeProportion(r canary.Rule, p proportion, ev *canary.Evalua
 	}
 	switch verdict {
 	case canary.VerdictBreach:
-		lo := analysis.ProportionLower(p.k, p.n, p.conf)
+		b := p.bounds()
+		lo := analysis.ProportionLower(p.k, p.n, b.conf)
 		ev.Detail = fmt.Sprintf("%s of %s %s in the last %s: %s lower bound %s > %s",
-			count(p.k), count(p.n), hitWord(r), canary.FormatDuration(p.span), canary.FormatPercent(p.conf),
-			canary.FormatPercent(lo), canary.FormatPercent(p.p0))
+			count(p.k), count(p.n), hitWord(r), canary.FormatDuration(p.span), canary.FormatPercent(b.conf),
+			canary.FormatPercent(lo), canary.FormatPercent(b.breach)) + b.why
 		if p.fresh.Requests == 0 || float64(p.fresh.Hits) <= p.p0*float64(p.fresh.Requests) {
 			ev.Detail += "; carried by requests an earlier breach already counted, so `for` does not advance"
 			return false
@@ -271,13 +280,15 @@ func (m *machine) insufficientText(r canary.Rule, p proportion, why string) stri
 		return fmt.Sprintf("%s canary requests in the last %s (%s stable), need %d or decisive evidence: %s",
 			count(p.canary), span, count(p.stable), m.minRequests(), moreTraffic)
 	case "evidence":
+		b := p.bounds()
 		return fmt.Sprintf("%s of %s %s in the last %s: pass: evidence needs the %s upper bound (%s) at or below %s",
-			count(p.kHigh), count(p.n), hitWord(r), span, canary.FormatPercent(p.conf),
-			canary.FormatPercent(analysis.ProportionUpper(p.kHigh, p.n, p.conf)), canary.FormatPercent(p.p0))
+			count(p.kHigh), count(p.n), hitWord(r), span, canary.FormatPercent(b.conf),
+			canary.FormatPercent(analysis.ProportionUpper(p.kHigh, p.n, b.conf)), canary.FormatPercent(b.pass)) + b.why
 	}
+	b := p.bounds()
 	return fmt.Sprintf("%s of %s %s in the last %s: above %s, but not with %s confidence (lower bound %s)",
 		count(p.k), count(p.n), hitWord(r), span, canary.FormatPercent(p.p0), canary.FormatPercent(p.conf),
-		canary.FormatPercent(analysis.ProportionLower(p.k, p.n, p.conf)))
+		canary.FormatPercent(analysis.ProportionLower(p.k, p.n, b.conf))) + b.why
 }
 
 const moreTraffic = "send more traffic, lengthen `window`, or see `canary validate --expected-rps`"
