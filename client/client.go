@@ -1,5 +1,5 @@
 // Package client is a Go client of the canary API (package web, served
-// by `canary serve`). Its methods mirror manager.API, plus Report,
+// by `canary serve`). Its methods mirror api.API, plus Report,
 // Whoami and Watch, which follows a rollout's events over server-sent
 // events.
 //
@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/canary-dev/canary/api"
 	"io"
 	"net/http"
 	"net/url"
@@ -26,7 +27,6 @@ import (
 
 	"github.com/canary-dev/canary"
 	"github.com/canary-dev/canary/engine"
-	"github.com/canary-dev/canary/manager"
 )
 
 // DefaultTimeout bounds each request but Watch.
@@ -85,8 +85,8 @@ func rolloutPath(name, sub string) string {
 
 // Apply sends a plan (YAML or JSON). The server validates it; an invalid
 // plan is an *Error with code invalid and one Details line per problem.
-func (c *Client) Apply(ctx context.Context, plan []byte, force bool) (manager.ApplyResult, error) {
-	var res manager.ApplyResult
+func (c *Client) Apply(ctx context.Context, plan []byte, force bool) (api.ApplyResult, error) {
+	var res api.ApplyResult
 	q := url.Values{}
 	if force {
 		q.Set("force", "true")
@@ -96,7 +96,7 @@ func (c *Client) Apply(ctx context.Context, plan []byte, force bool) (manager.Ap
 }
 
 // List returns the rollouts, filtered by opt.
-func (c *Client) List(ctx context.Context, opt manager.ListOptions) ([]manager.Rollout, error) {
+func (c *Client) List(ctx context.Context, opt api.ListOptions) ([]api.Rollout, error) {
 	q := url.Values{}
 	if opt.Phase != "" {
 		q.Set("phase", string(opt.Phase))
@@ -105,7 +105,7 @@ func (c *Client) List(ctx context.Context, opt manager.ListOptions) ([]manager.R
 		q.Set("limit", strconv.Itoa(opt.Limit))
 	}
 	var l struct {
-		Items []manager.Rollout `json:"items"`
+		Items []api.Rollout `json:"items"`
 	}
 	err := c.call(ctx, "GET", "/api/v1/rollouts", q, "", nil, &l)
 	return l.Items, err
@@ -113,8 +113,8 @@ func (c *Client) List(ctx context.Context, opt manager.ListOptions) ([]manager.R
 
 // Get returns rollout name ("namespace/name", or "name" in the default
 // namespace).
-func (c *Client) Get(ctx context.Context, name string) (manager.Rollout, error) {
-	var r manager.Rollout
+func (c *Client) Get(ctx context.Context, name string) (api.Rollout, error) {
+	var r api.Rollout
 	err := c.call(ctx, "GET", rolloutPath(name, ""), nil, "", nil, &r)
 	return r, err
 }
@@ -149,16 +149,16 @@ func (c *Client) AllEvents(ctx context.Context, name string, after int64) ([]can
 
 // Control sends a manual command; the server records the token's name as
 // its actor (cmd.Actor is not sent).
-func (c *Client) Control(ctx context.Context, name string, cmd engine.Command) (manager.Rollout, error) {
+func (c *Client) Control(ctx context.Context, name string, cmd engine.Command) (api.Rollout, error) {
 	body, err := json.Marshal(struct {
 		Full      bool   `json:"full,omitempty"`
 		Immediate bool   `json:"immediate,omitempty"`
 		Reason    string `json:"reason,omitempty"`
 	}{cmd.Full, cmd.Immediate, cmd.Reason})
 	if err != nil {
-		return manager.Rollout{}, canary.Errorf(canary.EINTERNAL, "encode command: %v", err)
+		return api.Rollout{}, canary.Errorf(canary.EINTERNAL, "encode command: %v", err)
 	}
-	var r manager.Rollout
+	var r api.Rollout
 	err = c.call(ctx, "POST", rolloutPath(name, "/"+url.PathEscape(string(cmd.Kind))), nil, "application/json", body, &r)
 	return r, err
 }
@@ -181,17 +181,17 @@ func (c *Client) Report(ctx context.Context, name string) (string, error) {
 }
 
 // Notifications returns the rollout's notifications, newest first, with
-// counts by status (see manager.NotificationOptions for the filter and
+// counts by status (see api.NotificationOptions for the filter and
 // the limit: 0 is the server's default, 100; at most 1000).
-func (c *Client) Notifications(ctx context.Context, name string, opt manager.NotificationOptions) (manager.NotificationPage, error) {
+func (c *Client) Notifications(ctx context.Context, name string, opt api.NotificationOptions) (api.NotificationPage, error) {
 	q := url.Values{}
-	if opt.Status != manager.FilterAll {
+	if opt.Status != api.FilterAll {
 		q.Set("status", string(opt.Status))
 	}
 	if opt.Limit > 0 {
-		q.Set("limit", strconv.Itoa(min(opt.Limit, manager.MaxNotificationLimit)))
+		q.Set("limit", strconv.Itoa(min(opt.Limit, api.MaxNotificationLimit)))
 	}
-	var p manager.NotificationPage
+	var p api.NotificationPage
 	err := c.call(ctx, "GET", rolloutPath(name, "/notifications"), q, "", nil, &p)
 	return p, err
 }

@@ -3,6 +3,7 @@ package client_test
 import (
 	"context"
 	"errors"
+	"github.com/canary-dev/canary/api"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -13,7 +14,6 @@ import (
 	"github.com/canary-dev/canary"
 	"github.com/canary-dev/canary/client"
 	"github.com/canary-dev/canary/engine"
-	"github.com/canary-dev/canary/manager"
 	"github.com/canary-dev/canary/web"
 	"github.com/canary-dev/canary/web/webtest"
 )
@@ -40,12 +40,12 @@ spec:
 // serve starts the API on a fake; wrap, when given, wraps the handler.
 func serve(t *testing.T, wrap func(http.Handler) http.Handler) (*webtest.API, string) {
 	t.Helper()
-	api := webtest.New()
+	fake := webtest.New()
 	tk, err := web.ParseTokens("alice:operator:" + opToken + ",ci:viewer:" + viewToken)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := web.New(web.Config{API: api, Tokens: tk, KeepAlive: 50 * time.Millisecond})
+	h, err := web.New(web.Config{API: fake, Tokens: tk, KeepAlive: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +54,7 @@ func serve(t *testing.T, wrap func(http.Handler) http.Handler) (*webtest.API, st
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return api, srv.URL
+	return fake, srv.URL
 }
 
 func newClient(t *testing.T, url, token string) *client.Client {
@@ -74,7 +74,7 @@ func codeOf(err error) (string, *client.Error) {
 }
 
 func TestRoundTrip(t *testing.T) {
-	api, url := serve(t, nil)
+	fake, url := serve(t, nil)
 	c := newClient(t, url, opToken)
 	ctx := t.Context()
 	res, err := c.Apply(ctx, []byte(testPlan), false)
@@ -84,7 +84,7 @@ func TestRoundTrip(t *testing.T) {
 	if res, err = c.Apply(ctx, []byte(testPlan), false); err != nil || !res.Unchanged {
 		t.Fatalf("apply again: %+v %v", res, err)
 	}
-	list, err := c.List(ctx, manager.ListOptions{Phase: canary.PhaseProgressing, Limit: 5})
+	list, err := c.List(ctx, api.ListOptions{Phase: canary.PhaseProgressing, Limit: 5})
 	if err != nil || len(list) != 1 {
 		t.Fatalf("list: %+v %v", list, err)
 	}
@@ -104,7 +104,7 @@ func TestRoundTrip(t *testing.T) {
 	if err != nil || r.State.Phase != canary.PhasePaused {
 		t.Fatalf("pause: %+v %v", r.State.Phase, err)
 	}
-	if calls := api.Calls(); calls[len(calls)-1] != "Control shop/web pause actor=alice" {
+	if calls := fake.Calls(); calls[len(calls)-1] != "Control shop/web pause actor=alice" {
 		t.Errorf("calls %q", calls)
 	}
 	md, err := c.Report(ctx, "shop/web")
@@ -123,11 +123,11 @@ func TestRoundTrip(t *testing.T) {
 }
 
 func TestOptionsReachTheServer(t *testing.T) {
-	api, url := serve(t, nil)
+	fake, url := serve(t, nil)
 	var got engine.Command
-	api.ControlFunc = func(_ context.Context, name string, cmd engine.Command) (manager.Rollout, error) {
+	fake.ControlFunc = func(_ context.Context, name string, cmd engine.Command) (api.Rollout, error) {
 		got = cmd
-		return manager.Rollout{Name: name}, nil
+		return api.Rollout{Name: name}, nil
 	}
 	c := newClient(t, url, opToken)
 	if _, err := c.Control(t.Context(), "web", engine.Command{Kind: engine.CmdPromote, Full: true, Reason: "ship it"}); err != nil {
@@ -139,7 +139,7 @@ func TestOptionsReachTheServer(t *testing.T) {
 	if _, err := c.Apply(t.Context(), []byte(testPlan), true); err != nil {
 		t.Fatal(err)
 	}
-	if calls := api.Calls(); calls[1] != "Apply force=true actor=alice" {
+	if calls := fake.Calls(); calls[1] != "Apply force=true actor=alice" {
 		t.Errorf("calls %q", calls)
 	}
 }
@@ -166,7 +166,7 @@ func TestErrors(t *testing.T) {
 		t.Errorf("odd name: %q %v", code, err)
 	}
 
-	_, err = newClient(t, url, "").List(ctx, manager.ListOptions{})
+	_, err = newClient(t, url, "").List(ctx, api.ListOptions{})
 	if code, ce := codeOf(err); code != web.CodeUnauthenticated || ce.Status != 401 {
 		t.Errorf("no token: %q %v", code, err)
 	}

@@ -1,6 +1,7 @@
 package client_test
 
 import (
+	"github.com/canary-dev/canary/api"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -8,7 +9,6 @@ import (
 	"time"
 
 	"github.com/canary-dev/canary/client"
-	"github.com/canary-dev/canary/manager"
 	"github.com/canary-dev/canary/web"
 	"github.com/canary-dev/canary/web/webtest"
 )
@@ -56,7 +56,7 @@ func TestRateLimitedByAProxy(t *testing.T) {
 		http.Error(w, "slow down", http.StatusTooManyRequests)
 	}))
 	t.Cleanup(srv.Close)
-	_, err := newClient(t, srv.URL, viewToken).List(t.Context(), manager.ListOptions{})
+	_, err := newClient(t, srv.URL, viewToken).List(t.Context(), api.ListOptions{})
 	code, ce := codeOf(err)
 	if code != client.CodeRateLimited || ce == nil || ce.RetryAfter != 7*time.Second {
 		t.Fatalf("code %q, %+v, want rate_limited with RetryAfter 7s", code, ce)

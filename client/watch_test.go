@@ -13,7 +13,7 @@ import (
 )
 
 func TestWatch(t *testing.T) {
-	api, url := serve(t, nil)
+	fake, url := serve(t, nil)
 	c := newClient(t, url, viewToken)
 	if _, err := newClient(t, url, opToken).Apply(t.Context(), []byte(testPlan), false); err != nil {
 		t.Fatal(err)
@@ -24,7 +24,7 @@ func TestWatch(t *testing.T) {
 	go func() { done <- c.Watch(ctx, "shop/web", 1, rec.add) }()
 	rec.wait(t, 2) // seq 2 and 3, recorded before
 	for range 20 {
-		api.Append("shop/web", canary.Event{Type: canary.EvEvaluated})
+		fake.Append("shop/web", canary.Event{Type: canary.EvEvaluated})
 	}
 	evs := rec.wait(t, 22)
 	for i, ev := range evs {
@@ -49,7 +49,7 @@ func TestWatchReconnects(t *testing.T) {
 	var streams atomic.Int32
 	var mu sync.Mutex
 	var lastIDs []string
-	api, url := serve(t, func(h http.Handler) http.Handler {
+	fake, url := serve(t, func(h http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if !strings.HasSuffix(r.URL.Path, "/stream") {
 				h.ServeHTTP(w, r)
@@ -80,7 +80,7 @@ func TestWatchReconnects(t *testing.T) {
 	for streams.Load() < 2 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	api.Append("shop/web", canary.Event{Type: canary.EvEvaluated}, canary.Event{Type: canary.EvPaused})
+	fake.Append("shop/web", canary.Event{Type: canary.EvEvaluated}, canary.Event{Type: canary.EvPaused})
 	evs := rec.wait(t, 5)
 	for i, ev := range evs {
 		if ev.Seq != int64(i+1) {
@@ -108,11 +108,11 @@ func TestWatchRefused(t *testing.T) {
 
 // TestWatchStreamError: an "error" event ends Watch with its error.
 func TestWatchStreamError(t *testing.T) {
-	api, url := serve(t, nil)
+	fake, url := serve(t, nil)
 	if _, err := newClient(t, url, opToken).Apply(t.Context(), []byte(testPlan), false); err != nil {
 		t.Fatal(err)
 	}
-	api.EventsFunc = func(context.Context, string, int64, int) ([]canary.Event, error) {
+	fake.EventsFunc = func(context.Context, string, int64, int) ([]canary.Event, error) {
 		return nil, canary.Errorf(canary.EUNAVAILABLE, "the store is gone")
 	}
 	err := newClient(t, url, viewToken).Watch(t.Context(), "shop/web", 0, func(canary.Event) {})
@@ -148,7 +148,7 @@ func TestWatchFollowsNewGeneration(t *testing.T) {
 // gap; a first stream refused the same way is an error at once.
 func TestWatchWaitsOutRateLimit(t *testing.T) {
 	var streams atomic.Int32
-	api, url := serve(t, func(h http.Handler) http.Handler {
+	fake, url := serve(t, func(h http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if !strings.HasSuffix(r.URL.Path, "/stream") {
 				h.ServeHTTP(w, r)
@@ -189,7 +189,7 @@ func TestWatchWaitsOutRateLimit(t *testing.T) {
 		t.Fatalf("Watch ended on the rate limit: %v", err)
 	default:
 	}
-	api.Append("shop/web", canary.Event{Type: canary.EvEvaluated})
+	fake.Append("shop/web", canary.Event{Type: canary.EvEvaluated})
 	evs := rec.wait(t, 4)
 	for i, ev := range evs {
 		if ev.Seq != int64(i+1) {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/canary-dev/canary/api"
 
 	"github.com/canary-dev/canary"
 	"github.com/canary-dev/canary/engine"
@@ -24,20 +25,20 @@ func fullName(p *canary.Plan) string {
 	return ns + "/" + p.Metadata.Name
 }
 
-// Apply validates and starts a plan; see API.
-func (m *Manager) Apply(ctx context.Context, body []byte, force bool, actor string) (ApplyResult, error) {
+// Apply validates and starts a plan; see api.API.
+func (m *Manager) Apply(ctx context.Context, body []byte, force bool, actor string) (api.ApplyResult, error) {
 	p, err := plan.Parse("plan", body)
 	if err != nil {
-		return ApplyResult{}, err
+		return api.ApplyResult{}, err
 	}
 	if m.cfg.Admit != nil {
 		if err := m.cfg.Admit(ctx, p); err != nil {
-			return ApplyResult{}, err
+			return api.ApplyResult{}, err
 		}
 	}
 	canon, err := json.Marshal(p)
 	if err != nil {
-		return ApplyResult{}, fmt.Errorf("encode plan: %w", err)
+		return api.ApplyResult{}, fmt.Errorf("encode plan: %w", err)
 	}
 	name := fullName(p)
 	latest, err := m.cfg.Store.Latest(ctx, name)
@@ -45,46 +46,46 @@ func (m *Manager) Apply(ctx context.Context, body []byte, force bool, actor stri
 	case canary.ErrorCode(err) == canary.ENOTFOUND:
 		return m.create(ctx, name, p, canon)
 	case err != nil:
-		return ApplyResult{}, err
+		return api.ApplyResult{}, err
 	}
 	sum := sha256.Sum256(canon)
 	if hex.EncodeToString(sum[:]) == latest.PlanSHA256 {
 		r, err := m.view(ctx, latest)
-		return ApplyResult{Rollout: r, Unchanged: true}, err
+		return api.ApplyResult{Rollout: r, Unchanged: true}, err
 	}
 	if latest.State.Phase.Terminal() {
 		return m.create(ctx, name, p, canon)
 	}
 	old, err := plan.Parse(name, latest.Plan)
 	if err != nil {
-		return ApplyResult{}, err
+		return api.ApplyResult{}, err
 	}
 	if old.Spec.Version != p.Spec.Version {
-		return ApplyResult{}, canary.Errorf(canary.ECONFLICT,
+		return api.ApplyResult{}, canary.Errorf(canary.ECONFLICT,
 			"rollout %s of %s is %s: abort it or let it finish before applying version %s",
 			name, old.Spec.Version, latest.State.Phase, p.Spec.Version)
 	}
 	if !force {
-		return ApplyResult{}, canary.Errorf(canary.ECONFLICT,
+		return api.ApplyResult{}, canary.Errorf(canary.ECONFLICT,
 			"rollout %s is %s and its spec changed: apply with --force to change the running rollout", name, latest.State.Phase)
 	}
 	return m.replacePlan(ctx, latest, old, p, canon, actor)
 }
 
 // create stores a new rollout (or generation) and starts it.
-func (m *Manager) create(ctx context.Context, name string, p *canary.Plan, canon []byte) (ApplyResult, error) {
+func (m *Manager) create(ctx context.Context, name string, p *canary.Plan, canon []byte) (api.ApplyResult, error) {
 	if err := m.reserve(name); err != nil {
-		return ApplyResult{}, err
+		return api.ApplyResult{}, err
 	}
 	defer m.release()
 	st := engine.New(p, m.cfg.Clock.Now())
 	sr, err := m.cfg.Store.Create(ctx, name, canon, st, nil)
 	if err != nil {
-		return ApplyResult{}, err
+		return api.ApplyResult{}, err
 	}
 	m.start(sr.ID, name, p)
 	r, err := m.view(ctx, sr)
-	return ApplyResult{Rollout: r, Created: true}, err
+	return api.ApplyResult{Rollout: r, Created: true}, err
 }
 
 // reserve takes one of Config.MaxActive's slots for a new rollout until
@@ -111,17 +112,17 @@ func (m *Manager) release() {
 // replacePlan applies a changed spec to a running rollout: the runner is
 // stopped, the plan replaced, and the runner started again on the saved
 // state (with the old plan when the new one could not be saved).
-func (m *Manager) replacePlan(ctx context.Context, sr store.Rollout, old, p *canary.Plan, canon []byte, actor string) (ApplyResult, error) {
+func (m *Manager) replacePlan(ctx context.Context, sr store.Rollout, old, p *canary.Plan, canon []byte, actor string) (api.ApplyResult, error) {
 	m.stop(sr.Name)
 	if err := m.cfg.Store.UpdatePlan(ctx, sr.ID, canon); err != nil {
 		m.start(sr.ID, sr.Name, old)
-		return ApplyResult{}, err
+		return api.ApplyResult{}, err
 	}
 	m.cfg.Logger.Info("plan replaced on a running rollout", "rollout", sr.Name, "actor", actor)
 	m.start(sr.ID, sr.Name, p)
 	sr.Plan = canon
 	r, err := m.view(ctx, sr)
-	return ApplyResult{Rollout: r}, err
+	return api.ApplyResult{Rollout: r}, err
 }
 
 // stop ends name's runner and waits for it.
@@ -137,7 +138,7 @@ func (m *Manager) stop(name string) {
 }
 
 // List returns rollouts, newest first.
-func (m *Manager) List(ctx context.Context, opt ListOptions) ([]Rollout, error) {
+func (m *Manager) List(ctx context.Context, opt api.ListOptions) ([]api.Rollout, error) {
 	lo := store.ListOptions{Limit: opt.Limit}
 	if lo.Limit <= 0 {
 		lo.Limit = 100
@@ -149,7 +150,7 @@ func (m *Manager) List(ctx context.Context, opt ListOptions) ([]Rollout, error) 
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Rollout, 0, len(rs))
+	out := make([]api.Rollout, 0, len(rs))
 	for _, sr := range rs {
 		r, err := m.view(ctx, sr)
 		if err != nil {
@@ -162,22 +163,22 @@ func (m *Manager) List(ctx context.Context, opt ListOptions) ([]Rollout, error) 
 }
 
 // Get returns the latest generation of name.
-func (m *Manager) Get(ctx context.Context, name string) (Rollout, error) {
+func (m *Manager) Get(ctx context.Context, name string) (api.Rollout, error) {
 	sr, err := m.cfg.Store.Latest(ctx, name)
 	if err != nil {
-		return Rollout{}, err
+		return api.Rollout{}, err
 	}
 	return m.view(ctx, sr)
 }
 
 // view turns a stored rollout into the API's, with the freshest state and
 // the last evaluation's inputs.
-func (m *Manager) view(ctx context.Context, sr store.Rollout) (Rollout, error) {
+func (m *Manager) view(ctx context.Context, sr store.Rollout) (api.Rollout, error) {
 	p, err := plan.Parse(sr.Name, sr.Plan)
 	if err != nil {
-		return Rollout{}, fmt.Errorf("stored plan of %s: %w", sr.Name, err)
+		return api.Rollout{}, fmt.Errorf("stored plan of %s: %w", sr.Name, err)
 	}
-	r := Rollout{ID: sr.ID, Name: sr.Name, Generation: int(sr.Generation), Plan: p, State: sr.State,
+	r := api.Rollout{ID: sr.ID, Name: sr.Name, Generation: int(sr.Generation), Plan: p, State: sr.State,
 		CreatedAt: sr.CreatedAt, UpdatedAt: sr.UpdatedAt}
 	m.mu.Lock()
 	if l := m.live[sr.Name]; l != nil && l.id == sr.ID && l.r != nil {
@@ -228,7 +229,7 @@ func (m *Manager) Subscribe(name string) (<-chan struct{}, func()) {
 }
 
 // Control applies a manual command.
-func (m *Manager) Control(ctx context.Context, name string, cmd engine.Command) (Rollout, error) {
+func (m *Manager) Control(ctx context.Context, name string, cmd engine.Command) (api.Rollout, error) {
 	m.mu.Lock()
 	l := m.live[name]
 	var r interface {
@@ -242,7 +243,7 @@ func (m *Manager) Control(ctx context.Context, name string, cmd engine.Command) 
 		err := r.Control(ctx, cmd)
 		if !errors.Is(err, runner.ErrNotRunning) {
 			if err != nil {
-				return Rollout{}, err
+				return api.Rollout{}, err
 			}
 			return m.Get(ctx, name)
 		}
@@ -258,7 +259,7 @@ func (m *Manager) Control(ctx context.Context, name string, cmd engine.Command) 
 // The supervisor is stopped before the state is read: a runner it was
 // starting could otherwise save after the read, and the command would
 // fail as a stale write (conflict).
-func (m *Manager) controlStored(ctx context.Context, name string, cmd engine.Command) (Rollout, error) {
+func (m *Manager) controlStored(ctx context.Context, name string, cmd engine.Command) (api.Rollout, error) {
 	m.mu.Lock()
 	l := m.live[name]
 	m.mu.Unlock()
@@ -273,12 +274,12 @@ func (m *Manager) controlStored(ctx context.Context, name string, cmd engine.Com
 	if l != nil {
 		m.start(l.id, name, l.plan)
 	}
-	return Rollout{}, err
+	return api.Rollout{}, err
 }
 
 // controlSaved applies cmd to the saved rollout sr, whose runner is
 // stopped, and starts a runner unless the rollout is finished.
-func (m *Manager) controlSaved(ctx context.Context, sr store.Rollout, p *canary.Plan, cmd engine.Command) (Rollout, error) {
+func (m *Manager) controlSaved(ctx context.Context, sr store.Rollout, p *canary.Plan, cmd engine.Command) (api.Rollout, error) {
 	name := sr.Name
 	final := sr.State
 	defer func() {
@@ -288,11 +289,11 @@ func (m *Manager) controlSaved(ctx context.Context, sr store.Rollout, p *canary.
 	}()
 	out, err := engine.Control(p, sr.State, cmd, m.cfg.Clock.Now())
 	if err != nil {
-		return Rollout{}, err
+		return api.Rollout{}, err
 	}
 	d := &durable{m: m, id: sr.ID, plan: p}
 	if err := d.Save(ctx, out.State, out.Events); err != nil {
-		return Rollout{}, err
+		return api.Rollout{}, err
 	}
 	final = out.State
 	return m.Get(ctx, name)

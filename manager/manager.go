@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/canary-dev/canary/api"
 	"log/slog"
 	"runtime"
 	"sync"
@@ -66,7 +67,7 @@ type Config struct {
 	MaxActive int
 }
 
-// Manager runs every active rollout. It implements API.
+// Manager runs every active rollout. It implements api.API.
 type Manager struct {
 	cfg Config
 	met *metrics
@@ -81,7 +82,7 @@ type Manager struct {
 	health   health // rollouts whose last save failed, for Ready
 }
 
-var _ API = (*Manager)(nil)
+var _ api.API = (*Manager)(nil)
 
 // live is a rollout with a running runner.
 type live struct {

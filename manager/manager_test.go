@@ -3,6 +3,7 @@ package manager_test
 import (
 	"context"
 	"fmt"
+	"github.com/canary-dev/canary/api"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -96,7 +97,7 @@ func newManager(t *testing.T, st *store.Store, w *world) (*manager.Manager, cont
 }
 
 // waitPhase polls until name reaches one of phases.
-func waitPhase(t *testing.T, m *manager.Manager, name string, phases ...canary.Phase) manager.Rollout {
+func waitPhase(t *testing.T, m *manager.Manager, name string, phases ...canary.Phase) api.Rollout {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/canary-dev/canary/api"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -103,17 +104,17 @@ func TestNotificationsFromTheOutbox(t *testing.T) {
 	}
 	ctx := t.Context()
 
-	page, err := m.Notifications(ctx, "team/notes", manager.NotificationOptions{})
+	page, err := m.Notifications(ctx, "team/notes", api.NotificationOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantCounts := manager.NotificationCounts{Total: 300, Pending: 149, Delivered: 150, Dead: 1, Retrying: 149}
+	wantCounts := api.NotificationCounts{Total: 300, Pending: 149, Delivered: 150, Dead: 1, Retrying: 149}
 	if page.Counts != wantCounts {
 		t.Errorf("counts %+v, want %+v", page.Counts, wantCounts)
 	}
 	// Bounded: the default limit, newest first, the rest counted.
-	if len(page.Items) != manager.DefaultNotificationLimit || page.More != 300-manager.DefaultNotificationLimit {
-		t.Fatalf("%d items and %d more, want %d and %d", len(page.Items), page.More, manager.DefaultNotificationLimit, 300-manager.DefaultNotificationLimit)
+	if len(page.Items) != api.DefaultNotificationLimit || page.More != 300-api.DefaultNotificationLimit {
+		t.Fatalf("%d items and %d more, want %d and %d", len(page.Items), page.More, api.DefaultNotificationLimit, 300-api.DefaultNotificationLimit)
 	}
 	newest := page.Items[0]
 	if newest.Key != keys["ops"][149] || newest.Status != canary.OutboxDead || !newest.Failed || newest.Attempts != 1 ||
@@ -122,7 +123,7 @@ func TestNotificationsFromTheOutbox(t *testing.T) {
 		t.Errorf("newest %+v, want ops' last one given up after 1 attempt with its 410", newest)
 	}
 
-	failed, err := m.Notifications(ctx, "team/notes", manager.NotificationOptions{Status: manager.FilterFailed, Limit: 5000})
+	failed, err := m.Notifications(ctx, "team/notes", api.NotificationOptions{Status: api.FilterFailed, Limit: 5000})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +138,7 @@ func TestNotificationsFromTheOutbox(t *testing.T) {
 		t.Errorf("long error cut to %d bytes, ending %q: want at most 500 bytes and whole characters", len(retry.LastError), retry.LastError[len(retry.LastError)-8:])
 	}
 
-	delivered, err := m.Notifications(ctx, "team/notes", manager.NotificationOptions{Status: manager.FilterDelivered, Limit: 2})
+	delivered, err := m.Notifications(ctx, "team/notes", api.NotificationOptions{Status: api.FilterDelivered, Limit: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,10 +149,10 @@ func TestNotificationsFromTheOutbox(t *testing.T) {
 		t.Errorf("second newest delivered %+v", d)
 	}
 
-	if _, err := m.Notifications(ctx, "team/nope", manager.NotificationOptions{}); canary.ErrorCode(err) != canary.ENOTFOUND {
+	if _, err := m.Notifications(ctx, "team/nope", api.NotificationOptions{}); canary.ErrorCode(err) != canary.ENOTFOUND {
 		t.Errorf("unknown rollout: %v, want not_found", err)
 	}
-	if _, err := m.Notifications(ctx, "team/notes", manager.NotificationOptions{Status: "lost"}); canary.ErrorCode(err) != canary.EINVALID {
+	if _, err := m.Notifications(ctx, "team/notes", api.NotificationOptions{Status: "lost"}); canary.ErrorCode(err) != canary.EINVALID {
 		t.Errorf("unknown status: %v, want invalid", err)
 	}
 }

@@ -3,6 +3,7 @@ package manager_test
 import (
 	"context"
 	"encoding/json"
+	"github.com/canary-dev/canary/api"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -105,7 +106,7 @@ func TestRetention(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got manager.Rollout
+	var got api.Rollout
 	err = json.NewDecoder(resp.Body).Decode(&got)
 	resp.Body.Close()
 	// Active: progressing, or paused by the clock's jump (721h of its 1h hold

@@ -14,18 +14,18 @@ package report
 
 import (
 	"fmt"
+	"github.com/canary-dev/canary/api"
 	"strings"
 	"time"
 
 	"github.com/canary-dev/canary"
-	"github.com/canary-dev/canary/manager"
 )
 
 // Markdown returns the post-deployment report of r, whose events (in Seq
 // order, all of them for the full report) are given. It works on a
 // rollout still under way too: the report then says so. Credentials
 // written in URLs are redacted (canary.RedactURLCredentials).
-func Markdown(r manager.Rollout, events []canary.Event) string {
+func Markdown(r api.Rollout, events []canary.Event) string {
 	rep := newReport(r, events)
 	var b strings.Builder
 	rep.summary(&b)
@@ -38,7 +38,7 @@ func Markdown(r manager.Rollout, events []canary.Event) string {
 
 // report carries what the sections share.
 type report struct {
-	r      manager.Rollout
+	r      api.Rollout
 	p      *canary.Plan
 	st     canary.State
 	events []canary.Event
@@ -48,7 +48,7 @@ type report struct {
 	vsBaseline map[string]bool
 }
 
-func newReport(r manager.Rollout, events []canary.Event) *report {
+func newReport(r api.Rollout, events []canary.Event) *report {
 	rep := &report{r: r, p: r.Plan, st: r.State, events: events}
 	if rep.p == nil {
 		rep.p = &canary.Plan{}

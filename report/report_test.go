@@ -2,6 +2,7 @@ package report_test
 
 import (
 	"flag"
+	"github.com/canary-dev/canary/api"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -11,7 +12,6 @@ import (
 
 	"github.com/canary-dev/canary"
 	"github.com/canary-dev/canary/engine"
-	"github.com/canary-dev/canary/manager"
 	"github.com/canary-dev/canary/report"
 )
 
@@ -177,7 +177,7 @@ func TestEscaping(t *testing.T) {
 
 // TestEmpty: no plan and no events still give a report, not a panic.
 func TestEmpty(t *testing.T) {
-	md := report.Markdown(manager.Rollout{Name: "default/x"}, nil)
+	md := report.Markdown(api.Rollout{Name: "default/x"}, nil)
 	for _, want := range []string{"# Rollout report: default/x", "No events were recorded.", "No decisions were taken yet."} {
 		if !strings.Contains(md, want) {
 			t.Errorf("report lacks %q:\n%s", want, md)

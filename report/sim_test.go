@@ -1,12 +1,12 @@
 package report_test
 
 import (
+	"github.com/canary-dev/canary/api"
 	"testing"
 	"time"
 
 	"github.com/canary-dev/canary"
 	"github.com/canary-dev/canary/engine"
-	"github.com/canary-dev/canary/manager"
 	"github.com/canary-dev/canary/plan"
 )
 
@@ -132,7 +132,7 @@ func (s *sim) command(cmd engine.Command) {
 	s.absorb(out.State, out.Events)
 }
 
-func (s *sim) rollout() manager.Rollout {
-	return manager.Rollout{ID: 1, Name: "default/" + s.p.Metadata.Name, Generation: 1, Plan: s.p, State: s.st,
+func (s *sim) rollout() api.Rollout {
+	return api.Rollout{ID: 1, Name: "default/" + s.p.Metadata.Name, Generation: 1, Plan: s.p, State: s.st,
 		LastEvaluations: s.last, CreatedAt: t0, UpdatedAt: s.st.UpdatedAt}
 }

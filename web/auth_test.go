@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"errors"
+	"github.com/canary-dev/canary/api"
 	"net/http"
 	"regexp"
 	"strings"
@@ -10,7 +11,6 @@ import (
 
 	"github.com/canary-dev/canary"
 	"github.com/canary-dev/canary/engine"
-	"github.com/canary-dev/canary/manager"
 	"github.com/canary-dev/canary/web"
 	"github.com/canary-dev/canary/web/webtest"
 )
@@ -94,12 +94,12 @@ func TestActor(t *testing.T) {
 }
 
 func TestNoTokensRefused(t *testing.T) {
-	api := webtest.New()
-	if _, err := web.New(web.Config{API: api}); err == nil || !strings.Contains(err.Error(), "--insecure") {
+	fake := webtest.New()
+	if _, err := web.New(web.Config{API: fake}); err == nil || !strings.Contains(err.Error(), "--insecure") {
 		t.Fatalf("New without tokens: %v, want a refusal naming --insecure", err)
 	}
 	empty, _ := web.ParseTokens("")
-	if _, err := web.New(web.Config{API: api, Tokens: empty}); err == nil {
+	if _, err := web.New(web.Config{API: fake, Tokens: empty}); err == nil {
 		t.Fatal("New with an empty token list: want a refusal")
 	}
 	if _, err := web.New(web.Config{Tokens: tokens(t)}); err == nil {
@@ -169,7 +169,7 @@ func TestOddNames(t *testing.T) {
 func TestErrorMapping(t *testing.T) {
 	e := newEnv(t)
 	var fail error
-	e.api.GetFunc = func(context.Context, string) (manager.Rollout, error) { return manager.Rollout{}, fail }
+	e.api.GetFunc = func(context.Context, string) (api.Rollout, error) { return api.Rollout{}, fail }
 	tests := []struct {
 		err    error
 		status int
@@ -191,7 +191,7 @@ func TestErrorMapping(t *testing.T) {
 			t.Errorf("internal detail leaked: %s", r.body)
 		}
 	}
-	e.api.GetFunc = func(context.Context, string) (manager.Rollout, error) { panic("boom") }
+	e.api.GetFunc = func(context.Context, string) (api.Rollout, error) { panic("boom") }
 	want(t, e.do("GET", "/api/v1/rollouts/default/web", viewToken, ""), http.StatusInternalServerError, canary.EINTERNAL)
 	want(t, e.do("GET", "/healthz", "", ""), http.StatusOK, "")
 	if !strings.Contains(e.log.String(), "panic in handler") {
@@ -205,7 +205,7 @@ func TestControls(t *testing.T) {
 	e := newEnv(t)
 	e.applied()
 	var got []engine.Command
-	e.api.ControlFunc = func(_ context.Context, name string, cmd engine.Command) (manager.Rollout, error) {
+	e.api.ControlFunc = func(_ context.Context, name string, cmd engine.Command) (api.Rollout, error) {
 		got = append(got, cmd)
 		return e.api.Get(context.Background(), name)
 	}

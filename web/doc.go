@@ -1,7 +1,7 @@
 // Package web is the JSON API of `canary serve`: apply plans, list and
 // read rollouts and their events (paged, or live as server-sent events),
 // control them, and read their post-deployment reports. New builds the
-// handler on a manager.API; it holds no state of its own.
+// handler on a api.API; it holds no state of its own.
 //
 // # Routes
 //
@@ -49,7 +49,7 @@
 // retried or given up), newest first, and "more": how many older ones
 // were left out. Each has its key, audience, channel, event type,
 // status, attempts, last error (as the deliverer recorded it, scrubbed of
-// secrets) and times (manager.Notification). Whoami names the request's
+// secrets) and times (api.Notification). Whoami names the request's
 // token and its role, never the secret; the dashboard asks it to know
 // which controls to show.
 //

@@ -21,13 +21,13 @@ func FuzzHandler(f *testing.F) {
 	f.Add(uint8(2), "/api/v1/rollouts?phase=%00&limit=9999999999999999999", []byte(nil))
 	methods := []string{"POST", "POST", "GET", "DELETE", "PUT", "HEAD"}
 	f.Fuzz(func(t *testing.T, m uint8, path string, body []byte) {
-		api := webtest.New()
+		fake := webtest.New()
 		tk, _ := web.LoadTokens(bytes.NewReader([]byte(tokensLines)))
-		h, err := web.New(web.Config{API: api, Tokens: tk, MaxBody: 64 << 10})
+		h, err := web.New(web.Config{API: fake, Tokens: tk, MaxBody: 64 << 10})
 		if err != nil {
 			t.Fatal(err)
 		}
-		api.Apply(t.Context(), []byte(testPlan), false, "seed")
+		fake.Apply(t.Context(), []byte(testPlan), false, "seed")
 		req, err := http.NewRequest(methods[int(m)%len(methods)], "http://canary.test/", bytes.NewReader(body))
 		if err != nil {
 			t.Skip()

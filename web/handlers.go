@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/canary-dev/canary/api"
 	"net/http"
 
 	"github.com/canary-dev/canary"
 	"github.com/canary-dev/canary/engine"
-	"github.com/canary-dev/canary/manager"
 	"github.com/canary-dev/canary/report"
 )
 
@@ -21,7 +21,7 @@ const maxReportEvents = 50_000
 
 // List is the body of GET /api/v1/rollouts.
 type List struct {
-	Items []manager.Rollout `json:"items"`
+	Items []api.Rollout `json:"items"`
 }
 
 // EventPage is the body of GET .../events: the events after ?after= and
@@ -67,12 +67,12 @@ func (s *server) list(w http.ResponseWriter, r *http.Request, _ string) error {
 	if err != nil {
 		return err
 	}
-	items, err := s.api.List(r.Context(), manager.ListOptions{Phase: phase, Limit: int(limit)})
+	items, err := s.api.List(r.Context(), api.ListOptions{Phase: phase, Limit: int(limit)})
 	if err != nil {
 		return err
 	}
 	if items == nil {
-		items = []manager.Rollout{}
+		items = []api.Rollout{}
 	}
 	writeJSON(w, http.StatusOK, List{Items: items})
 	return nil
@@ -186,7 +186,7 @@ func (s *server) report(w http.ResponseWriter, r *http.Request, _ string) error 
 
 // allEvents reads a rollout's events page by page, at most
 // maxReportEvents.
-func allEvents(ctx context.Context, api manager.API, name string) ([]canary.Event, error) {
+func allEvents(ctx context.Context, api api.API, name string) ([]canary.Event, error) {
 	var all []canary.Event
 	var after int64
 	for len(all) < maxReportEvents {

@@ -1,10 +1,10 @@
 package web
 
 import (
+	"github.com/canary-dev/canary/api"
 	"net/http"
 
 	"github.com/canary-dev/canary"
-	"github.com/canary-dev/canary/manager"
 )
 
 // Whoami is the body of GET /api/v1/whoami: the request's token as the
@@ -38,21 +38,21 @@ func (s *server) notifications(w http.ResponseWriter, r *http.Request, _ string)
 	if err != nil {
 		return err
 	}
-	limit, err := intParam(r, "limit", manager.DefaultNotificationLimit, 1, manager.MaxNotificationLimit)
+	limit, err := intParam(r, "limit", api.DefaultNotificationLimit, 1, api.MaxNotificationLimit)
 	if err != nil {
 		return err
 	}
-	status := manager.NotificationFilter(r.URL.Query().Get("status"))
+	status := api.NotificationFilter(r.URL.Query().Get("status"))
 	if !status.Valid() {
 		return canary.Errorf(canary.EINVALID, "?status=%q: want pending, claimed, delivered, dead or failed (retried or given up)",
 			truncate(string(status), 32))
 	}
-	page, err := s.api.Notifications(r.Context(), name, manager.NotificationOptions{Status: status, Limit: int(limit)})
+	page, err := s.api.Notifications(r.Context(), name, api.NotificationOptions{Status: status, Limit: int(limit)})
 	if err != nil {
 		return err
 	}
 	if page.Items == nil {
-		page.Items = []manager.Notification{}
+		page.Items = []api.Notification{}
 	}
 	writeJSON(w, http.StatusOK, page)
 	return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/canary-dev/canary/api"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -130,11 +131,11 @@ var webtestT0 = time.Date(2025, 8, 14, 9, 0, 0, 0, time.UTC)
 func TestNotificationsRoute(t *testing.T) {
 	e := storeEnv(t, 300) // 600 notifications
 	const path = "/api/v1/rollouts/default/web/notifications"
-	page := func(query, token string) manager.NotificationPage {
+	page := func(query, token string) api.NotificationPage {
 		t.Helper()
 		r := e.do("GET", path+query, token, "")
 		want(t, r, http.StatusOK, "")
-		var p manager.NotificationPage
+		var p api.NotificationPage
 		if err := json.Unmarshal(r.body, &p); err != nil {
 			t.Fatalf("%s: %v", r.body, err)
 		}
@@ -143,7 +144,7 @@ func TestNotificationsRoute(t *testing.T) {
 
 	// A viewer reads; the output is bounded whatever the rollout has.
 	p := page("", viewToken)
-	wantCounts := manager.NotificationCounts{Total: 600, Pending: 299, Delivered: 300, Dead: 1, Retrying: 299}
+	wantCounts := api.NotificationCounts{Total: 600, Pending: 299, Delivered: 300, Dead: 1, Retrying: 299}
 	if p.Counts != wantCounts || len(p.Items) != 100 || p.More != 500 {
 		t.Errorf("default page: counts %+v, %d items, %d more; want %+v, 100, 500", p.Counts, len(p.Items), p.More, wantCounts)
 	}

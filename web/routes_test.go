@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/canary-dev/canary/api"
 	"net/http"
 	"slices"
 	"strconv"
@@ -11,7 +12,6 @@ import (
 	"testing"
 
 	"github.com/canary-dev/canary"
-	"github.com/canary-dev/canary/manager"
 	"github.com/canary-dev/canary/web"
 )
 
@@ -23,7 +23,7 @@ func TestApply(t *testing.T) {
 
 	r = e.do("POST", "/api/v1/rollouts", opToken, testPlan)
 	want(t, r, http.StatusOK, "")
-	var res manager.ApplyResult
+	var res api.ApplyResult
 	if err := json.Unmarshal(r.body, &res); err != nil || !res.Unchanged || res.Created {
 		t.Errorf("second apply: %+v %v, want unchanged", res, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/json"
+	"github.com/canary-dev/canary/api"
 	"log/slog"
 	"math"
 	"net/http"
@@ -13,7 +14,6 @@ import (
 
 	"github.com/canary-dev/canary"
 	"github.com/canary-dev/canary/engine"
-	"github.com/canary-dev/canary/manager"
 	"github.com/canary-dev/canary/plan"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -41,7 +41,7 @@ type Registry interface {
 // Config configures the API handler.
 type Config struct {
 	// API is the rollout manager. Required.
-	API manager.API
+	API api.API
 	// Tokens are the accepted bearer tokens. Required unless Insecure.
 	Tokens *Tokens
 	// Insecure serves without tokens: every request may do everything and
@@ -95,7 +95,7 @@ type Config struct {
 
 // server is the API handler.
 type server struct {
-	api           manager.API
+	api           api.API
 	tokens        *Tokens
 	insecure      bool
 	log           *slog.Logger

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/canary-dev/canary/api"
 	"io"
 	"net/http"
 	"os"
@@ -12,7 +13,6 @@ import (
 
 	"github.com/canary-dev/canary"
 	"github.com/canary-dev/canary/client"
-	"github.com/canary-dev/canary/manager"
 	"github.com/spf13/cobra"
 	"go.yaml.in/yaml/v3"
 )
@@ -123,7 +123,7 @@ func (x *ctl) completeNames(f *ctlFlags) cobra.CompletionFunc {
 		}
 		ctx, cancel := context.WithTimeout(c.Context(), 3*time.Second)
 		defer cancel()
-		list, err := cl.List(ctx, manager.ListOptions{Limit: 1000})
+		list, err := cl.List(ctx, api.ListOptions{Limit: 1000})
 		if err != nil {
 			return nil, cobra.ShellCompDirectiveError
 		}

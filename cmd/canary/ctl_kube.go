@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/canary-dev/canary/api"
 	"strings"
 	"time"
 
@@ -11,7 +12,6 @@ import (
 	"github.com/canary-dev/canary/client"
 	"github.com/canary-dev/canary/engine"
 	"github.com/canary-dev/canary/kube"
-	"github.com/canary-dev/canary/manager"
 	"github.com/canary-dev/canary/operator"
 	"github.com/spf13/cobra"
 
@@ -25,11 +25,11 @@ import (
 // API (*client.Client) or Rollout resources on a Kubernetes API server,
 // reconciled by canary operator (kubeRollouts).
 type rollouts interface {
-	List(ctx context.Context, opt manager.ListOptions) ([]manager.Rollout, error)
-	Get(ctx context.Context, name string) (manager.Rollout, error)
+	List(ctx context.Context, opt api.ListOptions) ([]api.Rollout, error)
+	Get(ctx context.Context, name string) (api.Rollout, error)
 	AllEvents(ctx context.Context, name string, after int64) ([]canary.Event, error)
-	Control(ctx context.Context, name string, cmd engine.Command) (manager.Rollout, error)
-	Notifications(ctx context.Context, name string, opt manager.NotificationOptions) (manager.NotificationPage, error)
+	Control(ctx context.Context, name string, cmd engine.Command) (api.Rollout, error)
+	Notifications(ctx context.Context, name string, opt api.NotificationOptions) (api.NotificationPage, error)
 }
 
 var (
@@ -86,7 +86,7 @@ func newRolloutObject() *unstructured.Unstructured {
 
 // List lists the Rollouts of the namespace (or every namespace), sorted
 // by namespace and name as the API server returns them.
-func (k *kubeRollouts) List(ctx context.Context, opt manager.ListOptions) ([]manager.Rollout, error) {
+func (k *kubeRollouts) List(ctx context.Context, opt api.ListOptions) ([]api.Rollout, error) {
 	list := &unstructured.UnstructuredList{}
 	list.SetGroupVersionKind(operator.GVK.GroupVersion().WithKind(operator.GVK.Kind + "List"))
 	var opts []ctrlclient.ListOption
@@ -100,7 +100,7 @@ func (k *kubeRollouts) List(ctx context.Context, opt manager.ListOptions) ([]man
 	if limit <= 0 {
 		limit = 100
 	}
-	var out []manager.Rollout
+	var out []api.Rollout
 	for i := range list.Items {
 		r := rolloutOf(&list.Items[i])
 		if opt.Phase != "" && r.State.Phase != opt.Phase {
@@ -114,10 +114,10 @@ func (k *kubeRollouts) List(ctx context.Context, opt manager.ListOptions) ([]man
 }
 
 // Get reads one Rollout by "namespace/name".
-func (k *kubeRollouts) Get(ctx context.Context, name string) (manager.Rollout, error) {
+func (k *kubeRollouts) Get(ctx context.Context, name string) (api.Rollout, error) {
 	u, err := k.get(ctx, name)
 	if err != nil {
-		return manager.Rollout{}, err
+		return api.Rollout{}, err
 	}
 	return rolloutOf(u), nil
 }
@@ -150,22 +150,22 @@ func (k *kubeRollouts) AllEvents(ctx context.Context, name string, after int64) 
 }
 
 // Notifications are not kept by canary serve's outbox on Kubernetes.
-func (k *kubeRollouts) Notifications(context.Context, string, manager.NotificationOptions) (manager.NotificationPage, error) {
-	return manager.NotificationPage{}, errors.New("kept by canary operator as Kubernetes Events: kubectl describe rollout NAME")
+func (k *kubeRollouts) Notifications(context.Context, string, api.NotificationOptions) (api.NotificationPage, error) {
+	return api.NotificationPage{}, errors.New("kept by canary operator as Kubernetes Events: kubectl describe rollout NAME")
 }
 
 // Control gives cmd to canary operator: it writes the command annotation
 // (refused while another command is waiting), then waits until the
 // operator has taken it (the annotation is gone) and tells whether it was
 // applied or refused, as canary serve does.
-func (k *kubeRollouts) Control(ctx context.Context, name string, cmd engine.Command) (manager.Rollout, error) {
+func (k *kubeRollouts) Control(ctx context.Context, name string, cmd engine.Command) (api.Rollout, error) {
 	text := operator.CommandAnnotation(cmd)
 	u, err := k.get(ctx, name)
 	if err != nil {
-		return manager.Rollout{}, err
+		return api.Rollout{}, err
 	}
 	if waiting := u.GetAnnotations()[operator.AnnotationCommand]; waiting != "" {
-		return manager.Rollout{}, canary.Errorf(canary.ECONFLICT,
+		return api.Rollout{}, canary.Errorf(canary.ECONFLICT,
 			"rollout %s: the command %q is still waiting for canary operator; wait for it, or remove it with kubectl annotate rollout -n %s %s %s-",
 			name, waiting, u.GetNamespace(), u.GetName(), operator.AnnotationCommand)
 	}
@@ -179,34 +179,34 @@ func (k *kubeRollouts) Control(ctx context.Context, name string, cmd engine.Comm
 	// between is not overwritten.
 	if err := k.c.Update(ctx, u); err != nil {
 		if apierrors.IsConflict(err) {
-			return manager.Rollout{}, canary.Errorf(canary.ECONFLICT, "rollout %s changed while the command was being written: run it again", name)
+			return api.Rollout{}, canary.Errorf(canary.ECONFLICT, "rollout %s changed while the command was being written: run it again", name)
 		}
-		return manager.Rollout{}, kubeError(err, "write the command annotation on rollout "+name)
+		return api.Rollout{}, kubeError(err, "write the command annotation on rollout "+name)
 	}
 
 	deadline := time.Now().Add(k.wait)
 	for {
 		u, err = k.get(ctx, name)
 		if err != nil {
-			return manager.Rollout{}, err
+			return api.Rollout{}, err
 		}
 		if u.GetAnnotations()[operator.AnnotationCommand] != text {
 			break
 		}
 		if time.Now().After(deadline) {
-			return manager.Rollout{}, canary.Errorf(canary.EUNAVAILABLE,
+			return api.Rollout{}, canary.Errorf(canary.EUNAVAILABLE,
 				"rollout %s: canary operator has not taken the command %q within %s; it stays in the annotation %s and is applied when the operator runs (is it? kubectl get pods -A -l app.kubernetes.io/name=canary-operator)",
 				name, text, k.wait, operator.AnnotationCommand)
 		}
 		select {
 		case <-ctx.Done():
-			return manager.Rollout{}, ctx.Err()
+			return api.Rollout{}, ctx.Err()
 		case <-time.After(k.poll):
 		}
 	}
 	st := statusOf(u)
 	if msg, ok := strings.CutPrefix(st.Message, fmt.Sprintf("command %q refused: ", text)); ok {
-		return manager.Rollout{}, canary.Errorf(canary.ECONFLICT, "%s", msg)
+		return api.Rollout{}, canary.Errorf(canary.ECONFLICT, "%s", msg)
 	}
 	return rolloutOf(u), nil
 }
@@ -224,9 +224,9 @@ func statusOf(u *unstructured.Unstructured) operator.Status {
 // rolloutOf is a Rollout resource as the commands show a rollout of
 // canary serve. A spec that is not a valid plan shows as phase Invalid,
 // with the reason as its message.
-func rolloutOf(u *unstructured.Unstructured) manager.Rollout {
+func rolloutOf(u *unstructured.Unstructured) api.Rollout {
 	st := statusOf(u)
-	r := manager.Rollout{
+	r := api.Rollout{
 		Name:            u.GetNamespace() + "/" + u.GetName(),
 		Generation:      int(u.GetGeneration()),
 		CreatedAt:       u.GetCreationTimestamp().Time,

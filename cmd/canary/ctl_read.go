@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/canary-dev/canary/api"
 	"io"
 	"strings"
 	"text/tabwriter"
@@ -9,7 +10,6 @@ import (
 
 	"github.com/canary-dev/canary"
 	"github.com/canary-dev/canary/client"
-	"github.com/canary-dev/canary/manager"
 	rollreport "github.com/canary-dev/canary/report"
 	"github.com/canary-dev/canary/view"
 	"github.com/spf13/cobra"
@@ -55,16 +55,16 @@ instead (in -n's namespace, or all).`,
 			if output != "" {
 				return printData(x.stdout, output, r)
 			}
-			return x.table([]manager.Rollout{r})
+			return x.table([]api.Rollout{r})
 		}
-		list, err := cl.List(c.Context(), manager.ListOptions{Phase: canary.Phase(phase), Limit: 1000})
+		list, err := cl.List(c.Context(), api.ListOptions{Phase: canary.Phase(phase), Limit: 1000})
 		if err != nil {
 			return err
 		}
 		if output != "" {
 			return printData(x.stdout, output, struct {
-				Items []manager.Rollout `json:"items"`
-			}{append([]manager.Rollout{}, list...)})
+				Items []api.Rollout `json:"items"`
+			}{append([]api.Rollout{}, list...)})
 		}
 		if len(list) == 0 {
 			fmt.Fprintln(x.stderr, "no rollouts")
@@ -76,7 +76,7 @@ instead (in -n's namespace, or all).`,
 }
 
 // table prints rollouts one per line.
-func (x *ctl) table(list []manager.Rollout) error {
+func (x *ctl) table(list []api.Rollout) error {
 	tw := tabwriter.NewWriter(x.stdout, 0, 0, 3, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tGEN\tVERSION\tPHASE\tSTEP\tWEIGHT\tAGE")
 	for _, r := range list {
@@ -134,7 +134,7 @@ taken on.`,
 			return err
 		}
 		x.describe(x.stdout, r, evs)
-		notes, err := cl.Notifications(c.Context(), name, manager.NotificationOptions{Status: manager.FilterFailed, Limit: describeFailures})
+		notes, err := cl.Notifications(c.Context(), name, api.NotificationOptions{Status: api.FilterFailed, Limit: describeFailures})
 		x.notifications(x.stdout, notes, err)
 		return nil
 	}
@@ -148,7 +148,7 @@ const describeFailures = 3
 // notifications writes the notifications block: counts by status and the
 // last failures. A server that cannot tell (an older one) is noted, not
 // an error: the rest of describe stands.
-func (x *ctl) notifications(w io.Writer, p manager.NotificationPage, err error) {
+func (x *ctl) notifications(w io.Writer, p api.NotificationPage, err error) {
 	if err != nil {
 		fmt.Fprintf(w, "\nNotifications:  unavailable (%v)\n", err)
 		return
@@ -171,7 +171,7 @@ func (x *ctl) notifications(w io.Writer, p manager.NotificationPage, err error) 
 }
 
 // describe writes the description of r, whose recent events are evs.
-func (x *ctl) describe(w io.Writer, r manager.Rollout, evs []canary.Event) {
+func (x *ctl) describe(w io.Writer, r api.Rollout, evs []canary.Event) {
 	now := x.now()
 	fmt.Fprintf(w, "Name:        %s\n", r.Name)
 	fmt.Fprintf(w, "Generation:  %d\n", r.Generation)
@@ -221,7 +221,7 @@ func stepMark(st canary.State, i, n int) string {
 }
 
 // decisions writes the last decisions with their inputs.
-func (x *ctl) decisions(w io.Writer, r manager.Rollout, evs []canary.Event) {
+func (x *ctl) decisions(w io.Writer, r api.Rollout, evs []canary.Event) {
 	ds := rollreport.Decisions(evs)
 	if len(ds) == 0 {
 		fmt.Fprintln(w, "\nDecisions:  none yet")
@@ -239,7 +239,7 @@ func (x *ctl) decisions(w io.Writer, r manager.Rollout, evs []canary.Event) {
 }
 
 // startOf is when the rollout began, for event times.
-func startOf(r manager.Rollout) time.Time {
+func startOf(r api.Rollout) time.Time {
 	if !r.State.CreatedAt.IsZero() {
 		return r.State.CreatedAt
 	}

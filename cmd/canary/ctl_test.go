@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/canary-dev/canary/api"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -13,7 +14,6 @@ import (
 	"time"
 
 	"github.com/canary-dev/canary"
-	"github.com/canary-dev/canary/manager"
 	"github.com/canary-dev/canary/web"
 	"github.com/canary-dev/canary/web/webtest"
 	"github.com/spf13/cobra"
@@ -53,18 +53,18 @@ type ctlEnv struct {
 
 func newCtlEnv(t *testing.T) *ctlEnv {
 	t.Helper()
-	api := webtest.New()
+	fake := webtest.New()
 	tk, err := web.ParseTokens("alice:operator:" + ctlOpToken + ",ci:viewer:" + ctlViewToken)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := web.New(web.Config{API: api, Tokens: tk})
+	h, err := web.New(web.Config{API: fake, Tokens: tk})
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	e := &ctlEnv{t: t, api: api, url: srv.URL, dir: t.TempDir(),
+	e := &ctlEnv{t: t, api: fake, url: srv.URL, dir: t.TempDir(),
 		env: map[string]string{envServer: srv.URL, envToken: ctlOpToken}}
 	return e
 }
@@ -176,7 +176,7 @@ func TestCtlApplyGet(t *testing.T) {
 	if out := e.ok("get", "web"); out != want {
 		t.Errorf("get web:\n%s", out)
 	}
-	var r manager.Rollout
+	var r api.Rollout
 	if err := json.Unmarshal([]byte(e.ok("get", "default/web", "-o", "json")), &r); err != nil || r.Name != "default/web" {
 		t.Errorf("get -o json: %+v %v", r, err)
 	}
@@ -211,8 +211,8 @@ func TestCtlApplyInvalidPlan(t *testing.T) {
 // line, with exit code 2.
 func TestCtlServerRejectsPlan(t *testing.T) {
 	e := newCtlEnv(t)
-	e.api.ApplyFunc = func(context.Context, []byte, bool, string) (manager.ApplyResult, error) {
-		return manager.ApplyResult{}, planErrors()
+	e.api.ApplyFunc = func(context.Context, []byte, bool, string) (api.ApplyResult, error) {
+		return api.ApplyResult{}, planErrors()
 	}
 	errs := e.fails(ExitInvalid, "apply", "-f", e.file("plan.yaml", ctlPlan))
 	want := "canary: the plan is invalid: 2 problems\nplan:3:1: spec.a: first\nplan:4:1: spec.b: second\n"

@@ -2,11 +2,11 @@ package main
 
 import (
 	"fmt"
+	"github.com/canary-dev/canary/api"
 	"io"
 
 	"github.com/canary-dev/canary"
 	"github.com/canary-dev/canary/engine"
-	"github.com/canary-dev/canary/manager"
 	"github.com/canary-dev/canary/plan"
 	"github.com/spf13/cobra"
 )
@@ -73,7 +73,7 @@ func readPlan(stdin io.Reader, file string) ([]byte, string, error) {
 }
 
 // applied says what Apply did: "created (generation 2, v2)".
-func applied(res manager.ApplyResult) string {
+func applied(res api.ApplyResult) string {
 	r := res.Rollout
 	switch {
 	case res.Created:
@@ -178,7 +178,7 @@ func commandText(cmd engine.Command) string {
 
 // where is "Progressing at step 2 (10%)", or the phase before traffic
 // moves and once finished.
-func where(r manager.Rollout) string {
+func where(r api.Rollout) string {
 	st := r.State
 	switch st.Phase {
 	case canary.PhasePending, canary.PhasePreChecks, canary.PhaseFailed, canary.PhaseSucceeded, canary.PhaseRolledBack:

@@ -1,4 +1,4 @@
-// Package webtest is an in-memory manager.API for tests of the web API,
+// Package webtest is an in-memory api.API for tests of the web API,
 // its Go client and the command line. It is not the manager: rollouts do
 // not run. Apply parses the plan with plan.Parse and starts the engine once
 // (so a new rollout is in PreChecks with its "created" event), Control runs
@@ -11,6 +11,7 @@ package webtest
 import (
 	"context"
 	"encoding/json"
+	"github.com/canary-dev/canary/api"
 	"slices"
 	"strings"
 	"sync"
@@ -18,27 +19,26 @@ import (
 
 	"github.com/canary-dev/canary"
 	"github.com/canary-dev/canary/engine"
-	"github.com/canary-dev/canary/manager"
 	"github.com/canary-dev/canary/plan"
 )
 
 // T0 is the fake clock's start: 2025-08-14 09:00 UTC.
 var T0 = time.Date(2025, 8, 14, 9, 0, 0, 0, time.UTC)
 
-// API is an in-memory manager.API. The zero value is not ready to use;
+// API is an in-memory api.API. The zero value is not ready to use;
 // call New.
 type API struct {
 	// The function fields, when set, replace the in-memory behaviour of the
 	// method of the same name.
-	ApplyFunc   func(ctx context.Context, plan []byte, force bool, actor string) (manager.ApplyResult, error)
-	ListFunc    func(ctx context.Context, opt manager.ListOptions) ([]manager.Rollout, error)
-	GetFunc     func(ctx context.Context, name string) (manager.Rollout, error)
+	ApplyFunc   func(ctx context.Context, plan []byte, force bool, actor string) (api.ApplyResult, error)
+	ListFunc    func(ctx context.Context, opt api.ListOptions) ([]api.Rollout, error)
+	GetFunc     func(ctx context.Context, name string) (api.Rollout, error)
 	EventsFunc  func(ctx context.Context, name string, after int64, limit int) ([]canary.Event, error)
-	ControlFunc func(ctx context.Context, name string, cmd engine.Command) (manager.Rollout, error)
+	ControlFunc func(ctx context.Context, name string, cmd engine.Command) (api.Rollout, error)
 	DeleteFunc  func(ctx context.Context, name string) error
 	ReadyFunc   func(ctx context.Context) error
 	// NotificationsFunc replaces Notifications.
-	NotificationsFunc func(ctx context.Context, name string, opt manager.NotificationOptions) (manager.NotificationPage, error)
+	NotificationsFunc func(ctx context.Context, name string, opt api.NotificationOptions) (api.NotificationPage, error)
 
 	// Now is the clock of new rollouts and commands. Default: T0.
 	Now func() time.Time
@@ -51,7 +51,7 @@ type API struct {
 }
 
 type entry struct {
-	r      manager.Rollout
+	r      api.Rollout
 	spec   []byte // canonical JSON of the plan
 	events []canary.Event
 	outbox []canary.OutboxItem // in the order queued
@@ -59,7 +59,7 @@ type entry struct {
 
 type sub struct{ ch chan struct{} }
 
-var _ manager.API = (*API)(nil)
+var _ api.API = (*API)(nil)
 
 // New returns an empty fake.
 func New() *API {
@@ -99,19 +99,19 @@ func notFound(name string) error {
 	return canary.Errorf(canary.ENOTFOUND, "rollout %s not found", name)
 }
 
-// Apply implements manager.API.
-func (a *API) Apply(ctx context.Context, data []byte, force bool, actor string) (manager.ApplyResult, error) {
+// Apply implements api.API.
+func (a *API) Apply(ctx context.Context, data []byte, force bool, actor string) (api.ApplyResult, error) {
 	a.record("Apply force=" + boolText(force) + " actor=" + actor)
 	if a.ApplyFunc != nil {
 		return a.ApplyFunc(ctx, data, force, actor)
 	}
 	p, err := plan.Parse("plan", data)
 	if err != nil {
-		return manager.ApplyResult{}, err
+		return api.ApplyResult{}, err
 	}
 	spec, err := json.Marshal(p)
 	if err != nil {
-		return manager.ApplyResult{}, canary.Errorf(canary.EINTERNAL, "encode plan: %v", err)
+		return api.ApplyResult{}, canary.Errorf(canary.EINTERNAL, "encode plan: %v", err)
 	}
 	name := p.Metadata.Namespace + "/" + p.Metadata.Name
 	a.mu.Lock()
@@ -119,13 +119,13 @@ func (a *API) Apply(ctx context.Context, data []byte, force bool, actor string) 
 	old := a.rollouts[name]
 	switch {
 	case old != nil && string(old.spec) == string(spec):
-		return manager.ApplyResult{Rollout: old.r, Unchanged: true}, nil
+		return api.ApplyResult{Rollout: old.r, Unchanged: true}, nil
 	case old != nil && old.r.Plan.Spec.Version == p.Spec.Version && !old.r.State.Phase.Terminal() && !force:
-		return manager.ApplyResult{}, canary.Errorf(canary.ECONFLICT,
+		return api.ApplyResult{}, canary.Errorf(canary.ECONFLICT,
 			"rollout %s is %s; changing it needs --force (or a new spec.version)", name, old.r.State.Phase)
 	case old != nil && old.r.Plan.Spec.Version == p.Spec.Version:
 		old.r.Plan, old.spec, old.r.UpdatedAt = p, spec, a.now()
-		return manager.ApplyResult{Rollout: old.r}, nil
+		return api.ApplyResult{Rollout: old.r}, nil
 	}
 	gen := 1
 	if old != nil {
@@ -133,11 +133,11 @@ func (a *API) Apply(ctx context.Context, data []byte, force bool, actor string) 
 	}
 	a.nextID++
 	out := engine.Next(p, engine.New(p, a.now()), engine.Input{Now: a.now()})
-	e := &entry{spec: spec, r: manager.Rollout{ID: a.nextID, Name: name, Generation: gen, Plan: p,
+	e := &entry{spec: spec, r: api.Rollout{ID: a.nextID, Name: name, Generation: gen, Plan: p,
 		State: out.State, CreatedAt: a.now(), UpdatedAt: a.now()}}
 	a.rollouts[name] = e
 	a.appendLocked(name, out.Events...)
-	return manager.ApplyResult{Rollout: e.r, Created: true}, nil
+	return api.ApplyResult{Rollout: e.r, Created: true}, nil
 }
 
 func boolText(b bool) string {
@@ -147,21 +147,21 @@ func boolText(b bool) string {
 	return "false"
 }
 
-// List implements manager.API, sorted by name.
-func (a *API) List(ctx context.Context, opt manager.ListOptions) ([]manager.Rollout, error) {
+// List implements api.API, sorted by name.
+func (a *API) List(ctx context.Context, opt api.ListOptions) ([]api.Rollout, error) {
 	a.record("List phase=" + string(opt.Phase))
 	if a.ListFunc != nil {
 		return a.ListFunc(ctx, opt)
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	var out []manager.Rollout
+	var out []api.Rollout
 	for _, e := range a.rollouts {
 		if opt.Phase == "" || e.r.State.Phase == opt.Phase {
 			out = append(out, e.r)
 		}
 	}
-	slices.SortFunc(out, func(x, y manager.Rollout) int { return strings.Compare(x.Name, y.Name) })
+	slices.SortFunc(out, func(x, y api.Rollout) int { return strings.Compare(x.Name, y.Name) })
 	limit := opt.Limit
 	if limit <= 0 {
 		limit = 100
@@ -172,8 +172,8 @@ func (a *API) List(ctx context.Context, opt manager.ListOptions) ([]manager.Roll
 	return out, nil
 }
 
-// Get implements manager.API.
-func (a *API) Get(ctx context.Context, name string) (manager.Rollout, error) {
+// Get implements api.API.
+func (a *API) Get(ctx context.Context, name string) (api.Rollout, error) {
 	a.record("Get " + name)
 	if a.GetFunc != nil {
 		return a.GetFunc(ctx, name)
@@ -182,12 +182,12 @@ func (a *API) Get(ctx context.Context, name string) (manager.Rollout, error) {
 	defer a.mu.Unlock()
 	e := a.rollouts[name]
 	if e == nil {
-		return manager.Rollout{}, notFound(name)
+		return api.Rollout{}, notFound(name)
 	}
 	return e.r, nil
 }
 
-// Events implements manager.API.
+// Events implements api.API.
 func (a *API) Events(ctx context.Context, name string, after int64, limit int) ([]canary.Event, error) {
 	if a.EventsFunc != nil {
 		return a.EventsFunc(ctx, name, after, limit)
@@ -210,7 +210,7 @@ func (a *API) Events(ctx context.Context, name string, after int64, limit int) (
 	return out, nil
 }
 
-// Subscribe implements manager.API: the channel has room for one signal,
+// Subscribe implements api.API: the channel has room for one signal,
 // so signals coalesce.
 func (a *API) Subscribe(name string) (<-chan struct{}, func()) {
 	s := &sub{ch: make(chan struct{}, 1)}
@@ -230,8 +230,8 @@ func (a *API) Subscribe(name string) (<-chan struct{}, func()) {
 	}
 }
 
-// Control implements manager.API with engine.Control.
-func (a *API) Control(ctx context.Context, name string, cmd engine.Command) (manager.Rollout, error) {
+// Control implements api.API with engine.Control.
+func (a *API) Control(ctx context.Context, name string, cmd engine.Command) (api.Rollout, error) {
 	a.record("Control " + name + " " + string(cmd.Kind) + " actor=" + cmd.Actor)
 	if a.ControlFunc != nil {
 		return a.ControlFunc(ctx, name, cmd)
@@ -240,18 +240,18 @@ func (a *API) Control(ctx context.Context, name string, cmd engine.Command) (man
 	defer a.mu.Unlock()
 	e := a.rollouts[name]
 	if e == nil {
-		return manager.Rollout{}, notFound(name)
+		return api.Rollout{}, notFound(name)
 	}
 	out, err := engine.Control(e.r.Plan, e.r.State, cmd, a.now())
 	if err != nil {
-		return manager.Rollout{}, err
+		return api.Rollout{}, err
 	}
 	e.r.State, e.r.UpdatedAt = out.State, a.now()
 	a.appendLocked(name, out.Events...)
 	return e.r, nil
 }
 
-// Delete implements manager.API: only a finished rollout can go.
+// Delete implements api.API: only a finished rollout can go.
 func (a *API) Delete(ctx context.Context, name string) error {
 	a.record("Delete " + name)
 	if a.DeleteFunc != nil {
@@ -271,7 +271,7 @@ func (a *API) Delete(ctx context.Context, name string) error {
 	return nil
 }
 
-// Ready implements manager.API; nil unless ReadyFunc says otherwise.
+// Ready implements api.API; nil unless ReadyFunc says otherwise.
 func (a *API) Ready(ctx context.Context) error {
 	if a.ReadyFunc != nil {
 		return a.ReadyFunc(ctx)
@@ -282,7 +282,7 @@ func (a *API) Ready(ctx context.Context) error {
 // Put stores r (replacing any rollout of the same name) with events, as
 // if the manager had run it that far. Events keep their Seq when set; a
 // zero Seq is numbered after the previous event.
-func (a *API) Put(r manager.Rollout, events ...canary.Event) {
+func (a *API) Put(r api.Rollout, events ...canary.Event) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if r.ID == 0 {
@@ -337,21 +337,21 @@ func (a *API) SetOutbox(name string, items ...canary.OutboxItem) {
 	e.outbox = slices.Clone(items)
 }
 
-// Notifications implements manager.API with manager.PageNotifications
+// Notifications implements api.API with api.PageNotifications
 // over the items given to SetOutbox.
-func (a *API) Notifications(ctx context.Context, name string, opt manager.NotificationOptions) (manager.NotificationPage, error) {
+func (a *API) Notifications(ctx context.Context, name string, opt api.NotificationOptions) (api.NotificationPage, error) {
 	a.record("Notifications " + name)
 	if a.NotificationsFunc != nil {
 		return a.NotificationsFunc(ctx, name, opt)
 	}
 	if !opt.Status.Valid() {
-		return manager.NotificationPage{}, canary.Errorf(canary.EINVALID, "notification status %q is not valid", opt.Status)
+		return api.NotificationPage{}, canary.Errorf(canary.EINVALID, "notification status %q is not valid", opt.Status)
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	e := a.rollouts[name]
 	if e == nil {
-		return manager.NotificationPage{}, notFound(name)
+		return api.NotificationPage{}, notFound(name)
 	}
-	return manager.PageNotifications(e.outbox, opt), nil
+	return api.PageNotifications(e.outbox, opt), nil
 }

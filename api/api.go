@@ -1,8 +1,8 @@
-// Package manager runs many rollouts at once for `canary serve`: it
-// applies plans, keeps every rollout's state and events in the store, runs
-// one runner per active rollout, resumes them after a restart and applies
-// manual controls.
-package manager
+// Package api holds the types the HTTP API speaks: what package web
+// serves, package client reads and package manager implements. It links
+// no store, runner or command-running code, so an API client stays small
+// (a test checks `go list -deps ./client`).
+package api
 
 import (
 	"context"
@@ -47,7 +47,8 @@ type ListOptions struct {
 	Limit int
 }
 
-// API is what the HTTP API (package web) needs from the manager. Errors
+// API is what the HTTP API (package web) needs from the host that runs
+// rollouts (package manager implements it for `canary serve`). Errors
 // are *canary.Error with a code (invalid, not_found, conflict,
 // unavailable); invalid plans are a plan.ErrorList.
 type API interface {
@@ -71,5 +72,5 @@ type API interface {
 	Delete(ctx context.Context, name string) error
 	// Ready reports whether the manager can serve (the store is writable).
 	Ready(ctx context.Context) error
-	NotificationReader // a rollout's notifications (notifications.go)
+	NotificationReader // a rollout's notifications (notification.go)
 }
