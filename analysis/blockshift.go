@@ -38,7 +38,14 @@ func IntervalShift(x, y Sample, relative bool) (float64, error) {
 // dependency, load) cancels within the interval's shift, and noise that
 // moves one track's whole interval (a slow pod, a noisy neighbour, GC)
 // shows as the spread of the shifts, which the test measures instead of
-// assuming it away as a test on every request does. Shifts within
+// assuming it away as a test on every request does. Shifts of
+// consecutive intervals that move together (a bad minute followed by
+// another: AR(1) noise) are fewer independent observations than
+// intervals: the lag-1 autocorrelation of the shifts' ranks
+// (Autocorrelation) inflates the variance of the statistic by
+// VarianceInflation for the p-value and the lower bound, the side a
+// breach is decided on; the upper bound, the side a pass is decided on,
+// is not inflated (docs/statistics.md gives both effects). Shifts within
 // rounding of the tolerance (Roundoff) count as equal to it: on
 // histogram data a shift of exactly one bin is not evidence of more than
 // a tolerance of one bin.
@@ -60,6 +67,9 @@ func ShiftTest(shifts []float64, tolerance, confidence float64, relative bool) (
 	c, err := SignedRank(d, tol, confidence)
 	if err != nil {
 		return Comparison{}, err
+	}
+	if f := VarianceInflation(Autocorrelation(d), len(d)); f > 1 {
+		c = inflateSignedRank(c, d, tol, f)
 	}
 	c.Test = TestIntervalShifts
 	if relative {
