@@ -205,8 +205,9 @@ func TestShiftTestAA(t *testing.T) {
 		{"own 5%, worseBy 10%", latencyNoise{sigma: 0.05}, 0.10},
 		{"own 5% autocorrelated 0.5, slow 1% ×2, worseBy 20%", latencyNoise{0.05, 0.5, 0.01, 2}, 0.20},
 		// worseBy at the noise of one track's interval and at the 5%
-		// bins' width: without the autocorrelation correction 3-5% of
-		// these rollouts breached.
+		// bins' width: through the engine, under this noise plus shared
+		// noise, 6% of healthy rollouts breached before the
+		// autocorrelation correction (docs/statistics.md).
 		{"own 5% autocorrelated 0.5, slow 1% ×1.5, worseBy 5%", latencyNoise{0.05, 0.5, 0.01, 1.5}, 0.05},
 	}
 	const runs = 2000

@@ -11,6 +11,9 @@
 // Rollouts AnalysisTemplate (failureLimit, consecutiveErrorLimit).
 //
 //	go run ./bench/decisions -runs 200 -faulty-runs 60 -seed 1
+//
+// With -matrix it prints instead the runbook's threshold matrix judged by
+// point and with confidence at 20, 50, 200 and 1000 req/s (matrix.go).
 package main
 
 import (
@@ -41,6 +44,7 @@ type config struct {
 	workers                 int
 	dir                     string
 	policies                []string
+	matrix                  bool
 }
 
 func run(args []string, out io.Writer) error {
@@ -53,8 +57,12 @@ func run(args []string, out io.Writer) error {
 	fs.StringVar(&c.dir, "dir", "bench/decisions", "directory with policies/ and scenarios/")
 	pol := fs.String("policies", "default,default:quantiles,flagger,flagger-slo,argo,runbook",
 		"policies to compare: a plan under policies/ by file name (name:quantiles runs the scenarios with a source that gives no latency histograms), or flagger, flagger-slo, argo")
+	fs.BoolVar(&c.matrix, "matrix", false, "instead of the scenarios, the runbook's threshold matrix judged by point and with confidence at 20, 50, 200 and 1000 req/s (matrix.go)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if c.matrix {
+		return matrix(c, out)
 	}
 	c.policies = strings.Split(*pol, ",")
 	return bench(c, out)
