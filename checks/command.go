@@ -23,7 +23,7 @@ const waitDelay = 2 * time.Second
 // command runs argv within timeout; see Hook.
 func (r *Runner) command(ctx context.Context, argv []string, hookEnv map[string]canary.SecretRef, timeout time.Duration, payload []byte) (string, error) {
 	name := quoteArgs(argv)
-	exe, env, cleanup, err := r.prepare(argv[0], hookEnv)
+	exe, env, cleanup, err := r.prepare(ctx, argv[0], hookEnv)
 	if err != nil {
 		return "", err
 	}
@@ -67,8 +67,8 @@ func (r *Runner) command(ctx context.Context, argv []string, hookEnv map[string]
 // process's own plus r.Env without a policy; the policy's minimal one plus
 // r.Env with one, in a fresh HOME that cleanup removes; then the hook's
 // own env, resolved with r.Secrets.
-func (r *Runner) prepare(name string, hookEnv map[string]canary.SecretRef) (exe string, env envList, cleanup func(), err error) {
-	own, err := r.resolveEnv(name, hookEnv)
+func (r *Runner) prepare(ctx context.Context, name string, hookEnv map[string]canary.SecretRef) (exe string, env envList, cleanup func(), err error) {
+	own, err := r.resolveEnv(ctx, name, hookEnv)
 	if err != nil {
 		return "", envList{}, nil, err
 	}
@@ -87,10 +87,10 @@ func (r *Runner) prepare(name string, hookEnv map[string]canary.SecretRef) (exe 
 }
 
 // resolveEnv reads a hook's env references, sorted by name.
-func (r *Runner) resolveEnv(name string, hookEnv map[string]canary.SecretRef) ([]string, error) {
+func (r *Runner) resolveEnv(ctx context.Context, name string, hookEnv map[string]canary.SecretRef) ([]string, error) {
 	resolve := r.Secrets
 	if resolve == nil {
-		resolve = canary.SecretRef.Resolve
+		resolve = func(_ context.Context, ref canary.SecretRef) (string, error) { return ref.Resolve() }
 	}
 	names := make([]string, 0, len(hookEnv))
 	for k := range hookEnv {
@@ -99,7 +99,7 @@ func (r *Runner) resolveEnv(name string, hookEnv map[string]canary.SecretRef) ([
 	sort.Strings(names)
 	vars := make([]string, 0, len(names))
 	for _, k := range names {
-		v, err := resolve(hookEnv[k])
+		v, err := resolve(ctx, hookEnv[k])
 		if err != nil {
 			return nil, fmt.Errorf("command %s: env %s: %w", name, k, err)
 		}

@@ -124,7 +124,7 @@ func TestHookEnvFromAllowedSources(t *testing.T) { // not parallel: t.Setenv
 	t.Setenv("CANARY_TOKENS", "ops:operator:server-secret-token")
 	var red secrets.Redactor
 	pol := &secrets.Policy{EnvPrefixes: []string{secrets.DefaultEnvPrefix}, Redactor: &red}
-	r := &checks.Runner{Exec: &checks.ExecPolicy{Allowed: []string{"/usr/bin/env"}}, Secrets: pol.Resolve, Redact: red.Redact}
+	r := &checks.Runner{Exec: &checks.ExecPolicy{Allowed: []string{"/usr/bin/env"}}, Secrets: pol.ResolveContext, Redact: red.Redact}
 	out, err := r.Hook(t.Context(), canary.Hook{Name: "env", Command: []string{"env"},
 		Env: map[string]canary.SecretRef{"API_TOKEN": "env:CANARY_SECRET_API"}}, nil)
 	if err != nil || !strings.Contains(out, "API_TOKEN=[redacted]") || strings.Contains(out, "api-token-77e1") {

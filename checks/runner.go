@@ -1,6 +1,7 @@
 package checks
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -52,8 +53,9 @@ type Runner struct {
 	Exec *ExecPolicy
 	// Secrets resolves a command hook's env references. Default:
 	// canary.SecretRef.Resolve (canary run: env: and file: anything);
-	// serve and the operator pass their secret policy's.
-	Secrets func(canary.SecretRef) (string, error)
+	// serve and the operator pass their secret policy's. ctx is the
+	// hook's, so a read from the API server ends with the rollout's call.
+	Secrets func(ctx context.Context, ref canary.SecretRef) (string, error)
 	// Redact, when set, is applied to every output and error message
 	// returned (secrets.Redactor.Redact: the resolved secret values),
 	// since both end up in events that viewers read.
@@ -136,7 +138,7 @@ func is2xx(code int) bool { return code >= 200 && code < 300 }
 
 // WithSecrets returns a copy of r resolving env references with resolve
 // (the operator's, per namespace).
-func (r *Runner) WithSecrets(resolve func(canary.SecretRef) (string, error)) *Runner {
+func (r *Runner) WithSecrets(resolve func(context.Context, canary.SecretRef) (string, error)) *Runner {
 	c := *r
 	c.Secrets = resolve
 	return &c

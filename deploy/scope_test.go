@@ -175,7 +175,7 @@ func TestChartInstallWatchNamespace(t *testing.T) {
 	mgr, err := operator.NewManager(rc, operator.ManagerOptions{MetricsAddr: "0", Namespace: apps,
 		LeaderElection: true, LeaderElectionNamespace: rel, LeaderElectionID: "scoped",
 		Configure: func(cfg *operator.Config) {
-			cfg.Metrics = func(*canary.Plan) (canary.MetricSource, error) {
+			cfg.Metrics = func(context.Context, *canary.Plan) (canary.MetricSource, error) {
 				return kubetest.Metrics(kubetest.Service{RPS: 400, CanaryErrors: 0.001, CanaryLatency: 0.2}, canaryShare), nil
 			}
 		}})

@@ -55,8 +55,9 @@ type Client struct {
 var _ canary.FlagSetter = (*Client)(nil)
 
 // NewClient checks cfg (the URL, and that the token can be read now) and
-// returns a Client. Errors are code invalid.
-func NewClient(cfg ClientConfig) (*Client, error) {
+// returns a Client; ctx bounds the token's first read. Errors are code
+// invalid.
+func NewClient(ctx context.Context, cfg ClientConfig) (*Client, error) {
 	u, err := url.Parse(cfg.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, canary.Errorf(canary.EINVALID, "flag service URL %q is not an http(s) URL, e.g. http://admin.recoveryos.com", clipped(cfg.URL))
@@ -71,7 +72,7 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	if cfg.Environment == "" {
 		cfg.Environment = canary.DefaultFlagEnvironment
 	}
-	if _, err := resolveSecret("featureFlag.token", cfg.Token, cfg.Secrets); err != nil {
+	if _, err := resolveSecret(ctx, "featureFlag.token", cfg.Token, cfg.Secrets); err != nil {
 		return nil, err
 	}
 	hc := http.Client{Timeout: DefaultClientTimeout}
@@ -157,7 +158,7 @@ func (c *Client) flagURL(name string) string {
 
 // do sends one request and returns the body of a 2xx answer.
 func (c *Client) do(ctx context.Context, method, name string, body []byte, reason string) ([]byte, error) {
-	token, err := resolveSecret("featureFlag.token", c.cfg.Token, c.cfg.Secrets)
+	token, err := resolveSecret(ctx, "featureFlag.token", c.cfg.Token, c.cfg.Secrets)
 	if err != nil {
 		return nil, err
 	}

@@ -59,7 +59,7 @@ func TestClientLockstep(t *testing.T) {
 	eachStore(t, func(t *testing.T, s Store) {
 		fs := newFlagService(t, s, "s3cr3t-token")
 		t.Setenv("CANARY_TEST_FLAG_TOKEN", "s3cr3t-token")
-		c, err := NewClient(ClientConfig{URL: fs.srv.URL + "/", Token: "env:CANARY_TEST_FLAG_TOKEN", Rollout: "shop/checkout"})
+		c, err := NewClient(t.Context(), ClientConfig{URL: fs.srv.URL + "/", Token: "env:CANARY_TEST_FLAG_TOKEN", Rollout: "shop/checkout"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -119,7 +119,7 @@ func TestClientEnvironmentAndFileToken(t *testing.T) {
 	if err := os.WriteFile(path, []byte("old-token\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	c, err := NewClient(ClientConfig{URL: fs.srv.URL, Token: canary.SecretRef("file:" + path), Environment: "staging"})
+	c, err := NewClient(t.Context(), ClientConfig{URL: fs.srv.URL, Token: canary.SecretRef("file:" + path), Environment: "staging"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +188,7 @@ func TestClientFailures(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := httptest.NewServer(tt.handler)
 			defer srv.Close()
-			c, err := NewClient(ClientConfig{URL: srv.URL})
+			c, err := NewClient(t.Context(), ClientConfig{URL: srv.URL})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -210,7 +210,7 @@ func TestClientServiceDown(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
 	url := srv.URL
 	srv.Close()
-	c, err := NewClient(ClientConfig{URL: url})
+	c, err := NewClient(t.Context(), ClientConfig{URL: url})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,7 +245,7 @@ func TestNewClientRefuses(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := NewClient(tt.cfg)
+			_, err := NewClient(t.Context(), tt.cfg)
 			wantCode(t, err, canary.EINVALID)
 			if !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("got %q, want it to contain %q", err, tt.want)
@@ -305,21 +305,21 @@ func TestMemorySetFlag(t *testing.T) {
 
 func TestNewSetter(t *testing.T) {
 	m := &Memory{}
-	fs, err := NewSetter(&canary.FeatureFlag{Name: "f", Environment: "staging"}, SetterConfig{Rollout: "shop/checkout", Store: m})
+	fs, err := NewSetter(t.Context(), &canary.FeatureFlag{Name: "f", Environment: "staging"}, SetterConfig{Rollout: "shop/checkout", Store: m})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if b, ok := fs.(*Builtin); !ok || b.Actor != "rollout shop/checkout" || b.Environment != "staging" {
 		t.Errorf("builtin: got %#v", fs)
 	}
-	fs, err = NewSetter(&canary.FeatureFlag{Name: "f", Provider: "http", URL: "http://flags.example"}, SetterConfig{Rollout: "shop/checkout"})
+	fs, err = NewSetter(t.Context(), &canary.FeatureFlag{Name: "f", Provider: "http", URL: "http://flags.example"}, SetterConfig{Rollout: "shop/checkout"})
 	if _, ok := fs.(*Client); err != nil || !ok {
 		t.Errorf("http: got %#v, %v", fs, err)
 	}
-	_, err = NewSetter(&canary.FeatureFlag{Name: "f", Provider: "launchdarkly"}, SetterConfig{Store: m})
+	_, err = NewSetter(t.Context(), &canary.FeatureFlag{Name: "f", Provider: "launchdarkly"}, SetterConfig{Store: m})
 	wantCode(t, err, canary.EINVALID)
-	_, err = NewSetter(&canary.FeatureFlag{Name: "f", Provider: "http"}, SetterConfig{})
+	_, err = NewSetter(t.Context(), &canary.FeatureFlag{Name: "f", Provider: "http"}, SetterConfig{})
 	wantCode(t, err, canary.EINVALID)
-	_, err = NewSetter(&canary.FeatureFlag{Name: "f"}, SetterConfig{})
+	_, err = NewSetter(t.Context(), &canary.FeatureFlag{Name: "f"}, SetterConfig{})
 	wantCode(t, err, canary.EINTERNAL)
 }

@@ -195,7 +195,7 @@ func TestOpenFeatureJS(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = proxySrv.Close() })
 	proxyClient := &http.Client{Timeout: 10 * time.Second}
-	flags, err := NewSetter(&canary.FeatureFlag{Name: flag, Environment: "production"}, SetterConfig{Rollout: "shop/checkout", Store: cache})
+	flags, err := NewSetter(t.Context(), &canary.FeatureFlag{Name: flag, Environment: "production"}, SetterConfig{Rollout: "shop/checkout", Store: cache})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,8 @@
 package flags
 
 import (
+	"context"
+
 	"net/http"
 
 	"github.com/canary-dev/canary"
@@ -30,8 +32,8 @@ type SetterConfig struct {
 
 // NewSetter returns the flag provider a plan's featureFlag names: builtin
 // (the default) or http. An unknown provider is an error (code invalid),
-// never a fallback.
-func NewSetter(ff *canary.FeatureFlag, cfg SetterConfig) (canary.FlagSetter, error) {
+// never a fallback. ctx bounds the http provider's first token read.
+func NewSetter(ctx context.Context, ff *canary.FeatureFlag, cfg SetterConfig) (canary.FlagSetter, error) {
 	if ff == nil {
 		return nil, canary.Errorf(canary.EINVALID, "the plan has no featureFlag")
 	}
@@ -46,7 +48,7 @@ func NewSetter(ff *canary.FeatureFlag, cfg SetterConfig) (canary.FlagSetter, err
 		}
 		return &Builtin{Store: cfg.Store, Actor: actor, Environment: ff.Environment}, nil
 	case ProviderHTTP:
-		return NewClient(ClientConfig{URL: ff.URL, Token: ff.Token, Environment: ff.Environment,
+		return NewClient(ctx, ClientConfig{URL: ff.URL, Token: ff.Token, Environment: ff.Environment,
 			Rollout: cfg.Rollout, HTTPClient: cfg.HTTPClient, Secrets: cfg.Secrets})
 	}
 	return nil, canary.Errorf(canary.EINVALID, "featureFlag.provider %q is not a flag provider: write builtin or http", ff.Provider)

@@ -1,6 +1,7 @@
 package flags
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -15,7 +16,7 @@ import (
 func TestSecretsSeam(t *testing.T) {
 	fs := newFlagService(t, &Memory{}, "flag-token-789")
 	calls := 0
-	resolve := func(ref canary.SecretRef) (string, error) {
+	resolve := func(_ context.Context, ref canary.SecretRef) (string, error) {
 		calls++
 		if ref == "secret:flags/token" {
 			return "flag-token-789", nil
@@ -23,7 +24,7 @@ func TestSecretsSeam(t *testing.T) {
 		return "", canary.Errorf(canary.ENOTFOUND, "secret %s: Secret not found", ref)
 	}
 	ff := &canary.FeatureFlag{Provider: ProviderHTTP, Name: "new-checkout", URL: fs.srv.URL, Token: "secret:flags/token"}
-	s, err := NewSetter(ff, SetterConfig{Rollout: "shop/checkout", Secrets: resolve})
+	s, err := NewSetter(t.Context(), ff, SetterConfig{Rollout: "shop/checkout", Secrets: resolve})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +35,7 @@ func TestSecretsSeam(t *testing.T) {
 		t.Errorf("resolver called %d times, want at every request (3)", calls)
 	}
 	ff.Token = "secret:flags/missing"
-	_, err = NewSetter(ff, SetterConfig{Secrets: resolve})
+	_, err = NewSetter(t.Context(), ff, SetterConfig{Secrets: resolve})
 	if err == nil || !strings.Contains(err.Error(), "featureFlag.token: secret secret:flags/missing") || canary.ErrorCode(err) != canary.ENOTFOUND {
 		t.Errorf("missing Secret: %v (code %s); want the reference and code not_found", err, canary.ErrorCode(err))
 	}
@@ -44,7 +45,7 @@ func TestSecretsSeam(t *testing.T) {
 	}
 	// Without the seam a secret:NAME/KEY reference is refused with the reason.
 	ff.Token = "secret:flags/token"
-	if _, err := NewSetter(ff, SetterConfig{}); err == nil || !strings.Contains(err.Error(), "only canary operator reads") {
+	if _, err := NewSetter(t.Context(), ff, SetterConfig{}); err == nil || !strings.Contains(err.Error(), "only canary operator reads") {
 		t.Errorf("secret: without a resolver: %v", err)
 	}
 }

@@ -44,7 +44,7 @@ func (r *Reconciler) finalize(ctx context.Context, ro *rollout) (ctrl.Result, er
 		p, err := PlanOf(ro.obj)
 		if err == nil {
 			var exec *executor.Executor
-			if exec, err = r.executor(p); err == nil {
+			if exec, err = r.executor(ctx, ro.obj, p); err == nil {
 				err = exec.SetWeight(ctx, 0)
 			}
 		}
@@ -67,7 +67,6 @@ func (r *Reconciler) finalize(ctx context.Context, ro *rollout) (ctrl.Result, er
 		ro.stale = true
 		return requeueOn(err)
 	}
-	forget(ro.obj.GetNamespace(), ro.obj.GetName())
-	r.helm.forget(ro.obj.GetNamespace(), ro.obj.GetName())
+	r.forgetRollout(ro.obj.GetNamespace(), ro.obj.GetName())
 	return ctrl.Result{}, nil
 }

@@ -15,7 +15,6 @@ import (
 	"github.com/canary-dev/canary/kube"
 
 	"k8s.io/client-go/rest"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -39,7 +38,6 @@ type helmRouters struct {
 	rc       *rest.Config
 	chartDir string
 	timeout  time.Duration
-	now      func() time.Time
 
 	mu     sync.Mutex
 	c      client.Client        // SelfSubjectAccessReviews
@@ -51,40 +49,22 @@ type helmEntry struct {
 	router canary.TrafficRouter
 }
 
-// router returns the rollout's Helm router, after checking that the
-// operator may keep Helm's release Secrets in the rollout's namespace.
-func (h *helmRouters) router(p *canary.Plan) (canary.TrafficRouter, error) {
-	if h.rc == nil {
-		return nil, errors.New("traffic.helm: the operator was started without a kubernetes configuration for the Helm SDK (Config.RESTConfig)")
-	}
-	t := *p.Spec.Traffic.Helm
-	chart, err := h.chart(t.Chart)
-	if err != nil {
-		return nil, err
-	}
-	t.Chart = chart
-	ns := p.Metadata.Namespace
-	name := ns + "/" + p.Metadata.Name
+// router returns the Helm router of the rollout name ("namespace/name")
+// for cfg: the one kept for it while its traffic.helm and version stay
+// the same, otherwise a new one (kept).
+func (h *helmRouters) router(name string, cfg helm.Config) (canary.TrafficRouter, error) {
 	b, _ := json.Marshal(struct {
 		T canary.HelmTraffic
 		V string
-	}{t, p.Spec.Version})
+	}{cfg.Traffic, cfg.Version})
 	key := string(b)
-
 	h.mu.Lock()
 	e, ok := h.byName[name]
 	h.mu.Unlock()
 	if ok && e.key == key {
 		return e.router, nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), h.timeout)
-	defer cancel()
-	if err := h.checkAccess(ctx, ns); err != nil {
-		return nil, err
-	}
-	log := ctrl.Log.WithName("helm").WithValues("rollout", name)
-	r, err := helm.New(helm.Config{RESTConfig: h.rc, Namespace: ns, Traffic: t, Version: p.Spec.Version, Now: h.now,
-		Log: func(format string, args ...any) { log.V(1).Info(fmt.Sprintf(format, args...)) }})
+	r, err := helm.New(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("traffic.helm: %w", err)
 	}

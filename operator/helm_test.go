@@ -72,7 +72,9 @@ func newHelmRig(t *testing.T, user string, svc kubetest.Service) *helmRig {
 	}
 	g.r, err = operator.New(operator.Config{Client: c, Clock: g.clock, Recorder: g.rec, RESTConfig: rc, HelmChartDir: root,
 		CallTimeout: 30 * time.Second,
-		Metrics:     func(*canary.Plan) (canary.MetricSource, error) { return kubetest.Metrics(svc, g.renderedWeight), nil }})
+		Metrics: func(context.Context, *canary.Plan) (canary.MetricSource, error) {
+			return kubetest.Metrics(svc, g.renderedWeight), nil
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -167,8 +167,10 @@ func TestHostsAgree(t *testing.T) {
 	g := newSteppedRig(t, env)
 	g.clock = canarytest.NewClock(t0)
 	g.r, err = operator.New(operator.Config{Client: env.Client, Clock: g.clock, Recorder: g.rec, CallTimeout: hostCallTimeout,
-		Router:  func(*canary.Plan) (canary.TrafficRouter, error) { return &journalRouter{j: viaOperator}, nil },
-		Metrics: func(*canary.Plan) (canary.MetricSource, error) { return healthy, nil },
+		Router: func(context.Context, *canary.Plan) (canary.TrafficRouter, error) {
+			return &journalRouter{j: viaOperator}, nil
+		},
+		Metrics: func(context.Context, *canary.Plan) (canary.MetricSource, error) { return healthy, nil },
 		Checks:  &journalChecks{j: viaOperator}})
 	if err != nil {
 		t.Fatal(err)

@@ -159,8 +159,9 @@ func (r *Reconciler) send(ctx context.Context, ro *rollout, m notify.Message) er
 	}
 	sctx, cancel := context.WithTimeout(ctx, r.cfg.NotifyTimeout)
 	defer cancel()
-	secrets := r.secrets(sctx, ro.obj.GetNamespace())
-	o := notify.Options{HTTPClient: r.cfg.NotifyHTTPClient, Secrets: secrets.Resolve, Now: r.cfg.Clock.Now, Dial: r.cfg.Egress.DialContext}
+	sec := SecretResolver{Reader: r.cfg.Secrets, Namespace: ro.obj.GetNamespace(), Timeout: r.cfg.CallTimeout, Redactor: r.cfg.Redactor}
+	resolve := func(ref canary.SecretRef) (string, error) { return sec.Resolve(sctx, ref) } // within this send
+	o := notify.Options{HTTPClient: r.cfg.NotifyHTTPClient, Secrets: resolve, Now: r.cfg.Clock.Now, Dial: r.cfg.Egress.DialContext}
 	snd, err := o.New(ro.plan.Spec.Notify[i], m.Channel)
 	if err != nil {
 		return err

@@ -1,6 +1,7 @@
 package operator
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"time"
@@ -67,7 +68,7 @@ type Config struct {
 	// the Helm SDK on RESTConfig (one router kept per rollout), otherwise
 	// DefaultRouter (gatewayAPI or replicas on Client; other providers are
 	// refused).
-	Router func(p *canary.Plan) (canary.TrafficRouter, error)
+	Router func(ctx context.Context, p *canary.Plan) (canary.TrafficRouter, error)
 	// RESTConfig reaches the cluster for traffic.helm (the Helm SDK
 	// builds its own clients). Default: none, and traffic.helm is refused.
 	RESTConfig *rest.Config
@@ -83,7 +84,7 @@ type Config struct {
 	MaxConcurrentReconciles int
 	// Metrics builds a plan's metric source; the seam tests inject a fake
 	// through. Default: DefaultMetrics (analysis.metrics.prometheus).
-	Metrics func(p *canary.Plan) (canary.MetricSource, error)
+	Metrics func(ctx context.Context, p *canary.Plan) (canary.MetricSource, error)
 	// Checks runs pre-checks, hooks and approval webhooks. Default:
 	// checks.Runner.
 	Checks executor.Checker
@@ -119,8 +120,9 @@ type Config struct {
 
 // Reconciler reconciles Rollouts.
 type Reconciler struct {
-	cfg  Config
-	helm *helmRouters
+	cfg   Config
+	helm  *helmRouters
+	built builtProviders
 }
 
 // DefaultMaxConcurrentReconciles is Config.MaxConcurrentReconciles'
@@ -163,22 +165,7 @@ func New(cfg Config) (*Reconciler, error) {
 	if cfg.MaxConcurrentReconciles <= 0 {
 		cfg.MaxConcurrentReconciles = DefaultMaxConcurrentReconciles
 	}
-	r := &Reconciler{helm: &helmRouters{rc: cfg.RESTConfig, chartDir: cfg.HelmChartDir, timeout: cfg.CallTimeout, now: cfg.Clock.Now}}
-	if cfg.Router == nil {
-		c, h := cfg.Client, r.helm
-		cfg.Router = func(p *canary.Plan) (canary.TrafficRouter, error) {
-			if p.Spec.Traffic.Helm != nil {
-				return h.router(p)
-			}
-			return DefaultRouter(c, p)
-		}
-	}
-	if cfg.Metrics == nil {
-		rd, timeout, red, eg := cfg.Secrets, cfg.CallTimeout, cfg.Redactor, cfg.Egress
-		cfg.Metrics = func(p *canary.Plan) (canary.MetricSource, error) {
-			return prometheusSource(p, SecretResolver{Reader: rd, Namespace: p.Metadata.Namespace, Timeout: timeout, Redactor: red}.Resolve, eg.DialContext)
-		}
-	}
+	r := &Reconciler{helm: &helmRouters{rc: cfg.RESTConfig, chartDir: cfg.HelmChartDir, timeout: cfg.CallTimeout}}
 	if cfg.Checks == nil {
 		cfg.Checks = &checks.Runner{Exec: cfg.Exec, Redact: cfg.Redactor.Redact, HTTPClient: cfg.Egress.Client()}
 	}

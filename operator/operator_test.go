@@ -94,21 +94,21 @@ const testShard = "canary.dev/test-shard"
 func inject() func(*operator.Config) {
 	return func(cfg *operator.Config) {
 		cfg.CallTimeout = 10 * time.Second
-		cfg.Router = func(p *canary.Plan) (canary.TrafficRouter, error) {
+		cfg.Router = func(ctx context.Context, p *canary.Plan) (canary.TrafficRouter, error) {
 			op.mu.Lock()
 			defer op.mu.Unlock()
 			if r := op.routers[p.Metadata.Namespace]; r != nil {
 				return r, nil
 			}
-			return operator.DefaultRouter(cfg.Client, p)
+			return operator.DefaultRouter(ctx, cfg.Client, p)
 		}
-		cfg.Metrics = func(p *canary.Plan) (canary.MetricSource, error) {
+		cfg.Metrics = func(ctx context.Context, p *canary.Plan) (canary.MetricSource, error) {
 			op.mu.Lock()
 			defer op.mu.Unlock()
 			if m := op.metrics[p.Metadata.Namespace]; m != nil {
 				return m, nil
 			}
-			return operator.DefaultMetrics(p)
+			return operator.DefaultMetrics(ctx, p)
 		}
 	}
 }
@@ -146,7 +146,7 @@ func newFixture(t *testing.T, svc kubetest.Service) *fixture {
 		t.Fatal(err)
 	}
 	p := &canary.Plan{Metadata: canary.Metadata{Namespace: f.ns}, Spec: canary.Spec{Traffic: canary.Traffic{GatewayAPI: &traffic}}}
-	inner, err := operator.DefaultRouter(env.Client, p)
+	inner, err := operator.DefaultRouter(t.Context(), env.Client, p)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,8 +35,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	obj.SetGroupVersionKind(GVK)
 	if err := r.cfg.Client.Get(ctx, req.NamespacedName, obj); err != nil {
 		if apierrors.IsNotFound(err) {
-			forget(req.Namespace, req.Name)
-			r.helm.forget(req.Namespace, req.Name)
+			r.forgetRollout(req.Namespace, req.Name)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -123,7 +122,7 @@ func (r *Reconciler) step(ctx context.Context, ro *rollout) (ctrl.Result, error)
 // executes at most one action and stores its result.
 func (r *Reconciler) advance(ctx context.Context, ro *rollout, st canary.State, now time.Time) (ctrl.Result, error) {
 	p := ro.plan
-	exec, err := r.executor(p)
+	exec, err := r.executor(ctx, ro.obj, p)
 	if err != nil {
 		return r.notReady(ctx, ro, err)
 	}

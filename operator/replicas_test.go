@@ -51,8 +51,8 @@ func newReplicasRig(t *testing.T, user string, svc kubetest.Service) *replicasRi
 	_, c := impersonate(t, env, user)
 	var err error
 	g.r, err = operator.New(operator.Config{Client: c, Clock: g.clock, Recorder: g.rec, CallTimeout: 30 * time.Second,
-		Router: func(p *canary.Plan) (canary.TrafficRouter, error) {
-			inner, err := operator.DefaultRouter(c, p)
+		Router: func(ctx context.Context, p *canary.Plan) (canary.TrafficRouter, error) {
+			inner, err := operator.DefaultRouter(ctx, c, p)
 			if err != nil {
 				return nil, err
 			}
@@ -62,7 +62,9 @@ func newReplicasRig(t *testing.T, user string, svc kubetest.Service) *replicasRi
 				}
 			}}, nil
 		},
-		Metrics: func(*canary.Plan) (canary.MetricSource, error) { return kubetest.Metrics(svc, g.canaryShare), nil }})
+		Metrics: func(context.Context, *canary.Plan) (canary.MetricSource, error) {
+			return kubetest.Metrics(svc, g.canaryShare), nil
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -289,7 +291,7 @@ func (g *replicasRig) as(t *testing.T, user string) *replicasRig {
 	t.Helper()
 	_, c := impersonate(t, g.env, user)
 	r, err := operator.New(operator.Config{Client: c, Clock: g.clock, Recorder: g.rec,
-		Metrics: func(*canary.Plan) (canary.MetricSource, error) {
+		Metrics: func(context.Context, *canary.Plan) (canary.MetricSource, error) {
 			return kubetest.Metrics(kubetest.Service{RPS: 400}, g.canaryShare), nil
 		}})
 	if err != nil {

@@ -31,8 +31,6 @@ type SecretResolver struct {
 	Reader client.Reader
 	// Namespace is the rollout's namespace; references never leave it.
 	Namespace string
-	// Context bounds each read, with Timeout. Default: context.Background.
-	Context context.Context
 	// Timeout bounds one read. Default: 10s.
 	Timeout time.Duration
 	// Redactor, when set, is given every value read.
@@ -42,8 +40,8 @@ type SecretResolver struct {
 // kubernetesOnly is the operator's secret-source policy.
 var kubernetesOnly = &secrets.Policy{Kubernetes: true}
 
-// Resolve returns the value ref names.
-func (s SecretResolver) Resolve(ref canary.SecretRef) (string, error) {
+// Resolve returns the value ref names; ctx, with Timeout, bounds the read.
+func (s SecretResolver) Resolve(ctx context.Context, ref canary.SecretRef) (string, error) {
 	if ref == "" {
 		return "", canary.Errorf(canary.EINVALID, "no secret reference configured")
 	}
@@ -53,10 +51,6 @@ func (s SecretResolver) Resolve(ref canary.SecretRef) (string, error) {
 	name, key, _ := ref.KubernetesSecret()
 	if s.Reader == nil {
 		return "", canary.Errorf(canary.EINTERNAL, "secret %s: the operator has no client to read Secrets with", ref)
-	}
-	ctx := s.Context
-	if ctx == nil {
-		ctx = context.Background()
 	}
 	timeout := s.Timeout
 	if timeout <= 0 {

@@ -69,7 +69,7 @@ func TestSecretResolver(t *testing.T) { // not parallel: t.Setenv
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := operator.SecretResolver{Reader: tt.reader, Namespace: ns, Context: t.Context()}.Resolve(tt.ref)
+			got, err := operator.SecretResolver{Reader: tt.reader, Namespace: ns}.Resolve(t.Context(), tt.ref)
 			if tt.errHas == nil {
 				if err != nil || got != tt.want {
 					t.Fatalf("Resolve(%s) = %q, %v; want %q", tt.ref, got, err, tt.want)

@@ -12,6 +12,7 @@
 package secrets
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -107,6 +108,12 @@ func (p *Policy) examplePrefix() string {
 		return p.EnvPrefixes[0]
 	}
 	return DefaultEnvPrefix
+}
+
+// ResolveContext is Resolve for the resolvers that take a context (env:
+// and file: reads do not wait on the network, so ctx is not consulted).
+func (p *Policy) ResolveContext(_ context.Context, ref canary.SecretRef) (string, error) {
+	return p.Resolve(ref)
 }
 
 // Resolve reads ref if Check allows it (env: and file: as

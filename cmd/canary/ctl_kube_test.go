@@ -51,8 +51,8 @@ func TestCtlKube(t *testing.T) {
 	router := &canarytest.Router{}
 	mgr, err := operator.NewManager(env.Config, operator.ManagerOptions{MetricsAddr: "0", Namespace: ns,
 		Configure: func(cfg *operator.Config) {
-			cfg.Router = func(*canary.Plan) (canary.TrafficRouter, error) { return router, nil }
-			cfg.Metrics = func(*canary.Plan) (canary.MetricSource, error) {
+			cfg.Router = func(context.Context, *canary.Plan) (canary.TrafficRouter, error) { return router, nil }
+			cfg.Metrics = func(context.Context, *canary.Plan) (canary.MetricSource, error) {
 				return canarytest.Metrics(func(q canary.Query) (canary.Measurement, error) {
 					return canary.Measurement{Value: 0.001, Samples: 1000}, nil
 				}), nil

@@ -203,14 +203,14 @@ func playScenario(ctx context.Context, s scenario, f demoFlags, out *output) (sc
 	if err != nil {
 		return scenarioResult{}, err
 	}
-	defer pv.close()
-	gen, err := loadgen.Start(sctx, loadgen.Config{Target: "http://" + pv.proxyAddr + "/elite/insights", Rate: f.rps,
+	defer pv.Close()
+	gen, err := loadgen.Start(sctx, loadgen.Config{Target: "http://" + pv.ProxyAddr + "/elite/insights", Rate: f.rps,
 		Concurrency: 512, Users: 5000, Duration: 10 * time.Minute})
 	if err != nil {
 		return scenarioResult{}, err
 	}
 	out.line(fmt.Sprintf("  stable %s (v0.9.3), canary %s (v1.0.0-elite), proxy http://%s, load %v req/s from 5000 users",
-		stable.URL(), can.URL(), pv.proxyAddr, f.rps))
+		stable.URL(), can.URL(), pv.ProxyAddr, f.rps))
 	if s.atStep >= 0 {
 		out.onEvent = func(ev canary.Event) {
 			if ev.Type == canary.EvStepStarted && ev.Step == s.atStep {

@@ -10,10 +10,9 @@ import (
 	"github.com/canary-dev/canary"
 	"github.com/canary-dev/canary/checks"
 	"github.com/canary-dev/canary/egress"
-	"github.com/canary-dev/canary/flags"
 	"github.com/canary-dev/canary/notify"
 	"github.com/canary-dev/canary/plan"
-	"github.com/canary-dev/canary/promql"
+	provs "github.com/canary-dev/canary/providers"
 	"github.com/canary-dev/canary/secrets"
 	"github.com/spf13/pflag"
 )
@@ -143,28 +142,15 @@ func (h *hostPolicy) checks() *checks.Runner {
 	if h == nil {
 		return &checks.Runner{}
 	}
-	return &checks.Runner{Exec: h.exec, Redact: h.redact.Redact, HTTPClient: h.egress.Client(), Secrets: h.secrets.Resolve}
+	return &checks.Runner{Exec: h.exec, Redact: h.redact.Redact, HTTPClient: h.egress.Client(), Secrets: h.secrets.ResolveContext}
 }
 
-// prometheus is the plan's Prometheus source under h.
-func (h *hostPolicy) prometheus(p *canary.Plan) (canary.MetricSource, error) {
-	if h == nil {
-		return promql.NewFromPlan(p)
-	}
-	cfg, err := promql.FromPlan(p)
-	if err != nil {
-		return nil, err
-	}
-	cfg.Secrets, cfg.Dial = h.secrets.Resolve, h.egress.DialContext
-	return promql.New(cfg)
-}
-
-// flagSetter fills the http flag provider's client and secrets under h.
-func (h *hostPolicy) flagSetter(cfg flags.SetterConfig) flags.SetterConfig {
+// limit puts h's policy on env: its secret sources and outbound policy
+// (nil h, canary run: env: and file: anything, any destination).
+func (h *hostPolicy) limit(env *provs.Env) {
 	if h != nil {
-		cfg.HTTPClient, cfg.Secrets = h.egress.Client(), h.secrets.Resolve
+		env.Secrets, env.Egress = h.secrets.ResolveContext, h.egress
 	}
-	return cfg
 }
 
 // notifyOptions are the notification senders' options under h.

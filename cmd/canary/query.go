@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/canary-dev/canary"
+	"github.com/canary-dev/canary/engine"
 	"github.com/canary-dev/canary/plan"
 	"github.com/canary-dev/canary/promql"
 	"github.com/spf13/cobra"
@@ -71,11 +72,13 @@ func newQueryCmd() *cobra.Command {
 	return c
 }
 
-const queryLong = `Query runs every query a rollout of the plan would make at one evaluation —
-each rule's metric for the canary and the stable track over the rule's
-window, and the requests query behind each sample count — against the
-plan's Prometheus (analysis.metrics.prometheus), and prints value, samples
-and status (ok, nodata or error) per track. Use it to debug a plan before a
+const queryLong = `Query runs every query a rollout of the plan would make at one evaluation of
+a step with traffic moved, exactly those the engine makes — each rule's
+metric for the canary and the stable track over the rule's window, a burn
+rule's shortWindow too, a compare: baseline rule's per-interval queries,
+and the requests query behind each sample count — against the plan's
+Prometheus (analysis.metrics.prometheus), and prints value, samples and
+status (ok, nodata or error) per track. Use it to debug a plan before a
 release: a nodata row is a query that matches nothing (or a track with no
 requests in the window); an error row names the query and what Prometheus
 said.
@@ -155,53 +158,55 @@ const (
 	statusError  = "error"
 )
 
-// planQueries lists the rows an evaluation of p asks for: each rule's base
-// metric (burnRate is computed from errorRate) over its window, canary
-// then stable, in rule order.
-func planQueries(p *canary.Plan, at time.Time) ([]canary.Query, [][]string) {
-	var qs []canary.Query
-	var rules [][]string
-	index := map[canary.Query]int{}
-	for _, r := range p.Spec.Rules {
-		m := r.Metric
-		if m == canary.MetricBurnRate {
-			m = canary.MetricErrorRate
-		}
-		w := r.Window.D()
-		if w <= 0 {
-			w = p.Spec.Analysis.Interval.D()
-		}
-		for _, t := range []canary.Track{canary.TrackCanary, canary.TrackStable} {
-			q := canary.Query{Metric: m, Track: t, Window: w, At: at}
-			i, ok := index[q]
-			if !ok {
-				i = len(qs)
-				index[q] = i
-				qs = append(qs, q)
-				rules = append(rules, nil)
-			}
-			rules[i] = append(rules[i], r.DisplayName())
-		}
-	}
-	return qs, rules
-}
-
-// runQueries runs every row, a few at a time.
-func runQueries(ctx context.Context, p *canary.Plan, src *promql.Source, at time.Time) *queryReport {
-	qs, rules := planQueries(p, at)
-	rep := &queryReport{Rollout: p.Metadata.Name, Namespace: p.Metadata.Namespace, Address: src.Address(), At: at.UTC(),
+// runQueries runs the queries an evaluation of p makes
+// (engine.PlanQueries) on src, a few at a time. A Prometheus source's rows
+// show each query's expressions and answers (runRow); any other source's
+// show its measurements (measureRow).
+func runQueries(ctx context.Context, p *canary.Plan, src canary.MetricSource, at time.Time) *queryReport {
+	qs := engine.PlanQueries(p, at)
+	rep := &queryReport{Rollout: p.Metadata.Name, Namespace: p.Metadata.Namespace, At: at.UTC(),
 		Queries: make([]queryRow, len(qs))}
+	prom, _ := src.(*promql.Source)
+	if prom != nil {
+		rep.Address = prom.Address()
+	}
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 4)
 	for i, q := range qs {
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			rep.Queries[i] = runRow(ctx, src, q, rules[i])
+			if prom != nil {
+				rep.Queries[i] = runRow(ctx, prom, q.Query, q.Rules)
+			} else {
+				rep.Queries[i] = measureRow(ctx, src, q.Query, q.Rules)
+			}
 		})
 	}
 	wg.Wait()
 	return rep
+}
+
+// measureRow is one query measured by a source that is not Prometheus.
+func measureRow(ctx context.Context, src canary.MetricSource, q canary.Query, rules []string) queryRow {
+	row := queryRow{Metric: q.Metric, Track: q.Track, Window: promql.FormatWindow(q.Window), Rules: rules}
+	m, err := src.Measure(ctx, q)
+	switch {
+	case err != nil:
+		row.Status, row.SamplesStatus, row.Error = statusError, statusError, err.Error()
+		row.errs = append(row.errs, err)
+		return row
+	case m.NoData:
+		row.Status = statusNoData
+	default:
+		row.Status, row.Value = statusOK, &m.Value
+	}
+	row.SamplesStatus, row.Samples = statusOK, &m.Samples
+	if len(m.Latency) > 0 {
+		n, total := countBuckets(m.Latency)
+		row.BucketsStatus, row.Buckets, row.BucketRequests = statusOK, &n, &total
+	}
+	return row
 }
 
 func runRow(ctx context.Context, src *promql.Source, q canary.Query, rules []string) queryRow {
@@ -232,13 +237,7 @@ func runRow(ctx context.Context, src *promql.Source, q canary.Query, rules []str
 		case len(buckets) == 0:
 			row.BucketsStatus = statusNoData
 		default:
-			n, total := 0, int64(0)
-			for _, b := range buckets {
-				if b.Count > 0 {
-					n++
-					total += b.Count
-				}
-			}
+			n, total := countBuckets(buckets)
 			row.BucketsStatus, row.Buckets, row.BucketRequests = statusOK, &n, &total
 		}
 	}
@@ -262,6 +261,18 @@ func runRow(ctx context.Context, src *promql.Source, q canary.Query, rules []str
 		row.SamplesStatus, row.Samples = statusOK, &n
 	}
 	return row
+}
+
+// countBuckets returns how many latency buckets hold requests, and how
+// many requests they hold.
+func countBuckets(buckets []canary.LatencyBucket) (n int, total int64) {
+	for _, b := range buckets {
+		if b.Count > 0 {
+			n++
+			total += b.Count
+		}
+	}
+	return n, total
 }
 
 // print writes the report as a table, then the errors and hints.

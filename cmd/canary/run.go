@@ -129,10 +129,10 @@ func runPlan(c *cobra.Command, f runFlags, path string) error {
 	if err != nil {
 		return err
 	}
-	defer pv.close()
-	if pv.proxyAddr != "" {
+	defer pv.Close()
+	if pv.ProxyAddr != "" {
 		fmt.Fprintf(c.ErrOrStderr(), "canary: proxy listening on http://%s (stable %s, canary %s)\n",
-			pv.proxyAddr, p.Spec.Traffic.Proxy.Stable, p.Spec.Traffic.Proxy.Canary)
+			pv.ProxyAddr, p.Spec.Traffic.Proxy.Stable, p.Spec.Traffic.Proxy.Canary)
 	}
 	out := newOutput(c.OutOrStdout(), f)
 	var save runner.Store
@@ -304,7 +304,7 @@ func execute(ctx context.Context, p *canary.Plan, pv *providers, out *output, st
 	}
 	r, err := runner.New(runner.Config{
 		Store: save,
-		Plan:  p, Router: pv.router, Metrics: pv.metrics, Flags: pv.flags, Checks: pv.checks,
+		Plan:  p, Router: pv.Router, Metrics: pv.Metrics, Flags: pv.Flags, Checks: pv.Checks,
 		Notifier: notifier, StopWhenPaused: true, PauseOnInterrupt: true,
 		OnEvent:  out.event,
 		OnUpdate: func(st canary.State, last []canary.Evaluation) { out.update(p, st, last, clock.Now()) },

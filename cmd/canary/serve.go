@@ -286,5 +286,5 @@ func rolloutProviders(ctx context.Context, p *canary.Plan, fs flags.Store, opt w
 	if err != nil {
 		return manager.Providers{}, err
 	}
-	return manager.Providers{Router: pv.router, Metrics: pv.metrics, Flags: pv.flags, Checks: pv.checks, Close: pv.close}, nil
+	return manager.Providers{Router: pv.Router, Metrics: pv.Metrics, Flags: pv.Flags, Checks: pv.Checks, Close: pv.Close}, nil
 }

@@ -84,7 +84,7 @@ func TestReplicasTraffic(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer pv.close()
+			defer pv.Close()
 
 			var pods []string
 			record := func() {
@@ -99,7 +99,7 @@ func TestReplicasTraffic(t *testing.T) {
 				return int(100 * c / (s + c)), nil
 			}
 			clock := canarytest.NewClock(time.Date(2025, 8, 14, 9, 0, 0, 0, time.UTC))
-			rt := &kubetest.Router{Inner: pv.router, After: func(action string, err error) {
+			rt := &kubetest.Router{Inner: pv.Router, After: func(action string, err error) {
 				if err == nil {
 					record()
 				}

@@ -1,0 +1,45 @@
+package providers
+
+import (
+	"context"
+
+	"github.com/canary-dev/canary"
+	"github.com/canary-dev/canary/promql"
+)
+
+// Metrics is the plan's metric source other than the built-in proxy's
+// recorder (which Build starts with the proxy): analysis.metrics.prometheus
+// with env's secrets and outbound policy. Its credentials are read now,
+// within ctx.
+func Metrics(ctx context.Context, p *canary.Plan, env Env) (canary.MetricSource, error) {
+	switch prov := p.Spec.Analysis.Metrics.Provider(); {
+	case prov == "prometheus":
+		return Prometheus(ctx, p, env)
+	case isBuiltin(p) && env.Proxy == nil:
+		return nil, canary.Errorf(canary.EINVALID, "analysis.metrics: %s needs analysis.metrics.prometheus (builtin measures the built-in proxy, which %s does not run)",
+			env.host(), env.host())
+	case isBuiltin(p):
+		return nil, canary.Errorf(canary.EINVALID, "analysis.metrics: builtin measures the built-in proxy; with traffic.%s use analysis.metrics.prometheus",
+			p.Spec.Traffic.Provider())
+	default:
+		return nil, canary.Errorf(canary.EINVALID, "metrics provider %q is not available in this build (use analysis.metrics.builtin or prometheus)", prov)
+	}
+}
+
+// Prometheus is the plan's Prometheus source under env: its bearerToken
+// and basicAuth.password read with env.Secrets within ctx (promql reads
+// them while building the source, never later), its connections dialed
+// through env.Egress.
+func Prometheus(ctx context.Context, p *canary.Plan, env Env) (*promql.Source, error) {
+	cfg, err := promql.FromPlan(p)
+	if err != nil {
+		return nil, err
+	}
+	if env.Secrets != nil {
+		cfg.Secrets = func(ref canary.SecretRef) (string, error) { return env.Secrets(ctx, ref) }
+	}
+	if env.Egress != nil {
+		cfg.Dial = env.Egress.DialContext
+	}
+	return promql.New(cfg)
+}
