@@ -35,6 +35,9 @@ type replicasRig struct {
 	steppedRig
 	calls *kubetest.Router
 	log   []string // "w5 web=9 web-canary=1" after each router call that succeeded
+	// built counts the routers and metric sources the reconciler built
+	// (the Router seam builds DefaultRouter, access reviews included).
+	built int
 }
 
 func newReplicasRig(t *testing.T, user string, svc kubetest.Service) *replicasRig {
@@ -52,6 +55,7 @@ func newReplicasRig(t *testing.T, user string, svc kubetest.Service) *replicasRi
 	var err error
 	g.r, err = operator.New(operator.Config{Client: c, Clock: g.clock, Recorder: g.rec, CallTimeout: 30 * time.Second,
 		Router: func(ctx context.Context, p *canary.Plan) (canary.TrafficRouter, error) {
+			g.built++
 			inner, err := operator.DefaultRouter(ctx, c, p)
 			if err != nil {
 				return nil, err
@@ -223,6 +227,11 @@ func TestReplicasTrafficWithRBAC(t *testing.T) {
 			role, _ := shippedReplicasRole(t, g.env)
 			g.bind(t, replicasUser, role)
 			s := g.run(t)
+			// One router, access reviews included, per generation of the
+			// spec, not per reconcile.
+			if g.built != 1 {
+				t.Errorf("router built %d times over one generation, want once", g.built)
+			}
 			if canary.Phase(s.Phase) != tt.phase {
 				t.Fatalf("phase %s (%s), want %s; events:\n%s", s.Phase, s.Message, tt.phase, g.rec.all())
 			}
