@@ -17,7 +17,7 @@ import (
 // frontDoorNote tells what happens to the proxy's clients when canary run
 // exits after err (the rollout's result), and how to keep a front door.
 func frontDoorNote(p *canary.Plan, pv *providers, st canary.State, err error, serveAfter bool) string {
-	if pv == nil || pv.proxyAddr == "" || p.Spec.Traffic.Proxy == nil {
+	if pv == nil || pv.ProxyAddr == "" || p.Spec.Traffic.Proxy == nil {
 		return ""
 	}
 	px := p.Spec.Traffic.Proxy
@@ -34,7 +34,7 @@ func frontDoorNote(p *canary.Plan, pv *providers, st canary.State, err error, se
 		return ""
 	}
 	if serveAfter {
-		return fmt.Sprintf("canary: the proxy on http://%s keeps serving: %s; it stops when this process does (Ctrl-C or SIGTERM).", pv.proxyAddr, now)
+		return fmt.Sprintf("canary: the proxy on http://%s keeps serving: %s; it stops when this process does (Ctrl-C or SIGTERM).", pv.ProxyAddr, now)
 	}
 	promoted := ""
 	if err == nil {
@@ -43,7 +43,7 @@ func frontDoorNote(p *canary.Plan, pv *providers, st canary.State, err error, se
 	return fmt.Sprintf("canary: the proxy on http://%s stopped with this process (%s): its clients now get connection refused. "+
 		"Before the rollout the stable version at %s served them directly.%s "+
 		"To keep a front door that outlives rollouts, run the plan under canary serve (canary apply), or use canary run --serve-after.",
-		pv.proxyAddr, now, px.Stable, promoted)
+		pv.ProxyAddr, now, px.Stable, promoted)
 }
 
 // serveAfter keeps the proxy serving the outcome's routing until SIGINT
