@@ -45,3 +45,19 @@ type OutboxItem struct {
 	CreatedAt  time.Time `json:"createdAt,omitzero"`
 	FinishedAt time.Time `json:"finishedAt,omitzero"`
 }
+
+// OutboxAttempt is one delivery attempt of an outbox item, for describe.
+type OutboxAttempt struct {
+	// N counts the item's attempts from 1.
+	N int `json:"n"`
+	// StartedAt is the claim's time; FinishedAt the result's, zero while
+	// the attempt is in flight.
+	StartedAt  time.Time `json:"startedAt"`
+	FinishedAt time.Time `json:"finishedAt,omitzero"`
+	// Outcome is "delivered", "failed", "expired" (the claim's lease ran
+	// out without a result: the deliverer crashed or hung) or "" while in
+	// flight.
+	Outcome string `json:"outcome,omitempty"`
+	// Error is the failed attempt's error text.
+	Error string `json:"error,omitempty"`
+}

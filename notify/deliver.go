@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/canary-dev/canary"
-	"github.com/canary-dev/canary/store"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -37,10 +36,29 @@ const maxRetryAfter = time.Hour
 // toward MaxAttempts.
 const deferPrefix = "waiting for "
 
+// Outbox is what a Deliverer needs of the store that holds the
+// notifications: package store's *Store implements it over SQLite.
+type Outbox interface {
+	// Subscribe signals (coalesced) after every commit that may have
+	// queued items; the rollout ID 0 means any. Call cancel when done.
+	Subscribe(rolloutID int64) (ch <-chan struct{}, cancel func())
+	// ClaimDue leases up to limit items due at now, one attempt each.
+	ClaimDue(ctx context.Context, now time.Time, limit int) ([]canary.OutboxItem, error)
+	// MarkDelivered records a delivery; MarkFailed a failed attempt, to be
+	// retried at retryAt unless final.
+	MarkDelivered(ctx context.Context, key string) error
+	MarkFailed(ctx context.Context, key, errText string, retryAt time.Time, final bool) error
+	// Attempts lists an item's attempts, oldest first.
+	Attempts(ctx context.Context, key string) ([]canary.OutboxAttempt, error)
+	// Outbox lists a rollout's items in the order they were queued.
+	Outbox(ctx context.Context, rolloutID int64) ([]canary.OutboxItem, error)
+}
+
 // Config configures a Deliverer.
 type Config struct {
-	// Store holds the outbox. Required.
-	Store *store.Store
+	// Store holds the outbox (a *store.Store in canary serve and canary
+	// run). Required.
+	Store Outbox
 	// Plan returns the plan of a rollout, for its audiences' channel
 	// settings. Plans are cached by rollout ID (a rollout's plan never
 	// changes). An error with code not_found gives the message up;
@@ -57,7 +75,7 @@ type Config struct {
 	// Default: 10s.
 	Timeout time.Duration
 	// MaxAttempts is how many attempts a message gets before it is given
-	// up (status dead, visible in store.Attempts). Default: 10.
+	// up (status dead, visible in Outbox.Attempts). Default: 10.
 	MaxAttempts int
 	// BackoffBase is the wait after the first failure; it doubles with
 	// each failure up to BackoffMax, and each wait is drawn between half

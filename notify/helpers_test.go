@@ -424,3 +424,5 @@ func finished(t *testing.T, st *store.Store, id int64) bool {
 	}
 	return len(items) > 0
 }
+
+var _ Outbox = (*store.Store)(nil)

@@ -12,22 +12,6 @@ import (
 // DefaultClaimLimit is ClaimDue's limit when none is given.
 const DefaultClaimLimit = 100
 
-// Attempt is one delivery attempt of an outbox item, for describe.
-type Attempt struct {
-	// N counts the item's attempts from 1.
-	N int `json:"n"`
-	// StartedAt is the claim's time; FinishedAt the result's, zero while
-	// the attempt is in flight.
-	StartedAt  time.Time `json:"startedAt"`
-	FinishedAt time.Time `json:"finishedAt,omitzero"`
-	// Outcome is "delivered", "failed", "expired" (the claim's lease ran
-	// out without a result: the deliverer crashed or hung) or "" while in
-	// flight.
-	Outcome string `json:"outcome,omitempty"`
-	// Error is MarkFailed's error text.
-	Error string `json:"error,omitempty"`
-}
-
 // Enqueue stores notifications outside any rollout commit (prefer
 // WithOutbox on Commit for notifications caused by events). Items whose Key
 // is already stored are ignored.
@@ -234,8 +218,8 @@ func finishAttempt(ctx context.Context, tx *sql.Tx, id int64, now time.Time, out
 
 // Attempts returns item key's delivery attempts, oldest first; an unknown
 // key is code not_found.
-func (s *Store) Attempts(ctx context.Context, key string) ([]Attempt, error) {
-	var out []Attempt
+func (s *Store) Attempts(ctx context.Context, key string) ([]canary.OutboxAttempt, error) {
+	var out []canary.OutboxAttempt
 	err := s.read(ctx, "read attempts of notification "+key, func(tx *sql.Tx) error {
 		id, _, err := itemStatus(ctx, tx, key)
 		if err != nil {
@@ -248,7 +232,7 @@ func (s *Store) Attempts(ctx context.Context, key string) ([]Attempt, error) {
 		}
 		defer rows.Close()
 		for rows.Next() {
-			var a Attempt
+			var a canary.OutboxAttempt
 			var started, finished int64
 			if err := rows.Scan(&a.N, &started, &finished, &a.Outcome, &a.Error); err != nil {
 				return err
