@@ -37,12 +37,18 @@ func TestChartLint(t *testing.T) {
 // render is `helm template canary chart/canary -n canary-system`.
 func render(t *testing.T, vals map[string]any) []*unstructured.Unstructured {
 	t.Helper()
+	return renderAs(t, "canary", "canary-system", vals)
+}
+
+// renderAs is `helm template release chart/canary -n ns --include-crds`.
+func renderAs(t *testing.T, release, ns string, vals map[string]any) []*unstructured.Unstructured {
+	t.Helper()
 	ch, err := loader.Load(chartDir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	in := action.NewInstall(&action.Configuration{})
-	in.ReleaseName, in.Namespace = "canary", "canary-system"
+	in.ReleaseName, in.Namespace = release, ns
 	in.DryRun, in.ClientOnly, in.IncludeCRDs = true, true, true
 	rel, err := in.Run(ch, vals)
 	if err != nil {
@@ -66,13 +72,12 @@ func container(t *testing.T, d *unstructured.Unstructured) map[string]any {
 // generated CRD.
 func TestChartDefaults(t *testing.T) {
 	objs := render(t, nil)
-	kust := readObjects(t, "operator/rbac.yaml")
-	kust = append(kust, readObjects(t, "operator/deployment.yaml")...)
+	kust := kustomize(t)
 
 	for _, kind := range []string{"ClusterRole", "Role"} {
 		got, want := nested(find(t, objs, kind, ""), "rules"), nested(find(t, kust, kind, ""), "rules")
 		if !reflect.DeepEqual(got, want) {
-			t.Errorf("%s rules:\ngot  %v\nwant %v (deploy/operator/rbac.yaml)", kind, got, want)
+			t.Errorf("%s rules:\ngot  %v\nwant %v (kustomize deploy/operator)", kind, got, want)
 		}
 	}
 	if ns := find(t, objs, "Role", "").GetNamespace(); ns != "canary-system" {
@@ -93,7 +98,7 @@ func TestChartDefaults(t *testing.T) {
 	got, want := container(t, d), container(t, find(t, kust, "Deployment", ""))
 	for _, k := range []string{"image", "args", "env", "ports", "livenessProbe", "readinessProbe", "resources", "securityContext"} {
 		if !reflect.DeepEqual(got[k], want[k]) {
-			t.Errorf("container %s:\ngot  %v\nwant %v (deploy/operator/deployment.yaml)", k, got[k], want[k])
+			t.Errorf("container %s:\ngot  %v\nwant %v (kustomize deploy/operator)", k, got[k], want[k])
 		}
 	}
 	if g, w := nested(d, "spec", "template", "spec", "securityContext"), nested(find(t, kust, "Deployment", ""), "spec", "template", "spec", "securityContext"); !reflect.DeepEqual(g, w) {

@@ -1,46 +1,33 @@
 package deploy_test
 
 import (
-	"os"
-	"path/filepath"
-	"reflect"
-	"slices"
 	"testing"
 
 	"github.com/canary-dev/canary/kube/kubetest"
+	"github.com/canary-dev/canary/release"
 
+	"helm.sh/helm/v3/pkg/chart/loader"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/yaml"
 )
 
-// TestKustomizationApplies applies deploy/operator as `kubectl apply -k`
-// does (its kustomization only lists resources, checked here, so that is
-// the files in order) with server-side apply, twice
-// (apply is idempotent), and checks every object is in the API server.
-func TestKustomizationApplies(t *testing.T) {
-	data, err := os.ReadFile("operator/kustomization.yaml")
+// kustomize is `kubectl kustomize deploy/operator` (kustomize as a
+// library, as kubectl runs it).
+func kustomize(t *testing.T) []*unstructured.Unstructured {
+	t.Helper()
+	out, err := release.InstallManifest("operator", "", "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var k map[string]any
-	if err := yaml.Unmarshal(data, &k); err != nil {
-		t.Fatal(err)
-	}
-	if keys := slices.Sorted(func(yield func(string) bool) {
-		for key := range k {
-			if !yield(key) {
-				return
-			}
-		}
-	}); !reflect.DeepEqual(keys, []string{"resources"}) {
-		t.Fatalf("kustomization.yaml has %v; this test applies only its resources: extend it", keys)
-	}
-	var objs []*unstructured.Unstructured
-	for _, r := range k["resources"].([]any) {
-		objs = append(objs, readObjects(t, filepath.Join("operator", r.(string)))...)
-	}
+	return decodeObjects(t, "kustomize deploy/operator", out)
+}
+
+// TestKustomizationApplies applies deploy/operator as `kubectl apply -k`
+// does (kustomize, then server-side apply of every object), twice (apply is
+// idempotent), and checks every object is in the API server.
+func TestKustomizationApplies(t *testing.T) {
+	objs := kustomize(t)
 	if len(objs) < 9 {
 		t.Fatalf("got %d objects, want the namespace, CRD, RBAC, Deployment and Service", len(objs))
 	}
@@ -61,4 +48,37 @@ func TestKustomizationApplies(t *testing.T) {
 			t.Errorf("%s %s: %v", o.GetKind(), o.GetName(), err)
 		}
 	}
+}
+
+// TestKustomizationImage: kustomize sets the published image at the
+// chart's appVersion, so `kubectl apply -k deploy/operator` and
+// `helm install` of the same commit run the same release (hack/release.sh
+// sets both to the release it builds).
+func TestKustomizationImage(t *testing.T) {
+	ch, err := loader.Load(chartDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := ch.Values["image"].(map[string]any)["repository"].(string) + ":" + ch.Metadata.AppVersion
+	if got := container(t, find(t, kustomize(t), "Deployment", "canary-operator"))["image"]; got != want {
+		t.Errorf("kustomize image %v, want %s (the chart's repository and appVersion)", got, want)
+	}
+	out, err := release.InstallManifest("operator", "registry.example/canary", "v2.0.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := find(t, decodeObjects(t, "install manifest", out), "Deployment", "canary-operator")
+	if got := container(t, d)["image"]; got != "registry.example/canary:v2.0.0" {
+		t.Errorf("install manifest image %v, want registry.example/canary:v2.0.0", got)
+	}
+}
+
+// chartAppVersion is Chart.yaml's appVersion.
+func chartAppVersion(t *testing.T) string {
+	t.Helper()
+	ch, err := loader.Load(chartDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ch.Metadata.AppVersion
 }

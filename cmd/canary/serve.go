@@ -141,6 +141,7 @@ use).`,
 		"corruption check of --state at start: quick (what a restart reads), full (every page, seconds per GiB) or none")
 	c.Flags().Var(retentionFlag{&f.retention}, "retention",
 		"delete finished rollouts (state, events, notifications) this long after they ended, e.g. 30d, 72h (0: keep everything)")
+	c.AddCommand(newServeBackupCmd()) // serve_backup.go
 	return c
 }
 

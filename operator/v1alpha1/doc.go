@@ -9,6 +9,12 @@
 // their spec with plan.Parse, so these types only shape the schema; nothing
 // here is registered in a scheme, and no deepcopy functions are generated.
 //
+// Versions: v1alpha1 is the only version, served and stored. Optional
+// fields may be added to it; removing, renaming or retyping a field, or
+// changing what a value means, needs a new version served beside this one
+// (with conversion by the operator) before the stored version moves
+// (README.md, "Upgrade").
+//
 // +groupName=canary.dev
 // +kubebuilder:object:generate=false
 package v1alpha1

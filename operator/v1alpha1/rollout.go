@@ -12,6 +12,7 @@ import (
 // docs/plan.md); its status is written by the operator.
 //
 // +kubebuilder:object:root=true
+// +kubebuilder:storageversion
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:categories=canary
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
