@@ -2,12 +2,13 @@ package release_test
 
 import (
 	"bytes"
-	"debug/buildinfo"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
-	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 
@@ -93,23 +94,33 @@ func TestPackageChart(t *testing.T) {
 	}
 }
 
-// TestSPDX writes the SBOM of this test binary (a Go binary with modules
-// linked in) and checks it is SPDX 2.3 naming the main module with the
-// binary's checksum and license, the standard library and each linked
-// module with its version and purl.
+// buildInfo is what `go version -m` prints for a canary binary (abridged):
+// a dependency, a replaced one and the build settings.
+const buildInfo = `path	github.com/canary-dev/canary/cmd/canary
+mod	github.com/canary-dev/canary	(devel)
+dep	github.com/spf13/cobra	v1.10.2	h1:DMTTonx5m65Ad0GcoHyYbz8Y6AGM2k6WF6hu2Bz7H6I=
+dep	example.com/old	v1.0.0
+=>	example.com/fork	v1.0.1	h1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=
+build	-trimpath=true
+build	CGO_ENABLED=0
+build	GOARCH=amd64
+build	GOOS=linux
+build	vcs.revision=0123456789abcdef
+`
+
+// TestSPDX writes the SBOM of a binary's build information (as
+// debug/buildinfo reads it from the file) and checks it is SPDX 2.3
+// naming the main module with the binary's checksum, version and license,
+// the standard library, and each linked module (a replaced one as its
+// replacement) with its version and purl, each a dependency of the main
+// module. (TestReleaseScript checks the SBOM of a real release binary.)
 func TestSPDX(t *testing.T) {
-	exe, err := os.Executable()
+	bi, err := debug.ParseBuildInfo(buildInfo)
 	if err != nil {
 		t.Fatal(err)
 	}
-	bin, err := os.ReadFile(exe)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bi, err := buildinfo.Read(bytes.NewReader(bin))
-	if err != nil {
-		t.Fatal(err)
-	}
+	bi.GoVersion = "go1.26.8" // debug/buildinfo reads it from the binary, not from this text
+	bin := []byte("the binary")
 	out, err := release.SPDX(release.SBOM{Name: "canary-v1.0.0-linux-amd64", Binary: bin, Build: bi, Version: "v1.0.0",
 		License: "Apache-2.0", Created: "2026-01-02T03:04:05Z", Source: "https://github.com/canary-dev/canary"})
 	if err != nil {
@@ -131,7 +142,7 @@ func TestSPDX(t *testing.T) {
 		t.Errorf("document %s %s", doc.SPDXVersion, doc.DocumentNamespace)
 	}
 	main := doc.Packages[0]
-	if main.Name != bi.Main.Path || main.VersionInfo != "v1.0.0" || main.LicenseDeclared != "Apache-2.0" ||
+	if main.Name != "github.com/canary-dev/canary" || main.VersionInfo != "v1.0.0" || main.LicenseDeclared != "Apache-2.0" ||
 		len(main.Checksums) != 1 || len(main.Checksums[0].ChecksumValue) != 64 {
 		t.Errorf("main package %+v", main)
 	}
@@ -139,18 +150,24 @@ func TestSPDX(t *testing.T) {
 	for _, p := range doc.Packages {
 		byName[p.Name] = p.VersionInfo + " " + p.ExternalRefs[0].ReferenceLocator
 	}
-	if got, want := byName["stdlib"], bi.GoVersion+" pkg:golang/stdlib@"+bi.GoVersion; got != want {
-		t.Errorf("stdlib: %q, want %q", got, want)
-	}
-	if len(bi.Deps) == 0 {
-		t.Fatal("the test binary links no modules")
-	}
-	for _, d := range bi.Deps {
-		if want := d.Version + " pkg:golang/" + d.Path + "@" + d.Version; d.Replace == nil && byName[d.Path] != want {
-			t.Errorf("%s: %q, want %q", d.Path, byName[d.Path], want)
+	for name, want := range map[string]string{
+		"github.com/canary-dev/canary": "v1.0.0 pkg:golang/github.com/canary-dev/canary@v1.0.0",
+		"stdlib":                       "go1.26.8 pkg:golang/stdlib@go1.26.8",
+		"github.com/spf13/cobra":       "v1.10.2 pkg:golang/github.com/spf13/cobra@v1.10.2",
+		"example.com/fork":             "v1.0.1 pkg:golang/example.com/fork@v1.0.1",
+	} {
+		if byName[name] != want {
+			t.Errorf("%s: %q, want %q", name, byName[name], want)
 		}
 	}
-	if len(doc.Relationships) != len(doc.Packages) { // DESCRIBES main + DEPENDS_ON each other package
-		t.Errorf("%d relationships for %d packages", len(doc.Relationships), len(doc.Packages))
+	if len(doc.Packages) != 4 {
+		t.Errorf("%d packages, want main, stdlib and 2 modules", len(doc.Packages))
+	}
+	// DESCRIBES main + main DEPENDS_ON each other package.
+	if len(doc.Relationships) != len(doc.Packages) || doc.Relationships[0].RelationshipType != "DESCRIBES" {
+		t.Errorf("relationships %+v", doc.Relationships)
+	}
+	if sum := sha256.Sum256(bin); main.Checksums[0].ChecksumValue != hex.EncodeToString(sum[:]) {
+		t.Errorf("main checksum %s, want the binary's SHA-256", main.Checksums[0].ChecksumValue)
 	}
 }
