@@ -47,7 +47,7 @@ func Backup(ctx context.Context, src, dst string) (err error) {
 	if _, err := s.r.ExecContext(ctx, `VACUUM INTO ?`, name); err != nil {
 		return classify(op, err)
 	}
-	if err := check(ctx, name); err != nil {
+	if err := checkBackup(ctx, name); err != nil {
 		return err
 	}
 	if err := syncFile(name); err != nil {
@@ -66,8 +66,8 @@ func Backup(ctx context.Context, src, dst string) (err error) {
 	return nil
 }
 
-// check opens the backup at path as a state database and runs quick_check.
-func check(ctx context.Context, path string) error {
+// checkBackup opens the backup at path as a state database and runs quick_check.
+func checkBackup(ctx context.Context, path string) error {
 	b, err := OpenConfig(ctx, Config{Path: path, ReadOnly: true, Readers: 1})
 	if err != nil {
 		return err
