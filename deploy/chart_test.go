@@ -134,6 +134,8 @@ func TestChartOverrides(t *testing.T) {
 		"podSecurityContext":      map[string]any{"runAsNonRoot": true, "runAsUser": 65532},
 		"maxConcurrentReconciles": 8,
 		"logLevel":                "debug",
+		"allowCommands":           []any{"/usr/local/bin/kubectl", "/usr/bin/curl"},
+		"egress":                  map[string]any{"allow": []any{"10.0.0.0/8", "*.example.com"}, "deny": []any{"10.96.0.1"}},
 	})
 	d := find(t, objs, "Deployment", "canary-operator")
 	c := container(t, d)
@@ -145,7 +147,8 @@ func TestChartOverrides(t *testing.T) {
 	}
 	wantArgs := []any{"operator", "--leader-elect", "--leader-election-namespace=leases", "--leader-election-id=canary-lock",
 		"--metrics-bind-address=:9090", "--health-probe-bind-address=:9091", "--namespace=team-a", "--selector=team=a",
-		"--max-concurrent-reconciles=8", "--log-level=debug", "--kubeconfig=/etc/kube/config"}
+		"--max-concurrent-reconciles=8", "--log-level=debug", "--allow-commands=/usr/local/bin/kubectl,/usr/bin/curl",
+		"--egress-allow=10.0.0.0/8,*.example.com", "--egress-deny=10.96.0.1", "--kubeconfig=/etc/kube/config"}
 	if !reflect.DeepEqual(c["args"], wantArgs) {
 		t.Errorf("args:\ngot  %v\nwant %v", c["args"], wantArgs)
 	}

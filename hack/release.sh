@@ -60,7 +60,9 @@ log "version $VERSION, commit $commit, date $date"
 rm -rf "$OUT"
 mkdir -p "$OUT/image"
 tool="$OUT/.tool"
-go build -o "$tool" ./release/tool
+# The same build settings as the binaries (and as hack/test.sh's second
+# pass): the packages they share are compiled once.
+CGO_ENABLED=0 go build -trimpath -o "$tool" ./release/tool
 
 ldflags="-s -w -X main.version=$VERSION -X main.commit=$commit -X main.date=$date"
 for p in $PLATFORMS; do

@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"syscall"
@@ -78,11 +79,28 @@ type crashRig struct {
 	logf              *os.File
 }
 
-// buildCanary builds the canary binary once for the test.
+// buildCanary builds the canary binary once for the test, with the
+// test binary's own -trimpath and CGO_ENABLED (hack/test.sh's second pass
+// uses hack/release.sh's), so the packages come from the build cache.
 func buildCanary(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "canary")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	args := []string{"build", "-o", bin}
+	cmd := exec.Command("go")
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "-trimpath":
+				if s.Value == "true" {
+					args = append(args, "-trimpath")
+				}
+			case "CGO_ENABLED":
+				cmd.Env = append(os.Environ(), "CGO_ENABLED="+s.Value)
+			}
+		}
+	}
+	cmd.Args = append(append(cmd.Args, args...), ".")
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
