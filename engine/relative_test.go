@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/canary-dev/canary"
+	"github.com/canary-dev/canary/engine"
 )
 
 // relPlan is a 50% step of 30s judged by burnRate > 2x vs: stable (for
@@ -148,6 +149,28 @@ func TestBurnVsStableReason(t *testing.T) {
 	for _, want := range []string{"97.5% lower bound", "× the stable's error ratio", "97.5% upper bound"} {
 		if !strings.Contains(d, want) {
 			t.Errorf("detail %q lacks %q", d, want)
+		}
+	}
+}
+
+// TestAdviceCountsTheStablesBound: validate's advice for a burn rule vs:
+// stable replays the same thresholds as the engine: with few stable
+// requests the stable's upper bound raises the rate that fires it above
+// the vs: slo rule's; with many it comes close to it.
+func TestAdviceCountsTheStablesBound(t *testing.T) {
+	p := relPlan("stable")
+	slo := p.Spec.Rules[0]
+	slo.Vs = ""
+	hold := 30 * time.Second
+	for _, c := range []struct {
+		rps     float64 // the service's requests a second (half to the canary)
+		maxCost float64 // the most the vs: stable rate may exceed the vs: slo one, relatively
+	}{{200, 10}, {20000, 0.5}} {
+		rel := engine.AdviseThreshold(p, p.Spec.Rules[0], c.rps/2, c.rps, hold, 0.8)
+		base := engine.AdviseThreshold(p, slo, c.rps/2, c.rps, hold, 0.8)
+		t.Logf("%g req/s: vs stable fires at %v, vs slo at %v", c.rps, rel.Fires, base.Fires)
+		if !(rel.Fires > base.Fires) || rel.Fires > base.Fires*(1+c.maxCost) {
+			t.Errorf("%g req/s: vs stable fires at %v, vs slo at %v: want above it by at most %.0f%%", c.rps, rel.Fires, base.Fires, 100*c.maxCost)
 		}
 	}
 }
