@@ -34,7 +34,9 @@ var importRules = []importRule{
 	{pkg: "analysis", why: "statistics: standard library and gonum", allowDirect: []string{}, deny: []string{"."}},
 	{pkg: "plan", why: "plans are parsed against the vocabulary only", allowDirect: []string{""}},
 	{pkg: "executor", why: "the executor is shared by the hosts and imports none of them",
-		deny: []string{"runner", "manager", "operator/...", "store", "web/...", "cmd/...", "k8s.io/", "sigs.k8s.io/", "modernc.org/"}},
+		deny: []string{"runner", "manager", "operator/...", "store", "web/...", "cmd/...", "providers", "k8s.io/", "sigs.k8s.io/", "modernc.org/"}},
+	{pkg: "providers", why: "the provider builder is shared by the hosts (runner, operator, canary query) and imports none of them",
+		deny: []string{"engine", "runner", "manager", "operator/...", "store", "web/...", "cmd/...", "client", "modernc.org/"}},
 	{pkg: "runner", why: "the runner's loop knows the engine, the executor and the vocabulary only",
 		allowDirect: []string{"", "engine", "executor"}, deny: []string{"store", "operator/...", "manager", "web/...", "k8s.io/", "sigs.k8s.io/", "modernc.org/"}},
 	{pkg: "operator/...", why: "the operator shares the executor, not the runner's loop or serve's manager",
@@ -50,8 +52,9 @@ var importRules = []importRule{
 	{pkg: "notify", why: "a provider measures and acts; it does not run rollouts", deny: hosts},
 }
 
-// hosts are the packages that run rollouts, and the engine they drive.
-var hosts = []string{"engine", "executor", "runner", "manager", "operator/...", "web/...", "cmd/..."}
+// hosts are the packages that run rollouts, the engine they drive and the
+// builder of their providers.
+var hosts = []string{"engine", "executor", "providers", "runner", "manager", "operator/...", "web/...", "cmd/..."}
 
 // testHelpers are for tests; only other test helpers and the benchmark
 // programs (bench/...) may import them.

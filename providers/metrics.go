@@ -29,11 +29,19 @@ func Metrics(ctx context.Context, p *canary.Plan, env Env) (canary.MetricSource,
 // Prometheus is the plan's Prometheus source under env: its bearerToken
 // and basicAuth.password read with env.Secrets within ctx (promql reads
 // them while building the source, never later), its connections dialed
-// through env.Egress.
+// through env.Egress. env.PrometheusAddress, when set, replaces the
+// plan's address, and gives a plan without analysis.metrics.prometheus
+// the default queries.
 func Prometheus(ctx context.Context, p *canary.Plan, env Env) (*promql.Source, error) {
-	cfg, err := promql.FromPlan(p)
-	if err != nil {
-		return nil, err
+	cfg := promql.Config{Service: p.Metadata.Name, Namespace: p.Metadata.Namespace}
+	if p.Spec.Analysis.Metrics.Prometheus != nil || env.PrometheusAddress == "" {
+		var err error
+		if cfg, err = promql.FromPlan(p); err != nil {
+			return nil, err
+		}
+	}
+	if env.PrometheusAddress != "" {
+		cfg.Address = env.PrometheusAddress
 	}
 	if env.Secrets != nil {
 		cfg.Secrets = func(ref canary.SecretRef) (string, error) { return env.Secrets(ctx, ref) }

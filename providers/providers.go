@@ -58,6 +58,9 @@ type Env struct {
 	// Checks runs pre-checks, hooks and approvals. A *checks.Runner is
 	// given Secrets for hooks' env. Nil: a plain checks.Runner.
 	Checks executor.Checker
+	// PrometheusAddress, when set, is the Prometheus to query instead of
+	// the plan's (canary query --address).
+	PrometheusAddress string
 	// Router and Metrics, when set, replace the plan's traffic router and
 	// metric source: the seams tests inject fakes through.
 	Router  func(ctx context.Context, p *canary.Plan) (canary.TrafficRouter, error)

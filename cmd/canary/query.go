@@ -15,6 +15,7 @@ import (
 	"github.com/canary-dev/canary/engine"
 	"github.com/canary-dev/canary/plan"
 	"github.com/canary-dev/canary/promql"
+	provs "github.com/canary-dev/canary/providers"
 	"github.com/spf13/cobra"
 )
 
@@ -48,7 +49,7 @@ func newQueryCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			src, err := querySource(p, f.address)
+			src, err := querySource(c.Context(), p, f.address)
 			if err != nil {
 				return err
 			}
@@ -91,23 +92,15 @@ Exit codes: 0 every query answered (nodata included), 2 a query is wrong
 (syntax, several series, not a number) or the plan is invalid, 5 Prometheus
 could not be reached or failed.`
 
-// querySource is the plan's Prometheus source, pointed at address when set.
-func querySource(p *canary.Plan, address string) (*promql.Source, error) {
-	cfg := promql.Config{Service: p.Metadata.Name, Namespace: p.Metadata.Namespace}
-	if p.Spec.Analysis.Metrics.Prometheus != nil {
-		var err error
-		if cfg, err = promql.FromPlan(p); err != nil {
-			return nil, err
-		}
-	} else if address == "" {
+// querySource is the plan's Prometheus source (providers.Prometheus, as
+// the runner and the operator build it), pointed at address when set.
+func querySource(ctx context.Context, p *canary.Plan, address string) (*promql.Source, error) {
+	if p.Spec.Analysis.Metrics.Prometheus == nil && address == "" {
 		return nil, canary.Errorf(canary.EINVALID,
 			"the plan measures with the %s metrics, not Prometheus: set analysis.metrics.prometheus, or pass --address to try the default queries against a server",
 			p.Spec.Analysis.Metrics.Provider())
 	}
-	if address != "" {
-		cfg.Address = address
-	}
-	return promql.New(cfg)
+	return provs.Prometheus(ctx, p, provs.Env{Host: "canary query", PrometheusAddress: address})
 }
 
 // queryReport is the result of `canary query`.
