@@ -93,6 +93,9 @@ func poissonSmall(rng *rand.Rand, mean float64) int64 {
 // 100 req/s, 85 requests, too few to show 16% service errors are above
 // twice the baseline's 2%).
 func TestBurnVsStableCountsTheStablesUncertainty(t *testing.T) {
+	if testing.Short() {
+		t.Skip("600 simulated rollouts: the non-race pass runs it")
+	}
 	const runs = 150
 	for _, c := range []struct {
 		vs  string
