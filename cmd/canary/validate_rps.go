@@ -11,6 +11,7 @@ import (
 	"github.com/canary-dev/canary/analysis"
 	"github.com/canary-dev/canary/engine"
 	"github.com/spf13/cobra"
+	"gonum.org/v1/gonum/stat/distuv"
 )
 
 // latencySigma is the spread of log-latencies the latency arithmetic
@@ -154,7 +155,7 @@ func pointSize(p *canary.Plan, r canary.Rule, rps float64, s sizeStep) (string, 
 // rateDetected is the error rate whose window rate exceeds threshold t
 // with probability Power over n requests (normal approximation).
 func rateDetected(t, n float64) float64 {
-	z := 0.8416212335729143 // the standard normal's Power quantile
+	z := distuv.UnitNormal.Quantile(analysis.Power)
 	lo, hi := t, 1.0
 	for range 60 {
 		mid := (lo + hi) / 2
@@ -184,12 +185,8 @@ func errorBaselineSize(p *canary.Plan, r canary.Rule, rps float64, steps []sizeS
 	tol := r.WorseBy.Value
 	conf := engine.ErrorTestConfidence(p, r)
 	tau := analysis.MixtureScale(tol)
-	// A stable that meets its objective exactly.
-	obj := float64(p.Spec.SLO.Objective)
-	if obj <= 0 || obj >= 1 {
-		obj = canary.DefaultObjective
-	}
-	p0 := 1 - obj
+	// A stable that meets its objective exactly (plan/defaults.go set it).
+	p0 := 1 - float64(p.Spec.SLO.Objective)
 	ext := p.Spec.Analysis.MaxHoldExtension.D()
 	lines := []string{fmt.Sprintf("each of its tests at %s confidence; assumes the stable fails %s of requests (1 − slo.objective)", pctText(conf), canary.FormatPercent(p0))}
 	ok := true
@@ -248,10 +245,7 @@ func holdToDetect(canaryRPS, ratio, p0, target, tol, conf, tau float64) time.Dur
 // enough intervals per window and enough requests per interval.
 func latencyBaselineSize(p *canary.Plan, r canary.Rule, rps float64, steps []sizeStep) ([]string, bool) {
 	q, _ := r.Metric.Quantile()
-	conf := float64(r.Confidence)
-	if conf == 0 {
-		conf = canary.DefaultConfidence
-	}
+	conf := float64(r.Confidence) // plan/defaults.go set it for compare: baseline
 	win, iv := r.Window.D(), p.Spec.Analysis.Interval.D()
 	k := int(win / iv)
 	minK := analysis.MinIntervals(conf)
