@@ -30,7 +30,8 @@ type Providers struct {
 
 // Config wires a Manager. Store and Providers are required.
 type Config struct {
-	Store *store.Store
+	// Store keeps rollouts, events and the outbox (a *store.Store).
+	Store Store
 	// Providers builds the providers of one rollout's plan.
 	Providers func(ctx context.Context, p *canary.Plan) (Providers, error)
 	// Admit checks a parsed plan against what the server's owner allows

@@ -52,6 +52,9 @@ type Outbox interface {
 	Attempts(ctx context.Context, key string) ([]canary.OutboxAttempt, error)
 	// Outbox lists a rollout's items in the order they were queued.
 	Outbox(ctx context.Context, rolloutID int64) ([]canary.OutboxItem, error)
+	// Unfinished lists the items of every rollout not yet delivered or
+	// given up (pending or claimed), in the order they were queued.
+	Unfinished(ctx context.Context) ([]canary.OutboxItem, error)
 }
 
 // Config configures a Deliverer.
@@ -113,6 +116,9 @@ type Deliverer struct {
 	// before which no claim is tried: see storeFailed.
 	storeFails int
 	pausedTill time.Time
+	// progress gets a value (coalesced) after every item handled, for
+	// Drain.
+	progress chan struct{}
 }
 
 // NewDeliverer validates cfg and fills its defaults.
@@ -139,7 +145,7 @@ func NewDeliverer(cfg Config) (*Deliverer, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	d := &Deliverer{cfg: cfg, met: newMetrics(), plans: map[int64]*canary.Plan{}}
+	d := &Deliverer{cfg: cfg, met: newMetrics(), plans: map[int64]*canary.Plan{}, progress: make(chan struct{}, 1)}
 	if cfg.Registerer != nil {
 		if err := d.met.register(cfg.Registerer); err != nil {
 			return nil, fmt.Errorf("notify: register metrics: %w", err)
@@ -193,6 +199,7 @@ func (d *Deliverer) Run(ctx context.Context) error {
 					defer wg.Done()
 					for _, it := range lane {
 						d.deliver(ctx, it)
+						d.progressed()
 						finished <- struct{}{}
 					}
 				}()

@@ -267,6 +267,29 @@ func (s *Store) Outbox(ctx context.Context, rolloutID int64) ([]canary.OutboxIte
 	return out, err
 }
 
+// Unfinished returns every item not yet delivered or given up (pending or
+// claimed), of any rollout, in the order they were enqueued.
+func (s *Store) Unfinished(ctx context.Context) ([]canary.OutboxItem, error) {
+	var out []canary.OutboxItem
+	err := s.read(ctx, "read unfinished notifications", func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT `+outboxCols+` FROM outbox WHERE status IN (?, ?) ORDER BY id`,
+			string(canary.OutboxPending), string(canary.OutboxClaimed))
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			it, err := scanItem(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, it)
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
 // PruneOutbox deletes delivered and dead items finished before before, with
 // their attempts, and returns how many it deleted. A pruned key no longer
 // dedupes: prune only items far older than any commit that could repeat.

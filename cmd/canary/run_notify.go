@@ -62,10 +62,9 @@ type runDelivery struct {
 	state  string // with --state: the state file, for hints
 	out    *output
 
+	d      *notify.Deliverer
 	cancel context.CancelFunc
 	done   chan struct{}
-	// progress gets a value after every send (coalesced).
-	progress chan struct{}
 
 	mu          sync.Mutex
 	tries       map[string]int  // sends per key in this process
@@ -89,7 +88,7 @@ type runDeliveryConfig struct {
 // --state and without audiences there is nothing to deliver: nil.
 func startRunDelivery(ctx context.Context, cfg runDeliveryConfig) (*runDelivery, error) {
 	n := &runDelivery{plan: cfg.plan, out: cfg.out, state: cfg.statePath,
-		progress: make(chan struct{}, 1), tries: map[string]int{}, interrupted: map[string]bool{}}
+		tries: map[string]int{}, interrupted: map[string]bool{}}
 	if cfg.state != nil {
 		n.st, n.id = cfg.state.st, cfg.state.id
 	} else {
@@ -113,7 +112,7 @@ func startRunDelivery(ctx context.Context, cfg runDeliveryConfig) (*runDelivery,
 	// Delivery outlives the rollout's context: Ctrl-C pauses the rollout,
 	// and the grace period at exit still sends its notifications.
 	dctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	n.cancel, n.done = cancel, make(chan struct{})
+	n.d, n.cancel, n.done = d, cancel, make(chan struct{})
 	go func() {
 		defer close(n.done)
 		_ = d.Run(dctx) // fails only when the store is closed under it
@@ -237,10 +236,6 @@ func (s *shownSender) Send(ctx context.Context, m notify.Message) error {
 	if !cut {
 		n.out.line(n.sendLine(m, err, tries))
 	}
-	select {
-	case n.progress <- struct{}{}:
-	default:
-	}
 	return err
 }
 
@@ -287,28 +282,13 @@ func (n *runDelivery) finish(w io.Writer, grace time.Duration) {
 }
 
 // wait returns when every item of the rollout is delivered or given up,
-// after grace, or at an interrupt.
+// after grace, or at an interrupt (notify's Drain).
 func (n *runDelivery) wait(ctx context.Context, grace time.Duration) {
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(sig)
-	deadline := time.NewTimer(grace)
-	defer deadline.Stop()
-	// A send's outcome is recorded just after the send returns, and a
-	// message given up without a send (a plan without that audience)
-	// wakes nobody: look again now and then.
-	tick := time.NewTicker(200 * time.Millisecond)
-	defer tick.Stop()
-	for len(n.unfinished(ctx)) > 0 {
-		select {
-		case <-deadline.C:
-			return
-		case <-sig:
-			return
-		case <-n.progress:
-		case <-tick.C:
-		}
-	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, grace)
+	defer cancel()
+	n.d.Drain(ctx, func(it canary.OutboxItem) bool { return it.RolloutID == n.id })
 }
 
 // unfinished lists the rollout's items not yet delivered or given up.

@@ -33,11 +33,14 @@ type serveFlags struct {
 	publicURL  string
 	maxActive  int
 	retention  time.Duration
-	rate       rateFlags        // serve_ratelimit.go
-	policy     policyFlags      // policy.go
-	apiSec     apiSecurityFlags // serve_security.go
-	checkDB    string           // serve_corrupt.go
-	wire       wireOptions
+	// notifyGrace is --notify-timeout: at shutdown, how long serve waits
+	// for due notifications after its runners stopped.
+	notifyGrace time.Duration
+	rate        rateFlags        // serve_ratelimit.go
+	policy      policyFlags      // policy.go
+	apiSec      apiSecurityFlags // serve_security.go
+	checkDB     string           // serve_corrupt.go
+	wire        wireOptions
 }
 
 // defaultRetention is --retention's default: 30 days covers the reviews
@@ -105,7 +108,7 @@ func defaultStatePath(file string) string {
 
 func newServeCmd() *cobra.Command {
 	f := serveFlags{listen: "127.0.0.1:7070", state: defaultStatePath("serve.db"), maxActive: defaultMaxRollouts,
-		retention: defaultRetention}
+		retention: defaultRetention, notifyGrace: defaultNotifyGrace}
 	c := &cobra.Command{
 		Use:   "serve",
 		Short: "Run many rollouts durably, with an HTTP API for kubectl-style controls",
@@ -139,6 +142,8 @@ use).`,
 	c.Flags().StringVar(&f.publicURL, "public-url", "", "base URL people reach this server at (links in notifications)")
 	c.Flags().StringVar(&f.checkDB, "check-db", string(store.CheckQuick),
 		"corruption check of --state at start: quick (what a restart reads), full (every page, seconds per GiB) or none")
+	c.Flags().DurationVar(&f.notifyGrace, "notify-timeout", f.notifyGrace,
+		"at shutdown, how long to wait for notifications due by then, after the rollouts stopped (0: do not wait)")
 	c.Flags().Var(retentionFlag{&f.retention}, "retention",
 		"delete finished rollouts (state, events, notifications) this long after they ended, e.g. 30d, 72h (0: keep everything)")
 	c.AddCommand(newServeBackupCmd()) // serve_backup.go
@@ -225,11 +230,16 @@ func serve(ctx context.Context, f serveFlags, logw interface{ Write([]byte) (int
 		return err
 	}
 	mctx, stopRunners := context.WithCancel(ctx)
-	defer func() { stopRunners(); mgr.Wait() }()
-	if err := mgr.Start(mctx); err != nil {
+	// At shutdown: the runners stop (their last events and notifications
+	// committed), then the due notifications are delivered for up to
+	// --notify-timeout, then delivery stops; the store closes last.
+	drain, err := startBackground(ctx, st, log, reg, f.wire.policy.notifyOptions(f.publicURL))
+	if err != nil {
+		stopRunners()
 		return err
 	}
-	if err := startBackground(mctx, st, log, reg, f.wire.policy.notifyOptions(f.publicURL)); err != nil {
+	defer func() { stopRunners(); mgr.Wait(); drain(f.notifyGrace) }()
+	if err := mgr.Start(mctx); err != nil {
 		return err
 	}
 	if tokens == nil {

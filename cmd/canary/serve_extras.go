@@ -6,6 +6,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
 
 	"github.com/canary-dev/canary"
 	"github.com/canary-dev/canary/flags"
@@ -28,8 +32,10 @@ func outboxFor(st *store.Store) func(p *canary.Plan, id int64, events []canary.E
 
 // startBackground starts serve's background workers: notification
 // delivery from the outbox, with the senders' options (the owner's
-// secret sources and outbound policy).
-func startBackground(ctx context.Context, st *store.Store, log *slog.Logger, reg prometheus.Registerer, senders notify.Options) error {
+// secret sources and outbound policy). Delivery outlives ctx: the
+// returned drain, called at shutdown, delivers what is due for up to
+// grace (a second SIGINT or SIGTERM stops waiting), then stops it.
+func startBackground(ctx context.Context, st *store.Store, log *slog.Logger, reg prometheus.Registerer, senders notify.Options) (drain func(grace time.Duration), err error) {
 	d, err := notify.NewDeliverer(notify.Config{
 		Store: st,
 		Plan: func(id int64) (*canary.Plan, error) {
@@ -44,14 +50,32 @@ func startBackground(ctx context.Context, st *store.Store, log *slog.Logger, reg
 		Registerer: reg,
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
+	dctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
 	go func() {
-		if err := d.Run(ctx); err != nil && ctx.Err() == nil {
+		defer close(done)
+		if err := d.Run(dctx); err != nil && dctx.Err() == nil {
 			log.Error("notification delivery stopped", "err", err)
 		}
 	}()
-	return nil
+	return func(grace time.Duration) {
+		defer func() { cancel(); <-done }()
+		if grace <= 0 {
+			return
+		}
+		sctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		sctx, stopWait := context.WithTimeout(sctx, grace)
+		defer stopWait()
+		deadline := time.Now().Add(grace)
+		left := d.Drain(sctx, func(it canary.OutboxItem) bool { return it.NotBefore.Before(deadline) })
+		if len(left) > 0 {
+			log.Warn("notifications left queued at shutdown; the next canary serve on this --state sends them",
+				"count", len(left), "grace", grace)
+		}
+	}, nil
 }
 
 // flagRoutes mounts the flag service (the runbook's /feature-flags API
