@@ -135,7 +135,7 @@ func (m *Manager) probeWrite(ctx context.Context) error {
 	h := &m.health
 	h.probeMu.Lock()
 	defer h.probeMu.Unlock()
-	now := time.Now()
+	now := m.cfg.Clock.Now()
 	if !h.probedAt.IsZero() && now.Sub(h.probedAt) < probeEvery {
 		return h.probeErr
 	}

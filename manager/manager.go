@@ -301,7 +301,7 @@ type durable struct {
 
 // Save commits st and events.
 func (d *durable) Save(ctx context.Context, st canary.State, events []canary.Event) error {
-	start := time.Now()
+	start, at := time.Now(), d.m.cfg.Clock.Now() // a measurement; the time a failure is reported at
 	var opts []store.CommitOption
 	if d.m.cfg.Outbox != nil {
 		if items := d.m.cfg.Outbox(d.plan, d.id, events); len(items) > 0 {
@@ -314,6 +314,6 @@ func (d *durable) Save(ctx context.Context, st canary.State, events []canary.Eve
 	if err != nil {
 		name = fullName(d.plan)
 	}
-	d.m.health.noteSave(d.id, name, err, start)
+	d.m.health.noteSave(d.id, name, err, at)
 	return err
 }
