@@ -66,8 +66,8 @@ func matrix(c config, out io.Writer) error {
 		p    *canary.Plan
 	}{{"point", &point}, {"confidence", base}}
 	p := func(format string, args ...any) { fmt.Fprintf(out, format, args...) }
-	p("| req/s | judged | healthy, noisy: false rollbacks | promoted | 6%% errors: detection median (p95), missed | dead canary | P95 800ms | slow burn 0.5%% vs 0.1%%: rolled back at 5/10/25/50%% | by |\n")
-	p("|--:|---|--:|--:|--:|--:|--:|--:|---|\n")
+	p("| req/s | judged | healthy, noisy: false rollbacks | promoted | 6%% errors: detection median (p95), missed | dead canary | P95 800ms | slow burn 0.5%% vs 0.1%%: rolled back at 5/10/25/50%% | by | slow burn promoted |\n")
+	p("|--:|---|--:|--:|--:|--:|--:|--:|---|--:|\n")
 	start := time.Now()
 	for _, rps := range matrixRPS {
 		for _, j := range judged {
@@ -89,9 +89,9 @@ func matrix(c config, out io.Writer) error {
 				fmt.Fprintf(os.Stderr, "matrix %-10s %5g req/s %-9s %5d runs  %s\n", j.name, rps, mc.key, runs, time.Since(start).Round(time.Second))
 			}
 			h, sb := res["healthy"].sum, res["slowburn"]
-			p("| %g | %s | %s | %s | %s | %s | %s | %s | %s |\n", rps, j.name, ratio(h.FalseRollbacks, h.Runs), ratio(h.Promoted, h.Runs),
+			p("| %g | %s | %s | %s | %s | %s | %s | %s | %s | %d |\n", rps, j.name, ratio(h.FalseRollbacks, h.Runs), ratio(h.Promoted, h.Runs),
 				detection(res["errors6"].sum), detection(res["dead"].sum), detection(res["p95"].sum),
-				fmt.Sprintf("%d / %d / %d / %d of %d", sb.byWeight[5], sb.byWeight[10], sb.byWeight[25], sb.byWeight[50], sb.sum.Runs), ruleList(sb.rules))
+				fmt.Sprintf("%d / %d / %d / %d of %d", sb.byWeight[5], sb.byWeight[10], sb.byWeight[25], sb.byWeight[50], sb.sum.Runs), ruleList(sb.rules), sb.sum.Promoted)
 		}
 	}
 	p("\n%d healthy runs and %d of each fault per cell, seed %d (run i on stream i); detection times from the start (the fault is there from the first request); the slow burn's rollbacks by the weight of the step they started in.\n",
