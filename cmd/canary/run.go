@@ -159,8 +159,13 @@ func runPlan(c *cobra.Command, f runFlags, path string) error {
 	}
 	st, err := execute(c.Context(), p, pv, out, start, save, notifier)
 	nt.finish(c.ErrOrStderr(), f.notifyGrace)
-	err = outcome(p, st, err)
-	if saved != nil && exitCode(err) == ExitPaused {
+	return finishRun(c, f, path, p, pv, saved != nil, st, outcome(p, st, err))
+}
+
+// finishRun says how the run ended (how to resume a paused one with a
+// state file, a promotion) and what becomes of the proxy's clients.
+func finishRun(c *cobra.Command, f runFlags, path string, p *canary.Plan, pv *providers, saved bool, st canary.State, err error) error {
+	if saved && exitCode(err) == ExitPaused {
 		fmt.Fprintf(c.ErrOrStderr(), "canary: the state is saved in %s; continue with: canary run --resume %s\n", f.state, path)
 	}
 	if err == nil {

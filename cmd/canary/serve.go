@@ -180,27 +180,8 @@ func loadTokens(file string) (*web.Tokens, error) {
 
 func serve(ctx context.Context, f serveFlags, logw interface{ Write([]byte) (int, error) }) error {
 	log := slog.New(redactLogs(slog.NewTextHandler(logw, nil)))
-	if (f.tlsCert == "") != (f.tlsKey == "") {
-		return usageError{errors.New("--tls-cert and --tls-key go together")}
-	}
-	tokens, err := loadTokens(f.tokensFile)
+	tokens, check, err := f.prepare(log)
 	if err != nil {
-		return err
-	}
-	check, err := store.ParseCheck(f.checkDB)
-	if err != nil {
-		return usageError{err}
-	}
-	if f.maxActive < 0 {
-		return usageError{fmt.Errorf("--max-rollouts %d: want 0 (no limit) or more", f.maxActive)}
-	}
-	if f.wire.policy, err = f.policy.build(); err != nil {
-		return err
-	}
-	if tokens == nil && !f.insecure {
-		return usageError{errors.New("no API tokens: give --tokens-file or CANARY_TOKENS (name:role:secret lines), or --insecure on a loopback address")}
-	}
-	if err := checkListenSecurity(f, tokens, log); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(filepath.Dir(f.state), 0o700); err != nil {
@@ -256,6 +237,35 @@ func serve(ctx context.Context, f serveFlags, logw interface{ Write([]byte) (int
 	}
 	reloadTokensOnHUP(ctx, f.tokensFile, tokens, log)
 	return listenAndServe(ctx, f, withDashboard(api), log)
+}
+
+// prepare checks serve's flags, builds the owner's policy into f.wire and
+// returns the API tokens (nil: none given) and the database check.
+func (f *serveFlags) prepare(log *slog.Logger) (*web.Tokens, store.Check, error) {
+	if (f.tlsCert == "") != (f.tlsKey == "") {
+		return nil, "", usageError{errors.New("--tls-cert and --tls-key go together")}
+	}
+	tokens, err := loadTokens(f.tokensFile)
+	if err != nil {
+		return nil, "", err
+	}
+	check, err := store.ParseCheck(f.checkDB)
+	if err != nil {
+		return nil, "", usageError{err}
+	}
+	if f.maxActive < 0 {
+		return nil, "", usageError{fmt.Errorf("--max-rollouts %d: want 0 (no limit) or more", f.maxActive)}
+	}
+	if f.wire.policy, err = f.policy.build(); err != nil {
+		return nil, "", err
+	}
+	if tokens == nil && !f.insecure {
+		return nil, "", usageError{errors.New("no API tokens: give --tokens-file or CANARY_TOKENS (name:role:secret lines), or --insecure on a loopback address")}
+	}
+	if err := checkListenSecurity(*f, tokens, log); err != nil {
+		return nil, "", err
+	}
+	return tokens, check, nil
 }
 
 // listenAndServe serves h until ctx ends, then shuts down gracefully.
