@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"fmt"
+	"github.com/canary-dev/canary/enginetest"
 	"testing"
 	"time"
 
@@ -75,34 +76,14 @@ func (s *sim) observe(q canary.Query) canary.Observation {
 
 // observeDefault answers q from s.metrics.
 func (s *sim) observeDefault(q canary.Query) canary.Observation {
-	share := float64(s.st.Weight) / 100
-	if q.Track == canary.TrackStable {
-		share = 1 - share
-	}
-	n := int64(s.rps * share * q.Window.Seconds())
 	m := s.metrics(s, q.Track)
-	o := canary.Observation{Query: q, Measurement: canary.Measurement{Samples: n}}
-	switch {
-	case n == 0:
-		o.Measurement.NoData = true
-	case q.Metric == canary.MetricErrorRate:
-		o.Measurement.Value = m.errRate
-	case q.Metric == canary.MetricRequestRate:
-		o.Measurement.Value = float64(n) / q.Window.Seconds()
-	default:
-		o.Measurement.Value = m.p95.Seconds()
-	}
-	return o
+	return enginetest.Observe(q, s.st.Weight, s.rps, enginetest.Served{ErrRate: m.errRate, P95: m.p95})
 }
 
 // cycle makes one call to Next (with observations when due) and executes
 // the returned actions, stopping at the first failure.
 func (s *sim) cycle() engine.Output {
-	var obs []canary.Observation
-	for _, q := range engine.Queries(s.plan, s.st, s.now) {
-		obs = append(obs, s.observe(q))
-	}
-	out := engine.Next(s.plan, s.st, engine.Input{Now: s.now, Results: s.results, Observations: obs})
+	out := enginetest.Cycle(s.plan, s.st, s.now, s.results, s.observe)
 	s.results = nil
 	s.absorb(out)
 	return out

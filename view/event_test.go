@@ -126,7 +126,7 @@ func TestStyledEventLine(t *testing.T) {
 // rollout that rolls back: what `canary run` prints above the block.
 func TestEventLinesOfRollback(t *testing.T) {
 	d := newDrive(t, runbookPlan())
-	d.canary = faultAt(1, 12*minute, served{650 * time.Millisecond, 0.001})
+	d.canary = faultAt(1, 12*minute, served{P95: 650 * time.Millisecond, ErrRate: 0.001})
 	d.runTo(t0.Add(time.Hour))
 	if d.st.Phase != canary.PhaseRolledBack {
 		t.Fatalf("phase %s, want RolledBack", d.st.Phase)

@@ -2,6 +2,7 @@ package view
 
 import (
 	"flag"
+	"github.com/canary-dev/canary/enginetest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -92,12 +93,9 @@ func runbookPlan() *canary.Plan {
 }
 
 // served is what one track serves.
-type served struct {
-	p95     time.Duration
-	errRate float64
-}
+type served = enginetest.Served
 
-var healthy = served{450 * time.Millisecond, 0.001}
+var healthy = served{P95: 450 * time.Millisecond, ErrRate: 0.001}
 
 // drive runs the engine on a stepped clock the way a runner would:
 // measures from a scenario, executes every action at once and keeps the
@@ -139,34 +137,15 @@ func faultAt(step int, from time.Duration, bad served) func(*drive) served {
 }
 
 func (d *drive) observe(q canary.Query) canary.Observation {
-	share := float64(d.st.Weight) / 100
 	m := healthy
-	if q.Track == canary.TrackStable {
-		share = 1 - share
-	} else {
+	if q.Track == canary.TrackCanary {
 		m = d.canary(d)
 	}
-	n := int64(d.rps * share * q.Window.Seconds())
-	o := canary.Observation{Query: q, Measurement: canary.Measurement{Samples: n}}
-	switch {
-	case n == 0:
-		o.Measurement.NoData = true
-	case q.Metric == canary.MetricErrorRate:
-		o.Measurement.Value = m.errRate
-	case q.Metric == canary.MetricRequestRate:
-		o.Measurement.Value = float64(n) / q.Window.Seconds()
-	default:
-		o.Measurement.Value = m.p95.Seconds()
-	}
-	return o
+	return enginetest.Observe(q, d.st.Weight, d.rps, m)
 }
 
 func (d *drive) cycle() engine.Output {
-	var obs []canary.Observation
-	for _, q := range engine.Queries(d.plan, d.st, d.now) {
-		obs = append(obs, d.observe(q))
-	}
-	out := engine.Next(d.plan, d.st, engine.Input{Now: d.now, Results: d.results, Observations: obs})
+	out := enginetest.Cycle(d.plan, d.st, d.now, d.results, d.observe)
 	d.results = nil
 	d.absorb(out)
 	return out

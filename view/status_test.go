@@ -28,7 +28,7 @@ var scenarios = []scenario{
 		name: "progressing_pending",
 		setup: func(t *testing.T) *drive {
 			d := newDrive(t, runbookPlan())
-			d.canary = faultAt(2, 10*minute, served{650 * time.Millisecond, 0.001})
+			d.canary = faultAt(2, 10*minute, served{P95: 650 * time.Millisecond, ErrRate: 0.001})
 			d.runTo(t0.Add(60*minute + 12*minute + 30*time.Second))
 			return d
 		},
@@ -60,7 +60,7 @@ var scenarios = []scenario{
 		name: "rolling_back",
 		setup: func(t *testing.T) *drive {
 			d := newDrive(t, runbookPlan())
-			d.canary = faultAt(1, 12*minute, served{650 * time.Millisecond, 0.001})
+			d.canary = faultAt(1, 12*minute, served{P95: 650 * time.Millisecond, ErrRate: 0.001})
 			d.runTo(t0.Add(30*minute + 19*minute))
 			return d
 		},
@@ -74,7 +74,7 @@ var scenarios = []scenario{
 		name: "rolled_back_immediate",
 		setup: func(t *testing.T) *drive {
 			d := newDrive(t, runbookPlan())
-			d.canary = faultAt(0, 12*minute, served{450 * time.Millisecond, 0.2})
+			d.canary = faultAt(0, 12*minute, served{P95: 450 * time.Millisecond, ErrRate: 0.2})
 			d.runTo(t0.Add(20 * minute))
 			return d
 		},
