@@ -86,6 +86,8 @@ CREATE TABLE outbox_attempts (
 	// 6: the database's UUID (identity.go), for globally unique
 	// notification keys.
 	identity,
+	// 7: the front doors of canary serve (services.go).
+	servicesSchema,
 }
 
 // eventsByRowid rebuilds the event log as an ordinary (rowid) table with
