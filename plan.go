@@ -219,14 +219,22 @@ const (
 	HookAfterStep      = "afterStep"
 	HookOnRollback     = "onRollback"
 	HookAfterPromotion = "afterPromotion"
+	HookPromote        = "promote"
 )
 
 // Hook is an HTTP call or a command run at a point of the rollout.
 type Hook struct {
 	// Name shown in events. Required, unique among hooks (and among cleanup).
 	Name string `json:"name"`
-	// At is when it runs: beforeRollout, afterStep, onRollback or
-	// afterPromotion. Required for hooks, not allowed in cleanup.
+	// At is when it runs: beforeRollout, afterStep, onRollback, promote or
+	// afterPromotion. promote hooks are the promotion's actions: they run
+	// in order with 100% on the canary, before traffic moves back to the
+	// stable slot (deploy the new version there, check its health); a
+	// failing one is retried and then pauses the rollout. With them the
+	// built-in proxy sends 100% back to its stable upstream at promotion;
+	// without, the canary's upstream becomes the stable one.
+	// afterPromotion hooks run after it, best effort. Required for hooks,
+	// not allowed in cleanup.
 	At string `json:"at,omitempty"`
 	// HTTP makes a request; a non-2xx answer fails the hook.
 	HTTP *HTTPHook `json:"http,omitempty"`

@@ -276,8 +276,11 @@ func (m *machine) startPromotion() {
 	m.st.NextEvalAt = time.Time{}
 	m.emitf(canary.EvPromoting, canary.UrgencyLow, "promoting %s: 100%% of traffic", m.p.Spec.Version)
 	m.issue(m.flagAction(true, 100)...)
-	m.issue(canary.Action{Kind: canary.ActSetWeight, Weight: 100},
-		canary.Action{Kind: canary.ActPromote}, canary.Action{Kind: canary.ActRemoveCanary})
+	m.issue(canary.Action{Kind: canary.ActSetWeight, Weight: 100})
+	// promote hooks (e.g. deploy the new version into the stable slot)
+	// run at 100% before the router moves traffic back to the stable slot.
+	m.issue(m.hookActions(canary.HookPromote, m.st.Step, false)...)
+	m.issue(canary.Action{Kind: canary.ActPromote}, canary.Action{Kind: canary.ActRemoveCanary})
 	m.issue(m.hookActions(canary.HookAfterPromotion, m.st.Step, true)...)
 }
 

@@ -78,6 +78,9 @@ func (m *Manager) create(ctx context.Context, name string, p *canary.Plan, canon
 		return api.ApplyResult{}, err
 	}
 	defer m.release()
+	if err := m.claimFrontDoor(ctx, name, p); err != nil {
+		return api.ApplyResult{}, err
+	}
 	st := engine.New(p, m.cfg.Clock.Now())
 	sr, err := m.cfg.Store.Create(ctx, name, canon, st, nil)
 	if err != nil {
@@ -305,5 +308,9 @@ func (m *Manager) Delete(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	return m.cfg.Store.Delete(ctx, sr.ID)
+	if err := m.cfg.Store.Delete(ctx, sr.ID); err != nil {
+		return err
+	}
+	m.forgetServices(ctx, name)
+	return nil
 }

@@ -66,6 +66,10 @@ type Config struct {
 	// one beyond it is a conflict that says so. Re-applying, controlling or
 	// finishing rollouts is never refused. Default: 0, no limit.
 	MaxActive int
+	// FrontDoors, when set, gives services (a built-in proxy on a fixed
+	// address) a listener that outlives their rollouts (frontdoor.go).
+	// Default: none, each rollout's providers own their proxy.
+	FrontDoors FrontDoors
 }
 
 // Manager runs every active rollout. It implements api.API.
@@ -133,6 +137,9 @@ func (m *Manager) Start(ctx context.Context) error {
 	m.mu.Lock()
 	m.ctx = ctx
 	m.mu.Unlock()
+	if err := m.openFrontDoors(ctx); err != nil {
+		return fmt.Errorf("restore front doors: %w", err)
+	}
 	rs, err := m.cfg.Store.List(ctx, store.ListOptions{Active: true})
 	if err != nil {
 		return fmt.Errorf("list rollouts to resume: %w", err)

@@ -12,7 +12,7 @@ import (
 )
 
 // hookPoints are the values of a hook's at.
-var hookPoints = []string{canary.HookBeforeRollout, canary.HookAfterStep, canary.HookOnRollback, canary.HookAfterPromotion}
+var hookPoints = []string{canary.HookBeforeRollout, canary.HookAfterStep, canary.HookOnRollback, canary.HookPromote, canary.HookAfterPromotion}
 
 var httpMethodRE = regexp.MustCompile(`^[A-Z]+$`)
 

@@ -86,9 +86,9 @@ var validationCases = []struct {
 
 	// hooks and cleanup
 	{"hook at unknown", []edit{{"", "  hooks:\n    - {name: h, at: beforeStep, command: [true]}\n"}},
-		[]string{`plan.yaml:20:21: spec.hooks[0].at: "beforeStep" is not a hook point: write beforeRollout, afterStep, onRollback or afterPromotion`}},
+		[]string{`plan.yaml:20:21: spec.hooks[0].at: "beforeStep" is not a hook point: write beforeRollout, afterStep, onRollback, promote or afterPromotion`}},
 	{"hook at missing", []edit{{"", "  hooks:\n    - {name: h, command: [true]}\n"}},
-		[]string{`plan.yaml:20:7: spec.hooks[0].at: required: write when the hook runs: beforeRollout, afterStep, onRollback or afterPromotion`}},
+		[]string{`plan.yaml:20:7: spec.hooks[0].at: required: write when the hook runs: beforeRollout, afterStep, onRollback, promote or afterPromotion`}},
 	{"hook without action", []edit{{"", "  hooks:\n    - {name: h, at: afterStep}\n"}},
 		[]string{`plan.yaml:20:7: spec.hooks[0]: set exactly one of http (a request) or command (a program and its arguments)`}},
 	{"hook with both actions", []edit{{"", "  hooks:\n    - {name: h, at: afterStep, command: [true], http: {url: http://x}}\n"}},

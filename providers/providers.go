@@ -99,7 +99,7 @@ func Build(ctx context.Context, p *canary.Plan, env Env) (*Built, error) {
 	case env.Router != nil:
 		b.Router, err = env.Router(ctx, p)
 	case p.Spec.Traffic.Provider() == "proxy" && env.Proxy != nil:
-		rec, err = b.startProxy(p.Spec.Traffic.Proxy, env.Proxy)
+		rec, err = b.startProxy(ctx, p, env.Proxy)
 	default:
 		b.Router, err = Router(ctx, p, env)
 	}

@@ -24,11 +24,23 @@ type Proxy struct {
 	Listener net.Listener
 	// Log receives the proxy's messages. Default: none.
 	Log *slog.Logger
+	// FrontDoor, when set, gives a plan the router and metrics of a
+	// long-lived proxy it does not own (canary serve's services); ok
+	// false: the plan names none and gets its own proxy.
+	FrontDoor func(ctx context.Context, p *canary.Plan) (r canary.TrafficRouter, m canary.MetricSource, ok bool, err error)
 }
 
 // startProxy starts the built-in proxy and, when configured, its admin
 // listener with /metrics and /healthz; the proxy's recorder measures it.
-func (b *Built) startProxy(cfg *canary.ProxyTraffic, env *Proxy) (canary.MetricSource, error) {
+func (b *Built) startProxy(ctx context.Context, p *canary.Plan, env *Proxy) (canary.MetricSource, error) {
+	if env.FrontDoor != nil {
+		r, m, ok, err := env.FrontDoor(ctx, p)
+		if err != nil || ok {
+			b.Router = r
+			return m, err
+		}
+	}
+	cfg := p.Spec.Traffic.Proxy
 	log := env.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)

@@ -202,8 +202,10 @@ func serve(ctx context.Context, f serveFlags, logw interface{ Write([]byte) (int
 	defer st.Close()
 	reg := prometheus.NewRegistry()
 	flagStore := flags.NewCache(st, 0, nil)
+	f.wire.doors = newFrontDoors(st, log)
+	defer f.wire.doors.closeAll()
 	mgr, err := manager.New(manager.Config{Store: st, Logger: log, Registerer: reg, Outbox: outboxFor(st), MaxActive: f.maxActive,
-		Retention: f.retention, Admit: f.wire.policy.admit,
+		Retention: f.retention, Admit: f.wire.policy.admit, FrontDoors: f.wire.doors,
 		Providers: func(ctx context.Context, p *canary.Plan) (manager.Providers, error) {
 			return rolloutProviders(ctx, p, flagStore, f.wire)
 		}})
@@ -231,7 +233,8 @@ func serve(ctx context.Context, f serveFlags, logw interface{ Write([]byte) (int
 		return err
 	}
 	api, err := web.New(f.apiSec.apply(f.rate.apply(web.Config{API: mgr, Tokens: tokens, Insecure: f.insecure, Registry: reg,
-		Logger: log, Mount: flagRoutes(fl)})))
+		Logger: log, Mount: withServiceRoutes(flagRoutes(fl), &servicesHandler{mgr: mgr, doors: f.wire.doors,
+			auth: web.Authorizer(tokens, f.insecure), log: log})})))
 	if err != nil {
 		return err
 	}

@@ -33,6 +33,9 @@ type wireOptions struct {
 	// policy is the owner's limits under serve (policy.go); nil under
 	// canary run.
 	policy *hostPolicy
+	// doors are serve's front doors (frontdoor.go): a plan naming a
+	// service drives its long-lived proxy. Nil under canary run.
+	doors *frontDoors
 }
 
 // defaultProxyListen is traffic.proxy.listen's default.
@@ -66,7 +69,7 @@ func (opt wireOptions) env() provs.Env {
 		fs = &flags.Memory{}
 	}
 	kc := opt.kubeconfig
-	env := provs.Env{Host: "this build of canary", Proxy: &provs.Proxy{Listener: opt.listener, Log: log}, Flags: fs,
+	env := provs.Env{Host: "this build of canary", Proxy: &provs.Proxy{Listener: opt.listener, Log: log, FrontDoor: opt.doors.seam()}, Flags: fs,
 		Checks: opt.policy.checks(),
 		Kube: &provs.Kube{
 			Config: func() (*rest.Config, error) {
