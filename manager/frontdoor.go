@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net"
+	"time"
 
 	"github.com/canary-dev/canary"
 	"github.com/canary-dev/canary/store"
@@ -24,6 +25,29 @@ type FrontDoors interface {
 	Open(ctx context.Context, svc store.Service) error
 	// Close stops the front door at address (a no-op when it is closed).
 	Close(address string)
+}
+
+// ServiceStore keeps the services (store.Store's services.go).
+type ServiceStore interface {
+	ClaimService(ctx context.Context, svc store.Service, now time.Time) (store.Service, bool, error)
+	UpdateServiceConfig(ctx context.Context, address string, config []byte, now time.Time) error
+	Service(ctx context.Context, address string) (store.Service, error)
+	Services(ctx context.Context) ([]store.Service, error)
+	DeleteService(ctx context.Context, address string) error
+}
+
+var _ ServiceStore = (*store.Store)(nil)
+
+// services is the store of services: Config.Services, else Config.Store
+// when it keeps them.
+func (m *Manager) services() ServiceStore {
+	if m.cfg.Services != nil {
+		return m.cfg.Services
+	}
+	if ss, ok := m.cfg.Store.(ServiceStore); ok {
+		return ss
+	}
+	return nil
 }
 
 // DefaultProxyListen is traffic.proxy.listen's default.
@@ -54,14 +78,14 @@ func ServiceOf(p *canary.Plan, holder string) (store.Service, bool) {
 // holds the address or another process listens on it, invalid when the
 // plan's stable is not the service's live upstream.
 func (m *Manager) claimFrontDoor(ctx context.Context, name string, p *canary.Plan) error {
-	if m.cfg.FrontDoors == nil {
+	if m.cfg.FrontDoors == nil || m.services() == nil {
 		return nil
 	}
 	want, ok := ServiceOf(p, name)
 	if !ok {
 		return nil
 	}
-	svc, created, err := m.cfg.Store.ClaimService(ctx, want, m.cfg.Clock.Now())
+	svc, created, err := m.services().ClaimService(ctx, want, m.cfg.Clock.Now())
 	if err != nil {
 		return err
 	}
@@ -71,11 +95,11 @@ func (m *Manager) claimFrontDoor(ctx context.Context, name string, p *canary.Pla
 			want.Stable, svc.Address, svc.Stable, svc.Stable)
 	}
 	if !created && string(svc.Config) != string(want.Config) {
-		_ = m.cfg.Store.UpdateServiceConfig(ctx, svc.Address, want.Config, m.cfg.Clock.Now())
+		_ = m.services().UpdateServiceConfig(ctx, svc.Address, want.Config, m.cfg.Clock.Now())
 	}
 	if err := m.cfg.FrontDoors.Open(ctx, svc); err != nil {
 		if created {
-			_ = m.cfg.Store.DeleteService(ctx, svc.Address)
+			_ = m.services().DeleteService(ctx, svc.Address)
 		}
 		return canary.Errorf(canary.ECONFLICT, "traffic.proxy.listen %s: %v (is another process using it?)", svc.Address, err)
 	}
@@ -85,10 +109,10 @@ func (m *Manager) claimFrontDoor(ctx context.Context, name string, p *canary.Pla
 // openFrontDoors serves every saved service at its saved routing, before
 // any rollout resumes.
 func (m *Manager) openFrontDoors(ctx context.Context) error {
-	if m.cfg.FrontDoors == nil {
+	if m.cfg.FrontDoors == nil || m.services() == nil {
 		return nil
 	}
-	svcs, err := m.cfg.Store.Services(ctx)
+	svcs, err := m.services().Services(ctx)
 	if err != nil {
 		return err
 	}
@@ -103,7 +127,10 @@ func (m *Manager) openFrontDoors(ctx context.Context) error {
 // DeleteService removes the front door at address: a conflict while a
 // rollout of its holder is active.
 func (m *Manager) DeleteService(ctx context.Context, address string) error {
-	svc, err := m.cfg.Store.Service(ctx, address)
+	if m.services() == nil {
+		return canary.Errorf(canary.ENOTFOUND, "service %s not found: this server keeps no services", address)
+	}
+	svc, err := m.services().Service(ctx, address)
 	if err != nil {
 		return err
 	}
@@ -111,7 +138,7 @@ func (m *Manager) DeleteService(ctx context.Context, address string) error {
 		return canary.Errorf(canary.ECONFLICT, "service %s: rollout %s is %s on it: abort it or let it finish first",
 			address, svc.Holder, sr.State.Phase)
 	}
-	if err := m.cfg.Store.DeleteService(ctx, address); err != nil {
+	if err := m.services().DeleteService(ctx, address); err != nil {
 		return err
 	}
 	if m.cfg.FrontDoors != nil {
@@ -122,21 +149,27 @@ func (m *Manager) DeleteService(ctx context.Context, address string) error {
 
 // Services lists the front doors.
 func (m *Manager) Services(ctx context.Context) ([]store.Service, error) {
-	return m.cfg.Store.Services(ctx)
+	if m.services() == nil {
+		return nil, nil
+	}
+	return m.services().Services(ctx)
 }
 
 // forgetServices removes the services held by name once its last rollout
 // is deleted.
 func (m *Manager) forgetServices(ctx context.Context, name string) {
+	if m.services() == nil {
+		return
+	}
 	if _, err := m.cfg.Store.Latest(ctx, name); canary.ErrorCode(err) != canary.ENOTFOUND {
 		return
 	}
-	svcs, err := m.cfg.Store.Services(ctx)
+	svcs, err := m.services().Services(ctx)
 	if err != nil {
 		return
 	}
 	for _, svc := range svcs {
-		if svc.Holder == name && m.cfg.Store.DeleteService(ctx, svc.Address) == nil && m.cfg.FrontDoors != nil {
+		if svc.Holder == name && m.services().DeleteService(ctx, svc.Address) == nil && m.cfg.FrontDoors != nil {
 			m.cfg.FrontDoors.Close(svc.Address)
 		}
 	}

@@ -70,6 +70,8 @@ type Config struct {
 	// address) a listener that outlives their rollouts (frontdoor.go).
 	// Default: none, each rollout's providers own their proxy.
 	FrontDoors FrontDoors
+	// Services keeps the services. Default: Store, when it does.
+	Services ServiceStore
 }
 
 // Manager runs every active rollout. It implements api.API.
