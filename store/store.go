@@ -101,43 +101,11 @@ func OpenConfig(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.Path == "" {
 		return nil, canary.Errorf(canary.EINVALID, "state database path is empty")
 	}
-	if cfg.BusyTimeout <= 0 {
-		cfg.BusyTimeout = DefaultBusyTimeout
-	}
-	if cfg.Readers <= 0 {
-		cfg.Readers = DefaultReaders
-	}
-	if cfg.ClaimLease <= 0 {
-		cfg.ClaimLease = DefaultClaimLease
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
+	cfg = cfg.withDefaults()
 	op := "open " + cfg.Path
-	if !cfg.ReadOnly {
-		if err := os.MkdirAll(filepath.Dir(cfg.Path), 0o755); err != nil {
-			return nil, classify(op, err)
-		}
-		createPrivate(cfg.Path)
-	}
-	w, err := sql.Open("sqlite", dsn(cfg, true))
+	w, err := openWriter(ctx, cfg, op)
 	if err != nil {
-		return nil, classify(op, err)
-	}
-	w.SetMaxOpenConns(1)
-	w.SetMaxIdleConns(1)
-	w.SetConnMaxLifetime(0)
-	w.SetConnMaxIdleTime(0)
-	if err := check(ctx, w, cfg.Path, cmp.Or(cfg.Check, CheckQuick)); err != nil {
-		w.Close()
 		return nil, err
-	}
-	if err := migrate(ctx, w, migrations, cfg.ReadOnly); err != nil {
-		w.Close()
-		if why, ok := diskFault(err); ok && (why == "corrupt" || why == "not a database") {
-			return nil, corrupt(cfg.Path, "open", err.Error())
-		}
-		return nil, classify(op, err)
 	}
 	r, err := sql.Open("sqlite", dsn(cfg, false))
 	if err != nil {
@@ -168,6 +136,54 @@ func OpenConfig(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	s.b = newBatcher(w, committed)
 	return s, nil
+}
+
+// withDefaults fills cfg's documented defaults.
+func (cfg Config) withDefaults() Config {
+	if cfg.BusyTimeout <= 0 {
+		cfg.BusyTimeout = DefaultBusyTimeout
+	}
+	if cfg.Readers <= 0 {
+		cfg.Readers = DefaultReaders
+	}
+	if cfg.ClaimLease <= 0 {
+		cfg.ClaimLease = DefaultClaimLease
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return cfg
+}
+
+// openWriter opens the writing connection (creating the file 0600 unless
+// read-only), checks the database for corruption and migrates it.
+func openWriter(ctx context.Context, cfg Config, op string) (*sql.DB, error) {
+	if !cfg.ReadOnly {
+		if err := os.MkdirAll(filepath.Dir(cfg.Path), 0o755); err != nil {
+			return nil, classify(op, err)
+		}
+		createPrivate(cfg.Path)
+	}
+	w, err := sql.Open("sqlite", dsn(cfg, true))
+	if err != nil {
+		return nil, classify(op, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	if err := check(ctx, w, cfg.Path, cmp.Or(cfg.Check, CheckQuick)); err != nil {
+		w.Close()
+		return nil, err
+	}
+	if err := migrate(ctx, w, migrations, cfg.ReadOnly); err != nil {
+		w.Close()
+		if why, ok := diskFault(err); ok && (why == "corrupt" || why == "not a database") {
+			return nil, corrupt(cfg.Path, "open", err.Error())
+		}
+		return nil, classify(op, err)
+	}
+	return w, nil
 }
 
 // createPrivate creates the database file with mode 0600 when it does not
