@@ -161,15 +161,7 @@ func TestFailingReceiversAreRetriedThenRecorded(t *testing.T) {
 	}
 	down := "http://" + closedAddr(t) + "/hook"
 
-	yaml := fmt.Sprintf(`apiVersion: canary.dev/v1alpha1
-kind: Rollout
-metadata: {name: web, namespace: shop}
-spec:
-  version: v2
-  traffic: {proxy: {stable: "http://127.0.0.1:9001", canary: "http://127.0.0.1:9002"}}
-  steps: [{weight: 5, hold: 30m}, {weight: 100}]
-  rules: [{metric: errorRate, above: 5%%, action: rollback-immediate}]
-  notify:
+	yaml := fmt.Sprintf(planHead+`  notify:
     - {audience: healthy, webhook: {url: "%s"}}
     - {audience: slow, webhook: {url: "%s"}}
     - {audience: broken, webhook: {url: "%s"}}
@@ -356,15 +348,7 @@ func TestNoDuplicateAfterACrash(t *testing.T) {
 		}
 		return http.StatusOK, "ok"
 	}
-	yaml := fmt.Sprintf(`apiVersion: canary.dev/v1alpha1
-kind: Rollout
-metadata: {name: web, namespace: shop}
-spec:
-  version: v2
-  traffic: {proxy: {stable: "http://127.0.0.1:9001", canary: "http://127.0.0.1:9002"}}
-  steps: [{weight: 5, hold: 30m}, {weight: 100}]
-  rules: [{metric: errorRate, above: 5%%, action: rollback-immediate}]
-  notify: [{audience: ops, webhook: {url: "%s"}}]
+	yaml := fmt.Sprintf(planHead+`  notify: [{audience: ops, webhook: {url: "%s"}}]
 `, rcv.URL)
 	p := parsePlan(t, yaml)
 	st, path := testStore(t)

@@ -426,3 +426,15 @@ func finished(t *testing.T, st *store.Store, id int64) bool {
 }
 
 var _ Outbox = (*store.Store)(nil)
+
+// planHead is a plan of shop/web without its notify section: a format
+// (its % written %%) that tests end with their audiences.
+const planHead = `apiVersion: canary.dev/v1alpha1
+kind: Rollout
+metadata: {name: web, namespace: shop}
+spec:
+  version: v2
+  traffic: {proxy: {stable: "http://127.0.0.1:9001", canary: "http://127.0.0.1:9002"}}
+  steps: [{weight: 5, hold: 30m}, {weight: 100}]
+  rules: [{metric: errorRate, above: 5%%, action: rollback-immediate}]
+`

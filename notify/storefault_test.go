@@ -92,15 +92,7 @@ spec:
 // used to send it once more per restart, without bound.
 func TestAttemptsBoundedAcrossRestarts(t *testing.T) {
 	rcv := newReceiver(t)
-	p := parsePlan(t, fmt.Sprintf(`apiVersion: canary.dev/v1alpha1
-kind: Rollout
-metadata: {name: web, namespace: shop}
-spec:
-  version: v2
-  traffic: {proxy: {stable: "http://127.0.0.1:9001", canary: "http://127.0.0.1:9002"}}
-  steps: [{weight: 5, hold: 30m}, {weight: 100}]
-  rules: [{metric: errorRate, above: 5%%, action: rollback-immediate}]
-  notify: [{audience: eng, webhook: {url: %q}}]
+	p := parsePlan(t, fmt.Sprintf(planHead+`  notify: [{audience: eng, webhook: {url: %q}}]
 `, rcv.URL))
 	st, _ := testStore(t)
 	id := createRollout(t, st, p)
