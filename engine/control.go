@@ -120,6 +120,11 @@ func (m *machine) whyNot(cmd Command) string {
 // apply carries out an allowed command.
 func (m *machine) apply(cmd Command) {
 	reason := "by " + actor(cmd)
+	if cmd.Reason != "" {
+		// The person's reason goes with the outcome it causes ("paused by
+		// ops: waiting for the DB team"), and so into notifications.
+		reason += ": " + cmd.Reason
+	}
 	switch cmd.Kind {
 	case CmdPause:
 		if m.st.Phase == canary.PhasePending {

@@ -113,18 +113,32 @@ func (m *Manager) release() {
 }
 
 // replacePlan applies a changed spec to a running rollout: the runner is
-// stopped, the plan replaced, and the runner started again on the saved
-// state (with the old plan when the new one could not be saved).
+// stopped, the saved state re-keyed to the new plan's rules
+// (engine.ReplacePlan, which also records who changed what), state, event
+// and plan committed in one write, and the runner started again (with the
+// old plan when the change could not be saved).
 func (m *Manager) replacePlan(ctx context.Context, sr store.Rollout, old, p *canary.Plan, canon []byte, actor string) (api.ApplyResult, error) {
 	m.stop(sr.Name)
-	if err := m.cfg.Store.UpdatePlan(ctx, sr.ID, canon); err != nil {
+	cur, err := m.cfg.Store.Latest(ctx, sr.Name) // the runner may have saved since
+	if err == nil && cur.ID != sr.ID {
+		err = canary.Errorf(canary.ECONFLICT, "rollout %s changed while the plan was applied: apply again", sr.Name)
+	}
+	var out engine.Output
+	if err == nil {
+		out, err = engine.ReplacePlan(old, p, cur.State, actor, m.cfg.Clock.Now())
+	}
+	if err == nil {
+		d := &durable{m: m, id: sr.ID, plan: p}
+		err = d.save(ctx, out.State, out.Events, store.WithPlan(canon))
+	}
+	if err != nil {
 		m.start(sr.ID, sr.Name, old)
 		return api.ApplyResult{}, err
 	}
 	m.cfg.Logger.Info("plan replaced on a running rollout", "rollout", sr.Name, "actor", actor)
 	m.start(sr.ID, sr.Name, p)
-	sr.Plan = canon
-	r, err := m.view(ctx, sr)
+	cur.Plan, cur.State = canon, out.State
+	r, err := m.view(ctx, cur)
 	return api.ApplyResult{Rollout: r}, err
 }
 

@@ -310,8 +310,14 @@ type durable struct {
 
 // Save commits st and events.
 func (d *durable) Save(ctx context.Context, st canary.State, events []canary.Event) error {
+	return d.save(ctx, st, events)
+}
+
+// save commits st and events with the notifications they cause and any
+// extra options (the plan a forced apply replaces).
+func (d *durable) save(ctx context.Context, st canary.State, events []canary.Event, extra ...store.CommitOption) error {
 	start, at := time.Now(), d.m.cfg.Clock.Now() // a measurement; the time a failure is reported at
-	var opts []store.CommitOption
+	opts := extra
 	if d.m.cfg.Outbox != nil {
 		if items := d.m.cfg.Outbox(d.plan, d.id, events); len(items) > 0 {
 			opts = append(opts, store.WithOutbox(items...))

@@ -143,6 +143,16 @@ func TestApplyIsIdempotentAndRunsToTheEnd(t *testing.T) {
 	if err != nil || int64(len(evs)) != r.State.EventSeq {
 		t.Fatalf("%d events for seq %d: %v", len(evs), r.State.EventSeq, err)
 	}
+	// The forced change is in the audit trail: who changed which section.
+	forced := 0
+	for _, ev := range evs {
+		if ev.Type == canary.EvCommand && ev.Actor == "alice" && ev.Message == "plan replaced by alice: steps" {
+			forced++
+		}
+	}
+	if forced != 1 {
+		t.Errorf("%d events record the forced change, want 1", forced)
+	}
 	next, err := m.Apply(ctx, planYAML("web", "v3", "200ms"), false, "alice")
 	if err != nil || !next.Created || next.Rollout.Generation != 2 {
 		t.Fatalf("new version after the end: %+v, %v", next, err)

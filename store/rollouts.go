@@ -43,6 +43,7 @@ type CommitOption func(*commitOptions)
 type commitOptions struct {
 	expectSeq *int64
 	outbox    []canary.OutboxItem
+	plan      []byte
 }
 
 // ExpectSeq makes the write fail with code conflict, changing nothing,
@@ -57,6 +58,14 @@ func ExpectSeq(seq int64) CommitOption {
 // items' RolloutID is set to the rollout's.
 func WithOutbox(items ...canary.OutboxItem) CommitOption {
 	return func(o *commitOptions) { o.outbox = append(o.outbox, items...) }
+}
+
+// WithPlan replaces the rollout's stored plan in the same transaction as
+// the state and events (a changed spec applied to a running rollout: the
+// re-keyed state, the event that records the change and the plan it is
+// for are one write).
+func WithPlan(plan []byte) CommitOption {
+	return func(o *commitOptions) { o.plan = plan }
 }
 
 func options(opts []CommitOption) commitOptions {
@@ -197,6 +206,11 @@ func (s *Store) commitTx(ctx context.Context, w *wtx, c *commit) error {
 	}
 	if err := insertOutbox(ctx, w.Tx, c.id, c.o.outbox, c.now); err != nil {
 		return err
+	}
+	if c.o.plan != nil {
+		if err := updatePlanTx(ctx, w.Tx, c.id, c.o.plan, c.now); err != nil {
+			return err
+		}
 	}
 	if f := s.cfg.FailCommit; f != nil {
 		return f(c.id, c.events)

@@ -242,17 +242,34 @@ func TestRunInterruptAndResume(t *testing.T) {
 		t.Fatalf("interrupted run exit %d, want %d\n%s", code, ExitPaused, err1.String())
 	}
 	interrupt()
-	if !strings.Contains(err1.String(), "canary run --resume") {
-		t.Errorf("the interrupted run does not say how to continue: %s", err1.String())
+	// The hint is the exact command, --state included (not the default).
+	if want := "continue with: canary run --resume --state " + state + " " + file; !strings.Contains(err1.String(), want) {
+		t.Errorf("the interrupted run does not say %q: %s", want, err1.String())
 	}
 	var out0, err0 bytes.Buffer
 	if code := Main(ctx, []string{"run", "-o", "json", "--state", state, file}, &out0, &err0); code != ExitInvalid ||
-		!strings.Contains(err0.String(), "--resume") {
-		t.Fatalf("a second run over a paused rollout: exit %d %s; want a conflict that says --resume", code, err0.String())
+		!strings.Contains(err0.String(), "canary run --resume --state "+state) || !strings.Contains(err0.String(), "--abandon") {
+		t.Fatalf("a second run over a paused rollout: exit %d %s; want a conflict that says --resume and --abandon", code, err0.String())
+	}
+	// A changed spec is refused on --resume, saying what differs, unless
+	// --force; with it the change is recorded.
+	os.WriteFile(file, bytes.Replace(fmt.Appendf(nil, e2ePlan, listen, stable.URL(), can.URL(), stable.URL()),
+		[]byte("above: 300ms, window: 3s, for: 3s"), []byte("above: 300ms, window: 3s, for: 4s"), 1), 0o644)
+	var out3, err3 bytes.Buffer
+	if code := Main(ctx, []string{"run", "-o", "json", "--resume", "--state", state, file}, &out3, &err3); code != ExitInvalid ||
+		!strings.Contains(err3.String(), "differs from the saved one (rules: −latencyP95") || !strings.Contains(err3.String(), "--resume --force") {
+		t.Fatalf("resume with a changed spec: exit %d %s; want refused, naming the rules and --force", code, err3.String())
 	}
 	var out2, err2 bytes.Buffer
-	if code := Main(ctx, []string{"run", "-o", "json", "--resume", "--state", state, file}, &out2, &err2); code != ExitPromoted {
+	if code := Main(ctx, []string{"run", "-o", "json", "--resume", "--force", "--state", state, file}, &out2, &err2); code != ExitPromoted {
 		t.Fatalf("resumed run exit %d\n%s", code, err2.String())
+	}
+	replaced := false
+	for _, ev := range parseEventsFrom(t, out2.Bytes()) {
+		replaced = replaced || ev.Type == canary.EvCommand && strings.Contains(ev.Message, "plan replaced by canary run --resume --force: rules: −")
+	}
+	if !replaced {
+		t.Errorf("no event records the forced change:\n%s", out2.String())
 	}
 	evs := append(parseEvents(t, out1.Bytes()), parseEventsFrom(t, out2.Bytes())...)
 	started := map[int]int{}

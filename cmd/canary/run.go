@@ -25,7 +25,10 @@ type runFlags struct {
 	noColor bool
 	state   string
 	resume  bool
-	wire    wireOptions
+	// force (with --resume) continues the saved rollout with a changed
+	// spec; abandon discards the unfinished rollout (run_abandon.go).
+	force, abandon bool
+	wire           wireOptions
 	// serveAfter keeps the built-in proxy serving the final routing until
 	// SIGINT or SIGTERM (run_serve_after.go).
 	serveAfter bool
@@ -88,6 +91,8 @@ func (f *runFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.state, "state", defaultStatePath("run.db"), "the state database (every decision is saved before it is acted on)")
 	addKubeFlags(fs, &f.wire)
 	fs.BoolVar(&f.resume, "resume", false, "continue the paused or interrupted rollout of this plan from --state (a finished one: deliver its pending notifications)")
+	fs.BoolVar(&f.force, "force", false, "with --resume: continue with the plan's changed spec (same version), recorded as an event; without it a changed spec is refused")
+	fs.BoolVar(&f.abandon, "abandon", false, "discard this plan's unfinished rollout in --state: first move its traffic back to the stable (weight 0, flag off; nothing to move for the built-in proxy, which stopped with its run), then record it as failed (abandoned) so the next run starts afresh")
 	fs.BoolVar(&f.serveAfter, "serve-after", false, "keep the built-in proxy serving the final routing after the outcome until SIGINT/SIGTERM, then exit with the outcome's code")
 	fs.BoolVar(&f.noNotify, "no-notify", false, "print spec.notify's notifications instead of sending them (a dry run)")
 	fs.DurationVar(&f.notifyGrace, "notify-timeout", defaultNotifyGrace, "at exit, how long to wait for notifications still being delivered (0: do not wait)")
@@ -98,6 +103,12 @@ func (f *runFlags) register(fs *pflag.FlagSet) {
 func (f *runFlags) check() error {
 	if f.output != "" && f.output != "json" && f.output != "text" {
 		return usageError{fmt.Errorf("-o %q: use json or text", f.output)}
+	}
+	if f.abandon && (f.resume || f.serveAfter) {
+		return usageError{errors.New("--abandon discards the unfinished rollout: use it without --resume and --serve-after")}
+	}
+	if f.force && !f.resume {
+		return usageError{errors.New("--force applies a changed spec when resuming: use it with --resume")}
 	}
 	if f.notifyGrace < 0 || f.notifySend <= 0 || f.notifySend > 10*time.Minute {
 		return usageError{errors.New("--notify-timeout must be 0 or more and --notify-send-timeout between 1ms and 10m (e.g. 10s)")}
@@ -116,6 +127,9 @@ func runPlan(c *cobra.Command, f runFlags, path string) error {
 	}
 	if err := checkServeAfter(p, f.serveAfter); err != nil {
 		return err
+	}
+	if f.abandon {
+		return abandonRun(c.Context(), f, p, path, c.ErrOrStderr())
 	}
 	saved, err := openRunState(c.Context(), f, p, path)
 	if err != nil {
@@ -138,6 +152,9 @@ func runPlan(c *cobra.Command, f runFlags, path string) error {
 	var save runner.Store
 	if saved != nil {
 		save = saved
+		for _, ev := range saved.replaced {
+			out.event(ev)
+		}
 	}
 	var notifier canary.Notifier
 	var nt *runDelivery
@@ -166,7 +183,7 @@ func runPlan(c *cobra.Command, f runFlags, path string) error {
 // state file, a promotion) and what becomes of the proxy's clients.
 func finishRun(c *cobra.Command, f runFlags, path string, p *canary.Plan, pv *providers, saved bool, st canary.State, err error) error {
 	if saved && exitCode(err) == ExitPaused {
-		fmt.Fprintf(c.ErrOrStderr(), "canary: the state is saved in %s; continue with: canary run --resume %s\n", f.state, path)
+		fmt.Fprintf(c.ErrOrStderr(), "canary: the state is saved in %s; continue with: %s\n", f.state, runCommand(f, path, "--resume"))
 	}
 	if err == nil {
 		fmt.Fprintf(c.ErrOrStderr(), "canary: %s %s promoted\n", st.Name, st.Version)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/canary-dev/canary"
@@ -29,6 +30,9 @@ type runState struct {
 	// stored is the rollout as --resume found it (its plan as stored and
 	// when it was last saved); zero for a new rollout.
 	stored store.Rollout
+	// replaced are the events --resume --force recorded before the run,
+	// for the output to show first.
+	replaced []canary.Event
 }
 
 // openRunState opens --state and creates the rollout, or with --resume
@@ -84,12 +88,29 @@ func openLockedRunState(ctx context.Context, f runFlags, p *canary.Plan, file st
 		// A finished one too: its notifications may still be pending
 		// (resumeFinished).
 		rs.id, rs.state, rs.stored = latest.ID, latest.State, latest
+		if err := rs.replaceSpec(ctx, f, p, file); err != nil {
+			st.Close()
+			return nil, err
+		}
+		return rs, nil
+	case err == nil && latest.State.EventSeq == 0:
+		// Created by a run that failed before the rollout started (a port
+		// in use): nothing happened, so the new run takes the record over.
+		canon, err := json.Marshal(p)
+		if err == nil {
+			err = st.UpdatePlan(ctx, latest.ID, canon)
+		}
+		if err != nil {
+			st.Close()
+			return nil, err
+		}
+		rs.id = latest.ID
 		return rs, nil
 	case err == nil && !latest.State.Phase.Terminal():
 		st.Close()
 		return nil, canary.Errorf(canary.ECONFLICT,
-			"rollout %s is %s at weight %d%% in %s: continue it with `canary run --resume %s` (or use another --state)",
-			name, latest.State.Phase, latest.State.Weight, f.state, file)
+			"rollout %s is %s at weight %d%% in %s: continue it with `%s`, discard it with `%s` (or use another --state)",
+			name, latest.State.Phase, latest.State.Weight, f.state, runCommand(f, file, "--resume"), runCommand(f, file, "--abandon"))
 	}
 	canon, err := json.Marshal(p)
 	if err != nil {
@@ -103,6 +124,64 @@ func openLockedRunState(ctx context.Context, f runFlags, p *canary.Plan, file st
 	}
 	rs.id = r.ID
 	return rs, nil
+}
+
+// replaceSpec compares the plan given to --resume with the one the
+// rollout was saved with. A changed spec of an unfinished rollout is
+// refused, saying what differs, unless --force: then the saved state is
+// re-keyed to it and the change recorded (engine.ReplacePlan, as apply
+// --force does under canary serve), state, event and plan in one write.
+func (r *runState) replaceSpec(ctx context.Context, f runFlags, p *canary.Plan, file string) error {
+	if r.state.Phase.Terminal() {
+		return nil
+	}
+	stored, err := r.storedPlan()
+	if err != nil {
+		return err
+	}
+	changes := engine.SpecChanges(stored, p)
+	if len(changes) == 0 {
+		return nil
+	}
+	if stored.Spec.Version != p.Spec.Version || !f.force {
+		how := fmt.Sprintf("resume with the plan it was started with, or with `%s` to continue with this one", runCommand(f, file, "--resume --force"))
+		if stored.Spec.Version != p.Spec.Version {
+			how = fmt.Sprintf("it runs version %s and %s says %s: finish or discard it first (`%s`)",
+				stored.Spec.Version, file, p.Spec.Version, runCommand(f, file, "--abandon"))
+		}
+		return engine.ErrSpecChanged(r.stored.Name, changes, how)
+	}
+	canon, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	out, err := engine.ReplacePlan(stored, p, r.state, "canary run --resume --force", time.Now())
+	if err != nil {
+		return err
+	}
+	if err := r.save(ctx, out.State, out.Events, store.WithPlan(canon)); err != nil {
+		return err
+	}
+	r.state, r.stored.Plan, r.replaced = out.State, canon, out.Events
+	return nil
+}
+
+// runCommand is the canary run command line for file with extra flags,
+// naming --state when it is not the default, so that it can be pasted.
+func runCommand(f runFlags, file, extra string) string {
+	s := "canary run " + extra
+	if f.state != defaultStatePath("run.db") {
+		s += " --state " + shellQuote(f.state)
+	}
+	return s + " " + shellQuote(file)
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:@%+,") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // finished reports whether --resume found a rollout that had already
@@ -163,10 +242,16 @@ func (r *runState) resume(ctx context.Context, p *canary.Plan) (canary.State, er
 // one transaction. The first save of a new rollout replaces the empty
 // snapshot Create stored.
 func (r *runState) Save(ctx context.Context, st canary.State, events []canary.Event) error {
+	return r.save(ctx, st, events)
+}
+
+// save is Save with extra commit options (the plan --resume --force
+// replaces).
+func (r *runState) save(ctx context.Context, st canary.State, events []canary.Event, extra ...store.CommitOption) error {
 	if r == nil {
 		return nil
 	}
-	var opts []store.CommitOption
+	opts := extra
 	if r.plan != nil {
 		if items := notify.OutboxItemsIn(r.st.UUID(), r.plan, r.id, events); len(items) > 0 {
 			opts = append(opts, store.WithOutbox(items...))
