@@ -9,7 +9,7 @@ import (
 
 	"github.com/canary-dev/canary"
 	"github.com/canary-dev/canary/engine"
-	"github.com/canary-dev/canary/flags"
+	provs "github.com/canary-dev/canary/providers"
 )
 
 // abandonTimeout bounds moving the traffic back before a rollout is
@@ -70,13 +70,13 @@ func restoreStable(ctx context.Context, f runFlags, p *canary.Plan) (string, err
 		if err != nil {
 			return "", err
 		}
-		defer pv.close()
-		if err := pv.router.SetWeight(ctx, 0); err != nil {
+		defer pv.Close()
+		if err := pv.Router.SetWeight(ctx, 0); err != nil {
 			return "", fmt.Errorf("set the canary's weight to 0: %w", err)
 		}
 		what := "traffic moved back to the stable (weight 0"
 		if ff != nil {
-			if err := pv.flags.SetFlag(ctx, ff.Name, false, 0); err != nil {
+			if err := pv.Flags.SetFlag(ctx, ff.Name, false, 0); err != nil {
 				return "", fmt.Errorf("turn feature flag %s off: %w", ff.Name, err)
 			}
 			what += ", flag " + ff.Name + " off"
@@ -88,8 +88,7 @@ func restoreStable(ctx context.Context, f runFlags, p *canary.Plan) (string, err
 		// The builtin flag store lived in the run's memory too.
 		return what, nil
 	}
-	setter, err := flags.NewSetter(ff, f.wire.policy.flagSetter(flags.SetterConfig{
-		Rollout: p.Metadata.Namespace + "/" + p.Metadata.Name, Store: &flags.Memory{}}))
+	setter, err := provs.Flags(ctx, p, f.wire.env())
 	if err != nil {
 		return "", err
 	}
