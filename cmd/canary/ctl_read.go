@@ -29,6 +29,8 @@ func (x *ctl) getCmd() *cobra.Command {
 		Short: "List rollouts, or show one",
 		Long: `Get lists the rollouts of canary serve (--phase keeps one phase) or shows
 one: name, generation, version, phase, step, canary weight and age.
+canary get services lists canary serve's front doors instead: address,
+holder, upstreams, split, live rollout, requests/s and error rate per track.
 -o json or -o yaml prints the API's objects. With --kube (or --kubeconfig
 or --context) it reads Rollout resources from the Kubernetes API server
 instead (in -n's namespace, or all).`,
@@ -42,6 +44,9 @@ instead (in -n's namespace, or all).`,
 	c.RunE = func(c *cobra.Command, args []string) error {
 		if err := checkOutput(output, "json", "yaml"); err != nil {
 			return err
+		}
+		if len(args) == 1 && args[0] == "services" {
+			return x.getServices(c, f, output)
 		}
 		cl, err := x.rollouts(f)
 		if err != nil {

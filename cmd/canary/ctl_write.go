@@ -193,14 +193,21 @@ func where(r api.Rollout) string {
 
 func (x *ctl) deleteCmd() *cobra.Command {
 	c := &cobra.Command{
-		Use:   "delete NAME",
-		Short: "Delete a finished rollout and its events",
-		Long:  "Delete removes a finished (succeeded, rolled back or failed) rollout. An active rollout is refused: abort it first.",
-		Args:  cobra.ExactArgs(1),
+		Use:   "delete NAME | delete service ADDRESS",
+		Short: "Delete a finished rollout and its events, or a service's front door",
+		Long: "Delete removes a finished (succeeded, rolled back or failed) rollout. An active rollout is refused: abort it first.\n" +
+			"delete service ADDRESS closes and removes canary serve's front door on ADDRESS (refused while its rollout is active).",
+		Args: cobra.RangeArgs(1, 2),
 	}
 	f := x.connection(c)
 	c.ValidArgsFunction = x.completeNames(f)
 	c.RunE = func(c *cobra.Command, args []string) error {
+		if len(args) == 2 {
+			if args[0] != "service" {
+				return usageError{fmt.Errorf("delete takes a rollout NAME, or service ADDRESS")}
+			}
+			return x.deleteService(c, f, args[1])
+		}
 		cl, err := x.client(f)
 		if err != nil {
 			return err

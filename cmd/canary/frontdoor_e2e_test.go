@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -292,6 +293,18 @@ func TestFrontDoorBlueGreen(t *testing.T) {
 	code, b := r.call("GET", "/api/v1/services", nil)
 	if code != http.StatusOK || !strings.Contains(string(b), blue) {
 		t.Errorf("services: %d %s, want the stable slot %s as the live upstream", code, b, blue)
+	}
+	load.halt()
+	load.stop = make(chan struct{})
+	out, err := exec.Command(r.bin, "get", "services", "--server", "http://"+r.api).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), listen) || !strings.Contains(string(out), "100/0") {
+		t.Errorf("canary get services: %v\n%s\nwant %s at 100/0", err, out, listen)
+	}
+	if out, err := exec.Command(r.bin, "delete", "service", listen, "--server", "http://"+r.api).CombinedOutput(); err != nil {
+		t.Fatalf("canary delete service: %v\n%s", err, out)
+	}
+	if _, err := http.Get("http://" + listen + "/"); err == nil {
+		t.Error("the front door still answers after canary delete service")
 	}
 	r.stop()
 }
