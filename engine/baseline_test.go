@@ -15,15 +15,24 @@ import (
 // in plan YAML flow style and defaulted as Parse would.
 func withRules(t *testing.T, rules ...string) *canary.Plan {
 	t.Helper()
+	return planOf(t, "recoveryos-elite", "v1.0.0-elite",
+		"[{weight: 5, hold: 30m}, {weight: 10, hold: 30m}, {weight: 25, hold: 30m}, {weight: 50, hold: 30m}, {weight: 100}]",
+		"{interval: 30s, minRequests: 100}\n  slo: {objective: 99.9%}", rules...)
+}
+
+// planOf parses a plan on the built-in proxy with the given name,
+// version, steps and analysis (flow style; more spec lines may follow it)
+// and rules, defaulted as Parse does.
+func planOf(t *testing.T, name, version, steps, analysis string, rules ...string) *canary.Plan {
+	t.Helper()
 	src := `apiVersion: canary.dev/v1alpha1
 kind: Rollout
-metadata: {name: recoveryos-elite}
+metadata: {name: ` + name + `}
 spec:
-  version: v1.0.0-elite
+  version: ` + version + `
   traffic: {proxy: {stable: "http://127.0.0.1:9001", canary: "http://127.0.0.1:9002"}}
-  steps: [{weight: 5, hold: 30m}, {weight: 10, hold: 30m}, {weight: 25, hold: 30m}, {weight: 50, hold: 30m}, {weight: 100}]
-  analysis: {interval: 30s, minRequests: 100}
-  slo: {objective: 99.9%}
+  steps: ` + steps + `
+  analysis: ` + analysis + `
   rules:
 `
 	for _, r := range rules {

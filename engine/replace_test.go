@@ -7,29 +7,11 @@ import (
 
 	"github.com/canary-dev/canary"
 	"github.com/canary-dev/canary/engine"
-	"github.com/canary-dev/canary/plan"
 )
 
 func replacePlanFixture(t *testing.T, version, steps string, rules ...string) *canary.Plan {
 	t.Helper()
-	src := `apiVersion: canary.dev/v1alpha1
-kind: Rollout
-metadata: {name: web}
-spec:
-  version: ` + version + `
-  traffic: {proxy: {stable: "http://127.0.0.1:1", canary: "http://127.0.0.1:2"}}
-  steps: ` + steps + `
-  analysis: {interval: 1s}
-  rules:
-`
-	for _, r := range rules {
-		src += "    - " + r + "\n"
-	}
-	p, err := plan.Parse("plan.yaml", []byte(src))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return planOf(t, "web", version, steps, "{interval: 1s}", rules...)
 }
 
 // TestReplacePlanRekeysRules: a forced change keeps the memory of the rules

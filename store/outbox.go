@@ -248,32 +248,22 @@ func (s *Store) Attempts(ctx context.Context, key string) ([]canary.OutboxAttemp
 // Outbox returns rollout id's notifications in the order they were
 // enqueued, with their delivery status.
 func (s *Store) Outbox(ctx context.Context, rolloutID int64) ([]canary.OutboxItem, error) {
-	var out []canary.OutboxItem
-	err := s.read(ctx, "read notifications", func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT `+outboxCols+` FROM outbox WHERE rollout_id = ? ORDER BY id`, rolloutID)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			it, err := scanItem(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, it)
-		}
-		return rows.Err()
-	})
-	return out, err
+	return s.queryItems(ctx, "read notifications", `SELECT `+outboxCols+` FROM outbox WHERE rollout_id = ? ORDER BY id`, rolloutID)
 }
 
 // Unfinished returns every item not yet delivered or given up (pending or
 // claimed), of any rollout, in the order they were enqueued.
 func (s *Store) Unfinished(ctx context.Context) ([]canary.OutboxItem, error) {
+	return s.queryItems(ctx, "read unfinished notifications",
+		`SELECT `+outboxCols+` FROM outbox WHERE status IN (?, ?) ORDER BY id`,
+		string(canary.OutboxPending), string(canary.OutboxClaimed))
+}
+
+// queryItems reads the outbox items a query selects (by outboxCols).
+func (s *Store) queryItems(ctx context.Context, what, query string, args ...any) ([]canary.OutboxItem, error) {
 	var out []canary.OutboxItem
-	err := s.read(ctx, "read unfinished notifications", func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT `+outboxCols+` FROM outbox WHERE status IN (?, ?) ORDER BY id`,
-			string(canary.OutboxPending), string(canary.OutboxClaimed))
+	err := s.read(ctx, what, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, query, args...)
 		if err != nil {
 			return err
 		}
