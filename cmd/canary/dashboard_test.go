@@ -133,6 +133,17 @@ func TestDashboard(t *testing.T) {
 		if !strings.Contains(health, "firing: errorRate") {
 			t.Errorf("faulty's health %q, want its firing rule", health)
 		}
+		// The front doors under the list (issue 19): one per proxy
+		// address, the live one at its current split with its traffic.
+		waitJS(t, viewer, `document.querySelectorAll('#services tbody tr').length === 3 && !document.querySelector('#services').hidden`, 10*time.Second)
+		door := `document.querySelector('#services tr[data-address="` + abortMe.listen + `"]')`
+		if got := jsValue[string](t, viewer, door+`?.dataset.holder + ' ' + `+door+`?.dataset.weight`); got != "default/abort-me 10" {
+			t.Errorf("abort-me's front door: holder and weight %q, want default/abort-me 10", got)
+		}
+		if live := jsValue[string](t, viewer, door+`.querySelector('.live').textContent`); !strings.Contains(live, "default/abort-me") || !strings.Contains(live, "Progressing") {
+			t.Errorf("abort-me's front door names live rollout %q", live)
+		}
+		waitJS(t, viewer, door+`.querySelector('.traffic.canary').textContent.match(/^[1-9][0-9.]* req\/s/) !== null`, 10*time.Second)
 		screenshot(t, viewer, shots, "list.png")
 		// The filter, as a keyboard user picks it.
 		do(t, viewer, chromedp.Focus(chromedp.ID("phase")), chromedp.SetValue(chromedp.ID("phase"), "RolledBack"),

@@ -6,6 +6,7 @@
 import * as api from './api.js';
 import { el, replace, badge, dur, time, phases, terminal, weightBar } from './format.js';
 import { health, stateIcon } from './rules.js';
+import { servicesSection } from './services.js';
 
 const refreshMS = 3000;
 
@@ -22,11 +23,12 @@ export async function listPage(ctx) {
     el('thead', null, el('tr', null, ['Rollout', 'Version', 'Phase', 'Step', 'Weight', 'In step', 'Health'].map((h) => el('th', { scope: 'col' }, h)))),
     body);
   const error = el('p', { class: 'error', role: 'alert', hidden: true });
+  const services = servicesSection(ctx);
   replace(ctx.main,
     el('div', { class: 'page-head' },
       el('h1', null, 'Rollouts'),
       el('div', { class: 'filter' }, el('label', { for: 'phase' }, 'Phase'), select)),
-    error, count, el('div', { class: 'table-scroll' }, table));
+    error, count, el('div', { class: 'table-scroll' }, table), services.section);
 
   let items = [];
   const draw = () => {
@@ -56,9 +58,12 @@ export async function listPage(ctx) {
     history.replaceState(null, '', u);
     load();
   });
-  await load();
+  await Promise.all([load(), services.load()]);
   setInterval(() => {
-    if (!document.hidden) load();
+    if (!document.hidden) {
+      load();
+      services.load();
+    }
   }, refreshMS);
   setInterval(() => {
     if (!document.hidden) draw();
