@@ -20,6 +20,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -368,9 +369,14 @@ func TestCommandAnnotation(t *testing.T) {
 
 	annotate := func(cmd string) {
 		t.Helper()
-		u, _ := f.get(t, "recoveryos-gateway")
-		u.SetAnnotations(map[string]string{operator.AnnotationCommand: cmd})
-		if err := f.env.Client.Update(t.Context(), u); err != nil {
+		// The operator updates the object too (status, a removed
+		// annotation): read it again when the write loses that race.
+		err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			u, _ := f.get(t, "recoveryos-gateway")
+			u.SetAnnotations(map[string]string{operator.AnnotationCommand: cmd})
+			return f.env.Client.Update(t.Context(), u)
+		})
+		if err != nil {
 			t.Fatal(err)
 		}
 	}
