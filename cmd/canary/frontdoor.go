@@ -197,6 +197,15 @@ func (d *doorRouter) Promote(ctx context.Context) error {
 // canary's process.
 func (d *doorRouter) RemoveCanary(context.Context) error { return nil }
 
+// stableSlotPromotion is the built-in proxy under canary run for a plan
+// with promote hooks: promotion moves all traffic back to the stable slot,
+// where the hooks deployed the new version, instead of making the
+// canary's upstream the stable one.
+type stableSlotPromotion struct{ canary.TrafficRouter }
+
+// Promote sends 100% of traffic to the stable slot.
+func (r stableSlotPromotion) Promote(ctx context.Context) error { return r.SetWeight(ctx, 0) }
+
 // hasPromoteHooks reports whether p has hooks at the promote point.
 func hasPromoteHooks(p *canary.Plan) bool {
 	for _, h := range p.Spec.Hooks {

@@ -143,6 +143,11 @@ func runPlan(c *cobra.Command, f runFlags, path string) error {
 	if err != nil {
 		return err
 	}
+	if p.Spec.Traffic.Proxy != nil && hasPromoteHooks(p) {
+		// The promote hooks deploy the new version into the stable slot:
+		// promotion sends all traffic back there (as a front door does).
+		pv.Router = stableSlotPromotion{pv.Router}
+	}
 	defer pv.Close()
 	if pv.ProxyAddr != "" {
 		fmt.Fprintf(c.ErrOrStderr(), "canary: proxy listening on http://%s (stable %s, canary %s)\n",

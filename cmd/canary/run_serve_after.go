@@ -24,6 +24,8 @@ func frontDoorNote(p *canary.Plan, pv *providers, st canary.State, err error, se
 	code := exitCode(err)
 	var now string
 	switch {
+	case err == nil && hasPromoteHooks(p):
+		now = fmt.Sprintf("it sends 100%% of traffic to the stable slot at %s, where the promote hooks deployed the new version", px.Stable)
 	case err == nil:
 		now = fmt.Sprintf("it sends 100%% of traffic to the promoted version at %s", px.Canary)
 	case code == ExitRolledBack || code == ExitPreChecks:
@@ -37,7 +39,7 @@ func frontDoorNote(p *canary.Plan, pv *providers, st canary.State, err error, se
 		return fmt.Sprintf("canary: the proxy on http://%s keeps serving: %s; it stops when this process does (Ctrl-C or SIGTERM).", pv.ProxyAddr, now)
 	}
 	promoted := ""
-	if err == nil {
+	if err == nil && !hasPromoteHooks(p) {
 		promoted = fmt.Sprintf(" Point clients at %s (or deploy the new version into the stable slot) before they lose the proxy.", px.Canary)
 	}
 	return fmt.Sprintf("canary: the proxy on http://%s stopped with this process (%s): its clients now get connection refused. "+

@@ -62,16 +62,21 @@ func TestRunServeAfter(t *testing.T) {
 		canary   string
 		wantCode int
 		wantBody string
+		hooks    string // spec lines appended to the plan
 	}{
-		{"promoted", namedBackend(t, "green", 200), ExitPromoted, "green"},
-		{"rolled back", namedBackend(t, "bad", 500), ExitRolledBack, "stable"},
+		{"promoted", namedBackend(t, "green", 200), ExitPromoted, "green", ""},
+		{"rolled back", namedBackend(t, "bad", 500), ExitRolledBack, "stable", ""},
+		// A promote hook deploys the new version into the stable slot:
+		// traffic goes back there, not to the canary's upstream.
+		{"promoted into the stable slot", namedBackend(t, "green", 200), ExitPromoted, "stable",
+			"  hooks: [{name: deploy, at: promote, http: {url: \"" + namedBackend(t, "deployed", 200) + "\", method: POST}}]\n"},
 	}
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 19))
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			listen := lowAddr(t, rng)
 			file := filepath.Join(t.TempDir(), "plan.yaml")
-			if err := os.WriteFile(file, fmt.Appendf(nil, serveAfterPlan, listen, stable, tt.canary), 0o600); err != nil {
+			if err := os.WriteFile(file, append(fmt.Appendf(nil, serveAfterPlan, listen, stable, tt.canary), tt.hooks...), 0o600); err != nil {
 				t.Fatal(err)
 			}
 			cmd := exec.Command(bin, "run", "--serve-after", "-o", "json", "--state", filepath.Join(t.TempDir(), "run.db"), file)
