@@ -146,13 +146,17 @@ func unsupportedMedia(ct, want string) error {
 		msg: "Content-Type " + truncate(ct, 64) + " is not accepted here (send " + want + ")"}
 }
 
-// logLevel is how loudly a request that ended with status is logged.
-func logLevel(status int) slog.Level {
+// logLevel is how loudly a request that ended with status is logged:
+// reads that went well at debug (the dashboard polls every few seconds),
+// changes at info, refused ones at warn, failures at error.
+func logLevel(method string, status int) slog.Level {
 	switch {
 	case status >= 500:
 		return slog.LevelError
 	case status == http.StatusUnauthorized || status == http.StatusForbidden || status == http.StatusTooManyRequests:
 		return slog.LevelWarn
+	case method == http.MethodGet || method == http.MethodHead || method == http.MethodOptions:
+		return slog.LevelDebug
 	}
 	return slog.LevelInfo
 }

@@ -267,7 +267,7 @@ func (s *server) observe(r *http.Request, rec *recorder, info *reqInfo, d time.D
 	code := itoa(int64(rec.status))
 	s.metrics.requests.WithLabelValues(info.route, code).Inc()
 	s.metrics.latency.WithLabelValues(info.route, code).Observe(d.Seconds())
-	s.log.Log(r.Context(), logLevel(rec.status), "request",
+	s.log.Log(r.Context(), logLevel(r.Method, rec.status), "request",
 		"method", truncate(r.Method, 16), "route", info.route, "path", truncate(r.URL.EscapedPath(), 128),
 		"status", rec.status, "duration", d, "actor", info.actor)
 }

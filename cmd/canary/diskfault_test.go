@@ -126,6 +126,23 @@ func (r *diskRig) proxyWeight(name string) int {
 	return -1
 }
 
+// liveUpstream is the stable (live) upstream of the front door that
+// rollout name holds, from GET /api/v1/services ("" when not found).
+func (r *diskRig) liveUpstream(name string) string {
+	var page struct {
+		Items []ServiceView `json:"items"`
+	}
+	if !r.srv.getJSON("/api/v1/services", &page) {
+		return ""
+	}
+	for _, s := range page.Items {
+		if s.Holder == name {
+			return s.Stable
+		}
+	}
+	return ""
+}
+
 // events returns all of a rollout's events.
 func (r *diskRig) events(name string) []canary.Event {
 	var page struct {
@@ -245,8 +262,13 @@ func (r *diskRig) finish(names []string, ref string) {
 		if got := skeleton(evs); !slices.Equal(got, want) {
 			t.Errorf("%s decisions across the outage:\n  %v\nwant (uninterrupted %s):\n  %v", n, got, ref, want)
 		}
-		if w := r.proxyWeight(n); w != 100 && w != -1 {
-			t.Errorf("%s: proxy at %d%% after promotion", n, w)
+		// The front door outlives the rollout: after the promotion the
+		// canary's upstream is its live (stable) one, at weight 0.
+		if w := r.proxyWeight(n); w != 0 {
+			t.Errorf("%s: proxy at %d%% after promotion, want 0 (all on the promoted upstream)", n, w)
+		}
+		if live := r.liveUpstream(n); live != r.canary {
+			t.Errorf("%s: front door's live upstream %q after promotion, want the promoted %q", n, live, r.canary)
 		}
 	}
 }

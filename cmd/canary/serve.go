@@ -40,6 +40,7 @@ type serveFlags struct {
 	policy      policyFlags      // policy.go
 	apiSec      apiSecurityFlags // serve_security.go
 	checkDB     string           // serve_corrupt.go
+	logLevel    string
 	wire        wireOptions
 }
 
@@ -128,6 +129,7 @@ use).`,
 		RunE: func(c *cobra.Command, _ []string) error { return serve(c.Context(), f, c.ErrOrStderr()) },
 	}
 	c.Flags().StringVar(&f.listen, "listen", f.listen, "address of the API (loopback unless you say otherwise)")
+	c.Flags().StringVar(&f.logLevel, "log-level", "info", "debug (adds every API request that read without trouble, e.g. the dashboard's polling), info, warn or error")
 	c.Flags().StringVar(&f.state, "state", f.state, "the state database")
 	c.Flags().StringVar(&f.tokensFile, "tokens-file", "", "file of name:role:secret lines (or CANARY_TOKENS)")
 	c.Flags().BoolVar(&f.insecure, "insecure", false, "serve without tokens (refused unless --listen is a loopback address; single-user machines only)")
@@ -179,7 +181,11 @@ func loadTokens(file string) (*web.Tokens, error) {
 }
 
 func serve(ctx context.Context, f serveFlags, logw interface{ Write([]byte) (int, error) }) error {
-	log := slog.New(redactLogs(slog.NewTextHandler(logw, nil)))
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
+		return usageError{fmt.Errorf("--log-level %q: use debug, info, warn or error", f.logLevel)}
+	}
+	log := slog.New(redactLogs(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: level})))
 	tokens, check, err := f.prepare(log)
 	if err != nil {
 		return err
@@ -289,7 +295,10 @@ func listenAndServe(ctx context.Context, f serveFlags, h http.Handler, log *slog
 		ln = tls.NewListener(ln, srv.TLSConfig)
 		scheme = "https"
 	}
-	log.Info("canary serve listening", "url", fmt.Sprintf("%s://%s", scheme, ln.Addr()), "state", f.state)
+	url := fmt.Sprintf("%s://%s", scheme, ln.Addr())
+	log.Info("canary serve listening", "url", url, "state", f.state)
+	log.Info("dashboard at "+url+"/: sign in with a token's secret (the third field of a line of the tokens file; canary token create makes one)",
+		"dashboard", url+"/")
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
