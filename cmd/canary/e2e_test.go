@@ -198,6 +198,9 @@ func TestValidateExitCodesAndErrors(t *testing.T) {
 		{[]string{"run", missing}, ExitInvalid, missing + ": cannot read the file"},
 		{[]string{"query", missing}, ExitInvalid, missing + ": cannot read the file"},
 		{[]string{"apply", "-f", missing, "--server", "http://127.0.0.1:1"}, ExitInvalid, missing + ": cannot read the file"},
+		// --expected-rps fails a plan that cannot decide at that traffic.
+		{[]string{"validate", "--expected-rps", "100000", "../../examples/recoveryos.yaml"}, 0, "ok"},
+		{[]string{"validate", "--expected-rps", "1", "../../examples/recoveryos.yaml"}, ExitInvalid, "rules cannot decide at 1 requests/s"},
 		// The CLI caps a plan at serve's size, with one error.
 		{[]string{"validate", huge}, ExitInvalid, huge + ": the file is larger than 1048576 bytes"},
 	}

@@ -17,10 +17,15 @@ func newValidateCmd() *cobra.Command {
 steps and rules are errors) and prints every error at once as
 file:line:col: field.path: what is wrong (how to fix). Exit code 2 when any
 plan is invalid. A valid plan may get warnings (exit code 0), e.g. a bare
-on: key, which kubectl (YAML 1.1) reads as true.`,
+on: key, which kubectl (YAML 1.1) reads as true.
+
+With --expected-rps, validate also says per rule whether the steps'
+weights and holds gather enough requests to decide at that traffic, and
+exits 2 when a rule CANNOT DECIDE at some step (a plan that would pause
+for lack of evidence), so a pipeline can stop it.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			bad := 0
+			bad, undecided := 0, 0
 			for _, f := range args {
 				p, err := plan.Load(f)
 				if err != nil {
@@ -36,11 +41,16 @@ on: key, which kubectl (YAML 1.1) reads as true.`,
 					}
 				}
 				if *rps > 0 {
-					writeSampleSize(c.OutOrStdout(), p, *rps)
+					undecided += writeSampleSize(c.OutOrStdout(), p, *rps)
 				}
 			}
 			if bad > 0 {
 				return &outcomeError{code: ExitInvalid, msg: fmt.Sprintf("%d of %d plans are invalid", bad, len(args))}
+			}
+			if undecided > 0 {
+				return &outcomeError{code: ExitInvalid, msg: fmt.Sprintf(
+					"%d rules cannot decide at %s requests/s (CANNOT DECIDE above): lengthen the holds or windows, raise the weights, or expect more traffic",
+					undecided, num(*rps))}
 			}
 			return nil
 		},
