@@ -72,7 +72,7 @@ type scenario struct {
 
 var (
 	fast = sample.LatencyDist{Median: 40 * time.Millisecond, P95: 120 * time.Millisecond}
-	slow = sample.LatencyDist{Median: 380 * time.Millisecond, P95: 700 * time.Millisecond}
+	slow = sample.LatencyDist{Median: 450 * time.Millisecond, P95: 800 * time.Millisecond}
 )
 
 func demoScenarios() []scenario {
@@ -88,8 +88,8 @@ func demoScenarios() []scenario {
 			atStep: 2, errRate: 0.2, latency: fast,
 			wantPhase: canary.PhaseRolledBack, wantKind: canary.ActionRollbackImmediate,
 			faultLabel: "canary 5xx rate jumps to 20%"},
-		{name: "latency", title: "a slow release: P95 ~700ms",
-			story:     "The canary answers with a P95 near 700ms (SLO 600ms): a gradual rollback with a drain.",
+		{name: "latency", title: "a slow release: P95 ~800ms",
+			story:     "The canary answers with a P95 near 800ms (SLO 600ms): a gradual rollback with a drain.",
 			canary:    sample.Config{Latency: slow, ErrorRate: 0.0002},
 			atStep:    -1,
 			wantPhase: canary.PhaseRolledBack, wantKind: canary.ActionRollbackGradual},
