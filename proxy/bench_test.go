@@ -169,18 +169,26 @@ const rawResponse = "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\
 // allocations are the proxy's, not the backend's.
 func rawBackend(b *testing.B) string {
 	b.Helper()
+	return serveConns(b, serveRaw)
+}
+
+// serveConns accepts connections on a loopback port until the test ends,
+// serving each with serve in a goroutine of its own, and returns the
+// port's http URL.
+func serveConns(tb testing.TB, serve func(net.Conn)) string {
+	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
-	b.Cleanup(func() { ln.Close() })
+	tb.Cleanup(func() { ln.Close() })
 	go func() {
 		for {
 			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			go serveRaw(c)
+			go serve(c)
 		}
 	}()
 	return "http://" + ln.Addr().String()

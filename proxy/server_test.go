@@ -109,34 +109,20 @@ func TestUpstreamResetMidResponse(t *testing.T) {
 // calling answer, then closing the connection.
 func rawUpstream(t *testing.T, answer func(*net.TCPConn)) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
+	return serveConns(t, func(c net.Conn) {
+		defer c.Close()
+		br := bufio.NewReader(c)
 		for {
-			c, err := ln.Accept()
+			line, err := br.ReadSlice('\n')
 			if err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					line, err := br.ReadSlice('\n')
-					if err != nil {
-						return
-					}
-					if len(line) <= 2 {
-						break
-					}
-				}
-				answer(c.(*net.TCPConn))
-			}()
+			if len(line) <= 2 {
+				break
+			}
 		}
-	}()
-	return "http://" + ln.Addr().String()
+		answer(c.(*net.TCPConn))
+	})
 }
 
 // TestSlowHeaderClosed: clients sending their header at 1 byte/s are
