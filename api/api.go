@@ -64,7 +64,7 @@ type API interface {
 	Events(ctx context.Context, name string, after int64, limit int) ([]canary.Event, error)
 	// Subscribe signals (coalesced) whenever the rollout has new events;
 	// call cancel when done.
-	Subscribe(name string) (ch <-chan struct{}, cancel func())
+	Subscribe(ctx context.Context, name string) (ch <-chan struct{}, cancel func())
 	// Control applies a manual command; a command that does not apply in
 	// the current phase is a conflict. cmd.Actor names the token.
 	Control(ctx context.Context, name string, cmd engine.Command) (Rollout, error)

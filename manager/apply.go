@@ -236,8 +236,8 @@ func (m *Manager) Events(ctx context.Context, name string, after int64, limit in
 }
 
 // Subscribe signals new events of name's latest generation.
-func (m *Manager) Subscribe(name string) (<-chan struct{}, func()) {
-	sr, err := m.cfg.Store.Latest(context.Background(), name)
+func (m *Manager) Subscribe(ctx context.Context, name string) (<-chan struct{}, func()) {
+	sr, err := m.cfg.Store.Latest(ctx, name)
 	if err != nil {
 		ch := make(chan struct{})
 		return ch, func() {}

@@ -57,7 +57,7 @@ func (s *server) stream(w http.ResponseWriter, r *http.Request, actor string) er
 	}
 	s.metrics.streams.Inc()
 	defer s.metrics.streams.Dec()
-	ch, cancel := s.api.Subscribe(name)
+	ch, cancel := s.api.Subscribe(r.Context(), name)
 	defer cancel()
 
 	rc := http.NewResponseController(w)

@@ -212,7 +212,7 @@ func (a *API) Events(ctx context.Context, name string, after int64, limit int) (
 
 // Subscribe implements api.API: the channel has room for one signal,
 // so signals coalesce.
-func (a *API) Subscribe(name string) (<-chan struct{}, func()) {
+func (a *API) Subscribe(_ context.Context, name string) (<-chan struct{}, func()) {
 	s := &sub{ch: make(chan struct{}, 1)}
 	a.mu.Lock()
 	if a.subs[name] == nil {
