@@ -30,6 +30,12 @@ func routeOf(r *http.Request) string {
 	return r.Pattern
 }
 
+// requestLine is the request's method and path as the client sent them
+// (not the route template), cut to a readable length.
+func requestLine(r *http.Request) string {
+	return truncate(r.Method, 16) + " " + truncate(r.URL.EscapedPath(), 200)
+}
+
 // authenticate returns the name of the request's token when its role
 // allows need ("": anyone, no token needed); with the forbidden error, the
 // name of the token whose role is too low. The token is read from
@@ -58,7 +64,7 @@ func (s *server) authenticate(r *http.Request, need Role) (string, error) {
 			`Bearer realm="canary", error="invalid_token"`)
 	}
 	if !role.allows(need) {
-		return name, forbidden("token " + name + " has role " + string(role) + "; " + routeOf(r) +
+		return name, forbidden("token " + name + " has role " + string(role) + "; " + requestLine(r) +
 			" needs role " + string(need))
 	}
 	noteRole(r, role)

@@ -53,6 +53,10 @@ func TestAuth(t *testing.T) {
 		if msg := errorOf(t, r).Message; !strings.Contains(msg, "token ci has role viewer") || !strings.Contains(msg, "needs role operator") {
 			t.Errorf("%s: 403 message %q does not name the role needed", route, msg)
 		}
+		// The request as sent, not the route template ({namespace}/{name}).
+		if msg := errorOf(t, r).Message; !strings.Contains(msg, "; "+route+" needs role") {
+			t.Errorf("%s: 403 message %q does not quote the request", route, msg)
+		}
 	}
 	if got := e.api.Calls()[before:]; len(got) != 0 {
 		t.Errorf("refused requests reached the manager: %q", got)

@@ -40,8 +40,11 @@
 // namespace and name, each a DNS label (1 to 63 of a-z, 0-9, '-'); any
 // other name, including an encoded slash (%2F), dots or a 10,000-character
 // one, is 400 before the manager is called, so no name can reach the store
-// as a path. /metrics counts requests by route pattern and status, never
-// by raw path.
+// as a path. A path with empty, . or .. segments (//, /./, /../) is 400,
+// not redirected to its cleaned form as ServeMux would: a request never
+// lands on a route other than the one sent. A 403 quotes the request as
+// sent (POST /api/v1/rollouts/default/web/pause needs role operator).
+// /metrics counts requests by route pattern and status, never by raw path.
 //
 // The notifications route reads the rollout's notification outbox: counts
 // by status over all of them, then the newest ?limit= (1 to 1000, default

@@ -109,6 +109,7 @@ type server struct {
 	limiter       *limiter // nil: no rate limit
 	mux           *http.ServeMux
 	allow         map[string][]string // path pattern → methods
+	unclean       http.Handler        // answers paths that are not canonical
 }
 
 // New returns the API handler: the routes of the package documentation
@@ -154,14 +155,25 @@ func New(cfg Config) (http.Handler, error) {
 	}
 	s.metrics = m
 	s.routes()
+	s.unclean = s.wrap("other", "", func(http.ResponseWriter, *http.Request, string) error {
+		return canary.Errorf(canary.EINVALID, "the path has an empty, . or .. segment: send the path itself (no //, /./ or /../)")
+	})
 	for pattern, h := range cfg.Mount {
 		s.mux.Handle(pattern, s.mounted("mount "+pattern, h))
 	}
 	return s, nil
 }
 
-// ServeHTTP serves the API.
-func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+// ServeHTTP serves the API. A path that is not canonical (empty, . or ..
+// segments) is refused with a 400 rather than redirected as ServeMux
+// would: an API client should send the path it means.
+func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !CanonicalPath(r.URL.Path) {
+		s.unclean.ServeHTTP(w, r)
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
 
 // handlerFunc is a route's handler: it writes the response or returns
 // the error writeError turns into one.

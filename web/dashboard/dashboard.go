@@ -11,6 +11,8 @@ import (
 	"path"
 	"strings"
 	"time"
+
+	"github.com/canary-dev/canary/web"
 )
 
 //go:embed assets
@@ -42,6 +44,7 @@ type handler struct {
 	shell  *asset
 	assets map[string]*asset
 	mux    *http.ServeMux
+	next   http.Handler
 }
 
 // New returns the dashboard: the pages of the package documentation, their
@@ -75,6 +78,7 @@ func New(cfg Config) (http.Handler, error) {
 	if next == nil {
 		next = http.NotFoundHandler()
 	}
+	h.next = next
 	h.mux.HandleFunc("GET /{$}", h.page)
 	h.mux.HandleFunc("GET /rollouts/{namespace}/{name}", h.page)
 	h.mux.HandleFunc("GET /rollouts/{namespace}/{name}/report", h.page)
@@ -92,7 +96,15 @@ var contentTypes = map[string]string{
 }
 
 // ServeHTTP serves a page, an asset, or hands the request to Config.Next.
-func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+// A path that is not canonical goes to Config.Next as it is (the API
+// refuses it with a 400) instead of being redirected by ServeMux.
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !web.CanonicalPath(r.URL.Path) {
+		h.next.ServeHTTP(w, r)
+		return
+	}
+	h.mux.ServeHTTP(w, r)
+}
 
 // page serves the HTML shell of every page; the script builds the page.
 // A rollout path whose names are not DNS labels is 404, as the API would

@@ -49,7 +49,12 @@ func TestRoutes(t *testing.T) {
 		// The shell is served at the page paths only.
 		{"shell as an asset", "GET", "/assets/index.html", 404, ""},
 		{"unknown asset", "GET", "/assets/nope.js", 404, ""},
-		{"path escape", "GET", "/assets/..%2fdashboard.go", 404, ""},
+		// A path with . or .. segments is not redirected (ServeMux would
+		// answer 307): it goes to the API as it is, which refuses it.
+		{"path escape", "GET", "/assets/..%2fdashboard.go", 418, ""},
+		{"dot-dot in a page path", "GET", "/rollouts/default/../checkout", 418, ""},
+		{"dot segment", "GET", "/rollouts/./default/checkout", 418, ""},
+		{"double slash", "GET", "//assets/app.js", 418, ""},
 		// Names the API would refuse are no page either.
 		{"upper-case name", "GET", "/rollouts/default/Checkout", 404, ""},
 		{"dotted namespace", "GET", "/rollouts/a.b/c", 404, ""},
