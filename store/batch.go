@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -37,6 +38,8 @@ type batcher struct {
 	closed bool
 	wake   chan struct{} // capacity 1: "the queue may have work"
 	exited chan struct{} // closed when run returns
+
+	txs, writes atomic.Int64 // committed transactions and the writes they held
 }
 
 // job is one queued write.
@@ -263,5 +266,23 @@ func (b *batcher) try(jobs []*job) (failed int, wrote bool) {
 	for _, j := range committed {
 		j.err = j.op.classify(err)
 	}
+	if err == nil && len(committed) > 0 {
+		b.txs.Add(1)
+		b.writes.Add(int64(len(committed)))
+	}
 	return -1, err == nil && len(committed) > 0
+}
+
+// WriteStats counts the Store's batched writes (Create, Commit) since it
+// was opened.
+type WriteStats struct {
+	// Transactions is the number of committed transactions that wrote,
+	// each one WAL append and one fsync; Writes the Creates and Commits
+	// they held (more than one per transaction is group commit at work).
+	Transactions, Writes int64
+}
+
+// WriteStats returns the counts of batched writes so far.
+func (s *Store) WriteStats() WriteStats {
+	return WriteStats{Transactions: s.b.txs.Load(), Writes: s.b.writes.Load()}
 }

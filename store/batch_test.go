@@ -33,6 +33,7 @@ func TestGroupCommitIsolatesFailures(t *testing.T) {
 		})
 	}()
 	<-started
+	stats0 := s.WriteStats()
 
 	next := func(r Rollout) (canary.State, []canary.Event) {
 		return state(r.Name, 2, canary.PhaseProgressing), events(r.Name, 2, 1, canary.EvEvaluated)
@@ -89,6 +90,11 @@ func TestGroupCommitIsolatesFailures(t *testing.T) {
 	}
 	if n := count(t, s, `SELECT count(*) FROM outbox`); n != 1 {
 		t.Errorf("%d outbox items, want 1 (k5)", n)
+	}
+	// The holding write's transaction, then one holding the three
+	// commits that succeeded (the rolled-back attempt is not counted).
+	if got, want := s.WriteStats(), (WriteStats{stats0.Transactions + 2, stats0.Writes + 4}); got != want {
+		t.Errorf("WriteStats %+v, want %+v", got, want)
 	}
 }
 

@@ -65,6 +65,22 @@ func runDelay() time.Duration {
 	return time.Duration(ns)
 }
 
+// writtenBytes is what this process has written so far (/proc/self/io
+// wchar: every write and pwrite, cached or not).
+func writtenBytes() int64 {
+	b, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "wchar:"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
 // procStatus reads a "kB" field of /proc/self/status (VmRSS, VmHWM) in
 // bytes.
 func procStatus(field string) int64 {
@@ -158,6 +174,9 @@ func stored(ctx context.Context, path string, res *result) error {
 		return err
 	}
 	defer db.Close()
+	if err := db.QueryRowContext(ctx, `SELECT coalesce(avg(length(state)), 0) FROM rollouts`).Scan(&res.StateBytes); err != nil {
+		return err
+	}
 	return db.QueryRowContext(ctx, `SELECT count(*), coalesce(avg(length(body)) FILTER (WHERE type = 'evaluated'), 0) FROM events`).
 		Scan(&res.StoredEvents, &res.EvalBody)
 }

@@ -61,6 +61,12 @@ type result struct {
 	ClosedMB     float64 `json:"closedMB"`
 	StoredEvents int64   `json:"storedEvents"`
 	EvalBody     float64 `json:"evalBodyBytes"`
+	StateBytes   float64 `json:"stateBytes"`
+	// In the window: transactions (each one WAL append and fsync) and the
+	// commits they held, bytes the process wrote (WAL frames, checkpoints).
+	Txs        int64 `json:"txs"`
+	TxWrites   int64 `json:"txWrites"`
+	WriteBytes int64 `json:"writeBytes"`
 
 	Start      float64 `json:"startSec"`
 	ResumeP50  float64 `json:"resumeP50Sec"`
@@ -123,7 +129,7 @@ func runSize(ctx context.Context, o options, n int) (result, error) {
 	}
 	logf("%d rollouts: ramp %.1fs (all evaluated: %v); warm-up %s", n, res.Ramp, res.RampDone, o.warmup)
 	time.Sleep(o.warmup)
-	if err := window(o, n, t, &res); err != nil {
+	if err := window(o, n, in.s, t, &res); err != nil {
 		in.close()
 		return res, err
 	}
@@ -207,7 +213,7 @@ func progress(n int, applied *atomic.Int64, t *tracker) (stop func()) {
 }
 
 // window measures the steady state for o.duration.
-func window(o options, n int, t *tracker, res *result) error {
+func window(o options, n int, s *store.Store, t *tracker, res *result) error {
 	if o.profile != "" {
 		stop, err := cpuProfile(filepath.Join(o.profile, fmt.Sprintf("cpu-%d.pprof", n)))
 		if err != nil {
@@ -217,9 +223,13 @@ func window(o options, n int, t *tracker, res *result) error {
 	}
 	t.lat.reset()
 	evals0, commits0, events0, errs0 := t.evals.Load(), t.commits.Load(), t.events.Load(), t.errs.Load()
+	ws0, wrote0 := s.WriteStats(), writtenBytes()
 	cpu0, busy0, wait0, start := cpuTime(), machineBusy(), runDelay(), time.Now()
 	time.Sleep(o.duration)
 	cpu, wall := cpuTime()-cpu0, time.Since(start)
+	ws := s.WriteStats()
+	res.Txs, res.TxWrites = ws.Transactions-ws0.Transactions, ws.Writes-ws0.Writes
+	res.WriteBytes = writtenBytes() - wrote0
 	res.OthersCores = max(0, (machineBusy()-busy0-cpu).Seconds()/wall.Seconds())
 	res.WaitCores = (runDelay() - wait0).Seconds() / wall.Seconds()
 	res.Evals = t.evals.Load() - evals0
@@ -236,8 +246,9 @@ func window(o options, n int, t *tracker, res *result) error {
 	res.CommitP99 = ms(t.lat.quantile(0.99))
 	res.PeakRSSMB = mb(procStatus("VmHWM"))
 	res.Goroutines = runtime.NumGoroutine()
-	logf("%d rollouts: %.0f evaluations/s of %.0f due, %.2f cores, %.0fµs CPU per evaluation, %.0f events/s, commit p50 %.2fms p99 %.2fms; other processes %.2f cores, waited for a CPU %.2f cores",
+	logf("%d rollouts: %.0f evaluations/s of %.0f due, %.2f cores, %.0fµs CPU per evaluation, %.0f events/s, commit p50 %.2fms p99 %.2fms; %.0f transactions/s of %.1f commits each, %.0f bytes written per commit; other processes %.2f cores, waited for a CPU %.2f cores",
 		n, res.EvalsPerSec, res.DuePerSec, res.CPUCores, res.CPUPerEval, res.EventsPerSec, res.CommitP50, res.CommitP99,
+		float64(res.Txs)/wall.Seconds(), perTx(*res), float64(res.WriteBytes)/float64(max(res.TxWrites, 1)),
 		res.OthersCores, res.WaitCores)
 	return nil
 }
@@ -311,6 +322,9 @@ func cpuProfile(path string) (stop func(), err error) {
 		f.Close()
 	}, nil
 }
+
+// perTx is the mean number of commits per transaction in the window.
+func perTx(r result) float64 { return float64(r.TxWrites) / float64(max(r.Txs, 1)) }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 func mb(b int64) float64         { return float64(b) / (1 << 20) }

@@ -29,6 +29,12 @@ func printTable(w io.Writer, o options, rs []result) {
 		}},
 		{"committed events/s", func(r result) string { return fmt.Sprintf("%.0f", r.EventsPerSec) }},
 		{"commits/s", func(r result) string { return fmt.Sprintf("%.0f", float64(r.Commits)/r.Window) }},
+		{"transactions/s (commits per transaction)", func(r result) string {
+			return fmt.Sprintf("%.0f (%.1f)", float64(r.Txs)/r.Window, perTx(r))
+		}},
+		{"bytes written per commit; stored state", func(r result) string {
+			return fmt.Sprintf("%.0f B; %.0f B", float64(r.WriteBytes)/float64(max(r.TxWrites, 1)), r.StateBytes)
+		}},
 		{"commit latency p50 / p99", func(r result) string { return fmt.Sprintf("%.2f / %.2f ms", r.CommitP50, r.CommitP99) }},
 		{"commit errors", func(r result) string { return fmt.Sprint(r.CommitErrors) }},
 		{"live heap after GC (per rollout)", func(r result) string {
