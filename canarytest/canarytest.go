@@ -1,5 +1,5 @@
 // Package canarytest holds small fakes for tests of the runner and the
-// commands: a clock that jumps to every deadline, a recording traffic
+// commands: the one test clock (stepped, set, or ticking), a recording traffic
 // router, a scripted metric source, a scripted checker and a recording
 // store.
 package canarytest
@@ -14,21 +14,48 @@ import (
 	"github.com/canary-dev/canary/checks"
 )
 
-// Clock is a fake clock that jumps straight to every deadline it is asked
-// to wait for, so a rollout of hours runs in milliseconds.
+// Clock is the one fake canary.Clock of the tests. It stands still
+// unless told to move (Set, Advance), jumps straight to every deadline
+// it is asked to wait for (After), so a rollout of hours runs in
+// milliseconds, and, made by NewTicker, moves a step on every Now so the
+// timestamps a store or a flag service writes are in order and distinct.
 type Clock struct {
-	mu  sync.Mutex
-	now time.Time
+	mu   sync.Mutex
+	now  time.Time
+	step time.Duration
 }
+
+var _ canary.Clock = (*Clock)(nil)
 
 // NewClock returns a clock at t.
 func NewClock(t time.Time) *Clock { return &Clock{now: t} }
 
-// Now returns the fake time.
+// NewTicker returns a clock that advances by step on every Now; its first
+// Now is start + step.
+func NewTicker(start time.Time, step time.Duration) *Clock {
+	return &Clock{now: start, step: step}
+}
+
+// Now returns the fake time (after a ticker's step).
 func (c *Clock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.now = c.now.Add(c.step)
 	return c.now
+}
+
+// Set moves the clock to t (backwards too).
+func (c *Clock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = t
+}
+
+// Advance moves the clock forward by d.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
 }
 
 // After advances the clock by d and returns a channel that is ready.

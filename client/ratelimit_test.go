@@ -2,6 +2,7 @@ package client_test
 
 import (
 	"github.com/canary-dev/canary/api"
+	"github.com/canary-dev/canary/canarytest"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -21,9 +22,8 @@ func TestRateLimited(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC) // never moves: no refill
-	h, err := web.New(web.Config{API: webtest.New(), Tokens: tk, RateLimit: 0.5, RateBurst: 2,
-		Now: func() time.Time { return now }})
+	clock := canarytest.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)) // never moves: no refill
+	h, err := web.New(web.Config{API: webtest.New(), Tokens: tk, RateLimit: 0.5, RateBurst: 2, Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,7 +25,7 @@ const DefaultCacheTTL = time.Second
 type Cache struct {
 	store Store
 	ttl   time.Duration
-	now   func() time.Time
+	clock canary.Clock
 
 	mu     sync.Mutex
 	flags  map[string]Flag // every flag, when loaded is not zero
@@ -33,16 +33,16 @@ type Cache struct {
 	gen    uint64 // bumped by every write, so a load that raced one is not kept
 }
 
-// NewCache returns a Cache over s. ttl ≤ 0 means DefaultCacheTTL (1s); now
-// nil means time.Now.
-func NewCache(s Store, ttl time.Duration, now func() time.Time) *Cache {
+// NewCache returns a Cache over s. ttl ≤ 0 means DefaultCacheTTL (1s); a
+// nil clock means canary.SystemClock.
+func NewCache(s Store, ttl time.Duration, clock canary.Clock) *Cache {
 	if ttl <= 0 {
 		ttl = DefaultCacheTTL
 	}
-	if now == nil {
-		now = time.Now
+	if clock == nil {
+		clock = canary.SystemClock{}
 	}
-	return &Cache{store: s, ttl: ttl, now: now}
+	return &Cache{store: s, ttl: ttl, clock: clock}
 }
 
 var _ Store = (*Cache)(nil)
@@ -50,7 +50,7 @@ var _ Store = (*Cache)(nil)
 // snapshot returns the cached flags, loading them when stale.
 func (c *Cache) snapshot(ctx context.Context) (map[string]Flag, error) {
 	c.mu.Lock()
-	if !c.loaded.IsZero() && c.now().Sub(c.loaded) < c.ttl {
+	if !c.loaded.IsZero() && c.clock.Now().Sub(c.loaded) < c.ttl {
 		m := c.flags
 		c.mu.Unlock()
 		return m, nil
@@ -67,7 +67,7 @@ func (c *Cache) snapshot(ctx context.Context) (map[string]Flag, error) {
 	}
 	c.mu.Lock()
 	if c.gen == gen { // no write since the load began: keep it
-		c.flags, c.loaded = m, c.now()
+		c.flags, c.loaded = m, c.clock.Now()
 	}
 	c.mu.Unlock()
 	return m, nil

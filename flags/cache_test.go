@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/canary-dev/canary"
+	"github.com/canary-dev/canary/canarytest"
 )
 
 // countingStore counts the reads that reach a Store and can fail writes.
@@ -35,30 +36,12 @@ func (c *countingStore) UpdateFlag(ctx context.Context, name string, u Update, a
 	return c.Store.UpdateFlag(ctx, name, u, actor, reason)
 }
 
-// manualClock is a Now that moves only when told.
-type manualClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *manualClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *manualClock) add(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
 func TestCache(t *testing.T) {
 	eachStore(t, func(t *testing.T, s Store) {
 		ctx := context.Background()
 		under := &countingStore{Store: s}
-		clock := &manualClock{now: t0}
-		c := NewCache(under, time.Second, clock.Now)
+		clock := canarytest.NewClock(t0)
+		c := NewCache(under, time.Second, clock)
 		b := &Builtin{Store: c, Actor: "rollout shop/checkout"}
 
 		if err := b.SetFlag(ctx, "f", true, 5); err != nil {
@@ -84,7 +67,7 @@ func TestCache(t *testing.T) {
 		if f, _ := c.GetFlag(ctx, "f"); f.RolloutPercentage != 10 {
 			t.Errorf("within the TTL: %d%%, want the cached 10%%", f.RolloutPercentage)
 		}
-		clock.add(time.Second)
+		clock.Advance(time.Second)
 		if f, _ := c.GetFlag(ctx, "f"); f.RolloutPercentage != 25 {
 			t.Errorf("after the TTL: %d%%, want 25%%", f.RolloutPercentage)
 		}

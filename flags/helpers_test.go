@@ -23,7 +23,7 @@ var storeKinds = []struct {
 	name string
 	open func(t testing.TB) Store
 }{
-	{"memory", func(testing.TB) Store { return &Memory{Now: canarytest.NewTicker(t0, time.Second).Now} }},
+	{"memory", func(testing.TB) Store { return &Memory{Clock: canarytest.NewTicker(t0, time.Second)} }},
 	{"sqlite", func(t testing.TB) Store {
 		s, err := store.OpenConfig(context.Background(),
 			store.Config{Path: filepath.Join(t.TempDir(), "canary.db"), Now: canarytest.NewTicker(t0, time.Second).Now})

@@ -4,7 +4,6 @@ import (
 	"context"
 	"sort"
 	"sync"
-	"time"
 
 	"github.com/canary-dev/canary"
 )
@@ -18,8 +17,8 @@ const MemoryActor = "rollout"
 // canary.FlagSetter for callers that need no actor (see Builtin for one
 // that records the rollout).
 type Memory struct {
-	// Now stamps changes; default time.Now.
-	Now func() time.Time
+	// Clock stamps changes; default canary.SystemClock.
+	Clock canary.Clock
 
 	mu      sync.Mutex
 	flags   map[string]Flag
@@ -53,11 +52,11 @@ func (m *Memory) UpdateFlag(_ context.Context, name string, u Update, actor, rea
 	if err := canary.CheckFlagChange(name, u, actor, reason); err != nil {
 		return Flag{}, false, err
 	}
-	now := time.Now
-	if m.Now != nil {
-		now = m.Now
+	var clock canary.Clock = canary.SystemClock{}
+	if m.Clock != nil {
+		clock = m.Clock
 	}
-	t := now().UTC()
+	t := clock.Now().UTC()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.flags == nil {

@@ -80,8 +80,8 @@ type Config struct {
 	PendingTimeout time.Duration
 	// Log receives Helm's debug log (optional).
 	Log func(format string, args ...any)
-	// Now is the clock used to age pending revisions. Default: time.Now.
-	Now func() time.Time
+	// Clock ages pending revisions. Default: canary.SystemClock.
+	Clock canary.Clock
 }
 
 // Router runs the runbook's Helm commands as SDK actions. Calls are
@@ -143,8 +143,8 @@ func (cfg *Config) fill() (parent string, err error) {
 	if cfg.PendingTimeout <= 0 {
 		cfg.PendingTimeout = DefaultPendingTimeout
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
+	if cfg.Clock == nil {
+		cfg.Clock = canary.SystemClock{}
 	}
 	if cfg.Log == nil {
 		cfg.Log = func(string, ...any) {}
@@ -446,7 +446,7 @@ func (r *Router) latest(name string) (*release.Release, error) {
 	if !rel.Info.Status.IsPending() {
 		return rel, nil
 	}
-	age := r.cfg.Now().Sub(rel.Info.LastDeployed.Time)
+	age := r.cfg.Clock.Now().Sub(rel.Info.LastDeployed.Time)
 	if !r.interrupted[name] && age < r.cfg.PendingTimeout {
 		return nil, fmt.Errorf("release %s revision %d is %s since %s ago: another operation is in progress (taken over after %s)",
 			name, rel.Version, rel.Info.Status, age.Round(time.Second), r.cfg.PendingTimeout)

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/canary-dev/canary"
+	"github.com/canary-dev/canary/canarytest"
 	"github.com/slack-go/slack"
 )
 
@@ -155,7 +156,7 @@ func TestWebhookIsSignedAndVerifies(t *testing.T) {
 	setSecrets(t, rcv.URL)
 	now := t0.Add(time.Hour)
 	w := &Webhook{URL: rcv.URL + "/hooks/canary", Secret: "env:TEST_WEBHOOK_SECRET",
-		Options: Options{BaseURL: "https://canary.example.com", Now: func() time.Time { return now }}}
+		Options: Options{BaseURL: "https://canary.example.com", Clock: canarytest.NewClock(now)}}
 	ms := messages(t)
 	for _, typ := range []string{"stepCompleted", "rollbackStarted", "rolledBack"} {
 		m := ms["webhook-audit-"+typ]

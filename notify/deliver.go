@@ -70,9 +70,9 @@ type Config struct {
 	// Senders builds the sender of an audience's channel. Default:
 	// Options{}.New (no link, env/file secrets, the default HTTP client).
 	Senders Factory
-	// Now is the time the outbox is claimed and retries are scheduled at.
-	// Default: time.Now.
-	Now func() time.Time
+	// Clock tells the time the outbox is claimed and retries are
+	// scheduled at. Default: canary.SystemClock.
+	Clock canary.Clock
 	// Timeout bounds one send. It must be well below the store's
 	// ClaimLease (default 1m), or a slow send could be claimed twice.
 	// Default: 10s.
@@ -129,8 +129,8 @@ func NewDeliverer(cfg Config) (*Deliverer, error) {
 	if cfg.Senders == nil {
 		cfg.Senders = Options{}.New
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
+	if cfg.Clock == nil {
+		cfg.Clock = canary.SystemClock{}
 	}
 	cfg.Timeout = positive(cfg.Timeout, DefaultTimeout)
 	cfg.BackoffBase = positive(cfg.BackoffBase, DefaultBackoffBase)
@@ -184,7 +184,7 @@ func (d *Deliverer) Run(ctx context.Context) error {
 	inflight := 0
 	for {
 		if free := d.cfg.Concurrency - inflight; free > 0 && ctx.Err() == nil && d.claimable() {
-			items, err := d.cfg.Store.ClaimDue(ctx, d.cfg.Now(), free)
+			items, err := d.cfg.Store.ClaimDue(ctx, d.cfg.Clock.Now(), free)
 			switch {
 			case err != nil && ctx.Err() == nil:
 				wait := d.storeFailed()
@@ -276,7 +276,7 @@ func (d *Deliverer) armRetry(t *time.Timer, armed *time.Time) {
 		return
 	}
 	*armed = at
-	t.Reset(max(at.Sub(d.cfg.Now()), 0))
+	t.Reset(max(at.Sub(d.cfg.Clock.Now()), 0))
 }
 
 // claimable reports whether no store fault holds claims back; while one
@@ -285,7 +285,7 @@ func (d *Deliverer) claimable() bool {
 	d.mu.Lock()
 	until := d.pausedTill
 	d.mu.Unlock()
-	if until.IsZero() || !d.cfg.Now().Before(until) {
+	if until.IsZero() || !d.cfg.Clock.Now().Before(until) {
 		return true
 	}
 	d.scheduled(until)
@@ -299,7 +299,7 @@ func (d *Deliverer) storeFailed() time.Duration {
 	d.mu.Lock()
 	d.storeFails++
 	wait := d.backoff(d.storeFails, 0)
-	d.pausedTill = d.cfg.Now().Add(wait)
+	d.pausedTill = d.cfg.Clock.Now().Add(wait)
 	d.mu.Unlock()
 	return wait
 }
@@ -433,7 +433,7 @@ func (d *Deliverer) pagerDutyTurn(ctx context.Context, it canary.OutboxItem, m M
 // is being sent. The attempt is recorded but does not count toward
 // MaxAttempts.
 func (d *Deliverer) deferItem(ctx context.Context, it, wait canary.OutboxItem) {
-	at := d.cfg.Now()
+	at := d.cfg.Clock.Now()
 	if wait.Status == canary.OutboxPending && wait.NotBefore.After(at) {
 		at = wait.NotBefore
 	}
@@ -468,7 +468,7 @@ func (d *Deliverer) record(ctx context.Context, it canary.OutboxItem, sendErr er
 	case final:
 		text += fmt.Sprintf(" (gave up after %d attempts)", n)
 	}
-	at := d.cfg.Now().Add(d.backoff(n, retryAfter(sendErr)))
+	at := d.cfg.Clock.Now().Add(d.backoff(n, retryAfter(sendErr)))
 	if err := d.cfg.Store.MarkFailed(ctx, it.Key, text, at, final); err != nil {
 		log.Warn("mark notification failed", "err", err, "retryIn", d.storeFailed())
 		return
@@ -498,7 +498,7 @@ func (d *Deliverer) exhausted(ctx context.Context, it canary.OutboxItem) bool {
 	}
 	text := fmt.Sprintf("gave up after %d attempts, without sending attempt %d (earlier ones ended without a result: the process stopped mid-send)",
 		n-1, n)
-	if err := d.cfg.Store.MarkFailed(ctx, it.Key, text, d.cfg.Now(), true); err != nil {
+	if err := d.cfg.Store.MarkFailed(ctx, it.Key, text, d.cfg.Clock.Now(), true); err != nil {
 		d.cfg.Logger.Warn("mark notification failed", "key", it.Key, "err", err, "retryIn", d.storeFailed())
 		return true
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/canary-dev/canary"
+	"github.com/canary-dev/canary/canarytest"
 	"github.com/canary-dev/canary/plan"
 	"github.com/canary-dev/canary/store"
 	"github.com/prometheus/client_golang/prometheus"
@@ -373,8 +374,8 @@ func TestNoDuplicateAfterACrash(t *testing.T) {
 	}
 	t.Cleanup(func() { st2.Close() })
 	// The new process's clock is past the old claims' lease.
-	later := func() time.Time { return time.Now().Add(store.DefaultClaimLease + time.Second) }
-	startDeliverer(t, Config{Store: st2, Plan: planFunc(p), Now: later})
+	later := canarytest.NewClock(time.Now().Add(store.DefaultClaimLease + time.Second))
+	startDeliverer(t, Config{Store: st2, Plan: planFunc(p), Clock: later})
 	waitFor(t, "the rest", func() bool { return finished(t, st2, id) })
 
 	items, _ := st2.Outbox(t.Context(), id)

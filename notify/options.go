@@ -39,8 +39,9 @@ type Options struct {
 	// Secrets resolves secret references at send time. Default:
 	// ResolveSecret (env:NAME and file:/path).
 	Secrets SecretResolver
-	// Now stamps webhook signatures and email dates. Default: time.Now.
-	Now func() time.Time
+	// Clock stamps webhook signatures and email dates. Default:
+	// canary.SystemClock.
+	Clock canary.Clock
 	// TLSConfig is used for SMTP STARTTLS, e.g. with RootCAs for a private
 	// CA. Its ServerName is set to the SMTP host. Default: the system's
 	// roots.
@@ -95,8 +96,8 @@ func (o Options) secret(ref canary.SecretRef) (string, error) {
 }
 
 func (o Options) now() time.Time {
-	if o.Now != nil {
-		return o.Now()
+	if o.Clock != nil {
+		return o.Clock.Now()
 	}
 	return time.Now()
 }

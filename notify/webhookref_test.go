@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/canary-dev/canary"
+	"github.com/canary-dev/canary/canarytest"
 )
 
 // TestWebhookURLReference: a webhook url written as a secret reference is
@@ -18,7 +19,7 @@ func TestWebhookURLReference(t *testing.T) {
 	rec := newReceiver(t)
 	url := rec.URL + "/hooks/T0KEN-abcdef"
 	secrets := map[canary.SecretRef]string{"secret:hooks/url": url, "secret:hooks/signing": "sign-key"}
-	o := Options{Now: func() time.Time { return time.Unix(1700000000, 0) }, Secrets: func(ref canary.SecretRef) (string, error) {
+	o := Options{Clock: canarytest.NewClock(time.Unix(1700000000, 0)), Secrets: func(ref canary.SecretRef) (string, error) {
 		if v, ok := secrets[ref]; ok {
 			return v, nil
 		}

@@ -161,7 +161,7 @@ func (r *Reconciler) send(ctx context.Context, ro *rollout, m notify.Message) er
 	defer cancel()
 	sec := SecretResolver{Reader: r.cfg.Secrets, Namespace: ro.obj.GetNamespace(), Timeout: r.cfg.CallTimeout, Redactor: r.cfg.Redactor}
 	resolve := func(ref canary.SecretRef) (string, error) { return sec.Resolve(sctx, ref) } // within this send
-	o := notify.Options{HTTPClient: r.cfg.NotifyHTTPClient, Secrets: resolve, Now: r.cfg.Clock.Now, Dial: r.cfg.Egress.DialContext}
+	o := notify.Options{HTTPClient: r.cfg.NotifyHTTPClient, Secrets: resolve, Clock: r.cfg.Clock, Dial: r.cfg.Egress.DialContext}
 	snd, err := o.New(ro.plan.Spec.Notify[i], m.Channel)
 	if err != nil {
 		return err

@@ -49,7 +49,7 @@ func (r *Reconciler) env(p *canary.Plan) providers.Env {
 	c, h := r.cfg.Client, r.helm
 	return providers.Env{Host: host, NoBuiltinFlags: ErrBuiltinFlags, Secrets: sec.Resolve, Egress: r.cfg.Egress,
 		Checks: r.cfg.Checks, Router: r.cfg.Router, Metrics: r.cfg.Metrics,
-		Kube: &providers.Kube{Client: c, Config: h.config, Chart: h.chart, Wrap: wrapRouter, Now: r.cfg.Clock.Now,
+		Kube: &providers.Kube{Client: c, Config: h.config, Chart: h.chart, Wrap: wrapRouter, Clock: r.cfg.Clock,
 			Authorize: func(ctx context.Context, prov, ns string) error { return authorize(ctx, c, h, prov, ns) },
 			Helm:      func(cfg helm.Config) (canary.TrafficRouter, error) { return h.router(name, cfg) },
 			Log:       func(format string, args ...any) { log.V(1).Info(fmt.Sprintf(format, args...)) }}}

@@ -38,8 +38,9 @@ type Kube struct {
 	// Wrap, when set, wraps every router built (the operator adds where
 	// to grant a permission the API server refused).
 	Wrap func(provider string, r canary.TrafficRouter) canary.TrafficRouter
-	// Now tells the time to the Helm router. Default: time.Now.
-	Now func() time.Time
+	// Clock tells the time to the Helm router. Default:
+	// canary.SystemClock.
+	Clock canary.Clock
 	// Log receives the Helm SDK's messages. Default: none.
 	Log func(format string, args ...any)
 }
@@ -102,7 +103,7 @@ func (k *Kube) helm(p *canary.Plan) (canary.TrafficRouter, error) {
 			return nil, err
 		}
 	}
-	cfg := helm.Config{RESTConfig: rc, Namespace: p.Metadata.Namespace, Traffic: t, Version: p.Spec.Version, Now: k.Now, Log: k.Log}
+	cfg := helm.Config{RESTConfig: rc, Namespace: p.Metadata.Namespace, Traffic: t, Version: p.Spec.Version, Clock: k.Clock, Log: k.Log}
 	if k.Helm != nil {
 		return k.Helm(cfg)
 	}

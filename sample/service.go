@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/canary-dev/canary"
 )
 
 // Config describes a sample service.
@@ -30,8 +32,8 @@ type Config struct {
 	// Seed of the random source. The same seed and the same sequence of
 	// requests give the same answers; zero is a seed like any other.
 	Seed int64
-	// Now tells the time for faults. Default: time.Now.
-	Now func() time.Time
+	// Clock tells the time for faults. Default: canary.SystemClock.
+	Clock canary.Clock
 }
 
 // Fault replaces the service's behaviour while From <= elapsed < Until,
@@ -72,7 +74,7 @@ type Service struct {
 	name, version string
 	features      map[string]any
 	faults        []Fault
-	now           func() time.Time
+	clock         canary.Clock
 	start         time.Time
 
 	mu      sync.Mutex
@@ -98,16 +100,16 @@ func New(cfg Config) (*Service, error) {
 	s := &Service{
 		name: orString(cfg.Name, "sample"), version: orString(cfg.Version, "v0"),
 		features: cfg.Features, faults: append([]Fault(nil), cfg.Faults...),
-		now: cfg.Now, errRate: cfg.ErrorRate, latency: cfg.Latency,
+		clock: cfg.Clock, errRate: cfg.ErrorRate, latency: cfg.Latency,
 		rng: rand.New(rand.NewPCG(uint64(cfg.Seed), uint64(cfg.Seed)^0x9e3779b97f4a7c15)),
 	}
 	if s.features == nil {
 		s.features = map[string]any{"elite_endpoints": true}
 	}
-	if s.now == nil {
-		s.now = time.Now
+	if s.clock == nil {
+		s.clock = canary.SystemClock{}
 	}
-	s.start = s.now()
+	s.start = s.clock.Now()
 	return s, nil
 }
 
@@ -149,7 +151,7 @@ func (s *Service) Behavior() (errRate float64, latency LatencyDist) {
 
 func (s *Service) behaviorLocked() (float64, LatencyDist) {
 	errRate, latency := s.errRate, s.latency
-	elapsed := s.now().Sub(s.start)
+	elapsed := s.clock.Now().Sub(s.start)
 	for _, f := range s.faults {
 		if !f.active(elapsed) {
 			continue

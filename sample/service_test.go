@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/canary-dev/canary/canarytest"
 )
 
 // get serves one request to s in-process and returns the recorder.
@@ -187,7 +189,7 @@ func TestLatencyServed(t *testing.T) {
 
 func TestFaultsFollowTheClock(t *testing.T) {
 	base := time.Date(2025, 8, 14, 9, 0, 0, 0, time.UTC)
-	var now atomic.Int64 // offset from base
+	clock := canarytest.NewClock(base)
 	slow := LatencyDist{Median: 800 * time.Millisecond, P95: 1200 * time.Millisecond}
 	s := mustNew(t, Config{
 		ErrorRate: 0.001,
@@ -196,7 +198,7 @@ func TestFaultsFollowTheClock(t *testing.T) {
 			{From: 30 * time.Second, Latency: slow},
 			{From: 40 * time.Second, Until: 50 * time.Second, ErrorRate: 0.5},
 		},
-		Now: func() time.Time { return base.Add(time.Duration(now.Load())) },
+		Clock: clock,
 	})
 	tests := []struct {
 		at       time.Duration
@@ -213,7 +215,7 @@ func TestFaultsFollowTheClock(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.at.String(), func(t *testing.T) {
-			now.Store(int64(tt.at))
+			clock.Set(base.Add(tt.at))
 			rate, lat := s.Behavior()
 			if rate != tt.wantRate || lat != tt.wantLat {
 				t.Errorf("behavior at %s = %v, %+v; want %v, %+v", tt.at, rate, lat, tt.wantRate, tt.wantLat)
@@ -222,11 +224,11 @@ func TestFaultsFollowTheClock(t *testing.T) {
 	}
 	// The answers follow: all errors inside the first fault, none after it
 	// (the base rate makes one unlikely in 50 requests; the seed fixes it).
-	now.Store(int64(15 * time.Second))
+	clock.Set(base.Add(15 * time.Second))
 	if got := countErrors(s, 50); got != 50 {
 		t.Errorf("errors during the fault = %d of 50, want 50", got)
 	}
-	now.Store(int64(25 * time.Second))
+	clock.Set(base.Add(25 * time.Second))
 	if got := countErrors(s, 50); got != 0 {
 		t.Errorf("errors after the fault = %d of 50, want 0", got)
 	}

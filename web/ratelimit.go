@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/canary-dev/canary"
 )
 
 // Defaults of `canary serve --rate-limit` and --rate-burst. One dashboard
@@ -42,30 +44,30 @@ const maxLimiterKeys = 10000
 type limiter struct {
 	limit rate.Limit
 	burst int
-	now   func() time.Time
+	clock canary.Clock
 
 	mu      sync.Mutex
 	buckets map[string]*rate.Limiter
 	swept   time.Time
 }
 
-func newLimiter(perSecond float64, burst int, now func() time.Time) *limiter {
+func newLimiter(perSecond float64, burst int, clock canary.Clock) *limiter {
 	if perSecond <= 0 {
 		return nil
 	}
 	if burst <= 0 {
 		burst = max(1, int(math.Ceil(2*perSecond)))
 	}
-	if now == nil {
-		now = time.Now
+	if clock == nil {
+		clock = canary.SystemClock{}
 	}
-	return &limiter{limit: rate.Limit(perSecond), burst: burst, now: now, buckets: map[string]*rate.Limiter{}}
+	return &limiter{limit: rate.Limit(perSecond), burst: burst, clock: clock, buckets: map[string]*rate.Limiter{}}
 }
 
 // allow takes one request from key's bucket; when it is empty it returns
 // false and how long until a request would be allowed.
 func (l *limiter) allow(key string) (bool, time.Duration) {
-	now := l.now()
+	now := l.clock.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	b := l.buckets[key]

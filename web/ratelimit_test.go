@@ -3,44 +3,22 @@ package web_test
 import (
 	"net/http"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/canary-dev/canary"
+	"github.com/canary-dev/canary/canarytest"
 	"github.com/canary-dev/canary/web"
 )
 
-// fakeClock is the rate limiter's clock: it moves only when told.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // limited starts the API with a rate limit of perSecond and burst on a
 // fake clock.
-func limited(t *testing.T, perSecond float64, burst int, mod ...func(*web.Config)) (*env, *fakeClock) {
+func limited(t *testing.T, perSecond float64, burst int, mod ...func(*web.Config)) (*env, *canarytest.Clock) {
 	t.Helper()
-	clock := newFakeClock()
+	clock := canarytest.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	e := newEnv(t, append([]func(*web.Config){func(c *web.Config) {
-		c.RateLimit, c.RateBurst, c.Now = perSecond, burst, clock.Now
+		c.RateLimit, c.RateBurst, c.Clock = perSecond, burst, clock
 		c.MetricsPublic = true // scrapes stay out of the buckets counted here
 	}}, mod...)...)
 	return e, clock
@@ -92,13 +70,13 @@ func TestRateLimitPerToken(t *testing.T) {
 	}
 
 	// Half a second refills half a request: still refused, retry in 1s.
-	clock.advance(500 * time.Millisecond)
+	clock.Advance(500 * time.Millisecond)
 	wantLimited(t, e.do("GET", "/api/v1/rollouts/default/web", opToken, ""), "1")
-	clock.advance(500 * time.Millisecond)
+	clock.Advance(500 * time.Millisecond)
 	want(t, e.do("GET", "/api/v1/rollouts/default/web", opToken, ""), http.StatusOK, "")
 	wantLimited(t, e.do("GET", "/api/v1/rollouts/default/web", opToken, ""), "1")
 	// A long pause refills the whole burst, no more.
-	clock.advance(time.Hour)
+	clock.Advance(time.Hour)
 	for range 3 {
 		want(t, e.do("GET", "/api/v1/rollouts/default/web", opToken, ""), http.StatusOK, "")
 	}
@@ -125,9 +103,9 @@ func TestRateLimitRetryAfter(t *testing.T) {
 	e, clock := limited(t, 0.25, 1) // one request every 4s
 	want(t, e.do("GET", "/api/v1/whoami", viewToken, ""), http.StatusOK, "")
 	wantLimited(t, e.do("GET", "/api/v1/whoami", viewToken, ""), "4")
-	clock.advance(2500 * time.Millisecond)
+	clock.Advance(2500 * time.Millisecond)
 	wantLimited(t, e.do("GET", "/api/v1/whoami", viewToken, ""), "2")
-	clock.advance(1500 * time.Millisecond)
+	clock.Advance(1500 * time.Millisecond)
 	want(t, e.do("GET", "/api/v1/whoami", viewToken, ""), http.StatusOK, "")
 }
 

@@ -89,8 +89,8 @@ type Config struct {
 	// RateBurst is the most requests a token may make at once before the
 	// rate applies. Default: 2 × RateLimit.
 	RateBurst int
-	// Now is the rate limiter's clock. Default: time.Now.
-	Now func() time.Time
+	// Clock is the rate limiter's clock. Default: canary.SystemClock.
+	Clock canary.Clock
 }
 
 // server is the API handler.
@@ -148,7 +148,7 @@ func New(cfg Config) (http.Handler, error) {
 	}
 	s.streams = make(chan struct{}, cfg.MaxStreams)
 	s.perToken = newStreamCaps(cmp.Or(cfg.MaxStreamsPerToken, DefaultMaxStreamsPerToken))
-	s.limiter = newLimiter(cfg.RateLimit, cfg.RateBurst, cfg.Now)
+	s.limiter = newLimiter(cfg.RateLimit, cfg.RateBurst, cfg.Clock)
 	m, err := newMetrics(s.reg)
 	if err != nil {
 		return nil, err

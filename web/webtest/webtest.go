@@ -40,8 +40,9 @@ type API struct {
 	// NotificationsFunc replaces Notifications.
 	NotificationsFunc func(ctx context.Context, name string, opt api.NotificationOptions) (api.NotificationPage, error)
 
-	// Now is the clock of new rollouts and commands. Default: T0.
-	Now func() time.Time
+	// Clock tells the time of new rollouts and commands. Default: always
+	// T0.
+	Clock canary.Clock
 
 	mu       sync.Mutex
 	rollouts map[string]*entry
@@ -67,8 +68,8 @@ func New() *API {
 }
 
 func (a *API) now() time.Time {
-	if a.Now != nil {
-		return a.Now()
+	if a.Clock != nil {
+		return a.Clock.Now()
 	}
 	return T0
 }
