@@ -26,7 +26,7 @@ var storeKinds = []struct {
 	{"memory", func(testing.TB) Store { return &Memory{Clock: canarytest.NewTicker(t0, time.Second)} }},
 	{"sqlite", func(t testing.TB) Store {
 		s, err := store.OpenConfig(context.Background(),
-			store.Config{Path: filepath.Join(t.TempDir(), "canary.db"), Now: canarytest.NewTicker(t0, time.Second).Now})
+			store.Config{Path: filepath.Join(t.TempDir(), "canary.db"), Clock: canarytest.NewTicker(t0, time.Second)})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/canary-dev/canary/api"
+	"github.com/canary-dev/canary/canarytest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -36,7 +37,7 @@ spec:
 // them); then, on the store's stepped clock, delivers eng's, fails ops'
 // once (retried) and gives up the last ops one. It returns the items'
 // keys by audience, oldest first.
-func seedNotified(t *testing.T, st *store.Store, now *time.Time, n int) map[string][]string {
+func seedNotified(t *testing.T, st *store.Store, clock *canarytest.Clock, n int) map[string][]string {
 	t.Helper()
 	ctx := t.Context()
 	p, err := plan.Parse("notes.yaml", []byte(notifPlan))
@@ -44,7 +45,7 @@ func seedNotified(t *testing.T, st *store.Store, now *time.Time, n int) map[stri
 		t.Fatal(err)
 	}
 	ev := func(seq int64) canary.Event {
-		return canary.Event{Seq: seq, Time: *now, Rollout: "notes", Type: canary.EvStepStarted,
+		return canary.Event{Seq: seq, Time: clock.Now(), Rollout: "notes", Type: canary.EvStepStarted,
 			Phase: canary.PhaseProgressing, Weight: 10, Message: fmt.Sprintf("step %d", seq)}
 	}
 	first := ev(1)
@@ -66,20 +67,20 @@ func seedNotified(t *testing.T, st *store.Store, now *time.Time, n int) map[stri
 	for _, it := range items {
 		keys[it.Audience] = append(keys[it.Audience], it.Key)
 	}
-	*now = now.Add(time.Second)
-	claimed, err := st.ClaimDue(ctx, *now, len(items))
+	clock.Advance(time.Second)
+	claimed, err := st.ClaimDue(ctx, clock.Now(), len(items))
 	if err != nil || len(claimed) != len(items) {
 		t.Fatalf("claimed %d of %d: %v", len(claimed), len(items), err)
 	}
-	*now = now.Add(time.Second)
+	clock.Advance(time.Second)
 	for _, it := range claimed {
 		switch {
 		case it.Audience == "eng":
 			err = st.MarkDelivered(ctx, it.Key)
 		case it.Key == keys["ops"][len(keys["ops"])-1]:
-			err = st.MarkFailed(ctx, it.Key, "webhook http://127.0.0.1:3/… answered 410 Gone (not retried: retrying cannot fix this)", now.Add(time.Minute), true)
+			err = st.MarkFailed(ctx, it.Key, "webhook http://127.0.0.1:3/… answered 410 Gone (not retried: retrying cannot fix this)", clock.Now().Add(time.Minute), true)
 		default:
-			err = st.MarkFailed(ctx, it.Key, "webhook http://127.0.0.1:3/… answered 500 Internal Server Error: "+strings.Repeat("é", 400), now.Add(time.Minute), false)
+			err = st.MarkFailed(ctx, it.Key, "webhook http://127.0.0.1:3/… answered 500 Internal Server Error: "+strings.Repeat("é", 400), clock.Now().Add(time.Minute), false)
 		}
 		if err != nil {
 			t.Fatal(err)
@@ -89,13 +90,14 @@ func seedNotified(t *testing.T, st *store.Store, now *time.Time, n int) map[stri
 }
 
 func TestNotificationsFromTheOutbox(t *testing.T) {
-	now := time.Date(2025, 8, 14, 9, 0, 0, 0, time.UTC)
-	st, err := store.OpenConfig(t.Context(), store.Config{Path: filepath.Join(t.TempDir(), "s.db"), Now: func() time.Time { return now }})
+	clock := canarytest.NewClock(time.Date(2025, 8, 14, 9, 0, 0, 0, time.UTC))
+	st, err := store.OpenConfig(t.Context(), store.Config{Path: filepath.Join(t.TempDir(), "s.db"), Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	keys := seedNotified(t, st, &now, 150) // 300 notifications
+	keys := seedNotified(t, st, clock, 150) // 300 notifications
+	now := clock.Now()
 	m, err := manager.New(manager.Config{Store: st, Providers: func(context.Context, *canary.Plan) (manager.Providers, error) {
 		return manager.Providers{}, errors.New("no runner in this test")
 	}})

@@ -107,7 +107,7 @@ func (s *Store) UpdateFlag(ctx context.Context, name string, u canary.FlagUpdate
 	}
 	var f canary.Flag
 	var changed bool
-	now := s.cfg.Now().UTC()
+	now := s.cfg.Clock.Now().UTC()
 	err := s.write(ctx, "update flag "+name, func(tx *sql.Tx) error {
 		old, err := getFlag(ctx, tx, name)
 		var before *canary.FlagState

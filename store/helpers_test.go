@@ -18,7 +18,7 @@ var base = time.Date(2025, 8, 14, 9, 0, 0, 0, time.UTC)
 func openTest(t testing.TB) (*Store, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "canary.db")
-	s, err := OpenConfig(context.Background(), Config{Path: path, Now: canarytest.NewTicker(base, time.Second).Now})
+	s, err := OpenConfig(context.Background(), Config{Path: path, Clock: canarytest.NewTicker(base, time.Second)})
 	if err != nil {
 		t.Fatalf("open: %v", err)
 	}

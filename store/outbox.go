@@ -17,7 +17,7 @@ const DefaultClaimLimit = 100
 // is already stored are ignored.
 func (s *Store) Enqueue(ctx context.Context, items ...canary.OutboxItem) error {
 	err := s.write(ctx, "enqueue notifications", func(tx *sql.Tx) error {
-		return insertOutbox(ctx, tx, 0, items, s.cfg.Now().UTC())
+		return insertOutbox(ctx, tx, 0, items, s.cfg.Clock.Now().UTC())
 	})
 	if err == nil {
 		s.hub.notify(0)
@@ -147,7 +147,7 @@ func dueItems(ctx context.Context, tx *sql.Tx, now time.Time, limit int) ([]int6
 // MarkDelivered records that item key was delivered. Marking a delivered
 // item again does nothing; an unknown key is code not_found.
 func (s *Store) MarkDelivered(ctx context.Context, key string) error {
-	now := s.cfg.Now().UTC()
+	now := s.cfg.Clock.Now().UTC()
 	return s.write(ctx, "mark notification "+key+" delivered", func(tx *sql.Tx) error {
 		id, status, err := itemStatus(ctx, tx, key)
 		if err != nil || status == canary.OutboxDelivered {
@@ -167,7 +167,7 @@ func (s *Store) MarkDelivered(ctx context.Context, key string) error {
 // gives the item up (status dead). A delivered or dead item is left as it
 // is; an unknown key is code not_found.
 func (s *Store) MarkFailed(ctx context.Context, key string, errText string, retryAt time.Time, final bool) error {
-	now := s.cfg.Now().UTC()
+	now := s.cfg.Clock.Now().UTC()
 	return s.write(ctx, "mark notification "+key+" failed", func(tx *sql.Tx) error {
 		id, status, err := itemStatus(ctx, tx, key)
 		if err != nil || status == canary.OutboxDelivered || status == canary.OutboxDead {

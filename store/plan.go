@@ -12,7 +12,7 @@ import (
 // UpdatePlan replaces rollout id's plan. The state and the log are left
 // as they are; to change them in the same write, Commit WithPlan.
 func (s *Store) UpdatePlan(ctx context.Context, id int64, plan []byte) error {
-	now := s.cfg.Now().UTC()
+	now := s.cfg.Clock.Now().UTC()
 	return s.write(ctx, fmt.Sprintf("update plan of rollout %d", id), func(tx *sql.Tx) error {
 		return updatePlanTx(ctx, tx, id, plan, now)
 	})

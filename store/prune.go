@@ -114,7 +114,7 @@ func (s *Store) pruneTx(ctx context.Context, tx *sql.Tx, o PruneOptions) (PruneR
 	_, err = tx.ExecContext(ctx, `INSERT INTO pruned (name, rollout_id, generation, phase, finished_at, pruned_at)
 		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET rollout_id = excluded.rollout_id,
 		generation = excluded.generation, phase = excluded.phase, finished_at = excluded.finished_at, pruned_at = excluded.pruned_at`,
-		name, id, gen, phase, finished, nanos(s.cfg.Now()))
+		name, id, gen, phase, finished, nanos(s.cfg.Clock.Now()))
 	return res, true, err
 }
 

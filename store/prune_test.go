@@ -6,30 +6,12 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/canary-dev/canary"
+	"github.com/canary-dev/canary/canarytest"
 )
-
-// setClock is a Config.Now that a test sets.
-type setClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *setClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *setClock) set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-}
 
 // rolloutWith creates name with n events in all (commits of 50) and an
 // outbox item per commit, marked delivered unless pending, and leaves it
@@ -70,8 +52,8 @@ func rolloutWith(t *testing.T, s *Store, name string, n int, phase canary.Phase,
 // are reused by later events instead of growing the file.
 func TestPrune(t *testing.T) {
 	ctx := context.Background()
-	clock := &setClock{now: base}
-	s, err := OpenConfig(ctx, Config{Path: filepath.Join(t.TempDir(), "canary.db"), Now: clock.Now})
+	clock := canarytest.NewClock(base)
+	s, err := OpenConfig(ctx, Config{Path: filepath.Join(t.TempDir(), "canary.db"), Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,11 +71,11 @@ func TestPrune(t *testing.T) {
 		t.Fatal(err)
 	}
 	// 10 days ago: finished, but recently.
-	clock.set(base.Add(30 * 24 * time.Hour))
+	clock.Set(base.Add(30 * 24 * time.Hour))
 	recent := rolloutWith(t, s, "shop/recent", 51, canary.PhaseRolledBack, false)
 	regen2 := rolloutWith(t, s, "shop/regen", 51, canary.PhaseProgressing, false)
 	now := base.Add(40 * 24 * time.Hour)
-	clock.set(now)
+	clock.Set(now)
 
 	eventsBefore := count(t, s, `SELECT count(*) FROM events`)
 	var total PruneResult
@@ -187,8 +169,8 @@ func TestPruneNeedsCutoff(t *testing.T) {
 // of runbook evaluation events: how long commits wait behind it.
 func BenchmarkPruneBatch(b *testing.B) {
 	ctx := context.Background()
-	clock := &setClock{now: base}
-	s, err := OpenConfig(ctx, Config{Path: filepath.Join(b.TempDir(), "canary.db"), Now: clock.Now})
+	clock := canarytest.NewClock(base)
+	s, err := OpenConfig(ctx, Config{Path: filepath.Join(b.TempDir(), "canary.db"), Clock: clock})
 	if err != nil {
 		b.Fatal(err)
 	}

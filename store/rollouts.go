@@ -93,7 +93,7 @@ func (s *Store) Create(ctx context.Context, name string, plan []byte, st canary.
 	}
 	defer enc.release()
 	sum := sha256.Sum256(plan)
-	now := s.cfg.Now().UTC()
+	now := s.cfg.Clock.Now().UTC()
 	r := Rollout{
 		Name: name, Plan: append([]byte{}, plan...), PlanSHA256: hex.EncodeToString(sum[:]),
 		State: st, CreatedAt: now, UpdatedAt: now,
@@ -164,7 +164,7 @@ func (s *Store) Commit(ctx context.Context, id int64, st canary.State, events []
 		return err
 	}
 	defer enc.release()
-	c := commit{id: id, o: o, phase: st.Phase, seq: st.EventSeq, events: events, enc: enc, now: s.cfg.Now().UTC()}
+	c := commit{id: id, o: o, phase: st.Phase, seq: st.EventSeq, events: events, enc: enc, now: s.cfg.Clock.Now().UTC()}
 	err = s.writeBatched(ctx, operation{what: "commit rollout", id: id}, func(w *wtx) error {
 		return s.commitTx(ctx, w, &c)
 	})

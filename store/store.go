@@ -45,8 +45,9 @@ type Config struct {
 	// from other claims; a deliverer that neither marks it delivered nor
 	// failed within the lease (it crashed) loses it. Default: 1m.
 	ClaimLease time.Duration
-	// Now stamps rows' created and updated times. Default: time.Now.
-	Now func() time.Time
+	// Clock stamps rows' created and updated times. Default:
+	// canary.SystemClock.
+	Clock canary.Clock
 	// OnCommit, when set, is told about every Commit just before it
 	// returns, on the caller's goroutine (metrics, benchmarks). It must be
 	// quick and must not call the Store.
@@ -149,8 +150,8 @@ func (cfg Config) withDefaults() Config {
 	if cfg.ClaimLease <= 0 {
 		cfg.ClaimLease = DefaultClaimLease
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
+	if cfg.Clock == nil {
+		cfg.Clock = canary.SystemClock{}
 	}
 	return cfg
 }

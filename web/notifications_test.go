@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"github.com/canary-dev/canary/api"
+	"github.com/canary-dev/canary/canarytest"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -76,8 +77,8 @@ spec:
 func storeEnv(t testing.TB, events int) *env {
 	t.Helper()
 	ctx := t.Context()
-	now := webtestT0
-	st, err := store.OpenConfig(ctx, store.Config{Path: filepath.Join(t.TempDir(), "s.db"), Now: func() time.Time { return now }})
+	now, clock := webtestT0, canarytest.NewClock(webtestT0)
+	st, err := store.OpenConfig(ctx, store.Config{Path: filepath.Join(t.TempDir(), "s.db"), Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,11 +101,13 @@ func storeEnv(t testing.TB, events int) *env {
 		t.Fatal(err)
 	}
 	now = now.Add(time.Second)
+	clock.Set(now)
 	claimed, err := st.ClaimDue(ctx, now, len(items))
 	if err != nil {
 		t.Fatal(err)
 	}
 	now = now.Add(time.Second)
+	clock.Set(now)
 	for i, it := range claimed {
 		switch {
 		case it.Audience == "eng":

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/canary-dev/canary"
+	"github.com/canary-dev/canary/canarytest"
 	"github.com/canary-dev/canary/loadgen"
 	"github.com/canary-dev/canary/sample"
 	"github.com/canary-dev/canary/store"
@@ -183,7 +184,7 @@ func TestServeRetention(t *testing.T) {
 		name string
 		at   time.Time
 	}{{"old", now.Add(-40 * 24 * time.Hour)}, {"recent", now.Add(-24 * time.Hour)}} {
-		st, err := store.OpenConfig(ctx, store.Config{Path: path, Now: func() time.Time { return r.at }})
+		st, err := store.OpenConfig(ctx, store.Config{Path: path, Clock: canarytest.NewClock(r.at)})
 		if err != nil {
 			t.Fatal(err)
 		}
