@@ -58,18 +58,23 @@ type API interface {
 	// unless force is set.
 	Apply(ctx context.Context, plan []byte, force bool, actor string) (ApplyResult, error)
 	List(ctx context.Context, opt ListOptions) ([]Rollout, error)
-	// Get returns the latest generation of a rollout by "namespace/name".
+	// Get returns a rollout by "namespace/name" (its latest generation)
+	// or "namespace/name@GEN" (that generation; see SplitGeneration). The
+	// name argument of Events, Subscribe and Notifications reads the same.
 	Get(ctx context.Context, name string) (Rollout, error)
 	// Events returns events with Seq > after, at most limit (0: 1000).
 	Events(ctx context.Context, name string, after int64, limit int) ([]canary.Event, error)
 	// Subscribe signals (coalesced) whenever the rollout has new events;
 	// call cancel when done.
 	Subscribe(ctx context.Context, name string) (ch <-chan struct{}, cancel func())
-	// Control applies a manual command; a command that does not apply in
-	// the current phase is a conflict. cmd.Actor names the token.
+	// Control applies a manual command to the latest generation; a
+	// command that does not apply in the current phase is a conflict, and
+	// so is "name@GEN" for an older generation. cmd.Actor names the token.
 	Control(ctx context.Context, name string, cmd engine.Command) (Rollout, error)
-	// Delete removes a finished rollout (conflict while it is active).
-	Delete(ctx context.Context, name string) error
+	// Delete removes every generation of "namespace/name", or the one
+	// "namespace/name@GEN" names, with their events; a conflict while one
+	// of them is active (and then nothing is removed).
+	Delete(ctx context.Context, name string) (DeleteResult, error)
 	// Ready reports whether the manager can serve (the store is writable).
 	Ready(ctx context.Context) error
 	NotificationReader // a rollout's notifications (notification.go)

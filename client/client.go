@@ -163,9 +163,12 @@ func (c *Client) Control(ctx context.Context, name string, cmd engine.Command) (
 	return r, err
 }
 
-// Delete removes a finished rollout.
-func (c *Client) Delete(ctx context.Context, name string) error {
-	return c.call(ctx, "DELETE", rolloutPath(name, ""), nil, "", nil, nil)
+// Delete removes every generation of a finished rollout, or with
+// "name@GEN" that generation only, and says which went.
+func (c *Client) Delete(ctx context.Context, name string) (api.DeleteResult, error) {
+	var res api.DeleteResult
+	err := c.call(ctx, "DELETE", rolloutPath(name, ""), nil, "", nil, &res)
+	return res, err
 }
 
 // Ready returns nil when the server is ready.

@@ -117,7 +117,7 @@ func TestRoundTrip(t *testing.T) {
 	if _, err := c.Control(ctx, "shop/web", engine.Command{Kind: engine.CmdAbort, Immediate: true}); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Delete(ctx, "shop/web"); err == nil {
+	if _, err := c.Delete(ctx, "shop/web"); err == nil {
 		t.Fatal("deleted an active rollout")
 	}
 }

@@ -179,9 +179,9 @@ func (m *Manager) List(ctx context.Context, opt api.ListOptions) ([]api.Rollout,
 	return out, nil
 }
 
-// Get returns the latest generation of name.
+// Get returns the latest generation of name, or the one name@GEN names.
 func (m *Manager) Get(ctx context.Context, name string) (api.Rollout, error) {
-	sr, err := m.cfg.Store.Latest(ctx, name)
+	sr, err := m.lookup(ctx, name)
 	if err != nil {
 		return api.Rollout{}, err
 	}
@@ -225,7 +225,7 @@ func (m *Manager) lastEvaluations(ctx context.Context, id, seq int64) []canary.E
 
 // Events returns name's events after a sequence number.
 func (m *Manager) Events(ctx context.Context, name string, after int64, limit int) ([]canary.Event, error) {
-	sr, err := m.cfg.Store.Latest(ctx, name)
+	sr, err := m.lookup(ctx, name)
 	if err != nil {
 		return nil, err
 	}
@@ -235,9 +235,10 @@ func (m *Manager) Events(ctx context.Context, name string, after int64, limit in
 	return m.cfg.Store.Events(ctx, sr.ID, after, limit)
 }
 
-// Subscribe signals new events of name's latest generation.
+// Subscribe signals new events of name's latest generation (or of
+// name@GEN).
 func (m *Manager) Subscribe(ctx context.Context, name string) (<-chan struct{}, func()) {
-	sr, err := m.cfg.Store.Latest(ctx, name)
+	sr, err := m.lookup(ctx, name)
 	if err != nil {
 		ch := make(chan struct{})
 		return ch, func() {}
@@ -247,6 +248,10 @@ func (m *Manager) Subscribe(ctx context.Context, name string) (<-chan struct{}, 
 
 // Control applies a manual command.
 func (m *Manager) Control(ctx context.Context, name string, cmd engine.Command) (api.Rollout, error) {
+	name, err := m.latestName(ctx, name)
+	if err != nil {
+		return api.Rollout{}, err
+	}
 	m.mu.Lock()
 	l := m.live[name]
 	var r interface {
@@ -314,17 +319,4 @@ func (m *Manager) controlSaved(ctx context.Context, sr store.Rollout, p *canary.
 	}
 	final = out.State
 	return m.Get(ctx, name)
-}
-
-// Delete removes a finished rollout.
-func (m *Manager) Delete(ctx context.Context, name string) error {
-	sr, err := m.cfg.Store.Latest(ctx, name)
-	if err != nil {
-		return err
-	}
-	if err := m.cfg.Store.Delete(ctx, sr.ID); err != nil {
-		return err
-	}
-	m.forgetServices(ctx, name)
-	return nil
 }

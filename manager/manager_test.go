@@ -158,8 +158,8 @@ func TestApplyIsIdempotentAndRunsToTheEnd(t *testing.T) {
 		t.Fatalf("new version after the end: %+v, %v", next, err)
 	}
 	waitPhase(t, m, "team/web", canary.PhaseSucceeded)
-	if err := m.Delete(ctx, "team/web"); err != nil {
-		t.Errorf("delete finished: %v", err)
+	if res, err := m.Delete(ctx, "team/web"); err != nil || !slices.Equal(res.Generations, []int{1, 2}) {
+		t.Errorf("delete finished: %+v, %v; want both generations gone", res, err)
 	}
 }
 
@@ -197,7 +197,7 @@ func TestControlsAndRetry(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitPhase(t, m, "team/api", canary.PhasePaused)
-	if err := m.Delete(ctx, "team/api"); canary.ErrorCode(err) != canary.ECONFLICT {
+	if _, err := m.Delete(ctx, "team/api"); canary.ErrorCode(err) != canary.ECONFLICT {
 		t.Errorf("delete of a paused rollout: %v, want conflict", err)
 	}
 	if _, err := m.Control(ctx, "team/api", engine.Command{Kind: engine.CmdPromote, Full: true, Actor: "ops"}); err != nil {

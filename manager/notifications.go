@@ -16,7 +16,7 @@ func (m *Manager) Notifications(ctx context.Context, name string, opt api.Notifi
 		return api.NotificationPage{}, canary.Errorf(canary.EINVALID,
 			"notification status %q is not one of pending, claimed, delivered, dead, failed", opt.Status)
 	}
-	sr, err := m.cfg.Store.Latest(ctx, name)
+	sr, err := m.lookup(ctx, name)
 	if err != nil {
 		return api.NotificationPage{}, err
 	}

@@ -13,6 +13,7 @@ import (
 	"unicode"
 
 	"github.com/canary-dev/canary"
+	"github.com/canary-dev/canary/api"
 	"github.com/canary-dev/canary/engine"
 )
 
@@ -138,16 +139,26 @@ var (
 
 // rolloutName is the "namespace/name" of the request's path, both checked
 // as DNS labels, so no name the manager sees holds a separator, a dot or
-// anything else a path could be made of.
+// anything else a path could be made of. A {name} of "name@GEN" names
+// one generation: "namespace/name@GEN" (api.SplitGeneration).
 func rolloutName(r *http.Request) (string, error) {
 	ns, name := r.PathValue("namespace"), r.PathValue("name")
+	name, gen, ok := strings.Cut(name, "@")
 	if err := checkLabel("namespace", ns); err != nil {
 		return "", err
 	}
 	if err := checkLabel("name", name); err != nil {
 		return "", err
 	}
-	return ns + "/" + name, nil
+	full := ns + "/" + name
+	if !ok {
+		return full, nil
+	}
+	base, n, err := api.SplitGeneration(full + "@" + gen)
+	if err != nil || len(gen) > 9 {
+		return "", canary.Errorf(canary.EINVALID, "the generation %q after '@' must be a whole number from 1 (as in %s@2)", gen, name)
+	}
+	return api.WithGeneration(base, n), nil
 }
 
 // checkLabel checks s as a DNS label: 1 to 63 of a-z, 0-9 and '-', not

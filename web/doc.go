@@ -9,7 +9,7 @@
 //	POST    /api/v1/rollouts[?force=true]                      operator  201 ApplyResult (created), 200 (unchanged or updated)
 //	GET     /api/v1/rollouts[?phase=P&limit=N]                 viewer    200 {"items":[Rollout...]}
 //	GET     /api/v1/rollouts/{namespace}/{name}                viewer    200 Rollout
-//	DELETE  /api/v1/rollouts/{namespace}/{name}                operator  204 (finished rollouts only; else 409)
+//	DELETE  /api/v1/rollouts/{namespace}/{name}                operator  200 DeleteResult (every generation, or {name}@GEN only; finished only, else 409)
 //	GET     /api/v1/rollouts/{namespace}/{name}/events[?after=N&limit=M]
 //	                                                           viewer    200 {"items":[Event...],"next":N}
 //	GET     /api/v1/rollouts/{namespace}/{name}/events/stream  viewer    200 text/event-stream
@@ -44,7 +44,12 @@
 // not redirected to its cleaned form as ServeMux would: a request never
 // lands on a route other than the one sent. A 403 quotes the request as
 // sent (POST /api/v1/rollouts/default/web/pause needs role operator).
-// /metrics counts requests by route pattern and status, never by raw path.
+// {name} may end in "@GEN" (a whole number from 1) to name one generation
+// of the rollout ("web@2"): the reads, the report and DELETE then see
+// that generation; without it they see the latest and DELETE removes
+// every generation. The control routes act on the latest only (an older
+// @GEN is 409). /metrics counts requests by route pattern and status,
+// never by raw path.
 //
 // The notifications route reads the rollout's notification outbox: counts
 // by status over all of them, then the newest ?limit= (1 to 1000, default

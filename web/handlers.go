@@ -92,16 +92,18 @@ func (s *server) get(w http.ResponseWriter, r *http.Request, _ string) error {
 	return nil
 }
 
-// delete is DELETE /api/v1/rollouts/{namespace}/{name}: 204.
+// delete is DELETE /api/v1/rollouts/{namespace}/{name}: 200 with the
+// generations removed (all of the name's, or the one {name}@GEN names).
 func (s *server) delete(w http.ResponseWriter, r *http.Request, _ string) error {
 	name, err := rolloutName(r)
 	if err != nil {
 		return err
 	}
-	if err := s.api.Delete(r.Context(), name); err != nil {
+	res, err := s.api.Delete(r.Context(), name)
+	if err != nil {
 		return err
 	}
-	w.WriteHeader(http.StatusNoContent)
+	writeJSON(w, http.StatusOK, res)
 	return nil
 }
 

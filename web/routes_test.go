@@ -120,7 +120,10 @@ func TestGetAndDelete(t *testing.T) {
 	ro.State.Phase = canary.PhaseRolledBack // as the runner would finish it
 	e.api.Put(ro)
 	r = e.do("DELETE", "/api/v1/rollouts/default/web", opToken, "")
-	want(t, r, http.StatusNoContent, "")
+	want(t, r, http.StatusOK, "")
+	if got := string(r.body); got != `{"name":"default/web","generations":[1]}`+"\n" {
+		t.Errorf("DELETE answered %s", got)
+	}
 	want(t, e.do("GET", "/api/v1/rollouts/default/web", viewToken, ""), http.StatusNotFound, canary.ENOTFOUND)
 	want(t, e.do("DELETE", "/api/v1/rollouts/default/web", opToken, ""), http.StatusNotFound, canary.ENOTFOUND)
 }
@@ -231,5 +234,27 @@ func TestReportBounded(t *testing.T) {
 	want(t, r, http.StatusOK, "")
 	if !strings.HasSuffix(string(r.body), "> This report covers the first 50000 events only; the event log has them all.\n") {
 		t.Errorf("report end: %q", r.body[max(0, len(r.body)-200):])
+	}
+}
+
+// TestGenerationInPath: {name}@GEN reaches the API as "ns/name@GEN" on
+// every rollout route (GEN normalized); a GEN that is not a whole number
+// from 1 is 400 before the API is called.
+func TestGenerationInPath(t *testing.T) {
+	e := newEnv(t)
+	for _, bad := range []string{"web@0", "web@x", "web@", "web@-1", "web@1@2", "web@9999999999", "@2"} {
+		want(t, e.do("GET", "/api/v1/rollouts/default/"+bad, viewToken, ""), http.StatusBadRequest, canary.EINVALID)
+	}
+	if calls := e.api.Calls(); len(calls) != 0 {
+		t.Errorf("bad generations reached the API: %q", calls)
+	}
+	e.do("GET", "/api/v1/rollouts/default/web@02", viewToken, "")
+	e.do("GET", "/api/v1/rollouts/default/web@2/events", viewToken, "")
+	e.do("DELETE", "/api/v1/rollouts/default/web@3", opToken, "")
+	got := strings.Join(e.api.Calls(), "\n")
+	for _, w := range []string{"Get default/web@2", "Delete default/web@3"} {
+		if !strings.Contains(got, w) {
+			t.Errorf("calls lack %q:\n%s", w, got)
+		}
 	}
 }

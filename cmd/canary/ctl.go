@@ -47,6 +47,9 @@ type ctlFlags struct {
 	// kube, on the commands that take --kube, selects Rollout resources
 	// on a Kubernetes API server instead of canary serve.
 	kube *kubeFlags
+	// generation, on the commands that take --generation, names one
+	// generation of NAME (0: the latest), as NAME@GEN does.
+	generation int
 }
 
 func (x *ctl) cmds() []*cobra.Command {
@@ -99,6 +102,36 @@ func (x *ctl) name(f *ctlFlags, arg string) string {
 		return arg
 	}
 	return firstOf(f.namespace, x.getenv(envNamespace), canary.DefaultNamespace) + "/" + arg
+}
+
+// generationFlag adds --generation to c, a command that reads (or
+// deletes) one generation of a rollout.
+func generationFlag(c *cobra.Command, f *ctlFlags) {
+	c.Flags().IntVar(&f.generation, "generation", 0,
+		"one generation of NAME (as NAME@GEN does; default: the latest, and for delete all of them)")
+}
+
+// target is NAME as "namespace/name", or "namespace/name@GEN" for one
+// generation (given as NAME@GEN or --generation). With --kube a Rollout
+// keeps one state, so a generation is refused.
+func (x *ctl) target(f *ctlFlags, arg string) (string, error) {
+	base, gen, err := api.SplitGeneration(x.name(f, arg))
+	if err != nil {
+		return "", usageError{err}
+	}
+	switch g := f.generation; {
+	case g < 0:
+		return "", usageError{fmt.Errorf("--generation %d: generations count from 1", g)}
+	case g > 0 && gen > 0 && g != gen:
+		return "", usageError{fmt.Errorf("%s and --generation %d name two different generations: give one", arg, g)}
+	case g > 0:
+		gen = g
+	}
+	if gen > 0 && f.kube != nil && f.kube.selected() {
+		return "", usageError{fmt.Errorf("%s: a Rollout resource keeps one state (its latest generation), so --kube has no generation %d to show; "+
+			"generations are kept by canary serve", arg, gen)}
+	}
+	return api.WithGeneration(base, gen), nil
 }
 
 func firstOf(s ...string) string {

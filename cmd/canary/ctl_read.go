@@ -5,7 +5,6 @@ import (
 	"github.com/canary-dev/canary/api"
 	"io"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/canary-dev/canary"
@@ -25,78 +24,75 @@ const (
 func (x *ctl) getCmd() *cobra.Command {
 	var output, phase string
 	c := &cobra.Command{
-		Use:   "get [NAME]",
+		Use:   "get [NAME[@GEN]]",
 		Short: "List rollouts, or show one",
-		Long: `Get lists the rollouts of canary serve (--phase keeps one phase) or shows
-one: name, generation, version, phase, step, canary weight and age.
+		Long: `Get lists the rollouts of canary serve, every generation (--phase keeps
+one phase), or shows one: name, generation, version, phase, step, canary
+weight, age and MESSAGE, why it is where it is (the reason of a pause, the
+rule or command that started a rollback, a failing action). NAME@GEN (or
+--generation GEN) shows an older generation.
+-o wide adds the flag, the firing rules, the last change and the whole
+message; -o json or -o yaml prints the API's objects; -o name prints
+NAME@GEN lines, which describe, events, report and delete take.
 canary get services lists canary serve's front doors instead: address,
 holder, upstreams, split, live rollout, requests/s and error rate per track.
--o json or -o yaml prints the API's objects. With --kube (or --kubeconfig
-or --context) it reads Rollout resources from the Kubernetes API server
-instead (in -n's namespace, or all).`,
+With --kube (or --kubeconfig or --context) it reads Rollout resources from
+the Kubernetes API server instead (in -n's namespace, or all).`,
 		Args: cobra.MaximumNArgs(1),
 	}
 	f := x.connection(c)
 	x.kubeTarget(c, f)
+	generationFlag(c, f)
 	c.ValidArgsFunction = x.completeNames(f)
 	c.Flags().StringVar(&phase, "phase", "", "only rollouts in this phase (Progressing, Paused, RolledBack, ...)")
-	outputFlag(c, &output, "json", "yaml")
+	outputFlag(c, &output, getFormats...)
 	c.RunE = func(c *cobra.Command, args []string) error {
-		if err := checkOutput(output, "json", "yaml"); err != nil {
+		if err := checkOutput(output, getFormats...); err != nil {
 			return err
 		}
 		if len(args) == 1 && args[0] == "services" {
 			return x.getServices(c, f, output)
 		}
-		cl, err := x.rollouts(f)
+		list, one, err := x.getRollouts(c, f, args, phase)
 		if err != nil {
 			return err
 		}
-		if len(args) == 1 {
-			r, err := cl.Get(c.Context(), x.name(f, args[0]))
-			if err != nil {
-				return err
+		var v any = struct {
+			Items []api.Rollout `json:"items"`
+		}{append([]api.Rollout{}, list...)}
+		if one {
+			v = list[0]
+		}
+		return render(x.stdout, output, v, func() error {
+			if len(list) == 0 {
+				fmt.Fprintln(x.stderr, "no rollouts")
+				return nil
 			}
-			if output != "" {
-				return printData(x.stdout, output, r)
+			if output == "name" {
+				return nameList(x.stdout, list)
 			}
-			return x.table([]api.Rollout{r})
-		}
-		list, err := cl.List(c.Context(), api.ListOptions{Phase: canary.Phase(phase), Limit: 1000})
-		if err != nil {
-			return err
-		}
-		if output != "" {
-			return printData(x.stdout, output, struct {
-				Items []api.Rollout `json:"items"`
-			}{append([]api.Rollout{}, list...)})
-		}
-		if len(list) == 0 {
-			fmt.Fprintln(x.stderr, "no rollouts")
-			return nil
-		}
-		return x.table(list)
+			return x.rolloutTable(x.stdout, list, output == "wide")
+		})
 	}
 	return c
 }
 
-// table prints rollouts one per line.
-func (x *ctl) table(list []api.Rollout) error {
-	tw := tabwriter.NewWriter(x.stdout, 0, 0, 3, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tGEN\tVERSION\tPHASE\tSTEP\tWEIGHT\tAGE")
-	for _, r := range list {
-		steps := 0
-		if r.Plan != nil {
-			steps = len(r.Plan.Spec.Steps)
-		}
-		step := "-"
-		if moved(r.State) {
-			step = fmt.Sprintf("%d/%d", r.State.Step+1, steps)
-		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%d%%\t%s\n", r.Name, r.Generation, r.State.Version, r.State.Phase,
-			step, r.State.Weight, age(x.now(), r.CreatedAt))
+// getRollouts is the rollout NAME names (one), or the list.
+func (x *ctl) getRollouts(c *cobra.Command, f *ctlFlags, args []string, phase string) ([]api.Rollout, bool, error) {
+	cl, err := x.rollouts(f)
+	if err != nil {
+		return nil, false, err
 	}
-	return tw.Flush()
+	if len(args) == 1 {
+		name, err := x.target(f, args[0])
+		if err != nil {
+			return nil, false, err
+		}
+		r, err := cl.Get(c.Context(), name)
+		return []api.Rollout{r}, true, err
+	}
+	list, err := cl.List(c.Context(), api.ListOptions{Phase: canary.Phase(phase), Limit: 1000})
+	return list, false, err
 }
 
 // moved reports whether traffic has moved in the rollout's life.
@@ -112,24 +108,29 @@ func moved(st canary.State) bool {
 
 func (x *ctl) describeCmd() *cobra.Command {
 	c := &cobra.Command{
-		Use:   "describe NAME",
+		Use:   "describe NAME[@GEN]",
 		Short: "Show a rollout in detail: steps, rules, timers and its last decisions",
 		Long: `Describe shows one rollout: its status block (as canary run draws it: the
 step track, the hold, weight and flag, every rule's canary and stable value
 against its threshold with its verdict and pending timer), the steps with
 ✓ done and ● current, and its last decisions with the inputs they were
-taken on.`,
+taken on. NAME@GEN (or --generation GEN) describes an older generation
+of NAME; the latest is the default.`,
 		Args: cobra.ExactArgs(1),
 	}
 	f := x.connection(c)
 	x.kubeTarget(c, f)
+	generationFlag(c, f)
 	c.ValidArgsFunction = x.completeNames(f)
 	c.RunE = func(c *cobra.Command, args []string) error {
+		name, err := x.target(f, args[0])
+		if err != nil {
+			return err
+		}
 		cl, err := x.rollouts(f)
 		if err != nil {
 			return err
 		}
-		name := x.name(f, args[0])
 		r, err := cl.Get(c.Context(), name)
 		if err != nil {
 			return err
@@ -290,16 +291,18 @@ func (x *ctl) eventsCmd() *cobra.Command {
 	var output string
 	var watch, all bool
 	c := &cobra.Command{
-		Use:   "events NAME",
+		Use:   "events NAME[@GEN]",
 		Short: "Print a rollout's events (-w: and follow them)",
 		Long: `Events prints a rollout's events, one line each (time since the start, a
 tag, step and weight, what happened and why). The per-interval evaluations
 and the actions' intent records are left out unless --all is given;
 -o json prints every event as one JSON object per line. -w keeps following
-the events as they happen until interrupted.`,
+the events as they happen until interrupted. NAME@GEN (or --generation
+GEN) prints an older generation's events; the latest is the default.`,
 		Args: cobra.ExactArgs(1),
 	}
 	f := x.connection(c)
+	generationFlag(c, f)
 	c.ValidArgsFunction = x.completeNames(f)
 	c.Flags().BoolVarP(&watch, "watch", "w", false, "follow new events as they happen")
 	c.Flags().BoolVar(&all, "all", false, "include evaluations and action intents")
@@ -308,11 +311,14 @@ the events as they happen until interrupted.`,
 		if err := checkOutput(output, "text", "json"); err != nil {
 			return err
 		}
+		name, err := x.target(f, args[0])
+		if err != nil {
+			return err
+		}
 		cl, err := x.client(f)
 		if err != nil {
 			return err
 		}
-		name := x.name(f, args[0])
 		r, err := cl.Get(c.Context(), name)
 		if err != nil {
 			return err
@@ -374,22 +380,28 @@ func (p *eventPrinter) print(ev canary.Event) {
 
 func (x *ctl) reportCmd() *cobra.Command {
 	c := &cobra.Command{
-		Use:   "report NAME",
+		Use:   "report NAME[@GEN]",
 		Short: "Print a rollout's post-deployment report (Markdown)",
 		Long: `Report prints the post-deployment report in Markdown: the outcome, version
 and duration, a timeline, the canary's and the stable's metrics per step,
 every decision and the numbers behind it, and the runbook's success
-criteria checked from the data.`,
+criteria checked from the data. NAME@GEN (or --generation GEN) reports
+on an older generation; the latest is the default.`,
 		Args: cobra.ExactArgs(1),
 	}
 	f := x.connection(c)
+	generationFlag(c, f)
 	c.ValidArgsFunction = x.completeNames(f)
 	c.RunE = func(c *cobra.Command, args []string) error {
+		name, err := x.target(f, args[0])
+		if err != nil {
+			return err
+		}
 		cl, err := x.client(f)
 		if err != nil {
 			return err
 		}
-		md, err := cl.Report(c.Context(), x.name(f, args[0]))
+		md, err := cl.Report(c.Context(), name)
 		if err != nil {
 			return err
 		}

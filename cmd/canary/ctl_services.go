@@ -18,7 +18,7 @@ func (x *ctl) getServices(c *cobra.Command, f *ctlFlags, output string) error {
 	if err != nil {
 		return err
 	}
-	if output != "" {
+	if dataFormat(output) {
 		return printData(x.stdout, output, struct {
 			Items []client.Service `json:"items"`
 		}{append([]client.Service{}, svcs...)})

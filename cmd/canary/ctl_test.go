@@ -54,6 +54,14 @@ type ctlEnv struct {
 func newCtlEnv(t *testing.T) *ctlEnv {
 	t.Helper()
 	fake := webtest.New()
+	e := newCtlEnvOn(t, fake)
+	e.api = fake
+	return e
+}
+
+// newCtlEnvOn is the client commands pointed at canary serve's API on a.
+func newCtlEnvOn(t *testing.T, fake api.API) *ctlEnv {
+	t.Helper()
 	tk, err := web.ParseTokens("alice:operator:" + ctlOpToken + ",ci:viewer:" + ctlViewToken)
 	if err != nil {
 		t.Fatal(err)
@@ -64,7 +72,7 @@ func newCtlEnv(t *testing.T) *ctlEnv {
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	e := &ctlEnv{t: t, api: fake, url: srv.URL, dir: t.TempDir(),
+	e := &ctlEnv{t: t, url: srv.URL, dir: t.TempDir(),
 		env: map[string]string{envServer: srv.URL, envToken: ctlOpToken}}
 	return e
 }
@@ -168,7 +176,7 @@ func TestCtlApplyGet(t *testing.T) {
 	e.fails(ExitInvalid, "apply", "-f", e.file("changed.yaml", strings.Replace(ctlPlan, "hold: 1m}", "hold: 2m}", 1)))
 	e.ok("apply", "-f", e.file("changed.yaml", strings.Replace(ctlPlan, "hold: 1m}", "hold: 2m}", 1)), "--force")
 
-	want := "NAME          GEN   VERSION   PHASE         STEP   WEIGHT   AGE\n" +
+	want := "NAME          GEN   VERSION   PHASE         STEP   WEIGHT   AGE   MESSAGE\n" +
 		"default/web   1     v2        Progressing   1/3    0%       5m\n"
 	if out := e.ok("get"); out != want {
 		t.Errorf("get:\n%s\nwant:\n%s", out, want)
@@ -187,7 +195,7 @@ func TestCtlApplyGet(t *testing.T) {
 	if _, errs, _ := e.run("get", "--phase", "Paused"); errs != "no rollouts\n" {
 		t.Errorf("empty get: %q", errs)
 	}
-	has(t, e.fails(ExitInvalid, "get", "-o", "xml"), `-o "xml": use json or yaml`)
+	has(t, e.fails(ExitInvalid, "get", "-o", "xml"), `-o "xml": use table or wide or json or yaml or name`)
 	has(t, e.fails(ExitInvalid, "get", "nope"), "rollout default/nope not found")
 	has(t, e.fails(ExitInvalid, "get", "a", "b"), "accepts at most 1 arg")
 }
@@ -302,7 +310,7 @@ func TestCtlDelete(t *testing.T) {
 	r, _ := e.api.Get(t.Context(), "default/web")
 	r.State.Phase = canary.PhaseRolledBack
 	e.api.Put(r)
-	if out := e.ok("delete", "web"); out != "rollout default/web deleted\n" {
+	if out := e.ok("delete", "web"); out != "rollout default/web deleted (1 generation: 1)\n" {
 		t.Errorf("delete: %q", out)
 	}
 	has(t, e.fails(ExitInvalid, "delete", "web"), "not found")

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"github.com/canary-dev/canary/api"
 	"io"
+	"strconv"
+	"strings"
 
 	"github.com/canary-dev/canary"
 	"github.com/canary-dev/canary/engine"
@@ -193,13 +195,15 @@ func where(r api.Rollout) string {
 
 func (x *ctl) deleteCmd() *cobra.Command {
 	c := &cobra.Command{
-		Use:   "delete NAME | delete service ADDRESS",
-		Short: "Delete a finished rollout and its events, or a service's front door",
-		Long: "Delete removes a finished (succeeded, rolled back or failed) rollout. An active rollout is refused: abort it first.\n" +
+		Use:   "delete NAME[@GEN] | delete service ADDRESS",
+		Short: "Delete a finished rollout (every generation, or one) and its events, or a service's front door",
+		Long: "Delete removes every generation of a finished (succeeded, rolled back or failed) rollout, or with NAME@GEN (or\n" +
+			"--generation GEN) that generation only, and says how many went. While a generation is active nothing is removed: abort it first.\n" +
 			"delete service ADDRESS closes and removes canary serve's front door on ADDRESS (refused while its rollout is active).",
 		Args: cobra.RangeArgs(1, 2),
 	}
 	f := x.connection(c)
+	generationFlag(c, f)
 	c.ValidArgsFunction = x.completeNames(f)
 	c.RunE = func(c *cobra.Command, args []string) error {
 		if len(args) == 2 {
@@ -212,12 +216,29 @@ func (x *ctl) deleteCmd() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		name := x.name(f, args[0])
-		if err := cl.Delete(c.Context(), name); err != nil {
+		name, err := x.target(f, args[0])
+		if err != nil {
 			return err
 		}
-		fmt.Fprintf(x.stdout, "rollout %s deleted\n", name)
+		res, err := cl.Delete(c.Context(), name)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(x.stdout, deleted(res))
 		return nil
 	}
 	return c
+}
+
+// deleted is what delete says it removed: "rollout default/web deleted
+// (3 generations: 1, 2, 3)".
+func deleted(res api.DeleteResult) string {
+	gens := make([]string, len(res.Generations))
+	for i, g := range res.Generations {
+		gens[i] = strconv.Itoa(g)
+	}
+	if len(gens) == 1 {
+		return fmt.Sprintf("rollout %s deleted (1 generation: %s)", res.Name, gens[0])
+	}
+	return fmt.Sprintf("rollout %s deleted (%d generations: %s)", res.Name, len(gens), strings.Join(gens, ", "))
 }

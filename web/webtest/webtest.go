@@ -252,24 +252,25 @@ func (a *API) Control(ctx context.Context, name string, cmd engine.Command) (api
 	return e.r, nil
 }
 
-// Delete implements api.API: only a finished rollout can go.
-func (a *API) Delete(ctx context.Context, name string) error {
+// Delete implements api.API: only a finished rollout can go (this fake
+// keeps one generation per name).
+func (a *API) Delete(ctx context.Context, name string) (api.DeleteResult, error) {
 	a.record("Delete " + name)
 	if a.DeleteFunc != nil {
-		return a.DeleteFunc(ctx, name)
+		return api.DeleteResult{Name: name, Generations: []int{1}}, a.DeleteFunc(ctx, name)
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	e := a.rollouts[name]
 	if e == nil {
-		return notFound(name)
+		return api.DeleteResult{}, notFound(name)
 	}
 	if !e.r.State.Phase.Terminal() {
-		return canary.Errorf(canary.ECONFLICT, "rollout %s is %s; only a finished rollout can be deleted (abort it first)",
+		return api.DeleteResult{}, canary.Errorf(canary.ECONFLICT, "rollout %s is %s; only a finished rollout can be deleted (abort it first)",
 			name, e.r.State.Phase)
 	}
 	delete(a.rollouts, name)
-	return nil
+	return api.DeleteResult{Name: name, Generations: []int{e.r.Generation}}, nil
 }
 
 // Ready implements api.API; nil unless ReadyFunc says otherwise.
