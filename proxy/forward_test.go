@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/canary-dev/canary"
+	"github.com/canary-dev/canary/canarytest"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
 )
@@ -380,21 +381,14 @@ func TestFailureLogRateLimited(t *testing.T) {
 		defer mu.Unlock()
 		lines = append(lines, r)
 	}))
-	now := base
-	var clockMu sync.Mutex
-	tp := startProxy(t, Config{Stable: deadURL(t), Canary: deadURL(t), Logger: logger, Now: func() time.Time {
-		clockMu.Lock()
-		defer clockMu.Unlock()
-		return now
-	}})
+	clock := canarytest.NewClock(base)
+	tp := startProxy(t, Config{Stable: deadURL(t), Canary: deadURL(t), Logger: logger, Clock: clock})
 	for range 10 {
 		if status, _, _ := tp.get(t, "/", nil); status != http.StatusBadGateway {
 			t.Fatalf("status = %d, want 502", status)
 		}
 	}
-	clockMu.Lock()
-	now = now.Add(time.Second)
-	clockMu.Unlock()
+	clock.Advance(time.Second)
 	tp.get(t, "/", nil)
 	mu.Lock()
 	defer mu.Unlock()

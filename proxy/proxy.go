@@ -57,9 +57,9 @@ type Config struct {
 	// failures (Warn, at most one line a second per upstream, counting
 	// the failures it leaves out). Default: slog.Default().
 	Logger *slog.Logger
-	// Now tells the time used for latencies and recording. Default:
-	// time.Now.
-	Now func() time.Time
+	// Clock tells the time used for latencies and recording. Default:
+	// canary.SystemClock.
+	Clock canary.Clock
 }
 
 // Proxy splits traffic between a stable and a canary upstream. It is a
@@ -119,7 +119,6 @@ func New(cfg Config) (*Proxy, error) {
 		trust:   cfg.TrustForwarded,
 		rec:     cfg.Recorder,
 		log:     cfg.Logger,
-		now:     cfg.Now,
 		maxIdle: cfg.MaxIdleConns,
 	}
 	if cfg.StickyHeader != "" {
@@ -128,8 +127,9 @@ func New(cfg Config) (*Proxy, error) {
 	if p.log == nil {
 		p.log = slog.Default()
 	}
-	if p.now == nil {
-		p.now = time.Now
+	p.now = time.Now
+	if cfg.Clock != nil {
+		p.now = cfg.Clock.Now
 	}
 	if p.maxIdle <= 0 {
 		p.maxIdle = 512
