@@ -79,6 +79,7 @@ func (cp *connPool) dial() (*upConn, error) {
 	if err != nil {
 		return nil, err
 	}
+	conn = fastConn(conn)
 	if cp.tls != nil {
 		tc := tls.Client(conn, cp.tls)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -118,7 +118,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 	s.lns = append(s.lns, ln)
 	s.mu.Unlock()
-	err := fs.Serve(ln)
+	err := fs.Serve(fastListener{ln})
 	if errors.Is(err, net.ErrClosed) {
 		return nil
 	}
