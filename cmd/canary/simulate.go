@@ -20,7 +20,7 @@ func newSimulateCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "simulate PLAN --scenario FILE",
 		Short: "Run a plan's decisions through a scenario on a simulated clock",
-		Long:  simulateLong,
+		Long:  simulateLong + "\n\n" + scenarioFormat,
 		Example: `  canary simulate examples/recoveryos.yaml --scenario bench/decisions/scenarios/error-spike.yaml
   canary simulate plan.yaml --scenario healthy.yaml --runs 1000 --seed 7`,
 		Args: cobra.ExactArgs(1),
@@ -65,7 +65,7 @@ func newSimulateCmd() *cobra.Command {
 
 const simulateLong = `Simulate runs the real decision engine through a rollout of PLAN on a
 simulated clock, measuring from a scenario of traffic, latency and errors
-per track (see the scenario format in the README), and prints the timeline
+per track (the scenario format is below), and prints the timeline
 of its decisions. Nothing is deployed and no metrics source is read.
 
 Without --runs (or --seed) every value is its expectation, so the timeline

@@ -3,8 +3,11 @@ package main
 import (
 	"bytes"
 	"errors"
+	"os"
 	"strings"
 	"testing"
+
+	"github.com/canary-dev/canary/simulate"
 )
 
 // runSimulate runs `canary simulate args...` on its own (root.go adds it
@@ -62,5 +65,37 @@ func TestSimulateErrors(t *testing.T) {
 	var oe *outcomeError
 	if !errors.As(err, &oe) || exitCode(err) != ExitInvalid {
 		t.Errorf("missing scenario: %v, want exit %d", err, ExitInvalid)
+	}
+}
+
+// TestSimulateHelpFormat: simulate --help carries the scenario format
+// itself (no "see the README"), its example is the README's, word for
+// word, and it is a scenario the simulator accepts.
+func TestSimulateHelpFormat(t *testing.T) {
+	out, err := runSimulate(t, "--help")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, scenarioFormat) || strings.Contains(out, "README") {
+		t.Errorf("simulate --help lacks the scenario format or sends the reader to the README:\n%s", out)
+	}
+	var example []string
+	for _, line := range strings.Split(scenarioFormat, "\n") {
+		if strings.HasPrefix(line, "  ") {
+			example = append(example, strings.TrimPrefix(line, "  "))
+		}
+	}
+	yaml := strings.Join(example, "\n") + "\n"
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(readme), "```yaml\n"+yaml+"```\n") {
+		t.Errorf("README's scenario example differs from the help's:\n%s", yaml)
+	}
+	// The series file of the example does not exist here.
+	yaml = strings.Replace(yaml, "series: recorded.csv", "", 1)
+	if _, err := simulate.Parse("example.yaml", []byte(yaml)); err != nil {
+		t.Errorf("the help's example is not a valid scenario: %v", err)
 	}
 }
