@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"sync"
 
+	"github.com/klauspost/compress/s2"
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/canary-dev/canary"
@@ -37,10 +38,48 @@ import (
 // A new form takes the next tag byte (and may take a new dictionary): a
 // released dictionary is never edited, or the bodies written with it no
 // longer decode.
+//
+// A rollout's snapshot (the rollouts table's state) is stored the same
+// way, in one more form:
+//
+//   - stateS2V1: the JSON as one S2 block (klauspost/compress/s2, a
+//     Snappy extension), no dictionary. Written for a snapshot of at
+//     least stateCompressMin bytes of JSON (see compressState).
 const (
 	bodyFlateV1 = 0x01
 	bodyZstdV1  = 0x02
+	stateS2V1   = 0x03
 )
+
+// stateCompressMin is the least JSON a snapshot is compressed from. A
+// snapshot is rewritten at every commit, so its cost is paid at every
+// evaluation: the JSON of a runbook rollout's (six rules, the threshold
+// rules' last ten windows of counts) is ~4.6 KB, which with the plan (the
+// same row) spills onto a second 4 KiB page, written to the WAL and again
+// by the checkpoint at every commit; as S2 it is ~0.8-1.6 KB (with
+// identical or varied counts), for ~1-3 µs; zstd would take ~10-25 µs
+// for ~0.85 KB (store/statecodec_test.go: BenchmarkStateCodec).
+// Smaller snapshots (a rollout before its first evaluations) stay JSON
+// text, which SQLite's JSON functions read.
+const stateCompressMin = 1024
+
+// compressState appends a snapshot's stored form to dst: stateS2V1 and
+// text as an S2 block. The caller stores text as is when it is shorter
+// than stateCompressMin.
+func compressState(dst, text []byte) []byte {
+	n := s2.MaxEncodedLen(len(text))
+	start := len(dst)
+	dst = append(dst, stateS2V1)
+	if cap(dst)-len(dst) < n {
+		dst = append(make([]byte, 0, len(dst)+n), dst...)
+	}
+	out := s2.Encode(dst[len(dst):len(dst)+n], text)
+	dst = dst[:len(dst)+len(out)]
+	if len(dst)-start >= len(text) {
+		return append(dst[:start], text...)
+	}
+	return dst
+}
 
 // zstdDictIDV1 is eventDictV1's dictionary ID in bodyZstdV1 frames.
 const zstdDictIDV1 = 1
@@ -115,12 +154,12 @@ func compressBody(dst []byte, body []byte) []byte {
 // bodyFlateV1 bodies.
 var flateReaders = sync.Pool{New: func() any { return flate.NewReaderDict(bytes.NewReader(nil), eventDict) }}
 
-// decodeBody turns a stored body (either form) into the event, using buf
+// decodeBody turns a stored body (any form) into the event, using buf
 // as scratch space; it returns buf for reuse.
 func decodeBody(stored []byte, ev *canary.Event, buf *bytes.Buffer) error {
 	text, err := bodyJSON(stored, buf)
 	if err != nil {
-		return err
+		return fmt.Errorf("decode event: %w", err)
 	}
 	if err := json.Unmarshal(text, ev); err != nil {
 		return fmt.Errorf("decode event: %w", err)
@@ -128,11 +167,11 @@ func decodeBody(stored []byte, ev *canary.Event, buf *bytes.Buffer) error {
 	return nil
 }
 
-// bodyJSON returns a stored body's JSON text: stored itself, or its
-// decompression into buf.
+// bodyJSON returns a stored body's or snapshot's JSON text: stored
+// itself, or its decompression into buf.
 func bodyJSON(stored []byte, buf *bytes.Buffer) ([]byte, error) {
 	if len(stored) == 0 {
-		return nil, fmt.Errorf("decode event: empty body")
+		return nil, fmt.Errorf("empty body")
 	}
 	switch stored[0] {
 	case '{':
@@ -141,22 +180,35 @@ func bodyJSON(stored []byte, buf *bytes.Buffer) ([]byte, error) {
 		buf.Reset()
 		text, err := zstdDecoder.DecodeAll(stored[1:], buf.AvailableBuffer())
 		if err != nil {
-			return nil, fmt.Errorf("decode event: decompress: %w", err)
+			return nil, fmt.Errorf("decompress: %w", err)
 		}
 		buf.Write(text) // keeps text's memory in buf for the next body
+		return buf.Bytes(), nil
+	case stateS2V1:
+		n, err := s2.DecodedLen(stored[1:])
+		if err != nil {
+			return nil, fmt.Errorf("decompress: %w", err)
+		}
+		buf.Reset()
+		buf.Grow(n)
+		text, err := s2.Decode(buf.AvailableBuffer()[:n], stored[1:])
+		if err != nil {
+			return nil, fmt.Errorf("decompress: %w", err)
+		}
+		buf.Write(text)
 		return buf.Bytes(), nil
 	case bodyFlateV1:
 		r := flateReaders.Get().(io.ReadCloser)
 		defer flateReaders.Put(r)
 		if err := r.(flate.Resetter).Reset(bytes.NewReader(stored[1:]), eventDict); err != nil {
-			return nil, fmt.Errorf("decode event: %w", err)
+			return nil, err
 		}
 		buf.Reset()
 		if _, err := buf.ReadFrom(r); err != nil {
-			return nil, fmt.Errorf("decode event: decompress: %w", err)
+			return nil, fmt.Errorf("decompress: %w", err)
 		}
 		return buf.Bytes(), nil
 	default:
-		return nil, fmt.Errorf("decode event: unknown body encoding %#x (written by a newer canary? use a newer canary binary)", stored[0])
+		return nil, fmt.Errorf("unknown encoding %#x (written by a newer canary? use a newer canary binary)", stored[0])
 	}
 }

@@ -303,14 +303,14 @@ func checkSeq(what string, last int64, o commitOptions, eventSeq int64, events [
 	return nil
 }
 
-// encoded is a snapshot as JSON text, stored as TEXT so SQLite's JSON
-// functions read it, and its events' bodies in their stored form (see
-// compressBody): a []byte (a BLOB) when compressed, else the JSON text.
-// Both share the bytes of pooled buffers (saving a copy of each, and the
-// buffers): nothing may hold them after release, which comes once the
-// write is done (the driver copies them when it binds them).
+// encoded is a snapshot and its events' bodies in their stored forms
+// (see codec.go): a []byte (a BLOB) when compressed, else the JSON text
+// as a string (TEXT, which SQLite's JSON functions read). Both share the
+// bytes of pooled buffers (saving a copy of each, and the buffers):
+// nothing may hold them after release, which comes once the write is
+// done (the driver copies them when it binds them).
 type encoded struct {
-	state  string
+	state  any
 	events []any
 	buf    *bytes.Buffer
 	z      *[]byte
@@ -318,11 +318,12 @@ type encoded struct {
 
 var (
 	encodeBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-	bodyBufs   = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+	bodyBufs   = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
 )
 
 // encode marshals the snapshot and each event before a transaction
-// starts, as json.Marshal does, and compresses the events.
+// starts, as json.Marshal does, and compresses them: the snapshot when it
+// is at least stateCompressMin bytes of JSON, every event body.
 func encode(st *canary.State, events []canary.Event) (encoded, error) {
 	e := encoded{buf: encodeBufs.Get().(*bytes.Buffer), z: bodyBufs.Get().(*[]byte)}
 	enc := json.NewEncoder(e.buf)
@@ -340,42 +341,64 @@ func encode(st *canary.State, events []canary.Event) (encoded, error) {
 		ends = append(ends, e.buf.Len())
 	}
 	b := e.buf.Bytes()
-	text := func(start, end int) []byte { // without Encode's newline
-		return b[start : end-1]
+	text := func(i int) []byte { // without Encode's newline
+		start := 0
+		if i > 0 {
+			start = ends[i-1]
+		}
+		return b[start : ends[i]-1]
 	}
-	e.state = unsafe.String(&b[0], ends[0]-1)
-	// Compress every body into z first and slice it afterwards: z may
-	// move while it grows.
+	// Compress into z first and slice it afterwards: z may move while it
+	// grows. zends[0] is the snapshot's end (0: stored as text).
 	z := (*e.z)[:0]
-	zends := make([]int, len(events))
-	for i := range events {
-		z = compressBody(z, text(ends[i], ends[i+1]))
+	zends := make([]int, len(ends))
+	if st := text(0); len(st) >= stateCompressMin {
+		z = compressState(z, st)
+	}
+	zends[0] = len(z)
+	for i := 1; i < len(ends); i++ {
+		z = compressBody(z, text(i))
 		zends[i] = len(z)
 	}
 	*e.z = z
-	e.events = make([]any, len(events))
-	start := 0
-	for i := range events {
+	stored := func(i int) any {
+		start := 0
+		if i > 0 {
+			start = zends[i-1]
+		}
 		body := z[start:zends[i]:zends[i]]
 		if body[0] == '{' {
-			e.events[i] = unsafe.String(&body[0], len(body)) // TEXT, as before
-		} else {
-			e.events[i] = body
+			return unsafe.String(&body[0], len(body)) // TEXT, as before
 		}
-		start = zends[i]
+		return body
+	}
+	if zends[0] == 0 {
+		st := text(0)
+		e.state = unsafe.String(&st[0], len(st))
+	} else {
+		e.state = stored(0)
+	}
+	e.events = make([]any, len(events))
+	for i := range events {
+		e.events[i] = stored(i + 1)
 	}
 	return e, nil
 }
 
 // release returns the buffers to their pools (unless they grew large).
 func (e encoded) release() {
-	if e.buf.Cap() <= 64<<10 {
-		e.buf.Reset()
-		encodeBufs.Put(e.buf)
-	}
+	e.releaseBuf()
 	if cap(*e.z) <= 64<<10 {
 		*e.z = (*e.z)[:0]
 		bodyBufs.Put(e.z)
+	}
+}
+
+// releaseBuf returns buf to its pool (unless it grew large).
+func (e encoded) releaseBuf() {
+	if e.buf.Cap() <= 64<<10 {
+		e.buf.Reset()
+		encodeBufs.Put(e.buf)
 	}
 }
 
@@ -416,7 +439,13 @@ func scanRollout(row interface{ Scan(...any) error }) (Rollout, error) {
 	if err := row.Scan(&r.ID, &r.Name, &r.Generation, &r.Plan, &r.PlanSHA256, &state, &created, &updated); err != nil {
 		return Rollout{}, err
 	}
-	if err := json.Unmarshal(state, &r.State); err != nil {
+	buf := encodeBufs.Get().(*bytes.Buffer)
+	text, err := bodyJSON(state, buf)
+	defer encoded{buf: buf}.releaseBuf()
+	if err == nil {
+		err = json.Unmarshal(text, &r.State)
+	}
+	if err != nil {
 		return Rollout{}, fmt.Errorf("decode state of rollout %d: %w", r.ID, err)
 	}
 	r.CreatedAt, r.UpdatedAt = fromNanos(created), fromNanos(updated)

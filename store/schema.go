@@ -88,6 +88,10 @@ CREATE TABLE outbox_attempts (
 	identity,
 	// 7: the front doors of canary serve (services.go).
 	servicesSchema,
+	// 8: a rollout's snapshot may be S2-compressed (codec.go's stateS2V1):
+	// a canary that reads only JSON snapshots refuses the file as a whole
+	// instead of failing on single rollouts. Nothing else changes.
+	`SELECT 1;`,
 }
 
 // eventsByRowid rebuilds the event log as an ordinary (rowid) table with

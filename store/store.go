@@ -123,7 +123,7 @@ func OpenConfig(ctx context.Context, cfg Config) (*Store, error) {
 		w.Close()
 		return nil, classify(op, err)
 	}
-	var committed func()
+	var committed func(writes int)
 	if !cfg.ReadOnly {
 		c, err := sql.Open("sqlite", dsn(cfg, true))
 		if err != nil {
