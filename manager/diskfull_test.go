@@ -33,18 +33,6 @@ spec:
 `, name)
 }
 
-// until polls cond every 5ms for at most limit.
-func until(t *testing.T, limit time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, limit)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // TestFullDiskPausesRolloutsAndRecovers fills a real file system under a
 // running rollout: the manager is not ready and says why, the rollout
 // takes no new action, a control and an apply are code unavailable, a
@@ -92,10 +80,10 @@ func TestFullDiskPausesRolloutsAndRecovers(t *testing.T) {
 	if _, err := m.Apply(ctx, diskPlan("web"), false, "test"); err != nil {
 		t.Fatal(err)
 	}
-	until(t, 10*time.Second, "weight 10", func() bool { return router.Weight() == 10 })
+	canarytest.WaitUntil(t, 10*time.Second, "weight 10", func() bool { return router.Weight() == 10 })
 
 	filler := canarytest.FillDisk(t, dir)
-	until(t, 20*time.Second, "not ready on a full disk", func() bool { return m.Ready(ctx) != nil })
+	canarytest.WaitUntil(t, 20*time.Second, "not ready on a full disk", func() bool { return m.Ready(ctx) != nil })
 	err = m.Ready(ctx)
 	if canary.ErrorCode(err) != canary.EUNAVAILABLE || !strings.Contains(err.Error(), "disk full") {
 		t.Errorf("Ready on a full disk: %v; want code unavailable saying disk full", err)
@@ -106,7 +94,7 @@ func TestFullDiskPausesRolloutsAndRecovers(t *testing.T) {
 	}
 	// A control while the runner waits to be restarted goes to the stored
 	// rollout: it must fail as unavailable and leave a runner behind.
-	until(t, 10*time.Second, "the runner between restarts", func() bool {
+	canarytest.WaitUntil(t, 10*time.Second, "the runner between restarts", func() bool {
 		m.mu.Lock()
 		defer m.mu.Unlock()
 		l := m.live["team/web"]
@@ -121,7 +109,7 @@ func TestFullDiskPausesRolloutsAndRecovers(t *testing.T) {
 	if stranded {
 		t.Fatal("a failed control left the rollout without a runner")
 	}
-	until(t, 5*time.Second, "providers rebuilt after the control", func() bool { return builds.Load()-closes.Load() == 1 })
+	canarytest.WaitUntil(t, 5*time.Second, "providers rebuilt after the control", func() bool { return builds.Load()-closes.Load() == 1 })
 	b0, c0 := builds.Load(), closes.Load()
 	if _, err := m.Apply(ctx, diskPlan("other"), false, "test"); err == nil {
 		t.Log("apply on a full disk found room (SQLite reused free WAL or database pages)")
@@ -146,18 +134,18 @@ func TestFullDiskPausesRolloutsAndRecovers(t *testing.T) {
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
-	until(t, 20*time.Second, "ready once there is room", func() bool { return m.Ready(ctx) == nil })
+	canarytest.WaitUntil(t, 20*time.Second, "ready once there is room", func() bool { return m.Ready(ctx) == nil })
 	if r, _ := m.Get(ctx, "team/web"); r.State.Phase.Terminal() {
 		t.Errorf("ready only once the rollout ended (%s); want ready at the first save", r.State.Phase)
 	}
-	until(t, 30*time.Second, "succeeded", func() bool {
+	canarytest.WaitUntil(t, 30*time.Second, "succeeded", func() bool {
 		r, _ := m.Get(ctx, "team/web")
 		return r.State.Phase == canary.PhaseSucceeded
 	})
 	if got, want := slices.Compact(router.Log()), []string{"w10", "w50", "w100", "promote", "removeCanary"}; !slices.Equal(got, want) {
 		t.Errorf("actions %v, want %v", router.Log(), want)
 	}
-	until(t, 5*time.Second, "providers closed once the rollout ended", func() bool { return closes.Load() == builds.Load() })
+	canarytest.WaitUntil(t, 5*time.Second, "providers closed once the rollout ended", func() bool { return closes.Load() == builds.Load() })
 }
 
 // TestMaxActive refuses a new rollout beyond Config.MaxActive with a
@@ -204,7 +192,7 @@ func TestMaxActive(t *testing.T) {
 	if _, err := m.Control(ctx, "team/a", engine.Command{Kind: engine.CmdAbort, Immediate: true, Actor: "ops"}); err != nil {
 		t.Fatal(err)
 	}
-	until(t, 10*time.Second, "a rolled back and its slot free", func() bool {
+	canarytest.WaitUntil(t, 10*time.Second, "a rolled back and its slot free", func() bool {
 		_, err := m.Apply(ctx, diskPlan("c"), false, "test")
 		return err == nil
 	})

@@ -70,7 +70,7 @@ func TestRecoveryWakesRunnersInBackoff(t *testing.T) {
 			if _, err := m.Apply(ctx, diskPlan("web"), false, "test"); err != nil {
 				t.Fatal(err) // Create is not a Commit: it is not failed
 			}
-			until(t, 10*time.Second, "web's runner waiting to be restarted", func() bool {
+			canarytest.WaitUntil(t, 10*time.Second, "web's runner waiting to be restarted", func() bool {
 				m.mu.Lock()
 				defer m.mu.Unlock()
 				l := m.live["team/web"]
@@ -79,7 +79,7 @@ func TestRecoveryWakesRunnersInBackoff(t *testing.T) {
 			})
 			failing.Store(false)
 			tc.recover(t, m)
-			until(t, 20*time.Second, "web succeeded after the recovery", func() bool {
+			canarytest.WaitUntil(t, 20*time.Second, "web succeeded after the recovery", func() bool {
 				r, err := m.Get(ctx, "team/web")
 				return err == nil && r.State.Phase == canary.PhaseSucceeded
 			})

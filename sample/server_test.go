@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/canary-dev/canary"
+	"github.com/canary-dev/canary/canarytest"
 	"github.com/canary-dev/canary/checks"
 	"github.com/canary-dev/canary/sample"
 )
@@ -122,7 +123,7 @@ func TestContextStopsServer(t *testing.T) {
 		}
 		errc <- err
 	}()
-	waitFor(t, func() bool { return srv.Service().Stats().InFlight == 1 })
+	canarytest.WaitUntil(t, 5*time.Second, "one request in flight", func() bool { return srv.Service().Stats().InFlight == 1 })
 	cancel()
 	select {
 	case <-srv.Done():
@@ -132,24 +133,8 @@ func TestContextStopsServer(t *testing.T) {
 	if err := <-errc; err == nil {
 		t.Errorf("slow request succeeded, want it cut off")
 	}
-	waitFor(t, func() bool { return srv.Service().Stats().Canceled == 1 })
+	canarytest.WaitUntil(t, 5*time.Second, "the request canceled", func() bool { return srv.Service().Stats().Canceled == 1 })
 	if _, err := http.Get(srv.URL() + "/"); err == nil {
 		t.Errorf("request after stop succeeded, want connection refused")
-	}
-}
-
-// waitFor polls cond every millisecond for up to 5s: the server's own
-// goroutines give no other signal to wait on.
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	tick := time.NewTicker(time.Millisecond)
-	defer tick.Stop()
-	deadline := time.After(5 * time.Second)
-	for !cond() {
-		select {
-		case <-tick.C:
-		case <-deadline:
-			t.Fatal("condition not met within 5s")
-		}
 	}
 }

@@ -11,9 +11,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
+	"github.com/canary-dev/canary/canarytest"
 	"github.com/canary-dev/canary/web"
 	"github.com/canary-dev/canary/web/webtest"
 	"github.com/prometheus/client_golang/prometheus"
@@ -65,7 +65,7 @@ type env struct {
 	api *webtest.API
 	srv *httptest.Server
 	reg *prometheus.Registry
-	log *syncBuffer
+	log *canarytest.Buffer
 }
 
 func tokens(t testing.TB) *web.Tokens {
@@ -80,7 +80,7 @@ func tokens(t testing.TB) *web.Tokens {
 // newEnv starts the API on a fresh fake; mod adjusts the Config.
 func newEnv(t testing.TB, mod ...func(*web.Config)) *env {
 	t.Helper()
-	e := &env{t: t, api: webtest.New(), reg: prometheus.NewRegistry(), log: &syncBuffer{}}
+	e := &env{t: t, api: webtest.New(), reg: prometheus.NewRegistry(), log: &canarytest.Buffer{}}
 	cfg := web.Config{API: e.api, Tokens: tokens(t), Registry: e.reg,
 		Logger: newLogger(e.log)}
 	for _, m := range mod {
@@ -183,24 +183,6 @@ func golden(t *testing.T, name string, body []byte) {
 	if !bytes.Equal(got, wantB) {
 		t.Errorf("%s differs from the golden file (go test -update rewrites it); got:\n%s", name, got)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the server's goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func newLogger(w io.Writer) *slog.Logger {

@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/canary-dev/canary"
+	"github.com/canary-dev/canary/canarytest"
 	"github.com/canary-dev/canary/plan"
 	"github.com/canary-dev/canary/web/webtest"
 )
@@ -53,7 +55,7 @@ func TestCtlEventsWatch(t *testing.T) {
 	e.ok("apply", "-f", e.file("plan.yaml", ctlPlan))
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	var out, errw syncBuf
+	var out, errw canarytest.Buffer
 	done := make(chan int, 1)
 	go func() { done <- e.runCtx(ctx, &out, &errw, "events", "web", "-w") }()
 	waitFor(t, &out, "rollout of web v2 started")
@@ -74,15 +76,10 @@ func TestCtlEventsWatch(t *testing.T) {
 	}
 }
 
-func waitFor(t *testing.T, b *syncBuf, s string) {
+// waitFor waits up to 5s for s in b.
+func waitFor(t *testing.T, b *canarytest.Buffer, s string) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(b.String(), s) {
-		if time.Now().After(deadline) {
-			t.Fatalf("waited 5s for %q in:\n%s", s, b.String())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	canarytest.WaitUntil(t, 5*time.Second, fmt.Sprintf("%q printed", s), func() bool { return strings.Contains(b.String(), s) })
 }
 
 // TestCtlDescribe: a rollout rolling back after a rule fired shows its

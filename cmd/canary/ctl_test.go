@@ -5,11 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"github.com/canary-dev/canary/api"
+	"github.com/canary-dev/canary/canarytest"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -87,27 +87,9 @@ func (e *ctlEnv) file(name, content string) string {
 	return p
 }
 
-// syncBuf is a buffer safe for a command writing while the test reads.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // runCtx runs the client commands as Main runs the root: same error
 // report, same exit codes.
-func (e *ctlEnv) runCtx(ctx context.Context, out, errw *syncBuf, args ...string) int {
+func (e *ctlEnv) runCtx(ctx context.Context, out, errw *canarytest.Buffer, args ...string) int {
 	x := &ctl{stdout: out, stderr: errw, getenv: func(k string) string { return e.env[k] },
 		now: func() time.Time { return webtest.T0.Add(5 * time.Minute) }}
 	root := &cobra.Command{Use: "canary", SilenceUsage: true, SilenceErrors: true}
@@ -130,7 +112,7 @@ func (e *ctlEnv) runCtx(ctx context.Context, out, errw *syncBuf, args ...string)
 
 func (e *ctlEnv) run(args ...string) (string, string, int) {
 	e.t.Helper()
-	var out, errw syncBuf
+	var out, errw canarytest.Buffer
 	code := e.runCtx(e.t.Context(), &out, &errw, args...)
 	return out.String(), errw.String(), code
 }

@@ -163,18 +163,6 @@ func (p *serveProc) getJSON(path string, v any) bool {
 	return st == http.StatusOK && json.Unmarshal([]byte(body), v) == nil
 }
 
-// waitUntil polls cond every 100ms until it is true or limit passes.
-func waitUntil(t *testing.T, limit time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, limit)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 // rssKiB is the resident set size of process pid, from /proc.
 func rssKiB(pid int) int {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))

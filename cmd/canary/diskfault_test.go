@@ -182,7 +182,7 @@ func (r *diskRig) snapshot(names []string) map[string]frozen {
 func (r *diskRig) checkOutage(names []string, why string) {
 	t := r.t
 	t.Helper()
-	waitUntil(t, 30*time.Second, "/readyz not ready after the fault", func() bool {
+	canarytest.WaitUntil(t, 30*time.Second, "/readyz not ready after the fault", func() bool {
 		st, _ := r.ready()
 		return st == http.StatusServiceUnavailable
 	})
@@ -242,7 +242,7 @@ func (r *diskRig) finish(names []string, ref string) {
 	t := r.t
 	t.Helper()
 	for _, n := range append(slices.Clone(names), ref) {
-		waitUntil(t, 90*time.Second, n+" succeeds after the recovery", func() bool {
+		canarytest.WaitUntil(t, 90*time.Second, n+" succeeds after the recovery", func() bool {
 			ro, _ := r.get(n)
 			return ro.State.Phase == canary.PhaseSucceeded
 		})
@@ -352,7 +352,7 @@ func TestServeDiskFull(t *testing.T) {
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, 60*time.Second, "/readyz ready after the disk was freed", func() bool {
+	canarytest.WaitUntil(t, 60*time.Second, "/readyz ready after the disk was freed", func() bool {
 		st, _ := r.ready()
 		return st == http.StatusOK
 	})
@@ -431,7 +431,7 @@ func TestServeReadOnlyDisk(t *testing.T) {
 		t.Fatalf("remount after repair: %v: %s", err, out)
 	}
 	r.srv = startServe(t, filepath.Join(dir, "serve.db"))
-	waitUntil(t, 30*time.Second, "/readyz ready after the repair", func() bool {
+	canarytest.WaitUntil(t, 30*time.Second, "/readyz ready after the repair", func() bool {
 		st, _ := r.ready()
 		return st == http.StatusOK
 	})

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/canary-dev/canary"
+	"github.com/canary-dev/canary/canarytest"
 	"github.com/canary-dev/canary/helm"
 	"github.com/canary-dev/canary/kube/kubetest"
 	"github.com/canary-dev/canary/operator"
@@ -165,7 +166,7 @@ func TestOperatorHelmEndToEnd(t *testing.T) {
 	cmd.SetArgs([]string{"--kubeconfig", impersonatingKubeconfig(t, env, e2eUser), "--metrics-bind-address", "0",
 		"--health-probe-bind-address", probes, "--leader-elect", "--leader-election-namespace", "canary-system",
 		"--leader-election-id", "e2e-" + ns, "--namespace", ns, "--helm-chart-dir", root})
-	logs := &syncBuf{}
+	logs := &canarytest.Buffer{}
 	cmd.SetOut(io.Discard)
 	cmd.SetErr(logs)
 	done := make(chan error, 1)

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/canary-dev/canary/canarytest"
 	"github.com/canary-dev/canary/operator"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -32,7 +33,7 @@ func TestOperatorCmd(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	cmd := newOperatorCmd()
 	cmd.SetArgs([]string{"--kubeconfig", kc, "--metrics-bind-address", "0", "--health-probe-bind-address", probes, "--log-level", "debug"})
-	logs := &syncBuf{}
+	logs := &canarytest.Buffer{}
 	cmd.SetOut(t.Output())
 	cmd.SetErr(io.MultiWriter(t.Output(), logs))
 	done := make(chan error, 1)

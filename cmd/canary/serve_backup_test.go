@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/canary-dev/canary"
+	"github.com/canary-dev/canary/canarytest"
 )
 
 // backupPlan holds its first step for an hour: the rollout stays at 10%
@@ -37,7 +38,7 @@ func startInsecureServe(t *testing.T, ctx context.Context, state string) (ctl fu
 	t.Helper()
 	api := freeAddr(t)
 	done := make(chan int, 1)
-	var serveErr syncBuf
+	var serveErr canarytest.Buffer
 	go func() {
 		done <- Main(ctx, []string{"serve", "--insecure", "--listen", api, "--state", state, "--rate-limit", "0"}, &bytes.Buffer{}, &serveErr)
 	}()

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/canary-dev/canary"
+	"github.com/canary-dev/canary/canarytest"
 	"github.com/canary-dev/canary/store"
 )
 
@@ -69,7 +70,7 @@ func TestServeRefusesACorruptDatabase(t *testing.T) {
 	defer cancel()
 	api := freeAddr(t)
 	done := make(chan int, 1)
-	var stderr syncBuf
+	var stderr canarytest.Buffer
 	go func() {
 		done <- Main(ctx, []string{"serve", "--insecure", "--listen", api, "--state", path}, io.Discard, &stderr)
 	}()

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/canary-dev/canary/canarytest"
 	"github.com/canary-dev/canary/web"
 )
 
@@ -111,7 +112,7 @@ func TestServeTokensReloadOnHUP(t *testing.T) {
 	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, 10*time.Second, "the new token accepted", func() bool { return whoami(newTok) == http.StatusOK })
+	canarytest.WaitUntil(t, 10*time.Second, "the new token accepted", func() bool { return whoami(newTok) == http.StatusOK })
 	if code := whoami(oldTok); code != http.StatusUnauthorized {
 		t.Errorf("the removed token after the reload: %d, want 401", code)
 	}
@@ -119,7 +120,7 @@ func TestServeTokensReloadOnHUP(t *testing.T) {
 	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, 10*time.Second, "the refused reload logged", func() bool {
+	canarytest.WaitUntil(t, 10*time.Second, "the refused reload logged", func() bool {
 		return strings.Contains(p.logTail(), "tokens not reloaded; the previous tokens stay in use")
 	})
 	if log := p.logTail(); !strings.Contains(log, "line 2 (short): the secret has 16 characters") || strings.Contains(log, "aaaaaaaaaaaaaaaa") {
@@ -140,7 +141,7 @@ func TestWatchTokensKeepsOldSetOnBadFile(t *testing.T) {
 	file := filepath.Join(dir, "tokens")
 	tokens, _ := web.ParseTokens("ops:operator:" + rigOperator)
 	sig := make(chan os.Signal)
-	var log syncBuf
+	var log canarytest.Buffer
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})
 	go func() {
