@@ -183,6 +183,14 @@ func (c *Client) Report(ctx context.Context, name string) (string, error) {
 	return b.String(), err
 }
 
+// ReportJSON returns the rollout's post-deployment report as data: the
+// JSON of the server's report.Data.
+func (c *Client) ReportJSON(ctx context.Context, name string) (json.RawMessage, error) {
+	var b bytes.Buffer
+	err := c.call(ctx, "GET", rolloutPath(name, "/report"), url.Values{"format": {"json"}}, "", nil, &b)
+	return json.RawMessage(b.Bytes()), err
+}
+
 // Notifications returns the rollout's notifications, newest first, with
 // counts by status (see api.NotificationOptions for the filter and
 // the limit: 0 is the server's default, 100; at most 1000).

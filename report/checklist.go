@@ -12,21 +12,30 @@ import (
 // where it can be and left open, with the reason, where it cannot.
 func (rep *report) checklist(b *strings.Builder) {
 	b.WriteString("## Success criteria\n\n")
-	item(b, "All SLOs maintained throughout deployment", rep.slosMaintained)
-	item(b, "No customer-reported issues (manual)", func() (bool, string) {
-		return false, "a person must check this with support; canary cannot know it"
-	})
-	item(b, "Monitoring dashboards show healthy metrics", rep.healthyNow)
-	item(b, "Feature flag at 100% rollout", rep.flagAt100)
+	for _, c := range rep.checks() {
+		box := " "
+		if c.Passed {
+			box = "x"
+		}
+		fmt.Fprintf(b, "- [%s] %s — %s\n", box, c.Text, c.Why)
+	}
 }
 
-func item(b *strings.Builder, text string, check func() (bool, string)) {
-	ok, why := check()
-	box := " "
-	if ok {
-		box = "x"
+// checks are the success criteria checked, for both the Markdown and the
+// data.
+func (rep *report) checks() []Check {
+	out := []Check{}
+	item := func(text string, check func() (bool, string)) {
+		ok, why := check()
+		out = append(out, Check{Text: text, Passed: ok, Why: why})
 	}
-	fmt.Fprintf(b, "- [%s] %s — %s\n", box, text, why)
+	item("All SLOs maintained throughout deployment", rep.slosMaintained)
+	item("No customer-reported issues (manual)", func() (bool, string) {
+		return false, "a person must check this with support; canary cannot know it"
+	})
+	item("Monitoring dashboards show healthy metrics", rep.healthyNow)
+	item("Feature flag at 100% rollout", rep.flagAt100)
+	return out
 }
 
 // sloLimit is one SLO threshold the canary's values are held to.

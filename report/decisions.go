@@ -28,10 +28,10 @@ type Decision struct {
 	// Event is the decision: a step completed, a rule fired, a rollback, a
 	// pause, a resume, an approval, a person's command, a promotion, an
 	// escalated action failure.
-	Event canary.Event
+	Event canary.Event `json:"event"`
 	// Inputs are every rule's evaluation for a rollback started by a rule,
 	// the rule's own for a rule firing or a pause by a rule, else none.
-	Inputs []canary.Evaluation
+	Inputs []canary.Evaluation `json:"inputs,omitempty"`
 }
 
 // Decisions picks the decisions out of events (in Seq order), with their

@@ -19,7 +19,8 @@
 //	POST    /api/v1/rollouts/{namespace}/{name}/approve        operator  200 Rollout
 //	POST    /api/v1/rollouts/{namespace}/{name}/abort          operator  200 Rollout ({"immediate":true}: immediate rollback)
 //	POST    /api/v1/rollouts/{namespace}/{name}/retry          operator  200 Rollout
-//	GET     /api/v1/rollouts/{namespace}/{name}/report         viewer    200 text/markdown
+//	GET     /api/v1/rollouts/{namespace}/{name}/report[?format=json]
+//	                                                           viewer    200 text/markdown (json: report.Data)
 //	GET     /api/v1/rollouts/{namespace}/{name}/notifications[?status=S&limit=N]
 //	                                                           viewer    200 NotificationPage
 //	GET     /api/v1/whoami                                     viewer    200 Whoami {"name","role"}

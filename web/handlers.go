@@ -162,11 +162,16 @@ func (s *server) control(kind engine.CommandKind) handlerFunc {
 	}
 }
 
-// report is GET .../report: the Markdown post-deployment report.
+// report is GET .../report: the Markdown post-deployment report, or with
+// ?format=json the same report as data (report.Data).
 func (s *server) report(w http.ResponseWriter, r *http.Request, _ string) error {
 	name, err := rolloutName(r)
 	if err != nil {
 		return err
+	}
+	format := r.URL.Query().Get("format")
+	if format != "" && format != "markdown" && format != "json" {
+		return canary.Errorf(canary.EINVALID, "?format=%q: use markdown or json", format)
 	}
 	ro, err := s.api.Get(r.Context(), name)
 	if err != nil {
@@ -175,6 +180,10 @@ func (s *server) report(w http.ResponseWriter, r *http.Request, _ string) error 
 	evs, err := allEvents(r.Context(), s.api, name)
 	if err != nil {
 		return err
+	}
+	if format == "json" {
+		writeJSON(w, http.StatusOK, report.JSON(ro, evs))
+		return nil
 	}
 	md := report.Markdown(ro, evs)
 	if len(evs) >= maxReportEvents {

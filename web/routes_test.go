@@ -245,8 +245,9 @@ func TestGenerationInPath(t *testing.T) {
 	for _, bad := range []string{"web@0", "web@x", "web@", "web@-1", "web@1@2", "web@9999999999", "@2"} {
 		want(t, e.do("GET", "/api/v1/rollouts/default/"+bad, viewToken, ""), http.StatusBadRequest, canary.EINVALID)
 	}
+	want(t, e.do("GET", "/api/v1/rollouts/default/web/report?format=pdf", viewToken, ""), http.StatusBadRequest, canary.EINVALID)
 	if calls := e.api.Calls(); len(calls) != 0 {
-		t.Errorf("bad generations reached the API: %q", calls)
+		t.Errorf("bad generations (or a bad report format) reached the API: %q", calls)
 	}
 	e.do("GET", "/api/v1/rollouts/default/web@02", viewToken, "")
 	e.do("GET", "/api/v1/rollouts/default/web@2/events", viewToken, "")

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -190,12 +191,16 @@ func checkOutput(o string, formats ...string) error {
 // printData writes v as indented JSON or as YAML with the JSON field
 // names.
 func printData(w io.Writer, format string, v any) error {
-	data, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // "> 600ms", not "\u003e 600ms"
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
 		return canary.Errorf(canary.EINTERNAL, "encode output: %v", err)
 	}
+	data := buf.Bytes()
 	if format == "json" {
-		_, err = fmt.Fprintf(w, "%s\n", data)
+		_, err := w.Write(data)
 		return err
 	}
 	dec := json.NewDecoder(strings.NewReader(string(data)))

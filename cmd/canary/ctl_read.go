@@ -107,6 +107,7 @@ func moved(st canary.State) bool {
 }
 
 func (x *ctl) describeCmd() *cobra.Command {
+	var output string
 	c := &cobra.Command{
 		Use:   "describe NAME[@GEN]",
 		Short: "Show a rollout in detail: steps, rules, timers and its last decisions",
@@ -115,14 +116,20 @@ step track, the hold, weight and flag, every rule's canary and stable value
 against its threshold with its verdict and pending timer), the steps with
 ✓ done and ● current, and its last decisions with the inputs they were
 taken on. NAME@GEN (or --generation GEN) describes an older generation
-of NAME; the latest is the default.`,
+of NAME; the latest is the default. -o json or -o yaml prints the same as
+data: the rollout as the API has it, its last decisions with their inputs
+and its failed notifications.`,
 		Args: cobra.ExactArgs(1),
 	}
 	f := x.connection(c)
 	x.kubeTarget(c, f)
 	generationFlag(c, f)
+	outputFlag(c, &output, describeFormats...)
 	c.ValidArgsFunction = x.completeNames(f)
 	c.RunE = func(c *cobra.Command, args []string) error {
+		if err := checkOutput(output, describeFormats...); err != nil {
+			return err
+		}
 		name, err := x.target(f, args[0])
 		if err != nil {
 			return err
@@ -139,12 +146,36 @@ of NAME; the latest is the default.`,
 		if err != nil {
 			return err
 		}
-		x.describe(x.stdout, r, evs)
-		notes, err := cl.Notifications(c.Context(), name, api.NotificationOptions{Status: api.FilterFailed, Limit: describeFailures})
-		x.notifications(x.stdout, notes, err)
-		return nil
+		notes, nerr := cl.Notifications(c.Context(), name, api.NotificationOptions{Status: api.FilterFailed, Limit: describeFailures})
+		return render(x.stdout, output, describeData(r, evs, notes, nerr), func() error {
+			x.describe(x.stdout, r, evs)
+			x.notifications(x.stdout, notes, nerr)
+			return nil
+		})
 	}
 	return c
+}
+
+// described is describe's data (-o json, -o yaml): the rollout, its last
+// decisions with their inputs, and its failed notifications (or why
+// they could not be read).
+type described struct {
+	Rollout            api.Rollout           `json:"rollout"`
+	Decisions          []rollreport.Decision `json:"decisions"`
+	DecisionsTotal     int                   `json:"decisionsTotal"`
+	Notifications      *api.NotificationPage `json:"notifications,omitempty"`
+	NotificationsError string                `json:"notificationsError,omitempty"`
+}
+
+func describeData(r api.Rollout, evs []canary.Event, notes api.NotificationPage, err error) described {
+	ds := rollreport.Decisions(evs)
+	d := described{Rollout: r, Decisions: append([]rollreport.Decision{}, ds[max(0, len(ds)-describeDecisions):]...), DecisionsTotal: len(ds)}
+	if err != nil {
+		d.NotificationsError = err.Error()
+	} else {
+		d.Notifications = &notes
+	}
+	return d
 }
 
 // describeFailures is how many of the last failed notifications describe
@@ -306,9 +337,9 @@ GEN) prints an older generation's events; the latest is the default.`,
 	c.ValidArgsFunction = x.completeNames(f)
 	c.Flags().BoolVarP(&watch, "watch", "w", false, "follow new events as they happen")
 	c.Flags().BoolVar(&all, "all", false, "include evaluations and action intents")
-	outputFlag(c, &output, "text", "json")
+	outputFlag(c, &output, eventFormats...)
 	c.RunE = func(c *cobra.Command, args []string) error {
-		if err := checkOutput(output, "text", "json"); err != nil {
+		if err := checkOutput(output, eventFormats...); err != nil {
 			return err
 		}
 		name, err := x.target(f, args[0])
@@ -323,7 +354,7 @@ GEN) prints an older generation's events; the latest is the default.`,
 		if err != nil {
 			return err
 		}
-		p := &eventPrinter{w: x.stdout, start: startOf(r), json: output == "json", all: all || output == "json"}
+		p := &eventPrinter{w: x.stdout, start: startOf(r), format: output, all: all || dataFormat(output)}
 		return x.printEvents(c, cl, name, p, watch)
 	}
 	return c
@@ -355,30 +386,39 @@ func (x *ctl) printEvents(c *cobra.Command, cl *client.Client, name string, p *e
 	return p.err
 }
 
-// eventPrinter prints events for people or as JSON lines.
+// eventPrinter prints events for people (text), as JSON lines or as
+// YAML documents (one per event, so -w can go on).
 type eventPrinter struct {
-	w         io.Writer
-	start     time.Time
-	json, all bool
-	err       error
+	w      io.Writer
+	start  time.Time
+	format string
+	all    bool
+	err    error
 }
 
 func (p *eventPrinter) print(ev canary.Event) {
 	if !p.all && !view.Filter(ev) {
 		return
 	}
-	if !p.json {
+	var err error
+	switch p.format {
+	case "json":
+		var line []byte
+		line, err = view.EventJSON(ev)
+		p.w.Write(line)
+	case "yaml":
+		io.WriteString(p.w, "---\n")
+		err = printData(p.w, "yaml", ev)
+	default:
 		fmt.Fprintln(p.w, view.EventLine(ev, p.start))
-		return
 	}
-	line, err := view.EventJSON(ev)
 	if err != nil && p.err == nil {
 		p.err = err
 	}
-	p.w.Write(line)
 }
 
 func (x *ctl) reportCmd() *cobra.Command {
+	var output string
 	c := &cobra.Command{
 		Use:   "report NAME[@GEN]",
 		Short: "Print a rollout's post-deployment report (Markdown)",
@@ -386,13 +426,19 @@ func (x *ctl) reportCmd() *cobra.Command {
 and duration, a timeline, the canary's and the stable's metrics per step,
 every decision and the numbers behind it, and the runbook's success
 criteria checked from the data. NAME@GEN (or --generation GEN) reports
-on an older generation; the latest is the default.`,
+on an older generation; the latest is the default. -o json prints the
+report as data: outcome, reason, times, the timeline's events, every
+decision with its inputs and the success criteria checked.`,
 		Args: cobra.ExactArgs(1),
 	}
 	f := x.connection(c)
 	generationFlag(c, f)
+	outputFlag(c, &output, reportFormats...)
 	c.ValidArgsFunction = x.completeNames(f)
 	c.RunE = func(c *cobra.Command, args []string) error {
+		if err := checkOutput(output, reportFormats...); err != nil {
+			return err
+		}
 		name, err := x.target(f, args[0])
 		if err != nil {
 			return err
@@ -400,6 +446,13 @@ on an older generation; the latest is the default.`,
 		cl, err := x.client(f)
 		if err != nil {
 			return err
+		}
+		if output == "json" {
+			data, err := cl.ReportJSON(c.Context(), name)
+			if err != nil {
+				return err
+			}
+			return printData(x.stdout, "json", data)
 		}
 		md, err := cl.Report(c.Context(), name)
 		if err != nil {
