@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"testing"
@@ -147,5 +148,57 @@ func TestRawConnNoAllocs(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Fatalf("%.1f allocations per write/read round trip, want 0", allocs)
+	}
+}
+
+// TestProxySocketsAreRaw: the server's client connections and the pooled
+// upstream connections are rawConns (the per-request CPU saving of
+// BENCHMARKS.md "Raw system calls" depends on both), and a request
+// through them is answered.
+func TestProxySocketsAreRaw(t *testing.T) {
+	st := backend(t, "stable")
+	p, err := New(Config{Stable: st.URL, Canary: st.URL, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := NewServer("", p)
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4096)
+	n, err := c.Read(buf)
+	if err != nil || !bytes.Contains(buf[:n], []byte("200 OK")) {
+		t.Fatalf("response %q, %v; want 200 OK", buf[:n], err)
+	}
+	srv.mu.Lock()
+	for sc := range srv.conns {
+		if _, ok := sc.(*rawConn); !ok {
+			t.Errorf("client connection is a %T, want *rawConn", sc)
+		}
+	}
+	clients := len(srv.conns)
+	srv.mu.Unlock()
+	pool := p.route.Load().stable.pool
+	pool.mu.Lock()
+	idle := len(pool.idle)
+	for _, uc := range pool.idle {
+		if _, ok := uc.Conn.(*rawConn); !ok {
+			t.Errorf("upstream connection is a %T, want *rawConn", uc.Conn)
+		}
+	}
+	pool.mu.Unlock()
+	if clients != 1 || idle != 1 {
+		t.Fatalf("%d client and %d idle upstream connections, want 1 and 1", clients, idle)
 	}
 }
