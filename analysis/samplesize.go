@@ -20,6 +20,25 @@ func QuantileRequests(q float64) int64 {
 // Power is the chance of detection the sample-size arithmetic aims at.
 const Power = 0.8
 
+// RateExceeding returns the error ratio at which the ratio of a window of
+// n requests exceeds threshold with probability Power (a normal
+// approximation of the binomial): what a rule judged by point, which
+// breaches whenever a window's ratio is over its threshold, catches 4
+// times in 5. The approximation wants n·threshold of a few at least.
+func RateExceeding(threshold, n float64) float64 {
+	z := std.Quantile(Power)
+	lo, hi := threshold, 1.0
+	for range 60 {
+		mid := (lo + hi) / 2
+		if mid-z*math.Sqrt(mid*(1-mid)/n) > threshold {
+			hi = mid
+		} else {
+			lo = mid
+		}
+	}
+	return hi
+}
+
 // errorTestAt is CompareErrorRates' test at expected counts: nc canary
 // and ns stable requests at error ratios pc and ps, its estimate moved by
 // z standard deviations (of the estimate at those ratios), e.g. to the

@@ -121,3 +121,34 @@ func TestSampleSizeLimits(t *testing.T) {
 		t.Errorf("halving the tolerance: %v requests vs %v, want more than twice as many", a, b)
 	}
 }
+
+// TestRateExceedingMatchesWindows: windows of n requests at the ratio
+// RateExceeding returns exceed the threshold about Power of the time, and
+// windows at the threshold itself about half the time or less.
+func TestRateExceedingMatchesWindows(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	over := func(n, p, threshold float64) float64 {
+		b := distuv.Binomial{N: n, P: p, Src: rng}
+		hits := 0
+		const runs = 4000
+		for range runs {
+			if b.Rand()/n > threshold {
+				hits++
+			}
+		}
+		return float64(hits) / runs
+	}
+	tests := []struct{ threshold, n float64 }{{0.01, 2000}, {0.05, 500}, {0.2, 100}}
+	for _, tt := range tests {
+		r := RateExceeding(tt.threshold, tt.n)
+		if r <= tt.threshold || r >= 1 {
+			t.Fatalf("RateExceeding(%v, %v) = %v, want between the threshold and 1", tt.threshold, tt.n, r)
+		}
+		if got := over(tt.n, r, tt.threshold); got < 0.72 || got > 0.88 {
+			t.Errorf("threshold %v, %v requests: windows at %.4f exceed it %.3f of the time, want about %.1f", tt.threshold, tt.n, r, got, Power)
+		}
+		if got := over(tt.n, tt.threshold, tt.threshold); got > 0.55 {
+			t.Errorf("threshold %v, %v requests: windows at the threshold exceed it %.3f of the time, want at most about half", tt.threshold, tt.n, got)
+		}
+	}
+}

@@ -251,3 +251,34 @@ func breachCount(n int64, p0, conf float64) int64 {
 	}
 	return lo
 }
+
+// PointAdvice is what a rule judged by point needs of one window.
+type PointAdvice struct {
+	// Requests is the canary's requests in one window.
+	Requests float64
+	// MinRequests is the plan's minRequests: fewer in a window and the
+	// rule does not judge it.
+	MinRequests int64
+	// Need is what a window should hold: MinRequests, or for a latency
+	// quantile the requests that put analysis.TailRequests beyond it when
+	// that is more.
+	Need int64
+	// Fires is, for an errorRate above rule, the error ratio whose windows
+	// breach it with probability analysis.Power; 0 for other rules.
+	Fires float64
+}
+
+// AdvisePoint computes what rule r, judged by point, needs at a step whose
+// canary gets canaryRPS requests a second.
+func AdvisePoint(p *canary.Plan, r canary.Rule, canaryRPS float64) PointAdvice {
+	m := &machine{p: p}
+	a := PointAdvice{Requests: canaryRPS * m.window(r).Seconds(), MinRequests: m.minRequests()}
+	a.Need = a.MinRequests
+	if q, latency := r.Metric.Quantile(); latency {
+		a.Need = max(a.Need, analysis.QuantileRequests(q))
+	}
+	if q, op := r.Threshold(); r.Metric == canary.MetricErrorRate && op == "above" {
+		a.Fires = analysis.RateExceeding(q.Value, a.Requests)
+	}
+	return a
+}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/canary-dev/canary"
+	"github.com/canary-dev/canary/analysis"
 	"github.com/canary-dev/canary/engine"
 )
 
@@ -83,4 +84,32 @@ func binomial(rng *rand.Rand, n int64, p float64) int64 {
 		}
 	}
 	return k
+}
+
+// TestAdvisePoint: a rule judged by point needs minRequests a window (a
+// p99 rule the 500 requests that put 5 beyond its quantile), and an
+// errorRate rule is crossed 4 times in 5 from the rate analysis says.
+func TestAdvisePoint(t *testing.T) {
+	p := localPlan()
+	pct := func(s string) canary.Quantity {
+		q, err := canary.ParseQuantity(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return q
+	}
+	win := canary.Duration(10 * time.Second)
+	errRule := canary.Rule{Metric: canary.MetricErrorRate, Above: pct("2%"), Window: win, Judge: canary.JudgePoint}
+	p99 := canary.Rule{Metric: canary.Metric("latencyP99"), Above: canary.Quantity{Value: 0.5, Text: "500ms"}, Window: win, Judge: canary.JudgePoint}
+	a := engine.AdvisePoint(p, errRule, 30)
+	if a.Requests != 300 || a.MinRequests != 20 || a.Need != 20 {
+		t.Errorf("errorRate at 30 req/s over 10s: requests %v, minRequests %d, need %d; want 300, 20, 20", a.Requests, a.MinRequests, a.Need)
+	}
+	if want := analysis.RateExceeding(0.02, 300); a.Fires != want || a.Fires <= 0.02 {
+		t.Errorf("errorRate fires at %v, want analysis.RateExceeding(2%%, 300) = %v, above the threshold", a.Fires, want)
+	}
+	b := engine.AdvisePoint(p, p99, 30)
+	if b.Need != 500 || b.Fires != 0 {
+		t.Errorf("p99: need %d, fires %v; want 500 and 0 (no rate for a latency rule)", b.Need, b.Fires)
+	}
 }

@@ -11,7 +11,6 @@ import (
 	"github.com/canary-dev/canary/analysis"
 	"github.com/canary-dev/canary/engine"
 	"github.com/spf13/cobra"
-	"gonum.org/v1/gonum/stat/distuv"
 )
 
 // latencySigma is the spread of log-latencies the latency arithmetic
@@ -205,50 +204,29 @@ func thresholdVerdict(p *canary.Plan, r canary.Rule, s sizeStep, a engine.Thresh
 		what, canary.FormatDuration(s.hold), int(math.Round(analysis.Power*5)), a.Breaches, pctText(a.Confidence))
 }
 
-// pointSize is a judge: point rule's verdict at step s: each window needs
-// minRequests canary requests (and a latency quantile enough requests
-// beyond it); an errorRate threshold is crossed reliably from the rate
-// that exceeds it in Power of windows.
+// pointSize is a judge: point rule's verdict at step s, from the engine's
+// engine.AdvisePoint: each window needs minRequests canary requests (and
+// a latency quantile enough requests beyond it); an errorRate threshold
+// is crossed reliably from the rate that exceeds it in Power of windows.
 func pointSize(p *canary.Plan, r canary.Rule, rps float64, s sizeStep) stepSize {
-	win := r.Window.D()
-	minReq := int64(p.Spec.Analysis.MinRequests)
-	need := minReq
-	q, latency := r.Metric.Quantile()
-	if latency && analysis.QuantileRequests(q) > need {
-		need = analysis.QuantileRequests(q)
-	}
-	n := rps * s.weight * win.Seconds()
-	st := stepSize{fact: windowFact(rps, s, win), ok: true}
+	a := engine.AdvisePoint(p, r, rps*s.weight)
+	n := a.Requests
+	st := stepSize{fact: windowFact(rps, s, r.Window.D()), ok: true}
 	iv := p.Spec.Analysis.Interval.D()
 	switch {
-	case int64(n) < minReq:
-		st.verdict, st.ok = fmt.Sprintf("need %d (minRequests): insufficient; a window of %s would do", minReq,
-			windowFor(float64(minReq), rps*s.weight, iv)), false
-	case int64(n) < need:
+	case int64(n) < a.MinRequests:
+		st.verdict, st.ok = fmt.Sprintf("need %d (minRequests): insufficient; a window of %s would do", a.MinRequests,
+			windowFor(float64(a.MinRequests), rps*s.weight, iv)), false
+	case int64(n) < a.Need:
+		q, _ := r.Metric.Quantile()
 		st.verdict = fmt.Sprintf("its %s stands on %s requests beyond it (want %d in the window for %d: a window of %s)",
-			r.Metric, num(n*(1-q)), need, analysis.TailRequests, windowFor(float64(need), rps*s.weight, iv))
-	case r.Metric == canary.MetricErrorRate && r.Below.IsZero():
-		st.verdict = fmt.Sprintf("a 5xx rate of %.2f%% breaches in %d%% of windows", 100*rateDetected(r.Above.Value, n), int(analysis.Power*100))
+			r.Metric, num(n*(1-q)), a.Need, analysis.TailRequests, windowFor(float64(a.Need), rps*s.weight, iv))
+	case a.Fires > 0:
+		st.verdict = fmt.Sprintf("a 5xx rate of %.2f%% breaches in %d%% of windows", 100*a.Fires, int(analysis.Power*100))
 	default:
 		st.verdict = "enough requests per window"
 	}
 	return st
-}
-
-// rateDetected is the error rate whose window rate exceeds threshold t
-// with probability Power over n requests (normal approximation).
-func rateDetected(t, n float64) float64 {
-	z := distuv.UnitNormal.Quantile(analysis.Power)
-	lo, hi := t, 1.0
-	for range 60 {
-		mid := (lo + hi) / 2
-		if mid-z*math.Sqrt(mid*(1-mid)/n) > t {
-			hi = mid
-		} else {
-			lo = mid
-		}
-	}
-	return hi
 }
 
 // windowFor is the window (in whole intervals) that gathers need requests
