@@ -240,46 +240,4 @@ func pointPlan() *canary.Plan {
 	return p
 }
 
-func runbookPlan() *canary.Plan {
-	d := func(s string) canary.Duration {
-		v, err := canary.ParseDuration(s)
-		if err != nil {
-			panic(err)
-		}
-		return canary.Duration(v)
-	}
-	q := func(s string) canary.Quantity {
-		v, err := canary.ParseQuantity(s)
-		if err != nil {
-			panic(err)
-		}
-		return v
-	}
-	rule := func(metric, above, forDur, action string, u canary.Urgency) canary.Rule {
-		return canary.Rule{Metric: canary.Metric(metric), Above: q(above), For: d(forDur), Window: d("30s"), Action: action, Urgency: u}
-	}
-	p := &canary.Plan{APIVersion: canary.APIVersion, Kind: canary.Kind,
-		Metadata: canary.Metadata{Name: "recoveryos-elite", Namespace: "recoveryos"},
-		Spec: canary.Spec{
-			Version:     "v1.0.0-elite",
-			Traffic:     canary.Traffic{Proxy: &canary.ProxyTraffic{Stable: "http://127.0.0.1:9001", Canary: "http://127.0.0.1:9002"}},
-			FeatureFlag: &canary.FeatureFlag{Name: "release_20250814", Environment: "production"},
-			PreChecks: []canary.PreCheck{{Name: "staging healthy", URL: "http://staging/elite/metrics", JQ: ".avg_success_rate >= 0.99"},
-				{Name: "flags present", URL: "http://staging/elite/system-status", JQ: ".features != null"}},
-			Steps: []canary.Step{{Weight: 5, Hold: d("30m")}, {Weight: 10, Hold: d("30m")}, {Weight: 25, Hold: d("30m")},
-				{Weight: 50, Hold: d("30m")}, {Weight: 100}},
-			Analysis: canary.Analysis{Interval: d("30s"), MinRequests: 100},
-			SLO:      canary.SLO{Objective: 0.999, LatencyP95: d("600ms"), ErrorRate: 0.01},
-			Rules: []canary.Rule{
-				rule("latencyP95", "600ms", "5m", canary.ActionRollbackGradual, canary.UrgencyMedium),
-				rule("latencyP95", "1000ms", "2m", canary.ActionRollbackImmediate, canary.UrgencyHigh),
-				rule("errorRate", "1%", "5m", canary.ActionRollbackGradual, canary.UrgencyMedium),
-				rule("errorRate", "5%", "1m", canary.ActionRollbackImmediate, canary.UrgencyCritical),
-				rule("burnRate", "2x", "10m", canary.ActionRollbackGradual, canary.UrgencyMedium),
-				rule("burnRate", "5x", "2m", canary.ActionRollbackImmediate, canary.UrgencyHigh),
-			},
-			Rollback: canary.RollbackPolicy{Drain: d("5m")},
-			Cleanup:  []canary.Hook{{Name: "delete canary config", Command: []string{"true"}}},
-		}}
-	return p
-}
+func runbookPlan() *canary.Plan { return enginetest.RunbookPlan() }

@@ -62,34 +62,12 @@ func qty(s string) canary.Quantity {
 	return v
 }
 
-// runbookPlan is the runbook as a plan (as in engine/sim_test.go): five
-// steps of 30 minutes, the six rows of the decision matrix and a feature
-// flag moved in lockstep.
+// runbookPlan is the runbook as a plan (enginetest.RunbookPlan) with one
+// pre-check and no cleanup hook.
 func runbookPlan() *canary.Plan {
-	rule := func(metric, above, forDur, action string, u canary.Urgency) canary.Rule {
-		return canary.Rule{Metric: canary.Metric(metric), Above: qty(above), For: pdur(forDur), Window: pdur("30s"), Action: action, Urgency: u}
-	}
-	return &canary.Plan{APIVersion: canary.APIVersion, Kind: canary.Kind,
-		Metadata: canary.Metadata{Name: "recoveryos-elite", Namespace: "recoveryos"},
-		Spec: canary.Spec{
-			Version:     "v1.0.0-elite",
-			Traffic:     canary.Traffic{Proxy: &canary.ProxyTraffic{Stable: "http://127.0.0.1:9001", Canary: "http://127.0.0.1:9002"}},
-			FeatureFlag: &canary.FeatureFlag{Name: "release_20250814", Environment: "production"},
-			PreChecks:   []canary.PreCheck{{Name: "staging healthy", URL: "http://staging/elite/metrics", JQ: ".avg_success_rate >= 0.99"}},
-			Steps: []canary.Step{{Weight: 5, Hold: pdur("30m")}, {Weight: 10, Hold: pdur("30m")}, {Weight: 25, Hold: pdur("30m")},
-				{Weight: 50, Hold: pdur("30m")}, {Weight: 100}},
-			Analysis: canary.Analysis{Interval: pdur("30s"), MinRequests: 100},
-			SLO:      canary.SLO{Objective: 0.999, LatencyP95: pdur("600ms"), ErrorRate: 0.01},
-			Rules: []canary.Rule{
-				rule("latencyP95", "600ms", "5m", canary.ActionRollbackGradual, canary.UrgencyMedium),
-				rule("latencyP95", "1000ms", "2m", canary.ActionRollbackImmediate, canary.UrgencyHigh),
-				rule("errorRate", "1%", "5m", canary.ActionRollbackGradual, canary.UrgencyMedium),
-				rule("errorRate", "5%", "1m", canary.ActionRollbackImmediate, canary.UrgencyCritical),
-				rule("burnRate", "2x", "10m", canary.ActionRollbackGradual, canary.UrgencyMedium),
-				rule("burnRate", "5x", "2m", canary.ActionRollbackImmediate, canary.UrgencyHigh),
-			},
-			Rollback: canary.RollbackPolicy{Drain: pdur("5m")},
-		}}
+	p := enginetest.RunbookPlan()
+	p.Spec.PreChecks, p.Spec.Cleanup = p.Spec.PreChecks[:1], nil
+	return p
 }
 
 // served is what one track serves.
