@@ -49,6 +49,9 @@ type Config struct {
 	// MaxRequests bounds the number of requests sent. Zero means no count
 	// bound. At least one of Duration and MaxRequests is required.
 	MaxRequests int
+	// Warmup is the start of the run whose requests are sent and counted
+	// but whose latencies are not measured. Default: none.
+	Warmup time.Duration
 	// Timeout of one request. Default: 10s.
 	Timeout time.Duration
 	// Client sends the requests. Default: a client that dials loopback
@@ -69,9 +72,9 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("loadgen: Duration %s and MaxRequests %d must not be negative", c.Duration, c.MaxRequests)
 	case math.IsNaN(c.Rate) || math.IsInf(c.Rate, 0) || c.Rate < 0:
 		return c, fmt.Errorf("loadgen: Rate %v must be a number of requests per second, 0 or more", c.Rate)
-	case c.Concurrency < 0 || c.Users < 0 || c.Timeout < 0:
-		return c, fmt.Errorf("loadgen: Concurrency %d, Users %d and Timeout %s must not be negative",
-			c.Concurrency, c.Users, c.Timeout)
+	case c.Concurrency < 0 || c.Users < 0 || c.Timeout < 0 || c.Warmup < 0:
+		return c, fmt.Errorf("loadgen: Concurrency %d, Users %d, Timeout %s and Warmup %s must not be negative",
+			c.Concurrency, c.Users, c.Timeout, c.Warmup)
 	}
 	if c.Method == "" {
 		c.Method = http.MethodGet

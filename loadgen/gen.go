@@ -59,6 +59,11 @@ type Result struct {
 	// Elapsed is the time since the run started, or its whole length once
 	// it has ended.
 	Elapsed time.Duration `json:"elapsed"`
+	// Late counts requests that started more than a millisecond after
+	// they were due (every slot was busy, or the machine was).
+	Late int64 `json:"late"`
+	// Latency summarizes the latencies of the answered requests.
+	Latency Latency `json:"latency"`
 }
 
 // Gen is a running load generator.
@@ -70,9 +75,10 @@ type Gen struct {
 	done   chan struct{}
 	start  time.Time
 
-	mu  sync.Mutex
-	res Result
-	end time.Time
+	mu   sync.Mutex
+	res  Result
+	hist histogram
+	end  time.Time
 }
 
 // Run sends the load cfg describes and returns when its bound is reached
@@ -120,6 +126,7 @@ func (g *Gen) Snapshot() Result {
 	defer g.mu.Unlock()
 	r := g.res
 	r.Tracks = maps.Clone(g.res.Tracks)
+	r.Latency = g.hist.summary()
 	if g.end.IsZero() {
 		r.Elapsed = time.Since(g.start)
 	} else {
@@ -147,9 +154,10 @@ func (g *Gen) run(ctx context.Context) {
 		if !p.wait(sendCtx, i) || !acquire(sendCtx, slots) {
 			break
 		}
+		due := p.due(i)
 		wg.Go(func() {
 			defer func() { <-slots }()
-			g.do(ctx, i)
+			g.do(ctx, i, due)
 		})
 	}
 	wg.Wait()
@@ -175,8 +183,8 @@ func acquire(ctx context.Context, slots chan struct{}) bool {
 	}
 }
 
-// do sends request i and counts its outcome.
-func (g *Gen) do(ctx context.Context, i int) {
+// do sends request i, due at due, and counts its outcome.
+func (g *Gen) do(ctx context.Context, i int, due time.Time) {
 	reqCtx, cancel := context.WithTimeout(ctx, g.cfg.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(reqCtx, g.cfg.Method, g.cfg.Target, nil)
@@ -187,6 +195,7 @@ func (g *Gen) do(ctx context.Context, i int) {
 	if g.cfg.Users > 0 {
 		req.Header.Set(g.cfg.Header, "user-"+strconv.Itoa(i%g.cfg.Users))
 	}
+	sent := time.Now()
 	resp, err := g.client.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -201,6 +210,25 @@ func (g *Gen) do(ctx context.Context, i int) {
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20)) // so the connection is reused
 	resp.Body.Close()
 	g.record(resp.StatusCode, resp.Header.Get(TrackHeader), nil)
+	g.timed(due, sent, time.Now())
+}
+
+// timed measures an answered request due at due, sent at sent, done at
+// done: from due when it started late (a stall shows in the latencies),
+// else from sent (the timer's overshoot is not the server's).
+func (g *Gen) timed(due, sent, done time.Time) {
+	from, late := sent, sent.Sub(due) > time.Millisecond
+	if late && g.cfg.Rate > 0 {
+		from = due
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if late && g.cfg.Rate > 0 {
+		g.res.Late++
+	}
+	if !due.Before(g.start.Add(g.cfg.Warmup)) {
+		g.hist.add(done.Sub(from))
+	}
 }
 
 // record counts one finished request.
