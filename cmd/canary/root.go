@@ -42,7 +42,7 @@ Try it: canary demo`,
 		return usageError{fmt.Errorf("%w\nsee '%s --help'", err, c.CommandPath())}
 	})
 	root.AddCommand(newVersionCmd(), newValidateCmd(), newRunCmd(), newDemoCmd(), newServeCmd(), newQueryCmd(), newNotifyCmd(), newOperatorCmd(),
-		newSimulateCmd(), newTokenCmd())
+		newSimulateCmd(), newTokenCmd(), newSampleCmd(), newLoadgenCmd())
 	root.AddCommand(newCtlCmds(stdout, stderr)...)
 	return root
 }
