@@ -32,7 +32,7 @@ func Start(ctx context.Context, addr string, cfg Config) (*Server, error) {
 	if addr == "" {
 		addr = "127.0.0.1:0"
 	}
-	if err := checkLoopback(addr); err != nil {
+	if err := CheckAddr(addr); err != nil {
 		return nil, err
 	}
 	ln, err := net.Listen("tcp", addr)
@@ -57,8 +57,8 @@ func Start(ctx context.Context, addr string, cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// checkLoopback refuses listen addresses reachable from other machines.
-func checkLoopback(addr string) error {
+// CheckAddr refuses listen addresses reachable from other machines.
+func CheckAddr(addr string) error {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return fmt.Errorf("sample: listen address %q: %w", addr, err)

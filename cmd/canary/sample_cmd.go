@@ -79,6 +79,14 @@ func runSample(ctx context.Context, w io.Writer, st, cn trackFlags, duration tim
 	if st.addr == "" && cn.addr == "" {
 		return usageError{fmt.Errorf("--stable and --canary are both empty: nothing to serve")}
 	}
+	for _, a := range []string{st.addr, cn.addr} {
+		if a == "" {
+			continue
+		}
+		if err := sample.CheckAddr(a); err != nil {
+			return usageError{err}
+		}
+	}
 	if duration > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, duration)
