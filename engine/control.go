@@ -210,6 +210,7 @@ func (m *machine) resume(cmd Command) {
 
 // promote completes the current step now, or promotes fully.
 func (m *machine) promote(cmd Command) {
+	done := canary.Event{Actor: cmd.Actor, Message: m.promotedText(cmd)}
 	if m.st.Phase == canary.PhasePaused {
 		m.st.Phase = canary.PhaseProgressing
 		m.st.PausedFrom, m.st.PauseReason, m.st.PausedAt = "", "", time.Time{}
@@ -221,7 +222,27 @@ func (m *machine) promote(cmd Command) {
 		return
 	}
 	m.st.Stage = ""
-	m.advance()
+	m.advance(done)
+}
+
+// promotedText is the stepCompleted message of a person's promote: the
+// step's own "successful" line only when its hold had its evidence,
+// else that a person cut the hold short and how much of it was held.
+func (m *machine) promotedText(cmd Command) string {
+	if m.st.HoldDone {
+		return m.stepCompletedText() + " Promoted by " + actor(cmd) + "."
+	}
+	s := m.p.Spec.Steps[m.st.Step]
+	ref, held := m.now, time.Duration(0)
+	if m.st.Phase == canary.PhasePaused && !m.st.PausedAt.IsZero() {
+		ref = m.st.PausedAt // the hold clock stops while paused
+	}
+	if !m.st.StepStartedAt.IsZero() {
+		held = max(ref.Sub(m.st.StepStartedAt), 0).Truncate(time.Second)
+	}
+	return fmt.Sprintf("⏩ %s promoted by %s before its hold completed: %s of the %s hold, judged evaluations cover %s (%d of %d judged)",
+		m.stepLabel(m.st.Step), actor(cmd), canary.FormatDuration(held), s.Hold, canary.FormatDuration(m.st.JudgedTime),
+		m.st.Judged, m.st.Evaluations)
 }
 
 // retry starts a finished rollout again from the beginning.
@@ -229,6 +250,9 @@ func (m *machine) retry(cmd Command) {
 	old := m.st
 	fresh := New(m.p, m.now)
 	fresh.EventSeq, fresh.ActionSeq = old.EventSeq, old.ActionSeq
+	// The rollout keeps its start: the events before the retry stay at
+	// their offsets from it (none negative) in every view and report.
+	fresh.CreatedAt = old.CreatedAt
 	m.st = fresh
 	m.emitf(canary.EvRetried, canary.UrgencyLow, "retry by %s: starting %s again (it ended %s)", actor(cmd), m.p.Spec.Version, old.Phase)
 	m.startPreChecks()

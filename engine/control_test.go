@@ -425,3 +425,21 @@ func TestEventsRedactURLCredentials(t *testing.T) {
 		t.Errorf("no event records the redacted URL:\n%s", s.timeline())
 	}
 }
+
+// TestPromoteCutsTheHoldShort: a person's promote before the hold had its
+// evidence is not logged as the step's success: its stepCompleted says
+// who cut the hold short and how much of it was held.
+func TestPromoteCutsTheHoldShort(t *testing.T) {
+	s := toPhase(t, canary.PhaseProgressing) // 10m into step 1's 30m hold
+	must(t, s.control(engine.Command{Kind: engine.CmdPromote, Actor: "bob"}))
+	var done canary.Event
+	for _, ev := range s.events {
+		if ev.Type == canary.EvStepCompleted {
+			done = ev
+		}
+	}
+	if strings.Contains(done.Message, "successful") || done.Actor != "bob" ||
+		!strings.Contains(done.Message, "promoted by bob before its hold completed: 10m of the 30m hold") {
+		t.Errorf("stepCompleted of a promote: actor %q, %q", done.Actor, done.Message)
+	}
+}

@@ -128,7 +128,7 @@ func (m *machine) checkHold() {
 	if !m.st.HoldDone || !m.approved(s) {
 		return
 	}
-	m.advance()
+	m.advance(canary.Event{Message: m.stepCompletedText()})
 }
 
 // evidenceGap says why a hold cannot complete yet.
@@ -139,6 +139,8 @@ func (m *machine) evidenceGap(hold time.Duration, pending []string) string {
 			canary.FormatDuration(m.st.JudgedTime), canary.FormatDuration(hold), m.st.Judged, m.st.Evaluations)
 		if v := m.lastVerdicts(); v != "" {
 			s += " (" + v + ")"
+		} else if why := m.coverageGap(); why != "" {
+			s += ": " + why
 		}
 		parts = append(parts, s)
 	}
@@ -146,6 +148,32 @@ func (m *machine) evidenceGap(hold time.Duration, pending []string) string {
 		parts = append(parts, "rule pending: "+strings.Join(pending, ", "))
 	}
 	return strings.Join(parts, "; ")
+}
+
+// coverageGap says why judged evaluations cover less than the time they
+// span when the last evaluation leaves nothing to explain: evaluations
+// that did not count (taken while the step was paused, or with a rule
+// unjudged), or time between evaluations longer than one vouches for
+// (evaluation times passed without one).
+func (m *machine) coverageGap() string {
+	if n := m.st.Evaluations - m.st.Judged; n > 0 {
+		return fmt.Sprintf("%d of them did not count (taken while the step was paused, or with a rule not judged)", n)
+	}
+	if missed := m.st.Tick - m.st.Evaluations; missed > 0 {
+		return fmt.Sprintf("every one was judged, but %d evaluation times passed without an evaluation "+
+			"(the process was stopped or busy, or a query was slow) and one vouches for at most %s before it",
+			missed, canary.FormatDuration(m.coverCap()))
+	}
+	return ""
+}
+
+// coverCap is the most time one judged evaluation vouches for.
+func (m *machine) coverCap() time.Duration {
+	c := time.Duration(1<<63 - 1)
+	for _, r := range m.p.Spec.Rules {
+		c = min(c, max(m.window(r), m.interval()))
+	}
+	return c
 }
 
 // lastVerdicts explains the unjudged rules of the last evaluation.
@@ -234,8 +262,12 @@ func (m *machine) approvalAnswer(answer string) {
 }
 
 // advance completes the current step and starts the next (or promotes).
-func (m *machine) advance() {
-	m.emit(canary.Event{Type: canary.EvStepCompleted, Urgency: canary.UrgencyLow, Message: m.stepCompletedText()})
+// advance completes the current step with the stepCompleted event done
+// (its message and, for a person's promote, its actor) and starts the
+// next step or the promotion.
+func (m *machine) advance(done canary.Event) {
+	done.Type, done.Urgency = canary.EvStepCompleted, canary.UrgencyLow
+	m.emit(done)
 	m.issue(m.hookActions(canary.HookAfterStep, m.st.Step, true)...)
 	next := m.st.Step + 1
 	if next >= len(m.p.Spec.Steps)-1 {

@@ -87,15 +87,29 @@ func labeled(label string) line {
 
 // dur formats d to the second, never negative: 12m30s, 2h, 0s.
 func dur(d time.Duration) string {
-	if d < 0 {
-		d = 0
+	return canary.FormatDuration(shownDur(d)) // a live view has no use for µs
+}
+
+// shownDur is d as dur shows it (truncated to the second, or to 100ms
+// under a second), so "X of Y, Z left" is computed from the X shown and
+// always adds up.
+func shownDur(d time.Duration) time.Duration {
+	switch {
+	case d < 0:
+		return 0
+	case d >= time.Second:
+		return d.Truncate(time.Second)
 	}
-	if d >= time.Second {
-		d = d.Truncate(time.Second)
-	} else {
-		d = d.Truncate(100 * time.Millisecond) // a live view has no use for µs
+	return d.Truncate(100 * time.Millisecond)
+}
+
+// shownPart is part of whole as "X of whole, Y left" shows it: to the
+// second when whole is a second or more (so Y is whole seconds too).
+func shownPart(part, whole time.Duration) time.Duration {
+	if whole >= time.Second {
+		return max(part, 0).Truncate(time.Second)
 	}
-	return canary.FormatDuration(d)
+	return shownDur(part)
 }
 
 // phaseStyle colors a phase by what it means for the canary.
@@ -274,7 +288,8 @@ func (b *block) progress() {
 		drain := b.drain()
 		left := st.DrainUntil.Sub(b.now)
 		l := labeled("drain")
-		l.add(fmt.Sprintf("%s of %s, %s left, then the canary is removed", dur(drain-left), dur(drain), dur(left)), plain)
+		done := shownPart(max(drain-left, 0), drain)
+		l.add(fmt.Sprintf("%s of %s, %s left, then the canary is removed", dur(done), dur(drain), dur(drain-done)), plain)
 		b.emit(l)
 	}
 }
@@ -307,7 +322,8 @@ func (b *block) hold() {
 	case st.HoldDone:
 		parts.add(dur(hold)+" done", green)
 	case in < hold:
-		parts.add(fmt.Sprintf("%s of %s, %s left", dur(in), dur(hold), dur(hold-in)), plain)
+		shown := shownPart(in, hold) // "3s of 6s, 3s left": what is shown adds up
+		parts.add(fmt.Sprintf("%s of %s, %s left", dur(shown), dur(hold), dur(hold-shown)), plain)
 	default:
 		parts.add(fmt.Sprintf("%s of %s", dur(in), dur(hold)), plain)
 	}

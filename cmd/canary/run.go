@@ -297,6 +297,14 @@ func (o *output) line(s string) {
 	}
 }
 
+// anchor makes t (the rollout's start) the zero of the elapsed times, as
+// the live block's "running" counts from it.
+func (o *output) anchor(t time.Time) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.start = t
+}
+
 // restart makes the next event the zero of the elapsed times.
 func (o *output) restart() {
 	o.mu.Lock()
@@ -326,6 +334,7 @@ func execute(ctx context.Context, p *canary.Plan, pv *providers, out *output, st
 	if st.Phase == "" {
 		st = engine.New(p, clock.Now())
 	}
+	out.anchor(st.CreatedAt) // a resumed rollout's offsets go on from its start
 	if save != nil && reflect.ValueOf(save).IsNil() {
 		save = nil
 	}
