@@ -110,8 +110,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // A rollout path whose names are not DNS labels is 404, as the API would
 // refuse them.
 func (h *handler) page(w http.ResponseWriter, r *http.Request) {
-	if ns := r.PathValue("namespace"); ns != "" && (!isLabel(ns) || !isLabel(r.PathValue("name"))) {
-		http.Error(w, "no such page: rollouts are named by namespace and name, each of a-z, 0-9 and '-'", http.StatusNotFound)
+	if ns := r.PathValue("namespace"); ns != "" && (!isLabel(ns) || !isGenName(r.PathValue("name"))) {
+		http.Error(w, "no such page: rollouts are named by namespace and name, each of a-z, 0-9 and '-' (and name@GEN for one generation)", http.StatusNotFound)
 		return
 	}
 	hdr := w.Header()
@@ -119,6 +119,24 @@ func (h *handler) page(w http.ResponseWriter, r *http.Request) {
 	hdr.Set("X-Frame-Options", "DENY")
 	hdr.Set("Referrer-Policy", "no-referrer")
 	h.serve(w, r, h.shell)
+}
+
+// isGenName accepts a DNS label, or "label@GEN" with GEN a whole number
+// from 1 (one generation, as the API takes it).
+func isGenName(s string) bool {
+	name, gen, ok := strings.Cut(s, "@")
+	if !ok {
+		return isLabel(s)
+	}
+	if !isLabel(name) || gen == "" || len(gen) > 9 || gen[0] == '0' {
+		return false
+	}
+	for _, c := range gen {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // asset serves an embedded file.

@@ -13,7 +13,8 @@ const session = document.getElementById('session');
 // route is the page the path names: {page, name}.
 function route() {
   const p = location.pathname;
-  let m = /^\/rollouts\/([a-z0-9-]+)\/([a-z0-9-]+)(\/report)?\/?$/.exec(p);
+  // name@GEN is one generation of the rollout; the bare name, the latest.
+  let m = /^\/rollouts\/([a-z0-9-]+)\/([a-z0-9-]+(?:@[1-9][0-9]*)?)(\/report)?\/?$/.exec(p);
   if (m) return { page: m[3] ? 'report' : 'rollout', name: `${m[1]}/${m[2]}` };
   return { page: 'list' };
 }

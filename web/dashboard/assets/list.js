@@ -33,7 +33,11 @@ export async function listPage(ctx) {
   let items = [];
   const draw = () => {
     const now = api.now();
-    replace(body, items.map((r) => row(r, now)));
+    // The newest generation of each name, known only from an unfiltered
+    // list: with a phase filter every row links to its own generation.
+    const latest = {};
+    if (!phase) for (const r of items) latest[r.name] = Math.max(latest[r.name] || 0, r.generation);
+    replace(body, items.map((r) => row(r, now, latest)));
     count.textContent = items.length === 0
       ? (phase ? `No rollout is ${phase}.` : 'No rollouts yet: apply a plan with canary apply -f plan.yaml.')
       : `${items.length} rollout${items.length === 1 ? '' : 's'}${phase ? ' ' + phase : ''}`;
@@ -70,7 +74,7 @@ export async function listPage(ctx) {
   }, 1000);
 }
 
-function row(r, now) {
+function row(r, now, latest) {
   const st = r.state || {};
   const steps = (r.plan && r.plan.spec && r.plan.spec.steps) || [];
   const step = steps[st.step];
@@ -85,7 +89,10 @@ function row(r, now) {
     inStep = fin ? `finished ${dur(now - fin)} ago` : 'finished';
   }
   const h = health(r, now);
-  const link = el('a', { href: `/rollouts/${r.name}` }, r.name);
+  // The latest generation of a name links to the name (its page follows
+  // new generations); an older one to name@GEN, its own page.
+  const href = latest[r.name] === r.generation ? `/rollouts/${r.name}` : `/rollouts/${r.name}@${r.generation}`;
+  const link = el('a', { href }, r.name);
   return el('tr', { dataset: { name: r.name, phase: st.phase, weight: st.weight } },
     el('th', { scope: 'row', 'data-label': 'Rollout' }, el('span', null, link, r.generation > 1 ? el('span', { class: 'muted' }, ` gen ${r.generation}`) : null)),
     el('td', { 'data-label': 'Version' }, st.version || (r.plan && r.plan.spec.version) || ''),
