@@ -128,13 +128,13 @@ func TestEventLinesOfRollback(t *testing.T) {
 	d := newDrive(t, runbookPlan())
 	d.canary = faultAt(1, 12*minute, served{P95: 650 * time.Millisecond, ErrRate: 0.001})
 	d.runTo(t0.Add(time.Hour))
-	if d.st.Phase != canary.PhaseRolledBack {
-		t.Fatalf("phase %s, want RolledBack", d.st.Phase)
+	if d.State.Phase != canary.PhaseRolledBack {
+		t.Fatalf("phase %s, want RolledBack", d.State.Phase)
 	}
 	var b strings.Builder
-	for _, ev := range d.events {
+	for _, ev := range d.Events {
 		if Filter(ev) {
-			b.WriteString(EventLine(ev, d.st.CreatedAt) + "\n")
+			b.WriteString(EventLine(ev, d.State.CreatedAt) + "\n")
 		}
 	}
 	got := b.String()

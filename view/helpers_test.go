@@ -75,39 +75,27 @@ type served = enginetest.Served
 
 var healthy = served{P95: 450 * time.Millisecond, ErrRate: 0.001}
 
-// drive runs the engine on a stepped clock the way a runner would:
-// measures from a scenario, executes every action at once and keeps the
-// latest evaluations, as `canary run` does for its status block.
+// drive runs the engine on a stepped clock the way a runner would
+// (enginetest.Driver): measures from a scenario, executes every action at
+// once and keeps the latest evaluations, as `canary run` does for its
+// status block.
 type drive struct {
-	t       *testing.T
-	plan    *canary.Plan
-	st      canary.State
-	now     time.Time
-	rps     float64
-	canary  func(d *drive) served                  // the canary's metrics; the stable is healthy
-	fail    func(d *drive, a canary.Action) string // an action's error, or ""
-	last    []canary.Evaluation
-	events  []canary.Event
-	results []canary.ActionResult
+	*enginetest.Driver
+	t      *testing.T
+	rps    float64
+	canary func(d *drive) served // the canary's metrics; the stable is healthy
 }
 
 func newDrive(t *testing.T, p *canary.Plan) *drive {
-	return &drive{t: t, plan: p, st: engine.New(p, t0), now: t0, rps: 200,
-		canary: func(*drive) served { return healthy }}
-}
-
-// inStep is how long the current step has held its weight.
-func (d *drive) inStep() time.Duration {
-	if d.st.StepStartedAt.IsZero() {
-		return 0
-	}
-	return d.now.Sub(d.st.StepStartedAt)
+	d := &drive{t: t, rps: 200, canary: func(*drive) served { return healthy }}
+	d.Driver = enginetest.NewDriver(p, t0, d.observe)
+	return d
 }
 
 // faultAt makes the canary serve bad from from into step index step.
 func faultAt(step int, from time.Duration, bad served) func(*drive) served {
 	return func(d *drive) served {
-		if d.st.Step == step && d.inStep() >= from {
+		if d.State.Step == step && d.StepElapsed() >= from {
 			return bad
 		}
 		return healthy
@@ -119,66 +107,26 @@ func (d *drive) observe(q canary.Query) canary.Observation {
 	if q.Track == canary.TrackCanary {
 		m = d.canary(d)
 	}
-	return enginetest.Observe(q, d.st.Weight, d.rps, m)
-}
-
-func (d *drive) cycle() engine.Output {
-	out := enginetest.Cycle(d.plan, d.st, d.now, d.results, d.observe)
-	d.results = nil
-	d.absorb(out)
-	return out
-}
-
-func (d *drive) absorb(out engine.Output) {
-	d.st = out.State
-	for _, ev := range out.Events {
-		if ev.Type == canary.EvEvaluated && len(ev.Evaluations) > 0 {
-			d.last = ev.Evaluations
-		}
-	}
-	d.events = append(d.events, out.Events...)
-	for _, a := range out.Actions {
-		r := canary.ActionResult{ID: a.ID, At: d.now}
-		if d.fail != nil {
-			r.Err = d.fail(d, a)
-		}
-		d.results = append(d.results, r)
-		if r.Err != "" {
-			break
-		}
-	}
+	return enginetest.Observe(q, d.State.Weight, d.rps, m)
 }
 
 // runTo drives the rollout up to at (every wake-up at or before it) and
 // leaves the clock at at.
 func (d *drive) runTo(at time.Time) {
 	d.t.Helper()
-	for i := 0; i < 100_000; i++ {
-		out := d.cycle()
-		if len(d.results) > 0 {
-			continue
-		}
-		switch {
-		case out.WakeAt.IsZero() || d.st.Phase.Terminal() || out.WakeAt.After(at):
-			d.now = at
-			return
-		case out.WakeAt.After(d.now):
-			d.now = out.WakeAt
-		}
+	if !d.RunTo(at, 100_000) {
+		d.t.Fatalf("rollout did not reach %v", at)
 	}
-	d.t.Fatalf("rollout did not reach %v", at)
 }
 
 // control applies a person's command at the current time.
 func (d *drive) control(cmd engine.Command) {
 	d.t.Helper()
-	out, err := engine.Control(d.plan, d.st, cmd, d.now)
-	if err != nil {
+	if err := d.Control(cmd); err != nil {
 		d.t.Fatal(err)
 	}
-	d.absorb(out)
 }
 
 func (d *drive) status(width int) string {
-	return Status(d.plan, d.st, d.last, d.now, width)
+	return Status(d.Plan, d.State, d.Last, d.Now, width)
 }

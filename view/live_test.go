@@ -21,7 +21,7 @@ func TestLiveRedrawBytes(t *testing.T) {
 	var buf bytes.Buffer
 	live := NewLive(&buf, Options{Width: 100})
 
-	if err := live.Update(d.plan, d.st, d.last, d.now); err != nil {
+	if err := live.Update(d.Plan, d.State, d.Last, d.Now); err != nil {
 		t.Fatal(err)
 	}
 	first := d.status(100)
@@ -33,7 +33,7 @@ func TestLiveRedrawBytes(t *testing.T) {
 	}
 	d.control(engine.Command{Kind: engine.CmdPause, Actor: "alice"})
 	d.runTo(t0.Add(11 * minute))
-	if err := live.Update(d.plan, d.st, d.last, d.now); err != nil {
+	if err := live.Update(d.Plan, d.State, d.Last, d.Now); err != nil {
 		t.Fatal(err)
 	}
 	second := d.status(100)
@@ -50,7 +50,7 @@ func TestLiveRedrawBytes(t *testing.T) {
 	if err := live.Println("closed"); err != nil {
 		t.Fatal(err)
 	}
-	if err := live.Update(d.plan, d.st, d.last, d.now.Add(minute)); err != nil {
+	if err := live.Update(d.Plan, d.State, d.Last, d.Now.Add(minute)); err != nil {
 		t.Fatal(err)
 	}
 
@@ -70,11 +70,11 @@ func TestLiveSkipsIdenticalBlock(t *testing.T) {
 	var buf bytes.Buffer
 	live := NewLive(&buf, Options{Width: 80})
 	for range 3 {
-		if err := live.Update(d.plan, d.st, d.last, d.now); err != nil {
+		if err := live.Update(d.Plan, d.State, d.Last, d.Now); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if got, want := buf.String(), Status(d.plan, d.st, d.last, d.now, 80); got != want {
+	if got, want := buf.String(), Status(d.Plan, d.State, d.Last, d.Now, 80); got != want {
 		t.Errorf("three identical updates wrote\n%q\nwant one block\n%q", got, want)
 	}
 }
@@ -86,7 +86,7 @@ func TestLiveHeight(t *testing.T) {
 	d.runTo(t0.Add(10 * minute))
 	var buf bytes.Buffer
 	live := NewLive(&buf, Options{Width: 100, Height: 6})
-	if err := live.Update(d.plan, d.st, d.last, d.now); err != nil {
+	if err := live.Update(d.Plan, d.State, d.Last, d.Now); err != nil {
 		t.Fatal(err)
 	}
 	full := strings.SplitAfter(d.status(100), "\n")
@@ -109,7 +109,7 @@ func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("broken p
 func TestLiveWriteError(t *testing.T) {
 	d := newDrive(t, runbookPlan())
 	live := NewLive(failingWriter{}, Options{Width: 80})
-	err := live.Update(d.plan, d.st, d.last, d.now)
+	err := live.Update(d.Plan, d.State, d.Last, d.Now)
 	if err == nil || !strings.Contains(err.Error(), "broken pipe") {
 		t.Errorf("Update error = %v, want the writer's", err)
 	}
@@ -199,14 +199,14 @@ func TestLiveConcurrent(t *testing.T) {
 	for _, d := range []*drive{a, b} {
 		wg.Go(func() {
 			for range n {
-				if err := live.Update(d.plan, d.st, d.last, d.now); err != nil {
+				if err := live.Update(d.Plan, d.State, d.Last, d.Now); err != nil {
 					t.Error(err)
 				}
 			}
 		})
 	}
 	wg.Wait()
-	if err := live.Update(a.plan, a.st, a.last, a.now); err != nil {
+	if err := live.Update(a.Plan, a.State, a.Last, a.Now); err != nil {
 		t.Fatal(err)
 	}
 	if err := live.Close(); err != nil {
@@ -240,7 +240,7 @@ func TestLiveNotATerminal(t *testing.T) {
 	d := scenarios[0].setup(t)
 	var buf bytes.Buffer
 	live := NewLive(&buf, Options{})
-	if err := live.Update(d.plan, d.st, d.last, d.now); err != nil {
+	if err := live.Update(d.Plan, d.State, d.Last, d.Now); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := buf.String(), d.status(defaultWidth); got != want {

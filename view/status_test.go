@@ -112,7 +112,7 @@ var scenarios = []scenario{
 		name: "action_failing",
 		setup: func(t *testing.T) *drive {
 			d := newDrive(t, runbookPlan())
-			d.fail = func(d *drive, a canary.Action) string {
+			d.Fail = func(a canary.Action) string {
 				if a.Kind == canary.ActSetWeight && a.Weight == 10 {
 					return "helm upgrade: context deadline exceeded"
 				}
@@ -145,8 +145,8 @@ func TestStatusGolden(t *testing.T) {
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
 			d := sc.setup(t)
-			if d.st.Phase != sc.phase {
-				t.Fatalf("phase = %s, want %s; reason %q %q", d.st.Phase, sc.phase, d.st.PauseReason, d.st.RollbackReason)
+			if d.State.Phase != sc.phase {
+				t.Fatalf("phase = %s, want %s; reason %q %q", d.State.Phase, sc.phase, d.State.PauseReason, d.State.RollbackReason)
 			}
 			got := d.status(100)
 			for _, w := range sc.want {
@@ -185,7 +185,7 @@ func TestStatusProgressingRows(t *testing.T) {
 // hold and pending timers follow now, not the last evaluation.
 func TestStatusTimersMoveBetweenEvaluations(t *testing.T) {
 	d := scenarios[0].setup(t)
-	got := Status(d.plan, d.st, d.last, d.now.Add(20*time.Second), 0)
+	got := Status(d.Plan, d.State, d.Last, d.Now.Add(20*time.Second), 0)
 	for _, w := range []string{"12m50s of 30m, 17m10s left", "pending 2m50s of 5m"} {
 		if !strings.Contains(got, w) {
 			t.Errorf("block lacks %q:\n%s", w, got)
@@ -196,7 +196,7 @@ func TestStatusTimersMoveBetweenEvaluations(t *testing.T) {
 func TestStatusColor(t *testing.T) {
 	d := scenarios[0].setup(t)
 	plain := d.status(100)
-	colored := Render(d.plan, d.st, d.last, d.now, Options{Color: true, Width: 100})
+	colored := Render(d.Plan, d.State, d.Last, d.Now, Options{Color: true, Width: 100})
 	if !strings.Contains(colored, "\x1b[1;33mpending 2m30s of 5m\x1b[0m") {
 		t.Errorf("pending verdict not bold yellow:\n%q", colored)
 	}
@@ -222,7 +222,7 @@ func TestStatusNeverWiderThanWidth(t *testing.T) {
 		d := sc.setup(t)
 		for w := 10; w <= 110; w++ {
 			for _, color := range []bool{false, true} {
-				block := Render(d.plan, d.st, d.last, d.now, Options{Width: w, Color: color})
+				block := Render(d.Plan, d.State, d.Last, d.Now, Options{Width: w, Color: color})
 				for _, l := range strings.Split(strings.TrimSuffix(block, "\n"), "\n") {
 					// Every rune of these blocks is one column wide.
 					if n := utf8.RuneCountInString(stripANSI(l)); n > w {

@@ -47,34 +47,29 @@ func simulated(t *testing.T, name, yaml string, start time.Time, canaryServes en
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, now := engine.New(p, start), start
-	var evs []canary.Event
-	var results []canary.ActionResult
-	var last []canary.Evaluation
-	for i := 0; i < 10000 && !st.Phase.Terminal() && (stop == nil || !stop(st)); i++ {
-		out := enginetest.Cycle(p, st, now, results, func(q canary.Query) canary.Observation {
-			m := enginetest.Served{ErrRate: 0.001, P95: 420 * time.Millisecond}
-			if q.Track == canary.TrackCanary {
-				m = canaryServes
-			}
-			return enginetest.Observe(q, st.Weight, 200, m)
-		})
-		st, results = out.State, nil
-		evs = append(evs, out.Events...)
-		for _, ev := range out.Events {
-			if len(ev.Evaluations) > 0 {
-				last = ev.Evaluations
-			}
+	d := enginetest.NewDriver(p, start, nil)
+	d.Observe = func(q canary.Query) canary.Observation {
+		m := enginetest.Served{ErrRate: 0.001, P95: 420 * time.Millisecond}
+		if q.Track == canary.TrackCanary {
+			m = canaryServes
 		}
-		for _, a := range out.Actions {
-			results = append(results, canary.ActionResult{ID: a.ID, At: now})
-		}
+		return enginetest.Observe(q, d.State.Weight, 200, m)
+	}
+	for i := 0; i < 10000 && !d.State.Phase.Terminal() && (stop == nil || !stop(d.State)); i++ {
+		out := d.Cycle()
 		switch {
 		case len(out.Actions) > 0:
-		case out.WakeAt.After(now):
-			now = out.WakeAt
+		case out.WakeAt.After(d.Now):
+			d.Now = out.WakeAt
 		default:
-			now = now.Add(time.Second)
+			d.Now = d.Now.Add(time.Second)
+		}
+	}
+	st, now, evs := d.State, d.Now, d.Events
+	var last []canary.Evaluation // as the manager keeps them: of any event
+	for _, ev := range evs {
+		if len(ev.Evaluations) > 0 {
+			last = ev.Evaluations
 		}
 	}
 	r := api.Rollout{Name: name, Generation: 1, Plan: p, State: st, LastEvaluations: last, CreatedAt: start, UpdatedAt: now}
