@@ -50,6 +50,38 @@ func IntervalShift(x, y Sample, relative bool) (float64, error) {
 // histogram data a shift of exactly one bin is not evidence of more than
 // a tolerance of one bin.
 func ShiftTest(shifts []float64, tolerance, confidence float64, relative bool) (Comparison, error) {
+	c, err := intervalTest(shifts, tolerance, confidence, relative)
+	c.Test = TestIntervalShifts
+	return c, err
+}
+
+// QuantilePairsTest compares the canary with the stable on pairs of
+// per-interval values (the quantiles of a source without histograms):
+// ShiftTest on their differences, of logarithms when relative (positive
+// values only), so it is corrected for autocorrelated intervals the same
+// way. Comparison.Test is TestSignedRank.
+func QuantilePairsTest(canary, stable []float64, tolerance, confidence float64, relative bool) (Comparison, error) {
+	if len(canary) != len(stable) {
+		return Comparison{}, ErrInvalid
+	}
+	d := make([]float64, len(canary))
+	for i := range canary {
+		d[i] = canary[i] - stable[i]
+		if relative {
+			if !(canary[i] > 0 && stable[i] > 0) {
+				return Comparison{}, ErrInvalid
+			}
+			d[i] = math.Log(canary[i]) - math.Log(stable[i])
+		}
+	}
+	return intervalTest(d, tolerance, confidence, relative)
+}
+
+// intervalTest is the signed-rank test of per-interval differences d
+// against tolerance (relative: d are logarithms, tolerance a relative
+// change), values within rounding of the tolerance snapped to it, the
+// breach side corrected for autocorrelation (autocorrected).
+func intervalTest(shifts []float64, tolerance, confidence float64, relative bool) (Comparison, error) {
 	tol := tolerance
 	if relative {
 		if tolerance <= -1 {
@@ -68,10 +100,7 @@ func ShiftTest(shifts []float64, tolerance, confidence float64, relative bool) (
 	if err != nil {
 		return Comparison{}, err
 	}
-	if f := VarianceInflation(Autocorrelation(d), len(d)); f > 1 {
-		c = inflateSignedRank(c, d, tol, f)
-	}
-	c.Test = TestIntervalShifts
+	c = autocorrected(c, d, tol)
 	if relative {
 		c.Estimate, c.Lower, c.Upper = math.Expm1(c.Estimate), math.Expm1(c.Lower), math.Expm1(c.Upper)
 		c.Tolerance = tolerance

@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -108,16 +109,21 @@ type latencyNoise struct {
 	sigma, rho, slow, slowBy float64
 }
 
-// falseBreaches simulates rollouts of 240 intervals (2 hours of 30s) of a
-// canary (300 requests an interval) like the stable (5,700), latencies
-// lognormal (σ 0.5) in 5% bins, and returns the share of rollouts in
-// which ShiftTest over the last 10 intervals found the canary worse than
-// worseBy at 99% at two looks in a row (a rule's for: 1m).
-func falseBreaches(t *testing.T, rng *rand.Rand, n latencyNoise, worseBy float64, runs int) float64 {
-	const intervals, window = 240, 10
+// rollouts are simulated rollouts of 240 intervals (2 hours of 30s) of a
+// canary (300 requests an interval) and the stable (5,700), latencies
+// lognormal (σ 0.5) in 5% bins: per interval the shift of the canary's
+// log latencies over the stable's (IntervalShift) and both tracks' P95.
+type rollouts struct {
+	shifts, canaryP95, stableP95 [][]float64
+}
+
+// simulateRollouts draws runs rollouts under noise n, the canary slower
+// by the factor exp(slower) from interval from on (0: like the stable).
+func simulateRollouts(t *testing.T, rng *rand.Rand, n latencyNoise, slower float64, from, runs int) rollouts {
+	const intervals = 240
 	hist := func(requests, logFactor float64) Sample {
 		var vals, counts []float64
-		for k := -45; k <= 45; k++ { // ±4.4σ
+		for k := -45; k <= 60; k++ { // -4.4σ to +5.9σ
 			lo, hi := (float64(k)-0.5)*math.Log(1.05), (float64(k)+0.5)*math.Log(1.05)
 			p := NormalCDF((hi-logFactor)/0.5) - NormalCDF((lo-logFactor)/0.5)
 			if c := poissonDraw(rng, requests*p); c > 0 {
@@ -130,11 +136,10 @@ func falseBreaches(t *testing.T, rng *rand.Rand, n latencyNoise, worseBy float64
 		}
 		return s
 	}
-	breached := 0
+	var out rollouts
 	for range runs {
 		var z [2]float64
-		var shifts []float64
-		streak := 0
+		var shifts, cq, sq []float64
 		for i := range intervals {
 			var f [2]float64
 			for tr := range 2 {
@@ -149,15 +154,36 @@ func falseBreaches(t *testing.T, rng *rand.Rand, n latencyNoise, worseBy float64
 					f[tr] += math.Log(n.slowBy)
 				}
 			}
-			d, err := IntervalShift(hist(300, f[0]), hist(5700, f[1]), true)
+			if i >= from {
+				f[0] += slower
+			}
+			x, y := hist(300, f[0]), hist(5700, f[1])
+			d, err := IntervalShift(x, y, true)
 			if err != nil {
 				t.Fatal(err)
 			}
-			shifts = append(shifts, d)
-			if len(shifts) > window {
-				shifts = shifts[1:]
-			}
-			c, err := ShiftTest(shifts, worseBy, 0.99, true)
+			shifts, cq, sq = append(shifts, d), append(cq, x.Quantile(0.95)), append(sq, y.Quantile(0.95))
+		}
+		out.shifts, out.canaryP95, out.stableP95 = append(out.shifts, shifts), append(out.canaryP95, cq), append(out.stableP95, sq)
+	}
+	return out
+}
+
+// judged is a test of a window of intervals [lo, hi) of rollout r.
+type judged func(r, lo, hi int) (Comparison, error)
+
+// breaches returns the share of rollouts in which test, over the last 10
+// intervals at each, found the canary worse at two looks in a row (a
+// rule's for: 1m), and the detection times in intervals from interval
+// from, sorted.
+func breaches(runs int, from int, test judged) (float64, []int) {
+	const intervals, window = 240, 10
+	breached := 0
+	var found []int
+	for r := range runs {
+		streak := 0
+		for i := range intervals {
+			c, err := test(r, max(0, i+1-window), i+1)
 			if err == nil && c.Outcome() == Worse {
 				streak++
 			} else {
@@ -165,11 +191,20 @@ func falseBreaches(t *testing.T, rng *rand.Rand, n latencyNoise, worseBy float64
 			}
 			if streak >= 2 {
 				breached++
+				found = append(found, i+1-from)
 				break
 			}
 		}
 	}
-	return float64(breached) / float64(runs)
+	slices.Sort(found)
+	return float64(breached) / float64(runs), found
+}
+
+// shiftTests is ShiftTest at worseBy and 99% over ro's shifts.
+func shiftTests(ro rollouts, worseBy float64) judged {
+	return func(r, lo, hi int) (Comparison, error) {
+		return ShiftTest(ro.shifts[r][lo:hi], worseBy, 0.99, true)
+	}
 }
 
 // poissonDraw draws a Poisson count (normal approximation above 40).
@@ -187,39 +222,104 @@ func poissonDraw(rng *rand.Rand, lambda float64) float64 {
 	}
 }
 
+// aaLimit is α = 1% plus three standard errors over runs rollouts.
+func aaLimit(runs int) float64 { return 0.01 + 3*math.Sqrt(0.01*0.99/float64(runs)) }
+
 // TestShiftTestAA: A/A rollouts with correlated noise, 2,000 each: a
 // canary like the stable is found worse (at two looks in a row) in at
-// most α = 1% of 2-hour rollouts, plus three standard errors, when
-// worseBy exceeds the interval-to-interval noise of the shifts; a test on
-// every request (Mann-Whitney on the pooled window) would breach far more
-// often under the same noise (docs/statistics.md).
+// most α = 1% of 2-hour rollouts as an estimate, with three standard
+// errors of slack for the sampling, when worseBy is at least the
+// interval-to-interval noise of one track; a test on every request
+// (Mann-Whitney on the pooled window) would breach far more often under
+// the same noise (docs/statistics.md).
 func TestShiftTestAA(t *testing.T) {
 	if testing.Short() {
 		t.Skip("Monte Carlo")
 	}
+	const runs = 2000
+	own := simulateRollouts(t, rand.New(rand.NewPCG(0, 16)), latencyNoise{sigma: 0.05}, 0, 0, runs)
+	ar := simulateRollouts(t, rand.New(rand.NewPCG(2, 16)), latencyNoise{0.05, 0.5, 0.01, 1.5}, 0, 0, runs)
 	tests := []struct {
 		name    string
-		noise   latencyNoise
+		ro      rollouts
 		worseBy float64
 	}{
-		{"own 5%, worseBy 10%", latencyNoise{sigma: 0.05}, 0.10},
-		{"own 5% autocorrelated 0.5, slow 1% ×2, worseBy 20%", latencyNoise{0.05, 0.5, 0.01, 2}, 0.20},
+		{"own 5%, worseBy 10%", own, 0.10},
+		{"own 5% autocorrelated 0.5, slow 1% ×1.5, worseBy 20%", ar, 0.20},
 		// worseBy at the noise of one track's interval and at the 5%
 		// bins' width: through the engine, under this noise plus shared
 		// noise, 6% of healthy rollouts breached before the
-		// autocorrelation correction (docs/statistics.md).
-		{"own 5% autocorrelated 0.5, slow 1% ×1.5, worseBy 5%", latencyNoise{0.05, 0.5, 0.01, 1.5}, 0.05},
+		// autocorrelation correction, 1.7% with it and no floor under
+		// the estimate (docs/statistics.md).
+		{"own 5% autocorrelated 0.5, slow 1% ×1.5, worseBy 5%", ar, 0.05},
+		{"own 5% autocorrelated 0.5, slow 1% ×1.5, worseBy 7%", ar, 0.07},
 	}
-	const runs = 2000
-	for i, tt := range tests {
+	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rng := rand.New(rand.NewPCG(uint64(i), 16))
-			rate := falseBreaches(t, rng, tt.noise, tt.worseBy, runs)
-			limit := 0.01 + 3*math.Sqrt(0.01*0.99/runs)
-			t.Logf("false breaches %.4f of %d rollouts (limit %.4f)", rate, runs, limit)
-			if rate > limit {
-				t.Errorf("false breaches %.4f, want at most %.4f", rate, limit)
+			rate, _ := breaches(runs, 0, shiftTests(tt.ro, tt.worseBy))
+			t.Logf("false breaches %.4f of %d rollouts (limit %.4f)", rate, runs, aaLimit(runs))
+			if rate > aaLimit(runs) {
+				t.Errorf("false breaches %.4f, want at most %.4f", rate, aaLimit(runs))
 			}
 		})
+	}
+	// The uncorrected test (the signed-rank test as if the intervals were
+	// independent) breaches far beyond α under the same noise: the
+	// correction is what keeps the promise.
+	plain, _ := breaches(runs, 0, func(r, lo, hi int) (Comparison, error) {
+		return SignedRank(ar.shifts[r][lo:hi], math.Log1p(0.07), 0.99)
+	})
+	t.Logf("uncorrected, worseBy 7%%: false breaches %.4f", plain)
+	if plain < 2*aaLimit(runs) {
+		t.Errorf("uncorrected false breaches %.4f: the noise no longer tests the correction", plain)
+	}
+}
+
+// TestQuantilePairsAA: the same A/A rollouts judged on per-interval P95
+// pairs (a source without histograms, QuantilePairsTest) keep α as an
+// estimate under autocorrelated noise, where the signed-rank test on the
+// pairs as if independent does not.
+func TestQuantilePairsAA(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Monte Carlo")
+	}
+	const runs = 2000
+	ro := simulateRollouts(t, rand.New(rand.NewPCG(3, 16)), latencyNoise{0.05, 0.5, 0.01, 1.5}, 0, 0, runs)
+	for _, worseBy := range []float64{0.05, 0.07, 0.10} {
+		rate, _ := breaches(runs, 0, func(r, lo, hi int) (Comparison, error) {
+			return QuantilePairsTest(ro.canaryP95[r][lo:hi], ro.stableP95[r][lo:hi], worseBy, 0.99, true)
+		})
+		plain, _ := breaches(runs, 0, func(r, lo, hi int) (Comparison, error) {
+			return SignedRankRelative(ro.canaryP95[r][lo:hi], ro.stableP95[r][lo:hi], worseBy, 0.99)
+		})
+		t.Logf("worseBy %.0f%%: false breaches %.4f corrected, %.4f uncorrected, of %d (limit %.4f)", worseBy*100, rate, plain, runs, aaLimit(runs))
+		if rate > aaLimit(runs) {
+			t.Errorf("worseBy %.0f%%: false breaches %.4f, want at most %.4f", worseBy*100, rate, aaLimit(runs))
+		}
+	}
+}
+
+// TestShiftTestPower: what the correction costs. Under the same noise a
+// canary 45% slower from 10 minutes into the rollout is found worse than
+// worseBy 20% in every rollout, half of them within 10 minutes (20
+// intervals; 18 before the floor under the autocorrelation, 9 at best:
+// the window must fill with slow intervals), and 20% slower against
+// worseBy 5% likewise.
+func TestShiftTestPower(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Monte Carlo")
+	}
+	const runs = 200
+	noise := latencyNoise{0.05, 0.5, 0.01, 1.5}
+	for _, c := range []struct {
+		slower, worseBy float64
+		from, median    int
+	}{{0.45, 0.20, 20, 20}, {0.20, 0.05, 0, 22}} {
+		ro := simulateRollouts(t, rand.New(rand.NewPCG(4, uint64(c.from))), noise, math.Log1p(c.slower), c.from, runs)
+		rate, found := breaches(runs, c.from, shiftTests(ro, c.worseBy))
+		t.Logf("%.0f%% slower from interval %d against worseBy %.0f%%: found in %.3f, median %d intervals", c.slower*100, c.from, c.worseBy*100, rate, found[len(found)/2])
+		if rate < 1 || found[len(found)/2] > c.median {
+			t.Errorf("found in %.3f of rollouts, median %d intervals; want all, median at most %d", rate, found[len(found)/2], c.median)
+		}
 	}
 }

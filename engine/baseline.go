@@ -308,7 +308,8 @@ func (m *machine) shiftWindow(r canary.Rule) time.Duration {
 // judgeIntervals compares the remembered per-interval quantiles in pairs
 // (each interval's canary and stable values) with the signed-rank test:
 // pairing cancels what both tracks share in an interval, such as load or
-// a slow dependency.
+// a slow dependency, and the test is corrected for autocorrelated
+// intervals as the shift test is (analysis.QuantilePairsTest).
 func (m *machine) judgeIntervals(i int, r canary.Rule, relative bool, ev *canary.Evaluation) {
 	cs, ss := intervalPairs(m.st.Rules[i].Baseline, relative)
 	if len(cs) == 0 {
@@ -317,17 +318,7 @@ func (m *machine) judgeIntervals(i int, r canary.Rule, relative bool, ev *canary
 			canary.FormatDuration(m.window(r)), analysis.QuantileRequests(quantile(r)))
 		return
 	}
-	var cmp analysis.Comparison
-	var err error
-	if relative {
-		cmp, err = analysis.SignedRankRelative(cs, ss, r.WorseBy.Value, m.confidence(r))
-	} else {
-		d := make([]float64, len(cs))
-		for k := range cs {
-			d[k] = cs[k] - ss[k]
-		}
-		cmp, err = analysis.SignedRank(d, r.WorseBy.Value, m.confidence(r))
-	}
+	cmp, err := analysis.QuantilePairsTest(cs, ss, r.WorseBy.Value, m.confidence(r), relative)
 	if errors.Is(err, analysis.ErrConstant) {
 		// Every pair differs by exactly the tolerance: no evidence either way.
 		cmp = analysis.Comparison{Test: analysis.TestSignedRank, Tolerance: r.WorseBy.Value, Confidence: m.confidence(r),

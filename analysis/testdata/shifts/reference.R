@@ -11,9 +11,10 @@
 # p_greater is wilcox.test's p-value; p_corrected the one ShiftTest
 # gives, corrected for autocorrelation of the shifts (Hamed and Rao): the
 # lag-1 autocorrelation of their ranks (acf), bias-corrected as
-# (n·r + 1)/(n − 4) and kept within [0, 0.9], multiplies the variance of
-# the statistic by 1 + 2·Σ (1 − k/n)·ρᵏ in the normal approximation with
-# tie and continuity corrections (with no autocorrelation, p_greater).
+# (n·r + 1)/(n − 4) and kept within [0, 0.9] (rho), at least 0.1 (the
+# floor ShiftTest assumes), multiplies the variance of the statistic by
+# 1 + 2·Σ (1 − k/n)·ρᵏ in the normal approximation with tie and
+# continuity corrections.
 # Run from this directory with Debian's r-base-core:
 #   Rscript reference.R > reference.csv
 cat(sprintf("# %s\n", R.version.string))
@@ -56,7 +57,7 @@ for (c in cases) {
   kept <- d[d != mu]
   w <- outer(kept, kept, "+") / 2
   rho <- rho1(d)
-  pc <- if (rho > 0) corrected(d, mu, inflation(rho, length(d))) else g$p.value
+  pc <- corrected(d, mu, inflation(max(rho, 0.1), length(d)))
   cat(sprintf("%s,%s,%.17g,%.17g,%.17g,%.17g,%.17g,%.17g\n", c$name, paste(c$k, collapse = " "), c$tol, c$conf,
               g$p.value, expm1(median(w[upper.tri(w, diag = TRUE)])), rho, pc))
 }
