@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -119,7 +120,7 @@ type rollouts struct {
 
 // simulateRollouts draws runs rollouts under noise n, the canary slower
 // by the factor exp(slower) from interval from on (0: like the stable).
-func simulateRollouts(t *testing.T, rng *rand.Rand, n latencyNoise, slower float64, from, runs int) rollouts {
+func simulateRollouts(rng *rand.Rand, n latencyNoise, slower float64, from, runs int) rollouts {
 	const intervals = 240
 	hist := func(requests, logFactor float64) Sample {
 		var vals, counts []float64
@@ -132,7 +133,7 @@ func simulateRollouts(t *testing.T, rng *rand.Rand, n latencyNoise, slower float
 		}
 		s, err := NewWeighted(vals, counts)
 		if err != nil {
-			t.Fatal(err)
+			panic(err)
 		}
 		return s
 	}
@@ -160,7 +161,7 @@ func simulateRollouts(t *testing.T, rng *rand.Rand, n latencyNoise, slower float
 			x, y := hist(300, f[0]), hist(5700, f[1])
 			d, err := IntervalShift(x, y, true)
 			if err != nil {
-				t.Fatal(err)
+				panic(err)
 			}
 			shifts, cq, sq = append(shifts, d), append(cq, x.Quantile(0.95)), append(sq, y.Quantile(0.95))
 		}
@@ -222,6 +223,12 @@ func poissonDraw(rng *rand.Rand, lambda float64) float64 {
 	}
 }
 
+// arRollouts are the 2,000 A/A rollouts under each track's own 5% noise,
+// AR(1) 0.5, slow intervals 1% ×1.5, simulated once for both A/A tests.
+var arRollouts = sync.OnceValue(func() rollouts {
+	return simulateRollouts(rand.New(rand.NewPCG(2, 16)), latencyNoise{0.05, 0.5, 0.01, 1.5}, 0, 0, 2000)
+})
+
 // aaLimit is α = 1% plus three standard errors over runs rollouts.
 func aaLimit(runs int) float64 { return 0.01 + 3*math.Sqrt(0.01*0.99/float64(runs)) }
 
@@ -237,8 +244,8 @@ func TestShiftTestAA(t *testing.T) {
 		t.Skip("Monte Carlo")
 	}
 	const runs = 2000
-	own := simulateRollouts(t, rand.New(rand.NewPCG(0, 16)), latencyNoise{sigma: 0.05}, 0, 0, runs)
-	ar := simulateRollouts(t, rand.New(rand.NewPCG(2, 16)), latencyNoise{0.05, 0.5, 0.01, 1.5}, 0, 0, runs)
+	own := simulateRollouts(rand.New(rand.NewPCG(0, 16)), latencyNoise{sigma: 0.05}, 0, 0, runs)
+	ar := arRollouts()
 	tests := []struct {
 		name    string
 		ro      rollouts
@@ -284,7 +291,7 @@ func TestQuantilePairsAA(t *testing.T) {
 		t.Skip("Monte Carlo")
 	}
 	const runs = 2000
-	ro := simulateRollouts(t, rand.New(rand.NewPCG(3, 16)), latencyNoise{0.05, 0.5, 0.01, 1.5}, 0, 0, runs)
+	ro := arRollouts()
 	for _, worseBy := range []float64{0.05, 0.07, 0.10} {
 		rate, _ := breaches(runs, 0, func(r, lo, hi int) (Comparison, error) {
 			return QuantilePairsTest(ro.canaryP95[r][lo:hi], ro.stableP95[r][lo:hi], worseBy, 0.99, true)
@@ -315,7 +322,7 @@ func TestShiftTestPower(t *testing.T) {
 		slower, worseBy float64
 		from, median    int
 	}{{0.45, 0.20, 20, 20}, {0.20, 0.05, 0, 22}} {
-		ro := simulateRollouts(t, rand.New(rand.NewPCG(4, uint64(c.from))), noise, math.Log1p(c.slower), c.from, runs)
+		ro := simulateRollouts(rand.New(rand.NewPCG(4, uint64(c.from))), noise, math.Log1p(c.slower), c.from, runs)
 		rate, found := breaches(runs, c.from, shiftTests(ro, c.worseBy))
 		t.Logf("%.0f%% slower from interval %d against worseBy %.0f%%: found in %.3f, median %d intervals", c.slower*100, c.from, c.worseBy*100, rate, found[len(found)/2])
 		if rate < 1 || found[len(found)/2] > c.median {
