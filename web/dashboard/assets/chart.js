@@ -97,6 +97,11 @@ function timeStep(range, n) {
 
 // render draws chart c at width px (height follows), with the step
 // markers. The SVG has a title and a description for screen readers.
+// labelWidth is a generous estimate of a label's width in px (11px text).
+function labelWidth(text) {
+  return text.length * 7;
+}
+
 export function render(c, markers, width) {
   const W = Math.max(260, Math.floor(width));
   const H = Math.round(Math.min(260, Math.max(170, W * 0.42)));
@@ -149,21 +154,35 @@ export function render(c, markers, width) {
   svg.append(grid);
 
   // Step changes and the rollback.
+  // A label that would overlap one already placed goes a row lower (the
+  // rows below the first are inside the plot, at its top).
   const mk = s('g', { class: 'markers' });
+  const rows = [];
   for (const m of markers) {
     if (m.t < t0 || m.t > t1) continue;
     mk.append(s('line', { x1: x(m.t), x2: x(m.t), y1: pad.t, y2: pad.t + ph, class: `marker ${m.cls}` }));
     const right = x(m.t) > W - pad.r - 50;
-    mk.append(s('text', { x: x(m.t) + (right ? -3 : 3), y: pad.t - 5, 'text-anchor': right ? 'end' : 'start', class: `marker-label ${m.cls}` }, m.label));
+    const w = labelWidth(m.label);
+    const lx = x(m.t) + (right ? -3 : 3);
+    const span = right ? [lx - w, lx] : [lx, lx + w];
+    let row = 0;
+    while ((rows[row] || []).some(([a, b]) => span[0] < b + 4 && a < span[1] + 4)) row++;
+    (rows[row] = rows[row] || []).push(span);
+    mk.append(s('text', { x: lx, y: pad.t - 5 + row * 13, 'text-anchor': right ? 'end' : 'start', class: `marker-label ${m.cls}` }, m.label));
   }
   svg.append(mk);
 
   // Thresholds, labelled at the right.
+  // Labels of thresholds close in value are spread a line apart, from
+  // the highest down, so none covers another.
   const ths = s('g', { class: 'thresholds' });
-  for (const th of c.thresholds) {
+  let prevY = -Infinity;
+  for (const th of [...c.thresholds].sort((a, b) => b.value - a.value)) {
     const cls = th.action === 'rollback-immediate' ? 'immediate' : th.action === 'pause' ? 'pause' : 'gradual';
     ths.append(s('line', { x1: pad.l, x2: W - pad.r, y1: y(th.value), y2: y(th.value), class: `threshold ${cls}` }));
-    ths.append(s('text', { x: W - pad.r - 2, y: y(th.value) - 4, 'text-anchor': 'end', class: `threshold-label ${cls}` },
+    const ly = Math.max(y(th.value) - 4, prevY + 13);
+    prevY = ly;
+    ths.append(s('text', { x: W - pad.r - 2, y: ly, 'text-anchor': 'end', class: `threshold-label ${cls}` },
       `${th.op === 'below' ? '<' : '>'} ${value(c.metric, th.value)} ${(th.action || '').replace('rollback-', '')}`));
   }
   svg.append(ths);
