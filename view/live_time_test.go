@@ -26,8 +26,8 @@ func TestLiveHoldArithmetic(t *testing.T) {
 	d := newDrive(t, p)
 	d.rps = 4000 // 200 canary requests a second at 5%: every evaluation judged
 	d.runTo(t0.Add(100 * time.Millisecond))
-	if d.st.StepStartedAt.IsZero() {
-		t.Fatalf("step 1 did not start: %s", d.st.Phase)
+	if d.State.StepStartedAt.IsZero() {
+		t.Fatalf("step 1 did not start: %s", d.State.Phase)
 	}
 	scr := &screen{}
 	live := NewLive(scr, Options{Width: 100})
@@ -35,9 +35,9 @@ func TestLiveHoldArithmetic(t *testing.T) {
 	runRe := regexp.MustCompile(`running (\S+)`)
 	var prev time.Duration
 	seen := 0
-	for at := d.now; at.Before(d.st.StepStartedAt.Add(6 * time.Second)); at = at.Add(250 * time.Millisecond) {
+	for at := d.Now; at.Before(d.State.StepStartedAt.Add(6 * time.Second)); at = at.Add(250 * time.Millisecond) {
 		d.runTo(at)
-		if err := live.Update(d.plan, d.st, d.last, d.now); err != nil {
+		if err := live.Update(d.Plan, d.State, d.Last, d.Now); err != nil {
 			t.Fatal(err)
 		}
 		if scr.bad != "" {
@@ -46,7 +46,7 @@ func TestLiveHoldArithmetic(t *testing.T) {
 		block := stripANSI(strings.Join(scr.rows, "\n"))
 		m := holdRe.FindStringSubmatch(block)
 		if m == nil {
-			if d.st.HoldDone {
+			if d.State.HoldDone {
 				break
 			}
 			t.Fatalf("at +%v no hold line:\n%s", at.Sub(t0), block)
@@ -55,15 +55,15 @@ func TestLiveHoldArithmetic(t *testing.T) {
 		if held+left != 6*time.Second {
 			t.Errorf("at +%v: %s of 6s, %s left adds up to %v", at.Sub(t0), m[1], m[2], held+left)
 		}
-		if want := at.Sub(d.st.StepStartedAt).Truncate(time.Second); held != want {
+		if want := at.Sub(d.State.StepStartedAt).Truncate(time.Second); held != want {
 			t.Errorf("at +%v: held %v, want %v (the time in the step, as shown)", at.Sub(t0), held, want)
 		}
 		if held < prev {
 			t.Errorf("at +%v: held went back from %v to %v", at.Sub(t0), prev, held)
 		}
 		prev = held
-		if r := runRe.FindStringSubmatch(block); r == nil || parseDur(t, r[1]) != shownDur(at.Sub(d.st.CreatedAt)) {
-			t.Errorf("at +%v: header %q, want running %v", at.Sub(t0), r, shownDur(at.Sub(d.st.CreatedAt)))
+		if r := runRe.FindStringSubmatch(block); r == nil || parseDur(t, r[1]) != shownDur(at.Sub(d.State.CreatedAt)) {
+			t.Errorf("at +%v: header %q, want running %v", at.Sub(t0), r, shownDur(at.Sub(d.State.CreatedAt)))
 		}
 		seen++
 	}
