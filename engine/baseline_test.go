@@ -191,7 +191,8 @@ func TestBaselineErrorTests(t *testing.T) {
 // TestBaselineLatencyHistograms: with per-request histograms from the
 // source the comparison tests the per-interval shifts of every request:
 // a 44% slower canary is rolled back once the signed-rank test has the
-// seven intervals it needs at 99% (3m30s) and the rule's for: 1m.
+// nine intervals it needs at 99% (4m30s; seven without the floor under
+// the autocorrelation estimate) and the rule's for: 1m.
 func TestBaselineLatencyHistograms(t *testing.T) {
 	s := newSim(t, withRules(t, "{metric: latencyP95, compare: baseline, worseBy: 20%, window: 1m, for: 1m, action: rollback-gradual}"))
 	s.metrics = fault(0, 12*minute, trackMetrics{650 * time.Millisecond, 0.001})
