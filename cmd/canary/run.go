@@ -305,11 +305,17 @@ func (o *output) anchor(t time.Time) {
 	o.start = t
 }
 
-// restart makes the next event the zero of the elapsed times.
+// restart makes the next event the zero of the elapsed times and, on a
+// terminal, starts a new live block below the last one (which the end of
+// the previous rollout left on screen: the demo shows every scenario's
+// final block, not only the first).
 func (o *output) restart() {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.start = time.Time{}
+	if o.live != nil {
+		o.live = view.NewLive(o.w, o.opts)
+	}
 }
 
 func (o *output) update(p *canary.Plan, st canary.State, last []canary.Evaluation, now time.Time) {
