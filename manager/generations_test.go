@@ -77,6 +77,9 @@ func TestGenerations(t *testing.T) {
 	if list, _ := m.List(ctx, api.ListOptions{}); len(list) != 3 {
 		t.Errorf("a refused delete removed something: %d rollouts left, want 3", len(list))
 	}
+	// Abort once traffic has moved: an abort while still Pending ends
+	// Failed (nothing to roll back), not RolledBack.
+	waitPhase(t, m, "team/web", canary.PhaseProgressing)
 	if _, err := m.Control(ctx, "team/web@4", engine.Command{Kind: engine.CmdAbort, Immediate: true, Actor: "alice"}); err != nil {
 		t.Fatalf("abort team/web@4 (the latest): %v", err)
 	}
