@@ -18,6 +18,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/retry"
 	ctrlclient "sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -160,26 +161,34 @@ func (k *kubeRollouts) Notifications(context.Context, string, api.NotificationOp
 // applied or refused, as canary serve does.
 func (k *kubeRollouts) Control(ctx context.Context, name string, cmd engine.Command) (api.Rollout, error) {
 	text := operator.CommandAnnotation(cmd)
-	u, err := k.get(ctx, name)
-	if err != nil {
-		return api.Rollout{}, err
-	}
-	if waiting := u.GetAnnotations()[operator.AnnotationCommand]; waiting != "" {
-		return api.Rollout{}, canary.Errorf(canary.ECONFLICT,
-			"rollout %s: the command %q is still waiting for canary operator; wait for it, or remove it with kubectl annotate rollout -n %s %s %s-",
-			name, waiting, u.GetNamespace(), u.GetName(), operator.AnnotationCommand)
-	}
-	ann := u.GetAnnotations()
-	if ann == nil {
-		ann = map[string]string{}
-	}
-	ann[operator.AnnotationCommand] = text
-	u.SetAnnotations(ann)
 	// Fenced by resourceVersion: a command written by someone else in
-	// between is not overwritten.
-	if err := k.c.Update(ctx, u); err != nil {
-		if apierrors.IsConflict(err) {
-			return api.Rollout{}, canary.Errorf(canary.ECONFLICT, "rollout %s changed while the command was being written: run it again", name)
+	// between is not overwritten. A conflict from anything else (the
+	// operator writing the status) reads the rollout again and retries.
+	var u *unstructured.Unstructured
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		var err error
+		if u, err = k.get(ctx, name); err != nil {
+			return err
+		}
+		if waiting := u.GetAnnotations()[operator.AnnotationCommand]; waiting != "" {
+			return canary.Errorf(canary.ECONFLICT,
+				"rollout %s: the command %q is still waiting for canary operator; wait for it, or remove it with kubectl annotate rollout -n %s %s %s-",
+				name, waiting, u.GetNamespace(), u.GetName(), operator.AnnotationCommand)
+		}
+		ann := u.GetAnnotations()
+		if ann == nil {
+			ann = map[string]string{}
+		}
+		ann[operator.AnnotationCommand] = text
+		u.SetAnnotations(ann)
+		return k.c.Update(ctx, u)
+	})
+	switch {
+	case apierrors.IsConflict(err):
+		return api.Rollout{}, canary.Errorf(canary.ECONFLICT, "rollout %s kept changing while the command was being written: run it again", name)
+	case err != nil:
+		if ce := (*canary.Error)(nil); errors.As(err, &ce) {
+			return api.Rollout{}, err
 		}
 		return api.Rollout{}, kubeError(err, "write the command annotation on rollout "+name)
 	}
