@@ -34,7 +34,7 @@ func TestGenerationLinks(t *testing.T) {
 		mu.Unlock()
 		switch p := r.URL.Path; {
 		case p == "/api/v1/whoami":
-			w.Write([]byte(`{"name":"ops","role":"viewer","insecure":true}`))
+			w.Write([]byte(`{"name":"ops","role":"operator","insecure":true}`))
 		case p == "/api/v1/rollouts":
 			w.Write([]byte(`{"items":[` + ro("2", "v2", "Succeeded") + `,` + ro("1", "v1", "RolledBack") + `]}`))
 		case p == "/api/v1/rollouts/default/web@1":
@@ -83,6 +83,13 @@ func TestGenerationLinks(t *testing.T) {
 		defer mu.Unlock()
 		return slices.Contains(asked, "/api/v1/rollouts/default/web@1")
 	})
+	// An operator gets no buttons on an older generation's page (the API
+	// refuses commands there), only a link to the latest.
+	note, err := chromedp.Run(ctx, chromedp.Poll[string](`(() => { const p = document.querySelector('#controls-older'); return p && document.querySelectorAll('#controls button').length === 0 ? p.textContent + ' -> ' + p.querySelector('a').getAttribute('href') : null; })()`,
+		chromedp.WithPollingTimeout(10*time.Second)))
+	if err != nil || !strings.Contains(note, "generation 1") || !strings.HasSuffix(note, "-> /rollouts/default/web") {
+		t.Errorf("controls on generation 1's page for an operator: %q, %v; want no buttons and a link to the latest", note, err)
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	if slices.Contains(asked, "/api/v1/rollouts/default/web") {

@@ -44,7 +44,14 @@ class Page {
     this.allToggle.addEventListener('change', () => this.redrawLog());
     const section = (id, title, ...body) => el('section', { 'aria-labelledby': id, class: 'card' }, el('h2', { id }, title), ...body);
     let controls = null;
-    if (c.role === 'operator') {
+    const [latest, gen] = this.name.split('@');
+    if (c.role === 'operator' && gen) {
+      // Commands act on a name's latest generation (the API refuses them
+      // for an older NAME@GEN): no buttons here, a link to the latest.
+      controls = section('h-controls', 'Controls', el('p', { id: 'controls-older', class: 'muted' },
+        `This page shows generation ${gen}. Commands act on the latest generation: `,
+        el('a', { href: `/rollouts/${latest}` }, latest), '.'));
+    } else if (c.role === 'operator') {
       this.controlsBox = el('div', { id: 'controls' });
       controls = section('h-controls', 'Controls', this.controlsBox);
     }
