@@ -52,35 +52,7 @@ build "$NEW" new
 "$WORK/new/backend" -addr 127.0.0.1:19101,127.0.0.1:19102 &
 PIDS+=($!)
 mkdir -p "$WORK/nginx/logs"
-cat >"$WORK/nginx/nginx.conf" <<'CONF'
-worker_processes 1;
-pid nginx.pid;
-error_log logs/error.log warn;
-events { worker_connections 4096; }
-http {
-	access_log off;
-	client_body_temp_path tmp_body;
-	proxy_temp_path tmp_proxy;
-	fastcgi_temp_path tmp_fastcgi;
-	uwsgi_temp_path tmp_uwsgi;
-	scgi_temp_path tmp_scgi;
-	upstream stable { server 127.0.0.1:19101; keepalive 128; }
-	upstream canary { server 127.0.0.1:19102; keepalive 128; }
-	split_clients "${request_id}" $pool { 95% stable; * canary; }
-	server {
-		listen 127.0.0.1:19300;
-		location / {
-			proxy_pass http://$pool;
-			proxy_http_version 1.1;
-			proxy_set_header Connection "";
-			proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-			proxy_set_header X-Forwarded-Host $host;
-			proxy_set_header X-Forwarded-Proto $scheme;
-			add_header X-Canary-Track $pool;
-		}
-	}
-}
-CONF
+sed -e s/@LISTEN@/19300/ -e s/@STABLE@/19101/ -e s/@CANARY@/19102/ "$ROOT/bench/nginx-split.conf" >"$WORK/nginx/nginx.conf"
 "$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -g 'daemon off;' &
 PIDS+=($!)
 NGINX_MASTER=$!
