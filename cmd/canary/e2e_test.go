@@ -225,20 +225,7 @@ func TestRunInterruptAndResume(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end: about 15s")
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
-	defer cancel()
-	fast := sample.LatencyDist{Median: 5 * time.Millisecond, P95: 20 * time.Millisecond}
-	stable, _ := sample.Start(ctx, "", sample.Config{Latency: fast, Seed: 1})
-	can, _ := sample.Start(ctx, "", sample.Config{Latency: fast, Seed: 2})
-	listen := freeAddr(t)
-	dir := t.TempDir()
-	file, state := filepath.Join(dir, "plan.yaml"), filepath.Join(dir, "state.db")
-	os.WriteFile(file, fmt.Appendf(nil, e2ePlan, listen, stable.URL(), can.URL(), stable.URL()), 0o644)
-	gen, err := loadgen.Start(ctx, loadgen.Config{Target: "http://" + listen + "/", Rate: 300, Users: 2000, Duration: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer gen.Stop()
+	ctx, file, state, planText := resumeRig(t)
 	runCtx, interrupt := context.WithTimeout(ctx, 4500*time.Millisecond) // inside the second step
 	var out1, err1 bytes.Buffer
 	if code := Main(runCtx, []string{"run", "-o", "json", "--state", state, file}, &out1, &err1); code != ExitPaused {
@@ -256,7 +243,7 @@ func TestRunInterruptAndResume(t *testing.T) {
 	}
 	// A changed spec is refused on --resume, saying what differs, unless
 	// --force; with it the change is recorded.
-	os.WriteFile(file, bytes.Replace(fmt.Appendf(nil, e2ePlan, listen, stable.URL(), can.URL(), stable.URL()),
+	os.WriteFile(file, bytes.Replace(planText,
 		[]byte("above: 300ms, window: 3s, for: 3s"), []byte("above: 300ms, window: 3s, for: 4s"), 1), 0o644)
 	var out3, err3 bytes.Buffer
 	if code := Main(ctx, []string{"run", "-o", "json", "--resume", "--state", state, file}, &out3, &err3); code != ExitInvalid ||
@@ -287,6 +274,31 @@ func TestRunInterruptAndResume(t *testing.T) {
 	if evs[len(evs)-1].Type != canary.EvPromoted {
 		t.Errorf("last event %s, want promoted", evs[len(evs)-1].Type)
 	}
+}
+
+// resumeRig starts what the interrupt-and-resume tests run against: a
+// fast stable and canary, e2ePlan written to a plan file in front of them,
+// 300 req/s of load through the proxy's address for up to a minute. It
+// returns the minute's context, the plan and state file names and the
+// plan's text; everything stops when the test ends.
+func resumeRig(t *testing.T) (ctx context.Context, file, state string, planText []byte) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	t.Cleanup(cancel)
+	fast := sample.LatencyDist{Median: 5 * time.Millisecond, P95: 20 * time.Millisecond}
+	stable, _ := sample.Start(ctx, "", sample.Config{Latency: fast, Seed: 1})
+	can, _ := sample.Start(ctx, "", sample.Config{Latency: fast, Seed: 2})
+	listen := freeAddr(t)
+	dir := t.TempDir()
+	file, state = filepath.Join(dir, "plan.yaml"), filepath.Join(dir, "state.db")
+	planText = fmt.Appendf(nil, e2ePlan, listen, stable.URL(), can.URL(), stable.URL())
+	os.WriteFile(file, planText, 0o644)
+	gen, err := loadgen.Start(ctx, loadgen.Config{Target: "http://" + listen + "/", Rate: 300, Users: 2000, Duration: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { gen.Stop() })
+	return ctx, file, state, planText
 }
 
 // parseEventsFrom parses event lines that continue an earlier run's.

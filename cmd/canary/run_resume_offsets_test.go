@@ -3,15 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
-	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/canary-dev/canary/loadgen"
-	"github.com/canary-dev/canary/sample"
 )
 
 // TestRunResumeOffsets: after an interrupted canary run, the resumed run's
@@ -21,20 +15,7 @@ func TestRunResumeOffsets(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end: about 15s")
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
-	defer cancel()
-	fast := sample.LatencyDist{Median: 5 * time.Millisecond, P95: 20 * time.Millisecond}
-	stable, _ := sample.Start(ctx, "", sample.Config{Latency: fast, Seed: 1})
-	can, _ := sample.Start(ctx, "", sample.Config{Latency: fast, Seed: 2})
-	listen := freeAddr(t)
-	dir := t.TempDir()
-	file, state := filepath.Join(dir, "plan.yaml"), filepath.Join(dir, "state.db")
-	os.WriteFile(file, fmt.Appendf(nil, e2ePlan, listen, stable.URL(), can.URL(), stable.URL()), 0o644)
-	gen, err := loadgen.Start(ctx, loadgen.Config{Target: "http://" + listen + "/", Rate: 300, Users: 2000, Duration: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer gen.Stop()
+	ctx, file, state, _ := resumeRig(t)
 
 	const ran = 4 * time.Second
 	runCtx, interrupt := context.WithTimeout(ctx, ran)
