@@ -59,9 +59,11 @@ type Spec struct {
 	// on rollback, after promotion). A failing beforeRollout hook stops the
 	// rollout before any traffic moves; other failures are recorded.
 	Hooks []Hook `json:"hooks,omitempty"`
-	// Steps are the traffic weights with their holds, strictly increasing;
-	// the last must be weight 100 with no hold, and reaching it promotes.
-	// Required.
+	// Strategy is how the new version is released: a canary (the default:
+	// the steps' weights, matches and mirrors) or blueGreen.
+	Strategy Strategy `json:"strategy,omitempty"`
+	// Steps are the traffic weights with their holds, increasing; the last
+	// must be weight 100 with no hold, and reaching it promotes. Required.
 	Steps []Step `json:"steps"`
 	// Analysis says how often and from where the SLOs are measured.
 	Analysis Analysis `json:"analysis,omitempty"`
@@ -262,10 +264,51 @@ type HTTPHook struct {
 	Body string `json:"body,omitempty"`
 }
 
+// Strategy selects the release strategy: none set is a canary.
+type Strategy struct {
+	// BlueGreen releases the new version beside the old one with no user
+	// traffic: every step before the last mirrors the stable's requests to
+	// it (mirror is required there, or nothing could be judged) and has no
+	// weight or match; once the last of them passes, all traffic switches
+	// to it at once (the last step, weight 100), the old version is kept
+	// for scaleDownDelay while the rules keep judging, and a rollback
+	// switches all traffic back at once.
+	BlueGreen *BlueGreen `json:"blueGreen,omitempty"`
+}
+
+// BlueGreen configures the blue/green strategy.
+type BlueGreen struct {
+	// Preview is an address (host:port) where the built-in proxy sends
+	// every request to the new version before the switch, for people and
+	// smoke tests; its requests do not count in the analysis. Built-in
+	// proxy only. Default: none.
+	Preview string `json:"preview,omitempty"`
+	// ScaleDownDelay is how long the old version is kept after the switch:
+	// the rules keep judging the new version, and a rollback switches all
+	// traffic back at once; after it the rollout promotes. Default: 5m.
+	ScaleDownDelay Duration `json:"scaleDownDelay,omitempty"`
+}
+
 // Step is one traffic weight and how long to hold it.
 type Step struct {
-	// Weight is the canary's share of traffic in percent, 1 to 100.
-	Weight int `json:"weight"`
+	// Weight is the canary's share of traffic in percent, 1 to 100; 0 (or
+	// omitted) only with match or mirror. Weights increase from step to
+	// step; a step may repeat the previous weight with other matches or
+	// mirror.
+	Weight int `json:"weight,omitempty"`
+	// Match sends the requests matching any entry to the canary whatever
+	// the weight (A/B testing), e.g. [{header: {name: X-Beta, exact:
+	// "1"}}]. The traffic provider must express every entry, or the plan
+	// is refused naming it. Not with featureFlag: the flag service does
+	// not see these matches, so the same users would not get the new code
+	// through both. Default: none.
+	Match []Match `json:"match,omitempty"`
+	// Mirror copies this share of the stable's GET and HEAD requests to
+	// the canary, in whole percent (e.g. 10%): the copies' responses are
+	// discarded and the users never see them; their errors and latency
+	// count in the canary's rules, never in the service's burn rate.
+	// Default: none.
+	Mirror Percent `json:"mirror,omitempty"`
 	// Hold is how long the weight is held with judged evaluations before
 	// the next step. Required except on the 100 step, which has none.
 	Hold Duration `json:"hold,omitempty"`
@@ -721,4 +764,6 @@ const (
 	// DefaultThresholdConfidence is analysis.confidence: threshold rules'.
 	DefaultThresholdConfidence = 0.95
 	DefaultNamespace           = "default"
+	// DefaultScaleDownDelay is strategy.blueGreen.scaleDownDelay's.
+	DefaultScaleDownDelay = 5 * time.Minute
 )

@@ -43,6 +43,9 @@ func Defaults(p *canary.Plan) {
 	defaultTraffic(&s.Traffic)
 	defaultAnalysis(&s.Analysis)
 	setDuration(&s.Rollback.Drain, canary.DefaultDrain)
+	if bg := s.Strategy.BlueGreen; bg != nil {
+		setDuration(&bg.ScaleDownDelay, canary.DefaultScaleDownDelay)
+	}
 	setDuration(&s.ActionTimeout, canary.DefaultActionTimeout)
 	if s.SLO.Objective == 0 {
 		s.SLO.Objective = canary.DefaultObjective

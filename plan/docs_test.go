@@ -56,7 +56,9 @@ func TestDocsCoverEveryField(t *testing.T) {
 		{"spec.notify[].on", "list of strings", "Default: all.", false},
 		{"spec.notify[].slack.webhookURL", "secret reference", "env:NAME", true},
 		{"spec.cleanup[].command", "list of strings", "no shell", false},
-		{"spec.steps[].weight", "integer", "1 to 100", true},
+		{"spec.steps[].weight", "integer", "1 to 100", false},
+		{"spec.steps[].match[].header.regex", "string", "RE2", false},
+		{"spec.strategy.blueGreen.scaleDownDelay", "duration", "Default: 5m.", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {

@@ -59,7 +59,7 @@ func TestDecodeErrors(t *testing.T) {
 			// (30s)" that the default interval would cause.
 			[]string{`plan.yaml:12:5: spec.analysis.intreval: unknown field "intreval": did you mean "interval"?`}},
 		{"unknown field far from any", with(t, edit{"", "  replicas: 3\n"}),
-			[]string{`plan.yaml:19:3: spec.replicas: unknown field "replicas": remove it; the fields here are version, traffic, featureFlag, preChecks, hooks, steps, analysis, slo, rules, rollback, actionTimeout, notify, cleanup`}},
+			[]string{`plan.yaml:19:3: spec.replicas: unknown field "replicas": remove it; the fields here are version, traffic, featureFlag, preChecks, hooks, strategy, steps, analysis, slo, rules, rollback, actionTimeout, notify, cleanup`}},
 		{"settings for builtin metrics", with(t, edit{"", "  analysis: {metrics: {builtin: {port: 1}}}\n"}),
 			[]string{`plan.yaml:19:34: spec.analysis.metrics.builtin.port: unknown field "port": this mapping takes no fields: remove it`}},
 		{"duplicate key", with(t, edit{"      action: rollback-gradual\n", "      action: rollback-gradual\n      above: 2%\n"}),

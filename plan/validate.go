@@ -84,6 +84,7 @@ func (v *validator) spec(s *canary.Spec, path string) {
 	v.preChecks(s.PreChecks, path+".preChecks")
 	v.hooks(s.Hooks, path+".hooks", false)
 	v.steps(s.Steps, path+".steps")
+	v.routes(s, path)
 	v.analysis(&s.Analysis, path+".analysis")
 	v.slo(&s.SLO, path+".slo")
 	v.rules(s.Rules, path+".rules")

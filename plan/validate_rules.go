@@ -14,15 +14,20 @@ func (v *validator) steps(steps []canary.Step, path string) {
 	prev := 0 // the last valid weight
 	for i, s := range steps {
 		spath := fmt.Sprintf("%s[%d]", path, i)
+		routed := len(s.Match) > 0 || s.Mirror != 0
 		switch {
+		case s.Weight == 0 && routed && i < len(steps)-1:
+			// A match or mirror alone: no weighted traffic yet.
 		case s.Weight < 1 || s.Weight > 100:
-			v.add(spath+".weight", "%d is not a weight: write the canary's share of traffic in percent, 1 to 100 (no %% sign)", s.Weight)
-		case s.Weight <= prev:
-			v.add(spath+".weight", "%d does not exceed the previous step's %d: weights must strictly increase, e.g. 5, 10, 25, 50, 100", s.Weight, prev)
+			v.add(spath+".weight", "%d is not a weight: write the canary's share of traffic in percent, 1 to 100 (no %% sign; 0 only with match or mirror)", s.Weight)
+		case s.Weight < prev || (s.Weight == prev && !routed):
+			v.add(spath+".weight", "%d does not exceed the previous step's %d: weights must increase, e.g. 5, 10, 25, 50, 100 (a step may repeat the weight only with match or mirror)", s.Weight, prev)
 		default:
 			prev = s.Weight
 		}
 		switch {
+		case s.Weight == 100 && routed:
+			v.add(spath, "the 100 step sends every request to the new version: remove its match and mirror")
 		case s.Weight == 100 && s.Hold != 0:
 			v.add(spath+".hold", "the 100 step promotes at once and has no hold: remove it (hold the step before instead)")
 		case s.Weight != 100 && s.Hold <= 0:

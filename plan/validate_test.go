@@ -106,9 +106,9 @@ var validationCases = []struct {
 	{"steps empty", []edit{{"  steps:\n    - weight: 10\n      hold: 1m\n    - weight: 100\n", "  steps: []\n"}},
 		[]string{`plan.yaml:11:10: spec.steps: required: list the traffic steps, e.g. [{weight: 5, hold: 30m}, {weight: 100}]`}},
 	{"weight above 100", []edit{{"weight: 10\n", "weight: 101\n"}},
-		[]string{`plan.yaml:12:15: spec.steps[0].weight: 101 is not a weight: write the canary's share of traffic in percent, 1 to 100 (no % sign)`}},
+		[]string{`plan.yaml:12:15: spec.steps[0].weight: 101 is not a weight: write the canary's share of traffic in percent, 1 to 100 (no % sign; 0 only with match or mirror)`}},
 	{"weights not increasing", []edit{{"    - weight: 100\n", "    - weight: 10\n      hold: 1m\n    - weight: 100\n"}},
-		[]string{`plan.yaml:14:15: spec.steps[1].weight: 10 does not exceed the previous step's 10: weights must strictly increase, e.g. 5, 10, 25, 50, 100`}},
+		[]string{`plan.yaml:14:15: spec.steps[1].weight: 10 does not exceed the previous step's 10: weights must increase, e.g. 5, 10, 25, 50, 100 (a step may repeat the weight only with match or mirror)`}},
 	{"last step not 100", []edit{{"    - weight: 100\n", "    - weight: 50\n      hold: 1m\n"}},
 		[]string{`plan.yaml:14:15: spec.steps[1].weight: the last step must be weight 100 (reaching it promotes): add {weight: 100} at the end`}},
 	{"100 step with hold", []edit{{"    - weight: 100\n", "    - weight: 100\n      hold: 5m\n"}},
@@ -223,7 +223,7 @@ func TestValidateWithoutPositions(t *testing.T) {
 	p.Spec.Rules[0].Metric = "latency"
 	got := Validate(p)
 	want := []string{
-		`spec.steps[0].weight: 0 is not a weight: write the canary's share of traffic in percent, 1 to 100 (no % sign)`,
+		`spec.steps[0].weight: 0 is not a weight: write the canary's share of traffic in percent, 1 to 100 (no % sign; 0 only with match or mirror)`,
 		`spec.rules[0].metric: "latency" is not a metric: write errorRate, requestRate, burnRate, or a latency quantile latencyPNN such as latencyP50, latencyP95, latencyP99 or latencyP99.9`,
 	}
 	var lines []string
