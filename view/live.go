@@ -3,6 +3,7 @@ package view
 import (
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -19,7 +20,12 @@ const defaultWidth = 80
 // (ESC [ N A), clears to the end of the screen (ESC [ J) and writes the new
 // block; Println does the same, writes a permanent line where the block
 // was and draws the block again below it. Every redraw is one Write. The
-// block's lines never exceed the width, so none wraps and N is exact.
+// block's lines never exceed the width they are drawn at, so none wraps
+// then; N counts the rows the block takes at the width of the redraw, as
+// a terminal that reflows its lines (tmux, VTE, iTerm2, Windows Terminal)
+// shows it once its window is made narrower: a block drawn 100 columns
+// wide takes more rows at 70, and moving up only its line count left its
+// top lines on screen.
 //
 // A Live is safe for concurrent use. Close leaves the last block on
 // screen; after it Println writes plain lines and Update does nothing.
@@ -27,11 +33,12 @@ type Live struct {
 	mu     sync.Mutex
 	w      io.Writer
 	opts   Options
-	fd     int  // the terminal's file descriptor, when w is one
-	isTerm bool // whether fd is a terminal
-	block  string
-	lines  int // lines of the block on screen
+	fd     int    // the terminal's file descriptor, when w is one
+	isTerm bool   // whether fd is a terminal
+	block  string // the block on screen
 	closed bool
+	// termSize, when set, replaces the terminal's size (tests).
+	termSize func() (width, height int)
 }
 
 // NewLive returns a Live that draws on w. When opts.Width or opts.Height
@@ -49,8 +56,8 @@ func NewLive(w io.Writer, opts Options) *Live {
 // size is the width and height to draw in (height 0: no limit).
 func (l *Live) size() (width, height int) {
 	width, height = l.opts.Width, l.opts.Height
-	if (width <= 0 || height <= 0) && l.isTerm {
-		if tw, th, err := term.GetSize(l.fd); err == nil {
+	if (width <= 0 || height <= 0) && (l.isTerm || l.termSize != nil) {
+		if tw, th, err := l.terminalSize(); err == nil {
 			if width <= 0 {
 				width = tw
 			}
@@ -65,6 +72,14 @@ func (l *Live) size() (width, height int) {
 	return width, max(height, 0)
 }
 
+func (l *Live) terminalSize() (width, height int, err error) {
+	if l.termSize != nil {
+		width, height = l.termSize()
+		return width, height, nil
+	}
+	return term.GetSize(l.fd)
+}
+
 // Update redraws the block for the rollout's state at now (see Render).
 // An identical block is not redrawn.
 func (l *Live) Update(plan *canary.Plan, st canary.State, last []canary.Evaluation, now time.Time) error {
@@ -76,20 +91,22 @@ func (l *Live) Update(plan *canary.Plan, st canary.State, last []canary.Evaluati
 	if l.closed || block == l.block {
 		return nil
 	}
+	erase := l.erase(width)
 	l.block = block
-	return l.write(l.erase() + block)
+	return l.write(erase + block)
 }
 
 // Println writes line as a permanent line above the block, which is
 // drawn again below it. A trailing newline of line is dropped.
 func (l *Live) Println(line string) error {
 	line = strings.TrimSuffix(line, "\n")
+	width, _ := l.size()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
 		return l.write(line + "\n")
 	}
-	return l.write(l.erase() + line + "\n" + l.block)
+	return l.write(l.erase(width) + line + "\n" + l.block)
 }
 
 // Close leaves the last block on screen, with the cursor below it.
@@ -101,18 +118,33 @@ func (l *Live) Close() error {
 }
 
 // erase returns the escape sequences that move to the top of the block on
-// screen and clear from there; the caller must then write it again (or a
-// new one).
-func (l *Live) erase() string {
-	if l.lines == 0 {
+// screen, as a terminal width columns wide shows it, and clear from there;
+// the caller must then write it again (or a new one).
+func (l *Live) erase(width int) string {
+	n := rows(l.block, width)
+	if n == 0 {
 		return ""
 	}
-	return fmt.Sprintf("\x1b[%dA\x1b[J", l.lines)
+	return fmt.Sprintf("\x1b[%dA\x1b[J", n)
 }
 
-// write writes s in one call and records the block's height.
+// rows is how many rows of a terminal width columns wide block takes: a
+// line wider than the terminal (drawn when it was wider) wraps onto
+// more than one.
+func rows(block string, width int) int {
+	n := 0
+	for line := range strings.Lines(block) {
+		w := textWidth(sgr.ReplaceAllString(strings.TrimSuffix(line, "\n"), ""))
+		n += max(1, (w+width-1)/max(width, 1))
+	}
+	return n
+}
+
+// sgr matches the escape sequences of a styled block.
+var sgr = regexp.MustCompile("\x1b\\[[0-9;]*m")
+
+// write writes s in one call.
 func (l *Live) write(s string) error {
-	l.lines = strings.Count(l.block, "\n")
 	if _, err := io.WriteString(l.w, s); err != nil {
 		return fmt.Errorf("draw status: %w", err)
 	}
