@@ -36,12 +36,12 @@ func newRecorderTraffic(t *testing.T, median func(*sim, canary.Track) time.Durat
 	return &recorderTraffic{rec: rec, rng: rand.New(rand.NewPCG(1, 2)), fed: t0, median: median, quantiles: quantiles}
 }
 
-// feed records the traffic of every second up to s.now.
+// feed records the traffic of every second up to s.Now.
 func (rt *recorderTraffic) feed(s *sim) {
-	for ; rt.fed.Before(s.now); rt.fed = rt.fed.Add(time.Second) {
+	for ; rt.fed.Before(s.Now); rt.fed = rt.fed.Add(time.Second) {
 		at := rt.fed.Add(500 * time.Millisecond)
 		for i, tr := range []canary.Track{canary.TrackStable, canary.TrackCanary} {
-			share := float64(s.st.Weight) / 100
+			share := float64(s.State.Weight) / 100
 			if tr == canary.TrackStable {
 				share = 1 - share
 			}
@@ -73,7 +73,7 @@ func (rt *recorderTraffic) measure(s *sim, q canary.Query) canary.Observation {
 // (median 200ms) from from into step index step on.
 func slowerFrom(step int, from time.Duration, factor float64) func(*sim, canary.Track) time.Duration {
 	return func(s *sim, tr canary.Track) time.Duration {
-		if tr == canary.TrackCanary && (s.st.Step > step || (s.st.Step == step && s.stepElapsed() >= from)) {
+		if tr == canary.TrackCanary && (s.State.Step > step || (s.State.Step == step && s.StepElapsed() >= from)) {
 			return time.Duration(factor * float64(200*time.Millisecond))
 		}
 		return 200 * time.Millisecond
@@ -107,7 +107,7 @@ func TestRecorderDistributionsDetect(t *testing.T) {
 		faultAt := s.stepStartAt[0].Add(from)
 		var first canary.Evaluation
 		n := 0
-		for _, e := range s.events {
+		for _, e := range s.Events {
 			if e.Type == canary.EvEvaluated && e.Time.After(faultAt) && !e.Time.After(rb.Time) {
 				if n == 0 {
 					first = e.Evaluations[0]
@@ -142,11 +142,11 @@ func TestRecorderEqualDistributionsPromote(t *testing.T) {
 	s := newSim(t, withRules(t, latencyBaseline5m))
 	s.measure = rt.measure
 	s.run(5 * time.Hour)
-	if s.st.Phase != canary.PhaseSucceeded || s.has(canary.EvRollbackStarted) || s.has(canary.EvRulePending) {
-		t.Fatalf("phase %s; want promoted without a rollback or pending rule\n%s", s.st.Phase, s.timeline())
+	if s.State.Phase != canary.PhaseSucceeded || s.has(canary.EvRollbackStarted) || s.has(canary.EvRulePending) {
+		t.Fatalf("phase %s; want promoted without a rollback or pending rule\n%s", s.State.Phase, s.timeline())
 	}
 	largest, judged := 0, 0
-	for _, e := range s.events {
+	for _, e := range s.Events {
 		if e.Type != canary.EvEvaluated {
 			continue
 		}
@@ -165,7 +165,7 @@ func TestRecorderEqualDistributionsPromote(t *testing.T) {
 			}
 		}
 	}
-	st, _ := json.Marshal(s.st)
+	st, _ := json.Marshal(s.State)
 	t.Logf("%d judged evaluations; largest evaluation event %d bytes of JSON, state %d bytes", judged, largest, len(st))
 	if judged == 0 {
 		t.Fatal("no latency comparison was made")

@@ -55,7 +55,7 @@ const (
 // canary from stepElapsed >= from in step index step (healthy before).
 func both(step int, from time.Duration, stable, canaryM trackMetrics) func(*sim, canary.Track) trackMetrics {
 	return func(s *sim, tr canary.Track) trackMetrics {
-		if s.st.Step < step || (s.st.Step == step && s.stepElapsed() < from) {
+		if s.State.Step < step || (s.State.Step == step && s.StepElapsed() < from) {
 			return healthy
 		}
 		if tr == canary.TrackCanary {
@@ -127,8 +127,8 @@ func TestStableDegradingWithCanaryNoRollback(t *testing.T) {
 	s := newSim(t, withRules(t, errorBaseline, latencyBaseline, burnVsStable))
 	s.metrics = both(1, 10*minute, bad, bad)
 	s.run(5 * time.Hour)
-	if s.has(canary.EvRollbackStarted) || s.st.Phase != canary.PhaseSucceeded {
-		t.Errorf("phase %s; want no rollback and promotion\n%s", s.st.Phase, s.timeline())
+	if s.has(canary.EvRollbackStarted) || s.State.Phase != canary.PhaseSucceeded {
+		t.Errorf("phase %s; want no rollback and promotion\n%s", s.State.Phase, s.timeline())
 	}
 	abs := newSim(t, runbookPlan())
 	abs.metrics = both(1, 10*minute, bad, bad)
@@ -144,8 +144,8 @@ func TestStableDegradingWithCanaryNoRollback(t *testing.T) {
 func TestBaselineHealthyPromotes(t *testing.T) {
 	s := newSim(t, withRules(t, errorBaseline, latencyBaseline, burnVsStable))
 	s.run(5 * time.Hour)
-	if s.st.Phase != canary.PhaseSucceeded || s.has(canary.EvRulePending) {
-		t.Fatalf("phase %s; want promoted without a pending rule\n%s", s.st.Phase, s.timeline())
+	if s.State.Phase != canary.PhaseSucceeded || s.has(canary.EvRulePending) {
+		t.Fatalf("phase %s; want promoted without a pending rule\n%s", s.State.Phase, s.timeline())
 	}
 	if took := s.first(canary.EvPromoting).Time.Sub(t0); took > 2*time.Hour+20*minute {
 		t.Errorf("promotion began after %v, want within 20m of the holds' 2h", took)
@@ -159,11 +159,11 @@ func TestBaselineInsufficientAtLowTraffic(t *testing.T) {
 	s := newSim(t, withRules(t, errorBaseline))
 	s.rps = 2
 	s.run(2 * time.Hour)
-	if s.st.Phase == canary.PhaseSucceeded || s.st.Step != 0 {
-		t.Fatalf("phase %s step %d; want the first step held for lack of evidence\n%s", s.st.Phase, s.st.Step, s.timeline())
+	if s.State.Phase == canary.PhaseSucceeded || s.State.Step != 0 {
+		t.Fatalf("phase %s step %d; want the first step held for lack of evidence\n%s", s.State.Phase, s.State.Step, s.timeline())
 	}
-	if s.st.Rules[0].Verdict != canary.VerdictInsufficient {
-		t.Errorf("verdict %s, want insufficient", s.st.Rules[0].Verdict)
+	if s.State.Rules[0].Verdict != canary.VerdictInsufficient {
+		t.Errorf("verdict %s, want insufficient", s.State.Rules[0].Verdict)
 	}
 }
 
@@ -172,16 +172,16 @@ func TestBaselineInsufficientAtLowTraffic(t *testing.T) {
 func TestBaselineErrorTests(t *testing.T) {
 	s := newSim(t, withRules(t, errorBaseline))
 	s.run(42 * minute)
-	b := s.st.Rules[0].Baseline
-	if s.st.Step != 1 || b == nil || len(b.Counts) == 0 {
-		t.Fatalf("step %d evidence %+v, want step 2's", s.st.Step, b)
+	b := s.State.Rules[0].Baseline
+	if s.State.Step != 1 || b == nil || len(b.Counts) == 0 {
+		t.Fatalf("step %d evidence %+v, want step 2's", s.State.Step, b)
 	}
-	elapsed := s.now.Sub(s.st.StepStartedAt)
+	elapsed := s.Now.Sub(s.State.StepStartedAt)
 	if want := int(elapsed/(5*minute)) + 1; len(b.Counts) != want {
 		t.Errorf("%d tests %v into step 2, want %d", len(b.Counts), elapsed, want)
 	}
-	if !b.Counts[0].Since.Equal(s.st.StepStartedAt) {
-		t.Errorf("first test since %v, want the step's start %v", b.Counts[0].Since.Sub(t0), s.st.StepStartedAt.Sub(t0))
+	if !b.Counts[0].Since.Equal(s.State.StepStartedAt) {
+		t.Errorf("first test since %v, want the step's start %v", b.Counts[0].Since.Sub(t0), s.State.StepStartedAt.Sub(t0))
 	}
 	if max := float64(int64(s.rps*0.1*elapsed.Seconds()) + 1); b.Counts[0].CanaryRequests > max || b.Counts[0].CanaryRequests == 0 {
 		t.Errorf("%.0f canary requests counted %v into step 2, want at most %.0f (this step's)", b.Counts[0].CanaryRequests, elapsed, max)
@@ -241,8 +241,8 @@ func TestMultiWindowBurn(t *testing.T) {
 	// the service burns (0.5·20% + 0.5·0.1%)/0.1% ≈ 100x.
 	s.measure = func(s *sim, q canary.Query) canary.Observation {
 		o := s.observeDefault(q)
-		if q.Metric == canary.MetricErrorRate && q.Track == canary.TrackCanary && s.st.Step == 3 {
-			el := s.stepElapsed()
+		if q.Metric == canary.MetricErrorRate && q.Track == canary.TrackCanary && s.State.Step == 3 {
+			el := s.StepElapsed()
 			from, to := max(el-q.Window, 5*minute), min(el, 25*minute)
 			frac := 0.0
 			if to > from {
@@ -263,7 +263,7 @@ func TestMultiWindowBurn(t *testing.T) {
 		t.Errorf("cleared %v into the step, want within the short window after the burn stopped at 25m\n%s", at, s.timeline())
 	}
 	var ev canary.Evaluation
-	for _, e := range s.events {
+	for _, e := range s.Events {
 		if e.Type == canary.EvEvaluated && e.Time.Equal(cleared.Time) {
 			ev = e.Evaluations[0]
 		}
@@ -306,12 +306,12 @@ func TestBaselineEventsAreJSON(t *testing.T) {
 		s.rps = rps
 		s.metrics = fault(0, 5*minute, trackMetrics{650 * time.Millisecond, 0.02})
 		s.run(3 * time.Hour)
-		for _, e := range s.events {
+		for _, e := range s.Events {
 			if _, err := json.Marshal(e); err != nil {
 				t.Fatalf("rps %v: event %q: %v", rps, e.Message, err)
 			}
 		}
-		if _, err := json.Marshal(s.st); err != nil {
+		if _, err := json.Marshal(s.State); err != nil {
 			t.Fatalf("rps %v: state: %v", rps, err)
 		}
 	}

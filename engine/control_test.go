@@ -10,6 +10,7 @@ import (
 
 	"github.com/canary-dev/canary"
 	"github.com/canary-dev/canary/engine"
+	"github.com/canary-dev/canary/enginetest"
 )
 
 // toPhase drives a fresh rollout into the named phase.
@@ -19,14 +20,14 @@ func toPhase(t *testing.T, phase canary.Phase) *sim {
 	switch phase {
 	case canary.PhasePending:
 	case canary.PhasePreChecks:
-		out := engine.Next(s.plan, s.st, engine.Input{Now: s.now}) // issue pre-checks, don't run them
-		s.events = append(s.events, out.Events...)
-		s.st = out.State
+		out := engine.Next(s.Plan, s.State, engine.Input{Now: s.Now}) // issue pre-checks, don't run them
+		s.Events = append(s.Events, out.Events...)
+		s.State = out.State
 	case canary.PhaseProgressing:
 		s.run(10 * minute)
 	case canary.PhasePaused:
 		s.run(10 * minute)
-		must(t, s.control(engine.Command{Kind: engine.CmdPause, Actor: "alice"}))
+		must(t, s.Control(engine.Command{Kind: engine.CmdPause, Actor: "alice"}))
 	case canary.PhaseRollingBack:
 		s.metrics = fault(0, 0, trackMetrics{650 * time.Millisecond, 0.001})
 		s.run(6 * minute) // gradual rollback fired at 5m30s, draining
@@ -44,8 +45,8 @@ func toPhase(t *testing.T, phase canary.Phase) *sim {
 		}
 		s.run(time.Hour)
 	}
-	if s.st.Phase != phase {
-		t.Fatalf("could not reach %s: at %s\n%s", phase, s.st.Phase, s.timeline())
+	if s.State.Phase != phase {
+		t.Fatalf("could not reach %s: at %s\n%s", phase, s.State.Phase, s.timeline())
 	}
 	return s
 }
@@ -82,8 +83,8 @@ func TestControlsRefusedWhereTheyDoNotApply(t *testing.T) {
 			}
 			t.Run(string(phase)+"/"+name, func(t *testing.T) {
 				s := toPhase(t, phase)
-				before := s.st
-				out, err := engine.Control(s.plan, s.st, cmd, s.now)
+				before := s.State
+				out, err := engine.Control(s.Plan, s.State, cmd, s.Now)
 				if slices.Contains(ok, name) {
 					if err != nil {
 						t.Fatalf("refused: %v", err)
@@ -107,16 +108,16 @@ func TestControlsRefusedWhereTheyDoNotApply(t *testing.T) {
 
 func TestPauseStopsTheHoldClockAndResumeContinues(t *testing.T) {
 	s := toPhase(t, canary.PhaseProgressing) // 10m into step 1
-	must(t, s.control(engine.Command{Kind: engine.CmdPause, Actor: "alice"}))
+	must(t, s.Control(engine.Command{Kind: engine.CmdPause, Actor: "alice"}))
 	s.run(2 * time.Hour)
-	if s.st.Phase != canary.PhasePaused || s.st.Weight != 5 {
-		t.Fatalf("paused rollout moved: %s at %d%%", s.st.Phase, s.st.Weight)
+	if s.State.Phase != canary.PhasePaused || s.State.Weight != 5 {
+		t.Fatalf("paused rollout moved: %s at %d%%", s.State.Phase, s.State.Weight)
 	}
-	must(t, s.control(engine.Command{Kind: engine.CmdResume, Actor: "alice"}))
-	resumedAt := s.now
+	must(t, s.Control(engine.Command{Kind: engine.CmdResume, Actor: "alice"}))
+	resumedAt := s.Now
 	s.run(5 * time.Hour)
-	if s.st.Phase != canary.PhaseSucceeded {
-		t.Fatalf("phase %s\n%s", s.st.Phase, s.timeline())
+	if s.State.Phase != canary.PhaseSucceeded {
+		t.Fatalf("phase %s\n%s", s.State.Phase, s.timeline())
 	}
 	// 20 minutes of step 1 were left when it was paused.
 	if got, want := s.stepStartAt[1].Sub(resumedAt), 20*minute; got != want {
@@ -128,22 +129,22 @@ func TestPausedRolloutStillRollsBackOnFiringRule(t *testing.T) {
 	s := toPhase(t, canary.PhasePaused)
 	s.metrics = fault(0, 0, trackMetrics{450 * time.Millisecond, 0.2})
 	s.run(time.Hour)
-	if s.st.Phase != canary.PhaseRolledBack || s.st.RollbackKind != canary.ActionRollbackImmediate {
-		t.Fatalf("phase %s kind %s, want an immediate rollback\n%s", s.st.Phase, s.st.RollbackKind, s.timeline())
+	if s.State.Phase != canary.PhaseRolledBack || s.State.RollbackKind != canary.ActionRollbackImmediate {
+		t.Fatalf("phase %s kind %s, want an immediate rollback\n%s", s.State.Phase, s.State.RollbackKind, s.timeline())
 	}
 }
 
 func TestPromoteOneStepAndFull(t *testing.T) {
 	s := toPhase(t, canary.PhaseProgressing)
-	must(t, s.control(engine.Command{Kind: engine.CmdPromote, Actor: "bob"}))
+	must(t, s.Control(engine.Command{Kind: engine.CmdPromote, Actor: "bob"}))
 	s.run(0)
-	if s.st.Step != 1 || s.st.Weight != 10 {
-		t.Fatalf("after promote: step %d weight %d, want step index 1 at 10%%", s.st.Step, s.st.Weight)
+	if s.State.Step != 1 || s.State.Weight != 10 {
+		t.Fatalf("after promote: step %d weight %d, want step index 1 at 10%%", s.State.Step, s.State.Weight)
 	}
-	must(t, s.control(engine.Command{Kind: engine.CmdPromote, Full: true, Actor: "bob"}))
+	must(t, s.Control(engine.Command{Kind: engine.CmdPromote, Full: true, Actor: "bob"}))
 	s.run(time.Hour)
-	if s.st.Phase != canary.PhaseSucceeded {
-		t.Fatalf("phase %s", s.st.Phase)
+	if s.State.Phase != canary.PhaseSucceeded {
+		t.Fatalf("phase %s", s.State.Phase)
 	}
 	want := []string{"f5", "w5", "f10", "w10", "f100", "w100", "promote", "removeCanary"}
 	tr := s.traffic()
@@ -155,28 +156,28 @@ func TestPromoteOneStepAndFull(t *testing.T) {
 func TestAbortKinds(t *testing.T) {
 	for _, immediate := range []bool{false, true} {
 		s := toPhase(t, canary.PhaseProgressing)
-		must(t, s.control(engine.Command{Kind: engine.CmdAbort, Immediate: immediate, Actor: "carol"}))
+		must(t, s.Control(engine.Command{Kind: engine.CmdAbort, Immediate: immediate, Actor: "carol"}))
 		s.run(time.Hour)
 		want := canary.ActionRollbackGradual
 		if immediate {
 			want = canary.ActionRollbackImmediate
 		}
-		if s.st.Phase != canary.PhaseRolledBack || s.st.RollbackKind != want {
-			t.Errorf("immediate=%v: phase %s kind %s", immediate, s.st.Phase, s.st.RollbackKind)
+		if s.State.Phase != canary.PhaseRolledBack || s.State.RollbackKind != want {
+			t.Errorf("immediate=%v: phase %s kind %s", immediate, s.State.Phase, s.State.RollbackKind)
 		}
 	}
 	// Escalation: an immediate abort during a gradual drain removes the canary now.
 	s := toPhase(t, canary.PhaseRollingBack)
-	must(t, s.control(engine.Command{Kind: engine.CmdAbort, Immediate: true}))
+	must(t, s.Control(engine.Command{Kind: engine.CmdAbort, Immediate: true}))
 	s.run(0)
-	if s.st.Phase != canary.PhaseRolledBack {
-		t.Errorf("escalated abort left phase %s", s.st.Phase)
+	if s.State.Phase != canary.PhaseRolledBack {
+		t.Errorf("escalated abort left phase %s", s.State.Phase)
 	}
 	// Abort during pre-checks: nothing moved, so the rollout fails.
 	s = toPhase(t, canary.PhasePreChecks)
-	must(t, s.control(engine.Command{Kind: engine.CmdAbort}))
-	if s.st.Phase != canary.PhaseFailed || slices.ContainsFunc(s.actions, func(x executed) bool { return x.a.Kind == canary.ActSetWeight }) {
-		t.Errorf("abort in pre-checks: phase %s, actions %v", s.st.Phase, s.traffic())
+	must(t, s.Control(engine.Command{Kind: engine.CmdAbort}))
+	if s.State.Phase != canary.PhaseFailed || slices.ContainsFunc(s.Executed, func(x enginetest.Executed) bool { return x.Action.Kind == canary.ActSetWeight }) {
+		t.Errorf("abort in pre-checks: phase %s, actions %v", s.State.Phase, s.traffic())
 	}
 }
 
@@ -185,10 +186,10 @@ func TestRetryStartsAgain(t *testing.T) {
 		s := toPhase(t, ph)
 		s.metrics = func(*sim, canary.Track) trackMetrics { return healthy }
 		s.fail = nil
-		must(t, s.control(engine.Command{Kind: engine.CmdRetry, Actor: "dave"}))
+		must(t, s.Control(engine.Command{Kind: engine.CmdRetry, Actor: "dave"}))
 		s.run(5 * time.Hour)
-		if s.st.Phase != canary.PhaseSucceeded {
-			t.Errorf("retry from %s ended %s\n%s", ph, s.st.Phase, s.timeline())
+		if s.State.Phase != canary.PhaseSucceeded {
+			t.Errorf("retry from %s ended %s\n%s", ph, s.State.Phase, s.timeline())
 		}
 	}
 }
@@ -215,8 +216,8 @@ func TestBeforeRolloutHookFailureStopsBeforeTraffic(t *testing.T) {
 		return ""
 	}
 	s.run(time.Hour)
-	if s.st.Phase != canary.PhaseFailed || slices.Contains(s.traffic(), "w5") {
-		t.Fatalf("phase %s actions %v", s.st.Phase, s.traffic())
+	if s.State.Phase != canary.PhaseFailed || slices.Contains(s.traffic(), "w5") {
+		t.Fatalf("phase %s actions %v", s.State.Phase, s.traffic())
 	}
 }
 
@@ -226,13 +227,13 @@ func TestApprovalGates(t *testing.T) {
 		p.Spec.Steps[0].Approval = &canary.Approval{Manual: true}
 		s := newSim(t, p)
 		s.run(3 * time.Hour)
-		if s.st.Step != 0 || s.st.Phase != canary.PhaseProgressing || !s.has(canary.EvAwaitingApproval) {
-			t.Fatalf("step %d phase %s: want waiting at step 1", s.st.Step, s.st.Phase)
+		if s.State.Step != 0 || s.State.Phase != canary.PhaseProgressing || !s.has(canary.EvAwaitingApproval) {
+			t.Fatalf("step %d phase %s: want waiting at step 1", s.State.Step, s.State.Phase)
 		}
-		must(t, s.control(engine.Command{Kind: engine.CmdApprove, Actor: "pm"}))
+		must(t, s.Control(engine.Command{Kind: engine.CmdApprove, Actor: "pm"}))
 		s.run(5 * time.Hour)
-		if s.st.Phase != canary.PhaseSucceeded {
-			t.Fatalf("phase %s", s.st.Phase)
+		if s.State.Phase != canary.PhaseSucceeded {
+			t.Fatalf("phase %s", s.State.Phase)
 		}
 	})
 	t.Run("webhook", func(t *testing.T) {
@@ -248,8 +249,8 @@ func TestApprovalGates(t *testing.T) {
 			return "approved"
 		}
 		s.run(5 * time.Hour)
-		if s.st.Phase != canary.PhaseSucceeded || asked != 3 {
-			t.Fatalf("phase %s after %d asks", s.st.Phase, asked)
+		if s.State.Phase != canary.PhaseSucceeded || asked != 3 {
+			t.Fatalf("phase %s after %d asks", s.State.Phase, asked)
 		}
 		if got, want := s.stepStartAt[2].Sub(t0), 61*minute; got != want {
 			t.Errorf("step 3 began at %v, want %v (two waits of one interval)", got, want)
@@ -261,8 +262,8 @@ func TestApprovalGates(t *testing.T) {
 		s := newSim(t, p)
 		s.answer = func(*sim, canary.Action) string { return "rejected" }
 		s.run(5 * time.Hour)
-		if s.st.Phase != canary.PhasePaused || !strings.Contains(s.st.PauseReason, "rejected") {
-			t.Fatalf("phase %s reason %q", s.st.Phase, s.st.PauseReason)
+		if s.State.Phase != canary.PhasePaused || !strings.Contains(s.State.PauseReason, "rejected") {
+			t.Fatalf("phase %s reason %q", s.State.Phase, s.State.PauseReason)
 		}
 	})
 }
@@ -277,33 +278,33 @@ func TestFailingActionRetriesThenPauses(t *testing.T) {
 		return ""
 	}
 	s.run(2 * time.Hour)
-	if s.st.Phase != canary.PhasePaused || !strings.Contains(s.st.PauseReason, "flag service: 503") {
-		t.Fatalf("phase %s reason %q", s.st.Phase, s.st.PauseReason)
+	if s.State.Phase != canary.PhasePaused || !strings.Contains(s.State.PauseReason, "flag service: 503") {
+		t.Fatalf("phase %s reason %q", s.State.Phase, s.State.PauseReason)
 	}
 	// No weight change without its flag.
-	if s.st.Weight != 5 || slices.Contains(s.traffic(), "w10") {
-		t.Fatalf("weight moved to %d without its flag: %v", s.st.Weight, s.traffic())
+	if s.State.Weight != 5 || slices.Contains(s.traffic(), "w10") {
+		t.Fatalf("weight moved to %d without its flag: %v", s.State.Weight, s.traffic())
 	}
 	if got := s.first(canary.EvPaused).Time.Sub(t0); got != 35*minute {
 		t.Errorf("paused at %v, want 35m (5m action timeout)", got)
 	}
 	down = false
-	must(t, s.control(engine.Command{Kind: engine.CmdResume}))
+	must(t, s.Control(engine.Command{Kind: engine.CmdResume}))
 	s.run(5 * time.Hour)
-	if s.st.Phase != canary.PhaseSucceeded {
-		t.Fatalf("after resume: %s", s.st.Phase)
+	if s.State.Phase != canary.PhaseSucceeded {
+		t.Fatalf("after resume: %s", s.State.Phase)
 	}
 }
 
 func TestReplayReissuesOutstandingActions(t *testing.T) {
 	s := newSim(t, runbookPlan())
-	out := engine.Next(s.plan, s.st, engine.Input{Now: s.now}) // issues the pre-checks
+	out := engine.Next(s.Plan, s.State, engine.Input{Now: s.Now}) // issues the pre-checks
 	if len(out.Actions) == 0 {
 		t.Fatal("no outstanding actions to replay")
 	}
 	// A runner that crashed before reporting calls Next again: the same
 	// actions, with the same IDs, come back; nothing new is issued.
-	again := engine.Next(s.plan, out.State, engine.Input{Now: s.now.Add(time.Second)})
+	again := engine.Next(s.Plan, out.State, engine.Input{Now: s.Now.Add(time.Second)})
 	if !slices.Equal(ids(out.Actions), ids(again.Actions)) {
 		t.Errorf("replayed %v, want %v", ids(again.Actions), ids(out.Actions))
 	}
@@ -313,9 +314,9 @@ func TestReplayReissuesOutstandingActions(t *testing.T) {
 		}
 	}
 	// A result reported twice is applied once.
-	r := []canary.ActionResult{{ID: out.Actions[0].ID, At: s.now}}
-	o1 := engine.Next(s.plan, out.State, engine.Input{Now: s.now, Results: r})
-	o2 := engine.Next(s.plan, o1.State, engine.Input{Now: s.now, Results: r})
+	r := []canary.ActionResult{{ID: out.Actions[0].ID, At: s.Now}}
+	o1 := engine.Next(s.Plan, out.State, engine.Input{Now: s.Now, Results: r})
+	o2 := engine.Next(s.Plan, o1.State, engine.Input{Now: s.Now, Results: r})
 	if len(o2.Events) != 0 || len(o2.State.Outstanding) != len(o1.State.Outstanding) {
 		t.Errorf("duplicate result changed the state: %d events", len(o2.Events))
 	}
@@ -354,13 +355,13 @@ func TestPropertiesOverRandomObservations(t *testing.T) {
 		var lastWeight int
 		var rolledBack bool
 		s.onEval = func(s *sim) {
-			if s.st.Phase == canary.PhaseRollingBack || s.st.Phase == canary.PhaseRolledBack {
+			if s.State.Phase == canary.PhaseRollingBack || s.State.Phase == canary.PhaseRolledBack {
 				rolledBack = true
 			}
-			if s.st.Weight < lastWeight && !rolledBack {
-				t.Fatalf("seed %d: weight lowered %d → %d without a rollback", seed, lastWeight, s.st.Weight)
+			if s.State.Weight < lastWeight && !rolledBack {
+				t.Fatalf("seed %d: weight lowered %d → %d without a rollback", seed, lastWeight, s.State.Weight)
 			}
-			lastWeight = s.st.Weight
+			lastWeight = s.State.Weight
 		}
 		s.run(10 * time.Hour)
 		checkNoSkippedStep(t, seed, s)
@@ -371,9 +372,9 @@ func TestPropertiesOverRandomObservations(t *testing.T) {
 func checkNoSkippedStep(t *testing.T, seed uint64, s *sim) {
 	t.Helper()
 	var ws []int
-	for _, x := range s.actions {
-		if x.a.Kind == canary.ActSetWeight && x.a.Weight > 0 {
-			ws = append(ws, x.a.Weight)
+	for _, x := range s.Executed {
+		if x.Action.Kind == canary.ActSetWeight && x.Action.Weight > 0 {
+			ws = append(ws, x.Action.Weight)
 		}
 	}
 	want := []int{5, 10, 25, 50, 100}
@@ -385,7 +386,7 @@ func checkNoSkippedStep(t *testing.T, seed uint64, s *sim) {
 func checkNotPromotedWhilePending(t *testing.T, seed uint64, s *sim) {
 	t.Helper()
 	pending := map[string]bool{}
-	for _, e := range s.events {
+	for _, e := range s.Events {
 		switch e.Type {
 		case canary.EvRulePending:
 			pending[e.Rule] = true
@@ -414,7 +415,7 @@ func TestEventsRedactURLCredentials(t *testing.T) {
 	}
 	s.run(time.Hour)
 	found := false
-	for _, ev := range s.events {
+	for _, ev := range s.Events {
 		text := ev.Message + " " + ev.Error
 		if strings.Contains(text, "hook-pw") || strings.Contains(text, "hook-token") {
 			t.Errorf("event %s shows a credential: %s", ev.Type, text)
@@ -431,9 +432,9 @@ func TestEventsRedactURLCredentials(t *testing.T) {
 // who cut the hold short and how much of it was held.
 func TestPromoteCutsTheHoldShort(t *testing.T) {
 	s := toPhase(t, canary.PhaseProgressing) // 10m into step 1's 30m hold
-	must(t, s.control(engine.Command{Kind: engine.CmdPromote, Actor: "bob"}))
+	must(t, s.Control(engine.Command{Kind: engine.CmdPromote, Actor: "bob"}))
 	var done canary.Event
-	for _, ev := range s.events {
+	for _, ev := range s.Events {
 		if ev.Type == canary.EvStepCompleted {
 			done = ev
 		}

@@ -40,17 +40,17 @@ func TestThresholdDecisionsTable(t *testing.T) {
 					s.measure = poissonTraffic(rand.New(rand.NewPCG(rng.Uint64(), 1)), rps, er).measure
 					s.run(6 * time.Hour)
 					br := map[int]bool{}
-					for _, e := range s.events {
+					for _, e := range s.Events {
 						if e.Type == canary.EvRulePending {
 							br[e.Step] = true
 						}
 					}
-					steps += s.st.Step + 1
+					steps += s.State.Step + 1
 					bsteps += len(br)
 					if s.has(canary.EvRollbackStarted) {
 						rb++
 					}
-					if s.st.Phase == canary.PhaseSucceeded {
+					if s.State.Phase == canary.PhaseSucceeded {
 						pr++
 					}
 				}

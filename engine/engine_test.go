@@ -14,8 +14,8 @@ const minute = time.Minute
 func TestHealthyCanaryPromotedAfterSumOfHolds(t *testing.T) {
 	s := newSim(t, runbookPlan())
 	s.run(5 * time.Hour)
-	if s.st.Phase != canary.PhaseSucceeded {
-		t.Fatalf("phase = %s, want Succeeded\n%s", s.st.Phase, s.timeline())
+	if s.State.Phase != canary.PhaseSucceeded {
+		t.Fatalf("phase = %s, want Succeeded\n%s", s.State.Phase, s.timeline())
 	}
 	if got, want := s.first(canary.EvPromoting).Time.Sub(t0), 2*time.Hour; got != want {
 		t.Errorf("promotion began at %v, want %v (the sum of the holds)", got, want)
@@ -38,8 +38,8 @@ func TestHealthyCanaryPromotedAfterSumOfHolds(t *testing.T) {
 	if wantMsg := "✅ Canary step 1 (5%) successful. P95: 450ms, Error rate: 0.1%"; msg != wantMsg {
 		t.Errorf("step completed message = %q, want %q", msg, wantMsg)
 	}
-	if !s.st.FlagEnabled || s.st.FlagPercent != 100 || s.st.Weight != 100 {
-		t.Errorf("final flag %v/%d weight %d, want enabled/100, 100", s.st.FlagEnabled, s.st.FlagPercent, s.st.Weight)
+	if !s.State.FlagEnabled || s.State.FlagPercent != 100 || s.State.Weight != 100 {
+		t.Errorf("final flag %v/%d weight %d, want enabled/100, 100", s.State.FlagEnabled, s.State.FlagPercent, s.State.Weight)
 	}
 }
 
@@ -47,7 +47,7 @@ func TestHealthyCanaryPromotedAfterSumOfHolds(t *testing.T) {
 // >= from during step index step (0-based); the stable stays healthy.
 func fault(step int, from time.Duration, bad trackMetrics) func(*sim, canary.Track) trackMetrics {
 	return func(s *sim, tr canary.Track) trackMetrics {
-		if tr == canary.TrackCanary && s.st.Step == step && s.stepElapsed() >= from {
+		if tr == canary.TrackCanary && s.State.Step == step && s.StepElapsed() >= from {
 			return bad
 		}
 		return healthy
@@ -87,21 +87,21 @@ func TestDecisionMatrixRows(t *testing.T) {
 			if rb.Rule != tt.wantRule {
 				t.Errorf("rule = %q, want %q\n%s", rb.Rule, tt.wantRule, s.timeline())
 			}
-			if s.st.RollbackKind != tt.wantKind {
-				t.Errorf("kind = %s, want %s", s.st.RollbackKind, tt.wantKind)
+			if s.State.RollbackKind != tt.wantKind {
+				t.Errorf("kind = %s, want %s", s.State.RollbackKind, tt.wantKind)
 			}
 			// Exactly at the duration means not one evaluation earlier.
 			if got, want := rb.Time.Sub(s.stepStartAt[tt.step]), tt.wantAt; got != want {
 				t.Errorf("rolled back %v into the step, want %v\n%s", got, want, s.timeline())
 			}
-			if s.st.Phase != canary.PhaseRolledBack {
-				t.Errorf("phase = %s, want RolledBack", s.st.Phase)
+			if s.State.Phase != canary.PhaseRolledBack {
+				t.Errorf("phase = %s, want RolledBack", s.State.Phase)
 			}
 			if got := s.first(canary.EvRolledBack).Urgency; got != rb.Urgency || got == "" {
 				t.Errorf("rolledBack urgency %q, want the firing rule's %q (on-call pages filter on it)", got, rb.Urgency)
 			}
-			if s.st.Weight != 0 || s.st.FlagEnabled {
-				t.Errorf("after rollback weight %d flag %v, want 0 and off", s.st.Weight, s.st.FlagEnabled)
+			if s.State.Weight != 0 || s.State.FlagEnabled {
+				t.Errorf("after rollback weight %d flag %v, want 0 and off", s.State.Weight, s.State.FlagEnabled)
 			}
 			if !strings.HasPrefix(rb.Message, "🚨 ROLLBACK INITIATED") || len(rb.Evaluations) != 6 {
 				t.Errorf("rollback event %q with %d evaluations, want the runbook's message and all 6 inputs", rb.Message, len(rb.Evaluations))
@@ -134,12 +134,12 @@ func TestRollbackActionOrder(t *testing.T) {
 				t.Fatalf("rollback actions %v, want %v", got, tt.want)
 			}
 			var w0, rm time.Duration
-			for _, x := range s.actions {
-				if x.a.Kind == canary.ActSetWeight && x.a.Weight == 0 {
-					w0 = x.at
+			for _, x := range s.Executed {
+				if x.Action.Kind == canary.ActSetWeight && x.Action.Weight == 0 {
+					w0 = x.At.Sub(t0)
 				}
-				if x.a.Kind == canary.ActRemoveCanary {
-					rm = x.at
+				if x.Action.Kind == canary.ActRemoveCanary {
+					rm = x.At.Sub(t0)
 				}
 			}
 			if rm-w0 != tt.drain {
@@ -159,15 +159,15 @@ func TestBoundaries(t *testing.T) {
 		s := newSim(t, pointPlan())
 		s.metrics = fault(0, 0, trackMetrics{600 * time.Millisecond, 0.01})
 		s.run(5 * time.Hour)
-		if s.st.Phase != canary.PhaseSucceeded || s.has(canary.EvRulePending) {
-			t.Fatalf("phase %s, want Succeeded with no pending rule\n%s", s.st.Phase, s.timeline())
+		if s.State.Phase != canary.PhaseSucceeded || s.has(canary.EvRulePending) {
+			t.Fatalf("phase %s, want Succeeded with no pending rule\n%s", s.State.Phase, s.timeline())
 		}
 	})
 	t.Run("one passing evaluation inside a breach resets for", func(t *testing.T) {
 		s := newSim(t, pointPlan())
 		s.metrics = func(s *sim, tr canary.Track) trackMetrics {
-			e := s.stepElapsed()
-			if tr == canary.TrackCanary && s.st.Step == 0 && e >= 12*minute && e != 15*minute {
+			e := s.StepElapsed()
+			if tr == canary.TrackCanary && s.State.Step == 0 && e >= 12*minute && e != 15*minute {
 				return trackMetrics{650 * time.Millisecond, 0.001}
 			}
 			return healthy
@@ -185,14 +185,14 @@ func TestBoundaries(t *testing.T) {
 		s := newSim(t, pointPlan())
 		// 6% errors breach both 5xx rows; make the gradual one fire first by
 		// giving both the same for.
-		s.plan.Spec.Rules[2].For = s.plan.Spec.Rules[3].For
+		s.Plan.Spec.Rules[2].For = s.Plan.Spec.Rules[3].For
 		s.metrics = fault(0, 0, trackMetrics{450 * time.Millisecond, 0.06})
 		s.run(5 * time.Hour)
-		if s.st.RollbackKind != canary.ActionRollbackImmediate {
-			t.Errorf("kind %s, want immediate", s.st.RollbackKind)
+		if s.State.RollbackKind != canary.ActionRollbackImmediate {
+			t.Errorf("kind %s, want immediate", s.State.RollbackKind)
 		}
 		firing := 0
-		for _, e := range s.events {
+		for _, e := range s.Events {
 			if e.Type == canary.EvRuleFiring {
 				firing++
 			}
@@ -235,8 +235,8 @@ func TestNoEvidenceNeverPromotes(t *testing.T) {
 			s := newSim(t, runbookPlan())
 			s.measure = tt.measure
 			s.run(5 * time.Hour)
-			if s.st.Phase != canary.PhasePaused {
-				t.Fatalf("phase %s, want Paused\n%s", s.st.Phase, s.timeline())
+			if s.State.Phase != canary.PhasePaused {
+				t.Fatalf("phase %s, want Paused\n%s", s.State.Phase, s.timeline())
 			}
 			if s.has(canary.EvRollbackStarted) || s.has(canary.EvPromoting) || s.has(canary.EvStepCompleted) {
 				t.Fatalf("moved on without evidence:\n%s", s.timeline())
@@ -252,8 +252,8 @@ func TestNoEvidenceNeverPromotes(t *testing.T) {
 			if !strings.Contains(p.Message, tt.wantReason) || !strings.Contains(p.Message, tt.wantCount) {
 				t.Errorf("pause reason %q does not say %q and the count", p.Message, tt.wantReason)
 			}
-			if s.st.Weight != 5 {
-				t.Errorf("weight %d, want 5 (held, not lowered)", s.st.Weight)
+			if s.State.Weight != 5 {
+				t.Errorf("weight %d, want 5 (held, not lowered)", s.State.Weight)
 			}
 		})
 	}
@@ -264,15 +264,15 @@ func TestStepWaitsForPendingRule(t *testing.T) {
 	// A breach starting 2 minutes before the hold ends, then a pass: the step
 	// must wait for the rule to clear, not advance with it pending.
 	s.metrics = func(s *sim, tr canary.Track) trackMetrics {
-		e := s.stepElapsed()
-		if tr == canary.TrackCanary && s.st.Step == 0 && e >= 28*minute && e < 32*minute {
+		e := s.StepElapsed()
+		if tr == canary.TrackCanary && s.State.Step == 0 && e >= 28*minute && e < 32*minute {
 			return trackMetrics{650 * time.Millisecond, 0.001}
 		}
 		return healthy
 	}
 	s.run(5 * time.Hour)
-	if s.st.Phase != canary.PhaseSucceeded {
-		t.Fatalf("phase %s\n%s", s.st.Phase, s.timeline())
+	if s.State.Phase != canary.PhaseSucceeded {
+		t.Fatalf("phase %s\n%s", s.State.Phase, s.timeline())
 	}
 	if got, want := s.stepStartAt[1].Sub(t0), 32*minute; got != want {
 		t.Errorf("step 2 started at %v, want %v (when the rule cleared)", got, want)
@@ -301,10 +301,10 @@ func TestDowntimeCoveredByWindows(t *testing.T) {
 			}
 			s := newSim(t, p)
 			s.run(20 * minute)
-			s.now = s.now.Add(2 * minute) // the runner was down
+			s.Now = s.Now.Add(2 * minute) // the runner was down
 			s.run(5 * time.Hour)
-			if s.st.Phase != canary.PhaseSucceeded {
-				t.Fatalf("phase %s\n%s", s.st.Phase, s.timeline())
+			if s.State.Phase != canary.PhaseSucceeded {
+				t.Fatalf("phase %s\n%s", s.State.Phase, s.timeline())
 			}
 			if got := s.stepStartAt[1].Sub(t0); got != tt.want {
 				t.Errorf("step 2 started at %v, want %v", got, tt.want)
@@ -324,7 +324,7 @@ func TestNoPauseWhileARuleIsAboutToFire(t *testing.T) {
 	// runs out at 32m, the 5m for ends at 34m.
 	s.measure = func(s *sim, q canary.Query) canary.Observation {
 		o := s.observeDefault(q)
-		if q.Track == canary.TrackCanary && s.stepElapsed() < 29*minute {
+		if q.Track == canary.TrackCanary && s.StepElapsed() < 29*minute {
 			o.Measurement.Samples = 10
 		} else if q.Track == canary.TrackCanary && q.Metric == canary.MetricLatencyP95 {
 			o.Measurement.Value = 0.65
@@ -332,8 +332,8 @@ func TestNoPauseWhileARuleIsAboutToFire(t *testing.T) {
 		return o
 	}
 	s.run(5 * time.Hour)
-	if s.has(canary.EvPaused) || s.st.Phase != canary.PhaseRolledBack {
-		t.Fatalf("phase %s, want a rollback and no pause\n%s", s.st.Phase, s.timeline())
+	if s.has(canary.EvPaused) || s.State.Phase != canary.PhaseRolledBack {
+		t.Fatalf("phase %s, want a rollback and no pause\n%s", s.State.Phase, s.timeline())
 	}
 	if got := s.first(canary.EvRollbackStarted).Time.Sub(t0); got != 34*minute {
 		t.Errorf("rolled back at %v, want 34m", got)

@@ -50,27 +50,27 @@ func TestPropertyRandomTraffic(t *testing.T) {
 			s.run(6 * time.Hour)
 			got.runs++
 			breached := map[int]bool{}
-			for _, e := range s.events {
+			for _, e := range s.Events {
 				if e.Type == canary.EvRulePending {
 					breached[e.Step] = true
 				}
 			}
-			got.steps += s.st.Step + 1
+			got.steps += s.State.Step + 1
 			got.breachSteps += len(breached)
 			switch {
-			case s.st.Phase == canary.PhaseRolledBack || s.has(canary.EvRollbackStarted):
+			case s.State.Phase == canary.PhaseRolledBack || s.has(canary.EvRollbackStarted):
 				got.rolledBack++
-				if s.first(canary.EvRollbackStarted).Rule != "" && s.st.RollbackKind == canary.ActionRollbackImmediate {
+				if s.first(canary.EvRollbackStarted).Rule != "" && s.State.RollbackKind == canary.ActionRollbackImmediate {
 					got.immediate++
 				}
-			case s.st.Phase == canary.PhaseSucceeded:
+			case s.State.Phase == canary.PhaseSucceeded:
 				got.promoted++
-			case s.st.Phase == canary.PhasePaused:
+			case s.State.Phase == canary.PhasePaused:
 				got.paused++
 			}
 			if rps >= 200 {
 				got.highRuns++
-				if s.st.Phase == canary.PhaseSucceeded {
+				if s.State.Phase == canary.PhaseSucceeded {
 					got.highPromoted++
 				}
 			}
@@ -121,7 +121,7 @@ func poissonTraffic(rng *rand.Rand, rps, canaryErr float64) *randomTraffic {
 }
 
 func (r *randomTraffic) measure(s *sim, q canary.Query) canary.Observation {
-	share, e := float64(s.st.Weight)/100, r.canaryE
+	share, e := float64(s.State.Weight)/100, r.canaryE
 	if q.Track == canary.TrackStable {
 		share, e = 1-share, 0.001
 	}

@@ -41,7 +41,7 @@ func newBinomialTraffic(seed uint64, rps, canaryE, stableE float64) *binomialTra
 }
 
 func (b *binomialTraffic) measure(s *sim, q canary.Query) canary.Observation {
-	share, e := float64(s.st.Weight)/100, b.canaryE
+	share, e := float64(s.State.Weight)/100, b.canaryE
 	if q.Track == canary.TrackStable {
 		share, e = 1-share, b.stableE
 	}
@@ -109,7 +109,7 @@ func TestBurnVsStableCountsTheStablesUncertainty(t *testing.T) {
 			if s.has(canary.EvRollbackStarted) {
 				rolledBack++
 			}
-			for _, e := range s.events {
+			for _, e := range s.Events {
 				if e.Type == canary.EvEvaluated && len(e.Evaluations) > 0 {
 					evals++
 					if e.Evaluations[0].Verdict == canary.VerdictBreach {

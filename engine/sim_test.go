@@ -2,21 +2,15 @@ package engine_test
 
 import (
 	"fmt"
-	"github.com/canary-dev/canary/enginetest"
 	"testing"
 	"time"
 
 	"github.com/canary-dev/canary"
 	"github.com/canary-dev/canary/engine"
+	"github.com/canary-dev/canary/enginetest"
 )
 
 var t0 = time.Date(2025, 8, 14, 9, 0, 0, 0, time.UTC)
-
-// executed is an action as the fake runner carried it out.
-type executed struct {
-	at time.Duration // since t0
-	a  canary.Action
-}
 
 // trackMetrics is what one track serves at one moment.
 type trackMetrics struct {
@@ -24,23 +18,21 @@ type trackMetrics struct {
 	errRate float64
 }
 
-// sim is a fake runner: it drives the engine on a stepped clock, measures
-// from a scenario and executes actions by recording them.
+// sim is a fake runner: the shared enginetest.Driver on a stepped clock,
+// measuring from a scenario (metrics, or measure to answer queries
+// directly) and failing or answering actions as the scenario says; it
+// checks after every cycle that event sequence numbers go up by one.
 type sim struct {
+	*enginetest.Driver
 	t       *testing.T
-	plan    *canary.Plan
-	st      canary.State
-	now     time.Time
 	rps     float64 // total requests per second of the service
 	metrics func(s *sim, tr canary.Track) trackMetrics
 	measure func(s *sim, q canary.Query) canary.Observation // overrides metrics
 	fail    func(s *sim, a canary.Action) string            // error text or ""
 	answer  func(s *sim, a canary.Action) string            // output for approvals
-	events  []canary.Event
-	actions []executed
-	results []canary.ActionResult
 	// stepStartAt records when each step's weight was confirmed.
 	stepStartAt map[int]time.Time
+	lastStart   time.Time
 	onEval      func(s *sim) // called after each Next, for property checks
 	// jitter, if set, delays every wake-up by what it returns: a
 	// scheduler that runs late.
@@ -49,21 +41,26 @@ type sim struct {
 
 func newSim(t *testing.T, p *canary.Plan) *sim {
 	t.Helper()
-	s := &sim{t: t, plan: p, now: t0, rps: 200, stepStartAt: map[int]time.Time{}}
-	s.st = engine.New(p, t0)
+	s := &sim{t: t, rps: 200, stepStartAt: map[int]time.Time{}}
+	s.Driver = enginetest.NewDriver(p, t0, s.observe)
 	s.metrics = func(*sim, canary.Track) trackMetrics { return healthy }
+	s.Fail = func(a canary.Action) string {
+		if s.fail == nil {
+			return ""
+		}
+		return s.fail(s, a)
+	}
+	s.Answer = func(a canary.Action) string {
+		if s.answer == nil {
+			return ""
+		}
+		return s.answer(s, a)
+	}
+	s.After = s.after
 	return s
 }
 
 var healthy = trackMetrics{p95: 450 * time.Millisecond, errRate: 0.001}
-
-// stepElapsed is how long the current step has held its weight.
-func (s *sim) stepElapsed() time.Duration {
-	if s.st.StepStartedAt.IsZero() {
-		return 0
-	}
-	return s.now.Sub(s.st.StepStartedAt)
-}
 
 // observe answers a query from the scenario: the track's share of the
 // service's requests at the confirmed weight.
@@ -77,51 +74,28 @@ func (s *sim) observe(q canary.Query) canary.Observation {
 // observeDefault answers q from s.metrics.
 func (s *sim) observeDefault(q canary.Query) canary.Observation {
 	m := s.metrics(s, q.Track)
-	return enginetest.Observe(q, s.st.Weight, s.rps, enginetest.Served{ErrRate: m.errRate, P95: m.p95})
+	return enginetest.Observe(q, s.State.Weight, s.rps, enginetest.Served{ErrRate: m.errRate, P95: m.p95})
 }
 
-// cycle makes one call to Next (with observations when due) and executes
-// the returned actions, stopping at the first failure.
-func (s *sim) cycle() engine.Output {
-	out := enginetest.Cycle(s.plan, s.st, s.now, s.results, s.observe)
-	s.results = nil
-	s.absorb(out)
-	return out
-}
-
-func (s *sim) absorb(out engine.Output) {
+// after checks the events of out and keeps the scenario's bookkeeping.
+func (s *sim) after(out engine.Output) {
 	s.checkEvents(out.Events)
-	s.events = append(s.events, out.Events...)
-	prevStart := s.st.StepStartedAt
-	s.st = out.State
-	if !s.st.StepStartedAt.Equal(prevStart) && !s.st.StepStartedAt.IsZero() {
-		s.stepStartAt[s.st.Step] = s.st.StepStartedAt
+	if st := s.State.StepStartedAt; !st.Equal(s.lastStart) && !st.IsZero() {
+		s.stepStartAt[s.State.Step] = st
 	}
-	for _, a := range out.Actions {
-		r := canary.ActionResult{ID: a.ID, At: s.now}
-		if s.fail != nil {
-			r.Err = s.fail(s, a)
-		}
-		if r.Err == "" && a.Kind == canary.ActApproval && s.answer != nil {
-			r.Output = s.answer(s, a)
-		}
-		s.results = append(s.results, r)
-		if r.Err != "" {
-			break
-		}
-		s.actions = append(s.actions, executed{s.now.Sub(t0), a})
-	}
+	s.lastStart = s.State.StepStartedAt
 	if s.onEval != nil {
 		s.onEval(s)
 	}
 }
 
-// checkEvents asserts that event sequence numbers increase by one.
+// checkEvents asserts that event sequence numbers increase by one; evs
+// are the last events of s.Events.
 func (s *sim) checkEvents(evs []canary.Event) {
 	s.t.Helper()
 	last := int64(0)
-	if len(s.events) > 0 {
-		last = s.events[len(s.events)-1].Seq
+	if before := len(s.Events) - len(evs); before > 0 {
+		last = s.Events[before-1].Seq
 	}
 	for _, e := range evs {
 		if e.Seq != last+1 {
@@ -135,48 +109,38 @@ func (s *sim) checkEvents(evs []canary.Event) {
 // limit of plan time has passed.
 func (s *sim) run(limit time.Duration) {
 	s.t.Helper()
-	end := s.now.Add(limit)
+	end := s.Now.Add(limit)
 	for i := 0; i < 1_000_000; i++ {
-		out := s.cycle()
-		if len(s.results) > 0 {
+		out := s.Cycle()
+		if len(s.Results) > 0 {
 			continue
 		}
-		if out.WakeAt.IsZero() || s.st.Phase.Terminal() {
+		if out.WakeAt.IsZero() || s.State.Phase.Terminal() {
 			return
 		}
-		if !out.WakeAt.After(s.now) {
-			if len(out.Actions) == 0 && len(engine.Queries(s.plan, s.st, s.now)) == 0 {
+		if !out.WakeAt.After(s.Now) {
+			if len(out.Actions) == 0 && len(engine.Queries(s.Plan, s.State, s.Now)) == 0 {
 				s.t.Fatalf("engine asks to wake at %v (now %v) with nothing to do; phase %s stage %q",
-					out.WakeAt, s.now, s.st.Phase, s.st.Stage)
+					out.WakeAt, s.Now, s.State.Phase, s.State.Stage)
 			}
 			continue
 		}
 		if out.WakeAt.After(end) {
-			s.now = end
+			s.Now = end
 			return
 		}
-		s.now = out.WakeAt
+		s.Now = out.WakeAt
 		if s.jitter != nil {
-			s.now = s.now.Add(s.jitter(s))
+			s.Now = s.Now.Add(s.jitter(s))
 		}
 	}
 	s.t.Fatal("rollout did not settle in a million cycles")
 }
 
-// control applies a command and executes the actions it returns.
-func (s *sim) control(cmd engine.Command) error {
-	out, err := engine.Control(s.plan, s.st, cmd, s.now)
-	if err != nil {
-		return err
-	}
-	s.absorb(out)
-	return nil
-}
-
 // first returns the first event of type typ, or fails.
 func (s *sim) first(typ canary.EventType) canary.Event {
 	s.t.Helper()
-	for _, e := range s.events {
+	for _, e := range s.Events {
 		if e.Type == typ {
 			return e
 		}
@@ -186,7 +150,7 @@ func (s *sim) first(typ canary.EventType) canary.Event {
 }
 
 func (s *sim) has(typ canary.EventType) bool {
-	for _, e := range s.events {
+	for _, e := range s.Events {
 		if e.Type == typ {
 			return true
 		}
@@ -197,7 +161,7 @@ func (s *sim) has(typ canary.EventType) bool {
 // timeline renders the non-evaluation events, for failure messages.
 func (s *sim) timeline() string {
 	var b []byte
-	for _, e := range s.events {
+	for _, e := range s.Events {
 		if e.Type == canary.EvEvaluated || e.Type == canary.EvActionIssued {
 			continue
 		}
@@ -209,20 +173,20 @@ func (s *sim) timeline() string {
 // traffic lists the traffic and flag actions as "w5", "f5", "f-off", ...
 func (s *sim) traffic() []string {
 	var out []string
-	for _, x := range s.actions {
-		switch x.a.Kind {
+	for _, x := range s.Executed {
+		switch x.Action.Kind {
 		case canary.ActSetWeight:
-			out = append(out, fmt.Sprintf("w%d", x.a.Weight))
+			out = append(out, fmt.Sprintf("w%d", x.Action.Weight))
 		case canary.ActSetFlag:
-			if x.a.FlagEnabled {
-				out = append(out, fmt.Sprintf("f%d", x.a.Weight))
+			if x.Action.FlagEnabled {
+				out = append(out, fmt.Sprintf("f%d", x.Action.Weight))
 			} else {
 				out = append(out, "f-off")
 			}
 		case canary.ActPromote, canary.ActRemoveCanary:
-			out = append(out, string(x.a.Kind))
+			out = append(out, string(x.Action.Kind))
 		case canary.ActPreCheck, canary.ActHook, canary.ActCleanup:
-			out = append(out, string(x.a.Kind)+":"+x.a.Name)
+			out = append(out, string(x.Action.Kind)+":"+x.Action.Name)
 		}
 	}
 	return out

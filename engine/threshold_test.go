@@ -64,7 +64,7 @@ func (tf traffic) measure(s *sim, q canary.Query) canary.Observation {
 		o.Err = "query prometheus: connection refused"
 		return o
 	}
-	share, errs := float64(s.st.Weight)/100, tf.canaryErr
+	share, errs := float64(s.State.Weight)/100, tf.canaryErr
 	if q.Track == canary.TrackStable {
 		share, errs = 1-share, tf.stableEr
 	}
@@ -98,8 +98,8 @@ func TestDeadCanaryLowTraffic(t *testing.T) {
 	s.measure = traffic{rps: 50, canaryErr: constant(1), stableEr: constant(0.001), latency: 0.05}.measure
 	s.run(time.Hour)
 	rb := s.first(canary.EvRollbackStarted)
-	if rb.Rule != "errorRate > 5% for 1s" || s.st.RollbackKind != canary.ActionRollbackImmediate {
-		t.Fatalf("rollback by %q (%s), want the immediate 5xx row\n%s", rb.Rule, s.st.RollbackKind, s.timeline())
+	if rb.Rule != "errorRate > 5% for 1s" || s.State.RollbackKind != canary.ActionRollbackImmediate {
+		t.Fatalf("rollback by %q (%s), want the immediate 5xx row\n%s", rb.Rule, s.State.RollbackKind, s.timeline())
 	}
 	if got, limit := rb.Time.Sub(s.stepStartAt[0]), 3*time.Second; got > limit {
 		t.Errorf("rolled back %v into the step, want within for + 2 intervals (%v)\n%s", got, limit, s.timeline())
@@ -132,8 +132,8 @@ func TestOneStrayErrorIsNoBurn(t *testing.T) {
 }
 
 func lastEvaluation(s *sim) canary.Evaluation {
-	for i := len(s.events) - 1; i >= 0; i-- {
-		if evs := s.events[i].Evaluations; s.events[i].Type == canary.EvEvaluated && len(evs) > 0 {
+	for i := len(s.Events) - 1; i >= 0; i-- {
+		if evs := s.Events[i].Evaluations; s.Events[i].Type == canary.EvEvaluated && len(evs) > 0 {
 			return evs[0]
 		}
 	}
@@ -189,7 +189,7 @@ func TestJitterSameDecisions(t *testing.T) {
 				}
 				s.run(time.Hour)
 				var out []string
-				for _, e := range s.events {
+				for _, e := range s.Events {
 					if e.Type == canary.EvActionSucceeded {
 						continue
 					}
@@ -240,8 +240,8 @@ func TestForIgnoresUnjudged(t *testing.T) {
 		return o
 	}
 	s.onEval = func(s *sim) {
-		if s.st.Evaluations > evals {
-			evals = s.st.Evaluations
+		if s.State.Evaluations > evals {
+			evals = s.State.Evaluations
 		}
 	}
 	s.run(time.Minute)
@@ -285,8 +285,8 @@ func TestOutageExtendsHold(t *testing.T) {
 			if got := s.has(canary.EvPaused); got != tt.pause {
 				t.Fatalf("paused = %v, want %v\n%s", got, tt.pause, s.timeline())
 			}
-			if !tt.pause && s.st.Phase != canary.PhaseSucceeded {
-				t.Fatalf("phase %s, want Succeeded\n%s", s.st.Phase, s.timeline())
+			if !tt.pause && s.State.Phase != canary.PhaseSucceeded {
+				t.Fatalf("phase %s, want Succeeded\n%s", s.State.Phase, s.timeline())
 			}
 		})
 	}

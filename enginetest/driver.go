@@ -10,7 +10,9 @@ import (
 // Driver drives the engine the way a runner would, on a stepped clock:
 // it answers the engine's queries with Observe, executes every action at
 // once (succeeding unless Fail says otherwise, stopping at the first
-// failure) and passes the results to the next cycle.
+// failure; an approval's output from Answer) and passes the results to
+// the next cycle. The engine's own tests, view's and cmd/canary's golden
+// outputs drive it.
 type Driver struct {
 	Plan  *canary.Plan
 	State canary.State
@@ -20,12 +22,26 @@ type Driver struct {
 	Observe func(canary.Query) canary.Observation
 	// Fail, when set, returns an action's error text ("" for success).
 	Fail func(canary.Action) string
+	// Answer, when set, returns the output of an approval that succeeded
+	// (what the approval hook printed).
+	Answer func(canary.Action) string
+	// After, when set, is called at the end of Absorb with the output
+	// absorbed (checks a test makes after every cycle).
+	After func(engine.Output)
 	// Events is every event so far; Last the latest evaluations.
 	Events []canary.Event
 	Last   []canary.Evaluation
 	// Results are the results of the actions executed since the last
 	// cycle.
 	Results []canary.ActionResult
+	// Executed is every action carried out without error, in order.
+	Executed []Executed
+}
+
+// Executed is an action the driver carried out, and when.
+type Executed struct {
+	At     time.Time
+	Action canary.Action
 }
 
 // NewDriver starts p at start.
@@ -56,10 +72,17 @@ func (d *Driver) Absorb(out engine.Output) {
 		if d.Fail != nil {
 			r.Err = d.Fail(a)
 		}
+		if r.Err == "" && a.Kind == canary.ActApproval && d.Answer != nil {
+			r.Output = d.Answer(a)
+		}
 		d.Results = append(d.Results, r)
 		if r.Err != "" {
 			break
 		}
+		d.Executed = append(d.Executed, Executed{At: d.Now, Action: a})
+	}
+	if d.After != nil {
+		d.After(out)
 	}
 }
 
