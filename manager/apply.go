@@ -129,7 +129,7 @@ func (m *Manager) replacePlan(ctx context.Context, sr store.Rollout, old, p *can
 	}
 	if err == nil {
 		d := &durable{m: m, id: sr.ID, plan: p}
-		err = d.save(ctx, out.State, out.Events, store.WithPlan(canon))
+		err = d.save(ctx, &out.State, out.Events, store.WithPlan(canon))
 	}
 	if err != nil {
 		m.start(sr.ID, sr.Name, old)

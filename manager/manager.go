@@ -255,31 +255,14 @@ type provided struct {
 // runOnce loads the saved state, builds the providers unless pv holds
 // them already, and runs the rollout. done is true when the rollout ended.
 func (m *Manager) runOnce(ctx context.Context, name string, l *live, pv *provided) (done bool, err error) {
-	saved, err := m.savedState(ctx, l)
-	if err != nil {
-		return false, err
-	}
-	if saved.Phase.Terminal() {
-		return true, nil
-	}
-	if pv.p == nil {
-		p, err := m.cfg.Providers(ctx, l.plan)
-		if err != nil {
-			return false, fmt.Errorf("providers of %s: %w", name, err)
-		}
-		pv.p = &p
-	}
-	r, err := runner.New(runner.Config{
-		Plan: l.plan, Router: pv.p.Router, Metrics: pv.p.Metrics, Flags: pv.p.Flags, Checks: pv.p.Checks,
-		Store: &durable{m: m, id: l.id, plan: l.plan}, Clock: m.cfg.Clock, Reconciled: pv.restored,
-	}, saved)
-	if err != nil {
-		return false, err
+	r, done, err := m.newRunner(ctx, name, l, pv)
+	if r == nil {
+		return done, err
 	}
 	m.mu.Lock()
 	l.r = r
 	m.mu.Unlock()
-	st, err := r.Run(ctx)
+	err = r.Drive(ctx)
 	m.mu.Lock()
 	l.r = nil
 	m.mu.Unlock()
@@ -287,7 +270,36 @@ func (m *Manager) runOnce(ctx context.Context, name string, l *live, pv *provide
 	if errors.Is(err, runner.ErrInterrupted) {
 		return false, nil
 	}
-	return err == nil && st.Phase.Terminal(), err
+	return err == nil && r.Phase().Terminal(), err
+}
+
+// newRunner is runOnce's preparation: the saved state, the providers
+// and the runner (nil when there is nothing to run: done says whether
+// the rollout ended). It is a function of its own so that the saved
+// state and the runner's Config (over 2 KiB) are not on the stack of a
+// runner's goroutine while it runs and waits (runner/offload.go).
+//
+//go:noinline
+func (m *Manager) newRunner(ctx context.Context, name string, l *live, pv *provided) (r *runner.Runner, done bool, err error) {
+	saved, err := m.savedState(ctx, l)
+	if err != nil {
+		return nil, false, err
+	}
+	if saved.Phase.Terminal() {
+		return nil, true, nil
+	}
+	if pv.p == nil {
+		p, err := m.cfg.Providers(ctx, l.plan)
+		if err != nil {
+			return nil, false, fmt.Errorf("providers of %s: %w", name, err)
+		}
+		pv.p = &p
+	}
+	r, err = runner.New(runner.Config{
+		Plan: l.plan, Router: pv.p.Router, Metrics: pv.p.Metrics, Flags: pv.p.Flags, Checks: pv.p.Checks,
+		Store: &durable{m: m, id: l.id, plan: l.plan}, Clock: m.cfg.Clock, Reconciled: pv.restored,
+	}, saved)
+	return r, false, err
 }
 
 // savedState is l's state as last saved.
@@ -310,12 +322,12 @@ type durable struct {
 
 // Save commits st and events.
 func (d *durable) Save(ctx context.Context, st canary.State, events []canary.Event) error {
-	return d.save(ctx, st, events)
+	return d.save(ctx, &st, events)
 }
 
 // save commits st and events with the notifications they cause and any
 // extra options (the plan a forced apply replaces).
-func (d *durable) save(ctx context.Context, st canary.State, events []canary.Event, extra ...store.CommitOption) error {
+func (d *durable) save(ctx context.Context, st *canary.State, events []canary.Event, extra ...store.CommitOption) error {
 	start, at := time.Now(), d.m.cfg.Clock.Now() // a measurement; the time a failure is reported at
 	opts := extra
 	if d.m.cfg.Outbox != nil {
@@ -323,7 +335,7 @@ func (d *durable) save(ctx context.Context, st canary.State, events []canary.Eve
 			opts = append(opts, store.WithOutbox(items...))
 		}
 	}
-	err := d.m.cfg.Store.Commit(ctx, d.id, st, events, opts...)
+	err := d.m.cfg.Store.Commit(ctx, d.id, *st, events, opts...)
 	d.m.met.observeCommit(time.Since(start), err, events)
 	name := ""
 	if err != nil {

@@ -93,6 +93,9 @@ type Runner struct {
 	exec *executor.Executor
 	cmds chan cmdReq
 	done chan struct{} // closed when Run returns
+	// eng is Run's channel for offload: engine calls run on the shared
+	// engine goroutines (offload.go).
+	eng chan struct{}
 
 	mu   sync.Mutex
 	st   canary.State
@@ -115,7 +118,7 @@ func New(cfg Config, st canary.State) (*Runner, error) {
 	if err != nil {
 		return nil, fmt.Errorf("runner: %w", err)
 	}
-	return &Runner{cfg: cfg, exec: exec, cmds: make(chan cmdReq), done: make(chan struct{}), st: st}, nil
+	return &Runner{cfg: cfg, exec: exec, cmds: make(chan cmdReq), done: make(chan struct{}), eng: make(chan struct{}, 1), st: st}, nil
 }
 
 // State returns the rollout's current state.
@@ -123,6 +126,13 @@ func (r *Runner) State() canary.State {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.st
+}
+
+// Phase returns the rollout's current phase.
+func (r *Runner) Phase() canary.Phase {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.st.Phase
 }
 
 // LastEvaluations returns the inputs of the last evaluation.
@@ -155,15 +165,23 @@ func (r *Runner) Control(ctx context.Context, cmd engine.Command) error {
 // save fails, or ctx is cancelled (ErrInterrupted, after pausing). It
 // returns the final state.
 func (r *Runner) Run(ctx context.Context) (canary.State, error) {
+	err := r.Drive(ctx)
+	return r.State(), err
+}
+
+// Drive is Run without the final state (State has it). A goroutine that
+// runs many rollouts' loops at once keeps its stack small with it: the
+// loop's frames hold no copy of a state (offload.go).
+func (r *Runner) Drive(ctx context.Context) error {
 	defer close(r.done)
 	if err := r.reconcile(ctx); err != nil {
-		return r.State(), err
+		return err
 	}
 	var results []canary.ActionResult
 	for {
 		out, err := r.decide(ctx, results)
 		if err != nil {
-			return r.State(), err
+			return err
 		}
 		if r.serveCommand(ctx) {
 			continue // the command changed the state: decide again
@@ -171,18 +189,32 @@ func (r *Runner) Run(ctx context.Context) (canary.State, error) {
 		// One action at a time: its result is saved before the next one
 		// runs, so a crash repeats at most the action that was in flight.
 		if len(out.Actions) > 0 && ctx.Err() == nil {
-			results = []canary.ActionResult{r.exec.Do(ctx, r.State(), out.Actions[0])}
+			results = []canary.ActionResult{r.do(ctx, out.Actions[0])}
 			continue
 		}
 		results = nil
-		st := r.State()
-		if st.Phase.Terminal() || (r.cfg.StopWhenPaused && st.Phase == canary.PhasePaused) {
-			return st, nil
+		if r.finished() {
+			return nil
 		}
 		if err := r.wait(ctx, out.WakeAt); err != nil {
-			return r.State(), err
+			return err
 		}
 	}
+}
+
+// do executes action a.
+//
+//go:noinline
+func (r *Runner) do(ctx context.Context, a canary.Action) canary.ActionResult {
+	return r.exec.Do(ctx, r.State(), a)
+}
+
+// finished says whether the loop is done: the rollout is terminal, or
+// paused with StopWhenPaused.
+func (r *Runner) finished() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.st.Phase.Terminal() || (r.cfg.StopWhenPaused && r.st.Phase == canary.PhasePaused)
 }
 
 // reconcile re-applies a resumed rollout's confirmed weight and flag, so
@@ -200,33 +232,54 @@ func (r *Runner) reconcile(ctx context.Context) error {
 }
 
 // decide measures what the engine asks for and makes one engine decision.
-func (r *Runner) decide(ctx context.Context, results []canary.ActionResult) (engine.Output, error) {
-	now := r.cfg.Clock.Now()
-	st := r.State()
-	var obs []canary.Observation
-	if qs := engine.Queries(r.cfg.Plan, st, now); len(qs) > 0 {
-		obs = r.exec.Measure(ctx, qs)
+// The engine runs on the shared engine goroutines (offload.go), and the
+// output stays on the heap: nothing of the state is on this goroutine's
+// stack.
+func (r *Runner) decide(ctx context.Context, results []canary.ActionResult) (*engine.Output, error) {
+	in := &engine.Input{Now: r.cfg.Clock.Now(), Results: results}
+	st := r.statePtr()
+	var qs []canary.Query
+	offload(r.eng, func() { qs = engine.Queries(r.cfg.Plan, *st, in.Now) })
+	if len(qs) > 0 {
+		in.Observations = r.exec.Measure(ctx, qs)
 	}
-	out := engine.Next(r.cfg.Plan, st, engine.Input{Now: now, Results: results, Observations: obs})
+	out := new(engine.Output)
+	offload(r.eng, func() { *out = engine.Next(r.cfg.Plan, *st, *in) })
 	return out, r.commit(ctx, out)
 }
 
+// statePtr is a copy of the rollout's current state on the heap.
+func (r *Runner) statePtr() *canary.State {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	st := new(canary.State)
+	*st = r.st
+	return st
+}
+
 // commit saves the engine's output, then publishes it.
-func (r *Runner) commit(ctx context.Context, out engine.Output) error {
+func (r *Runner) commit(ctx context.Context, out *engine.Output) error {
 	if r.cfg.Store != nil && len(out.Events) > 0 {
-		if err := r.cfg.Store.Save(context.WithoutCancel(ctx), out.State, out.Events); err != nil {
+		if err := r.save(ctx, out); err != nil {
 			return fmt.Errorf("save rollout %s: %w", out.State.Name, err)
 		}
 	}
 	r.mu.Lock()
 	r.st = out.State
-	for _, ev := range out.Events {
-		if ev.Type == canary.EvEvaluated && len(ev.Evaluations) > 0 {
+	for i := range out.Events {
+		if ev := &out.Events[i]; ev.Type == canary.EvEvaluated && len(ev.Evaluations) > 0 {
 			r.last = ev.Evaluations
 		}
 	}
-	last := r.last
 	r.mu.Unlock()
+	r.publish(ctx, out)
+	return nil
+}
+
+// publish hands out's events and state to the hooks, after the save.
+//
+//go:noinline
+func (r *Runner) publish(ctx context.Context, out *engine.Output) {
 	for _, ev := range out.Events {
 		if r.cfg.OnEvent != nil {
 			r.cfg.OnEvent(ev)
@@ -236,9 +289,16 @@ func (r *Runner) commit(ctx context.Context, out engine.Output) error {
 		}
 	}
 	if r.cfg.OnUpdate != nil {
-		r.cfg.OnUpdate(out.State, last)
+		r.cfg.OnUpdate(out.State, r.LastEvaluations())
 	}
-	return nil
+}
+
+// save is Store.Save of out (a frame of its own: the state is passed by
+// value).
+//
+//go:noinline
+func (r *Runner) save(ctx context.Context, out *engine.Output) error {
+	return r.cfg.Store.Save(context.WithoutCancel(ctx), out.State, out.Events)
 }
 
 // serveCommand applies a waiting command, if any, without blocking.
@@ -275,7 +335,10 @@ func (r *Runner) wait(ctx context.Context, wake time.Time) error {
 // control applies a command and saves the result; its actions run on the
 // next turn of the loop.
 func (r *Runner) control(ctx context.Context, cmd engine.Command) error {
-	out, err := engine.Control(r.cfg.Plan, r.State(), cmd, r.cfg.Clock.Now())
+	st, now := r.statePtr(), r.cfg.Clock.Now()
+	out := new(engine.Output)
+	var err error
+	offload(r.eng, func() { *out, err = engine.Control(r.cfg.Plan, *st, cmd, now) })
 	if err != nil {
 		return err
 	}
@@ -285,11 +348,10 @@ func (r *Runner) control(ctx context.Context, cmd engine.Command) error {
 // interrupt pauses the rollout at its current weight and saves it, when
 // configured to.
 func (r *Runner) interrupt(ctx context.Context) error {
-	st := r.State()
 	if !r.cfg.PauseOnInterrupt {
 		return ErrInterrupted
 	}
-	if !st.Phase.Terminal() && st.Phase != canary.PhasePaused && st.Phase != canary.PhaseRollingBack && st.Phase != canary.PhasePromoting {
+	if phase := r.Phase(); !phase.Terminal() && phase != canary.PhasePaused && phase != canary.PhaseRollingBack && phase != canary.PhasePromoting {
 		err := r.control(context.WithoutCancel(ctx), engine.Command{Kind: engine.CmdPause, Actor: "interrupt", Reason: "the runner was stopped"})
 		if err != nil {
 			return fmt.Errorf("pause on interrupt: %w", err)
