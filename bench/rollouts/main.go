@@ -19,8 +19,9 @@
 //     resume is the time from the reopen until every rollout has made its
 //     next evaluation (at most one interval of it is the schedule's).
 //
-// The table goes to stdout; -profile DIR writes cpu-N.pprof (the window)
-// and heap-N.pprof (after it).
+// The table goes to stdout; -profile DIR writes cpu-N.pprof (the window),
+// heap-N.pprof and goroutines-N.txt (the goroutines counted by stack,
+// after it).
 package main
 
 import (

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/metrics"
 	"runtime/pprof"
 	"sync"
 	"sync/atomic"
@@ -54,8 +55,17 @@ type result struct {
 	StackMB    float64 `json:"stackMB"`
 	GoMB       float64 `json:"goMB"`
 	Goroutines int     `json:"goroutines"`
-	DBMB       float64 `json:"dbMB"`
-	WALMB      float64 `json:"walMB"`
+	// HeapInuseMB is the heap's spans in use after the GC (live objects
+	// and their fragmentation); HeapHeldMB the heap memory the runtime
+	// keeps from the OS without using it (idle, not yet released).
+	HeapInuseMB float64 `json:"heapInuseMB"`
+	HeapHeldMB  float64 `json:"heapHeldMB"`
+	// In the window: garbage collections per second and the CPU the
+	// collector used (runtime/metrics, in cores).
+	GCPerSec float64 `json:"gcPerSec"`
+	GCCores  float64 `json:"gcCores"`
+	DBMB     float64 `json:"dbMB"`
+	WALMB    float64 `json:"walMB"`
 	// After the window, once the store is closed (the WAL copied back):
 	// the file's size, the events in it and an evaluation body's size.
 	ClosedMB     float64 `json:"closedMB"`
@@ -224,9 +234,13 @@ func window(o options, n int, s *store.Store, t *tracker, res *result) error {
 	t.lat.reset()
 	evals0, commits0, events0, errs0 := t.evals.Load(), t.commits.Load(), t.events.Load(), t.errs.Load()
 	ws0, wrote0 := s.WriteStats(), writtenBytes()
+	gc0 := gcStats()
 	cpu0, busy0, wait0, start := cpuTime(), machineBusy(), runDelay(), time.Now()
 	time.Sleep(o.duration)
 	cpu, wall := cpuTime()-cpu0, time.Since(start)
+	gc := gcStats()
+	res.GCPerSec = float64(gc.cycles-gc0.cycles) / wall.Seconds()
+	res.GCCores = (gc.cpu - gc0.cpu) / wall.Seconds()
 	ws := s.WriteStats()
 	res.Txs, res.TxWrites = ws.Transactions-ws0.Transactions, ws.Writes-ws0.Writes
 	res.WriteBytes = writtenBytes() - wrote0
@@ -264,6 +278,8 @@ func memory(o options, n int, base runtime.MemStats, baseRSS int64, res *result)
 	res.RSSMB = mb(rss)
 	res.StackMB = mb(int64(ms.StackInuse))
 	res.GoMB = mb(int64(ms.Sys - ms.HeapReleased))
+	res.HeapInuseMB = mb(int64(ms.HeapInuse))
+	res.HeapHeldMB = mb(int64(ms.HeapIdle - ms.HeapReleased))
 	res.RSSPerRoll = float64(rss-baseRSS) / float64(n) / 1024
 	if o.profile == "" {
 		return nil
@@ -273,7 +289,36 @@ func memory(o options, n int, base runtime.MemStats, baseRSS int64, res *result)
 		return err
 	}
 	defer f.Close()
-	return pprof.WriteHeapProfile(f)
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		return err
+	}
+	// The goroutines, counted by stack: which ones each rollout has.
+	g, err := os.Create(filepath.Join(o.profile, fmt.Sprintf("goroutines-%d.txt", n)))
+	if err != nil {
+		return err
+	}
+	defer g.Close()
+	return pprof.Lookup("goroutine").WriteTo(g, 1)
+}
+
+// gcTotals are the collector's totals so far.
+type gcTotals struct {
+	cycles uint64
+	cpu    float64 // seconds
+}
+
+// gcStats reads the collector's cycles and CPU time (runtime/metrics).
+func gcStats() gcTotals {
+	s := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}, {Name: "/cpu/classes/gc/total:cpu-seconds"}}
+	metrics.Read(s)
+	var t gcTotals
+	if s[0].Value.Kind() == metrics.KindUint64 {
+		t.cycles = s[0].Value.Uint64()
+	}
+	if s[1].Value.Kind() == metrics.KindFloat64 {
+		t.cpu = s[1].Value.Float64()
+	}
+	return t
 }
 
 // resume reopens the store and a manager over it and waits until every

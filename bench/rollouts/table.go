@@ -44,8 +44,14 @@ func printTable(w io.Writer, o options, rs []result) {
 		{"of which Go runtime (goroutine stacks)", func(r result) string {
 			return fmt.Sprintf("%.0f MiB (%.0f MiB)", r.GoMB, r.StackMB)
 		}},
+		{"Go heap in use; held unused", func(r result) string {
+			return fmt.Sprintf("%.0f MiB; %.0f MiB", r.HeapInuseMB, r.HeapHeldMB)
+		}},
 		{"peak RSS", func(r result) string { return fmt.Sprintf("%.0f MiB", r.PeakRSSMB) }},
-		{"goroutines", func(r result) string { return fmt.Sprint(r.Goroutines) }},
+		{"goroutines (stack per goroutine)", func(r result) string {
+			return fmt.Sprintf("%d (%.1f KiB)", r.Goroutines, r.StackMB*1024/float64(max(r.Goroutines, 1)))
+		}},
+		{"GC: cycles/s; CPU (cores)", func(r result) string { return fmt.Sprintf("%.1f; %.2f", r.GCPerSec, r.GCCores) }},
 		{"ramp: apply all, each evaluated once", func(r result) string { return done(fmt.Sprintf("%.1f s", r.Ramp), r.RampDone) }},
 		{"database size after the window (of which WAL)", func(r result) string {
 			return fmt.Sprintf("%.0f MiB (%.0f MiB)", r.DBMB, r.WALMB)
