@@ -6,7 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"runtime"
+	"strings"
 	"sync"
 
 	"github.com/klauspost/compress/s2"
@@ -29,12 +29,23 @@ import (
 //   - bodyZstdV1: the same JSON as one Zstandard (RFC 8878) frame,
 //     compressed against eventDictV1 as a raw dictionary (ID
 //     zstdDictIDV1), without a checksum, by klauspost/compress/zstd.
+//     Written from schema version 5 until bodyS2DictV1 replaced it; still
+//     read, never written;
+//   - bodyS2DictV1: the same JSON as one S2 block (klauspost/compress/s2)
+//     against eventDictV1 as an S2 dictionary whose first repeat offset is
+//     the dictionary's last `{"seq":` (s2EventDict). Written from schema
+//     version 9.
 //
 // Decoding gives back the JSON byte for byte, so the API, the report and
 // the dashboard see exactly what they saw before. An evaluation event of 6
-// rules with measured values shrinks from ~1,380 to ~290 bytes, for ~9 µs
-// of CPU (store/codec_test.go: TestEvaluationBodySize, BenchmarkEventBody);
-// bodyFlateV1 took ~380 bytes for ~4.5 µs.
+// rules with measured values shrinks from ~1,380 to ~440 bytes as
+// bodyS2DictV1, for ~1.5 µs of CPU (store/codec_test.go:
+// TestEvaluationBodySize, BenchmarkEventBody); bodyZstdV1 took ~290 bytes
+// for 6-8 times the CPU (most of it resetting the encoder's tables to the
+// dictionary's, for every body), bodyFlateV1 ~380 bytes. At 10,000
+// rollouts evaluated every second zstd was about a tenth of canary's CPU
+// (BENCHMARKS.md, "Rollouts at scale"): S2 trades ~150 bytes of disk per
+// evaluation for it.
 // A new form takes the next tag byte (and may take a new dictionary): a
 // released dictionary is never edited, or the bodies written with it no
 // longer decode.
@@ -46,9 +57,10 @@ import (
 //     Snappy extension), no dictionary. Written for a snapshot of at
 //     least stateCompressMin bytes of JSON (see compressState).
 const (
-	bodyFlateV1 = 0x01
-	bodyZstdV1  = 0x02
-	stateS2V1   = 0x03
+	bodyFlateV1  = 0x01
+	bodyZstdV1   = 0x02
+	stateS2V1    = 0x03
+	bodyS2DictV1 = 0x04
 )
 
 // stateCompressMin is the least JSON a snapshot is compressed from. A
@@ -99,51 +111,48 @@ const eventDictV1 = `"comparison":{"test":"mann-whitney","data":"requests","esti
 // eventDict is eventDictV1 as bytes.
 var eventDict = []byte(eventDictV1)
 
-// zstdWindow is the encoder's window: enough for the dictionary and any
-// ordinary body. The default (8 MiB) would cost ~4.7 MiB per encoder
-// for matches no event body has; with 64 KiB they take ~0.7 MiB each.
+// zstdWindow was the bodyZstdV1 encoder's window (the tests' encoder,
+// codec_test.go, still uses it): enough for the dictionary and any
+// ordinary body.
 const zstdWindow = 64 << 10
 
-// zstdEncoders caps the encoders (all allocated at the first body) at
-// GOMAXPROCS, and at 4: a body takes ~8 µs, so even 10,000 evaluations/s
-// keep fewer than one busy, and a 64-core machine need not hold 45 MiB
-// of tables. A body that finds all of them busy waits for one.
-var zstdEncoders = min(runtime.GOMAXPROCS(0), 4)
-
-// zstdEncoder and zstdDecoder are shared by every goroutine (EncodeAll
-// and DecodeAll are safe for concurrent use): created once, their tables
-// live on the heap, not on the stacks of the goroutines that commit, and
-// a call allocates nothing beyond its output.
-var zstdEncoder, zstdDecoder = func() (*zstd.Encoder, *zstd.Decoder) {
-	enc, err := zstd.NewWriter(nil,
-		zstd.WithEncoderLevel(zstd.SpeedFastest),
-		zstd.WithEncoderDictRaw(zstdDictIDV1, eventDict),
-		zstd.WithEncoderCRC(false), // 4 bytes a body; bodyFlateV1 had no checksum either
-		// Huffman-code literals even when a block has no match: hashes,
-		// IDs and hex in hook output shrink by a third to a half.
-		zstd.WithAllLitEntropyCompression(true),
-		zstd.WithWindowSize(zstdWindow),
-		zstd.WithLowerEncoderMem(true),
-		zstd.WithEncoderConcurrency(zstdEncoders))
-	if err != nil {
-		panic(fmt.Sprintf("store: zstd encoder: %v", err))
-	}
+// zstdDecoder reads bodyZstdV1 bodies. It is shared by every goroutine
+// (DecodeAll is safe for concurrent use): created once, its tables live
+// on the heap, and a call allocates nothing beyond its output.
+var zstdDecoder = func() *zstd.Decoder {
 	dec, err := zstd.NewReader(nil,
 		zstd.WithDecoderDictRaw(zstdDictIDV1, eventDict),
 		zstd.WithDecoderConcurrency(0)) // GOMAXPROCS
 	if err != nil {
 		panic(fmt.Sprintf("store: zstd decoder: %v", err))
 	}
-	return enc, dec
+	return dec
 }()
 
-// compressBody appends body's stored form to dst: bodyZstdV1 and the
-// body compressed against eventDict, or the JSON itself when that is not
-// smaller.
+// s2EventDict is eventDictV1 as bodyS2DictV1's dictionary. Its first
+// repeat offset is part of the format (a block may begin by repeating
+// it), so it is fixed here rather than searched by s2.MakeDict: the
+// dictionary's last `{"seq":`, where every event's JSON begins.
+var s2EventDict = func() *s2.Dict {
+	d := s2.MakeDictManual(eventDict, uint16(strings.LastIndex(eventDictV1, `{"seq":`)))
+	if d == nil {
+		panic("store: S2 event dictionary refused")
+	}
+	return d
+}()
+
+// compressBody appends body's stored form to dst: bodyS2DictV1 and the
+// body compressed against s2EventDict, or the JSON itself when that is
+// not smaller.
 func compressBody(dst []byte, body []byte) []byte {
 	start := len(dst)
-	dst = append(dst, bodyZstdV1)
-	dst = zstdEncoder.EncodeAll(body, dst)
+	dst = append(dst, bodyS2DictV1)
+	n := s2.MaxEncodedLen(len(body))
+	if cap(dst)-len(dst) < n {
+		dst = append(make([]byte, 0, len(dst)+n), dst...)
+	}
+	out := s2EventDict.Encode(dst[len(dst):len(dst)+n], body)
+	dst = dst[:len(dst)+len(out)]
 	if len(dst)-start >= len(body) {
 		return append(dst[:start], body...)
 	}
@@ -183,6 +192,19 @@ func bodyJSON(stored []byte, buf *bytes.Buffer) ([]byte, error) {
 			return nil, fmt.Errorf("decompress: %w", err)
 		}
 		buf.Write(text) // keeps text's memory in buf for the next body
+		return buf.Bytes(), nil
+	case bodyS2DictV1:
+		n, err := s2.DecodedLen(stored[1:])
+		if err != nil {
+			return nil, fmt.Errorf("decompress: %w", err)
+		}
+		buf.Reset()
+		buf.Grow(n)
+		text, err := s2EventDict.Decode(buf.AvailableBuffer()[:n], stored[1:])
+		if err != nil {
+			return nil, fmt.Errorf("decompress: %w", err)
+		}
+		buf.Write(text)
 		return buf.Bytes(), nil
 	case stateS2V1:
 		n, err := s2.DecodedLen(stored[1:])

@@ -9,10 +9,13 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/canary-dev/canary"
 )
@@ -109,8 +112,10 @@ func TestBodyRoundTrip(t *testing.T) {
 			t.Errorf("event %d read back differs from the one committed", i+2)
 		}
 	}
-	if n := count(t, s, `SELECT count(*) FROM events WHERE rollout_id = ? AND seq > 1 AND typeof(body) = 'blob'`, rl.ID); n != len(evs) {
-		t.Errorf("%d compressed bodies, want %d", n, len(evs))
+	// All but "large": random letters, which S2 (no entropy coding)
+	// cannot shrink, so it stays text.
+	if n := count(t, s, `SELECT count(*) FROM events WHERE rollout_id = ? AND seq > 1 AND typeof(body) = 'blob'`, rl.ID); n != len(evs)-1 {
+		t.Errorf("%d compressed bodies, want %d", n, len(evs)-1)
 	}
 }
 
@@ -134,6 +139,35 @@ func sameJSON(t *testing.T, a, b canary.Event) bool {
 	ja, _ := json.Marshal(a)
 	jb, _ := json.Marshal(b)
 	return bytes.Equal(ja, jb)
+}
+
+// zstdEncoder writes bodyZstdV1 bodies as canary did from schema version
+// 5 to 8 (codec.go), for the tests that read them.
+var zstdEncoder = func() *zstd.Encoder {
+	enc, err := zstd.NewWriter(nil,
+		zstd.WithEncoderLevel(zstd.SpeedFastest),
+		zstd.WithEncoderDictRaw(zstdDictIDV1, eventDict),
+		zstd.WithEncoderCRC(false),
+		zstd.WithAllLitEntropyCompression(true),
+		zstd.WithWindowSize(zstdWindow),
+		zstd.WithLowerEncoderMem(true),
+		zstd.WithEncoderConcurrency(min(runtime.GOMAXPROCS(0), 4)))
+	if err != nil {
+		panic(err)
+	}
+	return enc
+}()
+
+// compressBodyZstd is compressBody as it was until schema version 8:
+// bodyZstdV1, or the JSON itself when that is not smaller.
+func compressBodyZstd(dst []byte, body []byte) []byte {
+	start := len(dst)
+	dst = append(dst, bodyZstdV1)
+	dst = zstdEncoder.EncodeAll(body, dst)
+	if len(dst)-start >= len(body) {
+		return append(dst[:start], body...)
+	}
+	return dst
 }
 
 // TestEvaluationBodySize bounds what a runbook evaluation event costs in
@@ -217,7 +251,7 @@ func TestUnknownBodyEncoding(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "newer canary") {
 		t.Errorf("got %v, want an error naming a newer canary", err)
 	}
-	for _, tag := range []byte{bodyFlateV1, bodyZstdV1} {
+	for _, tag := range []byte{bodyFlateV1, bodyZstdV1, bodyS2DictV1} {
 		err = decodeBody([]byte{tag, 0xff, 0xff}, &ev, new(bytes.Buffer))
 		if err == nil || !strings.Contains(err.Error(), "decode event") {
 			t.Errorf("corrupt body tagged %#x: got %v, want a decode error", tag, err)
@@ -236,30 +270,37 @@ func BenchmarkEventBody(b *testing.B) {
 	for i := range bodies {
 		bodies[i], _ = json.Marshal(runbookEvaluation(int64(i+1), r))
 	}
-	b.Run("compress", func(b *testing.B) {
-		var dst []byte
-		var stored, text int
-		b.ReportAllocs()
-		i := 0
-		for b.Loop() {
-			dst = compressBody(dst[:0], bodies[i%len(bodies)])
-			stored += len(dst)
-			text += len(bodies[i%len(bodies)])
-			i++
-		}
-		b.ReportMetric(float64(stored)/float64(i), "stored-B/event")
-		b.ReportMetric(float64(text)/float64(i), "json-B/event")
-	})
-	b.Run("decompress", func(b *testing.B) {
-		stored := compressBody(nil, bodies[0])
-		var buf bytes.Buffer
-		b.ReportAllocs()
-		for b.Loop() {
-			if _, err := bodyJSON(stored, &buf); err != nil {
-				b.Fatal(err)
+	compress := func(name string, f func(dst, body []byte) []byte) {
+		b.Run(name, func(b *testing.B) {
+			var dst []byte
+			var stored, text int
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				dst = f(dst[:0], bodies[i%len(bodies)])
+				stored += len(dst)
+				text += len(bodies[i%len(bodies)])
+				i++
 			}
-		}
-	})
+			b.ReportMetric(float64(stored)/float64(i), "stored-B/event")
+			b.ReportMetric(float64(text)/float64(i), "json-B/event")
+		})
+	}
+	compress("compress", compressBody)
+	compress("compress-zstdV1", compressBodyZstd)
+	decompress := func(name string, stored []byte) {
+		b.Run(name, func(b *testing.B) {
+			var buf bytes.Buffer
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := bodyJSON(stored, &buf); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+	decompress("decompress", compressBody(nil, bodies[0]))
+	decompress("decompress-zstdV1", compressBodyZstd(nil, bodies[0]))
 	// An old bodyFlateV1 body (a larger event: 1,653 bytes of JSON).
 	b.Run("decompress-flateV1", func(b *testing.B) {
 		stored, err := os.ReadFile("testdata/body-flate-v1.bin")
@@ -303,23 +344,29 @@ func TestCompressBodyRoundTrip(t *testing.T) {
 				}
 			}
 		}
-		stored := compressBody(nil, b)
-		if len(b) > 0 && stored[0] != bodyZstdV1 && !bytes.Equal(stored, b) {
-			t.Fatalf("input %d: stored neither compressed nor as is", n)
-		}
-		if len(b) == 0 || stored[0] != bodyZstdV1 {
-			continue
-		}
-		got, err := bodyJSON(stored, new(bytes.Buffer))
-		if err != nil || !bytes.Equal(got, b) {
-			t.Fatalf("input %d (%d bytes): round trip failed: %v", n, len(b), err)
-		}
-		compressed++
-		if len(b) > zstdWindow {
-			long++
+		// Both forms: the one written today, and bodyZstdV1, still read.
+		for _, f := range []struct {
+			tag      byte
+			compress func(dst, body []byte) []byte
+		}{{bodyS2DictV1, compressBody}, {bodyZstdV1, compressBodyZstd}} {
+			stored := f.compress(nil, b)
+			if len(b) > 0 && stored[0] != f.tag && !bytes.Equal(stored, b) {
+				t.Fatalf("input %d, form %#x: stored neither compressed nor as is", n, f.tag)
+			}
+			if len(b) == 0 || stored[0] != f.tag {
+				continue
+			}
+			got, err := bodyJSON(stored, new(bytes.Buffer))
+			if err != nil || !bytes.Equal(got, b) {
+				t.Fatalf("input %d (%d bytes), form %#x: round trip failed: %v", n, len(b), f.tag, err)
+			}
+			compressed++
+			if len(b) > zstdWindow {
+				long++
+			}
 		}
 	}
-	if compressed < 250 || long < 50 {
+	if compressed < 500 || long < 100 {
 		t.Errorf("only %d inputs compressed, %d longer than the window: the test does not test much", compressed, long)
 	}
 }
@@ -404,7 +451,102 @@ func TestFlateV1BodiesStillRead(t *testing.T) {
 	if err := s.w.QueryRowContext(ctx, `SELECT substr(body, 1, 1) FROM events WHERE rollout_id = ? AND seq = ?`, rl.ID, next.Seq).Scan(&tag); err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(tag, []byte{bodyZstdV1}) {
-		t.Errorf("new body starts with %x, want %#x", tag, bodyZstdV1)
+	if !bytes.Equal(tag, []byte{bodyS2DictV1}) {
+		t.Errorf("new body starts with %x, want %#x", tag, bodyS2DictV1)
+	}
+}
+
+// TestZstdBodiesStillRead opens a database of schema version 8, whose
+// compressed bodies are bodyZstdV1 (and its snapshot S2): it migrates to
+// the current version, its events read as they were written, and the
+// next commit continues the log with a bodyS2DictV1 body.
+func TestZstdBodiesStillRead(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "canary.db")
+	db, err := sql.Open("sqlite", dsn(Config{Path: path, BusyTimeout: DefaultBusyTimeout}, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := migrate(ctx, db, migrations[:8], false); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := json.Marshal(state("checkout", 2, canary.PhaseProgressing))
+	if _, err := db.ExecContext(ctx, `INSERT INTO rollouts (name, generation, plan, plan_sha256, phase, event_seq, state, created_at, updated_at)
+		VALUES ('shop/checkout', 1, 'plan', 'x', 'Progressing', 2, ?, 1, 1)`, compressState(nil, st)); err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(5, 6))
+	old := []canary.Event{runbookEvaluation(1, r), runbookEvaluation(2, r)}
+	for _, ev := range old {
+		body, _ := json.Marshal(ev)
+		stored := compressBodyZstd(nil, body)
+		if stored[0] != bodyZstdV1 {
+			t.Fatalf("fixture body %d not zstd", ev.Seq)
+		}
+		if _, err := db.ExecContext(ctx, `INSERT INTO events (rollout_id, seq, time, type, body) VALUES (1, ?, ?, ?, ?)`,
+			ev.Seq, nanos(ev.Time), string(ev.Type), stored); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if v := count(t, s, `SELECT version FROM schema_version`); v != len(migrations) {
+		t.Errorf("schema version %d, want %d", v, len(migrations))
+	}
+	next := runbookEvaluation(3, r)
+	if err := s.Commit(ctx, 1, state("checkout", 3, canary.PhaseProgressing), []canary.Event{next}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Events(ctx, 1, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := append(old, next)
+	if len(got) != len(want) {
+		t.Fatalf("got %d events, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if !sameJSON(t, got[i], want[i]) {
+			t.Errorf("event %d: got %+v, want %+v", i+1, got[i], want[i])
+		}
+	}
+	var tags []byte
+	for seq := 1; seq <= 3; seq++ {
+		var tag []byte
+		if err := s.w.QueryRowContext(ctx, `SELECT substr(body, 1, 1) FROM events WHERE rollout_id = 1 AND seq = ?`, seq).Scan(&tag); err != nil {
+			t.Fatal(err)
+		}
+		tags = append(tags, tag...)
+	}
+	if want := []byte{bodyZstdV1, bodyZstdV1, bodyS2DictV1}; !bytes.Equal(tags, want) {
+		t.Errorf("bodies' forms %x, want %x (two old zstd, the new one S2)", tags, want)
+	}
+}
+
+// TestS2DictV1Fixture: a bodyS2DictV1 body as this version stored it
+// (testdata/body-s2dict-v1.bin, made from testdata/body-s2dict-v1.json)
+// decodes to its JSON. The dictionary and its first repeat offset are
+// part of the format: a change to either (or to how s2 reads them) fails
+// here instead of on users' stored events.
+func TestS2DictV1Fixture(t *testing.T) {
+	stored, err := os.ReadFile("testdata/body-s2dict-v1.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := os.ReadFile("testdata/body-s2dict-v1.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stored[0] != bodyS2DictV1 {
+		t.Fatalf("fixture starts with %#x, want bodyS2DictV1", stored[0])
+	}
+	got, err := bodyJSON(stored, new(bytes.Buffer))
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("got %s, %v; want %s", got, err, want)
 	}
 }

@@ -92,6 +92,11 @@ CREATE TABLE outbox_attempts (
 	// a canary that reads only JSON snapshots refuses the file as a whole
 	// instead of failing on single rollouts. Nothing else changes.
 	`SELECT 1;`,
+	// 9: event bodies may be S2 against the event dictionary (codec.go's
+	// bodyS2DictV1): a canary that knows only zstd bodies refuses the
+	// file as a whole instead of failing on single events. Nothing else
+	// changes.
+	`SELECT 1;`,
 }
 
 // eventsByRowid rebuilds the event log as an ordinary (rowid) table with
