@@ -44,6 +44,8 @@ var importRules = []importRule{
 	{pkg: "client", why: "the API client does not run rollouts", deny: []string{"operator/...", "web/...", "k8s.io/", "sigs.k8s.io/"}},
 	{pkg: "proxy", why: "a provider measures and acts; it does not run rollouts", deny: hosts},
 	{pkg: "promql", why: "a provider measures and acts; it does not run rollouts", deny: hosts},
+	{pkg: "metricsrc", why: "a provider measures and acts; it does not run rollouts", deny: hosts},
+	{pkg: "webmetrics", why: "a provider measures and acts; it does not run rollouts", deny: hosts},
 	{pkg: "helm", why: "a provider measures and acts; it does not run rollouts", deny: hosts},
 	{pkg: "gatewayapi", why: "a provider measures and acts; it does not run rollouts", deny: hosts},
 	{pkg: "kube", why: "a provider measures and acts; it does not run rollouts", deny: hosts},

@@ -363,13 +363,28 @@ type MetricsSource struct {
 	Builtin *BuiltinMetrics `json:"builtin,omitempty"`
 	// Prometheus queries a Prometheus server.
 	Prometheus *PrometheusMetrics `json:"prometheus,omitempty"`
+	// Web asks any HTTP(S) API and reads the value from its JSON answer
+	// with a jq expression.
+	Web *WebMetrics `json:"web,omitempty"`
+	// InfluxDB queries an InfluxDB 1.x server (or 2.x's 1.x API) in
+	// InfluxQL.
+	InfluxDB *InfluxDBMetrics `json:"influxdb,omitempty"`
+	// Graphite queries a Graphite server's render API.
+	Graphite *GraphiteMetrics `json:"graphite,omitempty"`
 }
 
-// Provider returns "builtin", "prometheus", or "" if none is set.
+// Provider returns the name of the configured source ("builtin",
+// "prometheus", "web", "influxdb", "graphite"), or "" if none is set.
 func (m MetricsSource) Provider() string {
 	switch {
 	case m.Prometheus != nil:
 		return "prometheus"
+	case m.Web != nil:
+		return "web"
+	case m.InfluxDB != nil:
+		return "influxdb"
+	case m.Graphite != nil:
+		return "graphite"
 	case m.Builtin != nil:
 		return "builtin"
 	}

@@ -13,15 +13,18 @@ const (
 	DefaultPreCheckTimeout   = 10 * time.Second
 	DefaultHookTimeout       = 30 * time.Second
 	DefaultPrometheusTimeout = 10 * time.Second
-	DefaultGatewayPort       = 80
-	DefaultProxyListen       = "127.0.0.1:8080"
-	DefaultHookMethod        = "POST"
-	DefaultFlagEnvironment   = "production"
-	DefaultFlagProvider      = "builtin"
-	DefaultWeightValue       = "canary.weight"
-	DefaultEmailFrom         = "canary@localhost"
-	DefaultSMTP              = "localhost:25"
-	DefaultPagerDutyURL      = "https://events.pagerduty.com/v2/enqueue"
+	// DefaultSourceTimeout is the timeout of the web, influxdb and
+	// graphite metric sources' queries.
+	DefaultSourceTimeout   = 10 * time.Second
+	DefaultGatewayPort     = 80
+	DefaultProxyListen     = "127.0.0.1:8080"
+	DefaultHookMethod      = "POST"
+	DefaultFlagEnvironment = "production"
+	DefaultFlagProvider    = "builtin"
+	DefaultWeightValue     = "canary.weight"
+	DefaultEmailFrom       = "canary@localhost"
+	DefaultSMTP            = "localhost:25"
+	DefaultPagerDutyURL    = "https://events.pagerduty.com/v2/enqueue"
 	// AllEvents in an audience's on list selects every event type.
 	AllEvents = "all"
 )
@@ -95,6 +98,15 @@ func defaultAnalysis(a *canary.Analysis) {
 	}
 	if pm := a.Metrics.Prometheus; pm != nil {
 		setDuration(&pm.Timeout, DefaultPrometheusTimeout)
+	}
+	if w := a.Metrics.Web; w != nil {
+		setDuration(&w.Timeout, DefaultSourceTimeout)
+	}
+	if i := a.Metrics.InfluxDB; i != nil {
+		setDuration(&i.Timeout, DefaultSourceTimeout)
+	}
+	if g := a.Metrics.Graphite; g != nil {
+		setDuration(&g.Timeout, DefaultSourceTimeout)
 	}
 }
 

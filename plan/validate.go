@@ -172,9 +172,8 @@ func (v *validator) analysis(a *canary.Analysis, path string) {
 		v.add(path+".confidence", "%s is not a confidence: write a percentage above 50%% and below 100%%, e.g. 95%% (or omit it for 95%%)", c)
 	}
 	m := a.Metrics
-	if m.Builtin != nil && m.Prometheus != nil {
-		v.add(path+".metrics.prometheus", "only one metrics source may be set, but builtin is set too: remove one of them")
-	}
+	v.oneSource(&m, path+".metrics")
+	v.otherSources(&m, path+".metrics")
 	if pm := m.Prometheus; pm != nil {
 		path := path + ".metrics.prometheus"
 		v.url(path+".address", pm.Address, "the Prometheus server's URL, e.g. http://prometheus:9090")

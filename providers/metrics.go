@@ -4,17 +4,26 @@ import (
 	"context"
 
 	"github.com/canary-dev/canary"
+	"github.com/canary-dev/canary/metricsrc"
 	"github.com/canary-dev/canary/promql"
+	"github.com/canary-dev/canary/webmetrics"
 )
 
 // Metrics is the plan's metric source other than the built-in proxy's
-// recorder (which Build starts with the proxy): analysis.metrics.prometheus
-// with env's secrets and outbound policy. Its credentials are read now,
-// within ctx.
+// recorder (which Build starts with the proxy): analysis.metrics
+// prometheus, web, influxdb or graphite, with env's secrets and outbound
+// policy. Its credentials are read now, within ctx.
 func Metrics(ctx context.Context, p *canary.Plan, env Env) (canary.MetricSource, error) {
 	switch prov := p.Spec.Analysis.Metrics.Provider(); {
 	case prov == "prometheus":
 		return Prometheus(ctx, p, env)
+	case prov == "web":
+		cfg, err := webmetrics.FromPlan(p)
+		if err != nil {
+			return nil, err
+		}
+		cfg.HTTP = sourceHTTP(ctx, env)
+		return webmetrics.New(cfg)
 	case isBuiltin(p) && env.Proxy == nil:
 		return nil, canary.Errorf(canary.EINVALID, "analysis.metrics: %s needs analysis.metrics.prometheus (builtin measures the built-in proxy, which %s does not run)",
 			env.host(), env.host())
@@ -22,7 +31,7 @@ func Metrics(ctx context.Context, p *canary.Plan, env Env) (canary.MetricSource,
 		return nil, canary.Errorf(canary.EINVALID, "analysis.metrics: builtin measures the built-in proxy; with traffic.%s use analysis.metrics.prometheus",
 			p.Spec.Traffic.Provider())
 	default:
-		return nil, canary.Errorf(canary.EINVALID, "metrics provider %q is not available in this build (use analysis.metrics.builtin or prometheus)", prov)
+		return nil, canary.Errorf(canary.EINVALID, "metrics provider %q is not available in this build (use analysis.metrics.builtin, prometheus, web, influxdb or graphite)", prov)
 	}
 }
 
@@ -50,4 +59,18 @@ func Prometheus(ctx context.Context, p *canary.Plan, env Env) (*promql.Source, e
 		cfg.Dial = env.Egress.DialContext
 	}
 	return promql.New(cfg)
+}
+
+// sourceHTTP is the HTTP configuration every metricsrc source gets from
+// env: secrets read with env.Secrets within ctx (while the source is
+// built, never later), connections dialed through env.Egress.
+func sourceHTTP(ctx context.Context, env Env) metricsrc.HTTPConfig {
+	var c metricsrc.HTTPConfig
+	if env.Secrets != nil {
+		c.Secrets = func(ref canary.SecretRef) (string, error) { return env.Secrets(ctx, ref) }
+	}
+	if env.Egress != nil {
+		c.Dial = env.Egress.DialContext
+	}
+	return c
 }

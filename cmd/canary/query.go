@@ -13,6 +13,7 @@ import (
 
 	"github.com/canary-dev/canary"
 	"github.com/canary-dev/canary/engine"
+	"github.com/canary-dev/canary/metricsrc"
 	"github.com/canary-dev/canary/plan"
 	"github.com/canary-dev/canary/promql"
 	provs "github.com/canary-dev/canary/providers"
@@ -30,7 +31,7 @@ func newQueryCmd() *cobra.Command {
 	var f queryFlags
 	c := &cobra.Command{
 		Use:   "query PLAN",
-		Short: "Run a plan's Prometheus queries now and print the values per track",
+		Short: "Run a plan's metric queries now and print the values per track",
 		Long:  queryLong,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
@@ -78,38 +79,47 @@ a step with traffic moved, exactly those the engine makes — each rule's
 metric for the canary and the stable track over the rule's window, a burn
 rule's shortWindow too, a compare: baseline rule's per-interval queries,
 and the requests query behind each sample count — against the plan's
-Prometheus (analysis.metrics.prometheus), and prints value, samples and
-status (ok, nodata or error) per track. Use it to debug a plan before a
-release: a nodata row is a query that matches nothing (or a track with no
-requests in the window); an error row names the query and what Prometheus
-said.
+metric source (analysis.metrics: prometheus, web, influxdb or graphite),
+and prints value, samples and status (ok, nodata or error) per track. Use
+it to debug a plan before a release: a nodata row is a query that matches
+nothing (or a track with no requests in the window); an error row names
+the query and what the server said.
 
---address queries another server (a port-forward, a staging Prometheus),
-also for a plan that uses the builtin metrics (with the default queries,
-which read canary's own proxy metrics).
+--address queries another Prometheus server (a port-forward, a staging
+Prometheus), also for a plan that uses the builtin metrics (with the
+default queries, which read canary's own proxy metrics).
 
 Exit codes: 0 every query answered (nodata included), 2 a query is wrong
-(syntax, several series, not a number) or the plan is invalid, 5 Prometheus
-could not be reached or failed.`
+(syntax, several series, not a number) or the plan is invalid, 5 the
+source could not be reached or failed.`
 
-// querySource is the plan's Prometheus source (providers.Prometheus, as
-// the runner and the operator build it), pointed at address when set.
-func querySource(ctx context.Context, p *canary.Plan, address string) (*promql.Source, error) {
-	if p.Spec.Analysis.Metrics.Prometheus == nil && address == "" {
+// querySource is the plan's metric source as the runner and the operator
+// build it (providers.Metrics); with address, the plan's Prometheus (or
+// the default queries of a builtin plan) against that server.
+func querySource(ctx context.Context, p *canary.Plan, address string) (canary.MetricSource, error) {
+	env := provs.Env{Host: "canary query", PrometheusAddress: address}
+	switch prov := p.Spec.Analysis.Metrics.Provider(); {
+	case prov == "prometheus" || (prov == "builtin" && address != ""):
+		return provs.Prometheus(ctx, p, env)
+	case prov == "builtin":
 		return nil, canary.Errorf(canary.EINVALID,
-			"the plan measures with the %s metrics, not Prometheus: set analysis.metrics.prometheus, or pass --address to try the default queries against a server",
-			p.Spec.Analysis.Metrics.Provider())
+			"the plan measures with the %s metrics, not Prometheus or another metric server: set analysis.metrics (prometheus, web, influxdb or graphite), or pass --address to try the default Prometheus queries against a server",
+			prov)
+	case address != "":
+		return nil, canary.Errorf(canary.EINVALID, "--address is a Prometheus URL, but the plan measures with analysis.metrics.%s: leave it out", prov)
 	}
-	return provs.Prometheus(ctx, p, provs.Env{Host: "canary query", PrometheusAddress: address})
+	return provs.Metrics(ctx, p, env)
 }
 
 // queryReport is the result of `canary query`.
 type queryReport struct {
-	Rollout   string     `json:"rollout"`
-	Namespace string     `json:"namespace"`
-	Address   string     `json:"address"`
-	At        time.Time  `json:"at"`
-	Queries   []queryRow `json:"queries"`
+	Rollout   string `json:"rollout"`
+	Namespace string `json:"namespace"`
+	// Source is the kind of metric source: prometheus, web, influxdb…
+	Source  string     `json:"source"`
+	Address string     `json:"address"`
+	At      time.Time  `json:"at"`
+	Queries []queryRow `json:"queries"`
 }
 
 // queryRow is one metric of one track over one window.
@@ -160,8 +170,12 @@ func runQueries(ctx context.Context, p *canary.Plan, src canary.MetricSource, at
 	rep := &queryReport{Rollout: p.Metadata.Name, Namespace: p.Metadata.Namespace, At: at.UTC(),
 		Queries: make([]queryRow, len(qs))}
 	prom, _ := src.(*promql.Source)
-	if prom != nil {
-		rep.Address = prom.Address()
+	gen, _ := src.(*metricsrc.Source)
+	switch {
+	case prom != nil:
+		rep.Source, rep.Address = "prometheus", prom.Address()
+	case gen != nil:
+		rep.Source, rep.Address = gen.Kind, gen.Address
 	}
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 4)
@@ -180,9 +194,15 @@ func runQueries(ctx context.Context, p *canary.Plan, src canary.MetricSource, at
 	return rep
 }
 
-// measureRow is one query measured by a source that is not Prometheus.
+// measureRow is one query measured by a source that is not Prometheus,
+// with the queries it sends when it says (a metricsrc.Source).
 func measureRow(ctx context.Context, src canary.MetricSource, q canary.Query, rules []string) queryRow {
 	row := queryRow{Metric: q.Metric, Track: q.Track, Window: promql.FormatWindow(q.Window), Rules: rules}
+	if gen, ok := src.(*metricsrc.Source); ok {
+		if r, err := gen.Render(q); err == nil {
+			row.Name, row.Expr, row.RequestsExpr = r.Name, r.Value, r.Requests
+		}
+	}
 	m, err := src.Measure(ctx, q)
 	switch {
 	case err != nil:
@@ -270,7 +290,7 @@ func countBuckets(buckets []canary.LatencyBucket) (n int, total int64) {
 
 // print writes the report as a table, then the errors and hints.
 func (r *queryReport) print(w io.Writer, exprs bool) {
-	fmt.Fprintf(w, "rollout %s (namespace %s), Prometheus %s, at %s\n\n", r.Rollout, r.Namespace, r.Address,
+	fmt.Fprintf(w, "rollout %s (namespace %s), %s %s, at %s\n\n", r.Rollout, r.Namespace, sourceTitle(r.Source), r.Address,
 		r.At.Format(time.RFC3339))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "METRIC\tWINDOW\tTRACK\tVALUE\tSAMPLES\tSTATUS\tRULES")
@@ -342,7 +362,8 @@ func (r *queryReport) err() error {
 		}
 		for _, e := range q.errs {
 			bad = bad || errors.Is(e, promql.ErrBadQuery) || errors.Is(e, promql.ErrSeveralSeries) ||
-				errors.Is(e, promql.ErrUnknownMetric)
+				errors.Is(e, promql.ErrUnknownMetric) || errors.Is(e, metricsrc.ErrBadQuery) ||
+				errors.Is(e, metricsrc.ErrSeveralSeries) || errors.Is(e, metricsrc.ErrUnknownMetric)
 		}
 	}
 	switch {
@@ -351,5 +372,18 @@ func (r *queryReport) err() error {
 	case bad:
 		return canary.Errorf(canary.EINVALID, "%d of %d rows failed: a query template is wrong (see the errors above)", failed, len(r.Queries))
 	}
-	return canary.Errorf(canary.EUNAVAILABLE, "%d of %d rows failed: Prometheus %s did not answer (see the errors above)", failed, len(r.Queries), r.Address)
+	return canary.Errorf(canary.EUNAVAILABLE, "%d of %d rows failed: %s %s did not answer (see the errors above)", failed, len(r.Queries), sourceTitle(r.Source), r.Address)
+}
+
+// sourceTitle names a source kind in the report: Prometheus, InfluxDB…
+func sourceTitle(kind string) string {
+	switch kind {
+	case "prometheus", "":
+		return "Prometheus"
+	case "influxdb":
+		return "InfluxDB"
+	case "graphite":
+		return "Graphite"
+	}
+	return kind
 }

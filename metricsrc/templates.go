@@ -1,0 +1,223 @@
+package metricsrc
+
+import (
+	"bytes"
+	"fmt"
+	"maps"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"text/template"
+	"time"
+
+	"github.com/canary-dev/canary"
+)
+
+// Query template names: the keys of a source's queries in a plan. They
+// are the Prometheus source's, less latencyBuckets.
+const (
+	// QueryLatency is a latency quantile in seconds; it sees .Quantile
+	// and .Percentile.
+	QueryLatency = "latency"
+	// QueryErrorRate is the ratio of 5xx answers to all requests (0..1).
+	QueryErrorRate = "errorRate"
+	// QueryRequestRate is requests per second.
+	QueryRequestRate = "requestRate"
+	// QueryRequests is the number of requests in the window; it fills
+	// Measurement.Samples, which minRequests and the confidence bounds of
+	// threshold rules are judged on.
+	QueryRequests = "requests"
+)
+
+// QueryNames lists the template names in a fixed order.
+var QueryNames = []string{QueryLatency, QueryErrorRate, QueryRequestRate, QueryRequests}
+
+// Vars are the values a query template sees: the Prometheus templates'
+// variables, the window in seconds, the percentile, and the track's
+// selector.
+type Vars struct {
+	// Window is the window as a Prometheus duration: 30s, 5m, 1m30s.
+	Window string
+	// Seconds is the window in whole seconds (rounded up): 30, 300, 90.
+	Seconds int64
+	// Track is stable or canary.
+	Track string
+	// Service is the rollout's name (the plan's metadata.name).
+	Service string
+	// Namespace is the rollout's namespace (metadata.namespace).
+	Namespace string
+	// Quantile is the latency quantile as a decimal, e.g. 0.95; empty in
+	// the other templates.
+	Quantile string
+	// Percentile is the same as a percentage, e.g. 95 or 99.9; empty in
+	// the other templates.
+	Percentile string
+	// Selector is the track's selector rendered (a tag filter, a metric
+	// path, a dimension value): how the track's series is told from the
+	// other track's.
+	Selector string
+}
+
+// Templates are a source's parsed query templates and its per-track
+// selectors.
+type Templates struct {
+	queries   map[string]*template.Template
+	selectors map[canary.Track]*template.Template
+}
+
+// TemplateConfig is what ParseTemplates reads.
+type TemplateConfig struct {
+	// Defaults are the source's default templates by name; every name of
+	// QueryNames must be there.
+	Defaults map[string]string
+	// Overrides replace defaults by name (the plan's queries).
+	Overrides map[string]string
+	// DefaultSelector is the selector template of both tracks unless
+	// Selectors names one; it sees .Track, .Service and .Namespace.
+	DefaultSelector string
+	// Selectors are per-track selector templates (the plan's selector).
+	Selectors map[string]string
+	// Language names the query language in errors: "InfluxQL".
+	Language string
+}
+
+var probe = Vars{Window: "5m", Seconds: 300, Track: string(canary.TrackCanary), Service: "svc", Namespace: "ns",
+	Quantile: "0.95", Percentile: "95", Selector: "sel"}
+
+const varsList = ".Window, .Seconds, .Track, .Service, .Namespace, .Quantile, .Percentile and .Selector"
+
+// ParseTemplates merges overrides over the defaults and parses and renders
+// each template once with sample values, so a typo such as {{.Trak}} is an
+// error naming the query when the source is built (and at validate).
+func ParseTemplates(c TemplateConfig) (*Templates, error) {
+	texts := maps.Clone(c.Defaults)
+	for _, name := range slices.Sorted(maps.Keys(c.Overrides)) {
+		if !slices.Contains(QueryNames, name) {
+			return nil, fmt.Errorf("queries[%s]: not a query name (use %s)", name, strings.Join(QueryNames, ", "))
+		}
+		if strings.TrimSpace(c.Overrides[name]) == "" {
+			return nil, fmt.Errorf("queries[%s]: empty (write a %s template, or leave it out for the default)", name, c.Language)
+		}
+		texts[name] = c.Overrides[name]
+	}
+	ts := &Templates{queries: map[string]*template.Template{}, selectors: map[canary.Track]*template.Template{}}
+	for _, name := range QueryNames {
+		t, err := parse("queries["+name+"]", texts[name])
+		if err != nil {
+			return nil, err
+		}
+		ts.queries[name] = t
+	}
+	for _, track := range []canary.Track{canary.TrackStable, canary.TrackCanary} {
+		text, ok := c.Selectors[string(track)]
+		if !ok {
+			text = c.DefaultSelector
+		}
+		t, err := parse("selector["+string(track)+"]", text)
+		if err != nil {
+			return nil, err
+		}
+		ts.selectors[track] = t
+	}
+	for name := range c.Selectors {
+		if name != string(canary.TrackStable) && name != string(canary.TrackCanary) {
+			return nil, fmt.Errorf("selector[%s]: not a track (use stable and canary)", name)
+		}
+	}
+	return ts, nil
+}
+
+func parse(what, text string) (*template.Template, error) {
+	t, err := template.New(what).Option("missingkey=error").Parse(text)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	if err := t.Execute(&bytes.Buffer{}, probe); err != nil {
+		return nil, fmt.Errorf("%s: %w (the variables are %s)", what, err, varsList)
+	}
+	return t, nil
+}
+
+// Vars returns the variables of q for a source measuring service in
+// namespace (default: "default"), the track's selector rendered. The value template's name
+// comes back too: latency (with .Quantile and .Percentile), errorRate or
+// requestRate; another metric is ErrUnknownMetric.
+func (ts *Templates) Vars(q canary.Query, service, namespace string) (Vars, string, error) {
+	if namespace == "" {
+		namespace = canary.DefaultNamespace
+	}
+	v := Vars{Window: FormatWindow(q.Window), Seconds: WindowSeconds(q.Window), Track: string(q.Track),
+		Service: service, Namespace: namespace}
+	if q.Track != canary.TrackStable && q.Track != canary.TrackCanary {
+		return v, "", fmt.Errorf("measure %s of track %q: unknown track (want stable or canary)", q.Metric, q.Track)
+	}
+	if q.Window <= 0 {
+		return v, "", fmt.Errorf("measure %s: window %s is not positive", q.Metric, q.Window)
+	}
+	var name string
+	switch qt, isLatency := q.Metric.Quantile(); {
+	case isLatency:
+		name, v.Quantile, v.Percentile = QueryLatency, formatFloat(qt), formatFloat(qt*100)
+	case q.Metric == canary.MetricErrorRate:
+		name = QueryErrorRate
+	case q.Metric == canary.MetricRequestRate:
+		name = QueryRequestRate
+	default:
+		return v, "", fmt.Errorf("measure %q: %w", q.Metric, ErrUnknownMetric)
+	}
+	sel, err := execute(ts.selectors[q.Track], v)
+	if err != nil {
+		return v, "", err
+	}
+	v.Selector = sel
+	return v, name, nil
+}
+
+// Render renders the template name with v.
+func (ts *Templates) Render(name string, v Vars) (string, error) {
+	t, ok := ts.queries[name]
+	if !ok {
+		return "", fmt.Errorf("render query %s: %w", name, ErrUnknownMetric)
+	}
+	return execute(t, v)
+}
+
+func execute(t *template.Template, v Vars) (string, error) {
+	var b strings.Builder
+	if err := t.Execute(&b, v); err != nil {
+		return "", fmt.Errorf("render %s: %w", t.Name(), err)
+	}
+	return b.String(), nil
+}
+
+// FormatWindow writes d as a Prometheus duration (5m, 30s, 1m30s,
+// 1h0m5s written 1h5s), rounded up to a whole second.
+func FormatWindow(d time.Duration) string {
+	s := WindowSeconds(d)
+	if s == 0 {
+		return "0s"
+	}
+	var b strings.Builder
+	for _, u := range []struct {
+		n    int64
+		unit string
+	}{{86400, "d"}, {3600, "h"}, {60, "m"}, {1, "s"}} {
+		if s >= u.n {
+			fmt.Fprintf(&b, "%d%s", s/u.n, u.unit)
+			s %= u.n
+		}
+	}
+	return b.String()
+}
+
+// WindowSeconds is d in whole seconds, rounded up.
+func WindowSeconds(d time.Duration) int64 {
+	return int64((d + time.Second - 1) / time.Second)
+}
+
+// formatFloat writes q as a short decimal: 0.95, 0.999, 99.9 (ten
+// decimals are more than any percentile has; 99.9/100 is not exact).
+func formatFloat(q float64) string {
+	return strconv.FormatFloat(math.Round(q*1e10)/1e10, 'f', -1, 64)
+}
