@@ -60,7 +60,7 @@ var hosts = []string{"engine", "executor", "providers", "runner", "manager", "op
 
 // testHelpers are for tests; only other test helpers and the benchmark
 // programs (bench/...) may import them.
-var testHelpers = []string{"canarytest", "enginetest", "kube/kubetest", "web/webtest", "promql/promqltest", "web/dashboard/dashboardtest"}
+var testHelpers = []string{"canarytest", "enginetest", "store/storetest", "kube/kubetest", "web/webtest", "promql/promqltest", "web/dashboard/dashboardtest"}
 
 // TestImportRules fails on an import the architecture forbids, naming the
 // chain of imports that leads to it and the rule.

@@ -3,7 +3,6 @@ package manager_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"github.com/canary-dev/canary/api"
 	"github.com/canary-dev/canary/canarytest"
 	"path/filepath"
@@ -13,9 +12,8 @@ import (
 
 	"github.com/canary-dev/canary"
 	"github.com/canary-dev/canary/manager"
-	"github.com/canary-dev/canary/notify"
-	"github.com/canary-dev/canary/plan"
 	"github.com/canary-dev/canary/store"
+	"github.com/canary-dev/canary/store/storetest"
 )
 
 // notifPlan has two audiences, each with a webhook, wanting every event.
@@ -33,60 +31,14 @@ spec:
 `
 
 // seedNotified stores rollout team/notes with n events, each queuing a
-// notification per audience (notify.OutboxItems, as the runner commits
-// them); then, on the store's stepped clock, delivers eng's, fails ops'
-// once (retried) and gives up the last ops one. It returns the items'
-// keys by audience, oldest first.
+// notification per audience; eng's are delivered, ops' fail once with a
+// 500 and a long body (retried in a minute) and ops' last is given up
+// with a 410. It returns the items' keys by audience, oldest first.
 func seedNotified(t *testing.T, st *store.Store, clock *canarytest.Clock, n int) map[string][]string {
-	t.Helper()
-	ctx := t.Context()
-	p, err := plan.Parse("notes.yaml", []byte(notifPlan))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ev := func(seq int64) canary.Event {
-		return canary.Event{Seq: seq, Time: clock.Now(), Rollout: "notes", Type: canary.EvStepStarted,
-			Phase: canary.PhaseProgressing, Weight: 10, Message: fmt.Sprintf("step %d", seq)}
-	}
-	first := ev(1)
-	first.Type = canary.EvCreated
-	r, err := st.Create(ctx, "team/notes", []byte(notifPlan), canary.State{Phase: canary.PhaseProgressing, EventSeq: 1}, []canary.Event{first})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var evs []canary.Event
-	for seq := int64(2); seq <= int64(n)+1; seq++ {
-		evs = append(evs, ev(seq))
-	}
-	items := notify.OutboxItems(p, r.ID, evs)
-	if err := st.Commit(ctx, r.ID, canary.State{Phase: canary.PhaseProgressing, EventSeq: int64(n) + 1}, evs,
-		store.WithOutbox(items...)); err != nil {
-		t.Fatal(err)
-	}
-	keys := map[string][]string{}
-	for _, it := range items {
-		keys[it.Audience] = append(keys[it.Audience], it.Key)
-	}
-	clock.Advance(time.Second)
-	claimed, err := st.ClaimDue(ctx, clock.Now(), len(items))
-	if err != nil || len(claimed) != len(items) {
-		t.Fatalf("claimed %d of %d: %v", len(claimed), len(items), err)
-	}
-	clock.Advance(time.Second)
-	for _, it := range claimed {
-		switch {
-		case it.Audience == "eng":
-			err = st.MarkDelivered(ctx, it.Key)
-		case it.Key == keys["ops"][len(keys["ops"])-1]:
-			err = st.MarkFailed(ctx, it.Key, "webhook http://127.0.0.1:3/… answered 410 Gone (not retried: retrying cannot fix this)", clock.Now().Add(time.Minute), true)
-		default:
-			err = st.MarkFailed(ctx, it.Key, "webhook http://127.0.0.1:3/… answered 500 Internal Server Error: "+strings.Repeat("é", 400), clock.Now().Add(time.Minute), false)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	return keys
+	return storetest.SeedOutbox(t, st, clock, storetest.Outbox{Name: "team/notes", Plan: notifPlan, Events: n, Deliver: "eng",
+		Failure: "webhook http://127.0.0.1:3/… answered 500 Internal Server Error: " + strings.Repeat("é", 400),
+		GiveUp:  "webhook http://127.0.0.1:3/… answered 410 Gone (not retried: retrying cannot fix this)",
+		Retry:   time.Minute})
 }
 
 func TestNotificationsFromTheOutbox(t *testing.T) {

@@ -14,9 +14,8 @@ import (
 
 	"github.com/canary-dev/canary"
 	"github.com/canary-dev/canary/manager"
-	"github.com/canary-dev/canary/notify"
-	"github.com/canary-dev/canary/plan"
 	"github.com/canary-dev/canary/store"
+	"github.com/canary-dev/canary/store/storetest"
 	"github.com/canary-dev/canary/web"
 )
 
@@ -77,48 +76,14 @@ spec:
 func storeEnv(t testing.TB, events int) *env {
 	t.Helper()
 	ctx := t.Context()
-	now, clock := webtestT0, canarytest.NewClock(webtestT0)
+	clock := canarytest.NewClock(webtestT0)
 	st, err := store.OpenConfig(ctx, store.Config{Path: filepath.Join(t.TempDir(), "s.db"), Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	p, err := plan.Parse("web.yaml", []byte(notifPlan))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ev := canary.Event{Seq: 1, Time: now, Rollout: "web", Type: canary.EvCreated, Phase: canary.PhasePending}
-	r, err := st.Create(ctx, "default/web", []byte(notifPlan), canary.State{Phase: canary.PhasePending, EventSeq: 1}, []canary.Event{ev})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var evs []canary.Event
-	for seq := int64(2); seq <= int64(events)+1; seq++ {
-		evs = append(evs, canary.Event{Seq: seq, Time: now, Rollout: "web", Type: canary.EvStepStarted, Phase: canary.PhaseProgressing, Weight: 10})
-	}
-	items := notify.OutboxItems(p, r.ID, evs)
-	if err := st.Commit(ctx, r.ID, canary.State{Phase: canary.PhaseProgressing, EventSeq: int64(events) + 1}, evs, store.WithOutbox(items...)); err != nil {
-		t.Fatal(err)
-	}
-	now = now.Add(time.Second)
-	clock.Set(now)
-	claimed, err := st.ClaimDue(ctx, now, len(items))
-	if err != nil {
-		t.Fatal(err)
-	}
-	now = now.Add(time.Second)
-	clock.Set(now)
-	for i, it := range claimed {
-		switch {
-		case it.Audience == "eng":
-			err = st.MarkDelivered(ctx, it.Key)
-		default:
-			err = st.MarkFailed(ctx, it.Key, "post to webhook http://127.0.0.1:9003/…: answered 500 Internal Server Error", now.Add(4*time.Second), i == len(claimed)-1)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	storetest.SeedOutbox(t, st, clock, storetest.Outbox{Name: "default/web", Plan: notifPlan, Events: events, Deliver: "eng",
+		Failure: "post to webhook http://127.0.0.1:9003/…: answered 500 Internal Server Error", Retry: 4 * time.Second})
 	m, err := manager.New(manager.Config{Store: st, Providers: func(context.Context, *canary.Plan) (manager.Providers, error) {
 		return manager.Providers{}, errors.New("no runner in this test")
 	}})
