@@ -18,3 +18,21 @@ func WaitUntil(t testing.TB, limit time.Duration, what string, cond func() bool)
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// WaitFor is WaitUntil for a condition that can say how things stand:
+// check returns whether it holds and, when not, what it saw, which the
+// failure quotes (the last answer, a log's tail).
+func WaitFor(t testing.TB, limit time.Duration, what string, check func() (ok bool, saw string)) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		ok, saw := check()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not %s within %s: %s", what, limit, saw)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

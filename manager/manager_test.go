@@ -99,16 +99,12 @@ func newManager(t *testing.T, st *store.Store, w *world) (*manager.Manager, cont
 // waitPhase polls until name reaches one of phases.
 func waitPhase(t *testing.T, m *manager.Manager, name string, phases ...canary.Phase) api.Rollout {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		r, err := m.Get(t.Context(), name)
-		if err == nil && slices.Contains(phases, r.State.Phase) {
-			return r
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	r, _ := m.Get(t.Context(), name)
-	t.Fatalf("%s did not reach %v: %s", name, phases, r.State.Phase)
+	var r api.Rollout
+	canarytest.WaitUntil(t, 20*time.Second, fmt.Sprintf("%s in %v", name, phases), func() bool {
+		got, err := m.Get(t.Context(), name)
+		r = got
+		return err == nil && slices.Contains(phases, r.State.Phase)
+	})
 	return r
 }
 
@@ -217,9 +213,7 @@ func TestRestartResumes(t *testing.T) {
 	if _, err := m1.Apply(t.Context(), planYAML("svc", "v2", "400ms"), false, "x"); err != nil {
 		t.Fatal(err)
 	}
-	for w.router("svc").Weight() != 50 {
-		time.Sleep(5 * time.Millisecond)
-	}
+	canarytest.WaitUntil(t, 20*time.Second, "svc at weight 50", func() bool { return w.router("svc").Weight() == 50 })
 	cancel()
 	m1.Wait()
 	mid, _ := m1.Get(t.Context(), "team/svc")

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/canary-dev/canary"
+	"github.com/canary-dev/canary/canarytest"
 	"github.com/canary-dev/canary/engine"
 	"github.com/canary-dev/canary/manager"
 	"github.com/canary-dev/canary/web"
@@ -137,17 +138,10 @@ func TestRetention(t *testing.T) {
 			t.Fatalf("resume team/live after the restart: %v", err)
 		}
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	canarytest.WaitUntil(t, 20*time.Second, "team/live going on after the restart", func() bool {
 		r, err := m2.Get(ctx2, "team/live")
-		if err == nil && r.State.EventSeq > before && !r.State.Phase.Terminal() {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("team/live did not go on after the restart: %+v, %v", r.State, err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return err == nil && r.State.EventSeq > before && !r.State.Phase.Terminal()
+	})
 	evs, err := m2.Events(t.Context(), "team/live", 0, 0)
 	if err != nil || len(evs) == 0 || evs[0].Seq != 1 {
 		t.Errorf("team/live's log after the prune: %d events from %v, %v; want it whole", len(evs), firstSeq(evs), err)

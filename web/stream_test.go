@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/canary-dev/canary"
+	"github.com/canary-dev/canary/canarytest"
 	"github.com/canary-dev/canary/web"
 )
 
@@ -162,19 +163,12 @@ func TestStreamEndsWhenClientGoes(t *testing.T) {
 		t.Fatalf("%d subscribers, want 1", n)
 	}
 	s.cancel()
-	deadline := time.Now().Add(5 * time.Second)
-	for e.api.Subscribers("default/web") != 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the stream handler did not return after the client went away")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	for !strings.Contains(e.metrics(), "canary_http_event_streams 0") {
-		if time.Now().After(deadline) {
-			t.Fatalf("streams gauge not back to 0:\n%s", e.metrics())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	canarytest.WaitUntil(t, 5*time.Second, "the stream handler returned after the client went away", func() bool {
+		return e.api.Subscribers("default/web") == 0
+	})
+	canarytest.WaitUntil(t, 5*time.Second, "the streams gauge back to 0", func() bool {
+		return strings.Contains(e.metrics(), "canary_http_event_streams 0")
+	})
 }
 
 func TestStreamKeepAlive(t *testing.T) {

@@ -60,12 +60,10 @@ func newManagedCtl(t *testing.T) (*ctlEnv, *manager.Manager) {
 // finish waits until the latest generation of name is finished.
 func finish(t *testing.T, m *manager.Manager, name string) {
 	t.Helper()
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if r, err := m.Get(t.Context(), name); err == nil && r.State.Phase.Terminal() {
-			return
-		}
-	}
-	t.Fatalf("%s did not finish", name)
+	canarytest.WaitUntil(t, 20*time.Second, name+" finished", func() bool {
+		r, err := m.Get(t.Context(), name)
+		return err == nil && r.State.Phase.Terminal()
+	})
 }
 
 // TestCtlGenerations: through canary serve's API and the client,

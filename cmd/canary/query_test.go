@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/canary-dev/canary/canarytest"
 	"io"
 	"log/slog"
 	"math"
@@ -101,17 +102,10 @@ func newQueryEnv(t *testing.T) *queryEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	canarytest.WaitFor(t, 10*time.Second, fmt.Sprintf("prometheus scraping the final %d requests", res.Requests), func() (bool, string) {
 		v, err := e.prom.Query(ctx, "sum(canary_proxy_requests_total)")
-		if err == nil && len(v) == 1 && v[0] == float64(res.Requests) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("prometheus never scraped the final %d requests (last %v %v)", res.Requests, v, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return err == nil && len(v) == 1 && v[0] == float64(res.Requests), fmt.Sprintf("last %v %v", v, err)
+	})
 	return e
 }
 

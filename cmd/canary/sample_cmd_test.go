@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"github.com/canary-dev/canary/canarytest"
 	"net"
 	"strings"
 	"sync"
@@ -69,17 +70,14 @@ func TestSampleAndLoadgen(t *testing.T) {
 		done <- Main(ctx, []string{"sample", "--stable", stable, "--canary", can, "--canary-errors", "30%",
 			"--canary-latency", "1ms", "--canary-p95", "0s"}, &sampOut, &sampOut)
 	}()
-	for i := 0; ; i++ { // until canary sample listens, at most 30s
+	canarytest.WaitFor(t, 30*time.Second, "canary sample listening on "+can, func() (bool, string) {
 		c, err := net.DialTimeout("tcp", can, time.Second)
-		if err == nil {
-			c.Close()
-			break
+		if err != nil {
+			return false, err.Error()
 		}
-		if i == 600 {
-			t.Fatalf("canary sample does not listen on %s: %v", can, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		c.Close()
+		return true, ""
+	})
 	var out, errw bytes.Buffer
 	code := Main(t.Context(), []string{"loadgen", "--rate", "400", "--duration", "1s", "--progress", "200ms", "http://" + can + "/"}, &out, &errw)
 	if code != 0 {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/canary-dev/canary/canarytest"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -32,15 +33,11 @@ spec:
 func waitEvents(t *testing.T, srv *serveProc, name, want string) string {
 	t.Helper()
 	var body string
-	for i := 0; i < 400; i++ {
+	canarytest.WaitFor(t, 10*time.Second, fmt.Sprintf("events of %s containing %q", name, want), func() (bool, string) {
 		_, body = srv.do("GET", "/api/v1/rollouts/sec/"+name+"/events?limit=1000", nil)
-		if strings.Contains(body, want) {
-			return body
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
-	t.Fatalf("events of %s never contained %q:\n%s\n%s", name, want, body, srv.logTail())
-	return ""
+		return strings.Contains(body, want), body + "\n" + srv.logTail()
+	})
+	return body
 }
 
 // TestServeRefusesWhatTheOwnerDidNotAllow: a real canary serve with its

@@ -110,14 +110,14 @@ func TestServeEndToEnd(t *testing.T) {
 
 func waitHTTP(t *testing.T, url string) {
 	t.Helper()
-	for i := 0; i < 200; i++ {
-		if resp, err := http.Get(url); err == nil {
-			resp.Body.Close()
-			return
+	canarytest.WaitFor(t, 5*time.Second, url+" answering", func() (bool, string) {
+		resp, err := http.Get(url)
+		if err != nil {
+			return false, err.Error()
 		}
-		time.Sleep(25 * time.Millisecond)
-	}
-	t.Fatalf("%s never answered", url)
+		resp.Body.Close()
+		return true, ""
+	})
 }
 
 type servedRollout struct {
@@ -127,14 +127,10 @@ type servedRollout struct {
 func waitServed(t *testing.T, ctl func(string, ...string) (int, string), token, name string, want canary.Phase) servedRollout {
 	t.Helper()
 	var r servedRollout
-	for i := 0; i < 600; i++ {
+	canarytest.WaitFor(t, 30*time.Second, fmt.Sprintf("%s %s", name, want), func() (bool, string) {
 		code, out := ctl(token, "get", name, "-o", "json")
-		if code == 0 && json.Unmarshal([]byte(out), &r) == nil && r.State.Phase == want {
-			return r
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("%s did not reach %s (last %s)", name, want, r.State.Phase)
+		return code == 0 && json.Unmarshal([]byte(out), &r) == nil && r.State.Phase == want, "last " + string(r.State.Phase)
+	})
 	return r
 }
 
@@ -197,17 +193,10 @@ func TestServeRetention(t *testing.T) {
 		st.Close()
 	}
 	p := startServe(t, path, "--retention", "30d")
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	canarytest.WaitFor(t, 20*time.Second, "GET team/old a 404 saying retention removed it", func() (bool, string) {
 		code, body := p.do("GET", "/api/v1/rollouts/team/old", nil)
-		if code == http.StatusNotFound && strings.Contains(body, "removed by retention") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("GET team/old: %d %s; want 404 saying retention removed it", code, body)
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
+		return code == http.StatusNotFound && strings.Contains(body, "removed by retention"), fmt.Sprintf("%d %s", code, body)
+	})
 	for _, cmd := range []string{"describe", "events", "report"} {
 		var out, errb bytes.Buffer
 		code := Main(ctx, []string{cmd, "team/old", "--server", p.url, "--token", p.token}, &out, &errb)
