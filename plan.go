@@ -95,6 +95,13 @@ type Traffic struct {
 	// Replicas approximates the weight by sharing pods between a stable
 	// and a canary Deployment behind one Service (no gateway needed).
 	Replicas *ReplicasTraffic `json:"replicas,omitempty"`
+	// Istio sets the destination weights of an Istio VirtualService's
+	// HTTP routes.
+	Istio *IstioTraffic `json:"istio,omitempty"`
+	// NGINXIngress splits traffic with ingress-nginx's canary Ingress: a
+	// copy of the stable Ingress sending to the canary Service, with the
+	// nginx.ingress.kubernetes.io/canary annotations.
+	NGINXIngress *NGINXIngressTraffic `json:"nginxIngress,omitempty"`
 }
 
 // Provider returns the name of the configured provider, or "" if none.
@@ -108,6 +115,10 @@ func (t Traffic) Provider() string {
 		return "gatewayAPI"
 	case t.Replicas != nil:
 		return "replicas"
+	case t.Istio != nil:
+		return "istio"
+	case t.NGINXIngress != nil:
+		return "nginxIngress"
 	}
 	return ""
 }
@@ -180,6 +191,64 @@ type ReplicasTraffic struct {
 	// ReadyTimeout is how long one step waits for new pods to be ready
 	// before the action is retried. Default: 20s.
 	ReadyTimeout Duration `json:"readyTimeout,omitempty"`
+}
+
+// IstioTraffic splits traffic with the weights of an Istio VirtualService
+// (networking.istio.io/v1). Every HTTP route of the VirtualService that
+// sends traffic to the stable destination is managed (or only the routes
+// named in Routes): the router sets the stable destination's weight to
+// 100-w and the canary's to w, adding the canary destination (with the
+// stable's port) when it is missing, and removes it after a rollback.
+// Other routes, matches and destinations are left as they are.
+type IstioTraffic struct {
+	// VirtualService is the VirtualService's name in the rollout's
+	// namespace. Required.
+	VirtualService string `json:"virtualService"`
+	// Routes names the HTTP routes (http[].name) to manage. Default: every
+	// HTTP route with a destination to the stable one.
+	Routes []string `json:"routes,omitempty"`
+	// Stable is the stable version's destination. Required.
+	Stable IstioDestination `json:"stable"`
+	// Canary is the canary version's destination: another host, or
+	// another subset (of a DestinationRule) of the stable's host.
+	// Required.
+	Canary IstioDestination `json:"canary"`
+}
+
+// IstioDestination is a destination of a VirtualService's route: a host
+// and optionally a subset.
+type IstioDestination struct {
+	// Host is the destination's host, e.g. recoveryos or
+	// recoveryos.prod.svc.cluster.local, written as in the VirtualService.
+	// Default for the canary: the stable's host (then name a subset).
+	Host string `json:"host,omitempty"`
+	// Subset is a subset defined in the host's DestinationRule, e.g. v2.
+	// Default: none.
+	Subset string `json:"subset,omitempty"`
+}
+
+// NGINXIngressTraffic splits traffic with ingress-nginx's canary Ingress.
+// The router creates a canary Ingress beside the stable one, copying its
+// class, hosts, TLS and the paths that send to the stable Service (with
+// the canary Service instead), and sets its annotations
+// nginx.ingress.kubernetes.io/canary: "true" and canary-weight. The stable
+// Ingress is never written. After a rollback the canary Ingress is
+// deleted; after a promotion it keeps serving everything.
+type NGINXIngressTraffic struct {
+	// Ingress is the stable Ingress's name in the rollout's namespace.
+	// Required.
+	Ingress string `json:"ingress"`
+	// CanaryIngress is the name of the canary Ingress the router creates
+	// and owns (an existing Ingress of that name that canary did not
+	// create is refused). Default: Ingress + "-canary".
+	CanaryIngress string `json:"canaryIngress,omitempty"`
+	// StableService is the stable version's Service, as named in the
+	// stable Ingress's backends. Required.
+	StableService string `json:"stableService"`
+	// CanaryService is the canary version's Service. Required.
+	CanaryService string `json:"canaryService"`
+	// Port of the canary Service. Default: the stable backend's port.
+	Port int `json:"port,omitempty"`
 }
 
 // FeatureFlag is the flag moved with the weight.

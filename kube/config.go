@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	istionetworking "istio.io/client-go/pkg/apis/networking/v1"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -67,11 +68,13 @@ func WithDefaults(cfg *rest.Config) *rest.Config {
 
 // Scheme returns a scheme with the Kubernetes built-in types the routers
 // use, the authorization types (SelfSubjectAccessReview, to check RBAC
-// before acting) and the Gateway API v1 types.
+// before acting), the Gateway API v1 types and Istio's networking.istio.io/v1
+// types (VirtualService).
 func Scheme() *runtime.Scheme {
 	s := runtime.NewScheme()
 	for _, add := range []func(*runtime.Scheme) error{
 		corev1.AddToScheme, appsv1.AddToScheme, authorizationv1.AddToScheme, networkingv1.AddToScheme, gatewayv1.Install,
+		istionetworking.AddToScheme,
 	} {
 		if err := add(s); err != nil {
 			panic(fmt.Sprintf("kube: build scheme: %v", err)) // static registration: a bug

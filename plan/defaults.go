@@ -83,6 +83,12 @@ func defaultTraffic(t *canary.Traffic) {
 	if g := t.GatewayAPI; g != nil && g.Port == 0 {
 		g.Port = DefaultGatewayPort
 	}
+	if i := t.Istio; i != nil && i.Canary.Subset != "" {
+		setString(&i.Canary.Host, i.Stable.Host)
+	}
+	if n := t.NGINXIngress; n != nil && n.Ingress != "" {
+		setString(&n.CanaryIngress, n.Ingress+"-canary")
+	}
 }
 
 func defaultAnalysis(a *canary.Analysis) {

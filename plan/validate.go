@@ -96,9 +96,9 @@ func (v *validator) spec(s *canary.Spec, path string) {
 
 func (v *validator) traffic(t *canary.Traffic, path string) {
 	set := present(opt{"proxy", t.Proxy != nil}, opt{"helm", t.Helm != nil}, opt{"gatewayAPI", t.GatewayAPI != nil},
-		opt{"replicas", t.Replicas != nil})
+		opt{"replicas", t.Replicas != nil}, opt{"istio", t.Istio != nil}, opt{"nginxIngress", t.NGINXIngress != nil})
 	if len(set) == 0 {
-		v.add(path, "required: set exactly one of proxy, helm, gatewayAPI or replicas")
+		v.add(path, "required: set exactly one of proxy, helm, gatewayAPI, replicas, istio or nginxIngress")
 	}
 	for _, extra := range set[min(len(set), 1):] {
 		v.add(path+"."+extra, "only one traffic provider may be set, but %s is set too: remove one of them", set[0])
@@ -139,6 +139,8 @@ func (v *validator) traffic(t *canary.Traffic, path string) {
 		}
 		v.nonNegative(path+".readyTimeout", r.ReadyTimeout)
 	}
+	v.istio(t.Istio, path+".istio")
+	v.nginxIngress(t.NGINXIngress, path+".nginxIngress")
 }
 
 func (v *validator) featureFlag(f *canary.FeatureFlag, path string) {

@@ -44,6 +44,7 @@ var zeroDefaults = map[zeroKey]string{
 	zk[canary.InfluxDBMetrics]("timeout"):   canary.FormatDuration(DefaultSourceTimeout),
 	zk[canary.GraphiteMetrics]("timeout"):   canary.FormatDuration(DefaultSourceTimeout),
 	zk[canary.GatewayAPITraffic]("port"):    strconv.Itoa(DefaultGatewayPort),
+	zk[canary.NGINXIngressTraffic]("port"):  "the stable backend's port",
 	zk[canary.Rule]("window"):               "analysis.interval",
 	zk[canary.Rule]("for"):                  "analysis.interval",
 }

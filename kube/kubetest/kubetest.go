@@ -46,6 +46,9 @@ type Options struct {
 	// GatewayAPI installs the Gateway API standard CRDs from the
 	// sigs.k8s.io/gateway-api module in the Go module cache.
 	GatewayAPI bool
+	// CRDPaths are more CRD files or folders to install (e.g. Istio's
+	// from the istio.io/api module: IstioCRDs).
+	CRDPaths []string
 	// Restartable keeps the API server's certificates in a folder of its
 	// own, so StopAPIServer and StartAPIServer can restart it on the same
 	// port with the same credentials (etcd keeps running).
@@ -165,6 +168,7 @@ func start(assets string, opt Options) (*Env, error) {
 		}
 		te.CRDDirectoryPaths = []string{dir}
 	}
+	te.CRDDirectoryPaths = append(te.CRDDirectoryPaths, opt.CRDPaths...)
 	if opt.Restartable {
 		dir, err := os.MkdirTemp("", "kubetest-certs-")
 		if err != nil {
@@ -199,6 +203,20 @@ func GatewayAPICRDs() (string, error) {
 		return "", fmt.Errorf("gateway API CRDs: %w (run go mod download)", err)
 	}
 	return dir, nil
+}
+
+// IstioCRDs returns the file of Istio's CRDs in the istio.io/api module
+// (the version istio.io/client-go in go.mod requires).
+func IstioCRDs() (string, error) {
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "istio.io/api").Output()
+	if err != nil {
+		return "", fmt.Errorf("find the istio.io/api module: %w", err)
+	}
+	f := filepath.Join(strings.TrimSpace(string(out)), "kubernetes", "customresourcedefinitions.gen.yaml")
+	if _, err := os.Stat(f); err != nil {
+		return "", fmt.Errorf("istio CRDs: %w (run go mod download)", err)
+	}
+	return f, nil
 }
 
 // Stop stops the API server and etcd.

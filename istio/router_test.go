@@ -1,0 +1,257 @@
+package istio_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/canary-dev/canary"
+	"github.com/canary-dev/canary/istio"
+	"github.com/canary-dev/canary/kube/kubetest"
+
+	"google.golang.org/protobuf/proto"
+	networking "istio.io/api/networking/v1alpha3"
+	istionetworking "istio.io/client-go/pkg/apis/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// subsets splits between two subsets of one host (a DestinationRule's).
+var subsets = canary.IstioTraffic{VirtualService: "recoveryos",
+	Stable: canary.IstioDestination{Host: "recoveryos", Subset: "stable"},
+	Canary: canary.IstioDestination{Subset: "canary"}}
+
+// hosts splits between two Services.
+var hosts = canary.IstioTraffic{VirtualService: "recoveryos",
+	Stable: canary.IstioDestination{Host: "recoveryos"}, Canary: canary.IstioDestination{Host: "recoveryos-canary"}}
+
+func destination(host, subset string, weight int32) *networking.HTTPRouteDestination {
+	return &networking.HTTPRouteDestination{Weight: weight,
+		Destination: &networking.Destination{Host: host, Subset: subset, Port: &networking.PortSelector{Number: 80}}}
+}
+
+// newVirtualService creates what a chart would: an /admin route to
+// another host that the router must never touch, and the main route to
+// the stable destination (no weight: Istio's single-destination default).
+func newVirtualService(t *testing.T, env *kubetest.Env, ns string, stable canary.IstioDestination) *istionetworking.VirtualService {
+	t.Helper()
+	vs := &istionetworking.VirtualService{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "recoveryos",
+		Annotations: map[string]string{"team": "recovery"}}}
+	vs.Spec.Hosts = []string{"recoveryos.example.com"}
+	vs.Spec.Gateways = []string{"public"}
+	vs.Spec.Http = []*networking.HTTPRoute{
+		{Name: "admin", Match: []*networking.HTTPMatchRequest{{Uri: &networking.StringMatch{MatchType: &networking.StringMatch_Prefix{Prefix: "/admin"}}}},
+			Route: []*networking.HTTPRouteDestination{destination("admin", "", 0)}},
+		{Name: "main", Route: []*networking.HTTPRouteDestination{destination(stable.Host, stable.Subset, 0)}},
+	}
+	if err := env.Client.Create(context.Background(), vs); err != nil {
+		t.Fatal(err)
+	}
+	return vs
+}
+
+func getVirtualService(t *testing.T, env *kubetest.Env, ns string) *istionetworking.VirtualService {
+	t.Helper()
+	var vs istionetworking.VirtualService
+	if err := env.Client.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: "recoveryos"}, &vs); err != nil {
+		t.Fatal(err)
+	}
+	return &vs
+}
+
+// weights shows the main route's destinations as "recoveryos/stable:80=95 recoveryos/canary:80=5".
+func weights(vs *istionetworking.VirtualService) string {
+	var parts []string
+	for _, d := range vs.Spec.Http[1].Route {
+		name := d.Destination.Host
+		if d.Destination.Subset != "" {
+			name += "/" + d.Destination.Subset
+		}
+		parts = append(parts, fmt.Sprintf("%s:%d=%d", name, d.Destination.Port.GetNumber(), d.Weight))
+	}
+	return strings.Join(parts, " ")
+}
+
+func newRouter(t *testing.T, tr canary.IstioTraffic) (*kubetest.Env, string, *istio.Router) {
+	t.Helper()
+	crds, err := kubetest.IstioCRDs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := kubetest.Shared(t, kubetest.Options{CRDPaths: []string{crds}})
+	ns := env.Namespace(t)
+	r, err := istio.New(istio.Config{Client: env.Client, Namespace: ns, Traffic: tr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env, ns, r
+}
+
+// untouched fails t when the /admin route or the annotations other than
+// the router's changed.
+func untouched(t *testing.T, what string, got, orig *istionetworking.VirtualService) {
+	t.Helper()
+	if !proto.Equal(got.Spec.Http[0], orig.Spec.Http[0]) {
+		t.Errorf("%s changed the admin route: %v", what, got.Spec.Http[0])
+	}
+	if got.Annotations["team"] != "recovery" || len(got.Spec.Hosts) != 1 || len(got.Spec.Gateways) != 1 {
+		t.Errorf("%s changed the annotations, hosts or gateways: %v %v %v", what, got.Annotations, got.Spec.Hosts, got.Spec.Gateways)
+	}
+}
+
+func TestSetWeight(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		traffic canary.IstioTraffic
+		s, c    string // how the two destinations show
+	}{
+		{"subsets", subsets, "recoveryos/stable", "recoveryos/canary"},
+		{"hosts", hosts, "recoveryos", "recoveryos-canary"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			env, ns, r := newRouter(t, tt.traffic)
+			orig := newVirtualService(t, env, ns, tt.traffic.Stable)
+			ctx := t.Context()
+			// 100 then 0: a rollback after the last step drains to 0 and
+			// keeps the canary destination; 25 is the retry.
+			for _, w := range []int{5, 10, 50, 100, 0, 25} {
+				if err := r.SetWeight(ctx, w); err != nil {
+					t.Fatalf("SetWeight(%d): %v", w, err)
+				}
+				vs := getVirtualService(t, env, ns)
+				want := fmt.Sprintf("%s:80=%d %s:80=%d", tt.s, 100-w, tt.c, w)
+				if got := weights(vs); got != want {
+					t.Errorf("SetWeight(%d): route has %s, want %s", w, got, want)
+				}
+				untouched(t, fmt.Sprintf("SetWeight(%d)", w), vs, orig)
+			}
+			before := getVirtualService(t, env, ns).ResourceVersion
+			if err := r.SetWeight(ctx, 25); err != nil {
+				t.Fatal(err)
+			}
+			if after := getVirtualService(t, env, ns).ResourceVersion; after != before {
+				t.Errorf("replaying SetWeight(25) wrote the virtualservice (resourceVersion %s -> %s)", before, after)
+			}
+			if s, c, err := r.Weights(ctx); err != nil || s != 75 || c != 25 {
+				t.Errorf("Weights = %d, %d, %v; want 75, 25", s, c, err)
+			}
+		})
+	}
+}
+
+func TestRemoveCanaryAfterRollback(t *testing.T) {
+	t.Parallel()
+	env, ns, r := newRouter(t, subsets)
+	orig := newVirtualService(t, env, ns, subsets.Stable)
+	ctx := t.Context()
+	for _, w := range []int{5, 25, 0} {
+		if err := r.SetWeight(ctx, w); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 2 { // the second call is a replay
+		if err := r.RemoveCanary(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	vs := getVirtualService(t, env, ns)
+	if got, want := weights(vs), "recoveryos/stable:80=100"; got != want {
+		t.Errorf("after RemoveCanary: %s, want %s", got, want)
+	}
+	untouched(t, "RemoveCanary", vs, orig)
+}
+
+func TestPromoteLeavesCanaryServing(t *testing.T) {
+	t.Parallel()
+	env, ns, r := newRouter(t, hosts)
+	newVirtualService(t, env, ns, hosts.Stable)
+	ctx := t.Context()
+	for _, call := range []func(context.Context) error{
+		func(c context.Context) error { return r.SetWeight(c, 100) }, r.Promote, r.Promote, r.RemoveCanary, r.RemoveCanary,
+	} {
+		if err := call(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	vs := getVirtualService(t, env, ns)
+	if got, want := weights(vs), "recoveryos:80=0 recoveryos-canary:80=100"; got != want {
+		t.Errorf("after promotion: %s, want %s", got, want)
+	}
+	if vs.Annotations[istio.AnnotationPromoted] != "recoveryos-canary" {
+		t.Errorf("annotations %v, want %s=recoveryos-canary", vs.Annotations, istio.AnnotationPromoted)
+	}
+	if err := r.SetWeight(ctx, 5); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := getVirtualService(t, env, ns).Annotations[istio.AnnotationPromoted]; ok {
+		t.Error("SetWeight kept the promotion mark")
+	}
+}
+
+// TestNamedRoutes: with routes named, a route to the stable that is not
+// named is left alone.
+func TestNamedRoutes(t *testing.T) {
+	t.Parallel()
+	tr := hosts
+	tr.Routes = []string{"main"}
+	env, ns, r := newRouter(t, tr)
+	vs := newVirtualService(t, env, ns, hosts.Stable)
+	vs.Spec.Http = append(vs.Spec.Http, &networking.HTTPRoute{Name: "legacy", Route: []*networking.HTTPRouteDestination{destination("recoveryos", "", 0)}})
+	if err := env.Client.Update(t.Context(), vs); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.SetWeight(t.Context(), 10); err != nil {
+		t.Fatal(err)
+	}
+	got := getVirtualService(t, env, ns)
+	if w := weights(got); w != "recoveryos:80=90 recoveryos-canary:80=10" {
+		t.Errorf("main route: %s", w)
+	}
+	if n := len(got.Spec.Http[2].Route); n != 1 || got.Spec.Http[2].Route[0].Weight != 0 {
+		t.Errorf("the legacy route, not named, changed: %v", got.Spec.Http[2])
+	}
+	tr.Routes = []string{"nothing"}
+	other, _ := istio.New(istio.Config{Client: env.Client, Namespace: ns, Traffic: tr})
+	if err := other.SetWeight(t.Context(), 10); !errors.Is(err, istio.ErrNoStableRoute) || !strings.Contains(err.Error(), "[nothing]") {
+		t.Errorf("SetWeight with no named route to the stable: %v, want ErrNoStableRoute naming the routes", err)
+	}
+}
+
+func TestMissingVirtualService(t *testing.T) {
+	t.Parallel()
+	_, _, r := newRouter(t, hosts)
+	if err := r.SetWeight(t.Context(), 5); err == nil || !strings.Contains(err.Error(), "not found") {
+		t.Fatalf("SetWeight without a virtualservice: %v, want not found", err)
+	}
+}
+
+func TestNewValidates(t *testing.T) {
+	t.Parallel()
+	var c client.Client = fakeClient{}
+	tests := []struct {
+		name string
+		cfg  istio.Config
+	}{
+		{"no client", istio.Config{Traffic: hosts}},
+		{"no virtualservice", istio.Config{Client: c, Traffic: canary.IstioTraffic{Stable: hosts.Stable, Canary: hosts.Canary}}},
+		{"same destination", istio.Config{Client: c, Traffic: canary.IstioTraffic{VirtualService: "v", Stable: hosts.Stable, Canary: hosts.Stable}}},
+		{"canary without host or subset", istio.Config{Client: c, Traffic: canary.IstioTraffic{VirtualService: "v", Stable: hosts.Stable}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := istio.New(tt.cfg); err == nil {
+				t.Error("New accepted an invalid config")
+			}
+		})
+	}
+}
+
+// fakeClient only satisfies the type for validation tests; it is never
+// called.
+type fakeClient struct{ client.Client }
