@@ -20,11 +20,12 @@ import (
 // host names the operator in provider errors.
 const host = "the operator"
 
-// DefaultRouter is the gatewayAPI or replicas router of a plan on c, in
-// the plan's namespace, as the operator builds it (providers.Router). For
-// traffic.replicas it first asks the API server whether c may get, update
-// and patch Deployments there (ReplicasVerbs), and names the missing verbs
-// and where to grant them otherwise.
+// DefaultRouter is the gatewayAPI, replicas, istio or nginxIngress router
+// of a plan on c, in the plan's namespace, as the operator builds it
+// (providers.Router). For traffic.replicas, istio and nginxIngress (whose
+// RBAC is opt-in) it first asks the API server whether c may use what the
+// router needs there, and names the missing verbs and where to grant them
+// otherwise.
 func DefaultRouter(ctx context.Context, c client.Client, p *canary.Plan) (canary.TrafficRouter, error) {
 	k := &providers.Kube{Client: c, Wrap: wrapRouter,
 		Authorize: func(ctx context.Context, prov, ns string) error { return authorize(ctx, c, nil, prov, ns) }}
@@ -58,24 +59,29 @@ func (r *Reconciler) env(p *canary.Plan) providers.Env {
 // authorize asks the API server whether the operator may use what the
 // plan's traffic provider needs in ns (helm's checks on h's client).
 func authorize(ctx context.Context, c client.Client, h *helmRouters, prov, ns string) error {
-	switch prov {
-	case "replicas":
-		ctx, cancel := context.WithTimeout(ctx, kube.DefaultTimeout)
-		defer cancel()
-		return replicasAccess.check(ctx, c, ns)
-	case "helm":
+	if prov == "helm" {
 		ctx, cancel := context.WithTimeout(ctx, h.timeout)
 		defer cancel()
 		return h.checkAccess(ctx, ns)
 	}
-	return nil
+	a, ok := routerAccess[prov]
+	if !ok {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, kube.DefaultTimeout)
+	defer cancel()
+	return a.check(ctx, c, ns)
 }
 
 // wrapRouter adds where to grant a permission to the errors of the
-// replicas router (the Helm routers get theirs when built).
+// replicas, istio and nginxIngress routers (the Helm routers get theirs
+// when built).
 func wrapRouter(prov string, r canary.TrafficRouter) canary.TrafficRouter {
 	if prov == "replicas" {
 		return replicasHint{r}
+	}
+	if a, ok := routerAccess[prov]; ok {
+		return rbacHint{r: r, hint: "the operator's service account lacks this permission on " + a.resource() + "; " + a.Hint}
 	}
 	return r
 }

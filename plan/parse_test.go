@@ -44,7 +44,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"scalar for a list", with(t, edit{"", "  notify:\n    - {audience: eng, slack: {webhookURL: env:A}, on: rolledBack}\n"}),
 			[]string{`plan.yaml:20:55: spec.notify[0].on: got "rolledBack", want a list: write [rolledBack], or put each item on its own line starting with "- "`}},
 		{"list for a mapping", with(t, edit{"    proxy:\n", "    - proxy:\n"}),
-			[]string{`plan.yaml:8:5: spec.traffic: got a list, want a mapping with the fields proxy, helm, gatewayAPI, replicas: remove the "- " in front of the fields`}},
+			[]string{`plan.yaml:8:5: spec.traffic: got a list, want a mapping with the fields proxy, helm, gatewayAPI, replicas, istio, nginxIngress: remove the "- " in front of the fields`}},
 		{"scalar for a mapping", with(t, edit{"", "  rollback: 5m\n"}),
 			[]string{`plan.yaml:19:13: spec.rollback: got "5m", want a mapping with the fields drain: write the fields on the following lines, indented under the key`}},
 		{"scalar for a string map", with(t, edit{"name: demo", "name: demo\n  labels: team"}),

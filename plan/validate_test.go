@@ -39,7 +39,7 @@ var validationCases = []struct {
 
 	// traffic
 	{"no traffic provider", []edit{{"    proxy:\n      stable: http://127.0.0.1:9001\n      canary: http://127.0.0.1:9002\n", ""}, {"traffic:", "traffic: {}"}},
-		[]string{`plan.yaml:7:12: spec.traffic: required: set exactly one of proxy, helm, gatewayAPI or replicas`}},
+		[]string{`plan.yaml:7:12: spec.traffic: required: set exactly one of proxy, helm, gatewayAPI, replicas, istio or nginxIngress`}},
 	{"two traffic providers", []edit{{"  steps:", "    helm: {release: web, chart: ./chart}\n  steps:"}},
 		[]string{`plan.yaml:11:11: spec.traffic.helm: only one traffic provider may be set, but proxy is set too: remove one of them`}},
 	{"proxy stable not a URL", []edit{{"stable: http://127.0.0.1:9001", "stable: 127.0.0.1:9001"}},
@@ -57,6 +57,14 @@ var validationCases = []struct {
 		[]string{`plan.yaml:8:11: spec.traffic.helm.chart: required: write the chart path or reference, e.g. ./helm/recoveryos`}},
 	{"helm canary release is the release", []edit{{"    proxy:\n      stable: http://127.0.0.1:9001\n      canary: http://127.0.0.1:9002\n", "    helm: {release: web, canaryRelease: web, chart: ./chart}\n"}},
 		[]string{`plan.yaml:8:41: spec.traffic.helm.canaryRelease: "web" is also the stable release: give the canary its own release, e.g. web-canary (or omit it for that default)`}},
+	{"istio: canary destination is the stable", []edit{{"    proxy:\n      stable: http://127.0.0.1:9001\n      canary: http://127.0.0.1:9002\n", "    istio: {virtualService: web, stable: {host: web, subset: v1}, canary: {subset: v1}}\n"}},
+		[]string{`plan.yaml:8:75: spec.traffic.istio.canary: the canary destination is the stable one (host web, subset "v1"): give the canary another host or subset`}},
+	{"istio: no canary destination", []edit{{"    proxy:\n      stable: http://127.0.0.1:9001\n      canary: http://127.0.0.1:9002\n", "    istio: {virtualService: web, stable: {host: web}, routes: [main, main]}\n"}},
+		[]string{`plan.yaml:8:12: spec.traffic.istio.canary: required: write the canary destination's host (e.g. recoveryos-canary) or a subset of the stable's host (e.g. subset: canary)`,
+			`plan.yaml:8:70: spec.traffic.istio.routes[1]: "main" is listed twice: remove one`}},
+	{"nginxIngress: same Service and Ingress twice", []edit{{"    proxy:\n      stable: http://127.0.0.1:9001\n      canary: http://127.0.0.1:9002\n", "    nginxIngress: {ingress: web, canaryIngress: web, stableService: web, canaryService: web}\n"}},
+		[]string{`plan.yaml:8:49: spec.traffic.nginxIngress.canaryIngress: "web" is the stable Ingress: the canary Ingress needs a name of its own (or omit it for web-canary)`,
+			`plan.yaml:8:89: spec.traffic.nginxIngress.canaryService: "web" is also the stable Service: the canary needs a Service of its own`}},
 	{"gatewayAPI service missing", []edit{{"    proxy:\n      stable: http://127.0.0.1:9001\n      canary: http://127.0.0.1:9002\n", "    gatewayAPI: {httpRoute: web, stableService: web}\n"}},
 		[]string{`plan.yaml:8:17: spec.traffic.gatewayAPI.canaryService: required: name the canary version's Service`}},
 	{"gatewayAPI port out of range", []edit{{"    proxy:\n      stable: http://127.0.0.1:9001\n      canary: http://127.0.0.1:9002\n", "    gatewayAPI: {httpRoute: web, stableService: web, canaryService: web-canary, port: 70000}\n"}},

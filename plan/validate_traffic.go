@@ -13,14 +13,14 @@ func (v *validator) istio(t *canary.IstioTraffic, path string) {
 	}
 	v.required(path+".virtualService", t.VirtualService, "name the VirtualService whose route weights split the traffic")
 	v.required(path+".stable.host", t.Stable.Host, "write the stable destination's host as the VirtualService names it, e.g. recoveryos")
-	if t.Canary.Host == "" && t.Canary.Subset == "" {
-		v.add(path+".canary", "required: write the canary destination's host (e.g. recoveryos-canary) or a subset of the stable's host (e.g. subset: canary)")
-	}
 	host := t.Canary.Host
 	if host == "" {
 		host = t.Stable.Host
 	}
-	if t.Stable.Host != "" && host == t.Stable.Host && t.Canary.Subset == t.Stable.Subset {
+	switch {
+	case t.Canary.Host == "" && t.Canary.Subset == "":
+		v.add(path+".canary", "required: write the canary destination's host (e.g. recoveryos-canary) or a subset of the stable's host (e.g. subset: canary)")
+	case t.Stable.Host != "" && host == t.Stable.Host && t.Canary.Subset == t.Stable.Subset:
 		v.add(path+".canary", "the canary destination is the stable one (host %s, subset %q): give the canary another host or subset", host, t.Stable.Subset)
 	}
 	seen := map[string]bool{}

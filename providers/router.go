@@ -2,34 +2,40 @@ package providers
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/canary-dev/canary"
 	"github.com/canary-dev/canary/gatewayapi"
 	"github.com/canary-dev/canary/helm"
+	"github.com/canary-dev/canary/istio"
 	"github.com/canary-dev/canary/kube"
+	"github.com/canary-dev/canary/nginxingress"
 
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
-// Kube is how a host reaches a cluster for traffic.helm, traffic.gatewayAPI
-// and traffic.replicas, and what it adds around the routers.
+// Kube is how a host reaches a cluster for traffic.helm, traffic.gatewayAPI,
+// traffic.replicas, traffic.istio and traffic.nginxIngress, and what it
+// adds around the routers.
 type Kube struct {
 	// Config is the cluster's REST configuration: the Helm SDK builds its
 	// own clients from it, and Client is built from it when nil. Its
 	// error keeps its code (default: unavailable), prefixed with the
 	// provider.
 	Config func() (*rest.Config, error)
-	// Client reads and writes HTTPRoutes and Deployments (kube.Scheme).
+	// Client reads and writes HTTPRoutes, VirtualServices, Ingresses and
+	// Deployments (kube.Scheme).
 	// Default: built from Config.
 	Client client.Client
 	// Chart resolves traffic.helm.chart (the operator confines it to its
 	// chart directory). Default: the path as written.
 	Chart func(path string) (string, error)
 	// Authorize, when set, is asked before a router is built, with the
-	// plan's provider ("helm", "gatewayAPI", "replicas") and namespace:
+	// plan's provider ("helm", "gatewayAPI", "replicas", "istio",
+	// "nginxIngress") and namespace:
 	// the operator's access reviews.
 	Authorize func(ctx context.Context, provider, namespace string) error
 	// Helm builds a Helm router from its configuration (the operator
@@ -46,11 +52,11 @@ type Kube struct {
 }
 
 // Router is the plan's traffic router other than the built-in proxy
-// (which Build starts): helm, gatewayAPI or replicas through env.Kube, in
-// the plan's namespace.
+// (which Build starts): helm, gatewayAPI, replicas, istio or nginxIngress
+// through env.Kube, in the plan's namespace.
 func Router(ctx context.Context, p *canary.Plan, env Env) (canary.TrafficRouter, error) {
 	prov := p.Spec.Traffic.Provider()
-	if env.Kube == nil || (prov != "helm" && prov != "gatewayAPI" && prov != "replicas") {
+	if env.Kube == nil || !slices.Contains(KubeProviders, prov) {
 		return nil, canary.Errorf(canary.EINVALID, "traffic.%s is not available in %s (use %s)", prov, env.host(), env.offered())
 	}
 	k := env.Kube
@@ -83,13 +89,19 @@ func (env Env) offered() string {
 		l = append(l, "traffic.proxy")
 	}
 	if env.Kube != nil {
-		l = append(l, "traffic.gatewayAPI", "traffic.helm", "traffic.replicas")
+		for _, k := range KubeProviders {
+			l = append(l, "traffic."+k)
+		}
 	}
 	if len(l) == 0 {
 		return "another host"
 	}
 	return strings.Join(l, ", ")
 }
+
+// KubeProviders are the traffic providers that act on a cluster
+// (Env.Kube), in the order hosts list them.
+var KubeProviders = []string{"gatewayAPI", "helm", "replicas", "istio", "nginxIngress"}
 
 // helm builds the plan's Helm router.
 func (k *Kube) helm(p *canary.Plan) (canary.TrafficRouter, error) {
@@ -114,8 +126,8 @@ func (k *Kube) helm(p *canary.Plan) (canary.TrafficRouter, error) {
 	return r, nil
 }
 
-// clientRouter builds the plan's gatewayAPI or replicas router on the
-// cluster's client.
+// clientRouter builds the plan's gatewayAPI, replicas, istio or
+// nginxIngress router on the cluster's client.
 func (k *Kube) clientRouter(p *canary.Plan) (canary.TrafficRouter, error) {
 	prov := p.Spec.Traffic.Provider()
 	c := k.Client
@@ -129,17 +141,21 @@ func (k *Kube) clientRouter(p *canary.Plan) (canary.TrafficRouter, error) {
 		}
 	}
 	ns := p.Metadata.Namespace
-	if t := p.Spec.Traffic.Replicas; t != nil {
-		r, err := kube.NewReplicaRouter(kube.ReplicaConfig{Client: c, Namespace: ns, Stable: t.StableDeployment,
-			Canary: t.CanaryDeployment, Replicas: int32(t.Total), ReadyTimeout: time.Duration(t.ReadyTimeout)})
-		if err != nil {
-			return nil, canary.Errorf(canary.EINVALID, "traffic.replicas: %v", err)
-		}
-		return r, nil
+	var r canary.TrafficRouter
+	var err error
+	switch t := p.Spec.Traffic; {
+	case t.Replicas != nil:
+		r, err = kube.NewReplicaRouter(kube.ReplicaConfig{Client: c, Namespace: ns, Stable: t.Replicas.StableDeployment,
+			Canary: t.Replicas.CanaryDeployment, Replicas: int32(t.Replicas.Total), ReadyTimeout: time.Duration(t.Replicas.ReadyTimeout)})
+	case t.Istio != nil:
+		r, err = istio.New(istio.Config{Client: c, Namespace: ns, Traffic: *t.Istio})
+	case t.NGINXIngress != nil:
+		r, err = nginxingress.New(nginxingress.Config{Client: c, Namespace: ns, Traffic: *t.NGINXIngress})
+	default:
+		r, err = gatewayapi.New(gatewayapi.Config{Client: c, Namespace: ns, Traffic: *t.GatewayAPI})
 	}
-	r, err := gatewayapi.New(gatewayapi.Config{Client: c, Namespace: ns, Traffic: *p.Spec.Traffic.GatewayAPI})
 	if err != nil {
-		return nil, canary.Errorf(canary.EINVALID, "traffic.gatewayAPI: %v", err)
+		return nil, canary.Errorf(canary.EINVALID, "traffic.%s: %v", prov, err)
 	}
 	return r, nil
 }

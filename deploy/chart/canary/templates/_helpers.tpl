@@ -147,3 +147,17 @@ subjects:
   resources: ["deployments"]
   verbs: ["get", "update", "patch"]
 {{- end -}}
+
+{{/* traffic.istio's rules, those of deploy/operator/rbac-istio.yaml. */}}
+{{- define "canary.istioRules" -}}
+- apiGroups: ["networking.istio.io"]
+  resources: ["virtualservices"]
+  verbs: ["get", "update"]
+{{- end -}}
+
+{{/* traffic.nginxIngress's rules, those of deploy/operator/rbac-nginx-ingress.yaml. */}}
+{{- define "canary.nginxIngressRules" -}}
+- apiGroups: ["networking.k8s.io"]
+  resources: ["ingresses"]
+  verbs: ["get", "create", "update", "delete"]
+{{- end -}}

@@ -1,0 +1,47 @@
+package operator
+
+import (
+	"context"
+
+	"github.com/canary-dev/canary"
+)
+
+// IstioRBACHint and NGINXIngressRBACHint say where the permissions of
+// traffic.istio and traffic.nginxIngress are granted (opt-in, like
+// traffic.replicas's).
+const (
+	IstioRBACHint = "grant them to the operator's service account: kubectl apply -f deploy/operator/rbac-istio.yaml " +
+		"(or a RoleBinding to the canary-operator-istio ClusterRole in this namespace), or install the chart with istioTraffic.enabled=true"
+	NGINXIngressRBACHint = "grant them to the operator's service account: kubectl apply -f deploy/operator/rbac-nginx-ingress.yaml " +
+		"(or a RoleBinding to the canary-operator-nginx-ingress ClusterRole in this namespace), or install the chart with nginxIngressTraffic.enabled=true"
+)
+
+// routerAccess is what each opt-in cluster router needs, as its router
+// uses it: the Istio router reads and updates the VirtualService; the NGINX
+// Ingress router reads both Ingresses and creates, updates and (after a
+// rollback) deletes the canary one.
+var routerAccess = map[string]access{
+	"replicas": replicasAccess,
+	"istio": {Provider: "traffic.istio", Group: "networking.istio.io", Resource: "virtualservices", Verbs: []string{"get", "update"},
+		Why: "whose route weights traffic.istio sets", Hint: IstioRBACHint},
+	"nginxIngress": {Provider: "traffic.nginxIngress", Group: "networking.k8s.io", Resource: "ingresses",
+		Verbs: []string{"get", "create", "update", "delete"}, Why: "which traffic.nginxIngress reads (the stable) and keeps (the canary)",
+		Hint: NGINXIngressRBACHint},
+}
+
+// rbacHint adds, to an error the API server refused, where to grant the
+// permission (RBAC may change after the check).
+type rbacHint struct {
+	r    canary.TrafficRouter
+	hint string
+}
+
+var _ canary.TrafficRouter = rbacHint{}
+
+func (h rbacHint) SetWeight(ctx context.Context, w int) error {
+	return forbidden(h.r.SetWeight(ctx, w), h.hint)
+}
+func (h rbacHint) Promote(ctx context.Context) error { return forbidden(h.r.Promote(ctx), h.hint) }
+func (h rbacHint) RemoveCanary(ctx context.Context) error {
+	return forbidden(h.r.RemoveCanary(ctx), h.hint)
+}
