@@ -127,4 +127,3 @@ func bindShipped(t *testing.T, env *kubetest.Env, ns, user, file string) {
 	createRBAC(t, env, &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: role}, Subjects: subj,
 		RoleRef: rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: role}})
 }
-
