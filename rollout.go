@@ -81,6 +81,10 @@ type Action struct {
 	Kind ActionKind `json:"kind"`
 	// Weight for setWeight; percentage for setFlag.
 	Weight int `json:"weight,omitempty"`
+	// Route, on a setWeight of a plan that routes by request (matches,
+	// mirror or blue/green), is the whole route to set with SetRoute; its
+	// Weight equals the action's.
+	Route *Route `json:"route,omitempty"`
 	// FlagEnabled for setFlag.
 	FlagEnabled bool `json:"flagEnabled,omitempty"`
 	// Name of the pre-check, hook or cleanup entry.
@@ -546,6 +550,9 @@ type Observation struct {
 func (a Action) Describe() string {
 	switch a.Kind {
 	case ActSetWeight:
+		if a.Route != nil && !a.Route.Plain() {
+			return "set the canary's route to " + a.Route.String()
+		}
 		return fmt.Sprintf("set canary weight to %d%%", a.Weight)
 	case ActSetFlag:
 		if !a.FlagEnabled {

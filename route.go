@@ -235,3 +235,16 @@ func (p *Plan) UsesRoutes() bool {
 	}
 	return false
 }
+
+// ApplyRoute sets route on r: with SetRoute when r has it, else with
+// SetWeight when the route is a plain weight; a route r cannot express is
+// an error (validation refuses such plans, naming the router).
+func ApplyRoute(ctx context.Context, r TrafficRouter, route Route) error {
+	if rs, ok := r.(RouteSetter); ok {
+		return rs.SetRoute(ctx, route)
+	}
+	if route.Plain() {
+		return r.SetWeight(ctx, route.Weight)
+	}
+	return Errorf(EINVALID, "set route %s: this traffic router sets only weights (it cannot match requests or mirror them)", route)
+}

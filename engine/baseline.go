@@ -66,8 +66,8 @@ const errorChains = 6
 // maxChains is the number of error tests a rollout of the plan may run.
 func (m *machine) maxChains() int {
 	n := 0
-	for _, s := range m.p.Spec.Steps {
-		if s.Hold > 0 {
+	for i := range m.p.Spec.Steps {
+		if m.holdOf(i) > 0 {
 			n++
 		}
 	}
@@ -85,10 +85,7 @@ func (m *machine) evidence(i int) *canary.BaselineEvidence {
 
 // chainSpacing is the time between the starts of a step's error tests.
 func (m *machine) chainSpacing() time.Duration {
-	hold := time.Duration(0)
-	if s := m.st.Step; s >= 0 && s < len(m.p.Spec.Steps) {
-		hold = m.p.Spec.Steps[s].Hold.D()
-	}
+	hold := m.holdOf(m.st.Step)
 	return max(hold/errorChains, m.interval())
 }
 

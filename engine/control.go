@@ -195,7 +195,7 @@ func (m *machine) resume(cmd Command) {
 		if at := m.dueAt(); !at.After(m.now) {
 			m.st.LastEvalAt = at
 		}
-		if hold := m.p.Spec.Steps[m.st.Step].Hold.D(); m.now.Sub(m.st.StepStartedAt) > hold {
+		if hold := m.holdOf(m.st.Step); m.now.Sub(m.st.StepStartedAt) > hold {
 			// Past the hold already: the judged time is kept and the
 			// extension starts afresh.
 			m.st.StepStartedAt = m.now.Add(-hold)
@@ -232,7 +232,6 @@ func (m *machine) promotedText(cmd Command) string {
 	if m.st.HoldDone {
 		return m.stepCompletedText() + " Promoted by " + actor(cmd) + "."
 	}
-	s := m.p.Spec.Steps[m.st.Step]
 	ref, held := m.now, time.Duration(0)
 	if m.st.Phase == canary.PhasePaused && !m.st.PausedAt.IsZero() {
 		ref = m.st.PausedAt // the hold clock stops while paused
@@ -241,7 +240,7 @@ func (m *machine) promotedText(cmd Command) string {
 		held = max(ref.Sub(m.st.StepStartedAt), 0).Truncate(time.Second)
 	}
 	return fmt.Sprintf("⏩ %s promoted by %s before its hold completed: %s of the %s hold, judged evaluations cover %s (%d of %d judged)",
-		m.stepLabel(m.st.Step), actor(cmd), canary.FormatDuration(held), s.Hold, canary.FormatDuration(m.st.JudgedTime),
+		m.stepLabel(m.st.Step), actor(cmd), canary.FormatDuration(held), canary.Duration(m.holdOf(m.st.Step)), canary.FormatDuration(m.st.JudgedTime),
 		m.st.Judged, m.st.Evaluations)
 }
 

@@ -166,6 +166,9 @@ func (m *machine) stepLabel(i int) string {
 	if i < 0 || i >= len(m.p.Spec.Steps) {
 		return fmt.Sprintf("step %d", i+1)
 	}
+	if r := canary.StepRoute(m.p.Spec.Steps[i]); !r.Plain() {
+		return fmt.Sprintf("step %d (%s)", i+1, r)
+	}
 	return fmt.Sprintf("step %d (%d%%)", i+1, m.p.Spec.Steps[i].Weight)
 }
 

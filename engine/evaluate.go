@@ -345,6 +345,9 @@ func (m *machine) burn(r canary.Rule, c, s canary.Observation, stableOK bool, ev
 		return false
 	}
 	nc, ns := float64(c.Measurement.Samples), 0.0
+	if m.mirroredOnly() {
+		nc = 0 // the canary's requests are mirrored copies: no user saw them
+	}
 	errs := c.Measurement.Value * nc
 	if stableOK {
 		ns = float64(s.Measurement.Samples)

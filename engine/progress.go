@@ -68,7 +68,7 @@ func (m *machine) startStep(i int) {
 	m.st.Step = i
 	m.st.Stage = stageStep
 	m.issue(m.flagAction(true, w)...)
-	m.issue(canary.Action{Kind: canary.ActSetWeight, Weight: w})
+	m.issue(m.weightAction(canary.StepRoute(m.p.Spec.Steps[i])))
 }
 
 // stepConfirmed starts the step's hold once its weight is confirmed.
@@ -84,9 +84,7 @@ func (m *machine) stepConfirmed() {
 	}
 	m.st.HoldDone, m.st.Approved, m.st.Extended = false, false, false
 	m.st.ApprovalSince, m.st.ApprovalAskAt = time.Time{}, time.Time{}
-	s := m.p.Spec.Steps[m.st.Step]
-	m.emitf(canary.EvStepStarted, canary.UrgencyLow, "%s started: %d%% of traffic to %s, hold %s",
-		m.stepLabel(m.st.Step), s.Weight, m.p.Spec.Version, s.Hold)
+	m.emitf(canary.EvStepStarted, canary.UrgencyLow, "%s", m.stepStartedText(m.st.Step))
 }
 
 func (m *machine) maxExtension(hold time.Duration) time.Duration {
@@ -103,9 +101,15 @@ func (m *machine) maxExtension(hold time.Duration) time.Duration {
 // of maxHoldExtension, and pause it only when they add up to more.
 func (m *machine) checkHold() {
 	s := m.p.Spec.Steps[m.st.Step]
-	hold := s.Hold.D()
+	hold := m.holdOf(m.st.Step)
 	elapsed := max(m.st.LastEvalAt.Sub(m.st.StepStartedAt), 0)
 	ext := m.maxExtension(hold)
+	if !m.st.HoldDone && elapsed >= hold && m.switchStep(m.st.Step) {
+		// Blue/green keeps the old version for scaleDownDelay, judged
+		// or not: the rules fire on a breach, but nothing waits for
+		// evidence once the switch is done.
+		m.st.HoldDone = true
+	}
 	if !m.st.HoldDone && elapsed >= hold {
 		pending := m.pendingRules()
 		switch {
@@ -270,6 +274,10 @@ func (m *machine) advance(done canary.Event) {
 	m.emit(done)
 	m.issue(m.hookActions(canary.HookAfterStep, m.st.Step, true)...)
 	next := m.st.Step + 1
+	if next == len(m.p.Spec.Steps)-1 && m.blueGreen() {
+		m.startStep(next) // the switch, held for scaleDownDelay
+		return
+	}
 	if next >= len(m.p.Spec.Steps)-1 {
 		m.startPromotion()
 		return
@@ -308,7 +316,7 @@ func (m *machine) startPromotion() {
 	m.st.NextEvalAt = time.Time{}
 	m.emitf(canary.EvPromoting, canary.UrgencyLow, "promoting %s: 100%% of traffic", m.p.Spec.Version)
 	m.issue(m.flagAction(true, 100)...)
-	m.issue(canary.Action{Kind: canary.ActSetWeight, Weight: 100})
+	m.issue(m.weightAction(canary.Route{Weight: 100}))
 	// promote hooks (e.g. deploy the new version into the stable slot)
 	// run at 100% before the router moves traffic back to the stable slot.
 	m.issue(m.hookActions(canary.HookPromote, m.st.Step, false)...)
@@ -340,11 +348,11 @@ func (m *machine) startRollback(kind, reason string, u canary.Urgency, rule stri
 	m.st.Stage = stageRevert
 	if kind == canary.ActionRollbackImmediate {
 		m.issue(m.flagAction(false, 0)...)
-		m.issue(canary.Action{Kind: canary.ActSetWeight, Weight: 0}, canary.Action{Kind: canary.ActRemoveCanary})
+		m.issue(m.weightAction(canary.Route{Weight: 0}), canary.Action{Kind: canary.ActRemoveCanary})
 		m.issue(m.hookActions(canary.HookOnRollback, m.st.Step, true)...)
 		return
 	}
-	m.issue(canary.Action{Kind: canary.ActSetWeight, Weight: 0})
+	m.issue(m.weightAction(canary.Route{Weight: 0}))
 	m.issue(m.flagAction(false, 0)...)
 }
 

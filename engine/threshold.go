@@ -74,6 +74,10 @@ func (m *machine) windowCounts(r canary.Rule, c, s canary.Observation, stableOK 
 		wc.Hits, p0 = hits(c), q.Value
 	case r.Metric == canary.MetricBurnRate:
 		wc.Hits = hits(c)
+		if m.mirroredOnly() {
+			// Mirrored copies: no user saw them, so not the service's.
+			wc.Hits, wc.Requests = 0, 0
+		}
 		if stableOK {
 			wc.StableHits = hits(s)
 			wc.Requests += s.Measurement.Samples

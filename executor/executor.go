@@ -154,6 +154,9 @@ func (e *Executor) Do(ctx context.Context, st canary.State, a canary.Action) can
 func (e *Executor) do(ctx context.Context, st canary.State, a canary.Action) (string, error) {
 	switch a.Kind {
 	case canary.ActSetWeight:
+		if a.Route != nil {
+			return "", e.SetRoute(ctx, *a.Route)
+		}
 		return "", e.SetWeight(ctx, a.Weight)
 	case canary.ActSetFlag:
 		return "", e.setFlag(ctx, a.FlagEnabled, a.Weight)
@@ -202,6 +205,11 @@ func (e *Executor) SetWeight(ctx context.Context, w int) error {
 	return call(ctx, e.cfg.Timeouts.Router, func(c context.Context) error { return e.cfg.Router.SetWeight(c, w) })
 }
 
+// SetRoute sets the canary's whole route within Timeouts.Router.
+func (e *Executor) SetRoute(ctx context.Context, r canary.Route) error {
+	return call(ctx, e.cfg.Timeouts.Router, func(c context.Context) error { return canary.ApplyRoute(c, e.cfg.Router, r) })
+}
+
 func (e *Executor) setFlag(ctx context.Context, enabled bool, percent int) error {
 	ff := e.cfg.Plan.Spec.FeatureFlag
 	if ff == nil || e.cfg.Flags == nil {
@@ -215,7 +223,12 @@ func (e *Executor) setFlag(ctx context.Context, enabled bool, percent int) error
 // proxy, the in-memory flag store). The flag is set only when st has it
 // on.
 func (e *Executor) Restore(ctx context.Context, st canary.State) error {
-	if err := e.SetWeight(ctx, st.Weight); err != nil {
+	if e.cfg.Plan.UsesRoutes() {
+		r := restoredRoute(e.cfg.Plan, st)
+		if err := e.SetRoute(ctx, r); err != nil {
+			return fmt.Errorf("restore canary route %s: %w", r, err)
+		}
+	} else if err := e.SetWeight(ctx, st.Weight); err != nil {
 		return fmt.Errorf("restore canary weight %d%%: %w", st.Weight, err)
 	}
 	if ff := e.cfg.Plan.Spec.FeatureFlag; ff != nil && (st.FlagEnabled || st.FlagPercent > 0) {
@@ -224,6 +237,18 @@ func (e *Executor) Restore(ctx context.Context, st canary.State) error {
 		}
 	}
 	return nil
+}
+
+// restoredRoute is the route confirmed in st: the current step's while
+// its weight is the confirmed one (the step's route was set), else the
+// confirmed weight alone.
+func restoredRoute(p *canary.Plan, st canary.State) canary.Route {
+	if i := st.Step; i >= 0 && i < len(p.Spec.Steps) && !st.Phase.Terminal() &&
+		(st.Phase == canary.PhaseProgressing || st.Phase == canary.PhasePaused) && st.Stage != "step" &&
+		p.Spec.Steps[i].Weight == st.Weight {
+		return canary.StepRoute(p.Spec.Steps[i])
+	}
+	return canary.Route{Weight: st.Weight}
 }
 
 // Payload is the JSON body hooks and approval webhooks receive for a

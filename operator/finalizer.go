@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/canary-dev/canary"
 	"github.com/canary-dev/canary/executor"
 
 	corev1 "k8s.io/api/core/v1"
@@ -45,7 +46,7 @@ func (r *Reconciler) finalize(ctx context.Context, ro *rollout) (ctrl.Result, er
 		if err == nil {
 			var exec *executor.Executor
 			if exec, err = r.executor(ctx, ro.obj, p); err == nil {
-				err = exec.SetWeight(ctx, 0)
+				err = exec.SetRoute(ctx, canary.Route{})
 			}
 		}
 		if err != nil {

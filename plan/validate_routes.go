@@ -37,6 +37,9 @@ func (v *validator) routes(s *canary.Spec, path string) {
 		}
 		if st.Mirror != 0 {
 			v.mirror(st.Mirror, spath+".mirror", prov, sup, routes)
+			if (st.Weight > 0 || len(st.Match) > 0) && hasBurnRule(s.Rules) {
+				v.add(spath+".mirror", "a burnRate rule cannot be judged on a step that mixes mirrored copies with users' requests (the canary's errors could not be told apart): mirror on a step of its own (no weight or match), or remove the burnRate rule")
+			}
 		}
 	}
 	if bg := s.Strategy.BlueGreen; bg != nil {
@@ -186,4 +189,13 @@ func isToken(s string) bool {
 // unwrapRegexp drops regexp's "error parsing regexp: " prefix.
 func unwrapRegexp(err error) string {
 	return strings.TrimPrefix(err.Error(), "error parsing regexp: ")
+}
+
+func hasBurnRule(rules []canary.Rule) bool {
+	for _, r := range rules {
+		if r.Metric == canary.MetricBurnRate {
+			return true
+		}
+	}
+	return false
 }

@@ -59,3 +59,10 @@ func TestRouteValidation(t *testing.T) {
 		})
 	}
 }
+
+func TestMirrorWithBurnRule(t *testing.T) {
+	burn := edit{"    - metric: errorRate\n", "    - {metric: burnRate, above: 2x, action: pause}\n    - metric: errorRate\n"}
+	checkPlan(t, with(t, firstStep("    - {weight: 10, hold: 1m, mirror: 10%}\n"), burn),
+		[]string{`plan.yaml:12:38: spec.steps[0].mirror: a burnRate rule cannot be judged on a step that mixes mirrored copies with users' requests (the canary's errors could not be told apart): mirror on a step of its own (no weight or match), or remove the burnRate rule`})
+	checkPlan(t, with(t, firstStep("    - {mirror: 10%, hold: 1m}\n"), burn), nil)
+}

@@ -74,6 +74,9 @@ type Built struct {
 	// ProxyAddr and AdminAddr are where the built-in proxy and its admin
 	// listener listen ("" when not started).
 	ProxyAddr, AdminAddr string
+	// PreviewAddr is where the blue/green preview listens, if the plan
+	// has one.
+	PreviewAddr string
 	closers              []func()
 }
 

@@ -72,7 +72,15 @@ func (b *Built) startProxy(ctx context.Context, p *canary.Plan, env *Proxy) (can
 		}
 	}
 	b.Router, b.ProxyAddr = px, ln.Addr().String()
-	b.serveProxy(ln, px)
+	b.serveProxy(ln, proxy.NewServer("", px))
+	if bg := p.Spec.Strategy.BlueGreen; bg != nil && bg.Preview != "" {
+		pln, err := net.Listen("tcp", bg.Preview)
+		if err != nil {
+			return nil, fmt.Errorf("strategy.blueGreen.preview: %w", err)
+		}
+		b.PreviewAddr = pln.Addr().String()
+		b.serveProxy(pln, proxy.NewPreviewServer("", px))
+	}
 	if cfg.Admin != "" {
 		aln, err := net.Listen("tcp", cfg.Admin)
 		if err != nil {
@@ -84,9 +92,8 @@ func (b *Built) startProxy(ctx context.Context, p *canary.Plan, env *Proxy) (can
 	return rec, nil
 }
 
-// serveProxy runs the proxy's server (plain HTTP/1.1) on ln until Close.
-func (b *Built) serveProxy(ln net.Listener, px *proxy.Proxy) {
-	srv := proxy.NewServer("", px)
+// serveProxy runs a proxy server (plain HTTP/1.1) on ln until Close.
+func (b *Built) serveProxy(ln net.Listener, srv *proxy.Server) {
 	go func() {
 		if err := srv.Serve(ln); err != nil {
 			slog.Error("proxy stopped", "addr", ln.Addr(), "err", err)

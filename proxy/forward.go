@@ -29,9 +29,25 @@ var errClientGone = errors.New("client went away")
 func (p *Proxy) handle(ctx *fasthttp.RequestCtx) {
 	rt := p.route.Load()
 	up := rt.stable
-	if p.toCanary(rt.weight, &ctx.Request.Header) {
+	switch {
+	case rt.matches != nil && matchAny(rt.matches, &ctx.Request.Header):
 		up = rt.canary
+	case p.toCanary(rt.weight, &ctx.Request.Header):
+		up = rt.canary
+	case rt.mirror > 0:
+		p.mirror.offer(ctx, rt)
 	}
+	p.forward(ctx, up)
+}
+
+// handlePreview serves the blue/green preview: every request goes to the
+// canary's URL and none is recorded.
+func (p *Proxy) handlePreview(ctx *fasthttp.RequestCtx) {
+	p.forward(ctx, p.route.Load().preview)
+}
+
+// forward sends the request to up and passes the response on.
+func (p *Proxy) forward(ctx *fasthttp.RequestCtx, up *upstream) {
 	start := p.now()
 	hop := scanRequestHeaders(ctx.Request.Header.RawHeaders())
 	if hop&hopUpgrade != 0 && isUpgrade(&ctx.Request.Header) {

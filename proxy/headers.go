@@ -248,8 +248,11 @@ func appendClientIP(dst []byte, a net.Addr) ([]byte, bool) {
 // query before the inbound query, as httputil's ProxyRequest.SetURL. An
 // inbound target in absolute form is sent in origin form.
 func setTarget(ctx *fasthttp.RequestCtx, up *upstream) {
-	req := &ctx.Request
-	uri := req.Header.RequestURI()
+	setTargetURI(&ctx.Request, ctx.Request.Header.RequestURI(), ctx, up)
+}
+
+// setTargetURI sets req's target to uri (the inbound request's) on up.
+func setTargetURI(req *fasthttp.Request, uri []byte, ctx *fasthttp.RequestCtx, up *upstream) {
 	if len(uri) == 0 || uri[0] != '/' {
 		uri = append([]byte(nil), ctx.URI().RequestURI()...)
 	}

@@ -49,6 +49,13 @@ type Config struct {
 	// Recorder receives every request's track, status and latency.
 	// Default: none (nothing is recorded).
 	Recorder *Recorder
+	// MirrorQueue is how many mirrored copies may wait to be sent; a copy
+	// finding the queue full is dropped and counted. Default:
+	// DefaultMirrorQueue.
+	MirrorQueue int
+	// MirrorWorkers is how many mirrored copies are sent at once.
+	// Default: DefaultMirrorWorkers.
+	MirrorWorkers int
 	// MaxIdleConns is how many idle keep-alive connections are kept per
 	// upstream for reuse; more are closed when they become idle.
 	// Default: 512.
@@ -75,6 +82,7 @@ type Proxy struct {
 	log     *slog.Logger
 	now     func() time.Time
 	maxIdle int
+	mirror  *mirrorer
 	// onRecord, when set (by tests), runs after each request is recorded.
 	onRecord func()
 }
@@ -85,6 +93,13 @@ var _ canary.TrafficRouter = (*Proxy)(nil)
 type routing struct {
 	weight         int
 	stable, canary *upstream
+	// preview serves the canary's URL to the blue/green preview
+	// listener, unrecorded.
+	preview *upstream
+	// matches send requests to the canary whatever the weight; mirror is
+	// the percentage of the stable's GET and HEAD requests copied to it.
+	matches []matcher
+	mirror  int
 }
 
 // upstream is one track's target and its connection pool.
@@ -139,7 +154,8 @@ func New(cfg Config) (*Proxy, error) {
 	if sameOrigin(stable, canaryURL) {
 		ca.pool = st.pool
 	}
-	p.route.Store(&routing{weight: cfg.Weight, stable: st, canary: ca})
+	p.mirror = newMirrorer(p, cfg.MirrorQueue, cfg.MirrorWorkers)
+	p.route.Store(&routing{weight: cfg.Weight, stable: st, canary: ca, preview: p.previewOf(ca)})
 	return p, nil
 }
 
@@ -152,6 +168,11 @@ func parseUpstream(name, raw string) (*url.URL, error) {
 }
 
 func sameOrigin(a, b *url.URL) bool { return a.Scheme == b.Scheme && a.Host == b.Host }
+
+// previewOf is the unrecorded preview upstream of canary up.
+func (p *Proxy) previewOf(up *upstream) *upstream {
+	return p.newUpstream(trackPreview, up.url, up.pool)
+}
 
 // newUpstream returns track's upstream for target, with pool if not nil,
 // else a new pool.
@@ -197,20 +218,21 @@ func (p *Proxy) record(track canary.Track, status int, start time.Time) {
 // Weight returns the current canary weight in percent.
 func (p *Proxy) Weight() int { return p.route.Load().weight }
 
-// SetWeight routes weight percent (0..100) of new requests to the canary.
-// The change is atomic: requests in flight finish on the track they were
-// given, and none is dropped. Setting the current weight is a no-op.
+// SetWeight routes weight percent (0..100) of new requests to the canary,
+// with no matches and no mirror (SetRoute sets those). The change is
+// atomic: requests in flight finish on the track they were given, and
+// none is dropped. Setting the current weight is a no-op.
 func (p *Proxy) SetWeight(_ context.Context, weight int) error {
 	if weight < 0 || weight > 100 {
 		return canary.Errorf(canary.EINVALID, "set weight %d%%: want 0 to 100", weight)
 	}
 	for {
 		old := p.route.Load()
-		if old.weight == weight {
+		if old.weight == weight && old.matches == nil && old.mirror == 0 {
 			return nil
 		}
 		next := *old
-		next.weight = weight
+		next.weight, next.matches, next.mirror = weight, nil, 0
 		if p.route.CompareAndSwap(old, &next) {
 			p.log.Info("canary weight set", "from", old.weight, "to", weight)
 			return nil
@@ -224,10 +246,10 @@ func (p *Proxy) SetWeight(_ context.Context, weight int) error {
 func (p *Proxy) Promote(_ context.Context) error {
 	for {
 		old := p.route.Load()
-		if old.weight == 0 && old.stable.url.String() == old.canary.url.String() {
+		if old.weight == 0 && old.matches == nil && old.mirror == 0 && old.stable.url.String() == old.canary.url.String() {
 			return nil
 		}
-		next := &routing{weight: 0, stable: p.newUpstream(canary.TrackStable, old.canary.url, old.canary.pool), canary: old.canary}
+		next := &routing{weight: 0, stable: p.newUpstream(canary.TrackStable, old.canary.url, old.canary.pool), canary: old.canary, preview: old.preview}
 		if p.route.CompareAndSwap(old, next) {
 			p.log.Info("canary promoted", "stable", old.canary.url.Redacted(), "previous", old.stable.url.Redacted())
 			return nil
@@ -242,12 +264,31 @@ func (p *Proxy) Promote(_ context.Context) error {
 func (p *Proxy) RemoveCanary(context.Context) error { return nil }
 
 // Register registers the canary_proxy_weight gauge (the canary weight in
-// percent) with reg. Register the Recorder separately.
+// percent) and the mirroring counters (copies sent, failed and dropped
+// for a full queue) with reg. Register the Recorder separately.
 func (p *Proxy) Register(reg prometheus.Registerer) error {
-	return reg.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+	cs := []prometheus.Collector{prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: metricWeight,
 		Help: "Percentage of requests without a sticky key routed to the canary, and the bucket threshold (÷100) for those with one.",
-	}, func() float64 { return float64(p.Weight()) }))
+	}, func() float64 { return float64(p.Weight()) })}
+	for _, c := range []struct {
+		name, help string
+		v          func(MirrorStats) uint64
+	}{
+		{metricMirrored, "Mirrored copies of stable requests the canary answered (responses discarded).", func(s MirrorStats) uint64 { return s.Sent }},
+		{metricMirrorFailed, "Mirrored copies the canary did not answer (recorded as its 502s).", func(s MirrorStats) uint64 { return s.Failed }},
+		{metricMirrorDropped, "Mirrored copies dropped because the mirror queue was full (never sent).", func(s MirrorStats) uint64 { return s.Dropped }},
+	} {
+		v := c.v
+		cs = append(cs, prometheus.NewCounterFunc(prometheus.CounterOpts{Name: c.name, Help: c.help},
+			func() float64 { return float64(v(p.MirrorStats())) }))
+	}
+	for _, c := range cs {
+		if err := reg.Register(c); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // String describes the routing, for logs.

@@ -38,6 +38,7 @@ func (p *Proxy) SetRouting(stable, canaryURL string, weight int) error {
 		} else {
 			next.canary = p.reuse(canary.TrackCanary, cu, old)
 		}
+		next.preview = p.previewOf(next.canary)
 		if p.route.CompareAndSwap(old, next) {
 			for _, up := range []*upstream{old.stable, old.canary} {
 				if up.pool != next.stable.pool && up.pool != next.canary.pool {

@@ -49,9 +49,10 @@ type Server struct {
 	// like) at Debug. Default: the proxy's logger.
 	Logger *slog.Logger
 
-	p    *Proxy
-	once sync.Once
-	fs   *fasthttp.Server
+	p       *Proxy
+	handler fasthttp.RequestHandler
+	once    sync.Once
+	fs      *fasthttp.Server
 
 	mu     sync.Mutex
 	conns  map[net.Conn]struct{} // open connections, for Close
@@ -62,7 +63,16 @@ type Server struct {
 // NewServer returns a Server for p on addr with the default timeouts.
 func NewServer(addr string, p *Proxy) *Server {
 	return &Server{Addr: addr, ReadHeaderTimeout: ServerReadHeaderTimeout, IdleTimeout: ServerIdleTimeout,
-		MaxHeaderBytes: ServerMaxHeaderBytes, p: p, conns: make(map[net.Conn]struct{})}
+		MaxHeaderBytes: ServerMaxHeaderBytes, p: p, handler: p.handle, conns: make(map[net.Conn]struct{})}
+}
+
+// NewPreviewServer returns a server of p's blue/green preview: every
+// request goes to the canary's URL, whatever the route, and none is
+// recorded (a person trying the new version is not evidence about it).
+func NewPreviewServer(addr string, p *Proxy) *Server {
+	s := NewServer(addr, p)
+	s.handler = p.handlePreview
+	return s
 }
 
 // server builds the fasthttp server from the fields, once.
@@ -73,7 +83,7 @@ func (s *Server) server() *fasthttp.Server {
 			log = s.p.log
 		}
 		s.fs = &fasthttp.Server{
-			Handler:                       s.p.handle,
+			Handler:                       s.handler,
 			ReadTimeout:                   s.ReadHeaderTimeout,
 			IdleTimeout:                   s.IdleTimeout,
 			ReadBufferSize:                s.MaxHeaderBytes,

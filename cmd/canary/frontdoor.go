@@ -181,6 +181,12 @@ func (d *doorRouter) SetWeight(ctx context.Context, weight int) error {
 	return d.fd.change(ctx, func(string, string, int) error { return d.fd.px.SetWeight(ctx, weight) })
 }
 
+// SetRoute sets the whole route (weight, matches, mirror) and saves the
+// weight.
+func (d *doorRouter) SetRoute(ctx context.Context, r canary.Route) error {
+	return d.fd.change(ctx, func(string, string, int) error { return d.fd.px.SetRoute(ctx, r) })
+}
+
 // Promote moves all traffic back to the stable slot when the plan's
 // promote hooks deployed the new version there; otherwise the canary's
 // upstream becomes the service's live (stable) upstream.
@@ -205,6 +211,11 @@ type stableSlotPromotion struct{ canary.TrafficRouter }
 
 // Promote sends 100% of traffic to the stable slot.
 func (r stableSlotPromotion) Promote(ctx context.Context) error { return r.SetWeight(ctx, 0) }
+
+// SetRoute passes the route on to the proxy.
+func (r stableSlotPromotion) SetRoute(ctx context.Context, rt canary.Route) error {
+	return canary.ApplyRoute(ctx, r.TrafficRouter, rt)
+}
 
 // hasPromoteHooks reports whether p has hooks at the promote point.
 func hasPromoteHooks(p *canary.Plan) bool {

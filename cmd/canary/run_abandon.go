@@ -71,7 +71,7 @@ func restoreStable(ctx context.Context, f runFlags, p *canary.Plan) (string, err
 			return "", err
 		}
 		defer pv.Close()
-		if err := pv.Router.SetWeight(ctx, 0); err != nil {
+		if err := canary.ApplyRoute(ctx, pv.Router, canary.Route{}); err != nil {
 			return "", fmt.Errorf("set the canary's weight to 0: %w", err)
 		}
 		what := "traffic moved back to the stable (weight 0"
