@@ -77,7 +77,7 @@ type Built struct {
 	// PreviewAddr is where the blue/green preview listens, if the plan
 	// has one.
 	PreviewAddr string
-	closers              []func()
+	closers     []func()
 }
 
 // Close stops every server Build started, in reverse order. It may be
