@@ -170,7 +170,7 @@ var routeSupport = map[string]RouteSupport{
 	// NGINX Ingress canary annotations: canary-by-header(-value) and
 	// canary-by-cookie ("always"); one of each; no mirroring through a
 	// canary Ingress.
-	"nginx": {Router: "NGINX Ingress (traffic.nginx)", MaxHeaders: 1, MaxCookies: 1,
+	"nginxIngress": {Router: "NGINX Ingress (traffic.nginxIngress)", MaxHeaders: 1, MaxCookies: 1,
 		Matches: []string{MatchHeaderExact, MatchCookieValue}, CookieValues: []string{"always"}},
 }
 

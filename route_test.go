@@ -65,3 +65,22 @@ func TestStepRoute(t *testing.T) {
 		t.Error("UsesRoutes: got false for blue/green")
 	}
 }
+
+// TestRouteSupportNamesProviders: every provider in the support table is
+// one Traffic.Provider returns (a misspelt key would leave a router's
+// matches refused as "weights only").
+func TestRouteSupportNamesProviders(t *testing.T) {
+	known := map[string]bool{}
+	for _, tr := range []Traffic{{Proxy: &ProxyTraffic{}}, {Helm: &HelmTraffic{}}, {GatewayAPI: &GatewayAPITraffic{}},
+		{Replicas: &ReplicasTraffic{}}, {Istio: &IstioTraffic{}}, {NGINXIngress: &NGINXIngressTraffic{}}} {
+		known[tr.Provider()] = true
+	}
+	for prov := range routeSupport {
+		if !known[prov] {
+			t.Errorf("routeSupport has %q, which is no traffic provider (have %v)", prov, known)
+		}
+	}
+	if _, ok := RouteSupportOf("helm"); ok {
+		t.Error("helm: got route support, want weights only")
+	}
+}

@@ -89,7 +89,7 @@ func (v *validator) matchSupported(m canary.Match, path, prov string, sup canary
 	k := m.Kind()
 	switch {
 	case !routes:
-		v.add(path, "%s only sets weights: it cannot send requests to the canary by header or cookie; use traffic.proxy, gatewayAPI, istio or nginx for matches (a match is never emulated)", traffic(prov))
+		v.add(path, "%s only sets weights: it cannot send requests to the canary by header or cookie; use traffic.proxy, gatewayAPI, istio or nginxIngress for matches (a match is never emulated)", traffic(prov))
 	case !sup.Supports(k) && m.Cookie != nil && sup.Supports(canary.MatchCookieValue):
 		v.add(path+".cookie.value", "%s matches a cookie only by value: write value: %s", sup.Router, orList(sup.CookieValues))
 	case !sup.Supports(k):

@@ -5,6 +5,7 @@ import "testing"
 // Edits that swap the base plan's proxy for another router.
 var (
 	toGateway = edit{"    proxy:\n      stable: http://127.0.0.1:9001\n      canary: http://127.0.0.1:9002\n", "    gatewayAPI: {httpRoute: web, stableService: web, canaryService: web-canary}\n"}
+	toNGINX   = edit{"    proxy:\n      stable: http://127.0.0.1:9001\n      canary: http://127.0.0.1:9002\n", "    nginxIngress: {ingress: web, stableService: web, canaryService: web-canary}\n"}
 	toHelm    = edit{"    proxy:\n      stable: http://127.0.0.1:9001\n      canary: http://127.0.0.1:9002\n", "    helm: {release: web, chart: ./chart}\n"}
 	// firstStep replaces the base plan's first step.
 	firstStep = func(s string) edit { return edit{"    - weight: 10\n      hold: 1m\n", s} }
@@ -40,8 +41,14 @@ var routeCases = []struct {
 	{"gateway: header prefix refused", []edit{toGateway, firstStep("    - {weight: 10, hold: 1m, match: [{header: {name: X-Beta, prefix: a}}]}\n")},
 		[]string{`plan.yaml:10:38: spec.steps[0].match[0]: Gateway API (traffic.gatewayAPI) cannot match a header by prefix (header X-Beta=a*); it can match a header's exact value or a header by regex: change the match or the traffic provider (a match is never emulated)`}},
 	{"helm: match and mirror refused", []edit{toHelm, firstStep("    - {weight: 10, hold: 1m, match: [{header: {name: X-Beta, exact: a}}], mirror: 10%}\n")},
-		[]string{`plan.yaml:10:38: spec.steps[0].match[0]: traffic.helm only sets weights: it cannot send requests to the canary by header or cookie; use traffic.proxy, gatewayAPI, istio or nginx for matches (a match is never emulated)`,
+		[]string{`plan.yaml:10:38: spec.steps[0].match[0]: traffic.helm only sets weights: it cannot send requests to the canary by header or cookie; use traffic.proxy, gatewayAPI, istio or nginxIngress for matches (a match is never emulated)`,
 			`plan.yaml:10:83: spec.steps[0].mirror: traffic.helm cannot mirror requests: remove mirror, or use traffic.proxy, gatewayAPI or istio`}},
+	{"nginx: cookie value always, one header", []edit{toNGINX, firstStep("    - {weight: 10, hold: 1m, match: [{header: {name: X-Beta, exact: a}}, {cookie: {name: beta, value: always}}]}\n")}, nil},
+	{"nginx: cookie presence, regex, two headers, mirror refused", []edit{toNGINX, firstStep("    - {weight: 10, hold: 1m, match: [{cookie: {name: beta}}, {header: {name: X-A, regex: a}}, {header: {name: X-B, exact: b}}], mirror: 10%}\n")},
+		[]string{`plan.yaml:10:37: spec.steps[0].match: NGINX Ingress (traffic.nginxIngress) can match at most 1 header per step, not 2: keep one`,
+			`plan.yaml:10:47: spec.steps[0].match[0].cookie.value: NGINX Ingress (traffic.nginxIngress) matches a cookie only by value: write value: always`,
+			`plan.yaml:10:62: spec.steps[0].match[1]: NGINX Ingress (traffic.nginxIngress) cannot match a header by regex (header X-A~/a/); it can match a header's exact value or a cookie's value: change the match or the traffic provider (a match is never emulated)`,
+			`plan.yaml:10:137: spec.steps[0].mirror: NGINX Ingress (traffic.nginxIngress) cannot mirror requests: remove mirror, or use traffic.proxy, gatewayAPI or istio`}},
 	{"match with featureFlag refused", []edit{firstStep("    - {weight: 10, hold: 1m, match: [{cookie: {name: beta}}]}\n"), {"", "  featureFlag: {name: f}\n"}},
 		[]string{`plan.yaml:12:37: spec.steps[0].match: match cannot be combined with featureFlag: the flag service does not apply the step's match, so the same users would not see the new code through both; remove featureFlag (the match decides who sees the new version) or the match`}},
 	{"blue/green: weight, no mirror", []edit{firstStep("    - {weight: 10, hold: 1m}\n"), {"", "  strategy: {blueGreen: {}}\n"}},
