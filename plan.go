@@ -440,10 +440,20 @@ type MetricsSource struct {
 	InfluxDB *InfluxDBMetrics `json:"influxdb,omitempty"`
 	// Graphite queries a Graphite server's render API.
 	Graphite *GraphiteMetrics `json:"graphite,omitempty"`
+	// Datadog queries Datadog's metrics API (APM trace metrics by
+	// default).
+	Datadog *DatadogMetrics `json:"datadog,omitempty"`
+	// CloudWatch reads Amazon CloudWatch metrics with GetMetricData (an
+	// Application Load Balancer's target group metrics by default).
+	CloudWatch *CloudWatchMetrics `json:"cloudwatch,omitempty"`
+	// NewRelic runs NRQL queries over New Relic's NerdGraph API (APM
+	// Transaction events by default).
+	NewRelic *NewRelicMetrics `json:"newRelic,omitempty"`
 }
 
 // Provider returns the name of the configured source ("builtin",
-// "prometheus", "web", "influxdb", "graphite"), or "" if none is set.
+// "prometheus", "web", "influxdb", "graphite", "datadog", "cloudwatch",
+// "newRelic"), or "" if none is set.
 func (m MetricsSource) Provider() string {
 	switch {
 	case m.Prometheus != nil:
@@ -454,6 +464,12 @@ func (m MetricsSource) Provider() string {
 		return "influxdb"
 	case m.Graphite != nil:
 		return "graphite"
+	case m.Datadog != nil:
+		return "datadog"
+	case m.CloudWatch != nil:
+		return "cloudwatch"
+	case m.NewRelic != nil:
+		return "newRelic"
 	case m.Builtin != nil:
 		return "builtin"
 	}

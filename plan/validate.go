@@ -25,6 +25,8 @@ type validator struct {
 	// interval is the analysis interval the plan will run with: as
 	// written, or the default.
 	interval time.Duration
+	// resolution is the metric source's shortest window (0: any).
+	resolution time.Duration
 }
 
 func (v *validator) add(path, format string, args ...any) {
@@ -39,7 +41,7 @@ func Validate(p *canary.Plan) ErrorList {
 	if p == nil {
 		return ErrorList{{Msg: "no plan: write one starting with apiVersion: canary.dev/v1alpha1"}}
 	}
-	v := &validator{interval: p.Spec.Analysis.Interval.D()}
+	v := &validator{interval: p.Spec.Analysis.Interval.D(), resolution: p.Spec.Analysis.Metrics.Resolution()}
 	if v.interval == 0 {
 		v.interval = canary.DefaultInterval
 	}
@@ -176,6 +178,7 @@ func (v *validator) analysis(a *canary.Analysis, path string) {
 	m := a.Metrics
 	v.oneSource(&m, path+".metrics")
 	v.otherSources(&m, path+".metrics")
+	v.cloudMetrics(a, path)
 	if pm := m.Prometheus; pm != nil {
 		path := path + ".metrics.prometheus"
 		v.url(path+".address", pm.Address, "the Prometheus server's URL, e.g. http://prometheus:9090")

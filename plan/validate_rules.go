@@ -123,6 +123,8 @@ func (v *validator) rule(r *canary.Rule, path string) {
 		v.add(path+".vs", "only burnRate rules compare against slo or baseline: remove vs")
 	}
 	v.atLeastInterval(path+".window", r.Window, "a window must span at least one interval")
+	v.atLeastResolution(path+".window", r.Window)
+	v.atLeastResolution(path+".shortWindow", r.ShortWindow)
 	v.shortWindow(r, path)
 	v.atLeastInterval(path+".for", r.For, "the rule is judged once per interval")
 	switch {

@@ -24,6 +24,8 @@ func Metrics(ctx context.Context, p *canary.Plan, env Env) (canary.MetricSource,
 		}
 		cfg.HTTP = sourceHTTP(ctx, env)
 		return webmetrics.New(cfg)
+	case prov == "datadog", prov == "cloudwatch", prov == "newRelic":
+		return cloudMetrics(ctx, p, env)
 	case isBuiltin(p) && env.Proxy == nil:
 		return nil, canary.Errorf(canary.EINVALID, "analysis.metrics: %s needs analysis.metrics.prometheus (builtin measures the built-in proxy, which %s does not run)",
 			env.host(), env.host())
@@ -31,7 +33,7 @@ func Metrics(ctx context.Context, p *canary.Plan, env Env) (canary.MetricSource,
 		return nil, canary.Errorf(canary.EINVALID, "analysis.metrics: builtin measures the built-in proxy; with traffic.%s use analysis.metrics.prometheus",
 			p.Spec.Traffic.Provider())
 	default:
-		return nil, canary.Errorf(canary.EINVALID, "metrics provider %q is not available in this build (use analysis.metrics.builtin, prometheus, web, influxdb or graphite)", prov)
+		return nil, canary.Errorf(canary.EINVALID, "metrics provider %q is not available in this build (use analysis.metrics.builtin, prometheus, web, influxdb, graphite, datadog, cloudwatch or newRelic)", prov)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/canary-dev/canary"
+	"github.com/canary-dev/canary/apisrc"
 	"github.com/canary-dev/canary/engine"
 	"github.com/canary-dev/canary/metricsrc"
 	"github.com/canary-dev/canary/plan"
@@ -79,7 +80,8 @@ a step with traffic moved, exactly those the engine makes — each rule's
 metric for the canary and the stable track over the rule's window, a burn
 rule's shortWindow too, a compare: baseline rule's per-interval queries,
 and the requests query behind each sample count — against the plan's
-metric source (analysis.metrics: prometheus, web, influxdb or graphite),
+metric source (analysis.metrics: prometheus, web, influxdb, graphite,
+datadog, cloudwatch or newRelic),
 and prints value, samples and status (ok, nodata or error) per track. Use
 it to debug a plan before a release: a nodata row is a query that matches
 nothing (or a track with no requests in the window); an error row names
@@ -103,7 +105,7 @@ func querySource(ctx context.Context, p *canary.Plan, address string) (canary.Me
 		return provs.Prometheus(ctx, p, env)
 	case prov == "builtin":
 		return nil, canary.Errorf(canary.EINVALID,
-			"the plan measures with the %s metrics, not Prometheus or another metric server: set analysis.metrics (prometheus, web, influxdb or graphite), or pass --address to try the default Prometheus queries against a server",
+			"the plan measures with the %s metrics, not Prometheus or another metric server: set analysis.metrics (prometheus, web, influxdb, graphite, datadog, cloudwatch or newRelic), or pass --address to try the default Prometheus queries against a server",
 			prov)
 	case address != "":
 		return nil, canary.Errorf(canary.EINVALID, "--address is a Prometheus URL, but the plan measures with analysis.metrics.%s: leave it out", prov)
@@ -171,11 +173,14 @@ func runQueries(ctx context.Context, p *canary.Plan, src canary.MetricSource, at
 		Queries: make([]queryRow, len(qs))}
 	prom, _ := src.(*promql.Source)
 	gen, _ := src.(*metricsrc.Source)
+	api, _ := src.(*apisrc.Source)
 	switch {
 	case prom != nil:
 		rep.Source, rep.Address = "prometheus", prom.Address()
 	case gen != nil:
 		rep.Source, rep.Address = gen.Kind, gen.Address
+	case api != nil:
+		rep.Source, rep.Address = api.Kind(), api.Address()
 	}
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 4)
@@ -200,6 +205,11 @@ func measureRow(ctx context.Context, src canary.MetricSource, q canary.Query, ru
 	row := queryRow{Metric: q.Metric, Track: q.Track, Window: promql.FormatWindow(q.Window), Rules: rules}
 	if gen, ok := src.(*metricsrc.Source); ok {
 		if r, err := gen.Render(q); err == nil {
+			row.Name, row.Expr, row.RequestsExpr = r.Name, r.Value, r.Requests
+		}
+	}
+	if api, ok := src.(*apisrc.Source); ok {
+		if r, err := api.Render(q); err == nil {
 			row.Name, row.Expr, row.RequestsExpr = r.Name, r.Value, r.Requests
 		}
 	}
@@ -318,7 +328,10 @@ func (r *queryReport) print(w io.Writer, exprs bool) {
 	if exprs {
 		fmt.Fprintln(w)
 		for _, q := range r.Queries {
-			fmt.Fprintf(w, "%s %s %s:\n  %s: %s\n  requests: %s\n", q.Metric, q.Window, q.Track, q.Name, q.Expr, q.RequestsExpr)
+			fmt.Fprintf(w, "%s %s %s:\n  %s: %s\n", q.Metric, q.Window, q.Track, q.Name, q.Expr)
+			if q.Name != "requests" { // an API source's requestRate row sends the requests query only
+				fmt.Fprintf(w, "  requests: %s\n", q.RequestsExpr)
+			}
 			if q.BucketsExpr != "" {
 				fmt.Fprintf(w, "  latencyBuckets: %s\n", q.BucketsExpr)
 			}
@@ -384,6 +397,12 @@ func sourceTitle(kind string) string {
 		return "InfluxDB"
 	case "graphite":
 		return "Graphite"
+	case "datadog":
+		return "Datadog"
+	case "cloudwatch":
+		return "CloudWatch"
+	case "newRelic":
+		return "New Relic"
 	}
 	return kind
 }

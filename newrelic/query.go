@@ -1,0 +1,137 @@
+package newrelic
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/canary-dev/canary/apisrc"
+)
+
+// GraphQL is the NerdGraph query sent; the account and the NRQL are its
+// variables, so no NRQL text is spliced into GraphQL.
+const GraphQL = `query($accountId: Int!, $nrql: Nrql!) { actor { account(id: $accountId) { nrql(query: $nrql) { results } } } }`
+
+type request struct {
+	Query     string         `json:"query"`
+	Variables map[string]any `json:"variables"`
+}
+
+type response struct {
+	Data *struct {
+		Actor *struct {
+			Account *struct {
+				NRQL *struct {
+					Results []map[string]any `json:"results"`
+				} `json:"nrql"`
+			} `json:"account"`
+		} `json:"actor"`
+	} `json:"data"`
+	Errors []struct {
+		Message string `json:"message"`
+	} `json:"errors"`
+}
+
+// Run implements apisrc.Backend: POST the NRQL to NerdGraph with the
+// API-Key header. The answer must be one row with one number (nested
+// objects such as percentile's {"percentile.duration": {"95": 0.2}}
+// included); no row, or a null, is no data; several rows (FACET,
+// TIMESERIES) are several series.
+func (b *backend) Run(ctx context.Context, name, nrql string, _, _ time.Time) (apisrc.Value, error) {
+	body, err := json.Marshal(request{Query: GraphQL, Variables: map[string]any{"accountId": b.account, "nrql": nrql}})
+	if err != nil {
+		return apisrc.Value{}, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.endpoint, bytes.NewReader(body))
+	if err != nil {
+		return apisrc.Value{}, err
+	}
+	req.Header.Set("API-Key", b.key)
+	req.Header.Set("Content-Type", "application/json")
+	answer, err := apisrc.Do(b.hc, req, "apiKey")
+	if err != nil {
+		return apisrc.Value{}, err
+	}
+	return parse(answer)
+}
+
+func parse(body []byte) (apisrc.Value, error) {
+	var r response
+	if err := json.Unmarshal(body, &r); err != nil {
+		return apisrc.Value{}, fmt.Errorf("%w: the answer is not NerdGraph JSON: %v", apisrc.ErrBadQuery, err)
+	}
+	if len(r.Errors) > 0 {
+		var msgs []string
+		for _, e := range r.Errors {
+			msgs = append(msgs, e.Message)
+		}
+		return apisrc.Value{}, fmt.Errorf("%w: %s", apisrc.ErrBadQuery, strings.Join(msgs, "; "))
+	}
+	if r.Data == nil || r.Data.Actor == nil || r.Data.Actor.Account == nil || r.Data.Actor.Account.NRQL == nil {
+		return apisrc.Value{}, fmt.Errorf("%w: the answer has no data.actor.account.nrql", apisrc.ErrBadQuery)
+	}
+	rows := r.Data.Actor.Account.NRQL.Results
+	switch {
+	case len(rows) == 0:
+		return apisrc.Value{NoData: true}, nil
+	case len(rows) > 1:
+		return apisrc.Value{}, fmt.Errorf("%w: %d rows (remove FACET or TIMESERIES): %s", apisrc.ErrSeveralSeries, len(rows), rowList(rows))
+	}
+	var leaves []string
+	var v *float64
+	null := false
+	walk("", rows[0], func(path string, x any) {
+		leaves = append(leaves, path)
+		switch x := x.(type) {
+		case float64:
+			v = &x
+		case nil:
+			null = true
+		}
+	})
+	switch {
+	case len(leaves) != 1:
+		return apisrc.Value{}, fmt.Errorf("%w: the row has %d fields (%s), want one number", apisrc.ErrBadQuery, len(leaves), strings.Join(leaves, ", "))
+	case null:
+		return apisrc.Value{NoData: true}, nil
+	case v == nil:
+		return apisrc.Value{}, fmt.Errorf("%w: %s is not a number", apisrc.ErrBadQuery, leaves[0])
+	}
+	return apisrc.Value{V: *v}, nil
+}
+
+// walk calls f with the path and value of every leaf of x.
+func walk(path string, x any, f func(string, any)) {
+	m, ok := x.(map[string]any)
+	if !ok {
+		f(path, x)
+		return
+	}
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		p := k
+		if path != "" {
+			p = path + "." + k
+		}
+		walk(p, m[k], f)
+	}
+}
+
+// rowList shows up to three rows.
+func rowList(rows []map[string]any) string {
+	var parts []string
+	for i, r := range rows {
+		if i == 3 {
+			parts = append(parts, fmt.Sprintf("and %d more", len(rows)-3))
+			break
+		}
+		b, _ := json.Marshal(r)
+		parts = append(parts, string(b))
+	}
+	return strings.Join(parts, ", ")
+}
