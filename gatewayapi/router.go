@@ -26,6 +26,10 @@
 //     100 and deletes the canary backendRef, leaving the route as it was
 //     before the rollout.
 //
+// SetRoute (routes.go) adds a step's header matches and mirror as rules the
+// router generates beside each such rule (named canary-dev-...), replaced
+// on every call and removed by a plain weight, Promote and RemoveCanary.
+//
 // The router does not wait for a gateway to program the route, but a route
 // that a gateway reports as not Accepted (for the route's current
 // generation) fails the call.
@@ -35,10 +39,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/canary-dev/canary"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -99,6 +105,11 @@ type state struct {
 	weight   int  // canary weight
 	remove   bool // delete the canary backendRefs (stable 100)
 	promoted bool // the annotation is present
+	// matches and mirror are the route's requests sent to the canary
+	// whatever the weight, and the share of GET and HEAD requests copied
+	// to it (rules the router generates; SetRoute).
+	matches []canary.Match
+	mirror  int
 }
 
 // SetWeight routes weight percent of the managed rules' traffic to the
@@ -170,6 +181,9 @@ func (r *Router) apply(ctx context.Context, want func(*gatewayv1.HTTPRoute) stat
 		if !r.mutate(rt, s) {
 			return nil
 		}
+		if err := checkGenerated(rt.Spec.Rules); err != nil {
+			return err
+		}
 		return r.cfg.Client.Update(ctx, rt)
 	})
 	if err != nil {
@@ -196,42 +210,41 @@ func (r *Router) get(ctx context.Context) (*gatewayv1.HTTPRoute, error) {
 
 // mutate changes rt to s in place and reports whether anything changed.
 func (r *Router) mutate(rt *gatewayv1.HTTPRoute, s state) bool {
-	changed := false
+	before := rt.DeepCopy()
+	rt.Spec.Rules = withoutGenerated(rt.Spec.Rules)
+	r.setWeights(rt, s)
+	rt.Spec.Rules = r.withGenerated(rt, s)
+	has := rt.Annotations[AnnotationPromoted] != ""
+	switch {
+	case s.promoted && !has:
+		metav1.SetMetaDataAnnotation(&rt.ObjectMeta, AnnotationPromoted, r.cfg.Traffic.CanaryService)
+	case !s.promoted && has:
+		delete(rt.Annotations, AnnotationPromoted)
+	}
+	return !equality.Semantic.DeepEqual(before.Spec, rt.Spec) || !equality.Semantic.DeepEqual(before.Annotations, rt.Annotations)
+}
+
+// setWeights sets the weights of s in every rule that sends traffic to the
+// stable Service, adding or removing the canary backendRef.
+func (r *Router) setWeights(rt *gatewayv1.HTTPRoute, s state) {
 	for ri := range rt.Spec.Rules {
 		rule := &rt.Spec.Rules[ri]
 		si := r.find(rt, rule.BackendRefs, r.cfg.Traffic.StableService)
 		if si < 0 {
 			continue
 		}
-		changed = setWeight(&rule.BackendRefs[si], 100-s.weight) || changed
-		if s.remove {
-			kept := rule.BackendRefs[:0:0]
-			for _, b := range rule.BackendRefs {
-				if !r.matches(rt, b, r.cfg.Traffic.CanaryService) {
-					kept = append(kept, b)
-				}
-			}
-			changed = changed || len(kept) != len(rule.BackendRefs)
-			rule.BackendRefs = kept
-			continue
+		setWeight(&rule.BackendRefs[si], 100-s.weight)
+		switch ci := r.find(rt, rule.BackendRefs, r.cfg.Traffic.CanaryService); {
+		case s.remove:
+			rule.BackendRefs = slices.DeleteFunc(rule.BackendRefs, func(b gatewayv1.HTTPBackendRef) bool {
+				return r.matches(rt, b, r.cfg.Traffic.CanaryService)
+			})
+		case ci >= 0:
+			setWeight(&rule.BackendRefs[ci], s.weight)
+		default:
+			rule.BackendRefs = append(rule.BackendRefs, r.canaryRef(rule.BackendRefs[si], s.weight))
 		}
-		if ci := r.find(rt, rule.BackendRefs, r.cfg.Traffic.CanaryService); ci >= 0 {
-			changed = setWeight(&rule.BackendRefs[ci], s.weight) || changed
-			continue
-		}
-		rule.BackendRefs = append(rule.BackendRefs, r.canaryRef(rule.BackendRefs[si], s.weight))
-		changed = true
 	}
-	has := rt.Annotations[AnnotationPromoted] != ""
-	switch {
-	case s.promoted && !has:
-		metav1.SetMetaDataAnnotation(&rt.ObjectMeta, AnnotationPromoted, r.cfg.Traffic.CanaryService)
-		changed = true
-	case !s.promoted && has:
-		delete(rt.Annotations, AnnotationPromoted)
-		changed = true
-	}
-	return changed
 }
 
 // canaryRef is a backendRef to the canary Service modelled on the stable's.
@@ -274,6 +287,9 @@ func (r *Router) verify(rt *gatewayv1.HTTPRoute, s state) error {
 	}
 	if has := rt.Annotations[AnnotationPromoted] != ""; has != s.promoted {
 		return fmt.Errorf("annotation %s present=%t after the update, want %t", AnnotationPromoted, has, s.promoted)
+	}
+	if r.mutate(rt.DeepCopy(), s) {
+		return fmt.Errorf("the route read back differs from the one written (its match or mirror rules for %s)", routeText(s))
 	}
 	return nil
 }
