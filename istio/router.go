@@ -24,16 +24,23 @@
 //   - RemoveCanary after a promotion (the annotation is there) leaves the
 //     canary serving everything. Otherwise (a rollback) it sets the stable
 //     to 100 and deletes the canary destination.
+//
+// SetRoute (routes.go) adds a step's matches and mirror as HTTP routes the
+// router generates before each managed route (named canary-dev-...),
+// replaced on every call and removed by a plain weight, Promote and
+// RemoveCanary.
 package istio
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/canary-dev/canary"
 
+	"google.golang.org/protobuf/proto"
 	networking "istio.io/api/networking/v1alpha3"
 	istionetworking "istio.io/client-go/pkg/apis/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -94,6 +101,11 @@ type state struct {
 	weight   int  // canary weight
 	remove   bool // delete the canary destinations (stable 100)
 	promoted bool // the annotation is present
+	// matches and mirror are the requests sent to the canary whatever
+	// the weight, and the share of GET and HEAD requests copied to it
+	// (routes the router generates; SetRoute).
+	matches []canary.Match
+	mirror  int
 }
 
 // SetWeight routes weight percent of the managed routes' traffic to the
@@ -190,6 +202,9 @@ func (r *Router) get(ctx context.Context) (*istionetworking.VirtualService, erro
 func (r *Router) managed(vs *istionetworking.VirtualService) []*networking.HTTPRoute {
 	var out []*networking.HTTPRoute
 	for _, h := range vs.Spec.Http {
+		if generated(h) {
+			continue
+		}
 		if names := r.cfg.Traffic.Routes; len(names) > 0 && !slices.Contains(names, h.Name) {
 			continue
 		}
@@ -202,36 +217,35 @@ func (r *Router) managed(vs *istionetworking.VirtualService) []*networking.HTTPR
 
 // mutate changes vs to s in place and reports whether anything changed.
 func (r *Router) mutate(vs *istionetworking.VirtualService, s state) (bool, error) {
+	before := vs.DeepCopy()
+	vs.Spec.Http = slices.DeleteFunc(vs.Spec.Http, generated)
 	routes := r.managed(vs)
 	if len(routes) == 0 {
 		return false, r.noStable(vs)
 	}
-	changed := false
 	for _, h := range routes {
 		si := r.find(h.Route, r.cfg.Traffic.Stable)
-		changed = setWeight(h.Route[si], 100-s.weight) || changed
+		setWeight(h.Route[si], 100-s.weight)
 		ci := r.find(h.Route, r.cfg.Traffic.Canary)
 		switch {
 		case s.remove && ci >= 0:
 			h.Route = slices.Delete(h.Route, ci, ci+1)
-			changed = true
 		case s.remove:
 		case ci >= 0:
-			changed = setWeight(h.Route[ci], s.weight) || changed
+			setWeight(h.Route[ci], s.weight)
 		default:
 			h.Route = append(h.Route, r.canaryDestination(h.Route[si], s.weight))
-			changed = true
 		}
 	}
+	vs.Spec.Http = r.withGenerated(vs.Spec.Http, routes, s)
 	has := vs.Annotations[AnnotationPromoted] != ""
 	switch {
 	case s.promoted && !has:
 		metav1.SetMetaDataAnnotation(&vs.ObjectMeta, AnnotationPromoted, dest(r.cfg.Traffic.Canary))
-		changed = true
 	case !s.promoted && has:
 		delete(vs.Annotations, AnnotationPromoted)
-		changed = true
 	}
+	changed := !proto.Equal(&before.Spec, &vs.Spec) || !maps.Equal(before.Annotations, vs.Annotations)
 	return changed, nil
 }
 
@@ -274,6 +288,9 @@ func (r *Router) verify(vs *istionetworking.VirtualService, s state) error {
 	}
 	if has := vs.Annotations[AnnotationPromoted] != ""; has != s.promoted {
 		return fmt.Errorf("annotation %s present=%t after the update, want %t", AnnotationPromoted, has, s.promoted)
+	}
+	if changed, _ := r.mutate(vs.DeepCopy(), s); changed {
+		return fmt.Errorf("the virtualservice read back differs from the one written (its match or mirror routes for %s)", routeText(s))
 	}
 	return nil
 }
