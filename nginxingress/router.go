@@ -24,6 +24,9 @@
 //     release makes the new version the stable one.
 //   - RemoveCanary after a promotion leaves the canary Ingress serving;
 //     otherwise (a rollback) it deletes the canary Ingress.
+//   - SetRoute (routes.go) also sets a step's header or cookie match as
+//     the canary-by-header(-value/-pattern) and canary-by-cookie
+//     annotations; a canary Ingress cannot mirror.
 package nginxingress
 
 import (
@@ -113,6 +116,10 @@ type state struct {
 	weight   int
 	remove   bool // delete the canary Ingress
 	promoted bool
+	// matches are the requests sent to the canary whatever the weight
+	// (SetRoute): as canary-by-header(-value/-pattern) and
+	// canary-by-cookie annotations.
+	matches []canary.Match
 }
 
 // SetWeight sends weight percent of the stable Ingress's traffic to the
@@ -256,6 +263,12 @@ func (r *Router) desired(stable, cur *networkingv1.Ingress, s state) (*networkin
 	for k, v := range ann {
 		metav1.SetMetaDataAnnotation(&next.ObjectMeta, k, v)
 	}
+	for _, k := range matchAnnotations {
+		delete(next.Annotations, k)
+	}
+	for k, v := range matchAnnotationsOf(s.matches) {
+		metav1.SetMetaDataAnnotation(&next.ObjectMeta, k, v)
+	}
 	if s.promoted {
 		metav1.SetMetaDataAnnotation(&next.ObjectMeta, AnnotationPromoted, r.cfg.Traffic.CanaryService)
 	} else {
@@ -330,6 +343,12 @@ func (r *Router) verify(cur *networkingv1.Ingress, s state) error {
 	}
 	if has := a[AnnotationPromoted] != ""; has != s.promoted {
 		return fmt.Errorf("annotation %s present=%t after the update, want %t", AnnotationPromoted, has, s.promoted)
+	}
+	want := matchAnnotationsOf(s.matches)
+	for _, k := range matchAnnotations {
+		if a[k] != want[k] {
+			return fmt.Errorf("annotation %s is %q after the update, want %q", k, a[k], want[k])
+		}
 	}
 	return nil
 }
