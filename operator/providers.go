@@ -81,7 +81,7 @@ func wrapRouter(prov string, r canary.TrafficRouter) canary.TrafficRouter {
 		return replicasHint{r}
 	}
 	if a, ok := routerAccess[prov]; ok {
-		return rbacHint{r: r, hint: "the operator's service account lacks this permission on " + a.resource() + "; " + a.Hint}
+		return withHint(r, "the operator's service account lacks this permission on "+a.resource()+"; "+a.Hint)
 	}
 	return r
 }

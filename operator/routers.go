@@ -45,3 +45,22 @@ func (h rbacHint) Promote(ctx context.Context) error { return forbidden(h.r.Prom
 func (h rbacHint) RemoveCanary(ctx context.Context) error {
 	return forbidden(h.r.RemoveCanary(ctx), h.hint)
 }
+
+// routeHint is rbacHint for a router that also sets routes (matches,
+// mirrors): the wrapper keeps canary.RouteSetter visible.
+type routeHint struct{ rbacHint }
+
+var _ canary.RouteSetter = routeHint{}
+
+func (h routeHint) SetRoute(ctx context.Context, rt canary.Route) error {
+	return forbidden(h.r.(canary.RouteSetter).SetRoute(ctx, rt), h.hint)
+}
+
+// withHint wraps r with hint, keeping its RouteSetter.
+func withHint(r canary.TrafficRouter, hint string) canary.TrafficRouter {
+	h := rbacHint{r: r, hint: hint}
+	if _, ok := r.(canary.RouteSetter); ok {
+		return routeHint{h}
+	}
+	return h
+}

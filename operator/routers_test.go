@@ -127,3 +127,25 @@ func bindShipped(t *testing.T, env *kubetest.Env, ns, user, file string) {
 	createRBAC(t, env, &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: role}, Subjects: subj,
 		RoleRef: rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: role}})
 }
+
+// TestRouterKeepsRouteSetter: the operator's wrapping of the Istio and
+// NGINX Ingress routers (RBAC hints) keeps SetRoute, so a plan with
+// matches or a mirror reaches the router.
+func TestRouterKeepsRouteSetter(t *testing.T) {
+	t.Parallel()
+	env := operatorEnv(t)
+	ns := env.Namespace(t)
+	for _, tr := range []canary.Traffic{
+		{Istio: &canary.IstioTraffic{VirtualService: "web", Stable: canary.IstioDestination{Host: "web"}, Canary: canary.IstioDestination{Host: "web-canary"}}},
+		{NGINXIngress: &canary.NGINXIngressTraffic{Ingress: "web", StableService: "web", CanaryService: "web-canary"}},
+	} {
+		p := &canary.Plan{Metadata: canary.Metadata{Name: "web", Namespace: ns}, Spec: canary.Spec{Traffic: tr}}
+		r, err := operator.DefaultRouter(t.Context(), env.Client, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := r.(canary.RouteSetter); !ok {
+			t.Errorf("traffic.%s: the operator's router %T does not set routes", tr.Provider(), r)
+		}
+	}
+}
