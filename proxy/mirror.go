@@ -16,8 +16,9 @@ const (
 	// DefaultMirrorQueue is how many copies may wait to be sent; a copy
 	// that finds the queue full is dropped and counted.
 	DefaultMirrorQueue = 1024
-	// DefaultMirrorWorkers is how many copies are sent at once.
-	DefaultMirrorWorkers = 8
+	// DefaultMirrorWorkers is how many copies are sent at once: with a
+	// canary answering in 40ms, 64 keep up with 1,600 copies a second.
+	DefaultMirrorWorkers = 64
 	// mirrorTimeout bounds one copy's round trip.
 	mirrorTimeout = 30 * time.Second
 	// mirrorMaxBody is read of a copy's response body before the

@@ -12,6 +12,7 @@ import (
 	"github.com/canary-dev/canary/loadgen"
 	"github.com/canary-dev/canary/notify"
 	"github.com/canary-dev/canary/plan"
+	"github.com/canary-dev/canary/proxy"
 	"github.com/canary-dev/canary/sample"
 	"github.com/spf13/cobra"
 )
@@ -53,11 +54,57 @@ spec:
     - {audience: on-call, pagerduty: {routingKey: "env:CANARY_SECRET_PD_ROUTING_KEY"}, on: [rolledBack], minUrgency: high}
 `
 
+// strategyRules are the demo's rules for the strategy scenarios: the
+// runbook's error and latency rows (no burn rows: blue/green's switch
+// leaves the stable without traffic to compare).
+const strategyRules = `  analysis: {interval: 1s, minRequests: 50}
+  rules:
+    - {metric: latencyP95, above: 600ms,  window: 5s, for: 5s,  action: rollback-gradual,   urgency: medium}
+    - {metric: latencyP95, above: 1000ms, window: 5s, for: 2s,  action: rollback-immediate, urgency: high}
+    - {metric: errorRate,  above: 1%%,    window: 5s, for: 5s,  action: rollback-gradual,   urgency: medium}
+    - {metric: errorRate,  above: 5%%,    window: 5s, for: 1s,  action: rollback-immediate, urgency: critical}
+  rollback: {drain: 3s}
+`
+
+// abPlan is an A/B release: the internal users (X-User-ID user-1…) first,
+// whatever the weight, then 25% of everyone else, then all.
+const abPlan = `apiVersion: canary.dev/v1alpha1
+kind: Rollout
+metadata: {name: recoveryos-ab, namespace: demo}
+spec:
+  version: v1.0.0-elite
+  traffic:
+    proxy: {listen: "127.0.0.1:8080", stable: "%[1]s", canary: "%[2]s", stickyHeader: X-User-ID}
+  steps:
+    - {match: [{header: {name: X-User-ID, prefix: user-1}}], hold: %[3]s}
+    - {weight: 25, match: [{header: {name: X-User-ID, prefix: user-1}}], hold: %[3]s}
+    - {weight: 100}
+` + strategyRules
+
+// blueGreenPlan is a mirrored blue/green release with a preview address.
+const blueGreenPlan = `apiVersion: canary.dev/v1alpha1
+kind: Rollout
+metadata: {name: recoveryos-bluegreen, namespace: demo}
+spec:
+  version: v1.0.0-elite
+  strategy: {blueGreen: {preview: "127.0.0.1:0", scaleDownDelay: %[3]s}}
+  traffic:
+    proxy: {listen: "127.0.0.1:8080", stable: "%[1]s", canary: "%[2]s"}
+  steps:
+    - {mirror: 100%%, hold: %[3]s}
+    - {weight: 100}
+` + strategyRules
+
 // scenario is one story the demo tells.
 type scenario struct {
 	name  string
 	title string
 	story string
+	// group selects it with --scenario: "" for all, else the group's name.
+	group string
+	// plan is the plan's template (default demoPlan): %[1]s the stable's
+	// URL, %[2]s the canary's, %[3]s the hold.
+	plan string
 	// canary is the canary service's behaviour at the start.
 	canary sample.Config
 	// atStep, when set, changes the canary's behaviour when step index
@@ -93,6 +140,21 @@ func demoScenarios() []scenario {
 			canary:    sample.Config{Latency: slow, ErrorRate: 0.0002},
 			atStep:    -1,
 			wantPhase: canary.PhaseRolledBack, wantKind: canary.ActionRollbackGradual},
+		{name: "ab", group: "ab", plan: abPlan, title: "an A/B release: internal users first",
+			story:     "Users whose X-User-ID starts with user-1 (the internal testers, about 22%) reach the new version whatever the weight; then 25% of everyone else too; promoted.",
+			canary:    sample.Config{Latency: fast, ErrorRate: 0.0002},
+			atStep:    -1,
+			wantPhase: canary.PhaseSucceeded},
+		{name: "bluegreen", group: "ab", plan: blueGreenPlan, title: "a mirrored blue/green release",
+			story:     "The new version gets no users, only a copy of every request (responses discarded) and a preview address; its rules pass, all traffic switches at once, the old version is kept for the scale-down delay, then promoted.",
+			canary:    sample.Config{Latency: fast, ErrorRate: 0.0002},
+			atStep:    -1,
+			wantPhase: canary.PhaseSucceeded},
+		{name: "bluegreen-bad", group: "ab", plan: blueGreenPlan, title: "a bad blue/green release, caught on mirrored traffic",
+			story:     "The new version fails 20% of the copied requests: rolled back before the switch, so no user ever saw it.",
+			canary:    sample.Config{Latency: fast, ErrorRate: 0.2},
+			atStep:    -1,
+			wantPhase: canary.PhaseRolledBack, wantKind: canary.ActionRollbackImmediate},
 	}
 }
 
@@ -119,7 +181,7 @@ each would send. Exit code 0 when every scenario ended as expected.`,
 			return runDemo(c.Context(), c.OutOrStdout(), f)
 		},
 	}
-	c.Flags().StringVar(&f.scenario, "scenario", f.scenario, "healthy, errors, latency or all")
+	c.Flags().StringVar(&f.scenario, "scenario", f.scenario, "healthy, errors, latency or all (those three); ab for the strategies: an A/B release and a mirrored blue/green, healthy and bad (or one of ab, bluegreen, bluegreen-bad)")
 	c.Flags().Float64Var(&f.rps, "rps", f.rps, "requests per second the load generator sends through the proxy")
 	c.Flags().DurationVar(&f.hold, "hold", f.hold, "hold of each step")
 	c.Flags().StringVarP(&f.output, "output", "o", "", "output format: text or json (one event per line)")
@@ -130,13 +192,13 @@ each would send. Exit code 0 when every scenario ended as expected.`,
 func runDemo(ctx context.Context, w io.Writer, f demoFlags) error {
 	var todo []scenario
 	for _, s := range demoScenarios() {
-		if f.scenario == "all" || f.scenario == s.name {
+		if (f.scenario == "all" && s.group == "") || f.scenario == s.name || f.scenario == s.group {
 			todo = append(todo, s)
 		}
 	}
 	switch {
 	case len(todo) == 0:
-		return usageError{fmt.Errorf("--scenario %q: use healthy, errors, latency or all", f.scenario)}
+		return usageError{fmt.Errorf("--scenario %q: use healthy, errors, latency, all, or ab (A/B and blue/green: ab, bluegreen, bluegreen-bad)", f.scenario)}
 	case f.rps < 50 || f.rps > 5000:
 		return usageError{fmt.Errorf("--rps %v: use 50 to 5000", f.rps)}
 	case f.hold < 2*time.Second || f.hold > 10*time.Minute:
@@ -157,8 +219,8 @@ func runDemo(ctx context.Context, w io.Writer, f demoFlags) error {
 		if !ok {
 			mark, failed = "✗", failed+1
 		}
-		line := fmt.Sprintf("%s %-8s %-11s %-19s in %5.1fs — %d requests: %d stable, %d canary, %d 5xx seen by users",
-			mark, s.name, res.st.Phase, strings.TrimPrefix(res.st.RollbackKind, "rollback-"), res.took.Seconds(),
+		line := fmt.Sprintf("%s %-*s %-11s %-19s in %5.1fs — %d requests: %d stable, %d canary, %d 5xx seen by users",
+			mark, nameWidth(todo), s.name, res.st.Phase, strings.TrimPrefix(res.st.RollbackKind, "rollback-"), res.took.Seconds(),
 			res.load.Requests, res.load.Tracks["stable"].Requests, res.load.Tracks["canary"].Requests, res.load.Status5xx)
 		summary = append(summary, line)
 		out.line(line)
@@ -168,6 +230,15 @@ func runDemo(ctx context.Context, w io.Writer, f demoFlags) error {
 		return &outcomeError{code: ExitRolledBack, msg: fmt.Sprintf("canary demo: %d scenario(s) did not end as expected", failed)}
 	}
 	return nil
+}
+
+// nameWidth is the width of the summary's name column: at least 8.
+func nameWidth(todo []scenario) int {
+	w := 8
+	for _, s := range todo {
+		w = max(w, len(s.name))
+	}
+	return w
 }
 
 type scenarioResult struct {
@@ -191,7 +262,11 @@ func playScenario(ctx context.Context, s scenario, f demoFlags, out *output) (sc
 	if err != nil {
 		return scenarioResult{}, fmt.Errorf("start the canary sample service: %w", err)
 	}
-	p, err := plan.Parse("demo.yaml", []byte(fmt.Sprintf(demoPlan, stable.URL(), can.URL(), canary.FormatDuration(f.hold))))
+	tmpl := s.plan
+	if tmpl == "" {
+		tmpl = demoPlan
+	}
+	p, err := plan.Parse("demo.yaml", []byte(fmt.Sprintf(tmpl, stable.URL(), can.URL(), canary.FormatDuration(f.hold))))
 	if err != nil {
 		return scenarioResult{}, fmt.Errorf("the demo's own plan is invalid: %w", err)
 	}
@@ -211,6 +286,9 @@ func playScenario(ctx context.Context, s scenario, f demoFlags, out *output) (sc
 	}
 	out.line(fmt.Sprintf("  stable %s (v0.9.3), canary %s (v1.0.0-elite), proxy http://%s, load %v req/s from 5000 users",
 		stable.URL(), can.URL(), pv.ProxyAddr, f.rps))
+	if pv.PreviewAddr != "" {
+		out.line(fmt.Sprintf("  preview http://%s: always the new version, never counted", pv.PreviewAddr))
+	}
 	if s.atStep >= 0 {
 		out.onEvent = func(ev canary.Event) {
 			if ev.Type == canary.EvStepStarted && ev.Step == s.atStep {
@@ -223,6 +301,12 @@ func playScenario(ctx context.Context, s scenario, f demoFlags, out *output) (sc
 	st, err := execute(sctx, p, pv, out, canary.State{}, nil, &notify.Console{Println: out.line}) // the demo's audiences are fake: print only
 	out.onEvent = nil
 	res := scenarioResult{st: st, took: time.Since(start), load: gen.Stop()}
+	if px, ok := pv.Router.(*proxy.Proxy); ok && p.UsesRoutes() {
+		ms := px.MirrorStats()
+		if ms.Sent+ms.Failed+ms.Dropped > 0 {
+			out.line(fmt.Sprintf("  mirrored copies: %d answered by the new version, %d unanswered, %d dropped (queue full); users saw none", ms.Sent, ms.Failed, ms.Dropped))
+		}
+	}
 	if err != nil {
 		return res, err
 	}

@@ -191,7 +191,7 @@ func TestValidateExitCodesAndErrors(t *testing.T) {
 		{[]string{"run", bad}, ExitInvalid, "is not a duration"},
 		{[]string{"run", "--resume", "--state", filepath.Join(t.TempDir(), "none.db"), "../../examples/local.yaml"}, ExitInvalid, "no unfinished rollout"},
 		{[]string{"serve", "--state", filepath.Join(t.TempDir(), "s.db")}, ExitInvalid, "no API tokens"},
-		{[]string{"demo", "--scenario", "nope"}, ExitInvalid, "use healthy, errors, latency or all"},
+		{[]string{"demo", "--scenario", "nope"}, ExitInvalid, "use healthy, errors, latency, all, or ab"},
 		{[]string{"version"}, 0, "canary "},
 		// A missing file is invalid input for every command that reads a plan.
 		{[]string{"validate", missing}, ExitInvalid, missing + ": cannot read the file: no such file or directory: check the path"},

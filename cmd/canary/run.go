@@ -153,6 +153,9 @@ func runPlan(c *cobra.Command, f runFlags, path string) error {
 		fmt.Fprintf(c.ErrOrStderr(), "canary: proxy listening on http://%s (stable %s, canary %s)\n",
 			pv.ProxyAddr, p.Spec.Traffic.Proxy.Stable, p.Spec.Traffic.Proxy.Canary)
 	}
+	if pv.PreviewAddr != "" {
+		fmt.Fprintf(c.ErrOrStderr(), "canary: blue/green preview on http://%s (always the new version, not counted)\n", pv.PreviewAddr)
+	}
 	out := newOutput(c.OutOrStdout(), f)
 	var save runner.Store
 	if saved != nil {
