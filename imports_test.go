@@ -48,6 +48,8 @@ var importRules = []importRule{
 	{pkg: "webmetrics", why: "a provider measures and acts; it does not run rollouts", deny: hosts},
 	{pkg: "helm", why: "a provider measures and acts; it does not run rollouts", deny: hosts},
 	{pkg: "gatewayapi", why: "a provider measures and acts; it does not run rollouts", deny: hosts},
+	{pkg: "istio", why: "a provider measures and acts; it does not run rollouts", deny: hosts},
+	{pkg: "nginxingress", why: "a provider measures and acts; it does not run rollouts", deny: hosts},
 	{pkg: "kube", why: "a provider measures and acts; it does not run rollouts", deny: hosts},
 	{pkg: "checks", why: "a provider measures and acts; it does not run rollouts", deny: hosts},
 	{pkg: "flags", why: "a provider measures and acts; it does not run rollouts", deny: hosts},
