@@ -130,6 +130,9 @@ func (f *frontDoors) attach(ctx context.Context, p *canary.Plan) (r canary.Traff
 	if !ok {
 		return nil, nil, false, nil
 	}
+	if bg := p.Spec.Strategy.BlueGreen; bg != nil && bg.Preview != "" {
+		return nil, nil, true, canary.Errorf(canary.EINVALID, "strategy.blueGreen.preview: canary serve's front door %s has no preview listener: remove preview (or use canary run)", want.Address)
+	}
 	fd := f.get(want.Address)
 	if fd == nil {
 		svc, err := f.st.Service(ctx, want.Address)
