@@ -64,14 +64,14 @@ func golden(t *testing.T, name, got string) {
 // TestPromoted: a healthy rollout with a manual approval given by alice.
 func TestPromoted(t *testing.T) {
 	s := newSim(t, planYAML(", approval: {manual: true}"))
-	s.runUntil(func(s *sim) bool { return !s.st.ApprovalSince.IsZero() }, time.Hour)
+	s.runUntil(func(s *sim) bool { return !s.State.ApprovalSince.IsZero() }, time.Hour)
 	s.runFor(45 * time.Second)
 	s.command(engine.Command{Kind: engine.CmdApprove, Actor: "alice"})
 	s.runUntil(nil, time.Hour)
-	if s.st.Phase != canary.PhaseSucceeded {
-		t.Fatalf("phase %s, want Succeeded", s.st.Phase)
+	if s.State.Phase != canary.PhaseSucceeded {
+		t.Fatalf("phase %s, want Succeeded", s.State.Phase)
 	}
-	md := report.Markdown(s.rollout(), s.events)
+	md := report.Markdown(s.rollout(), s.Events)
 	golden(t, "promoted.md", md)
 	for _, want := range []string{
 		"**Outcome: ✅ promoted**",
@@ -93,20 +93,20 @@ func TestPromoted(t *testing.T) {
 func TestRolledBack(t *testing.T) {
 	s := newSim(t, planYAML(""))
 	s.canary = func(d time.Duration) (float64, float64) {
-		if s.st.Weight >= 50 {
+		if s.State.Weight >= 50 {
 			return 0.742, 0.002
 		}
 		return 0.45 + wobble(d), 0.001
 	}
-	s.runUntil(func(s *sim) bool { return s.st.Judged >= 2 }, time.Hour)
+	s.runUntil(func(s *sim) bool { return s.State.Judged >= 2 }, time.Hour)
 	s.command(engine.Command{Kind: engine.CmdPause, Actor: "bob", Reason: "checking the dashboard"})
 	s.runFor(90 * time.Second)
 	s.command(engine.Command{Kind: engine.CmdResume, Actor: "bob"})
 	s.runUntil(nil, time.Hour)
-	if s.st.Phase != canary.PhaseRolledBack {
-		t.Fatalf("phase %s, want RolledBack", s.st.Phase)
+	if s.State.Phase != canary.PhaseRolledBack {
+		t.Fatalf("phase %s, want RolledBack", s.State.Phase)
 	}
-	md := report.Markdown(s.rollout(), s.events)
+	md := report.Markdown(s.rollout(), s.Events)
 	golden(t, "rolled_back.md", md)
 	for _, want := range []string{
 		"**Outcome: ↩️ rolled back (gradual)** — latencyP95 742ms > 600ms for 1m",
@@ -127,10 +127,10 @@ func TestFailed(t *testing.T) {
 	s := newSim(t, planYAML(""))
 	s.checkErr = ".avg_success_rate >= 0.99 is false (0.97)"
 	s.runUntil(nil, time.Hour)
-	if s.st.Phase != canary.PhaseFailed {
-		t.Fatalf("phase %s, want Failed", s.st.Phase)
+	if s.State.Phase != canary.PhaseFailed {
+		t.Fatalf("phase %s, want Failed", s.State.Phase)
 	}
-	md := report.Markdown(s.rollout(), s.events)
+	md := report.Markdown(s.rollout(), s.Events)
 	golden(t, "failed.md", md)
 	for _, want := range []string{
 		"**Outcome: ❌ failed before any traffic moved** — nothing was changed",
@@ -147,8 +147,8 @@ func TestFailed(t *testing.T) {
 // and claims nothing it has not seen.
 func TestUnderWay(t *testing.T) {
 	s := newSim(t, planYAML(""))
-	s.runUntil(func(s *sim) bool { return s.st.Evaluations >= 2 }, time.Hour)
-	md := report.Markdown(s.rollout(), s.events)
+	s.runUntil(func(s *sim) bool { return s.State.Evaluations >= 2 }, time.Hour)
+	md := report.Markdown(s.rollout(), s.Events)
 	for _, want := range []string{
 		"**Outcome: ⏳ under way, not finished** — Progressing at step 1 (10%)",
 		"so far",
@@ -164,9 +164,9 @@ func TestUnderWay(t *testing.T) {
 // TestEscaping: text from the log cannot break a table or open a tag.
 func TestEscaping(t *testing.T) {
 	s := newSim(t, planYAML(""))
-	s.runUntil(func(s *sim) bool { return s.st.Phase == canary.PhaseProgressing }, time.Hour)
+	s.runUntil(func(s *sim) bool { return s.State.Phase == canary.PhaseProgressing }, time.Hour)
 	s.command(engine.Command{Kind: engine.CmdPause, Actor: "eve", Reason: "a|b <script>alert(1)</script>"})
-	md := report.Markdown(s.rollout(), s.events)
+	md := report.Markdown(s.rollout(), s.Events)
 	if regexp.MustCompile(`(^|[^\\])<[a-z/]`).MatchString(md) || strings.Contains(md, "a|b") {
 		t.Errorf("unescaped log text:\n%s", md)
 	}
