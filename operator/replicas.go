@@ -2,13 +2,8 @@ package operator
 
 import (
 	"context"
-	"fmt"
-	"time"
 
 	"github.com/canary-dev/canary"
-	"github.com/canary-dev/canary/kube"
-
-	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
 // ReplicasVerbs are the verbs traffic.replicas needs on Deployments
@@ -27,24 +22,6 @@ const ReplicasRBACHint = "grant them to the operator's service account: kubectl 
 // replicasAccess is what traffic.replicas needs on Deployments.
 var replicasAccess = access{Provider: "traffic.replicas", Group: "apps", Resource: "deployments", Verbs: ReplicasVerbs,
 	Why: "which traffic.replicas scales", Hint: ReplicasRBACHint}
-
-// replicasRouter is the traffic.replicas router of a plan on c, after
-// checking that c may scale Deployments in the plan's namespace.
-func replicasRouter(c client.Client, p *canary.Plan) (canary.TrafficRouter, error) {
-	t := p.Spec.Traffic.Replicas
-	ns := p.Metadata.Namespace
-	ctx, cancel := context.WithTimeout(context.Background(), kube.DefaultTimeout)
-	defer cancel()
-	if err := replicasAccess.check(ctx, c, ns); err != nil {
-		return nil, err
-	}
-	r, err := kube.NewReplicaRouter(kube.ReplicaConfig{Client: c, Namespace: ns, Stable: t.StableDeployment,
-		Canary: t.CanaryDeployment, Replicas: int32(t.Total), ReadyTimeout: time.Duration(t.ReadyTimeout)})
-	if err != nil {
-		return nil, fmt.Errorf("traffic.replicas: %w", err)
-	}
-	return replicasHint{r}, nil
-}
 
 // replicasHint adds, to an error the API server refused, where to grant
 // the permission (RBAC may change after the check).
