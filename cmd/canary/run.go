@@ -139,23 +139,11 @@ func runPlan(c *cobra.Command, f runFlags, path string) error {
 	if saved.finished() {
 		return resumeFinished(c.Context(), f, p, saved, newOutput(c.OutOrStdout(), f), c.ErrOrStderr())
 	}
-	pv, err := wire(c.Context(), p, f.wire)
+	pv, err := wireRun(c, f, p)
 	if err != nil {
 		return err
 	}
-	if p.Spec.Traffic.Proxy != nil && hasPromoteHooks(p) {
-		// The promote hooks deploy the new version into the stable slot:
-		// promotion sends all traffic back there (as a front door does).
-		pv.Router = stableSlotPromotion{pv.Router}
-	}
 	defer pv.Close()
-	if pv.ProxyAddr != "" {
-		fmt.Fprintf(c.ErrOrStderr(), "canary: proxy listening on http://%s (stable %s, canary %s)\n",
-			pv.ProxyAddr, p.Spec.Traffic.Proxy.Stable, p.Spec.Traffic.Proxy.Canary)
-	}
-	if pv.PreviewAddr != "" {
-		fmt.Fprintf(c.ErrOrStderr(), "canary: blue/green preview on http://%s (always the new version, not counted)\n", pv.PreviewAddr)
-	}
 	out := newOutput(c.OutOrStdout(), f)
 	var save runner.Store
 	if saved != nil {
@@ -185,6 +173,28 @@ func runPlan(c *cobra.Command, f runFlags, path string) error {
 	st, err := execute(c.Context(), p, pv, out, start, save, notifier)
 	nt.finish(c.ErrOrStderr(), f.notifyGrace)
 	return finishRun(c, f, path, p, pv, saved != nil, st, outcome(p, st, err))
+}
+
+// wireRun builds p's providers for canary run and says where its proxy
+// listens.
+func wireRun(c *cobra.Command, f runFlags, p *canary.Plan) (*providers, error) {
+	pv, err := wire(c.Context(), p, f.wire)
+	if err != nil {
+		return nil, err
+	}
+	if p.Spec.Traffic.Proxy != nil && hasPromoteHooks(p) {
+		// The promote hooks deploy the new version into the stable slot:
+		// promotion sends all traffic back there (as a front door does).
+		pv.Router = stableSlotPromotion{pv.Router}
+	}
+	if pv.ProxyAddr != "" {
+		fmt.Fprintf(c.ErrOrStderr(), "canary: proxy listening on http://%s (stable %s, canary %s)\n",
+			pv.ProxyAddr, p.Spec.Traffic.Proxy.Stable, p.Spec.Traffic.Proxy.Canary)
+	}
+	if pv.PreviewAddr != "" {
+		fmt.Fprintf(c.ErrOrStderr(), "canary: blue/green preview on http://%s (always the new version, not counted)\n", pv.PreviewAddr)
+	}
+	return pv, nil
 }
 
 // finishRun says how the run ended (how to resume a paused one with a

@@ -75,55 +75,55 @@ func openLockedRunState(ctx context.Context, f runFlags, p *canary.Plan, file st
 	if !f.noNotify {
 		rs.plan = p
 	}
-	name := p.Metadata.Namespace + "/" + p.Metadata.Name
-	latest, err := st.Latest(ctx, name)
-	switch {
-	case err != nil && canary.ErrorCode(err) != canary.ENOTFOUND:
+	if err := rs.find(ctx, f, p, file); err != nil {
 		st.Close()
 		return nil, err
+	}
+	return rs, nil
+}
+
+// find points rs at p's rollout in the state database: the saved one
+// --resume continues (its spec replaced as --force allows), the record
+// of a run that failed before its rollout started, or a new one. An
+// unfinished rollout that is not resumed is a conflict saying how to
+// continue or discard it.
+func (rs *runState) find(ctx context.Context, f runFlags, p *canary.Plan, file string) error {
+	name := p.Metadata.Namespace + "/" + p.Metadata.Name
+	latest, err := rs.st.Latest(ctx, name)
+	switch {
+	case err != nil && canary.ErrorCode(err) != canary.ENOTFOUND:
+		return err
 	case f.resume && err != nil:
-		st.Close()
-		return nil, canary.Errorf(canary.ENOTFOUND, "no unfinished rollout of %s in %s to resume: it has never run there (run it without --resume to start one)", name, f.state)
+		return canary.Errorf(canary.ENOTFOUND, "no unfinished rollout of %s in %s to resume: it has never run there (run it without --resume to start one)", name, f.state)
 	case f.resume:
 		// A finished one too: its notifications may still be pending
 		// (resumeFinished).
 		rs.id, rs.state, rs.stored = latest.ID, latest.State, latest
-		if err := rs.replaceSpec(ctx, f, p, file); err != nil {
-			st.Close()
-			return nil, err
-		}
-		return rs, nil
+		return rs.replaceSpec(ctx, f, p, file)
 	case err == nil && latest.State.EventSeq == 0:
 		// Created by a run that failed before the rollout started (a port
 		// in use): nothing happened, so the new run takes the record over.
-		canon, err := json.Marshal(p)
-		if err == nil {
-			err = st.UpdatePlan(ctx, latest.ID, canon)
-		}
-		if err != nil {
-			st.Close()
-			return nil, err
-		}
 		rs.id = latest.ID
-		return rs, nil
+		canon, err := json.Marshal(p)
+		if err != nil {
+			return err
+		}
+		return rs.st.UpdatePlan(ctx, latest.ID, canon)
 	case err == nil && !latest.State.Phase.Terminal():
-		st.Close()
-		return nil, canary.Errorf(canary.ECONFLICT,
+		return canary.Errorf(canary.ECONFLICT,
 			"rollout %s is %s at weight %d%% in %s: continue it with `%s`, discard it with `%s` (or use another --state)",
 			name, latest.State.Phase, latest.State.Weight, f.state, runCommand(f, file, "--resume"), runCommand(f, file, "--abandon"))
 	}
 	canon, err := json.Marshal(p)
 	if err != nil {
-		st.Close()
-		return nil, err
+		return err
 	}
-	r, err := st.Create(ctx, name, canon, canary.State{}, nil)
+	r, err := rs.st.Create(ctx, name, canon, canary.State{}, nil)
 	if err != nil {
-		st.Close()
-		return nil, err
+		return err
 	}
 	rs.id = r.ID
-	return rs, nil
+	return nil
 }
 
 // replaceSpec compares the plan given to --resume with the one the

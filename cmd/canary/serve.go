@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -181,11 +182,10 @@ func loadTokens(file string) (*web.Tokens, error) {
 }
 
 func serve(ctx context.Context, f serveFlags, logw interface{ Write([]byte) (int, error) }) error {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
-		return usageError{fmt.Errorf("--log-level %q: use debug, info, warn or error", f.logLevel)}
+	log, err := serveLogger(f.logLevel, logw)
+	if err != nil {
+		return err
 	}
-	log := slog.New(redactLogs(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: level})))
 	tokens, check, err := f.prepare(log)
 	if err != nil {
 		return err
@@ -234,18 +234,38 @@ func serve(ctx context.Context, f serveFlags, logw interface{ Write([]byte) (int
 	if tokens == nil {
 		tokens = &web.Tokens{}
 	}
-	fl, err := flagService(flagStore, tokens, f.insecure, log)
+	h, err := serveHandler(f, mgr, flagStore, tokens, reg, log)
 	if err != nil {
 		return err
+	}
+	reloadTokensOnHUP(ctx, f.tokensFile, tokens, log)
+	return listenAndServe(ctx, f, h, log)
+}
+
+// serveLogger is canary serve's log on w at level (--log-level), with
+// credentials in URLs redacted.
+func serveLogger(level string, w io.Writer) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, usageError{fmt.Errorf("--log-level %q: use debug, info, warn or error", level)}
+	}
+	return slog.New(redactLogs(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))), nil
+}
+
+// serveHandler is what canary serve answers: the API on mgr with the flag
+// service and the services' routes mounted, and the dashboard.
+func serveHandler(f serveFlags, mgr *manager.Manager, flagStore flags.Store, tokens *web.Tokens, reg *prometheus.Registry, log *slog.Logger) (http.Handler, error) {
+	fl, err := flagService(flagStore, tokens, f.insecure, log)
+	if err != nil {
+		return nil, err
 	}
 	api, err := web.New(f.apiSec.apply(f.rate.apply(web.Config{API: mgr, Tokens: tokens, Insecure: f.insecure, Registry: reg,
 		Logger: log, Mount: withServiceRoutes(flagRoutes(fl), &servicesHandler{mgr: mgr, doors: f.wire.doors,
 			auth: web.Authorizer(tokens, f.insecure), log: log})})))
 	if err != nil {
-		return err
+		return nil, err
 	}
-	reloadTokensOnHUP(ctx, f.tokensFile, tokens, log)
-	return listenAndServe(ctx, f, withDashboard(api), log)
+	return withDashboard(api), nil
 }
 
 // prepare checks serve's flags, builds the owner's policy into f.wire and
