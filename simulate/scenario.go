@@ -210,15 +210,19 @@ func Parse(file string, data []byte) (*Scenario, error) {
 	return &sc, nil
 }
 
+// problems collects what is wrong with a scenario.
+type problems []error
+
+func (ps *problems) add(format string, args ...any) { *ps = append(*ps, fmt.Errorf(format, args...)) }
+
 // validate checks values and fills the profile defaults.
 func (sc *Scenario) validate() error {
-	var errs []error
-	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	var ps problems
 	if sc.RPS < 0 || math.IsNaN(sc.RPS) || math.IsInf(sc.RPS, 0) {
-		bad("rps: %v is not a request rate (write requests per second, e.g. 200)", sc.RPS)
+		ps.add("rps: %v is not a request rate (write requests per second, e.g. 200)", sc.RPS)
 	}
 	if sc.RPS == 0 && !slices.ContainsFunc(sc.Changes, func(c Change) bool { return c.RPS > 0 && c.At == 0 }) {
-		bad("rps: required: the service's requests per second, e.g. rps: 200")
+		ps.add("rps: required: the service's requests per second, e.g. rps: 200")
 	}
 	fill(&sc.Stable, Profile{})
 	fill(&sc.Canary, sc.Stable)
@@ -227,68 +231,85 @@ func (sc *Scenario) validate() error {
 		p    Profile
 	}{{"stable", sc.Stable}, {"canary", sc.Canary}} {
 		if p.p.P95 <= p.p.P50 {
-			bad("%s: p95 %s is not above p50 %s", p.name, p.p.P95, p.p.P50)
+			ps.add("%s: p95 %s is not above p50 %s", p.name, p.p.P95, p.p.P50)
 		}
 	}
+	names := sc.validateEndpoints(&ps)
+	sc.validateChanges(&ps, names)
+	sc.validateNoise(&ps)
+	return errors.Join(ps...)
+}
+
+// validateEndpoints checks the endpoints and fills their profiles; it
+// returns their names.
+func (sc *Scenario) validateEndpoints(ps *problems) map[string]bool {
 	total := 0.0
 	names := map[string]bool{}
 	for i := range sc.Endpoints {
 		e := &sc.Endpoints[i]
 		if e.Name == "" || names[e.Name] {
-			bad("endpoints[%d].name: required and unique", i)
+			ps.add("endpoints[%d].name: required and unique", i)
 		}
 		names[e.Name] = true
 		if e.Share <= 0 {
-			bad("endpoints[%d].share: required, above 0%%", i)
+			ps.add("endpoints[%d].share: required, above 0%%", i)
 		}
 		total += float64(e.Share)
 		// An endpoint's unset fields take the stable's values; the
 		// canary's endpoint starts the same.
 		fill(&e.Profile, sc.Stable)
 		if e.P95 <= e.P50 {
-			bad("endpoints[%d]: p95 %s is not above p50 %s", i, e.P95, e.P50)
+			ps.add("endpoints[%d]: p95 %s is not above p50 %s", i, e.P95, e.P50)
 		}
 	}
 	if total > 1+1e-9 {
-		bad("endpoints: shares add up to %s, more than 100%%", canary.Percent(total))
+		ps.add("endpoints: shares add up to %s, more than 100%%", canary.Percent(total))
 	}
+	return names
+}
+
+// validateChanges checks the changes against the endpoints' names.
+func (sc *Scenario) validateChanges(ps *problems, names map[string]bool) {
 	for i, c := range sc.Changes {
 		profile := c.P50 != 0 || c.P95 != 0 || c.ErrorRate != nil
 		switch {
 		case !profile && c.RPS == 0:
-			bad("changes[%d]: change something: p50, p95, errorRate or rps", i)
+			ps.add("changes[%d]: change something: p50, p95, errorRate or rps", i)
 		case profile && c.Track != trackStable && c.Track != trackCanary && c.Track != trackBoth:
-			bad("changes[%d].track: %q: write stable, canary or both", i, c.Track)
+			ps.add("changes[%d].track: %q: write stable, canary or both", i, c.Track)
 		case c.Endpoint != "" && !names[c.Endpoint]:
-			bad("changes[%d].endpoint: %q is not one of the endpoints", i, c.Endpoint)
+			ps.add("changes[%d].endpoint: %q is not one of the endpoints", i, c.Endpoint)
 		case c.Until != 0 && c.Until <= c.At+c.Over:
-			bad("changes[%d].until: %s is not after the change is complete (at + over)", i, c.Until)
+			ps.add("changes[%d].until: %s is not after the change is complete (at + over)", i, c.Until)
 		case c.RPS < 0:
-			bad("changes[%d].rps: %v is negative", i, c.RPS)
+			ps.add("changes[%d].rps: %v is negative", i, c.RPS)
 		}
 	}
-	if sc.Noise.Every == 0 {
-		sc.Noise.Every = canary.Duration(defaultNoiseStep)
-	}
+}
+
+// validateNoise checks the noise and fills its defaults.
+func (sc *Scenario) validateNoise(ps *problems) {
 	n := &sc.Noise
+	if n.Every == 0 {
+		n.Every = canary.Duration(defaultNoiseStep)
+	}
 	if !(n.Autocorrelation >= 0 && n.Autocorrelation < 1) {
-		bad("noise.autocorrelation: %v: want at least 0 and below 1 (0.5 carries half of each draw into the next)", n.Autocorrelation)
+		ps.add("noise.autocorrelation: %v: want at least 0 and below 1 (0.5 carries half of each draw into the next)", n.Autocorrelation)
 	}
 	for _, f := range []struct {
 		name string
 		v    canary.Percent
 	}{{"slow", n.Slow}, {"sharedSlow", n.SharedSlow}, {"diurnal", n.Diurnal}} {
 		if f.v < 0 || f.v > 1 {
-			bad("noise.%s: %s: want 0%% to 100%%", f.name, f.v)
+			ps.add("noise.%s: %s: want 0%% to 100%%", f.name, f.v)
 		}
 	}
 	if n.SlowBy == 0 {
 		n.SlowBy = defaultSlowBy
 	}
 	if !(n.SlowBy >= 1) || math.IsInf(n.SlowBy, 0) {
-		bad("noise.slowBy: %v: want a latency factor of at least 1 (2 doubles latencies)", n.SlowBy)
+		ps.add("noise.slowBy: %v: want a latency factor of at least 1 (2 doubles latencies)", n.SlowBy)
 	}
-	return errors.Join(errs...)
 }
 
 // fill completes a profile: unset fields from def, then the defaults.
