@@ -126,6 +126,14 @@ func (m *machine) failed(i int, a canary.Action, r canary.ActionResult) {
 			Message: fmt.Sprintf("%s failed: %s (asking again)", describe(a), r.Err)})
 		return
 	}
+	m.retryFailed(a, r)
+}
+
+// retryFailed records a failed action that is retried, and once it has failed
+// for the action timeout calls for a person: a rollback keeps retrying
+// (never paused), anything else pauses the rollout.
+func (m *machine) retryFailed(a canary.Action, r canary.ActionResult) {
+	ac := a
 	if m.st.FailingSince.IsZero() {
 		m.st.FailingSince = r.At
 		if r.At.IsZero() {

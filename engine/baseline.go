@@ -153,15 +153,8 @@ func (m *machine) judgeErrorBaseline(i int, r canary.Rule, idx map[obsKey]canary
 		ev.Verdict, ev.Detail = canary.VerdictError, problem
 		return
 	}
-	var d canary.ErrorCounts
-	if !c.Measurement.NoData {
-		d.CanaryRequests, d.CanaryErrors = float64(c.Measurement.Samples), errorCount(c.Measurement)
-	}
-	if !s.Measurement.NoData {
-		d.StableRequests, d.StableErrors = float64(s.Measurement.Samples), errorCount(s.Measurement)
-	}
 	b := m.evidence(i)
-	m.addCounts(b, d)
+	m.addCounts(b, intervalCounts(c, s))
 	all := b.Counts[0]
 	ev.Samples = int64(math.Round(all.CanaryRequests))
 	need := float64(max(m.minRequests(), 1))
@@ -174,9 +167,37 @@ func (m *machine) judgeErrorBaseline(i int, r canary.Rule, idx map[obsKey]canary
 	tol := r.WorseBy.Value
 	// Each test at its share of the error the rule allows.
 	conf := 1 - (1-m.confidence(r))/float64(m.maxChains())
+	cmp, cnt, err := compareCounts(b.Counts, need, tol, conf)
+	if err != nil {
+		ev.Verdict, ev.Detail = canary.VerdictError, "compare error rates: "+err.Error()
+		return
+	}
+	stable := cnt.StableErrors / cnt.StableRequests
+	ev.Samples = int64(math.Round(cnt.CanaryRequests))
+	ev.Value, ev.Stable, ev.Threshold = cnt.CanaryErrors/cnt.CanaryRequests, &stable, stable+tol
+	m.decide(r, cmp, dataRequests, false, ev)
+}
+
+// intervalCounts are one interval's requests and errors of each track
+// (none for a track without data).
+func intervalCounts(c, s canary.Observation) canary.ErrorCounts {
+	var d canary.ErrorCounts
+	if !c.Measurement.NoData {
+		d.CanaryRequests, d.CanaryErrors = float64(c.Measurement.Samples), errorCount(c.Measurement)
+	}
+	if !s.Measurement.NoData {
+		d.StableRequests, d.StableErrors = float64(s.Measurement.Samples), errorCount(s.Measurement)
+	}
+	return d
+}
+
+// compareCounts tests each of a step's counts that has enough requests
+// and returns the evidence to show with its counts: the test since the
+// step started (counts[0]), or the one that found the canary worse.
+func compareCounts(counts []canary.ErrorCounts, need, tol, conf float64) (analysis.Comparison, canary.ErrorCounts, error) {
 	var worst, first analysis.Comparison
 	worstAt := 0
-	for k, cnt := range b.Counts {
+	for k, cnt := range counts {
 		if cnt.CanaryRequests < need || cnt.StableRequests == 0 {
 			continue
 		}
@@ -185,8 +206,7 @@ func (m *machine) judgeErrorBaseline(i int, r canary.Rule, idx map[obsKey]canary
 			StableRequests: cnt.StableRequests, StableErrors: cnt.StableErrors,
 		}, tol, conf, analysis.MixtureScale(tol))
 		if err != nil {
-			ev.Verdict, ev.Detail = canary.VerdictError, "compare error rates: "+err.Error()
-			return
+			return analysis.Comparison{}, canary.ErrorCounts{}, err
 		}
 		if k == 0 {
 			first, worst = cmp, cmp
@@ -194,16 +214,10 @@ func (m *machine) judgeErrorBaseline(i int, r canary.Rule, idx map[obsKey]canary
 			worst, worstAt = cmp, k
 		}
 	}
-	// The evidence shown is the test since the step started, or the one
-	// that found the canary worse.
-	cmp, cnt := first, all
 	if worst.Outcome() == analysis.Worse {
-		cmp, cnt = worst, b.Counts[worstAt]
+		return worst, counts[worstAt], nil
 	}
-	stable := cnt.StableErrors / cnt.StableRequests
-	ev.Samples = int64(math.Round(cnt.CanaryRequests))
-	ev.Value, ev.Stable, ev.Threshold = cnt.CanaryErrors/cnt.CanaryRequests, &stable, stable+tol
-	m.decide(r, cmp, dataRequests, false, ev)
+	return first, counts[0], nil
 }
 
 // errorCount is a measurement's number of errors: its error ratio times

@@ -231,24 +231,9 @@ func (m *machine) judge(i int, r canary.Rule, idx map[obsKey]canary.Observation)
 		m.judgeBaseline(i, r, idx, &ev)
 		return ev, true
 	}
-	c, okC := idx[obsKey{baseMetric(r.Metric), canary.TrackCanary, w}]
-	s, okS := idx[obsKey{baseMetric(r.Metric), canary.TrackStable, w}]
-	stableOK := okS && s.Err == "" && !s.Measurement.NoData && s.Measurement.Samples > 0
-	switch {
-	case !okC:
-		ev.Verdict, ev.Detail = canary.VerdictError, "no measurement of the canary was taken"
+	c, s, stableOK, ok := observed(idx, r, w, &ev)
+	if !ok {
 		return ev, false
-	case c.Err != "":
-		ev.Verdict, ev.Detail = canary.VerdictError, c.Err
-		return ev, false
-	case c.Measurement.NoData && !stableOK:
-		ev.Verdict, ev.Detail = canary.VerdictNoData, fmt.Sprintf("the source returned no data for either track over the last %s "+
-			"(no traffic at all, or a broken metrics pipeline)", canary.FormatDuration(w))
-		return ev, false
-	case c.Measurement.NoData:
-		// The stable has traffic: the canary had none, which is a lack
-		// of evidence, not a broken pipeline.
-		c.Measurement = canary.Measurement{}
 	}
 	ev.Samples = c.Measurement.Samples
 	if r.Metric != canary.MetricBurnRate {
@@ -276,6 +261,33 @@ func (m *machine) judge(i int, r canary.Rule, idx map[obsKey]canary.Observation)
 		}
 	}
 	return ev, advance
+}
+
+// observed looks up rule r's observations of both tracks over w, and
+// whether the stable's can serve as a comparison; false, with ev's
+// verdict set, when the canary's cannot be judged (not taken, an error,
+// no data from either track). A canary without requests while the stable
+// has some is a lack of evidence (a zero measurement), not a broken
+// pipeline.
+func observed(idx map[obsKey]canary.Observation, r canary.Rule, w time.Duration, ev *canary.Evaluation) (c, s canary.Observation, stableOK, ok bool) {
+	c, okC := idx[obsKey{baseMetric(r.Metric), canary.TrackCanary, w}]
+	s, okS := idx[obsKey{baseMetric(r.Metric), canary.TrackStable, w}]
+	stableOK = okS && s.Err == "" && !s.Measurement.NoData && s.Measurement.Samples > 0
+	switch {
+	case !okC:
+		ev.Verdict, ev.Detail = canary.VerdictError, "no measurement of the canary was taken"
+		return c, s, stableOK, false
+	case c.Err != "":
+		ev.Verdict, ev.Detail = canary.VerdictError, c.Err
+		return c, s, stableOK, false
+	case c.Measurement.NoData && !stableOK:
+		ev.Verdict, ev.Detail = canary.VerdictNoData, fmt.Sprintf("the source returned no data for either track over the last %s "+
+			"(no traffic at all, or a broken metrics pipeline)", canary.FormatDuration(w))
+		return c, s, stableOK, false
+	case c.Measurement.NoData:
+		c.Measurement = canary.Measurement{}
+	}
+	return c, s, stableOK, true
 }
 
 // judgePoint is the runbook's literal reading of a threshold rule: the
@@ -364,6 +376,12 @@ func (m *machine) burn(r canary.Rule, c, s canary.Observation, stableOK bool, ev
 	if r.Vs != "baseline" && r.Vs != "stable" {
 		return true
 	}
+	return m.burnVs(r, service, stableBurn, ev)
+}
+
+// burnVs divides the service's burn by the baseline's (or the stable's)
+// for `vs: baseline` and `vs: stable`, each at least its floor.
+func (m *machine) burnVs(r canary.Rule, service float64, stableBurn *float64, ev *canary.Evaluation) bool {
 	base := m.st.BaselineBurn
 	if base == nil || r.Vs == "stable" {
 		base = stableBurn
