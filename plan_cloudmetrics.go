@@ -12,6 +12,18 @@ type TrackValues struct {
 	Canary string `json:"canary"`
 }
 
+// TrackValuesOf are the values of a per-track map (a plan's selector),
+// each track's default when the map has none.
+func TrackValuesOf(m map[string]string, def TrackValues) TrackValues {
+	if v, ok := m[string(TrackStable)]; ok {
+		def.Stable = v
+	}
+	if v, ok := m[string(TrackCanary)]; ok {
+		def.Canary = v
+	}
+	return def
+}
+
 // For returns the value of track t ("" for an unknown track).
 func (v TrackValues) For(t Track) string {
 	switch t {
@@ -42,11 +54,11 @@ type DatadogMetrics struct {
 	// Service is the templates' {{.Service}}: the APM service name.
 	// Default: metadata.name.
 	Service string `json:"service,omitempty"`
-	// Tracks is the tag filter of each track, the templates'
-	// {{.Selector}}, e.g. {stable: "version:1.4.2", canary:
-	// "version:1.5.0"}. Default: track:stable and track:canary (a track
-	// tag on the service's spans).
-	Tracks *TrackValues `json:"tracks,omitempty"`
+	// Selector is, per track (stable, canary), the tag filter of the
+	// track's series, the templates' {{.Selector}}, e.g. {stable:
+	// "version:1.4.2", canary: "version:1.5.0"}. Default: track:stable and
+	// track:canary (a track tag on the service's spans).
+	Selector map[string]string `json:"selector,omitempty"`
 	// Timeout of one measurement, retries included. Default: 10s.
 	Timeout Duration `json:"timeout,omitempty"`
 	// Queries overrides the query templates by name: requests (a count of
@@ -124,10 +136,11 @@ type NewRelicMetrics struct {
 	// AppName is the templates' {{.Service}}: the APM application name.
 	// Default: metadata.name.
 	AppName string `json:"appName,omitempty"`
-	// Tracks is the NRQL condition of each track, the templates'
-	// {{.Selector}}. Default: tags.track = 'stable' and tags.track =
-	// 'canary'.
-	Tracks *TrackValues `json:"tracks,omitempty"`
+	// Selector is, per track (stable, canary), the NRQL condition of the
+	// track's events, the templates' {{.Selector}}, e.g. {stable:
+	// "tags.version = '1.4.2'", canary: "tags.version = '1.5.0'"}.
+	// Default: tags.track = 'stable' and tags.track = 'canary'.
+	Selector map[string]string `json:"selector,omitempty"`
 	// Timeout of one measurement, retries included. Default: 10s.
 	Timeout Duration `json:"timeout,omitempty"`
 	// Queries overrides the NRQL templates by name: requests (a count),

@@ -92,10 +92,7 @@ func New(cfg Config) (*apisrc.Source, error) {
 	if b.appKey, err = apisrc.Secret(cfg.Secrets, "applicationKey", pd.ApplicationKey); err != nil {
 		return nil, canary.Errorf(canary.EINVALID, "datadog: %v", err)
 	}
-	tracks := DefaultTracks
-	if pd.Tracks != nil {
-		tracks = *pd.Tracks
-	}
+	tracks := canary.TrackValuesOf(pd.Selector, DefaultTracks)
 	svc := pd.Service
 	if svc == "" {
 		svc = cfg.Service

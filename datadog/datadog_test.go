@@ -66,7 +66,7 @@ func newSource(t *testing.T, addr string, queries map[string]string) *apisrc.Sou
 	t.Setenv("DD_TEST_APP_KEY", testAppKey)
 	src, err := New(Config{
 		Plan: canary.DatadogMetrics{Address: addr, APIKey: "env:DD_TEST_API_KEY", ApplicationKey: "env:DD_TEST_APP_KEY",
-			Tracks: &canary.TrackValues{Stable: "version:v1", Canary: "version:v2"}, Queries: queries,
+			Selector: map[string]string{"stable": "version:v1", "canary": "version:v2"}, Queries: queries,
 			Timeout: canary.Duration(5 * time.Second)},
 		Service: "shop", Namespace: "prod", Backoff: time.Millisecond,
 	})

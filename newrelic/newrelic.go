@@ -111,10 +111,7 @@ func build(cfg Config) (*apisrc.Source, error) {
 	if b.key, err = apisrc.Secret(cfg.Secrets, "apiKey", pn.APIKey); err != nil {
 		return nil, err
 	}
-	tracks := DefaultTracks
-	if pn.Tracks != nil {
-		tracks = *pn.Tracks
-	}
+	tracks := canary.TrackValuesOf(pn.Selector, DefaultTracks)
 	svc := pn.AppName
 	if svc == "" {
 		svc = cfg.Service

@@ -21,7 +21,7 @@ func (v *validator) cloudMetrics(a *canary.Analysis, path string) {
 		v.url(p+".address", d.Address, "")
 		v.secretRequired(p+".apiKey", d.APIKey, "env:DD_API_KEY")
 		v.secretRequired(p+".applicationKey", d.ApplicationKey, "env:DD_APP_KEY")
-		v.tracks(p+".tracks", d.Tracks, "tag", "version:1.4.2")
+		v.selector(p+".selector", d.Selector)
 		v.nonNegative(p+".timeout", d.Timeout)
 		v.apiQueries(p+".queries", d.Queries, "a Datadog metrics query template")
 	}
@@ -35,7 +35,7 @@ func (v *validator) cloudMetrics(a *canary.Analysis, path string) {
 		}
 		v.url(p+".address", n.Address, "")
 		v.secretRequired(p+".apiKey", n.APIKey, "env:NEW_RELIC_API_KEY")
-		v.tracks(p+".tracks", n.Tracks, "NRQL condition", "tags.version = '1.4.2'")
+		v.selector(p+".selector", n.Selector)
 		v.nonNegative(p+".timeout", n.Timeout)
 		v.apiQueries(p+".queries", n.Queries, "an NRQL query template")
 	}
@@ -74,13 +74,16 @@ func (v *validator) cloudWatch(c *canary.CloudWatchMetrics, p string) {
 	}
 }
 
-// tracks checks per-track selectors: both or neither.
-func (v *validator) tracks(p string, t *canary.TrackValues, what, example string) {
-	if t == nil {
-		return
+// selector checks per-track values: stable and canary, not empty.
+func (v *validator) selector(p string, sel map[string]string) {
+	for _, track := range sortedKeys(sel) {
+		spath := p + "[" + track + "]"
+		if !isOneOf(track, []string{string(canary.TrackStable), string(canary.TrackCanary)}) {
+			v.add(spath, "%q is not a track: write stable or canary", track)
+		} else if strings.TrimSpace(sel[track]) == "" {
+			v.add(spath, "required: write the track's selector, or remove the entry for the default")
+		}
 	}
-	v.required(p+".stable", t.Stable, fmt.Sprintf("the stable track's %s, e.g. %s", what, example))
-	v.required(p+".canary", t.Canary, fmt.Sprintf("the canary track's %s", what))
 }
 
 func (v *validator) apiQueries(p string, qs map[string]string, what string) {

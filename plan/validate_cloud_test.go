@@ -16,11 +16,11 @@ func TestCloudMetricsValidation(t *testing.T) {
 		{"datadog valid", []edit{{"", dd}}, nil},
 		{"cloudwatch valid", []edit{{"", cw}}, nil},
 		{"newRelic valid", []edit{{"", nr}}, nil},
-		{"datadog keys missing", []edit{{"", "  analysis:\n    metrics:\n      datadog: {tracks: {stable: 'version:v1'}, queries: {p95: x}}\n"}}, []string{
+		{"datadog keys missing", []edit{{"", "  analysis:\n    metrics:\n      datadog: {selector: {stable: 'version:v1', beta: x}, queries: {p95: x}}\n"}}, []string{
 			"plan.yaml:21:16: spec.analysis.metrics.datadog.apiKey: required: write a reference to the secret, e.g. env:DD_API_KEY",
 			"plan.yaml:21:16: spec.analysis.metrics.datadog.applicationKey: required: write a reference to the secret, e.g. env:DD_APP_KEY",
-			"plan.yaml:21:25: spec.analysis.metrics.datadog.tracks.canary: required: the canary track's tag",
-			`plan.yaml:21:64: spec.analysis.metrics.datadog.queries[p95]: "p95" is not a query name: write requests, errors or latency`,
+			`plan.yaml:21:56: spec.analysis.metrics.datadog.selector[beta]: "beta" is not a track: write stable or canary`,
+			`plan.yaml:21:75: spec.analysis.metrics.datadog.queries[p95]: "p95" is not a query name: write requests, errors or latency`,
 		}},
 		{"datadog key written in the plan", []edit{{"", "  analysis:\n    metrics:\n      datadog: {apiKey: 0123456789abcdef, applicationKey: env:K}\n"}}, []string{
 			"plan.yaml:21:25: spec.analysis.metrics.datadog.apiKey: not a secret reference (the value is not shown, in case it is a secret): write env:NAME, file:/path or secret:NAME/KEY (a Kubernetes Secret, read by canary operator); secrets are never written in a plan",
@@ -50,5 +50,14 @@ func TestCloudMetricsValidation(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			checkPlan(t, with(t, tt.edits...), tt.want)
 		})
+	}
+}
+
+// TestCloudExamples: the example plan of each API source is valid.
+func TestCloudExamples(t *testing.T) {
+	for _, f := range []string{"datadog.yaml", "cloudwatch.yaml", "newrelic.yaml"} {
+		if _, err := Load("../examples/" + f); err != nil {
+			t.Errorf("examples/%s: %v", f, err)
+		}
 	}
 }
