@@ -65,7 +65,7 @@ type DatadogMetrics struct {
 	// requests; its points are summed), errors (a count of failed
 	// requests; summed) and latency (seconds; its points are averaged).
 	// Variables: .Service, .Selector, .Track, .Namespace, .Window,
-	// .WindowSeconds, .Quantile (0.95) and .Percentile (95).
+	// .Seconds, .Quantile (0.95) and .Percentile (95).
 	Queries map[string]string `json:"queries,omitempty"`
 }
 

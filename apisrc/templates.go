@@ -33,8 +33,8 @@ var QueryNames = []string{QueryRequests, QueryErrors, QueryLatency}
 type Vars struct {
 	// Window is the window as a Prometheus duration: 30s, 5m, 1h30m.
 	Window string
-	// WindowSeconds is the window in whole seconds (rounded up).
-	WindowSeconds int64
+	// Seconds is the window in whole seconds (rounded up).
+	Seconds int64
 	// Track is stable or canary.
 	Track string
 	// Selector is the track's value in the source's tracks setting: a
@@ -57,7 +57,7 @@ type Vars struct {
 // the track's Selector.
 func (v Vars) For(q canary.Query, selectors canary.TrackValues) Vars {
 	v.Window = FormatWindow(q.Window)
-	v.WindowSeconds = int64(math.Ceil(q.Window.Seconds()))
+	v.Seconds = int64(math.Ceil(q.Window.Seconds()))
 	v.Track = string(q.Track)
 	v.Selector = selectors.For(q.Track)
 	v.Until = q.At.UnixMilli()
@@ -107,10 +107,10 @@ func ParseTemplate(name, text string) (*template.Template, error) {
 	if err != nil {
 		return nil, fmt.Errorf("queries[%s]: %w", name, err)
 	}
-	probe := Vars{Window: "5m", WindowSeconds: 300, Track: "canary", Selector: "track:canary", Service: "svc",
+	probe := Vars{Window: "5m", Seconds: 300, Track: "canary", Selector: "track:canary", Service: "svc",
 		Namespace: "ns", Quantile: "0.95", Percentile: "95", LoadBalancer: "app/lb/1", Since: 1, Until: 2}
 	if err := t.Execute(&bytes.Buffer{}, probe); err != nil {
-		return nil, fmt.Errorf("queries[%s]: %w (the variables are .Window, .WindowSeconds, .Track, .Selector, .Service, .Namespace, .Quantile, .Percentile, .LoadBalancer, .Since and .Until)", name, err)
+		return nil, fmt.Errorf("queries[%s]: %w (the variables are .Window, .Seconds, .Track, .Selector, .Service, .Namespace, .Quantile, .Percentile, .LoadBalancer, .Since and .Until)", name, err)
 	}
 	return t, nil
 }

@@ -31,7 +31,7 @@ const DefaultAddress = "https://api.datadoghq.com"
 const (
 	DefaultRequestsQuery = `sum:trace.http.request.hits{service:{{.Service}},{{.Selector}}}.as_count()`
 	DefaultErrorsQuery   = `sum:trace.http.request.errors{service:{{.Service}},{{.Selector}}}.as_count()`
-	DefaultLatencyQuery  = `p{{.Percentile}}:trace.http.request{service:{{.Service}},{{.Selector}}}.rollup({{.WindowSeconds}})`
+	DefaultLatencyQuery  = `p{{.Percentile}}:trace.http.request{service:{{.Service}},{{.Selector}}}.rollup({{.Seconds}})`
 )
 
 // DefaultQueries returns a new map of the default templates by name.

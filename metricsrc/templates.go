@@ -147,7 +147,7 @@ func (ts *Templates) Vars(q canary.Query, service, namespace string) (Vars, stri
 	if namespace == "" {
 		namespace = canary.DefaultNamespace
 	}
-	v := Vars{Window: FormatWindow(q.Window), Seconds: WindowSeconds(q.Window), Track: string(q.Track),
+	v := Vars{Window: FormatWindow(q.Window), Seconds: Seconds(q.Window), Track: string(q.Track),
 		Service: service, Namespace: namespace}
 	if q.Track != canary.TrackStable && q.Track != canary.TrackCanary {
 		return v, "", fmt.Errorf("measure %s of track %q: unknown track (want stable or canary)", q.Metric, q.Track)
@@ -194,7 +194,7 @@ func execute(t *template.Template, v Vars) (string, error) {
 // FormatWindow writes d as a Prometheus duration (5m, 30s, 1m30s,
 // 1h0m5s written 1h5s), rounded up to a whole second.
 func FormatWindow(d time.Duration) string {
-	s := WindowSeconds(d)
+	s := Seconds(d)
 	if s == 0 {
 		return "0s"
 	}
@@ -211,8 +211,8 @@ func FormatWindow(d time.Duration) string {
 	return b.String()
 }
 
-// WindowSeconds is d in whole seconds, rounded up.
-func WindowSeconds(d time.Duration) int64 {
+// Seconds is d in whole seconds, rounded up.
+func Seconds(d time.Duration) int64 {
 	return int64((d + time.Second - 1) / time.Second)
 }
 
