@@ -24,9 +24,9 @@ import (
 // the operator's DefaultRouter. As deploy/operator's service account with
 // rbac.yaml only, building the router fails naming the missing verbs and
 // the opt-in file to apply; bound (in the rollout's namespace) to the
-// ClusterRole the opt-in file ships, the router runs a whole rollback
-// cycle (5%, 0%, remove) and a promotion on the real objects, so the
-// shipped verbs are enough.
+// ClusterRole the opt-in file ships, the router runs a step with a match
+// (and a mirror, for Istio), a whole rollback cycle (5%, 0%, remove) and a
+// promotion on the real objects, so the shipped verbs are enough.
 func TestRouterTrafficRBAC(t *testing.T) {
 	t.Parallel()
 	env := operatorEnv(t)
@@ -42,6 +42,7 @@ func TestRouterTrafficRBAC(t *testing.T) {
 		name, file, missing string
 		traffic             canary.Traffic
 		create              func(t *testing.T, ns string)
+		route               canary.Route // a step's match (and mirror), through the executor's ApplyRoute
 	}{
 		{"istio", "rbac-istio.yaml", "may not get, update virtualservices.networking.istio.io",
 			canary.Traffic{Istio: &canary.IstioTraffic{VirtualService: "web",
@@ -52,7 +53,8 @@ func TestRouterTrafficRBAC(t *testing.T) {
 				if err := env.Client.Create(t.Context(), vs); err != nil {
 					t.Fatal(err)
 				}
-			}},
+			},
+			canary.Route{Weight: 5, Matches: []canary.Match{{Header: &canary.HeaderMatch{Name: "X-Beta", Exact: "1"}}}, MirrorPercent: 10}},
 		{"nginxIngress", "rbac-nginx-ingress.yaml", "may not get, create, update, delete ingresses.networking.k8s.io",
 			canary.Traffic{NGINXIngress: &canary.NGINXIngressTraffic{Ingress: "web", StableService: "web", CanaryService: "web-canary"}},
 			func(t *testing.T, ns string) {
@@ -62,7 +64,8 @@ func TestRouterTrafficRBAC(t *testing.T) {
 				if err := env.Client.Create(t.Context(), in); err != nil {
 					t.Fatal(err)
 				}
-			}},
+			},
+			canary.Route{Weight: 5, Matches: []canary.Match{{Cookie: &canary.CookieMatch{Name: "beta", Value: "always"}}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -86,6 +89,7 @@ func TestRouterTrafficRBAC(t *testing.T) {
 			}
 			ctx := t.Context()
 			for _, call := range []func(context.Context) error{
+				func(c context.Context) error { return canary.ApplyRoute(c, r, tt.route) },
 				func(c context.Context) error { return r.SetWeight(c, 5) },
 				func(c context.Context) error { return r.SetWeight(c, 0) },
 				r.RemoveCanary,
