@@ -61,7 +61,7 @@ type Spec struct {
 	Hooks []Hook `json:"hooks,omitempty"`
 	// Strategy is how the new version is released: a canary (the default:
 	// the steps' weights, matches and mirrors) or blueGreen.
-	Strategy Strategy `json:"strategy,omitempty"`
+	Strategy Strategy `json:"strategy,omitzero"`
 	// Steps are the traffic weights with their holds, increasing; the last
 	// must be weight 100 with no hold, and reaching it promotes. Required.
 	Steps []Step `json:"steps"`
