@@ -4,22 +4,25 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/canary-dev/canary/metricsrc"
 )
 
-// Sentinels, tested with errors.Is on a Measure error.
+// Kinds of failure, tested with errors.Is on a Measure error: metricsrc's,
+// so canary query and the engine treat these sources as every other.
 var (
 	// ErrUnknownMetric: the metric is not one these sources measure
 	// (latencyPNN, errorRate, requestRate).
-	ErrUnknownMetric = errors.New("unknown metric (the source measures latencyPNN, errorRate and requestRate)")
+	ErrUnknownMetric = metricsrc.ErrUnknownMetric
 	// ErrBadQuery: the service refused the query, or answered with
 	// something that is not one number. Retrying does not help.
-	ErrBadQuery = errors.New("bad query")
+	ErrBadQuery = metricsrc.ErrBadQuery
 	// ErrSeveralSeries: the query returned more than one series or row
 	// where one number is expected.
-	ErrSeveralSeries = errors.New("several series where one is expected")
+	ErrSeveralSeries = metricsrc.ErrSeveralSeries
 	// ErrUnavailable: the service could not be reached or failed, after
 	// the retries.
-	ErrUnavailable = errors.New("metrics service unavailable")
+	ErrUnavailable = metricsrc.ErrUnavailable
 )
 
 // Transient marks err as worth retrying (a network error, a 5xx or 429

@@ -102,6 +102,10 @@ func TestQueryCloudSources(t *testing.T) {
 			if code != 0 || !strings.Contains(out, sourceTitle(src.kind)+" "+src.address(srv.URL)) || !strings.Contains(squash(out), "errorRate 2m canary 10% 240 ok") {
 				t.Errorf("text output (exit %d) does not name the source or show the canary's error rate:\n%s", code, out)
 			}
+			srv.SetFail(http.StatusBadRequest) // the query refused: exit 2
+			if code, out, stderr = runQueryCmd(t.Context(), file); code != ExitInvalid {
+				t.Errorf("refused query: exit %d, want %d\n%s\n%s", code, ExitInvalid, out, stderr)
+			}
 			srv.SetFail(http.StatusServiceUnavailable)
 			code, out, stderr = runQueryCmd(t.Context(), file)
 			if code != ExitUnavailable || !strings.Contains(out, "did not answer") && !strings.Contains(stderr, "did not answer") {
