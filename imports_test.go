@@ -46,6 +46,7 @@ var importRules = []importRule{
 	{pkg: "promql", why: "a provider measures and acts; it does not run rollouts", deny: hosts},
 	{pkg: "metricsrc", why: "a provider measures and acts; it does not run rollouts", deny: hosts},
 	{pkg: "webmetrics", why: "a provider measures and acts; it does not run rollouts", deny: hosts},
+	{pkg: "influxql", why: "a provider measures and acts; it does not run rollouts", deny: hosts},
 	{pkg: "helm", why: "a provider measures and acts; it does not run rollouts", deny: hosts},
 	{pkg: "gatewayapi", why: "a provider measures and acts; it does not run rollouts", deny: hosts},
 	{pkg: "istio", why: "a provider measures and acts; it does not run rollouts", deny: hosts},

@@ -3,8 +3,9 @@ package canary
 // WebMetrics configures the web metric source: one HTTP(S) request per
 // query, the value read from the JSON answer with a jq expression. The
 // url, body and jq are templates with the variables of the Prometheus
-// queries ({{.Window}}, {{.Seconds}}, {{.Track}}, {{.Service}},
-// {{.Namespace}}, {{.Quantile}}, {{.Percentile}}), the track's
+// queries ({{.Window}}, {{.Track}}, {{.Service}}, {{.Namespace}},
+// {{.Quantile}}), {{.Seconds}} (the window in seconds), {{.Start}} and
+// {{.End}} (its bounds in Unix seconds), {{.Percentile}} (95, 99.9), the track's
 // {{.Selector}}, the query's template {{.Name}} (latency, errorRate,
 // requestRate, requests) and its rendered {{.Query}}; urlquery escapes a
 // value for a URL ({{.Query | urlquery}}).
@@ -66,7 +67,8 @@ type InfluxDBMetrics struct {
 	// Queries override the InfluxQL templates by name (latency, errorRate,
 	// requestRate, requests); each must return one value (one series, one
 	// row). The variables are those of prometheus.queries plus
-	// {{.Seconds}}, {{.Percentile}} and {{.Selector}}.
+	// {{.Seconds}}, {{.Start}}, {{.End}}, {{.Percentile}} and
+	// {{.Selector}}.
 	Queries map[string]string `json:"queries,omitempty"`
 	// Selector is, per track (stable, canary), the InfluxQL condition
 	// that selects the track's points. Default: "track" = '{{.Track}}'.
@@ -97,7 +99,7 @@ type GraphiteMetrics struct {
 	// requestRate, requests); each must yield one series, summarized to
 	// one value over the window (e.g. with summarize(…, "1y", "sum",
 	// true)). Variables as prometheus.queries plus {{.Seconds}},
-	// {{.Percentile}} and {{.Selector}}.
+	// {{.Start}}, {{.End}}, {{.Percentile}} and {{.Selector}}.
 	Queries map[string]string `json:"queries,omitempty"`
 	// Selector is, per track (stable, canary), the metric path node that
 	// tells the track apart. Default: the track's name.

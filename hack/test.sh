@@ -13,9 +13,10 @@ step() { printf '\n== %s\n' "$*"; }
 
 need_apt=()
 # Real systems the tests talk to: Prometheus (promql), Chromium (the
-# dashboard), podman (builds the container image: release/image_test.go);
+# dashboard), podman (builds the container image: release/image_test.go),
+# influxdb and graphite-carbon + graphite-web (the metric sources' tests);
 # hack/release.sh copies CA certificates and time-zone data into the image.
-for pkg in ${CANARY_APT_PACKAGES:-prometheus chromium podman ca-certificates tzdata}; do
+for pkg in ${CANARY_APT_PACKAGES:-prometheus chromium podman ca-certificates tzdata influxdb graphite-carbon graphite-web}; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then

@@ -55,6 +55,8 @@ type HTTPConfig struct {
 	SecretHeaders map[string]canary.SecretRef
 	// BearerToken is a reference to a token sent as Authorization: Bearer.
 	BearerToken canary.SecretRef
+	// BearerScheme replaces "Bearer" before the token (InfluxDB: Token).
+	BearerScheme string
 	// BasicAuth sends HTTP basic auth; not together with BearerToken.
 	BasicAuth *canary.BasicAuth
 	// CAFile is a PEM file of the authorities trusted for https, instead
@@ -145,7 +147,7 @@ func NewHTTP(c HTTPConfig) (*HTTP, error) {
 		if err != nil {
 			return nil, err
 		}
-		h.header.Set("Authorization", "Bearer "+tok)
+		h.header.Set("Authorization", cmpStr(c.BearerScheme, "Bearer")+" "+tok)
 	case c.BasicAuth != nil:
 		pw, err := read("basicAuth.password", c.BasicAuth.Password)
 		if err != nil {

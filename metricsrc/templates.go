@@ -53,6 +53,9 @@ type Vars struct {
 	// Percentile is the same as a percentage, e.g. 95 or 99.9; empty in
 	// the other templates.
 	Percentile string
+	// Start and End are the window's bounds in Unix seconds: End is the
+	// query's time (its At, or now), Start End minus Seconds.
+	Start, End int64
 	// Selector is the track's selector rendered (a tag filter, a metric
 	// path, a dimension value): how the track's series is told from the
 	// other track's.
@@ -83,9 +86,14 @@ type TemplateConfig struct {
 }
 
 var probe = Vars{Window: "5m", Seconds: 300, Track: string(canary.TrackCanary), Service: "svc", Namespace: "ns",
-	Quantile: "0.95", Percentile: "95", Selector: "sel"}
+	Quantile: "0.95", Percentile: "95", Start: 1700000000, End: 1700000300, Selector: "sel"}
 
-const varsList = ".Window, .Seconds, .Track, .Service, .Namespace, .Quantile, .Percentile and .Selector"
+const varsList = ".Window, .Seconds, .Start, .End, .Track, .Service, .Namespace, .Quantile, .Percentile and .Selector"
+
+// Funcs are the functions templates may call besides text/template's
+// own (urlquery, printf, …): replace S OLD NEW (strings.ReplaceAll), e.g.
+// {{replace .Percentile "." "_"}} for statsd's upper_99_9.
+var Funcs = template.FuncMap{"replace": strings.ReplaceAll}
 
 // ParseTemplates merges overrides over the defaults and parses and renders
 // each template once with sample values, so a typo such as {{.Trak}} is an
@@ -129,7 +137,7 @@ func ParseTemplates(c TemplateConfig) (*Templates, error) {
 }
 
 func parse(what, text string) (*template.Template, error) {
-	t, err := template.New(what).Option("missingkey=error").Parse(text)
+	t, err := template.New(what).Option("missingkey=error").Funcs(Funcs).Parse(text)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
@@ -147,8 +155,13 @@ func (ts *Templates) Vars(q canary.Query, service, namespace string) (Vars, stri
 	if namespace == "" {
 		namespace = canary.DefaultNamespace
 	}
+	end := q.At
+	if end.IsZero() {
+		end = time.Now()
+	}
 	v := Vars{Window: FormatWindow(q.Window), Seconds: Seconds(q.Window), Track: string(q.Track),
-		Service: service, Namespace: namespace}
+		Service: service, Namespace: namespace, End: end.Unix()}
+	v.Start = v.End - v.Seconds
 	if q.Track != canary.TrackStable && q.Track != canary.TrackCanary {
 		return v, "", fmt.Errorf("measure %s of track %q: unknown track (want stable or canary)", q.Metric, q.Track)
 	}

@@ -110,7 +110,7 @@ func (v *validator) sourceCommon(path string, queries, selector map[string]strin
 }
 
 // templateVars are the variables of source templates, for parse errors.
-const templateVars = ".Window, .Seconds, .Track, .Service, .Namespace, .Quantile, .Percentile, .Selector (web also .Name and .Query)"
+const templateVars = ".Window, .Seconds, .Start, .End, .Track, .Service, .Namespace, .Quantile, .Percentile, .Selector (web also .Name and .Query)"
 
 // template checks a text/template's syntax; how, when not empty, makes
 // the field required. It reports whether s is set and parses.
@@ -121,7 +121,7 @@ func (v *validator) template(path, s, how string) bool {
 		}
 		return false
 	}
-	if _, err := template.New(path).Parse(s); err != nil {
+	if _, err := template.New(path).Funcs(template.FuncMap{"replace": strings.ReplaceAll}).Parse(s); err != nil {
 		msg := err.Error()
 		if i := strings.LastIndex(msg, ": "); i >= 0 {
 			msg = msg[i+2:]

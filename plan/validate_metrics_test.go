@@ -16,7 +16,7 @@ func TestMetricSourceErrors(t *testing.T) {
 		{"web url missing", "      web: {jq: .v}\n",
 			[]string{`plan.yaml:21:12: spec.analysis.metrics.web.url: required: write a URL template, e.g. https://metrics.example.com/api/{{.Query}}?track={{.Track}}&window={{.Window}}`}},
 		{"web url template", "      web: {url: 'http://h/{{.Track', jq: .v}\n",
-			[]string{`plan.yaml:21:18: spec.analysis.metrics.web.url: "http://h/{{.Track" is not a valid template (unclosed action): the variables are .Window, .Seconds, .Track, .Service, .Namespace, .Quantile, .Percentile, .Selector (web also .Name and .Query)`}},
+			[]string{`plan.yaml:21:18: spec.analysis.metrics.web.url: "http://h/{{.Track" is not a valid template (unclosed action): the variables are .Window, .Seconds, .Start, .End, .Track, .Service, .Namespace, .Quantile, .Percentile, .Selector (web also .Name and .Query)`}},
 		{"web jq", "      web: {url: http://h, jq: '.a['}\n",
 			[]string{`plan.yaml:21:32: spec.analysis.metrics.web.jq: ".a[" is not a valid jq expression (unexpected EOF): fix it, e.g. .data.value`}},
 		{"web literal secret header", "      web: {url: http://h, jq: .v, secretHeaders: {Authorization: Bearer abc}}\n",

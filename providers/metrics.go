@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/canary-dev/canary"
+	"github.com/canary-dev/canary/influxql"
 	"github.com/canary-dev/canary/metricsrc"
 	"github.com/canary-dev/canary/promql"
 	"github.com/canary-dev/canary/webmetrics"
@@ -24,6 +25,13 @@ func Metrics(ctx context.Context, p *canary.Plan, env Env) (canary.MetricSource,
 		}
 		cfg.HTTP = sourceHTTP(ctx, env)
 		return webmetrics.New(cfg)
+	case prov == "influxdb":
+		cfg, err := influxql.FromPlan(p)
+		if err != nil {
+			return nil, err
+		}
+		cfg.HTTP = sourceHTTP(ctx, env)
+		return influxql.New(cfg)
 	case prov == "datadog", prov == "cloudwatch", prov == "newRelic":
 		return cloudMetrics(ctx, p, env)
 	case isBuiltin(p) && env.Proxy == nil:

@@ -124,13 +124,13 @@ func New(cfg Config) (*metricsrc.Source, error) {
 }
 
 var probeVars = metricsrc.Vars{Window: "5m", Seconds: 300, Track: "canary", Service: "svc", Namespace: "ns",
-	Quantile: "0.95", Percentile: "95", Selector: "canary"}
+	Quantile: "0.95", Percentile: "95", Start: 1700000000, End: 1700000300, Selector: "canary"}
 
 func parse(name, text string) (*template.Template, error) {
 	if strings.TrimSpace(text) == "" && name != "body" {
 		return nil, fmt.Errorf("%s is required", name)
 	}
-	t, err := template.New(name).Option("missingkey=error").Parse(text)
+	t, err := template.New(name).Option("missingkey=error").Funcs(metricsrc.Funcs).Parse(text)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
@@ -156,7 +156,7 @@ func cmpStr(s, def string) string {
 func (s *source) render(t *template.Template, v vars) (string, error) {
 	var b strings.Builder
 	if err := t.Execute(&b, v); err != nil {
-		return "", fmt.Errorf("%w (the variables are .Window, .Seconds, .Track, .Service, .Namespace, .Quantile, .Percentile, .Selector, .Name and .Query)", err)
+		return "", fmt.Errorf("%w (the variables are .Window, .Seconds, .Start, .End, .Track, .Service, .Namespace, .Quantile, .Percentile, .Selector, .Name and .Query)", err)
 	}
 	return b.String(), nil
 }

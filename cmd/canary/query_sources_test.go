@@ -9,8 +9,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/canary-dev/canary"
+	"github.com/canary-dev/canary/metricsrc/srvtest"
 )
 
 // writeQueryPlan writes queryPlan with metrics as its analysis.metrics.
@@ -26,9 +28,9 @@ func writeQueryPlan(t *testing.T, metrics string) string {
 // checkQueryValues runs `canary query -o json` on file and checks every
 // row's value and samples against want (by metric and track), and that
 // the report names the source.
-func checkQueryValues(t *testing.T, file, source, address string, want map[string]map[canary.Track][2]float64) {
+func checkQueryValues(t *testing.T, file, source, address string, want map[string]map[canary.Track][2]float64, args ...string) {
 	t.Helper()
-	code, out, stderr := runQueryCmd(t.Context(), "-o", "json", file)
+	code, out, stderr := runQueryCmd(t.Context(), append(append([]string{"-o", "json"}, args...), file)...)
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, out, stderr)
 	}
@@ -97,4 +99,36 @@ func TestQueryWeb(t *testing.T) {
 	if code != ExitUnavailable || !strings.Contains(out+stderr, "web "+srv.URL+" did not answer") {
 		t.Errorf("down: exit %d, want %d naming the source:\n%s\n%s", code, ExitUnavailable, out, stderr)
 	}
+}
+
+// TestQueryInfluxDB: `canary query` against a real influxd fed one point
+// per request of each track over the last 20s: the default queries'
+// values per track.
+func TestQueryInfluxDB(t *testing.T) {
+	srv := srvtest.StartInflux(t, "metrics")
+	now := time.Now().Truncate(time.Second) // the query's --at
+	var b strings.Builder
+	for i := range 400 { // stable: 400 requests, 4 failed, 10..409ms
+		status := 200
+		if i%100 == 0 {
+			status = 502
+		}
+		fmt.Fprintf(&b, "http_requests,service=query-e2e,track=stable duration_ms=%d,status=%di %d\n", 10+i, status, now.Add(-time.Duration(i+1)*40*time.Millisecond).UnixMilli())
+	}
+	for i := range 100 { // canary: 100 requests, 20 failed, 500..599ms
+		status := 200
+		if i%5 == 0 {
+			status = 500
+		}
+		fmt.Fprintf(&b, "http_requests,service=query-e2e,track=canary duration_ms=%d,status=%di %d\n", 500+i, status, now.Add(-time.Duration(i+1)*150*time.Millisecond).UnixMilli())
+	}
+	if err := srv.Write(b.String()); err != nil {
+		t.Fatal(err)
+	}
+	file := writeQueryPlan(t, `    metrics: {influxdb: {address: "`+srv.URL+`", database: metrics}}`)
+	checkQueryValues(t, file, "influxdb", srv.URL, map[string]map[canary.Track][2]float64{
+		"latencyP95":  {canary.TrackStable: {0.389, 400}, canary.TrackCanary: {0.594, 100}},
+		"errorRate":   {canary.TrackStable: {0.01, 400}, canary.TrackCanary: {0.2, 100}},
+		"requestRate": {canary.TrackStable: {20, 400}, canary.TrackCanary: {5, 100}},
+	}, "--at", now.Format(time.RFC3339))
 }
