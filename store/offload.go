@@ -13,10 +13,10 @@ import (
 // (a runner each, in canary serve), and a goroutine keeps the stack its
 // deepest call needed until a GC shrinks it by half; their own frames
 // above Commit are ~7 KiB, so encoding on the caller's stack would
-// double each of them from 8 to 16 KiB. So encode runs on a few shared
-// goroutines, one per CPU, as the engine does (runner/offload.go), and
-// the caller waits for it: the work is pure CPU, so queueing it behind
-// other encodes costs no more than the CPUs would anyway.
+// double each of them. So encode runs on a few shared goroutines, one
+// per CPU, and the caller waits for it: the work is pure CPU, so
+// queueing it behind other encodes costs no more than the CPUs would
+// anyway.
 
 // encodeJob is one encode for the shared goroutines.
 type encodeJob struct {
