@@ -41,9 +41,9 @@ func (s *holdingStore) Save(ctx context.Context, st canary.State, events []canar
 
 // BenchmarkRunnerStack reports the goroutine stack a runner keeps
 // (stack-B/runner: the runtime's StackInuse over the runners) after 20
-// evaluations of examples/local.yaml's rules, parked in a save. The
-// engine's judging runs on the shared engine goroutines (offload.go), so
-// it is not on the runner's stack; with it there, a runner kept 16-32 KiB.
+// evaluations of examples/local.yaml's rules, parked in a save: the
+// stack its deepest call (the engine's judging) left it, which the
+// runtime keeps until a GC finds it less than a quarter used.
 func BenchmarkRunnerStack(b *testing.B) {
 	p, err := plan.Load("../examples/local.yaml")
 	if err != nil {
