@@ -159,7 +159,7 @@ func (s *Store) Commit(ctx context.Context, id int64, st canary.State, events []
 		}(time.Now())
 	}
 	o := options(opts)
-	enc, err := encodeShared(&st, events)
+	enc, err := encode(&st, events)
 	if err != nil {
 		return err
 	}
