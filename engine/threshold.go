@@ -66,23 +66,11 @@ func (m *machine) windowCounts(r canary.Rule, c, s canary.Observation, stableOK 
 	if stableOK {
 		wc.Stable = s.Measurement.Samples
 	}
-	hits := func(o canary.Observation) int64 {
-		return int64(math.Round(o.Measurement.Value * float64(o.Measurement.Samples)))
-	}
 	switch quant, isLatency := r.Metric.Quantile(); {
 	case r.Metric == canary.MetricErrorRate:
-		wc.Hits, p0 = hits(c), q.Value
+		wc.Hits, p0 = observedHits(c), q.Value
 	case r.Metric == canary.MetricBurnRate:
-		wc.Hits = hits(c)
-		if m.mirroredOnly() {
-			// Mirrored copies: no user saw them, so not the service's.
-			wc.Hits, wc.Requests = 0, 0
-		}
-		if stableOK {
-			wc.StableHits = hits(s)
-			wc.Requests += s.Measurement.Samples
-			wc.Hits += wc.StableHits
-		}
+		m.burnCounts(&wc, c, s, stableOK)
 		p0 = q.Value * m.objectiveBudget() * m.burnBase(r, s, stableOK)
 	case isLatency:
 		if len(c.Measurement.Latency) == 0 && c.Measurement.Samples > 0 {
@@ -98,6 +86,27 @@ func (m *machine) windowCounts(r canary.Rule, c, s canary.Observation, stableOK 
 		wc.HitsHigh = wc.Hits
 	}
 	return wc, p0, p0 > 0 && p0 < 1
+}
+
+// observedHits is the number of requests behind a ratio observation o
+// (its value times its samples).
+func observedHits(o canary.Observation) int64 {
+	return int64(math.Round(o.Measurement.Value * float64(o.Measurement.Samples)))
+}
+
+// burnCounts fills wc's hits and requests for a burnRate rule: the
+// canary's failed requests (none while its traffic is only mirrored
+// copies, which no user saw) plus, with stableOK, the stable's.
+func (m *machine) burnCounts(wc *canary.WindowCounts, c, s canary.Observation, stableOK bool) {
+	wc.Hits = observedHits(c)
+	if m.mirroredOnly() {
+		wc.Hits, wc.Requests = 0, 0
+	}
+	if stableOK {
+		wc.StableHits = observedHits(s)
+		wc.Requests += s.Measurement.Samples
+		wc.Hits += wc.StableHits
+	}
 }
 
 // slowCounts counts the requests of a latency distribution, those slower

@@ -93,20 +93,9 @@ type HTTP struct {
 // NewHTTP validates c, reads its secrets (once, now) and builds the
 // client. Errors name the field, never a secret's value.
 func NewHTTP(c HTTPConfig) (*HTTP, error) {
-	u, err := url.Parse(c.Address)
-	switch {
-	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
-		return nil, fmt.Errorf("address %q is not an http(s) URL", redactURL(c.Address))
-	case u.User != nil:
-		return nil, fmt.Errorf("address %s: credentials in the URL are not allowed (use basicAuth with a password reference)", u.Redacted())
-	case c.Timeout < 0 || c.Backoff < 0:
-		return nil, fmt.Errorf("timeout %s and backoff %s must not be negative", c.Timeout, c.Backoff)
-	case c.BearerToken != "" && c.BasicAuth != nil:
-		return nil, errors.New("bearerToken and basicAuth are both set: use one")
-	case c.BasicAuth != nil && c.BasicAuth.Username == "":
-		return nil, errors.New("basicAuth.username is required")
-	case c.Transport != nil && (c.CAFile != "" || c.Dial != nil):
-		return nil, errors.New("caFile and dial are ignored with a custom transport")
+	u, err := checkHTTPConfig(c)
+	if err != nil {
+		return nil, err
 	}
 	h := &HTTP{source: c.Source, addr: u.Redacted(), base: u, header: http.Header{}, redact: &secrets.Redactor{},
 		timeout: cmp(c.Timeout, DefaultTimeout), retries: c.Retries, backoff: cmp(c.Backoff, DefaultBackoff)}
@@ -122,6 +111,35 @@ func NewHTTP(c HTTPConfig) (*HTTP, error) {
 	for _, k := range slices.Sorted(maps.Keys(c.Headers)) {
 		h.header.Set(k, c.Headers[k])
 	}
+	if err := h.credentials(c); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// checkHTTPConfig refuses what c cannot mean and returns its address.
+func checkHTTPConfig(c HTTPConfig) (*url.URL, error) {
+	u, err := url.Parse(c.Address)
+	switch {
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		return nil, fmt.Errorf("address %q is not an http(s) URL", redactURL(c.Address))
+	case u.User != nil:
+		return nil, fmt.Errorf("address %s: credentials in the URL are not allowed (use basicAuth with a password reference)", u.Redacted())
+	case c.Timeout < 0 || c.Backoff < 0:
+		return nil, fmt.Errorf("timeout %s and backoff %s must not be negative", c.Timeout, c.Backoff)
+	case c.BearerToken != "" && c.BasicAuth != nil:
+		return nil, errors.New("bearerToken and basicAuth are both set: use one")
+	case c.BasicAuth != nil && c.BasicAuth.Username == "":
+		return nil, errors.New("basicAuth.username is required")
+	case c.Transport != nil && (c.CAFile != "" || c.Dial != nil):
+		return nil, errors.New("caFile and dial are ignored with a custom transport")
+	}
+	return u, nil
+}
+
+// credentials reads c's secret headers, bearer token or basic-auth
+// password into h's headers, and teaches h's redactor every value read.
+func (h *HTTP) credentials(c HTTPConfig) error {
 	read := func(what string, ref canary.SecretRef) (string, error) {
 		resolve := ref.Resolve
 		if c.Secrets != nil {
@@ -137,7 +155,7 @@ func NewHTTP(c HTTPConfig) (*HTTP, error) {
 	for _, k := range slices.Sorted(maps.Keys(c.SecretHeaders)) {
 		v, err := read("secretHeaders["+k+"]", c.SecretHeaders[k])
 		if err != nil {
-			return nil, err
+			return err
 		}
 		h.header.Set(k, v)
 	}
@@ -145,20 +163,20 @@ func NewHTTP(c HTTPConfig) (*HTTP, error) {
 	case c.BearerToken != "":
 		tok, err := read("bearerToken", c.BearerToken)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		h.header.Set("Authorization", cmpStr(c.BearerScheme, "Bearer")+" "+tok)
 	case c.BasicAuth != nil:
 		pw, err := read("basicAuth.password", c.BasicAuth.Password)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		r := http.Request{Header: http.Header{}}
 		r.SetBasicAuth(c.BasicAuth.Username, pw)
 		h.header.Set("Authorization", r.Header.Get("Authorization"))
 		h.redact.Add(strings.TrimPrefix(r.Header.Get("Authorization"), "Basic "))
 	}
-	return h, nil
+	return nil
 }
 
 func cmp(d, def time.Duration) time.Duration {

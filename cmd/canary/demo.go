@@ -301,14 +301,18 @@ func playScenario(ctx context.Context, s scenario, f demoFlags, out *output) (sc
 	st, err := execute(sctx, p, pv, out, canary.State{}, nil, &notify.Console{Println: out.line}) // the demo's audiences are fake: print only
 	out.onEvent = nil
 	res := scenarioResult{st: st, took: time.Since(start), load: gen.Stop()}
-	if px, ok := pv.Router.(*proxy.Proxy); ok && p.UsesRoutes() {
-		ms := px.MirrorStats()
-		if ms.Sent+ms.Failed+ms.Dropped > 0 {
-			out.line(fmt.Sprintf("  mirrored copies: %d answered by the new version, %d unanswered, %d dropped (queue full); users saw none", ms.Sent, ms.Failed, ms.Dropped))
-		}
+	printMirrorStats(out, p, pv)
+	return res, err
+}
+
+// printMirrorStats says what became of the copies a plan with routes
+// mirrored through the built-in proxy.
+func printMirrorStats(out *output, p *canary.Plan, pv *providers) {
+	px, ok := pv.Router.(*proxy.Proxy)
+	if !ok || !p.UsesRoutes() {
+		return
 	}
-	if err != nil {
-		return res, err
+	if ms := px.MirrorStats(); ms.Sent+ms.Failed+ms.Dropped > 0 {
+		out.line(fmt.Sprintf("  mirrored copies: %d answered by the new version, %d unanswered, %d dropped (queue full); users saw none", ms.Sent, ms.Failed, ms.Dropped))
 	}
-	return res, nil
 }
