@@ -105,10 +105,10 @@ func jsonOf(t *testing.T, v any) string {
 // TestExamplesRoundTrip applies every plan under examples/ with strict
 // field validation (nothing unknown to the schema, nothing of the wrong
 // type) and checks what the API server gives back is the same spec and
-// decodes to the same plan: the structural schema prunes nothing.
+// decodes to the same plan: the structural schema prunes nothing. Each
+// example goes into a namespace of its own, as several use one name.
 func TestExamplesRoundTrip(t *testing.T) {
 	env := crdEnv(t)
-	ns := env.Namespace(t)
 	files, _ := filepath.Glob("../examples/*.yaml")
 	k8s, _ := filepath.Glob("../examples/k8s/*.yaml")
 	files = append(files, k8s...)
@@ -117,6 +117,7 @@ func TestExamplesRoundTrip(t *testing.T) {
 	}
 	for _, file := range files {
 		t.Run(filepath.Base(file), func(t *testing.T) {
+			ns := env.Namespace(t) // examples may share a name
 			u := example(t, file, ns)
 			want, err := operator.PlanOf(u)
 			if err != nil {
