@@ -78,9 +78,21 @@ func TestMarkersAreNotDocs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const field = "\t// Weight is the canary's share of traffic in percent, 1 to 100.\n"
-	marked := "\t// +kubebuilder:validation:Minimum=1\n\t//\n" + field + "\t//\n\t// +kubebuilder:validation:Maximum=100\n\t// +optional\n"
-	got, err := Load(rootCopy(t, field, marked))
+	// Step.Weight's doc comment, from its first line to the field: markers
+	// go before and after it.
+	const first, decl = "\t// Weight is the canary's share of traffic in percent", "\tWeight int `json:\"weight,omitempty\"`\n"
+	src, err := os.ReadFile("../../../plan.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := strings.Index(string(src), first)
+	j := strings.Index(string(src[max(i, 0):]), decl)
+	if i < 0 || j < 0 {
+		t.Fatalf("plan.go has no Step.Weight documented from %q to %q", first, decl)
+	}
+	doc := string(src[i : i+j])
+	marked := "\t// +kubebuilder:validation:Minimum=1\n\t//\n" + doc + "\t//\n\t// +kubebuilder:validation:Maximum=100\n\t// +optional\n"
+	got, err := Load(rootCopy(t, doc, marked))
 	if err != nil {
 		t.Fatal(err)
 	}
