@@ -85,7 +85,8 @@ type InfluxDBMetrics struct {
 // statsd's names under its default prefixes: per track a counter
 // stats_counts.{{.Service}}.{{.Track}}.requests (all requests),
 // stats_counts.{{.Service}}.{{.Track}}.errors (5xx answers) and a timer
-// stats.timers.{{.Service}}.{{.Track}}.latency in milliseconds.
+// stats.timers.{{.Service}}.{{.Track}}.latency in milliseconds. Not
+// available yet: validate refuses it (use web with the render API).
 type GraphiteMetrics struct {
 	// Address of graphite-web, e.g. http://graphite:8080, with its path
 	// prefix if it has one. Required.

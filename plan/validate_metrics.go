@@ -64,6 +64,7 @@ func (v *validator) otherSources(m *canary.MetricsSource, path string) {
 	}
 	if g := m.Graphite; g != nil {
 		path := path + ".graphite"
+		v.add(path, "not available yet: the Graphite source's settings are defined, but canary cannot query Graphite in this version; meanwhile use analysis.metrics.web with graphite-web's render API (url: http://graphite:8080/render?format=json&from=-{{.Seconds}}s&target=..., jq: the datapoints' value)")
 		v.url(path+".address", g.Address, "graphite-web's URL, e.g. http://graphite:8080")
 		v.basicAuth(path, g.BasicAuth, g.BearerToken != "", "bearerToken")
 		v.secret(path+".bearerToken", g.BearerToken)

@@ -12,7 +12,7 @@ import (
 
 // Metrics is the plan's metric source other than the built-in proxy's
 // recorder (which Build starts with the proxy): analysis.metrics
-// prometheus, web, influxdb or graphite, with env's secrets and outbound
+// prometheus, web or influxdb (cloud sources: cloudMetrics), with env's secrets and outbound
 // policy. Its credentials are read now, within ctx.
 func Metrics(ctx context.Context, p *canary.Plan, env Env) (canary.MetricSource, error) {
 	switch prov := p.Spec.Analysis.Metrics.Provider(); {
@@ -41,7 +41,7 @@ func Metrics(ctx context.Context, p *canary.Plan, env Env) (canary.MetricSource,
 		return nil, canary.Errorf(canary.EINVALID, "analysis.metrics: builtin measures the built-in proxy; with traffic.%s use analysis.metrics.prometheus",
 			p.Spec.Traffic.Provider())
 	default:
-		return nil, canary.Errorf(canary.EINVALID, "metrics provider %q is not available in this build (use analysis.metrics.builtin, prometheus, web, influxdb, graphite, datadog, cloudwatch or newRelic)", prov)
+		return nil, canary.Errorf(canary.EINVALID, "metrics provider %q is not available in this build (use analysis.metrics.builtin, prometheus, web, influxdb, datadog, cloudwatch or newRelic)", prov)
 	}
 }
 
