@@ -343,6 +343,14 @@ type Strategy struct {
 	// for scaleDownDelay while the rules keep judging, and a rollback
 	// switches all traffic back at once.
 	BlueGreen *BlueGreen `json:"blueGreen,omitempty"`
+	// MirrorBodies opts in to mirroring requests with a body: the steps'
+	// mirror then copies requests of any method whose body is at most this
+	// size (e.g. 64KiB, at most 1MiB); larger bodies are not copied (the
+	// proxy counts them). Without it only GET and HEAD requests without a
+	// body are mirrored. Built-in proxy only: Gateway API and Istio would
+	// mirror every method whatever the body's size, so a plan setting it
+	// with them is refused. Default: none.
+	MirrorBodies ByteSize `json:"mirrorBodies,omitempty"`
 }
 
 // BlueGreen configures the blue/green strategy.
@@ -372,7 +380,8 @@ type Step struct {
 	// not see these matches, so the same users would not get the new code
 	// through both. Default: none.
 	Match []Match `json:"match,omitempty"`
-	// Mirror copies this share of the stable's GET and HEAD requests to
+	// Mirror copies this share of the stable's GET and HEAD requests
+	// (and, with strategy.mirrorBodies, requests with small bodies) to
 	// the canary, in whole percent (e.g. 10%): the copies' responses are
 	// discarded and the users never see them; their errors and latency
 	// count in the canary's rules, never in the service's burn rate.

@@ -98,8 +98,9 @@ type Route struct {
 	// Matches send matching requests to the canary (any one matching).
 	Matches []Match `json:"matches,omitempty"`
 	// MirrorPercent is the share of the stable's requests (GET and HEAD
-	// only) copied to the canary, 0 to 100; the copies' responses are
-	// discarded.
+	// only, unless the built-in proxy is configured to copy bodies up to
+	// strategy.mirrorBodies) copied to the canary, 0 to 100; the copies'
+	// responses are discarded.
 	MirrorPercent int `json:"mirrorPercent,omitempty"`
 }
 
@@ -142,6 +143,9 @@ type RouteSupport struct {
 	// Mirror says it can copy requests to the canary; MirrorPercent that
 	// it can copy a share below 100%.
 	Mirror, MirrorPercent bool
+	// MirrorBodies says it can mirror requests with a body up to a stated
+	// size (strategy.mirrorBodies), refusing larger ones.
+	MirrorBodies bool
 	// Preview says it can serve a blue/green preview address.
 	Preview bool
 }
@@ -159,7 +163,7 @@ func (s RouteSupport) Supports(k string) bool {
 // routeSupport is every provider's support, by Traffic.Provider name.
 // Providers not listed (helm, replicas) only set weights.
 var routeSupport = map[string]RouteSupport{
-	"proxy": {Router: "the built-in proxy (traffic.proxy)", Mirror: true, MirrorPercent: true, Preview: true,
+	"proxy": {Router: "the built-in proxy (traffic.proxy)", Mirror: true, MirrorPercent: true, MirrorBodies: true, Preview: true,
 		Matches: []string{MatchHeaderExact, MatchHeaderRegex, MatchHeaderPrefix, MatchCookie, MatchCookieValue}},
 	// Gateway API v1.6 standard channel: HTTPRouteMatch headers Exact and
 	// RegularExpression, no cookie match; RequestMirror with percent.

@@ -45,6 +45,31 @@ func (v *validator) routes(s *canary.Spec, path string) {
 	if bg := s.Strategy.BlueGreen; bg != nil {
 		v.blueGreen(s, bg, path, prov, sup)
 	}
+	if s.Strategy.MirrorBodies != 0 {
+		v.mirrorBodies(s, path+".strategy.mirrorBodies", prov, sup, routes)
+	}
+}
+
+// MaxMirrorBodies is the largest strategy.mirrorBodies.
+const MaxMirrorBodies = 1 << 20
+
+// mirrorBodies checks the opt-in to mirroring requests with a body: a
+// size the proxy buffers, a step that mirrors, a router that bounds it.
+func (v *validator) mirrorBodies(s *canary.Spec, path, prov string, sup canary.RouteSupport, routes bool) {
+	n := s.Strategy.MirrorBodies
+	switch {
+	case n < 0 || n > MaxMirrorBodies:
+		v.add(path, "%s is too large: each mirrored body is held in memory until sent; write at most %s, e.g. 64KiB", n, canary.ByteSize(MaxMirrorBodies))
+	case prov == "":
+	case !routes || !sup.MirrorBodies:
+		v.add(path, "%s cannot mirror only bodies up to a size (it would copy requests of every method whatever their body's size): remove mirrorBodies (GET and HEAD are mirrored), or use traffic.proxy", routerName(prov, sup, routes))
+	}
+	for _, st := range s.Steps {
+		if st.Mirror != 0 {
+			return
+		}
+	}
+	v.add(path, "no step mirrors requests, so mirrorBodies has no effect: remove it, or add mirror to a step")
 }
 
 // match checks one match entry on its own.

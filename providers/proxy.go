@@ -50,7 +50,7 @@ func (b *Built) startProxy(ctx context.Context, p *canary.Plan, env *Proxy) (can
 		return nil, err
 	}
 	px, err := proxy.New(proxy.Config{Stable: cfg.Stable, Canary: cfg.Canary, StickyHeader: cfg.StickyHeader,
-		StickyCookie: cfg.StickyCookie, Recorder: rec, Logger: log})
+		StickyCookie: cfg.StickyCookie, MirrorBodies: int64(p.Spec.Strategy.MirrorBodies), Recorder: rec, Logger: log})
 	if err != nil {
 		return nil, canary.Errorf(canary.EINVALID, "traffic.proxy: %v", err)
 	}

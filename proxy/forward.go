@@ -35,7 +35,13 @@ func (p *Proxy) handle(ctx *fasthttp.RequestCtx) {
 	case p.toCanary(rt.weight, &ctx.Request.Header):
 		up = rt.canary
 	case rt.mirror > 0:
-		p.mirror.offer(ctx, rt)
+		if b := p.mirror.offer(ctx, rt); b != nil {
+			// The body is sent to the stable by the time forward returns:
+			// the copy is queued then or never.
+			p.forward(ctx, up)
+			b.finish()
+			return
+		}
 	}
 	p.forward(ctx, up)
 }

@@ -13,9 +13,10 @@ const (
 	metricDuration = "canary_proxy_request_duration_seconds"
 	metricWeight   = "canary_proxy_weight"
 	// The mirroring counters.
-	metricMirrored      = "canary_proxy_mirrored_total"
-	metricMirrorFailed  = "canary_proxy_mirror_failed_total"
-	metricMirrorDropped = "canary_proxy_mirror_dropped_total"
+	metricMirrored       = "canary_proxy_mirrored_total"
+	metricMirrorFailed   = "canary_proxy_mirror_failed_total"
+	metricMirrorDropped  = "canary_proxy_mirror_dropped_total"
+	metricMirrorTooLarge = "canary_proxy_mirror_too_large_total"
 )
 
 // durationBuckets are the classic histogram buckets of

@@ -38,13 +38,19 @@ type mirrorer struct {
 	max     int32
 	running atomic.Int32
 	seq     atomic.Uint64 // stable requests seen, for the smooth share
+	// bodies is the largest body mirrored (0: GET and HEAD without a body
+	// only); held counts the bytes reserved for bodies being read, queued
+	// or sent, at most memory.
+	bodies, memory int64
+	held           atomic.Int64
 	// The counters exposed as metrics.
-	sent, dropped, failed atomic.Uint64
+	sent, dropped, failed, tooLarge atomic.Uint64
 }
 
 type mirrorJob struct {
-	req *fasthttp.Request
-	up  *upstream
+	req  *fasthttp.Request
+	up   *upstream
+	held int64 // bytes of body memory reserved for the copy
 }
 
 // MirrorStats counts mirrored copies since the proxy started.
@@ -54,8 +60,12 @@ type MirrorStats struct {
 	// Failed copies got none (the canary could not be reached or broke
 	// the connection): recorded as 502s of the canary.
 	Failed uint64
-	// Dropped copies found the queue full and were never sent.
+	// Dropped copies found the queue (or the body memory) full and were
+	// never sent.
 	Dropped uint64
+	// TooLarge requests were not mirrored: their body was larger than
+	// Config.MirrorBodies.
+	TooLarge uint64
 }
 
 func newMirrorer(p *Proxy, queue, workers int) *mirrorer {
@@ -71,28 +81,46 @@ func newMirrorer(p *Proxy, queue, workers int) *mirrorer {
 // MirrorStats returns the mirroring counters.
 func (p *Proxy) MirrorStats() MirrorStats {
 	m := p.mirror
-	return MirrorStats{Sent: m.sent.Load(), Failed: m.failed.Load(), Dropped: m.dropped.Load()}
+	return MirrorStats{Sent: m.sent.Load(), Failed: m.failed.Load(), Dropped: m.dropped.Load(), TooLarge: m.tooLarge.Load()}
 }
 
-// offer copies ctx's request for rt's canary when it is a bodyless GET or
-// HEAD and falls in the mirrored share, and queues the copy, dropping it
-// (counted) when the queue is full.
-func (m *mirrorer) offer(ctx *fasthttp.RequestCtx, rt *routing) {
+// offer copies ctx's request for rt's canary when it falls in the
+// mirrored share and is a bodyless GET or HEAD, or, with mirrorBodies, a
+// request whose body fits (mirrorBody), and queues the copy, dropping it
+// (counted) when the queue is full. A body still to be read comes back as
+// a mirrorBody: the caller forwards the request, which tees the body into
+// the copy, then calls finish.
+func (m *mirrorer) offer(ctx *fasthttp.RequestCtx, rt *routing) *mirrorBody {
 	h := &ctx.Request.Header
-	if !(h.IsGet() || h.IsHead()) || h.ContentLength() > 0 || ctx.Request.IsBodyStream() || !smoothCanary(m.seq.Add(1)-1, rt.mirror) {
-		return
+	cl := h.ContentLength()
+	bodyless := cl == 0 || cl == -2 // -1 is chunked
+	if !(m.bodies > 0 || ((h.IsGet() || h.IsHead()) && bodyless)) || !smoothCanary(m.seq.Add(1)-1, rt.mirror) {
+		return nil
+	}
+	if m.bodies == 0 && (h.ContentLength() > 0 || ctx.Request.IsBodyStream()) {
+		return nil
 	}
 	if len(m.jobs) == cap(m.jobs) {
 		m.dropped.Add(1)
-		return
+		return nil
+	}
+	if m.bodies > 0 && !bodyless {
+		return m.teeBody(ctx, rt)
 	}
 	req := fasthttp.AcquireRequest()
 	ctx.Request.Header.CopyTo(&req.Header)
 	m.p.prepareCopy(ctx, req, rt.canary)
+	m.queue(mirrorJob{req: req, up: rt.canary})
+	return nil
+}
+
+// queue offers j to the workers, dropping it (counted) when the queue is
+// full, and starts a worker when fewer than max run.
+func (m *mirrorer) queue(j mirrorJob) {
 	select {
-	case m.jobs <- mirrorJob{req: req, up: rt.canary}:
+	case m.jobs <- j:
 	default:
-		fasthttp.ReleaseRequest(req)
+		m.release(j)
 		m.dropped.Add(1)
 		return
 	}
@@ -101,13 +129,19 @@ func (m *mirrorer) offer(ctx *fasthttp.RequestCtx, rt *routing) {
 	}
 }
 
+// release frees a job's request and its body's share of the memory.
+func (m *mirrorer) release(j mirrorJob) {
+	m.held.Add(-j.held)
+	fasthttp.ReleaseRequest(j.req)
+}
+
 // work sends queued copies until the queue is empty.
 func (m *mirrorer) work() {
 	for {
 		select {
 		case j := <-m.jobs:
 			m.send(j)
-			fasthttp.ReleaseRequest(j.req)
+			m.release(j)
 			continue
 		default:
 		}

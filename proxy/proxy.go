@@ -56,6 +56,15 @@ type Config struct {
 	// MirrorWorkers is how many mirrored copies are sent at once.
 	// Default: DefaultMirrorWorkers.
 	MirrorWorkers int
+	// MirrorBodies, when above 0, mirrors requests of any method whose
+	// body is at most this many bytes (at most MaxMirrorBodies); larger
+	// bodies are not mirrored and counted. Default 0: only GET and HEAD
+	// requests without a body are mirrored.
+	MirrorBodies int64
+	// MirrorBodyMemory caps the bytes of mirrored bodies held at once
+	// (being read, queued or sent); a copy that would exceed it is dropped
+	// and counted. Default: DefaultMirrorBodyMemory.
+	MirrorBodyMemory int64
 	// MaxIdleConns is how many idle keep-alive connections are kept per
 	// upstream for reuse; more are closed when they become idle.
 	// Default: 512.
@@ -155,6 +164,9 @@ func New(cfg Config) (*Proxy, error) {
 		ca.pool = st.pool
 	}
 	p.mirror = newMirrorer(p, cfg.MirrorQueue, cfg.MirrorWorkers)
+	if err := p.mirror.setBodies(cfg.MirrorBodies, cfg.MirrorBodyMemory); err != nil {
+		return nil, err
+	}
 	p.route.Store(&routing{weight: cfg.Weight, stable: st, canary: ca, preview: p.previewOf(ca)})
 	return p, nil
 }
@@ -277,7 +289,8 @@ func (p *Proxy) Register(reg prometheus.Registerer) error {
 	}{
 		{metricMirrored, "Mirrored copies of stable requests the canary answered (responses discarded).", func(s MirrorStats) uint64 { return s.Sent }},
 		{metricMirrorFailed, "Mirrored copies the canary did not answer (recorded as its 502s).", func(s MirrorStats) uint64 { return s.Failed }},
-		{metricMirrorDropped, "Mirrored copies dropped because the mirror queue was full (never sent).", func(s MirrorStats) uint64 { return s.Dropped }},
+		{metricMirrorDropped, "Mirrored copies dropped because the mirror queue or the body memory was full (never sent).", func(s MirrorStats) uint64 { return s.Dropped }},
+		{metricMirrorTooLarge, "Requests not mirrored because their body was larger than strategy.mirrorBodies.", func(s MirrorStats) uint64 { return s.TooLarge }},
 	} {
 		v := c.v
 		cs = append(cs, prometheus.NewCounterFunc(prometheus.CounterOpts{Name: c.name, Help: c.help},

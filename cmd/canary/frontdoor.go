@@ -133,6 +133,11 @@ func (f *frontDoors) attach(ctx context.Context, p *canary.Plan) (r canary.Traff
 	if bg := p.Spec.Strategy.BlueGreen; bg != nil && bg.Preview != "" {
 		return nil, nil, true, canary.Errorf(canary.EINVALID, "strategy.blueGreen.preview: canary serve's front door %s has no preview listener: remove preview (or use canary run)", want.Address)
 	}
+	if p.Spec.Strategy.MirrorBodies != 0 {
+		// The front door is shared by the service's rollouts: it mirrors
+		// GET and HEAD only.
+		return nil, nil, true, canary.Errorf(canary.EINVALID, "strategy.mirrorBodies: canary serve's front door %s mirrors only GET and HEAD: remove mirrorBodies (or use canary run)", want.Address)
+	}
 	fd := f.get(want.Address)
 	if fd == nil {
 		svc, err := f.st.Service(ctx, want.Address)

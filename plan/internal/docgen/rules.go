@@ -19,6 +19,7 @@ const (
 	pointsPattern     = `^` + num + `pp$`
 	multiplierPattern = `^` + num + `x$`
 	numberPattern     = `^` + num + `$`
+	sizePattern       = `^\d+(KiB|MiB)?$`
 	secretPattern     = `^(env:.+|file:.+|secret:[a-z0-9.-]+/[-._a-zA-Z0-9]+)$`
 	urlPattern        = `^https?://.+`
 	dnsLabelPattern   = `^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
@@ -49,6 +50,7 @@ func (g *gen) units() map[string]unit {
 			map[string]any{"type": "number", "minimum": 0},
 		}}},
 		"SecretRef": {"secret reference", str(secretPattern)},
+		"ByteSize":  {"size", str(sizePattern)},
 		"Metric":    {"metric", str(metric)},
 	}
 }
