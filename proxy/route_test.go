@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -165,8 +166,8 @@ func TestMirrorShareAndDrops(t *testing.T) {
 }
 
 // TestMirrorKeepsStableLatency: the stable's p99 with mirror 100% to a
-// slow canary stays within a generous bound of an unmirrored run in the
-// same test (figures for BENCHMARKS.md come from bench/, not from here).
+// slow canary stays within a generous bound of unmirrored runs in the
+// same test (medians of three alternating rounds) (figures for BENCHMARKS.md come from bench/, not from here).
 func TestMirrorKeepsStableLatency(t *testing.T) {
 	if testing.Short() {
 		t.Skip("load test")
@@ -195,11 +196,24 @@ func TestMirrorKeepsStableLatency(t *testing.T) {
 		sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 		return lat[len(lat)*99/100]
 	}
-	plain := p99()
-	if err := tp.SetRoute(context.Background(), canary.Route{MirrorPercent: 100}); err != nil {
-		t.Fatal(err)
+	// Three rounds in alternation, the median p99 of each kind: a burst of
+	// load from elsewhere on the machine moves one round, not the result.
+	var plains, mirroreds []time.Duration
+	for range 3 {
+		for _, mirror := range []int{0, 100} {
+			if err := tp.SetRoute(context.Background(), canary.Route{MirrorPercent: mirror}); err != nil {
+				t.Fatal(err)
+			}
+			if mirror == 0 {
+				plains = append(plains, p99())
+			} else {
+				mirroreds = append(mirroreds, p99())
+			}
+		}
 	}
-	mirrored := p99()
+	slices.Sort(plains)
+	slices.Sort(mirroreds)
+	plain, mirrored := plains[1], mirroreds[1]
 	t.Logf("stable p99: %v unmirrored, %v with mirror 100%% to a 30ms canary (%+v)", plain, mirrored, tp.MirrorStats())
 	if limit := 3*plain + 20*time.Millisecond; mirrored > limit {
 		t.Errorf("stable p99 with mirroring %v, want at most %v (3x the unmirrored %v + 20ms)", mirrored, limit, plain)
