@@ -223,9 +223,32 @@ func syntaxError(file string, data []byte, err error) *Error {
 			e.Line++
 		}
 	}
+	reported := e.Line
 	e.Line, e.Col = syntaxPosition(data, e.Line)
-	e.Msg = "invalid YAML: " + e.Msg + ": " + syntaxHint(e.Msg)
+	hint := syntaxHint(e.Msg)
+	if b, ok := unclosedFlow(data, e.Msg, reported); ok {
+		e.Line, e.Col = b.line, b.col
+		hint = unclosedHint[b.char]
+	}
+	e.Msg = "invalid YAML: " + e.Msg + ": " + hint
 	return e
+}
+
+var unclosedHint = map[byte]string{
+	'[': "the '[' here is not closed: close it with ']', or write the items one per line as \"- item\"",
+	'{': "the '{' here is not closed: close it with '}', or write the fields as an indented block",
+}
+
+// unclosedFlow finds, for the parser's "did not find expected ',' or
+// ']'" (or '}'), the bracket the author left open up to the reported line.
+func unclosedFlow(data []byte, msg string, line int) (bracket, bool) {
+	switch msg {
+	case "did not find expected ',' or ']'":
+		return unclosedBracket(data, '[', line)
+	case "did not find expected ',' or '}'":
+		return unclosedBracket(data, '{', line)
+	}
+	return bracket{}, false
 }
 
 func syntaxHint(msg string) string {

@@ -118,7 +118,7 @@ func TestFileErrors(t *testing.T) {
 		{"two documents", basePlan + "---\n" + basePlan,
 			[]string{`plan.yaml:19:1: a second YAML document starts here, but a plan file holds exactly one: put each plan in its own file`}},
 		{"syntax error", with(t, edit{"version: v2", "version: [v2"}),
-			[]string{`plan.yaml:6: invalid YAML: did not find expected ',' or ']': check the indentation and that brackets and quotes are closed`}},
+			[]string{`plan.yaml:6:12: invalid YAML: did not find expected ',' or ']': the '[' here is not closed: close it with ']', or write the items one per line as "- item"`}},
 		{"tab indentation", with(t, edit{"  name: demo", "\tname: demo"}),
 			[]string{`plan.yaml:4:1: invalid YAML: found character that cannot start any token: indent with spaces, not tabs, and quote values that start with @, ` + "`" + ` or %`}},
 		{"unknown anchor", with(t, edit{"version: v2", "version: *v"}),
