@@ -81,19 +81,42 @@ type policy struct {
 }
 
 func bench(c config, out io.Writer) error {
-	files, err := filepath.Glob(filepath.Join(c.dir, "scenarios", "*.yaml"))
+	scenarios, err := loadScenarios(c.dir)
 	if err != nil {
 		return err
+	}
+	pols, err := loadPolicies(c)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	for _, p := range pols {
+		for _, sc := range scenarios {
+			if err := p.run(c, sc); err != nil {
+				return err
+			}
+			fmt.Fprintf(os.Stderr, "%-16s %-24s %5d runs  %s\n", p.name, sc.Name, p.results[sc.Name].Runs, time.Since(start).Round(time.Second))
+		}
+	}
+	writeTables(out, c, pols, scenarios)
+	return nil
+}
+
+// loadScenarios reads dir/scenarios/*.yaml, healthy scenarios first, then
+// regressions, each alphabetically.
+func loadScenarios(dir string) ([]*simulate.Scenario, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "scenarios", "*.yaml"))
+	if err != nil {
+		return nil, err
 	}
 	var scenarios []*simulate.Scenario
 	for _, f := range files {
 		sc, err := simulate.Load(f)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		scenarios = append(scenarios, sc)
 	}
-	// Healthy scenarios first, then regressions, each alphabetically.
 	slices.SortStableFunc(scenarios, func(a, b *simulate.Scenario) int {
 		if a.Expect.Rollback != b.Expect.Rollback {
 			if !a.Expect.Rollback {
@@ -103,6 +126,12 @@ func bench(c config, out io.Writer) error {
 		}
 		return strings.Compare(a.Name, b.Name)
 	})
+	return scenarios, nil
+}
+
+// loadPolicies resolves -policies: the external loops by name, or a plan
+// under dir/policies with an optional ":quantiles" variant.
+func loadPolicies(c config) ([]*policy, error) {
 	var pols []*policy
 	external := externalPolicies()
 	for _, spec := range c.policies {
@@ -113,7 +142,7 @@ func bench(c config, out io.Writer) error {
 		}
 		p, err := plan.Load(filepath.Join(c.dir, "policies", name+".yaml"))
 		if err != nil {
-			return err
+			return nil, err
 		}
 		pol := &policy{name: p.Metadata.Name, plan: p, results: map[string]simulate.Summary{}}
 		switch variant {
@@ -122,35 +151,36 @@ func bench(c config, out io.Writer) error {
 			pol.name += " (quantiles only)"
 			pol.quantiles = true
 		default:
-			return fmt.Errorf("policy %q: unknown variant %q (want quantiles)", spec, variant)
+			return nil, fmt.Errorf("policy %q: unknown variant %q (want quantiles)", spec, variant)
 		}
 		pols = append(pols, pol)
 	}
-	start := time.Now()
-	for _, p := range pols {
-		for _, sc := range scenarios {
-			runs := c.faultyRuns
-			if !sc.Expect.Rollback {
-				runs = c.healthyRuns
-			}
-			run := sc
-			if p.quantiles {
-				cp := *sc
-				off := false
-				cp.Histograms = &off
-				run = &cp
-			}
-			var s simulate.Summary
-			if p.loop != nil {
-				s = manyLoops(p.loop, run, runs, c.seed, c.workers)
-			} else if s, err = simulate.Many(p.plan, run, runs, c.seed, c.workers, 0); err != nil {
-				return fmt.Errorf("%s over %s: %w", p.name, sc.Name, err)
-			}
-			p.results[sc.Name] = s
-			fmt.Fprintf(os.Stderr, "%-16s %-24s %5d runs  %s\n", p.name, sc.Name, runs, time.Since(start).Round(time.Second))
-		}
+	return pols, nil
+}
+
+// run simulates the policy over a scenario (runs from c by whether the
+// scenario holds a regression) and keeps the summary.
+func (p *policy) run(c config, sc *simulate.Scenario) error {
+	runs := c.faultyRuns
+	if !sc.Expect.Rollback {
+		runs = c.healthyRuns
 	}
-	writeTables(out, c, pols, scenarios)
+	run := sc
+	if p.quantiles {
+		cp := *sc
+		off := false
+		cp.Histograms = &off
+		run = &cp
+	}
+	if p.loop != nil {
+		p.results[sc.Name] = manyLoops(p.loop, run, runs, c.seed, c.workers)
+		return nil
+	}
+	s, err := simulate.Many(p.plan, run, runs, c.seed, c.workers, 0)
+	if err != nil {
+		return fmt.Errorf("%s over %s: %w", p.name, sc.Name, err)
+	}
+	p.results[sc.Name] = s
 	return nil
 }
 
@@ -159,27 +189,34 @@ func bench(c config, out io.Writer) error {
 // regression gets (misses, detection), with promotion rate and time
 // always, also where a policy never promotes.
 func writeTables(out io.Writer, c config, pols []*policy, scenarios []*simulate.Scenario) {
-	p := func(format string, args ...any) { fmt.Fprintf(out, format, args...) }
 	for _, sc := range scenarios {
-		p("#### %s\n\n%s.\n\n", sc.Name, sc.Description)
-		if !sc.Expect.Rollback {
-			p("| policy | false rollbacks | promoted | promotion median | promotion p95 |\n|---|--:|--:|--:|--:|\n")
-			for _, pol := range pols {
-				s := pol.results[sc.Name]
-				p("| %s | %s | %s | %s | %s |\n", pol.name, ratio(s.RolledBack, s.Runs), ratio(s.Promoted, s.Runs),
-					dur(simulate.Quantile(s.Durations, 0.5)), dur(simulate.Quantile(s.Durations, 0.95)))
-			}
+		fmt.Fprintf(out, "#### %s\n\n%s.\n\n", sc.Name, sc.Description)
+		if sc.Expect.Rollback {
+			regressionTable(out, pols, sc.Name)
 		} else {
-			p("| policy | missed | missed and promoted | early rollbacks | detection median | detection p95 | promoted |\n|---|--:|--:|--:|--:|--:|--:|\n")
-			for _, pol := range pols {
-				s := pol.results[sc.Name]
-				p("| %s | %s | %d | %d | %s | %s | %s |\n", pol.name, ratio(s.Missed, s.Runs), s.MissedPromoted, s.FalseRollbacks,
-					dur(simulate.Quantile(s.Detections, 0.5)), dur(simulate.Quantile(s.Detections, 0.95)), ratio(s.Promoted, s.Runs))
-			}
+			healthyTable(out, pols, sc.Name)
 		}
-		p("\n")
+		fmt.Fprintf(out, "\n")
 	}
-	p("%d runs per scenario without a regression, %d per regression, seed %d (run i on stream i). Detection times are from the regression's start; promotion times from the rollout's; — where there are none.\n", c.healthyRuns, c.faultyRuns, c.seed)
+	fmt.Fprintf(out, "%d runs per scenario without a regression, %d per regression, seed %d (run i on stream i). Detection times are from the regression's start; promotion times from the rollout's; — where there are none.\n", c.healthyRuns, c.faultyRuns, c.seed)
+}
+
+func healthyTable(out io.Writer, pols []*policy, scenario string) {
+	fmt.Fprintf(out, "| policy | false rollbacks | promoted | promotion median | promotion p95 |\n|---|--:|--:|--:|--:|\n")
+	for _, pol := range pols {
+		s := pol.results[scenario]
+		fmt.Fprintf(out, "| %s | %s | %s | %s | %s |\n", pol.name, ratio(s.RolledBack, s.Runs), ratio(s.Promoted, s.Runs),
+			dur(simulate.Quantile(s.Durations, 0.5)), dur(simulate.Quantile(s.Durations, 0.95)))
+	}
+}
+
+func regressionTable(out io.Writer, pols []*policy, scenario string) {
+	fmt.Fprintf(out, "| policy | missed | missed and promoted | early rollbacks | detection median | detection p95 | promoted |\n|---|--:|--:|--:|--:|--:|--:|\n")
+	for _, pol := range pols {
+		s := pol.results[scenario]
+		fmt.Fprintf(out, "| %s | %s | %d | %d | %s | %s | %s |\n", pol.name, ratio(s.Missed, s.Runs), s.MissedPromoted, s.FalseRollbacks,
+			dur(simulate.Quantile(s.Detections, 0.5)), dur(simulate.Quantile(s.Detections, 0.95)), ratio(s.Promoted, s.Runs))
+	}
 }
 
 // ratio is "3 of 200 (1.5%)".
