@@ -171,11 +171,12 @@ var routeSupport = map[string]RouteSupport{
 		Matches: []string{MatchHeaderExact, MatchHeaderRegex}},
 	"istio": {Router: "Istio (traffic.istio)", Mirror: true, MirrorPercent: true,
 		Matches: []string{MatchHeaderExact, MatchHeaderRegex, MatchHeaderPrefix, MatchCookie, MatchCookieValue}},
-	// NGINX Ingress canary annotations: canary-by-header(-value) and
-	// canary-by-cookie ("always"); one of each; no mirroring through a
+	// NGINX Ingress canary annotations: canary-by-header with
+	// canary-by-header-value (exact) or canary-by-header-pattern (regex),
+	// and canary-by-cookie ("always"); one of each; no mirroring through a
 	// canary Ingress.
 	"nginxIngress": {Router: "NGINX Ingress (traffic.nginxIngress)", MaxHeaders: 1, MaxCookies: 1,
-		Matches: []string{MatchHeaderExact, MatchCookieValue}, CookieValues: []string{"always"}},
+		Matches: []string{MatchHeaderExact, MatchHeaderRegex, MatchCookieValue}, CookieValues: []string{"always"}},
 }
 
 // RouteSupportOf returns the provider's support; ok is false for a provider

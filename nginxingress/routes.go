@@ -32,10 +32,9 @@ var matchAnnotations = []string{AnnotationByHeader, AnnotationByHeaderValue, Ann
 var _ canary.RouteSetter = (*Router)(nil)
 
 // SetRoute sets the canary's weight as SetWeight does and the step's
-// matches as annotations: at most one header match (exact value; a regex
-// as canary-by-header-pattern, which plan validation does not offer for
-// this router: canary.RouteSupport lists exact only) and one cookie match
-// (the value "always"). A header prefix, a
+// matches as annotations: at most one header match (an exact value as
+// canary-by-header-value, a regex as canary-by-header-pattern anchored at
+// both ends) and one cookie match (the value "always"). A header prefix, a
 // cookie with another value or a mirror cannot be expressed with a canary
 // Ingress and are refused (validation refuses such plans first), never
 // emulated.

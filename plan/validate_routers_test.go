@@ -19,8 +19,11 @@ func TestRouterValidation(t *testing.T) {
 	}{
 		{"istio: every match kind and a mirror", []edit{toIstio, firstStep("    - {weight: 10, hold: 1m, match: [{header: {name: X-Beta, prefix: a}}, {cookie: {name: beta}}, {cookie: {name: b, value: x}}], mirror: 5%}\n")}, nil},
 		{"istio: blue/green", []edit{toIstio, firstStep("    - {mirror: 100%, hold: 1m}\n"), {"", "  strategy: {blueGreen: {}}\n"}}, nil},
+		// canary-by-header-pattern: a regex header is the one header
+		// match of its step, with a cookie beside it.
+		{"nginxIngress: regex header accepted", []edit{toNGINX, firstStep("    - {weight: 10, hold: 1m, match: [{header: {name: X-User, regex: '.*@example[.]com'}}, {cookie: {name: beta, value: always}}]}\n")}, nil},
 		{"nginxIngress: prefix refused", []edit{toNGINX, firstStep("    - {weight: 10, hold: 1m, match: [{header: {name: X-Beta, prefix: a}}]}\n")},
-			[]string{`plan.yaml:10:38: spec.steps[0].match[0]: NGINX Ingress (traffic.nginxIngress) cannot match a header by prefix (header X-Beta=a*); it can match a header's exact value or a cookie's value: change the match or the traffic provider (a match is never emulated)`}},
+			[]string{`plan.yaml:10:38: spec.steps[0].match[0]: NGINX Ingress (traffic.nginxIngress) cannot match a header by prefix (header X-Beta=a*); it can match a header's exact value, a header by regex or a cookie's value: change the match or the traffic provider (a match is never emulated)`}},
 		{"nginxIngress: mirror refused", []edit{toNGINX, firstStep("    - {weight: 10, hold: 1m, mirror: 10%}\n")},
 			[]string{`plan.yaml:10:38: spec.steps[0].mirror: NGINX Ingress (traffic.nginxIngress) cannot mirror requests: remove mirror, or use traffic.proxy, gatewayAPI or istio`}},
 		{"nginxIngress: cookie value other than always", []edit{toNGINX, firstStep("    - {weight: 10, hold: 1m, match: [{cookie: {name: beta, value: yes}}]}\n")},
