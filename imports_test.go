@@ -55,7 +55,6 @@ var importRules = []importRule{
 	{pkg: "checks", why: "a provider measures and acts; it does not run rollouts", deny: hosts},
 	{pkg: "flags", why: "a provider measures and acts; it does not run rollouts", deny: hosts},
 	{pkg: "notify", why: "a provider measures and acts; it does not run rollouts", deny: hosts},
-	{pkg: "apisrc", why: "a provider measures and acts; it does not run rollouts", deny: hosts},
 	{pkg: "datadog", why: "a provider measures and acts; it does not run rollouts", deny: hosts},
 	{pkg: "cloudwatch", why: "a provider measures and acts; it does not run rollouts", deny: hosts},
 	{pkg: "newrelic", why: "a provider measures and acts; it does not run rollouts", deny: hosts},

@@ -2,14 +2,13 @@ package cloudwatch
 
 import (
 	"context"
-	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/canary-dev/canary"
-	"github.com/canary-dev/canary/apisrc"
+	"github.com/canary-dev/canary/metricsrc"
+	"github.com/canary-dev/canary/metricsrc/srvtest"
 )
 
 const (
@@ -36,10 +35,10 @@ func testPlan(endpoint string) canary.CloudWatchMetrics {
 		Timeout:      canary.Duration(5 * time.Second)}
 }
 
-func newSource(t *testing.T, endpoint string) *apisrc.Source {
+func newSource(t *testing.T, endpoint string) *metricsrc.Source {
 	t.Helper()
 	testEnv(t)
-	src, err := New(context.Background(), Config{Plan: testPlan(endpoint), Service: "shop", Backoff: time.Millisecond})
+	src, err := New(context.Background(), Config{Plan: testPlan(endpoint), Env: metricsrc.Env{Service: "shop", Backoff: time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +63,7 @@ func byMetric(c call) (int, string) {
 // the CBOR input (times, dimensions per track, statistic, period).
 func TestRequests(t *testing.T) {
 	rec := newRecorded(t, byMetric)
-	src := newSource(t, rec.srv.URL)
+	src := newSource(t, rec.URL)
 	m, err := src.Measure(context.Background(), canary.Query{Metric: "latencyP99", Track: canary.TrackCanary, Window: 5 * time.Minute, At: at})
 	if err != nil {
 		t.Fatal(err)
@@ -137,7 +136,7 @@ func TestNoData(t *testing.T) {
 		}
 		return 200, "empty.json"
 	})
-	src := newSource(t, rec.srv.URL)
+	src := newSource(t, rec.URL)
 	q := canary.Query{Metric: "latencyP95", Track: canary.TrackCanary, Window: time.Minute, At: at}
 	if m, err := src.Measure(context.Background(), q); err != nil || !m.NoData {
 		t.Errorf("latency: got %+v, %v, want no data", m, err)
@@ -146,9 +145,7 @@ func TestNoData(t *testing.T) {
 	if m, err := src.Measure(context.Background(), q); err != nil || m.NoData || m.Value != 0 || m.Samples != 480 {
 		t.Errorf("errorRate: got %+v, %v, want 0 of 480", m, err)
 	}
-	rec.mu.Lock()
-	rec.answer = func(call) (int, string) { return 200, "empty.json" }
-	rec.mu.Unlock()
+	rec.setAnswer(func(call) (int, string) { return 200, "empty.json" })
 	if m, err := src.Measure(context.Background(), q); err != nil || !m.NoData {
 		t.Errorf("errorRate without requests: got %+v, %v, want no data", m, err)
 	}
@@ -158,54 +155,35 @@ func TestNoData(t *testing.T) {
 // naming the query; throttling, 429 and 5xx are retried; the secret key
 // never shows.
 func TestFailures(t *testing.T) {
-	tests := []struct {
-		name     string
-		answers  [][2]any
-		kind     error
-		contains []string
-		attempts int
-	}{
-		{"several", [][2]any{{200, "several.json"}}, apisrc.ErrSeveralSeries,
-			[]string{`latency query `, `"metricName":"TargetResponseTime"`, "2 MetricDataResults"}, 1},
-		{"invalid", [][2]any{{400, "invalid.json"}}, apisrc.ErrBadQuery, []string{"InvalidParameterValueException", "not a valid statistic"}, 1},
-		{"throttled then 5xx", [][2]any{{400, "throttled.json"}, {500, "internal.json"}, {200, "several.json"}}, apisrc.ErrSeveralSeries,
-			[]string{"(after 3 attempts)"}, 3},
-		{"429", [][2]any{{429, "throttled.json"}, {200, "several.json"}}, apisrc.ErrSeveralSeries, []string{"(after 2 attempts)"}, 2},
-		{"unavailable", [][2]any{{500, "internal.json"}}, apisrc.ErrUnavailable, []string{"InternalServiceFault", "(after 3 attempts)"}, 3},
-		{"denied", [][2]any{{403, "invalid.json"}}, apisrc.ErrUnavailable, []string{"check the AWS credentials"}, 1},
+	file := func(status int, name string) srvtest.Reply { return reply(t, status, name) }
+	cases := []srvtest.FailureCase{
+		{Name: "several", Replies: []srvtest.Reply{file(200, "several.json")}, Kind: metricsrc.ErrSeveralSeries, Attempts: 1,
+			Contains: []string{`latency query `, `"metricName":"TargetResponseTime"`, "2 MetricDataResults"}},
+		{Name: "invalid", Replies: []srvtest.Reply{file(400, "invalid.json")}, Kind: metricsrc.ErrBadQuery, Attempts: 1,
+			Contains: []string{"InvalidParameterValueException", "not a valid statistic"}},
+		{Name: "throttled then 5xx", Replies: []srvtest.Reply{file(400, "throttled.json"), file(500, "internal.json"), file(200, "several.json")},
+			Kind: metricsrc.ErrSeveralSeries, Attempts: 3, Contains: []string{"(after 3 attempts)"}},
+		{Name: "429", Replies: []srvtest.Reply{file(429, "throttled.json"), file(200, "several.json")}, Kind: metricsrc.ErrSeveralSeries,
+			Attempts: 2, Contains: []string{"(after 2 attempts)"}},
+		{Name: "unavailable", Replies: []srvtest.Reply{file(500, "internal.json")}, Kind: metricsrc.ErrUnavailable, Attempts: 3,
+			Contains: []string{"InternalServiceFault", "(after 3 attempts)"}},
+		{Name: "denied", Replies: []srvtest.Reply{file(403, "invalid.json")}, Kind: metricsrc.ErrUnavailable, Attempts: 1,
+			Contains: []string{"check the AWS credentials"}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var mu sync.Mutex
-			n := 0
-			rec := newRecorded(t, func(c call) (int, string) {
-				if _, _, metric, _, _, _ := c.stat(); metric == "RequestCount" {
-					return 200, "requests.json"
-				}
-				mu.Lock()
-				defer mu.Unlock()
-				a := tt.answers[min(n, len(tt.answers)-1)]
-				n++
-				return a[0].(int), a[1].(string)
-			})
-			_, err := newSource(t, rec.srv.URL).Measure(context.Background(),
-				canary.Query{Metric: "latencyP95", Track: canary.TrackCanary, Window: time.Minute, At: at})
-			if !errors.Is(err, tt.kind) {
-				t.Fatalf("got %v, want %v", err, tt.kind)
+	for i := range cases { // every error names the source and its address
+		cases[i].Contains = append(cases[i].Contains, "cloudwatch http://127.0.0.1")
+	}
+	srvtest.Failures(t, cases, []string{testSecret}, func(t *testing.T, next func() srvtest.Reply) error {
+		rec := srvtest.Record(t, func(c srvtest.Call) srvtest.Reply {
+			if _, _, metric, _, _, _ := decode(t, c).stat(); metric == "RequestCount" {
+				return reply(t, 200, "requests.json")
 			}
-			for _, s := range append(tt.contains, "cloudwatch http://127.0.0.1") {
-				if !strings.Contains(err.Error(), s) {
-					t.Errorf("error %q does not say %q", err, s)
-				}
-			}
-			if n != tt.attempts {
-				t.Errorf("got %d attempts, want %d", n, tt.attempts)
-			}
-			if strings.Contains(err.Error(), testSecret) {
-				t.Errorf("error %q holds the secret key", err)
-			}
+			return next()
 		})
-	}
+		_, err := newSource(t, rec.URL).Measure(context.Background(),
+			canary.Query{Metric: "latencyP95", Track: canary.TrackCanary, Window: time.Minute, At: at})
+		return err
+	})
 }
 
 // TestConfig: target groups and a region are required; templates are
@@ -236,7 +214,7 @@ func TestConfig(t *testing.T) {
 	t.Setenv("AWS_ACCESS_KEY_ID", "")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
 	rec := newRecorded(t, byMetric)
-	src, err := New(context.Background(), Config{Plan: testPlan(rec.srv.URL), Backoff: time.Millisecond})
+	src, err := New(context.Background(), Config{Plan: testPlan(rec.URL), Env: metricsrc.Env{Backoff: time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,15 +2,11 @@ package cloudwatch
 
 import (
 	"encoding/json"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"os"
-	"sync"
 	"testing"
 
 	"github.com/aws/smithy-go/encoding/cbor"
-	"github.com/canary-dev/canary/apisrc/apisrctest"
+	"github.com/canary-dev/canary/metricsrc/srvtest"
 )
 
 // call is one GetMetricData request the recorded server received.
@@ -42,57 +38,67 @@ func (c call) stat() (id, namespace, metric, stat string, period float64, dims m
 	return
 }
 
-// recorded is a local CloudWatch speaking the SDK's protocol (Smithy RPC
-// v2 CBOR): it decodes each request, keeps it, and answers with a
-// recorded GetMetricData result (testdata, JSON as the API reference
-// documents it) encoded as CBOR.
-type recorded struct {
-	srv    *httptest.Server
-	mu     sync.Mutex
-	calls  []call
-	answer func(c call) (status int, file string)
+// decode reads a GetMetricData request a srvtest.Recorder received.
+func decode(t testing.TB, c srvtest.Call) call {
+	d := call{method: c.Method, path: c.Path, auth: c.Header.Get("Authorization"),
+		protocol: c.Header.Get("Smithy-Protocol"), contentType: c.Header.Get("Content-Type")}
+	v, err := cbor.Decode(c.Body)
+	if err != nil {
+		t.Errorf("request body is not CBOR: %v", err)
+		return d
+	}
+	d.input, _ = srvtest.FromCBOR(v).(map[string]any)
+	return d
 }
 
-func newRecorded(t *testing.T, answer func(c call) (int, string)) *recorded {
-	r := &recorded{answer: answer}
-	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		raw, _ := io.ReadAll(req.Body)
-		c := call{method: req.Method, path: req.URL.Path, auth: req.Header.Get("Authorization"),
-			protocol: req.Header.Get("Smithy-Protocol"), contentType: req.Header.Get("Content-Type")}
-		v, err := cbor.Decode(raw)
-		if err != nil {
-			t.Errorf("request body is not CBOR: %v", err)
-			w.WriteHeader(400)
-			return
-		}
-		c.input, _ = apisrctest.FromCBOR(v).(map[string]any)
-		r.mu.Lock()
-		r.calls = append(r.calls, c)
-		answer := r.answer
-		r.mu.Unlock()
-		status, name := answer(c)
-		body, err := os.ReadFile("testdata/" + name)
-		if err != nil {
-			t.Error(err)
-		}
-		var doc any
-		if err := json.Unmarshal(body, &doc); err != nil {
-			t.Errorf("%s: %v", name, err)
-		}
-		w.Header().Set("Smithy-Protocol", "rpc-v2-cbor")
-		w.Header().Set("Content-Type", "application/cbor")
-		if m, ok := doc.(map[string]any); ok && m["__type"] == "com.amazonaws.cloudwatch#Throttling" {
-			w.Header().Set("X-Amzn-Query-Error", "Throttling;Sender")
-		}
-		w.WriteHeader(status)
-		_, _ = w.Write(cbor.Encode(apisrctest.ToCBOR("", doc)))
-	}))
-	t.Cleanup(r.srv.Close)
+// reply is a recorded GetMetricData answer (testdata/NAME, JSON as the
+// API reference documents it) encoded as the SDK's protocol (Smithy RPC
+// v2 CBOR) with status.
+func reply(t testing.TB, status int, name string) srvtest.Reply {
+	body, err := os.ReadFile("testdata/" + name)
+	if err != nil {
+		t.Error(err)
+	}
+	var doc any
+	if err := json.Unmarshal(body, &doc); err != nil {
+		t.Errorf("%s: %v", name, err)
+	}
+	r := srvtest.Reply{Status: status, Body: string(cbor.Encode(srvtest.ToCBOR("", doc))),
+		Header: map[string]string{"Smithy-Protocol": "rpc-v2-cbor", "Content-Type": "application/cbor"}}
+	if m, ok := doc.(map[string]any); ok && m["__type"] == "com.amazonaws.cloudwatch#Throttling" {
+		r.Header["X-Amzn-Query-Error"] = "Throttling;Sender"
+	}
 	return r
 }
 
+// recorded is a local CloudWatch: a srvtest.Recorder that decodes each
+// request and answers with the recorded result answer names.
+type recorded struct {
+	*srvtest.Recorder
+	t testing.TB
+}
+
+func newRecorded(t testing.TB, answer func(c call) (status int, file string)) *recorded {
+	r := &recorded{t: t}
+	r.Recorder = srvtest.Record(t, r.adapt(answer))
+	return r
+}
+
+func (r *recorded) adapt(answer func(c call) (int, string)) func(srvtest.Call) srvtest.Reply {
+	return func(c srvtest.Call) srvtest.Reply {
+		status, name := answer(decode(r.t, c))
+		return reply(r.t, status, name)
+	}
+}
+
+// setAnswer replaces the answers.
+func (r *recorded) setAnswer(answer func(c call) (int, string)) { r.SetAnswer(r.adapt(answer)) }
+
+// sent returns the requests received, decoded.
 func (r *recorded) sent() []call {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]call(nil), r.calls...)
+	var out []call
+	for _, c := range r.Calls() {
+		out = append(out, decode(r.t, c))
+	}
+	return out
 }

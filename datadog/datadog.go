@@ -3,7 +3,7 @@
 // defaults read Datadog APM's trace metrics of the service,
 // trace.http.request.hits and .errors (counts) and the trace.http.request
 // latency distribution, the canary's series told from the stable's by a
-// tag. apisrc combines the answers into measurements.
+// tag. metricsrc combines the counts into measurements.
 //
 // The v1 query endpoint is used rather than v2's timeseries: its query is
 // the text of a Datadog graph (what users copy from a dashboard), one
@@ -12,14 +12,10 @@
 package datadog
 
 import (
-	"context"
-	"fmt"
-	"net"
-	"net/http"
-	"time"
+	"cmp"
 
 	"github.com/canary-dev/canary"
-	"github.com/canary-dev/canary/apisrc"
+	"github.com/canary-dev/canary/metricsrc"
 )
 
 // DefaultAddress is Datadog's US1 API.
@@ -36,87 +32,35 @@ const (
 
 // DefaultQueries returns a new map of the default templates by name.
 func DefaultQueries() map[string]string {
-	return map[string]string{apisrc.QueryRequests: DefaultRequestsQuery, apisrc.QueryErrors: DefaultErrorsQuery,
-		apisrc.QueryLatency: DefaultLatencyQuery}
+	return map[string]string{metricsrc.QueryRequests: DefaultRequestsQuery, metricsrc.QueryErrors: DefaultErrorsQuery,
+		metricsrc.QueryLatency: DefaultLatencyQuery}
 }
 
 // DefaultTracks are the track tags when the plan sets none.
 var DefaultTracks = canary.TrackValues{Stable: "track:stable", Canary: "track:canary"}
 
+// Kind names the source in errors and `canary query`.
+const Kind = "datadog"
+
 // Config configures a Source.
 type Config struct {
 	// Plan is the plan's analysis.metrics.datadog. Required.
 	Plan canary.DatadogMetrics
-	// Service and Namespace default the templates' variables (the
-	// rollout's name and namespace).
-	Service, Namespace string
-	// Secrets reads the API and application keys. Default: env:NAME and
-	// file:/path.
-	Secrets func(canary.SecretRef) (string, error)
-	// Dial connects the client (the egress policy's dialer). Default:
-	// net.Dialer.
-	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
-	// Retries and Backoff override apisrc's defaults (tests).
-	Retries int
-	Backoff time.Duration
-}
-
-// FromPlan is the Config of p's analysis.metrics.datadog.
-func FromPlan(p *canary.Plan) (Config, error) {
-	d := p.Spec.Analysis.Metrics.Datadog
-	if d == nil {
-		return Config{}, canary.Errorf(canary.EINVALID, "the plan has no analysis.metrics.datadog")
-	}
-	return Config{Plan: *d, Service: p.Metadata.Name, Namespace: p.Metadata.Namespace}, nil
+	// Env is the host's: the rollout's name and namespace (the templates'
+	// defaults), how the keys are read, the egress dialer.
+	metricsrc.Env
 }
 
 // New validates cfg, reads its keys and parses its templates; it does not
 // contact Datadog. Problems are canary.EINVALID errors.
-func New(cfg Config) (*apisrc.Source, error) {
+func New(cfg Config) (*metricsrc.Source, error) {
 	pd := cfg.Plan
-	addr := pd.Address
-	if addr == "" {
-		addr = DefaultAddress
-	}
-	base, err := apisrc.BaseURL("address", addr)
-	if err != nil {
-		return nil, canary.Errorf(canary.EINVALID, "datadog: %v", err)
-	}
-	b := &backend{base: base, hc: apisrc.HTTPClient(cfg.Dial)}
-	if b.tmpl, err = apisrc.ParseTemplates(DefaultQueries(), pd.Queries); err != nil {
-		return nil, canary.Errorf(canary.EINVALID, "datadog: %v", err)
-	}
-	if b.apiKey, err = apisrc.Secret(cfg.Secrets, "apiKey", pd.APIKey); err != nil {
-		return nil, canary.Errorf(canary.EINVALID, "datadog: %v", err)
-	}
-	if b.appKey, err = apisrc.Secret(cfg.Secrets, "applicationKey", pd.ApplicationKey); err != nil {
-		return nil, canary.Errorf(canary.EINVALID, "datadog: %v", err)
-	}
-	tracks := canary.TrackValuesOf(pd.Selector, DefaultTracks)
-	svc := pd.Service
-	if svc == "" {
-		svc = cfg.Service
-	}
-	src, err := apisrc.New(apisrc.Config{Kind: "datadog", Address: base, Backend: b, Tracks: tracks,
-		Vars:    apisrc.Vars{Service: svc, Namespace: cfg.Namespace},
-		Timeout: pd.Timeout.D(), Retries: cfg.Retries, Backoff: cfg.Backoff})
-	if err != nil {
-		return nil, canary.Errorf(canary.EINVALID, "datadog: %v", err)
-	}
-	return src, nil
-}
-
-// backend runs Datadog queries.
-type backend struct {
-	base           string
-	hc             *http.Client
-	tmpl           apisrc.Templates
-	apiKey, appKey string
-}
-
-func (b *backend) Render(name string, v apisrc.Vars) (string, error) {
-	if _, ok := b.tmpl[name]; !ok {
-		return "", fmt.Errorf("datadog: no %s query", name)
-	}
-	return b.tmpl.Render(name, v)
+	return metricsrc.NewCounts(metricsrc.CountsConfig{Kind: Kind, Env: cfg.Env, Address: cmp.Or(pd.Address, DefaultAddress),
+		Keys: []metricsrc.Key{{Field: "apiKey", Header: "DD-API-KEY", Ref: pd.APIKey},
+			{Field: "applicationKey", Header: "DD-APPLICATION-KEY", Ref: pd.ApplicationKey}},
+		Timeout: pd.Timeout.D(), Service: pd.Service,
+		Templates: metricsrc.TemplateConfig{Defaults: DefaultQueries(), Overrides: pd.Queries,
+			Tracks: canary.TrackValuesOf(pd.Selector, DefaultTracks), Language: "Datadog query"},
+		Connect: func(h *metricsrc.HTTP, _ metricsrc.Retry) (metricsrc.Run, error) { return (&backend{h}).run, nil },
+	})
 }

@@ -2,18 +2,16 @@ package datadog
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/canary-dev/canary"
-	"github.com/canary-dev/canary/apisrc"
+	"github.com/canary-dev/canary/metricsrc"
+	"github.com/canary-dev/canary/metricsrc/srvtest"
 )
 
 const (
@@ -21,46 +19,7 @@ const (
 	testAppKey = "dd-app-fedcba9876543210"
 )
 
-// recorded is a local Datadog API: answer gives the status and body for
-// each request's query, and every request is kept.
-type recorded struct {
-	srv    *httptest.Server
-	mu     sync.Mutex
-	reqs   []*http.Request
-	answer func(query string) (int, string)
-}
-
-func newRecorded(t *testing.T, answer func(query string) (int, string)) *recorded {
-	r := &recorded{answer: answer}
-	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		r.mu.Lock()
-		r.reqs = append(r.reqs, req)
-		r.mu.Unlock()
-		code, body := r.answer(req.URL.Query().Get("query"))
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(code)
-		_, _ = w.Write([]byte(body))
-	}))
-	t.Cleanup(r.srv.Close)
-	return r
-}
-
-func (r *recorded) requests() []*http.Request {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]*http.Request(nil), r.reqs...)
-}
-
-func file(t *testing.T, name string) string {
-	t.Helper()
-	b, err := os.ReadFile("testdata/" + name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
-
-func newSource(t *testing.T, addr string, queries map[string]string) *apisrc.Source {
+func newSource(t *testing.T, addr string, queries map[string]string) *metricsrc.Source {
 	t.Helper()
 	t.Setenv("DD_TEST_API_KEY", testAPIKey)
 	t.Setenv("DD_TEST_APP_KEY", testAppKey)
@@ -68,12 +27,18 @@ func newSource(t *testing.T, addr string, queries map[string]string) *apisrc.Sou
 		Plan: canary.DatadogMetrics{Address: addr, APIKey: "env:DD_TEST_API_KEY", ApplicationKey: "env:DD_TEST_APP_KEY",
 			Selector: map[string]string{"stable": "version:v1", "canary": "version:v2"}, Queries: queries,
 			Timeout: canary.Duration(5 * time.Second)},
-		Service: "shop", Namespace: "prod", Backoff: time.Millisecond,
+		Env: metricsrc.Env{Service: "shop", Namespace: "prod", Backoff: time.Millisecond},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return src
+}
+
+// query is the Datadog query of a call.
+func query(c srvtest.Call) string {
+	q, _ := url.ParseQuery(c.RawQuery)
+	return q.Get("query")
 }
 
 var at = time.Unix(1765000300, 0)
@@ -82,13 +47,13 @@ var at = time.Unix(1765000300, 0)
 // and the value made of the recorded answers: 500 requests (the hits
 // points summed, null skipped), no errors series (none).
 func TestRequests(t *testing.T) {
-	rec := newRecorded(t, func(q string) (int, string) {
-		if strings.Contains(q, ".hits") {
-			return 200, file(t, "hits.json")
+	rec := srvtest.Record(t, func(c srvtest.Call) srvtest.Reply {
+		if strings.Contains(query(c), ".hits") {
+			return srvtest.File(t, 200, "hits.json")
 		}
-		return 200, file(t, "empty.json")
+		return srvtest.File(t, 200, "empty.json")
 	})
-	src := newSource(t, rec.srv.URL, nil)
+	src := newSource(t, rec.URL, nil)
 	m, err := src.Measure(context.Background(), canary.Query{Metric: canary.MetricErrorRate, Track: canary.TrackCanary,
 		Window: 5 * time.Minute, At: at})
 	if err != nil {
@@ -97,23 +62,24 @@ func TestRequests(t *testing.T) {
 	if m.NoData || m.Value != 0 || m.Samples != 500 {
 		t.Errorf("got %+v, want value 0 with 500 samples", m)
 	}
-	reqs := rec.requests()
-	if len(reqs) != 2 {
-		t.Fatalf("got %d requests, want 2 (requests and errors)", len(reqs))
+	calls := rec.Calls()
+	if len(calls) != 2 {
+		t.Fatalf("got %d requests, want 2 (requests and errors)", len(calls))
 	}
 	got := map[string]bool{}
-	for _, r := range reqs {
-		if r.Method != http.MethodGet || r.URL.Path != "/api/v1/query" {
-			t.Errorf("got %s %s, want GET /api/v1/query", r.Method, r.URL.Path)
+	for _, c := range calls {
+		if c.Method != http.MethodGet || c.Path != "/api/v1/query" || len(c.Body) != 0 {
+			t.Errorf("got %s %s with %d bytes, want GET /api/v1/query without a body", c.Method, c.Path, len(c.Body))
 		}
-		if r.Header.Get("DD-API-KEY") != testAPIKey || r.Header.Get("DD-APPLICATION-KEY") != testAppKey {
-			t.Errorf("auth headers %q %q, want the keys from the environment", r.Header.Get("DD-API-KEY"), r.Header.Get("DD-APPLICATION-KEY"))
+		if c.Header.Get("DD-API-KEY") != testAPIKey || c.Header.Get("DD-APPLICATION-KEY") != testAppKey ||
+			c.Header.Get("Accept") != "application/json" {
+			t.Errorf("headers %v, want the keys from the environment, Accept: application/json", c.Header)
 		}
-		want := url.Values{"from": {"1765000000"}, "to": {"1765000300"}, "query": {r.URL.Query().Get("query")}}
-		if r.URL.RawQuery != want.Encode() {
-			t.Errorf("query string %q, want %q", r.URL.RawQuery, want.Encode())
+		want := url.Values{"from": {"1765000000"}, "to": {"1765000300"}, "query": {query(c)}}
+		if c.RawQuery != want.Encode() {
+			t.Errorf("query string %q, want %q", c.RawQuery, want.Encode())
 		}
-		got[r.URL.Query().Get("query")] = true
+		got[query(c)] = true
 	}
 	for _, q := range []string{"sum:trace.http.request.hits{service:shop,version:v2}.as_count()",
 		"sum:trace.http.request.errors{service:shop,version:v2}.as_count()"} {
@@ -143,16 +109,16 @@ func TestMeasure(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rec := newRecorded(t, func(q string) (int, string) {
-				switch {
+			rec := srvtest.Record(t, func(c srvtest.Call) srvtest.Reply {
+				switch q := query(c); {
 				case strings.Contains(q, ".hits"):
-					return 200, file(t, "hits.json")
+					return srvtest.File(t, 200, "hits.json")
 				case strings.Contains(q, ".errors"):
-					return 200, errs
+					return srvtest.Reply{Body: errs}
 				}
-				return 200, p99
+				return srvtest.Reply{Body: p99}
 			})
-			m, err := newSource(t, rec.srv.URL, nil).Measure(context.Background(),
+			m, err := newSource(t, rec.URL, nil).Measure(context.Background(),
 				canary.Query{Metric: tt.metric, Track: canary.TrackStable, Window: 5 * time.Minute, At: at})
 			if err != nil {
 				t.Fatal(err)
@@ -161,8 +127,8 @@ func TestMeasure(t *testing.T) {
 				t.Errorf("got %+v, want %+v", m, tt.want)
 			}
 			sent := false
-			for _, r := range rec.requests() {
-				sent = sent || r.URL.Query().Get("query") == tt.sent
+			for _, c := range rec.Calls() {
+				sent = sent || query(c) == tt.sent
 			}
 			if !sent {
 				t.Errorf("%q was not sent", tt.sent)
@@ -170,9 +136,9 @@ func TestMeasure(t *testing.T) {
 		})
 	}
 	t.Run("empty", func(t *testing.T) {
-		rec := newRecorded(t, func(string) (int, string) { return 200, file(t, "empty.json") })
+		rec := srvtest.Record(t, func(srvtest.Call) srvtest.Reply { return srvtest.File(t, 200, "empty.json") })
 		for _, metric := range []canary.Metric{canary.MetricErrorRate, canary.MetricRequestRate, "latencyP95"} {
-			m, err := newSource(t, rec.srv.URL, nil).Measure(context.Background(),
+			m, err := newSource(t, rec.URL, nil).Measure(context.Background(),
 				canary.Query{Metric: metric, Track: canary.TrackCanary, Window: time.Minute, At: at})
 			if err != nil || !m.NoData {
 				t.Errorf("%s: got %+v, %v, want no data", metric, m, err)
@@ -192,66 +158,34 @@ func diff(a, b float64) float64 {
 // are errors that name the query and say what went wrong, without
 // retrying; 5xx and 429 answers are retried.
 func TestFailures(t *testing.T) {
-	tests := []struct {
-		name     string
-		answers  [][2]any // status, body, one per attempt (the last repeats)
-		kind     error
-		contains []string
-		attempts int
-	}{
-		{"several series", [][2]any{{200, "several.json"}}, apisrc.ErrSeveralSeries,
-			[]string{"errors query `sum:trace.http.request.errors{service:shop,version:v2}.as_count()`", "2 series",
-				"trace.http.request.errors{service:shop,version:v1}"}, 1},
-		{"malformed", [][2]any{{200, `{"status":"ok","series":[{"pointlist":"x"}]}`}}, apisrc.ErrBadQuery,
-			[]string{"errors query `sum:", "not Datadog's query JSON"}, 1},
-		{"refused", [][2]any{{400, "error400.json"}}, apisrc.ErrBadQuery,
-			[]string{"errors query `", "didn't match"}, 1},
-		{"forbidden", [][2]any{{403, "forbidden.json"}}, apisrc.ErrUnavailable,
-			[]string{"403 Forbidden", "check apiKey and applicationKey"}, 1},
-		{"retried 5xx", [][2]any{{502, "bad gateway"}, {503, "unavailable"}, {200, "several.json"}}, apisrc.ErrSeveralSeries,
-			[]string{"(after 3 attempts)"}, 3},
-		{"retried 429", [][2]any{{429, `{"errors":["Rate limit exceeded"]}`}, {200, "several.json"}}, apisrc.ErrSeveralSeries,
-			[]string{"(after 2 attempts)"}, 2},
-		{"unavailable", [][2]any{{500, "oops"}}, apisrc.ErrUnavailable, []string{"500 Internal Server Error: oops", "(after 3 attempts)"}, 3},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var mu sync.Mutex
-			n := 0
-			rec := newRecorded(t, func(q string) (int, string) {
-				if strings.Contains(q, ".hits") {
-					return 200, file(t, "hits.json")
-				}
-				mu.Lock()
-				a := tt.answers[min(n, len(tt.answers)-1)]
-				n++
-				mu.Unlock()
-				body := a[1].(string)
-				if strings.HasSuffix(body, ".json") {
-					body = file(t, body)
-				}
-				return a[0].(int), body
-			})
-			_, err := newSource(t, rec.srv.URL, nil).Measure(context.Background(),
-				canary.Query{Metric: canary.MetricErrorRate, Track: canary.TrackCanary, Window: 5 * time.Minute, At: at})
-			if !errors.Is(err, tt.kind) {
-				t.Fatalf("got %v, want %v", err, tt.kind)
+	file := func(status int, name string) srvtest.Reply { return srvtest.File(t, status, name) }
+	srvtest.Failures(t, []srvtest.FailureCase{
+		{Name: "several series", Replies: []srvtest.Reply{file(200, "several.json")}, Kind: metricsrc.ErrSeveralSeries, Attempts: 1,
+			Contains: []string{"errors query `sum:trace.http.request.errors{service:shop,version:v2}.as_count()`", "2 series",
+				"trace.http.request.errors{service:shop,version:v1}"}},
+		{Name: "malformed", Replies: []srvtest.Reply{{Body: `{"status":"ok","series":[{"pointlist":"x"}]}`}}, Kind: metricsrc.ErrBadQuery,
+			Attempts: 1, Contains: []string{"errors query `sum:", "not Datadog's query JSON"}},
+		{Name: "refused", Replies: []srvtest.Reply{file(400, "error400.json")}, Kind: metricsrc.ErrBadQuery, Attempts: 1,
+			Contains: []string{"errors query `", "didn't match"}},
+		{Name: "forbidden", Replies: []srvtest.Reply{file(403, "forbidden.json")}, Kind: metricsrc.ErrUnavailable, Attempts: 1,
+			Contains: []string{"403 Forbidden", "check apiKey and applicationKey"}},
+		{Name: "retried 5xx", Replies: []srvtest.Reply{{Status: 502, Body: "bad gateway"}, {Status: 503, Body: "unavailable"}, file(200, "several.json")},
+			Kind: metricsrc.ErrSeveralSeries, Attempts: 3, Contains: []string{"(after 3 attempts)"}},
+		{Name: "retried 429", Replies: []srvtest.Reply{{Status: 429, Body: `{"errors":["Rate limit exceeded"]}`}, file(200, "several.json")},
+			Kind: metricsrc.ErrSeveralSeries, Attempts: 2, Contains: []string{"(after 2 attempts)"}},
+		{Name: "unavailable", Replies: []srvtest.Reply{{Status: 500, Body: "oops"}}, Kind: metricsrc.ErrUnavailable, Attempts: 3,
+			Contains: []string{"500 Internal Server Error: oops", "(after 3 attempts)"}},
+	}, []string{testAPIKey, testAppKey}, func(t *testing.T, next func() srvtest.Reply) error {
+		rec := srvtest.Record(t, func(c srvtest.Call) srvtest.Reply {
+			if strings.Contains(query(c), ".hits") {
+				return srvtest.File(t, 200, "hits.json")
 			}
-			for _, s := range tt.contains {
-				if !strings.Contains(err.Error(), s) {
-					t.Errorf("error %q does not say %q", err, s)
-				}
-			}
-			if n != tt.attempts {
-				t.Errorf("got %d attempts, want %d", n, tt.attempts)
-			}
-			for _, secret := range []string{testAPIKey, testAppKey} {
-				if strings.Contains(err.Error(), secret) {
-					t.Errorf("error %q holds a key", err)
-				}
-			}
+			return next()
 		})
-	}
+		_, err := newSource(t, rec.URL, nil).Measure(context.Background(),
+			canary.Query{Metric: canary.MetricErrorRate, Track: canary.TrackCanary, Window: 5 * time.Minute, At: at})
+		return err
+	})
 }
 
 // TestKeysNeverShown: a server echoing the request (URL and headers) in

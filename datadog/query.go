@@ -3,15 +3,14 @@ package datadog
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"math"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
-	"github.com/canary-dev/canary/apisrc"
+	"github.com/canary-dev/canary"
+	"github.com/canary-dev/canary/metricsrc"
 )
 
 // queryResponse is the answer of GET /api/v1/query.
@@ -27,50 +26,44 @@ type series struct {
 	Pointlist [][2]*float64 `json:"pointlist"`
 }
 
-// Run implements apisrc.Backend: GET /api/v1/query with from and to in
-// Unix seconds. A requests or errors answer is the sum of its points, a
-// latency the mean of them; null points are skipped; no series (or only
-// null points) is no data.
-func (b *backend) Run(ctx context.Context, name, query string, from, to time.Time) (apisrc.Value, error) {
-	qs := url.Values{
-		"from":  {strconv.FormatInt(from.Unix(), 10)},
-		"to":    {strconv.FormatInt(to.Unix(), 10)},
+// backend runs Datadog queries.
+type backend struct{ http *metricsrc.HTTP }
+
+// run sends GET /api/v1/query with from and to in Unix seconds. A
+// requests or errors answer is the sum of its points, a latency the mean
+// of them; null points are skipped; no series (or only null points) is
+// no data.
+func (b *backend) run(ctx context.Context, name, query string, q canary.Query) (metricsrc.Value, error) {
+	u := b.http.Base()
+	u.Path = strings.TrimSuffix(u.Path, "/") + "/api/v1/query"
+	u.RawQuery = url.Values{
+		"from":  {strconv.FormatInt(q.At.Add(-q.Window).Unix(), 10)},
+		"to":    {strconv.FormatInt(q.At.Unix(), 10)},
 		"query": {query},
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, b.base+"/api/v1/query?"+qs.Encode(), nil)
-	if err != nil {
-		return apisrc.Value{}, err
-	}
-	req.Header.Set("DD-API-KEY", b.apiKey)
-	req.Header.Set("DD-APPLICATION-KEY", b.appKey)
-	req.Header.Set("Accept", "application/json")
-	body, err := apisrc.Do(b.hc, req, "apiKey and applicationKey")
-	if err != nil {
-		return apisrc.Value{}, err
-	}
-	return parse(name, body)
+	}.Encode()
+	return b.http.Query(ctx, metricsrc.Request{URL: u, Header: http.Header{"Accept": {"application/json"}}},
+		func(body []byte) (metricsrc.Value, error) { return parse(name, body) })
 }
 
 // parse reads a query answer.
-func parse(name string, body []byte) (apisrc.Value, error) {
+func parse(name string, body []byte) (metricsrc.Value, error) {
 	var r queryResponse
 	if err := json.Unmarshal(body, &r); err != nil {
-		return apisrc.Value{}, fmt.Errorf("%w: the answer is not Datadog's query JSON: %v", apisrc.ErrBadQuery, err)
+		return metricsrc.Value{}, metricsrc.Bad("the answer is not Datadog's query JSON: %v", err)
 	}
 	switch {
 	case r.Status == "error" || r.Error != "":
-		return apisrc.Value{}, fmt.Errorf("%w: %s", apisrc.ErrBadQuery, r.Error)
+		return metricsrc.Value{}, metricsrc.Bad("%s", r.Error)
 	case r.Status != "ok":
-		return apisrc.Value{}, fmt.Errorf("%w: the answer's status is %q, not ok", apisrc.ErrBadQuery, r.Status)
+		return metricsrc.Value{}, metricsrc.Bad("the answer's status is %q, not ok", r.Status)
 	case len(r.Series) == 0:
-		return apisrc.Value{NoData: true}, nil
+		return metricsrc.Value{NoData: true}, nil
 	case len(r.Series) > 1:
 		var scopes []string
-		for _, s := range r.Series[:min(len(r.Series), 3)] {
+		for _, s := range r.Series {
 			scopes = append(scopes, s.Metric+"{"+s.Scope+"}")
 		}
-		return apisrc.Value{}, fmt.Errorf("%w: %d series (aggregate them, e.g. sum:, or narrow the tags): %s",
-			apisrc.ErrSeveralSeries, len(r.Series), strings.Join(scopes, ", "))
+		return metricsrc.Value{}, metricsrc.Several(len(r.Series), scopes)
 	}
 	sum, n := 0.0, 0
 	for _, p := range r.Series[0].Pointlist {
@@ -78,16 +71,16 @@ func parse(name string, body []byte) (apisrc.Value, error) {
 			continue
 		}
 		if p[0] == nil {
-			return apisrc.Value{}, fmt.Errorf("%w: a point without a timestamp", apisrc.ErrBadQuery)
+			return metricsrc.Value{}, metricsrc.Bad("a point without a timestamp")
 		}
 		sum += *p[1]
 		n++
 	}
 	switch {
 	case n == 0:
-		return apisrc.Value{NoData: true}, nil
-	case name == apisrc.QueryLatency:
-		return apisrc.Value{V: sum / float64(n)}, nil
+		return metricsrc.Value{NoData: true}, nil
+	case name == metricsrc.QueryLatency:
+		return metricsrc.Number(sum / float64(n))
 	}
-	return apisrc.Value{V: math.Max(sum, 0)}, nil
+	return metricsrc.Number(math.Max(sum, 0))
 }

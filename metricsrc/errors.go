@@ -86,6 +86,12 @@ func Bad(format string, args ...any) error {
 	return &Failure{Kind: ErrBadQuery, Err: fmt.Errorf(format, args...)}
 }
 
+// Refused is a Failure of kind ErrUnavailable that retrying cannot help:
+// the service refused the credentials.
+func Refused(err error) error {
+	return &Failure{Kind: ErrUnavailable, Err: err, permanent: true}
+}
+
 // Several is a Failure of kind ErrSeveralSeries: n series, named by
 // names (up to three are shown).
 func Several(n int, names []string) error {

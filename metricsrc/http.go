@@ -18,11 +18,10 @@ import (
 	"time"
 
 	"github.com/canary-dev/canary"
-	"github.com/canary-dev/canary/notify"
 	"github.com/canary-dev/canary/secrets"
 )
 
-// Defaults used when an HTTPConfig field is zero.
+// Defaults used when an HTTPConfig (or Retry) field is zero.
 const (
 	DefaultTimeout = 10 * time.Second
 	DefaultRetries = 2
@@ -53,6 +52,10 @@ type HTTPConfig struct {
 	// reference once, by NewHTTP (e.g. Authorization: env:API_AUTH holding
 	// "Bearer …").
 	SecretHeaders map[string]canary.SecretRef
+	// Keys are credentials sent as headers, each required and named in
+	// errors by the plan field it comes from (Datadog's apiKey as
+	// DD-API-KEY); a refusal (401, 403) says to check them.
+	Keys []Key
 	// BearerToken is a reference to a token sent as Authorization: Bearer.
 	BearerToken canary.SecretRef
 	// BearerScheme replaces "Bearer" before the token (InfluxDB: Token).
@@ -75,19 +78,28 @@ type HTTPConfig struct {
 	Transport http.RoundTripper
 }
 
+// Key is a credential sent as a header.
+type Key struct {
+	// Field is the plan field the reference is in: apiKey.
+	Field string
+	// Header carries the value read: DD-API-KEY.
+	Header string
+	// Ref is the reference (env:NAME, file:/path, secret:NAME/KEY).
+	Ref canary.SecretRef
+}
+
 // HTTP sends a source's requests: headers and credentials added, the
 // answer read whole, transient failures retried, errors redacted. It is
 // safe for concurrent use.
 type HTTP struct {
-	client  *http.Client
-	source  string
-	addr    string
-	base    *url.URL
-	header  http.Header
-	timeout time.Duration
-	retries int
-	backoff time.Duration
-	redact  *secrets.Redactor
+	client *http.Client
+	source string
+	addr   string
+	base   *url.URL
+	header http.Header
+	retry  Retry
+	redact *secrets.Redactor
+	check  string // what a refusal says to check
 }
 
 // NewHTTP validates c, reads its secrets (once, now) and builds the
@@ -98,13 +110,7 @@ func NewHTTP(c HTTPConfig) (*HTTP, error) {
 		return nil, err
 	}
 	h := &HTTP{source: c.Source, addr: u.Redacted(), base: u, header: http.Header{}, redact: &secrets.Redactor{},
-		timeout: cmp(c.Timeout, DefaultTimeout), retries: c.Retries, backoff: cmp(c.Backoff, DefaultBackoff)}
-	switch {
-	case c.Retries == 0:
-		h.retries = DefaultRetries
-	case c.Retries < 0:
-		h.retries = 0
-	}
+		retry: Retry{Timeout: c.Timeout, Retries: c.Retries, Backoff: c.Backoff}.Defaults(), check: "the source's credentials"}
 	if h.client, err = client(c); err != nil {
 		return nil, err
 	}
@@ -152,6 +158,21 @@ func (h *HTTP) credentials(c HTTPConfig) error {
 		h.redact.Add(v)
 		return v, nil
 	}
+	var fields []string
+	for _, k := range c.Keys {
+		if k.Ref == "" {
+			return fmt.Errorf("%s: required (a reference such as env:NAME)", k.Field)
+		}
+		v, err := read(k.Field, k.Ref)
+		if err != nil {
+			return err
+		}
+		h.header.Set(k.Header, v)
+		fields = append(fields, k.Field)
+	}
+	if len(fields) > 0 {
+		h.check = strings.Join(fields, " and ")
+	}
 	for _, k := range slices.Sorted(maps.Keys(c.SecretHeaders)) {
 		v, err := read("secretHeaders["+k+"]", c.SecretHeaders[k])
 		if err != nil {
@@ -177,13 +198,6 @@ func (h *HTTP) credentials(c HTTPConfig) error {
 		h.redact.Add(strings.TrimPrefix(r.Header.Get("Authorization"), "Basic "))
 	}
 	return nil
-}
-
-func cmp(d, def time.Duration) time.Duration {
-	if d == 0 {
-		return def
-	}
-	return d
 }
 
 func client(c HTTPConfig) (*http.Client, error) {
@@ -215,7 +229,10 @@ func (h *HTTP) Address() string { return h.addr }
 func (h *HTTP) Base() *url.URL { u := *h.base; return &u }
 
 // Timeout is the bound of one query, retries included.
-func (h *HTTP) Timeout() time.Duration { return h.timeout }
+func (h *HTTP) Timeout() time.Duration { return h.retry.Timeout }
+
+// Retry is the client's retry policy.
+func (h *HTTP) Retry() Retry { return h.retry }
 
 // Redact removes the source's secret values from s.
 func (h *HTTP) Redact(s string) string { return h.redact.Redact(s) }
@@ -234,41 +251,36 @@ type Request struct {
 // *Failure of kind ErrUnavailable (network, 5xx, 408, 429, 401, 403) or
 // ErrBadQuery (other 4xx), its text redacted.
 func (h *HTTP) Do(ctx context.Context, r Request) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, h.timeout)
-	defer cancel()
-	for attempt := 1; ; attempt++ {
-		body, retryAfter, err := h.once(ctx, r)
-		if err == nil {
-			return body, nil
-		}
-		var f *Failure
-		if !errors.As(err, &f) {
-			f = &Failure{Kind: ErrUnavailable, Err: err}
-		}
-		f.Attempts = attempt
-		if ctx.Err() != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			f.Err = fmt.Errorf("no answer within %s (the query timeout): %w", h.timeout, f.Err)
-		}
-		if attempt > h.retries || f.Kind != ErrUnavailable || !f.retry() || ctx.Err() != nil {
-			return nil, f
-		}
-		wait := notify.Backoff(h.backoff, 30*time.Second, attempt, retryAfter)
-		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
-			return nil, f
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, f
-		case <-t.C:
-		}
-	}
+	var body []byte
+	err := h.retry.Do(ctx, func(ctx context.Context) (time.Duration, error) {
+		b, retryAfter, err := h.once(ctx, r)
+		body = b
+		return retryAfter, err
+	})
+	return body, err
 }
 
-// retry reports whether another attempt may succeed: not after a refusal
-// of the credentials.
-func (f *Failure) retry() bool { return !f.permanent }
+// Query sends r as Do does and reads the answer's one number with read.
+// A failure of read (not retried: Bad, Several) says how many attempts
+// the answer took; an error of read that is not a *Failure is
+// ErrBadQuery.
+func (h *HTTP) Query(ctx context.Context, r Request, read func(body []byte) (Value, error)) (Value, error) {
+	var v Value
+	err := h.retry.Do(ctx, func(ctx context.Context) (time.Duration, error) {
+		b, retryAfter, err := h.once(ctx, r)
+		if err != nil {
+			return retryAfter, err
+		}
+		if v, err = read(b); err != nil {
+			var f *Failure
+			if !errors.As(err, &f) {
+				err = &Failure{Kind: ErrBadQuery, Err: err}
+			}
+		}
+		return 0, err
+	})
+	return v, err
+}
 
 // once makes one attempt: the body of a 2xx answer, or a failure and the
 // server's Retry-After.
@@ -324,7 +336,7 @@ func (h *HTTP) statusFailure(code int, body []byte) *Failure {
 	}
 	switch {
 	case code == http.StatusUnauthorized || code == http.StatusForbidden:
-		return &Failure{Kind: ErrUnavailable, Err: errors.New(msg + " (check the source's credentials)"), permanent: true}
+		return &Failure{Kind: ErrUnavailable, Err: errors.New(msg + " (check " + h.check + ")"), permanent: true}
 	case code >= 500 || code == http.StatusTooManyRequests || code == http.StatusRequestTimeout:
 		return &Failure{Kind: ErrUnavailable, Err: errors.New(msg)}
 	}

@@ -116,3 +116,30 @@ func TestNewHTTPRefuses(t *testing.T) {
 		})
 	}
 }
+
+// TestHTTPKeys: a key is required, named by its plan field; its value is
+// sent as its header and never shown; a refusal says to check the keys
+// by name and is not retried.
+func TestHTTPKeys(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		http.Error(w, "key "+r.Header.Get("DD-API-KEY")+" revoked", http.StatusForbidden)
+	}))
+	defer srv.Close()
+	t.Setenv("TEST_KEY", secretToken)
+	keys := []Key{{Field: "apiKey", Header: "DD-API-KEY", Ref: "env:TEST_KEY"}, {Field: "applicationKey", Header: "DD-APPLICATION-KEY"}}
+	if _, err := NewHTTP(HTTPConfig{Address: srv.URL, Keys: keys}); err == nil || err.Error() != "applicationKey: required (a reference such as env:NAME)" {
+		t.Errorf("missing key: got %v", err)
+	}
+	h, err := NewHTTP(HTTPConfig{Address: srv.URL, Keys: keys[:1], Backoff: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(srv.URL)
+	_, err = h.Do(context.Background(), Request{URL: u})
+	if err == nil || !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "(check apiKey)") ||
+		strings.Contains(err.Error(), secretToken) || calls.Load() != 1 {
+		t.Errorf("refused: got %v after %d requests, want one, redacted, naming apiKey", err, calls.Load())
+	}
+}

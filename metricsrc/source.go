@@ -45,6 +45,11 @@ type Source struct {
 	Templates *Templates
 	// Service and Namespace are the templates' .Service and .Namespace.
 	Service, Namespace string
+	// LoadBalancer is the templates' .LoadBalancer (CloudWatch).
+	LoadBalancer string
+	// Counts makes this a counting source (counts.go): its templates are
+	// CountNames, and errorRate and requestRate are made of the counts.
+	Counts bool
 	// Run sends a query.
 	Run Run
 	// Redact, when set, removes secrets from error text (HTTP.Redact):
@@ -70,6 +75,10 @@ func (s *Source) Render(q canary.Query) (Rendered, error) {
 	if err != nil {
 		return Rendered{}, err
 	}
+	v.LoadBalancer = s.LoadBalancer
+	if s.Counts {
+		name = countName[name]
+	}
 	r := Rendered{Name: name}
 	if r.Value, err = s.Templates.Render(name, v); err != nil {
 		return r, err
@@ -89,6 +98,24 @@ func (s *Source) Measure(ctx context.Context, q canary.Query) (canary.Measuremen
 	if err != nil {
 		return canary.Measurement{}, err
 	}
+	if s.Counts {
+		return s.measureCounts(ctx, q, r)
+	}
+	val, req, err := s.both(ctx, q, r, true)
+	if err != nil {
+		return canary.Measurement{}, err
+	}
+	m := canary.Measurement{Value: val.V, NoData: val.NoData}
+	if !req.NoData && req.V > 0 {
+		m.Samples = int64(math.Round(req.V))
+	}
+	return m, nil
+}
+
+// both runs r's requests query and, when value is set, r's value query,
+// concurrently; the error is the value query's, or else the requests
+// query's.
+func (s *Source) both(ctx context.Context, q canary.Query, r Rendered, value bool) (val, req Value, err error) {
 	type answer struct {
 		v   Value
 		err error
@@ -98,19 +125,14 @@ func (s *Source) Measure(ctx context.Context, q canary.Query) (canary.Measuremen
 		v, err := s.Query(ctx, QueryRequests, r.Requests, q)
 		reqCh <- answer{v, err}
 	}()
-	val, verr := s.Query(ctx, r.Name, r.Value, q)
-	req := <-reqCh
-	switch {
-	case verr != nil:
-		return canary.Measurement{}, verr
-	case req.err != nil:
-		return canary.Measurement{}, req.err
+	if value {
+		val, err = s.Query(ctx, r.Name, r.Value, q)
 	}
-	m := canary.Measurement{Value: val.V, NoData: val.NoData}
-	if !req.v.NoData && req.v.V > 0 {
-		m.Samples = int64(math.Round(req.v.V))
+	a := <-reqCh
+	if err == nil {
+		err = a.err
 	}
-	return m, nil
+	return val, a.v, err
 }
 
 // Query runs one rendered query of template name with s.Run; a failure

@@ -14,8 +14,10 @@ import (
 	"github.com/canary-dev/canary"
 )
 
-// Query template names: the keys of a source's queries in a plan. They
-// are the Prometheus source's, less latencyBuckets.
+// Query template names: the keys of a source's queries in a plan. A
+// value source's (web, influxdb, graphite) are the Prometheus source's,
+// less latencyBuckets; a counting source's (datadog, cloudwatch,
+// newRelic) are CountNames.
 const (
 	// QueryLatency is a latency quantile in seconds; it sees .Quantile
 	// and .Percentile.
@@ -28,10 +30,16 @@ const (
 	// Measurement.Samples, which minRequests and the confidence bounds of
 	// threshold rules are judged on.
 	QueryRequests = "requests"
+	// QueryErrors is the number of failed requests in the window (a
+	// counting source's).
+	QueryErrors = "errors"
 )
 
-// QueryNames lists the template names in a fixed order.
+// QueryNames lists a value source's template names in a fixed order.
 var QueryNames = []string{QueryLatency, QueryErrorRate, QueryRequestRate, QueryRequests}
+
+// CountNames lists a counting source's template names (counts.go).
+var CountNames = []string{QueryRequests, QueryErrors, QueryLatency}
 
 // Vars are the values a query template sees: the Prometheus templates'
 // variables, the window in seconds, the percentile, and the track's
@@ -56,6 +64,12 @@ type Vars struct {
 	// Start and End are the window's bounds in Unix seconds: End is the
 	// query's time (its At, or now), Start End minus Seconds.
 	Start, End int64
+	// Since and Until are the window's bounds in Unix milliseconds (NRQL's
+	// SINCE and UNTIL).
+	Since, Until int64
+	// LoadBalancer is CloudWatch's ALB dimension (the plan's
+	// loadBalancer); empty for other sources.
+	LoadBalancer string
 	// Selector is the track's selector rendered (a tag filter, a metric
 	// path, a dimension value): how the track's series is told from the
 	// other track's.
@@ -65,14 +79,16 @@ type Vars struct {
 // Templates are a source's parsed query templates and its per-track
 // selectors.
 type Templates struct {
-	queries   map[string]*template.Template
+	queries   map[string]renderer
 	selectors map[canary.Track]*template.Template
 }
 
 // TemplateConfig is what ParseTemplates reads.
 type TemplateConfig struct {
-	// Defaults are the source's default templates by name; every name of
-	// QueryNames must be there.
+	// Names are the template names (default: QueryNames); Defaults must
+	// hold every one, Overrides only these.
+	Names []string
+	// Defaults are the source's default templates by name.
 	Defaults map[string]string
 	// Overrides replace defaults by name (the plan's queries).
 	Overrides map[string]string
@@ -81,14 +97,23 @@ type TemplateConfig struct {
 	DefaultSelector string
 	// Selectors are per-track selector templates (the plan's selector).
 	Selectors map[string]string
+	// Tracks, when set, are the per-track selectors as written, not
+	// templates (the cloud sources' selector and targetGroups); they
+	// replace DefaultSelector and Selectors.
+	Tracks canary.TrackValues
+	// JSON makes every query template a JSON document whose strings are
+	// templates (CloudWatch's metric statistics): each string is rendered
+	// and the document encoded again, so values need no escaping.
+	JSON bool
 	// Language names the query language in errors: "InfluxQL".
 	Language string
 }
 
 var probe = Vars{Window: "5m", Seconds: 300, Track: string(canary.TrackCanary), Service: "svc", Namespace: "ns",
-	Quantile: "0.95", Percentile: "95", Start: 1700000000, End: 1700000300, Selector: "sel"}
+	Quantile: "0.95", Percentile: "95", Start: 1700000000, End: 1700000300, Since: 1700000000000, Until: 1700000300000,
+	LoadBalancer: "app/lb/1", Selector: "sel"}
 
-const varsList = ".Window, .Seconds, .Start, .End, .Track, .Service, .Namespace, .Quantile, .Percentile and .Selector"
+const varsList = ".Window, .Seconds, .Start, .End, .Since, .Until, .Track, .Service, .Namespace, .Quantile, .Percentile, .Selector and .LoadBalancer"
 
 // Funcs are the functions templates may call besides text/template's
 // own (urlquery, printf, …): replace S OLD NEW (strings.ReplaceAll), e.g.
@@ -99,41 +124,53 @@ var Funcs = template.FuncMap{"replace": strings.ReplaceAll}
 // each template once with sample values, so a typo such as {{.Trak}} is an
 // error naming the query when the source is built (and at validate).
 func ParseTemplates(c TemplateConfig) (*Templates, error) {
+	names := c.Names
+	if names == nil {
+		names = QueryNames
+	}
 	texts := maps.Clone(c.Defaults)
 	for _, name := range slices.Sorted(maps.Keys(c.Overrides)) {
-		if !slices.Contains(QueryNames, name) {
-			return nil, fmt.Errorf("queries[%s]: not a query name (use %s)", name, strings.Join(QueryNames, ", "))
+		if !slices.Contains(names, name) {
+			return nil, fmt.Errorf("queries[%s]: not a query name (use %s)", name, strings.Join(names, ", "))
 		}
 		if strings.TrimSpace(c.Overrides[name]) == "" {
 			return nil, fmt.Errorf("queries[%s]: empty (write a %s template, or leave it out for the default)", name, c.Language)
 		}
 		texts[name] = c.Overrides[name]
 	}
-	ts := &Templates{queries: map[string]*template.Template{}, selectors: map[canary.Track]*template.Template{}}
-	for _, name := range QueryNames {
-		t, err := parse("queries["+name+"]", texts[name])
+	ts := &Templates{queries: map[string]renderer{}, selectors: map[canary.Track]*template.Template{}}
+	for _, name := range names {
+		r, err := parseQuery("queries["+name+"]", texts[name], c.JSON)
 		if err != nil {
 			return nil, err
 		}
-		ts.queries[name] = t
+		ts.queries[name] = r
 	}
+	return ts, ts.parseSelectors(c)
+}
+
+// parseSelectors parses c's per-track selectors into ts.
+func (ts *Templates) parseSelectors(c TemplateConfig) error {
 	for _, track := range []canary.Track{canary.TrackStable, canary.TrackCanary} {
 		text, ok := c.Selectors[string(track)]
-		if !ok {
+		switch {
+		case c.Tracks != (canary.TrackValues{}):
+			text = "{{" + strconv.Quote(c.Tracks.For(track)) + "}}"
+		case !ok:
 			text = c.DefaultSelector
 		}
 		t, err := parse("selector["+string(track)+"]", text)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		ts.selectors[track] = t
 	}
 	for name := range c.Selectors {
 		if name != string(canary.TrackStable) && name != string(canary.TrackCanary) {
-			return nil, fmt.Errorf("selector[%s]: not a track (use stable and canary)", name)
+			return fmt.Errorf("selector[%s]: not a track (use stable and canary)", name)
 		}
 	}
-	return ts, nil
+	return nil
 }
 
 func parse(what, text string) (*template.Template, error) {
@@ -160,8 +197,8 @@ func (ts *Templates) Vars(q canary.Query, service, namespace string) (Vars, stri
 		end = time.Now()
 	}
 	v := Vars{Window: FormatWindow(q.Window), Seconds: Seconds(q.Window), Track: string(q.Track),
-		Service: service, Namespace: namespace, End: end.Unix()}
-	v.Start = v.End - v.Seconds
+		Service: service, Namespace: namespace, End: end.Unix(), Until: end.UnixMilli()}
+	v.Start, v.Since = v.End-v.Seconds, end.Add(-q.Window).UnixMilli()
 	if q.Track != canary.TrackStable && q.Track != canary.TrackCanary {
 		return v, "", fmt.Errorf("measure %s of track %q: unknown track (want stable or canary)", q.Metric, q.Track)
 	}
@@ -189,11 +226,11 @@ func (ts *Templates) Vars(q canary.Query, service, namespace string) (Vars, stri
 
 // Render renders the template name with v.
 func (ts *Templates) Render(name string, v Vars) (string, error) {
-	t, ok := ts.queries[name]
+	r, ok := ts.queries[name]
 	if !ok {
 		return "", fmt.Errorf("render query %s: %w", name, ErrUnknownMetric)
 	}
-	return execute(t, v)
+	return r.render(v)
 }
 
 func execute(t *template.Template, v Vars) (string, error) {

@@ -1,84 +1,47 @@
 package newrelic
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"io"
 	"net/http"
-	"net/http/httptest"
-	"os"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/canary-dev/canary"
-	"github.com/canary-dev/canary/apisrc"
+	"github.com/canary-dev/canary/metricsrc"
+	"github.com/canary-dev/canary/metricsrc/srvtest"
 )
 
 const testKey = "NRAK-0123456789ABCDEFGHIJ"
 
-type call struct {
-	method, path, key, contentType string
-	body                           request
-}
-
-// recorded is a local NerdGraph: answer gives the status and body for
-// each request's NRQL, and every request is kept.
-type recorded struct {
-	srv    *httptest.Server
-	mu     sync.Mutex
-	calls  []call
-	answer func(nrql string) (int, string)
-}
-
-func newRecorded(t *testing.T, answer func(nrql string) (int, string)) *recorded {
-	r := &recorded{answer: answer}
-	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		raw, _ := io.ReadAll(req.Body)
-		c := call{method: req.Method, path: req.URL.RequestURI(), key: req.Header.Get("API-Key"), contentType: req.Header.Get("Content-Type")}
-		dec := json.NewDecoder(strings.NewReader(string(raw)))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&c.body); err != nil {
-			t.Errorf("request body %s: %v", raw, err)
-		}
-		r.mu.Lock()
-		r.calls = append(r.calls, c)
-		answer := r.answer
-		r.mu.Unlock()
-		nrql, _ := c.body.Variables["nrql"].(string)
-		code, body := answer(nrql)
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(code)
-		_, _ = w.Write([]byte(body))
-	}))
-	t.Cleanup(r.srv.Close)
+// body decodes a call's NerdGraph request, refusing unknown fields.
+func body(t *testing.T, c srvtest.Call) request {
+	var r request
+	dec := json.NewDecoder(bytes.NewReader(c.Body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&r); err != nil {
+		t.Errorf("request body %s: %v", c.Body, err)
+	}
 	return r
 }
 
-func (r *recorded) sent() []call {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]call(nil), r.calls...)
-}
-
-func file(t *testing.T, name string) string {
-	t.Helper()
-	b, err := os.ReadFile("testdata/" + name)
-	if err != nil {
-		t.Fatal(err)
+// route answers each NRQL with answer.
+func route(t *testing.T, answer func(nrql string) srvtest.Reply) func(srvtest.Call) srvtest.Reply {
+	return func(c srvtest.Call) srvtest.Reply {
+		nrql, _ := body(t, c).Variables["nrql"].(string)
+		return answer(nrql)
 	}
-	return string(b)
 }
 
-func newSource(t *testing.T, addr string) *apisrc.Source {
+func newSource(t *testing.T, addr string) *metricsrc.Source {
 	t.Helper()
 	t.Setenv("NR_TEST_KEY", testKey)
 	src, err := New(Config{
-		Plan:    canary.NewRelicMetrics{AccountID: 1234567, Address: addr + "/graphql", APIKey: "env:NR_TEST_KEY"},
-		Service: "shop", Backoff: time.Millisecond,
+		Plan: canary.NewRelicMetrics{AccountID: 1234567, Address: addr + "/graphql", APIKey: "env:NR_TEST_KEY"},
+		Env:  metricsrc.Env{Service: "shop", Backoff: time.Millisecond},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -89,23 +52,23 @@ func newSource(t *testing.T, addr string) *apisrc.Source {
 var at = time.UnixMilli(1765000300000)
 
 // answers routes the default queries to recorded answers.
-func answers(t *testing.T) func(string) (int, string) {
-	return func(nrql string) (int, string) {
+func answers(t *testing.T) func(srvtest.Call) srvtest.Reply {
+	return route(t, func(nrql string) srvtest.Reply {
 		switch {
 		case strings.HasPrefix(nrql, "SELECT percentile"):
-			return 200, file(t, "percentile.json")
+			return srvtest.File(t, 200, "percentile.json")
 		case strings.Contains(nrql, "error IS true"):
-			return 200, file(t, "errors.json")
+			return srvtest.File(t, 200, "errors.json")
 		}
-		return 200, file(t, "count.json")
-	}
+		return srvtest.File(t, 200, "count.json")
+	})
 }
 
 // TestRequests checks the exact NerdGraph requests of a latency
 // measurement and the measurement made of the recorded answers.
 func TestRequests(t *testing.T) {
-	rec := newRecorded(t, answers(t))
-	m, err := newSource(t, rec.srv.URL).Measure(context.Background(),
+	rec := srvtest.Record(t, answers(t))
+	m, err := newSource(t, rec.URL).Measure(context.Background(),
 		canary.Query{Metric: "latencyP95", Track: canary.TrackCanary, Window: 5 * time.Minute, At: at})
 	if err != nil {
 		t.Fatal(err)
@@ -117,21 +80,23 @@ func TestRequests(t *testing.T) {
 		"SELECT count(*) FROM Transaction WHERE appName = 'shop' AND tags.track = 'canary' SINCE 1765000000000 UNTIL 1765000300000":                 true,
 		"SELECT percentile(duration, 95) FROM Transaction WHERE appName = 'shop' AND tags.track = 'canary' SINCE 1765000000000 UNTIL 1765000300000": true,
 	}
-	calls := rec.sent()
+	calls := rec.Calls()
 	if len(calls) != 2 {
 		t.Fatalf("got %d requests, want 2", len(calls))
 	}
 	for _, c := range calls {
-		if c.method != http.MethodPost || c.path != "/graphql" || c.key != testKey || c.contentType != "application/json" {
-			t.Errorf("got %s %s API-Key %q Content-Type %q, want POST /graphql with the key, JSON", c.method, c.path, c.key, c.contentType)
+		key, ct := c.Header.Get("API-Key"), c.Header.Get("Content-Type")
+		if c.Method != http.MethodPost || c.Path != "/graphql" || c.RawQuery != "" || key != testKey || ct != "application/json" {
+			t.Errorf("got %s %s?%s API-Key %q Content-Type %q, want POST /graphql with the key, JSON", c.Method, c.Path, c.RawQuery, key, ct)
 		}
-		if c.body.Query != GraphQL {
-			t.Errorf("GraphQL %q, want %q", c.body.Query, GraphQL)
+		b := body(t, c)
+		if b.Query != GraphQL {
+			t.Errorf("GraphQL %q, want %q", b.Query, GraphQL)
 		}
-		if id, _ := c.body.Variables["accountId"].(float64); id != 1234567 || len(c.body.Variables) != 2 {
-			t.Errorf("variables %v, want accountId 1234567 and nrql", c.body.Variables)
+		if id, _ := b.Variables["accountId"].(float64); id != 1234567 || len(b.Variables) != 2 {
+			t.Errorf("variables %v, want accountId 1234567 and nrql", b.Variables)
 		}
-		nrql, _ := c.body.Variables["nrql"].(string)
+		nrql, _ := b.Variables["nrql"].(string)
 		if !want[nrql] {
 			t.Errorf("unexpected NRQL %q", nrql)
 		}
@@ -142,8 +107,8 @@ func TestRequests(t *testing.T) {
 // TestMeasure: errorRate and requestRate from the counts; empty rows
 // and null values are no data.
 func TestMeasure(t *testing.T) {
-	rec := newRecorded(t, answers(t))
-	src := newSource(t, rec.srv.URL)
+	rec := srvtest.Record(t, answers(t))
+	src := newSource(t, rec.URL)
 	q := canary.Query{Metric: canary.MetricErrorRate, Track: canary.TrackStable, Window: time.Minute, At: at}
 	if m, err := src.Measure(context.Background(), q); err != nil || !reflect.DeepEqual(m, canary.Measurement{Value: 0.05, Samples: 480}) {
 		t.Errorf("errorRate: got %+v, %v, want 5%% of 480", m, err)
@@ -153,9 +118,7 @@ func TestMeasure(t *testing.T) {
 		t.Errorf("requestRate: got %+v, %v, want 8/s", m, err)
 	}
 	for _, f := range []string{"empty.json", "null.json"} {
-		rec.mu.Lock()
-		rec.answer = func(string) (int, string) { return 200, file(t, f) }
-		rec.mu.Unlock()
+		rec.SetAnswer(func(srvtest.Call) srvtest.Reply { return srvtest.File(t, 200, f) })
 		for _, metric := range []canary.Metric{canary.MetricErrorRate, "latencyP99"} {
 			q.Metric = metric
 			if m, err := src.Measure(context.Background(), q); err != nil || !m.NoData {
@@ -169,61 +132,38 @@ func TestMeasure(t *testing.T) {
 // errors naming the query; 5xx and 429 are retried; the key is never in
 // an error.
 func TestFailures(t *testing.T) {
-	tests := []struct {
-		name     string
-		answers  [][2]any
-		kind     error
-		contains []string
-		attempts int
-	}{
-		{"facet", [][2]any{{200, "facet.json"}}, apisrc.ErrSeveralSeries,
-			[]string{"latency query `SELECT percentile(duration, 95)", "2 rows", `"facet":"stable"`}, 1},
-		{"syntax", [][2]any{{200, "syntax.json"}}, apisrc.ErrBadQuery, []string{"unexpected 'FORM'"}, 1},
-		{"two fields", [][2]any{{200, `{"data":{"actor":{"account":{"nrql":{"results":[{"a":1,"b":2}]}}}}}`}}, apisrc.ErrBadQuery,
-			[]string{"2 fields (a, b)"}, 1},
-		{"not json", [][2]any{{200, `<html>`}}, apisrc.ErrBadQuery, []string{"not NerdGraph JSON"}, 1},
-		{"unauthorized", [][2]any{{401, `{"errors":[{"message":"Invalid API key"}]}`}}, apisrc.ErrUnavailable,
-			[]string{"401 Unauthorized", "check apiKey"}, 1},
-		{"retried 5xx then 429", [][2]any{{503, "busy"}, {429, "slow down"}, {200, "facet.json"}}, apisrc.ErrSeveralSeries,
-			[]string{"(after 3 attempts)"}, 3},
-		{"unavailable", [][2]any{{500, "oops"}}, apisrc.ErrUnavailable, []string{"500 Internal Server Error", "(after 3 attempts)"}, 3},
+	file := func(status int, name string) srvtest.Reply { return srvtest.File(t, status, name) }
+	unavailable := []string{"metric source unavailable"}
+	cases := []srvtest.FailureCase{
+		{Name: "facet", Replies: []srvtest.Reply{file(200, "facet.json")}, Kind: metricsrc.ErrSeveralSeries, Attempts: 1,
+			Contains: []string{"latency query `SELECT percentile(duration, 95)", "2 rows", `"facet":"stable"`}},
+		{Name: "syntax", Replies: []srvtest.Reply{file(200, "syntax.json")}, Kind: metricsrc.ErrBadQuery, Attempts: 1,
+			Contains: []string{"unexpected 'FORM'"}},
+		{Name: "two fields", Replies: []srvtest.Reply{{Body: `{"data":{"actor":{"account":{"nrql":{"results":[{"a":1,"b":2}]}}}}}`}},
+			Kind: metricsrc.ErrBadQuery, Attempts: 1, Contains: []string{"2 fields (a, b)"}},
+		{Name: "not json", Replies: []srvtest.Reply{{Body: `<html>`}}, Kind: metricsrc.ErrBadQuery, Attempts: 1,
+			Contains: []string{"not NerdGraph JSON"}},
+		{Name: "unauthorized", Replies: []srvtest.Reply{{Status: 401, Body: `{"errors":[{"message":"Invalid API key"}]}`}},
+			Kind: metricsrc.ErrUnavailable, Attempts: 1, Contains: append(unavailable, "401 Unauthorized", "check apiKey")},
+		{Name: "retried 5xx then 429", Replies: []srvtest.Reply{{Status: 503, Body: "busy"}, {Status: 429, Body: "slow down"}, file(200, "facet.json")},
+			Kind: metricsrc.ErrSeveralSeries, Attempts: 3, Contains: []string{"(after 3 attempts)"}},
+		{Name: "unavailable", Replies: []srvtest.Reply{{Status: 500, Body: "oops"}}, Kind: metricsrc.ErrUnavailable, Attempts: 3,
+			Contains: append(unavailable, "500 Internal Server Error", "(after 3 attempts)")},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var mu sync.Mutex
-			n := 0
-			rec := newRecorded(t, func(nrql string) (int, string) {
-				if !strings.HasPrefix(nrql, "SELECT percentile") {
-					return 200, file(t, "count.json")
-				}
-				mu.Lock()
-				defer mu.Unlock()
-				a := tt.answers[min(n, len(tt.answers)-1)]
-				n++
-				body := a[1].(string)
-				if strings.HasSuffix(body, ".json") {
-					body = file(t, body)
-				}
-				return a[0].(int), body
-			})
-			_, err := newSource(t, rec.srv.URL).Measure(context.Background(),
-				canary.Query{Metric: "latencyP95", Track: canary.TrackCanary, Window: time.Minute, At: at})
-			if !errors.Is(err, tt.kind) {
-				t.Fatalf("got %v, want %v", err, tt.kind)
-			}
-			for _, s := range append(tt.contains, "newRelic http://127.0.0.1") {
-				if !strings.Contains(err.Error(), s) {
-					t.Errorf("error %q does not say %q", err, s)
-				}
-			}
-			if n != tt.attempts {
-				t.Errorf("got %d attempts, want %d", n, tt.attempts)
-			}
-			if strings.Contains(err.Error(), testKey) {
-				t.Errorf("error %q holds the key", err)
-			}
-		})
+	for i := range cases { // every error names the source and its address
+		cases[i].Contains = append(cases[i].Contains, "newRelic http://127.0.0.1")
 	}
+	srvtest.Failures(t, cases, []string{testKey}, func(t *testing.T, next func() srvtest.Reply) error {
+		rec := srvtest.Record(t, route(t, func(nrql string) srvtest.Reply {
+			if !strings.HasPrefix(nrql, "SELECT percentile") {
+				return srvtest.File(t, 200, "count.json")
+			}
+			return next()
+		}))
+		_, err := newSource(t, rec.URL).Measure(context.Background(),
+			canary.Query{Metric: "latencyP95", Track: canary.TrackCanary, Window: time.Minute, At: at})
+		return err
+	})
 }
 
 // TestConfig: regions, a missing account, a key that cannot be read.

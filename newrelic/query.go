@@ -1,7 +1,6 @@
 package newrelic
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,9 +8,9 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"time"
 
-	"github.com/canary-dev/canary/apisrc"
+	"github.com/canary-dev/canary"
+	"github.com/canary-dev/canary/metricsrc"
 )
 
 // GraphQL is the NerdGraph query sent; the account and the NRQL are its
@@ -38,50 +37,48 @@ type response struct {
 	} `json:"errors"`
 }
 
-// Run implements apisrc.Backend: POST the NRQL to NerdGraph with the
-// API-Key header. The answer must be one row with one number (nested
-// objects such as percentile's {"percentile.duration": {"95": 0.2}}
-// included); no row, or a null, is no data; several rows (FACET,
-// TIMESERIES) are several series.
-func (b *backend) Run(ctx context.Context, name, nrql string, _, _ time.Time) (apisrc.Value, error) {
-	body, err := json.Marshal(request{Query: GraphQL, Variables: map[string]any{"accountId": b.account, "nrql": nrql}})
-	if err != nil {
-		return apisrc.Value{}, err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.endpoint, bytes.NewReader(body))
-	if err != nil {
-		return apisrc.Value{}, err
-	}
-	req.Header.Set("API-Key", b.key)
-	req.Header.Set("Content-Type", "application/json")
-	answer, err := apisrc.Do(b.hc, req, "apiKey")
-	if err != nil {
-		return apisrc.Value{}, err
-	}
-	return parse(answer)
+// backend runs NRQL queries.
+type backend struct {
+	http    *metricsrc.HTTP
+	account int
 }
 
-func parse(body []byte) (apisrc.Value, error) {
+// run POSTs the NRQL to NerdGraph (the API-Key header is the client's).
+// The answer must be one row with one number (nested objects such as
+// percentile's {"percentile.duration": {"95": 0.2}} included); no row, or
+// a null, is no data; several rows (FACET, TIMESERIES) are several
+// series.
+func (b *backend) run(ctx context.Context, _, nrql string, _ canary.Query) (metricsrc.Value, error) {
+	body, err := json.Marshal(request{Query: GraphQL, Variables: map[string]any{"accountId": b.account, "nrql": nrql}})
+	if err != nil {
+		return metricsrc.Value{}, metricsrc.Bad("%v", err)
+	}
+	return b.http.Query(ctx, metricsrc.Request{Method: http.MethodPost, URL: b.http.Base(), Body: body,
+		Header: http.Header{"Content-Type": {"application/json"}}}, parse)
+}
+
+func parse(body []byte) (metricsrc.Value, error) {
 	var r response
 	if err := json.Unmarshal(body, &r); err != nil {
-		return apisrc.Value{}, fmt.Errorf("%w: the answer is not NerdGraph JSON: %v", apisrc.ErrBadQuery, err)
+		return metricsrc.Value{}, metricsrc.Bad("the answer is not NerdGraph JSON: %v", err)
 	}
 	if len(r.Errors) > 0 {
 		var msgs []string
 		for _, e := range r.Errors {
 			msgs = append(msgs, e.Message)
 		}
-		return apisrc.Value{}, fmt.Errorf("%w: %s", apisrc.ErrBadQuery, strings.Join(msgs, "; "))
+		return metricsrc.Value{}, metricsrc.Bad("%s", strings.Join(msgs, "; "))
 	}
 	if r.Data == nil || r.Data.Actor == nil || r.Data.Actor.Account == nil || r.Data.Actor.Account.NRQL == nil {
-		return apisrc.Value{}, fmt.Errorf("%w: the answer has no data.actor.account.nrql", apisrc.ErrBadQuery)
+		return metricsrc.Value{}, metricsrc.Bad("the answer has no data.actor.account.nrql")
 	}
 	rows := r.Data.Actor.Account.NRQL.Results
 	switch {
 	case len(rows) == 0:
-		return apisrc.Value{NoData: true}, nil
+		return metricsrc.Value{NoData: true}, nil
 	case len(rows) > 1:
-		return apisrc.Value{}, fmt.Errorf("%w: %d rows (remove FACET or TIMESERIES): %s", apisrc.ErrSeveralSeries, len(rows), rowList(rows))
+		return metricsrc.Value{}, &metricsrc.Failure{Kind: metricsrc.ErrSeveralSeries,
+			Err: fmt.Errorf("%d rows (remove FACET or TIMESERIES): %s", len(rows), rowList(rows))}
 	}
 	var leaves []string
 	var v *float64
@@ -97,13 +94,13 @@ func parse(body []byte) (apisrc.Value, error) {
 	})
 	switch {
 	case len(leaves) != 1:
-		return apisrc.Value{}, fmt.Errorf("%w: the row has %d fields (%s), want one number", apisrc.ErrBadQuery, len(leaves), strings.Join(leaves, ", "))
+		return metricsrc.Value{}, metricsrc.Bad("the row has %d fields (%s), want one number", len(leaves), strings.Join(leaves, ", "))
 	case null:
-		return apisrc.Value{NoData: true}, nil
+		return metricsrc.Value{NoData: true}, nil
 	case v == nil:
-		return apisrc.Value{}, fmt.Errorf("%w: %s is not a number", apisrc.ErrBadQuery, leaves[0])
+		return metricsrc.Value{}, metricsrc.Bad("%s is not a number", leaves[0])
 	}
-	return apisrc.Value{V: *v}, nil
+	return metricsrc.Number(*v)
 }
 
 // walk calls f with the path and value of every leaf of x.

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/canary-dev/canary"
-	"github.com/canary-dev/canary/apisrc/apisrctest"
+	"github.com/canary-dev/canary/metricsrc/srvtest"
 )
 
 // The API sources (Datadog, New Relic, CloudWatch) against their
@@ -16,16 +16,16 @@ import (
 func init() {
 	for _, c := range []struct {
 		name    string
-		server  func(testing.TB, apisrctest.Traffic) *apisrctest.Server
+		server  func(testing.TB, srvtest.Traffic) *srvtest.Server
 		metrics func(url string) string
 	}{
-		{"datadog", apisrctest.Datadog, func(u string) string {
+		{"datadog", srvtest.Datadog, func(u string) string {
 			return fmt.Sprintf("{datadog: {address: %q, apiKey: env:TEST_DD_API_KEY, applicationKey: env:TEST_DD_APP_KEY}}", u)
 		}},
-		{"newRelic", apisrctest.NewRelic, func(u string) string {
+		{"newRelic", srvtest.NewRelic, func(u string) string {
 			return fmt.Sprintf("{newRelic: {accountID: 42, address: %q, apiKey: env:TEST_NR_KEY}}", u+"/graphql")
 		}},
-		{"cloudwatch", apisrctest.CloudWatch, func(u string) string {
+		{"cloudwatch", srvtest.CloudWatch, func(u string) string {
 			return fmt.Sprintf("{cloudwatch: {region: eu-west-1, endpoint: %q, loadBalancer: app/shop/1, targetGroups: {stable: targetgroup/shop-stable/1, canary: targetgroup/shop-canary/2}}}", u)
 		}},
 	} {
@@ -33,9 +33,9 @@ func init() {
 			start: func(*testing.T) func(*testing.T) feedSource {
 				return func(t *testing.T) feedSource {
 					s := &standIn{}
-					s.srv = c.server(t, func(track canary.Track, from, to time.Time) apisrctest.Counts {
+					s.srv = c.server(t, func(track canary.Track, from, to time.Time) srvtest.Counts {
 						n, errs, lat := s.window(track, from, to, 95)
-						return apisrctest.Counts{Requests: float64(n), Errors: float64(errs), Latency: lat}
+						return srvtest.Counts{Requests: float64(n), Errors: float64(errs), Latency: lat}
 					})
 					s.metrics = c.metrics(s.srv.URL)
 					return s
@@ -47,7 +47,7 @@ func init() {
 // standIn is an API stand-in answering from the requests fed.
 type standIn struct {
 	pointStore
-	srv     *apisrctest.Server
+	srv     *srvtest.Server
 	metrics string
 }
 

@@ -2,11 +2,11 @@ package providers
 
 import (
 	"context"
-	"net"
 
 	"github.com/canary-dev/canary"
 	"github.com/canary-dev/canary/cloudwatch"
 	"github.com/canary-dev/canary/datadog"
+	"github.com/canary-dev/canary/metricsrc"
 	"github.com/canary-dev/canary/newrelic"
 )
 
@@ -17,35 +17,15 @@ import (
 // host (environment, files, the pod's web identity, instance roles), not
 // from the plan.
 func cloudMetrics(ctx context.Context, p *canary.Plan, env Env) (canary.MetricSource, error) {
-	var secrets func(canary.SecretRef) (string, error)
-	if env.Secrets != nil {
-		secrets = func(ref canary.SecretRef) (string, error) { return env.Secrets(ctx, ref) }
-	}
-	var dial func(ctx context.Context, network, addr string) (net.Conn, error)
-	if env.Egress != nil {
-		dial = env.Egress.DialContext
-	}
+	hc := sourceHTTP(ctx, env)
+	host := metricsrc.Env{Service: p.Metadata.Name, Namespace: p.Metadata.Namespace, Secrets: hc.Secrets, Dial: hc.Dial}
 	switch m := p.Spec.Analysis.Metrics; {
 	case m.Datadog != nil:
-		cfg, err := datadog.FromPlan(p)
-		if err != nil {
-			return nil, err
-		}
-		cfg.Secrets, cfg.Dial = secrets, dial
-		return datadog.New(cfg)
+		return datadog.New(datadog.Config{Plan: *m.Datadog, Env: host})
 	case m.NewRelic != nil:
-		cfg, err := newrelic.FromPlan(p)
-		if err != nil {
-			return nil, err
-		}
-		cfg.Secrets, cfg.Dial = secrets, dial
-		return newrelic.New(cfg)
-	default:
-		cfg, err := cloudwatch.FromPlan(p)
-		if err != nil {
-			return nil, err
-		}
-		cfg.Dial = dial
-		return cloudwatch.New(ctx, cfg)
+		return newrelic.New(newrelic.Config{Plan: *m.NewRelic, Env: host})
+	case m.CloudWatch != nil:
+		return cloudwatch.New(ctx, cloudwatch.Config{Plan: *m.CloudWatch, Env: host})
 	}
+	return nil, canary.Errorf(canary.EINVALID, "the plan has no analysis.metrics.datadog, newRelic or cloudwatch")
 }

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/canary-dev/canary"
-	"github.com/canary-dev/canary/apisrc"
 	"github.com/canary-dev/canary/engine"
 	"github.com/canary-dev/canary/metricsrc"
 	"github.com/canary-dev/canary/plan"
@@ -173,14 +172,11 @@ func runQueries(ctx context.Context, p *canary.Plan, src canary.MetricSource, at
 		Queries: make([]queryRow, len(qs))}
 	prom, _ := src.(*promql.Source)
 	gen, _ := src.(*metricsrc.Source)
-	api, _ := src.(*apisrc.Source)
 	switch {
 	case prom != nil:
 		rep.Source, rep.Address = "prometheus", prom.Address()
 	case gen != nil:
 		rep.Source, rep.Address = gen.Kind, gen.Address
-	case api != nil:
-		rep.Source, rep.Address = api.Kind(), api.Address()
 	}
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 4)
@@ -205,11 +201,6 @@ func measureRow(ctx context.Context, src canary.MetricSource, q canary.Query, ru
 	row := queryRow{Metric: q.Metric, Track: q.Track, Window: promql.FormatWindow(q.Window), Rules: rules}
 	if gen, ok := src.(*metricsrc.Source); ok {
 		if r, err := gen.Render(q); err == nil {
-			row.Name, row.Expr, row.RequestsExpr = r.Name, r.Value, r.Requests
-		}
-	}
-	if api, ok := src.(*apisrc.Source); ok {
-		if r, err := api.Render(q); err == nil {
 			row.Name, row.Expr, row.RequestsExpr = r.Name, r.Value, r.Requests
 		}
 	}

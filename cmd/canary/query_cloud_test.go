@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/canary-dev/canary"
-	"github.com/canary-dev/canary/apisrc/apisrctest"
+	"github.com/canary-dev/canary/metricsrc/srvtest"
 )
 
 const cloudQueryPlan = `apiVersion: canary.dev/v1alpha1
@@ -43,26 +43,26 @@ func TestQueryCloudSources(t *testing.T) {
 		"AWS_CONFIG_FILE": t.TempDir() + "/none", "AWS_SHARED_CREDENTIALS_FILE": t.TempDir() + "/none", "AWS_EC2_METADATA_DISABLED": "true"} {
 		t.Setenv(k, v)
 	}
-	traffic := func(track canary.Track, from, to time.Time) apisrctest.Counts {
+	traffic := func(track canary.Track, from, to time.Time) srvtest.Counts {
 		s := to.Sub(from).Seconds()
 		if track == canary.TrackCanary {
-			return apisrctest.Counts{Requests: 2 * s, Errors: 0.2 * s, Latency: 0.3}
+			return srvtest.Counts{Requests: 2 * s, Errors: 0.2 * s, Latency: 0.3}
 		}
-		return apisrctest.Counts{Requests: 10 * s, Errors: 0.1 * s, Latency: 0.1}
+		return srvtest.Counts{Requests: 10 * s, Errors: 0.1 * s, Latency: 0.1}
 	}
 	sources := []struct {
 		kind    string
-		server  func(testing.TB, apisrctest.Traffic) *apisrctest.Server
+		server  func(testing.TB, srvtest.Traffic) *srvtest.Server
 		metrics func(url string) string
 		address func(url string) string
 	}{
-		{"datadog", apisrctest.Datadog, func(u string) string {
+		{"datadog", srvtest.Datadog, func(u string) string {
 			return fmt.Sprintf("{datadog: {address: %q, apiKey: env:TEST_DD_API_KEY, applicationKey: env:TEST_DD_APP_KEY}}", u)
 		}, func(u string) string { return u }},
-		{"newRelic", apisrctest.NewRelic, func(u string) string {
+		{"newRelic", srvtest.NewRelic, func(u string) string {
 			return fmt.Sprintf("{newRelic: {accountID: 42, address: %q, apiKey: env:TEST_NR_KEY}}", u+"/graphql")
 		}, func(u string) string { return u + "/graphql" }},
-		{"cloudwatch", apisrctest.CloudWatch, func(u string) string {
+		{"cloudwatch", srvtest.CloudWatch, func(u string) string {
 			return fmt.Sprintf("{cloudwatch: {region: eu-west-1, endpoint: %q, loadBalancer: app/shop/1, targetGroups: {stable: targetgroup/shop-stable/1, canary: targetgroup/shop-canary/2}}}", u)
 		}, func(u string) string { return u }},
 	}

@@ -1,7 +1,11 @@
 // Package srvtest starts the real metric servers the source tests talk
 // to, from Debian's packages: InfluxDB 1.6 (influxd) and Graphite
 // (carbon-cache and graphite-web), each on 127.0.0.1 ports with its
-// configuration and data in a temporary directory.
+// configuration and data in a temporary directory. For the cloud APIs it
+// has stand-ins that serve a Traffic function's counts in each API's
+// format for whole rollouts (cloud.go: Datadog, New Relic, CloudWatch)
+// and a server of recorded responses that keeps every request for the
+// sources' tests to check (record.go: Record, Failures).
 //
 // When a binary is missing the test is skipped with a message saying how
 // to install it, except under CI (CI=true), where it fails: CI must not

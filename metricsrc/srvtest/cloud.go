@@ -1,4 +1,4 @@
-// Package apisrctest runs local stand-ins of the Datadog, New Relic
+// Local stand-ins of the Datadog, New Relic
 // (NerdGraph) and CloudWatch APIs for tests: each answers in the API's
 // documented format (Datadog's /api/v1/query JSON, NerdGraph's
 // actor.account.nrql.results, CloudWatch's GetMetricData over the AWS
@@ -6,7 +6,8 @@
 // query's track and window, so a whole rollout can run against them on a
 // stepped clock. The track is the one whose name the query's selector
 // contains (track:canary, tags.track = 'canary', targetgroup/shop-canary/…).
-package apisrctest
+
+package srvtest
 
 import (
 	"encoding/json"
@@ -73,7 +74,7 @@ func trackOf(selector string) canary.Track {
 	return canary.TrackStable
 }
 
-func start(t testing.TB, h func(s *Server, w http.ResponseWriter, r *http.Request)) *Server {
+func startCloud(t testing.TB, h func(s *Server, w http.ResponseWriter, r *http.Request)) *Server {
 	s := &Server{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if code := s.failing(); code != 0 {
@@ -91,7 +92,7 @@ func start(t testing.TB, h func(s *Server, w http.ResponseWriter, r *http.Reques
 // queries with the counts, any other (the latency) with the latency; one
 // series of one point, or no series when the count is zero.
 func Datadog(t testing.TB, traffic Traffic) *Server {
-	return start(t, func(_ *Server, w http.ResponseWriter, r *http.Request) {
+	return startCloud(t, func(_ *Server, w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		from, _ := strconv.ParseInt(q.Get("from"), 10, 64)
 		to, _ := strconv.ParseInt(q.Get("to"), 10, 64)
@@ -121,7 +122,7 @@ func Datadog(t testing.TB, traffic Traffic) *Server {
 // latency, a query with "error IS true" with the errors, others with the
 // requests; the window is read from SINCE and UNTIL (Unix ms).
 func NewRelic(t testing.TB, traffic Traffic) *Server {
-	return start(t, func(_ *Server, w http.ResponseWriter, r *http.Request) {
+	return startCloud(t, func(_ *Server, w http.ResponseWriter, r *http.Request) {
 		var body struct {
 			Variables struct {
 				NRQL string `json:"nrql"`
@@ -166,7 +167,7 @@ func msAfter(nrql, key string) time.Time {
 // latency; the track is the TargetGroup dimension's; no datapoint when
 // the value is zero.
 func CloudWatch(t testing.TB, traffic Traffic) *Server {
-	return start(t, func(_ *Server, w http.ResponseWriter, r *http.Request) {
+	return startCloud(t, func(_ *Server, w http.ResponseWriter, r *http.Request) {
 		raw, _ := io.ReadAll(r.Body)
 		v, err := cbor.Decode(raw)
 		in, _ := FromCBOR(v).(map[string]any)
