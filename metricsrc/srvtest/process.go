@@ -49,6 +49,8 @@ type process struct {
 	args  []string
 	env   []string
 	ready string // URL answering 2xx when ready
+	// readyFunc, when set, replaces ready: nil when the server is ready.
+	readyFunc func() error
 	mu    sync.Mutex
 	cmd   *exec.Cmd
 	done  chan struct{}
@@ -75,16 +77,29 @@ func (p *process) start() error {
 			return fmt.Errorf("%s exited: %s", p.name, cmd.ProcessState)
 		case <-time.After(50 * time.Millisecond):
 		}
-		resp, err := http.Get(p.ready)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode/100 == 2 {
-				return nil
-			}
+		if p.isReady() == nil {
+			return nil
 		}
 	}
+	err := p.isReady()
 	p.stop()
-	return fmt.Errorf("%s not ready at %s after 30s", p.name, p.ready)
+	return fmt.Errorf("%s not ready after 30s: %v", p.name, err)
+}
+
+// isReady checks readyFunc, or that ready answers 2xx.
+func (p *process) isReady() error {
+	if p.readyFunc != nil {
+		return p.readyFunc()
+	}
+	resp, err := http.Get(p.ready)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("GET %s: %s", p.ready, resp.Status)
+	}
+	return nil
 }
 
 // stop sends SIGTERM to the process group (SIGKILL after 10s) and waits.
