@@ -139,7 +139,7 @@ LOG_UPDATES = False
 LOG_CREATES = False
 LOG_CACHE_HITS = False
 `, dir, whisper, line, pickle, cacheQuery),
-		"storage-schemas.conf": "[all]\npattern = .*\nretentions = 1s:1d\n",
+		"storage-schemas.conf":     "[all]\npattern = .*\nretentions = 1s:1d\n",
 		"storage-aggregation.conf": "[all]\npattern = .*\nxFilesFactor = 0\naggregationMethod = average\n",
 		"canary_graphite_local.py": fmt.Sprintf(`SECRET_KEY = 'canary-srvtest'
 STORAGE_DIR = %[1]q

@@ -51,10 +51,10 @@ type process struct {
 	ready string // URL answering 2xx when ready
 	// readyFunc, when set, replaces ready: nil when the server is ready.
 	readyFunc func() error
-	mu    sync.Mutex
-	cmd   *exec.Cmd
-	done  chan struct{}
-	log   *lockedBuffer
+	mu        sync.Mutex
+	cmd       *exec.Cmd
+	done      chan struct{}
+	log       *lockedBuffer
 }
 
 func (p *process) start() error {
