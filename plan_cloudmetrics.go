@@ -163,5 +163,24 @@ func (m MetricsSource) Resolution() time.Duration {
 		}
 		return DefaultCloudWatchPeriod
 	}
+	if g := m.Graphite; g != nil {
+		if g.Resolution > 0 {
+			return g.Resolution.D()
+		}
+		return DefaultGraphiteResolution
+	}
 	return 0
+}
+
+// ResolutionField is the plan field that sets Resolution, under
+// analysis.metrics: cloudwatch.period, graphite.resolution; "" for a
+// source without one.
+func (m MetricsSource) ResolutionField() string {
+	switch {
+	case m.CloudWatch != nil:
+		return "cloudwatch.period"
+	case m.Graphite != nil:
+		return "graphite.resolution"
+	}
+	return ""
 }

@@ -1,5 +1,7 @@
 package canary
 
+import "time"
+
 // WebMetrics configures the web metric source: one HTTP(S) request per
 // query, the value read from the JSON answer with a jq expression. The
 // url, body and jq are templates with the variables of the Prometheus
@@ -81,12 +83,14 @@ type InfluxDBMetrics struct {
 }
 
 // GraphiteMetrics configures the Graphite source: the render API
-// (/render?format=json) over the last window. The default targets read
-// statsd's names under its default prefixes: per track a counter
-// stats_counts.{{.Service}}.{{.Track}}.requests (all requests),
-// stats_counts.{{.Service}}.{{.Track}}.errors (5xx answers) and a timer
-// stats.timers.{{.Service}}.{{.Track}}.latency in milliseconds. Not
-// available yet: validate refuses it (use web with the render API).
+// (/render?format=json, from and until the window's bounds). The default
+// targets read statsd's names under its default prefixes, per track (the
+// selector, default the track's name): the counters
+// stats_counts.{{.Service}}.{{.Selector}}.requests (all requests) and
+// .errors (5xx answers), and the timer
+// stats.timers.{{.Service}}.{{.Selector}}.latency in milliseconds, read
+// as upper_95 (statsd's percentThreshold must list the rules'
+// percentiles; 99.9 is upper_99_9).
 type GraphiteMetrics struct {
 	// Address of graphite-web, e.g. http://graphite:8080, with its path
 	// prefix if it has one. Required.
@@ -105,9 +109,18 @@ type GraphiteMetrics struct {
 	// Selector is, per track (stable, canary), the metric path node that
 	// tells the track apart. Default: the track's name.
 	Selector map[string]string `json:"selector,omitempty"`
+	// Resolution is the step of the metrics' storage schema (Carbon's
+	// storage-schemas.conf, e.g. 10s:6h): the analysis interval and the
+	// rules' windows must be multiples of it. Default: 60s (Carbon's
+	// default schema).
+	Resolution Duration `json:"resolution,omitempty"`
 	// Timeout of one query, retries included. Default: 10s.
 	Timeout Duration `json:"timeout,omitempty"`
 	// CAFile is a PEM file of the certificate authorities that sign the
 	// server's certificate. Default: the system's.
 	CAFile string `json:"caFile,omitempty"`
 }
+
+// DefaultGraphiteResolution is the step of Carbon's default storage
+// schema (60s:1d).
+const DefaultGraphiteResolution = 60 * time.Second

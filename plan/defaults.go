@@ -113,6 +113,7 @@ func defaultAnalysis(a *canary.Analysis) {
 	}
 	if g := a.Metrics.Graphite; g != nil {
 		setDuration(&g.Timeout, DefaultSourceTimeout)
+		setDuration(&g.Resolution, canary.DefaultGraphiteResolution)
 	}
 }
 

@@ -27,6 +27,12 @@ type validator struct {
 	interval time.Duration
 	// resolution is the metric source's shortest window (0: any).
 	resolution time.Duration
+	// resolutionField is the analysis.metrics field setting resolution
+	// (cloudwatch.period, graphite.resolution).
+	resolutionField string
+	// resolutionSteps: windows must be whole multiples of resolution
+	// (Graphite: a window reads one point per storage step).
+	resolutionSteps bool
 }
 
 func (v *validator) add(path, format string, args ...any) {
@@ -41,7 +47,9 @@ func Validate(p *canary.Plan) ErrorList {
 	if p == nil {
 		return ErrorList{{Msg: "no plan: write one starting with apiVersion: canary.dev/v1alpha1"}}
 	}
-	v := &validator{interval: p.Spec.Analysis.Interval.D(), resolution: p.Spec.Analysis.Metrics.Resolution()}
+	m := p.Spec.Analysis.Metrics
+	v := &validator{interval: p.Spec.Analysis.Interval.D(), resolution: m.Resolution(), resolutionField: m.ResolutionField(),
+		resolutionSteps: m.Graphite != nil}
 	if v.interval == 0 {
 		v.interval = canary.DefaultInterval
 	}

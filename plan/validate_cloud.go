@@ -3,6 +3,7 @@ package plan
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	canary "github.com/canary-dev/canary"
 )
@@ -42,10 +43,21 @@ func (v *validator) cloudMetrics(a *canary.Analysis, path string) {
 	if c := m.CloudWatch; c != nil {
 		v.cloudWatch(c, mpath+".cloudwatch")
 	}
-	if r := v.resolution; r > 0 && v.interval < r {
-		v.add(path+".interval", "%s is shorter than the metrics' resolution (%s): a window cannot be shorter than one datapoint, so write at least %s",
-			canary.FormatDuration(v.interval), canary.FormatDuration(r), canary.FormatDuration(r))
+	switch r := v.resolution; {
+	case r > 0 && v.interval < r:
+		v.add(path+".interval", "%s is shorter than the metrics' resolution (%s, analysis.metrics.%s): a window cannot be shorter than one datapoint, so write at least %s",
+			canary.FormatDuration(v.interval), canary.FormatDuration(r), v.resolutionField, canary.FormatDuration(r))
+	case r > 0 && v.resolutionSteps && v.interval%r != 0:
+		v.notSteps(path+".interval", v.interval)
 	}
+}
+
+// notSteps refuses a window that is not a whole number of the
+// resolution's steps.
+func (v *validator) notSteps(path string, d time.Duration) {
+	r := v.resolution
+	v.add(path, "%s is not a multiple of the metrics' resolution (%s, analysis.metrics.%s): a window reads one point per step, so write %s or %s",
+		canary.FormatDuration(d), canary.FormatDuration(r), v.resolutionField, canary.FormatDuration(d/r*r), canary.FormatDuration((d/r+1)*r))
 }
 
 func (v *validator) cloudWatch(c *canary.CloudWatchMetrics, p string) {
@@ -101,8 +113,12 @@ func (v *validator) apiQueries(p string, qs map[string]string, what string) {
 // atLeastResolution checks that a window is not shorter than the metric
 // source's resolution.
 func (v *validator) atLeastResolution(path string, d canary.Duration) {
-	if r := v.resolution; d != 0 && r > 0 && d.D() < r {
-		v.add(path, "%s is shorter than the metrics' resolution (%s, analysis.metrics.cloudwatch.period): write at least %s",
-			d, canary.FormatDuration(r), canary.FormatDuration(r))
+	switch r := v.resolution; {
+	case d == 0 || r == 0:
+	case d.D() < r:
+		v.add(path, "%s is shorter than the metrics' resolution (%s, analysis.metrics.%s): write at least %s",
+			d, canary.FormatDuration(r), v.resolutionField, canary.FormatDuration(r))
+	case v.resolutionSteps && d.D()%r != 0:
+		v.notSteps(path, d.D())
 	}
 }

@@ -35,11 +35,11 @@ func TestCloudMetricsValidation(t *testing.T) {
 		// Standard CloudWatch metrics have one datapoint a minute: the
 		// default 30s interval (and so every window) is too short.
 		{"cloudwatch interval shorter than the period", []edit{{"", cw}, {"interval: 1m", "interval: 30s"}}, []string{
-			"plan.yaml:20:15: spec.analysis.interval: 30s is shorter than the metrics' resolution (1m): a window cannot be shorter than one datapoint, so write at least 1m",
+			"plan.yaml:20:15: spec.analysis.interval: 30s is shorter than the metrics' resolution (1m, analysis.metrics.cloudwatch.period): a window cannot be shorter than one datapoint, so write at least 1m",
 		}},
 		{"cloudwatch window shorter than the period", []edit{{"", cw}, {"region: eu-west-1,", "region: eu-west-1, period: 2m,"}, {"action: rollback-gradual", "action: rollback-gradual\n      window: 90s"}}, []string{
 			"plan.yaml:19:15: spec.rules[0].window: 1m30s is shorter than the metrics' resolution (2m, analysis.metrics.cloudwatch.period): write at least 2m",
-			"plan.yaml:21:15: spec.analysis.interval: 1m is shorter than the metrics' resolution (2m): a window cannot be shorter than one datapoint, so write at least 2m",
+			"plan.yaml:21:15: spec.analysis.interval: 1m is shorter than the metrics' resolution (2m, analysis.metrics.cloudwatch.period): a window cannot be shorter than one datapoint, so write at least 2m",
 		}},
 		{"cloudwatch target groups, period", []edit{{"", cw}, {"targetGroups: {stable: targetgroup/s/1, canary: targetgroup/c/2}", "period: 45s, targetGroups: {stable: targetgroup/s/1}"}}, []string{
 			"plan.yaml:22:73: spec.analysis.metrics.cloudwatch.period: 45s is not a CloudWatch period: write 60s or a multiple of it (1s, 5s, 10s or 30s for high-resolution metrics)",

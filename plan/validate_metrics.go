@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strings"
 	"text/template"
+	"time"
 
 	canary "github.com/canary-dev/canary"
 )
@@ -64,11 +65,13 @@ func (v *validator) otherSources(m *canary.MetricsSource, path string) {
 	}
 	if g := m.Graphite; g != nil {
 		path := path + ".graphite"
-		v.add(path, "not available yet: the Graphite source's settings are defined, but canary cannot query Graphite in this version; meanwhile use analysis.metrics.web with graphite-web's render API (url: http://graphite:8080/render?format=json&from=-{{.Seconds}}s&target=..., jq: the datapoints' value)")
 		v.url(path+".address", g.Address, "graphite-web's URL, e.g. http://graphite:8080")
 		v.basicAuth(path, g.BasicAuth, g.BearerToken != "", "bearerToken")
 		v.secret(path+".bearerToken", g.BearerToken)
 		v.sourceCommon(path, g.Queries, g.Selector, g.Timeout, "a render target template")
+		if d := g.Resolution.D(); d < 0 || d%time.Second != 0 {
+			v.add(path+".resolution", "%s is not a storage step: write whole seconds as in Carbon's storage-schemas.conf, e.g. 10s or 60s", g.Resolution)
+		}
 	}
 }
 

@@ -32,21 +32,22 @@ func zk[T any](name string) zeroKey { return zeroKey{reflect.TypeFor[T](), name}
 // a zero written in a plan would silently become the default, so Parse
 // rejects it. The value is the default, as shown to the user.
 var zeroDefaults = map[zeroKey]string{
-	zk[canary.Analysis]("interval"):         canary.FormatDuration(canary.DefaultInterval),
-	zk[canary.Analysis]("minRequests"):      strconv.Itoa(canary.DefaultMinRequests),
-	zk[canary.RollbackPolicy]("drain"):      canary.FormatDuration(canary.DefaultDrain),
-	zk[canary.Spec]("actionTimeout"):        canary.FormatDuration(canary.DefaultActionTimeout),
-	zk[canary.SLO]("objective"):             canary.FormatPercent(canary.DefaultObjective),
-	zk[canary.PreCheck]("timeout"):          canary.FormatDuration(DefaultPreCheckTimeout),
-	zk[canary.Hook]("timeout"):              canary.FormatDuration(DefaultHookTimeout),
-	zk[canary.PrometheusMetrics]("timeout"): canary.FormatDuration(DefaultPrometheusTimeout),
-	zk[canary.WebMetrics]("timeout"):        canary.FormatDuration(DefaultSourceTimeout),
-	zk[canary.InfluxDBMetrics]("timeout"):   canary.FormatDuration(DefaultSourceTimeout),
-	zk[canary.GraphiteMetrics]("timeout"):   canary.FormatDuration(DefaultSourceTimeout),
-	zk[canary.GatewayAPITraffic]("port"):    strconv.Itoa(DefaultGatewayPort),
-	zk[canary.NGINXIngressTraffic]("port"):  "the stable backend's port",
-	zk[canary.Rule]("window"):               "analysis.interval",
-	zk[canary.Rule]("for"):                  "analysis.interval",
+	zk[canary.Analysis]("interval"):          canary.FormatDuration(canary.DefaultInterval),
+	zk[canary.Analysis]("minRequests"):       strconv.Itoa(canary.DefaultMinRequests),
+	zk[canary.RollbackPolicy]("drain"):       canary.FormatDuration(canary.DefaultDrain),
+	zk[canary.Spec]("actionTimeout"):         canary.FormatDuration(canary.DefaultActionTimeout),
+	zk[canary.SLO]("objective"):              canary.FormatPercent(canary.DefaultObjective),
+	zk[canary.PreCheck]("timeout"):           canary.FormatDuration(DefaultPreCheckTimeout),
+	zk[canary.Hook]("timeout"):               canary.FormatDuration(DefaultHookTimeout),
+	zk[canary.PrometheusMetrics]("timeout"):  canary.FormatDuration(DefaultPrometheusTimeout),
+	zk[canary.WebMetrics]("timeout"):         canary.FormatDuration(DefaultSourceTimeout),
+	zk[canary.InfluxDBMetrics]("timeout"):    canary.FormatDuration(DefaultSourceTimeout),
+	zk[canary.GraphiteMetrics]("timeout"):    canary.FormatDuration(DefaultSourceTimeout),
+	zk[canary.GraphiteMetrics]("resolution"): canary.FormatDuration(canary.DefaultGraphiteResolution),
+	zk[canary.GatewayAPITraffic]("port"):     strconv.Itoa(DefaultGatewayPort),
+	zk[canary.NGINXIngressTraffic]("port"):   "the stable backend's port",
+	zk[canary.Rule]("window"):                "analysis.interval",
+	zk[canary.Rule]("for"):                   "analysis.interval",
 }
 
 // explicitZero records an error when a field whose zero means "default"

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/canary-dev/canary"
+	"github.com/canary-dev/canary/graphitesrc"
 	"github.com/canary-dev/canary/influxql"
 	"github.com/canary-dev/canary/metricsrc"
 	"github.com/canary-dev/canary/promql"
@@ -12,7 +13,7 @@ import (
 
 // Metrics is the plan's metric source other than the built-in proxy's
 // recorder (which Build starts with the proxy): analysis.metrics
-// prometheus, web or influxdb (cloud sources: cloudMetrics), with env's secrets and outbound
+// prometheus, web, influxdb or graphite (cloud sources: cloudMetrics), with env's secrets and outbound
 // policy. Its credentials are read now, within ctx.
 func Metrics(ctx context.Context, p *canary.Plan, env Env) (canary.MetricSource, error) {
 	switch prov := p.Spec.Analysis.Metrics.Provider(); {
@@ -32,6 +33,13 @@ func Metrics(ctx context.Context, p *canary.Plan, env Env) (canary.MetricSource,
 		}
 		cfg.HTTP = sourceHTTP(ctx, env)
 		return influxql.New(cfg)
+	case prov == "graphite":
+		cfg, err := graphitesrc.FromPlan(p)
+		if err != nil {
+			return nil, err
+		}
+		cfg.HTTP = sourceHTTP(ctx, env)
+		return graphitesrc.New(cfg)
 	case prov == "datadog", prov == "cloudwatch", prov == "newRelic":
 		return cloudMetrics(ctx, p, env)
 	case isBuiltin(p) && env.Proxy == nil:
@@ -41,7 +49,7 @@ func Metrics(ctx context.Context, p *canary.Plan, env Env) (canary.MetricSource,
 		return nil, canary.Errorf(canary.EINVALID, "analysis.metrics: builtin measures the built-in proxy; with traffic.%s use analysis.metrics.prometheus",
 			p.Spec.Traffic.Provider())
 	default:
-		return nil, canary.Errorf(canary.EINVALID, "metrics provider %q is not available in this build (use analysis.metrics.builtin, prometheus, web, influxdb, datadog, cloudwatch or newRelic)", prov)
+		return nil, canary.Errorf(canary.EINVALID, "metrics provider %q is not available in this build (use analysis.metrics.builtin, prometheus, web, influxdb, graphite, datadog, cloudwatch or newRelic)", prov)
 	}
 }
 
