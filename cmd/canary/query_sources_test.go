@@ -132,3 +132,34 @@ func TestQueryInfluxDB(t *testing.T) {
 		"requestRate": {canary.TrackStable: {20, 400}, canary.TrackCanary: {5, 100}},
 	}, "--at", now.Format(time.RFC3339))
 }
+
+// TestQueryGraphite: `canary query` against a real Carbon and
+// graphite-web fed statsd's names for each track over the last 20s: the
+// default targets' values per track.
+func TestQueryGraphite(t *testing.T) {
+	g := srvtest.StartGraphite(t)
+	now := time.Now().Add(-5 * time.Second).Truncate(time.Second) // the query's --at
+	var pts []srvtest.Point
+	add := func(path string, v float64, i int) {
+		pts = append(pts, srvtest.Point{Path: "stats" + path, Value: v, At: now.Add(-time.Duration(i) * time.Second)})
+	}
+	for i := range 20 {
+		add("_counts.query-e2e.stable.requests", 20, i) // 400 requests, 4 failed
+		if i%5 == 0 {
+			add("_counts.query-e2e.stable.errors", 1, i)
+		}
+		add(".timers.query-e2e.stable.latency.upper_95", 389, i)
+		add("_counts.query-e2e.canary.requests", 5, i) // 100 requests, 20 failed
+		add("_counts.query-e2e.canary.errors", 1, i)
+		add(".timers.query-e2e.canary.latency.upper_95", 594, i)
+	}
+	if err := g.Write(pts); err != nil {
+		t.Fatalf("%v\n%s", err, g.Logs())
+	}
+	file := writeQueryPlan(t, `    metrics: {graphite: {address: "`+g.URL+`", resolution: 1s}}`)
+	checkQueryValues(t, file, "graphite", g.URL, map[string]map[canary.Track][2]float64{
+		"latencyP95":  {canary.TrackStable: {0.389, 400}, canary.TrackCanary: {0.594, 100}},
+		"errorRate":   {canary.TrackStable: {0.01, 400}, canary.TrackCanary: {0.2, 100}},
+		"requestRate": {canary.TrackStable: {20, 400}, canary.TrackCanary: {5, 100}},
+	}, "--at", now.Format(time.RFC3339))
+}
