@@ -18,6 +18,9 @@ import (
 	"github.com/canary-dev/canary/metricsrc"
 )
 
+// Kind names the source in errors and `canary query`.
+const Kind = "datadog"
+
 // DefaultAddress is Datadog's US1 API.
 const DefaultAddress = "https://api.datadoghq.com"
 
@@ -38,9 +41,6 @@ func DefaultQueries() map[string]string {
 
 // DefaultTracks are the track tags when the plan sets none.
 var DefaultTracks = canary.TrackValues{Stable: "track:stable", Canary: "track:canary"}
-
-// Kind names the source in errors and `canary query`.
-const Kind = "datadog"
 
 // Config configures a Source.
 type Config struct {

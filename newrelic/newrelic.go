@@ -16,6 +16,9 @@ import (
 	"github.com/canary-dev/canary/metricsrc"
 )
 
+// Kind names the source in errors and `canary query`.
+const Kind = "newRelic"
+
 // NerdGraph endpoints by region.
 const (
 	USAddress = "https://api.newrelic.com/graphql"
@@ -40,9 +43,6 @@ func DefaultQueries() map[string]string {
 
 // DefaultTracks are the track conditions when the plan sets none.
 var DefaultTracks = canary.TrackValues{Stable: "tags.track = 'stable'", Canary: "tags.track = 'canary'"}
-
-// Kind names the source in errors and `canary query`.
-const Kind = "newRelic"
 
 // Config configures a Source.
 type Config struct {
