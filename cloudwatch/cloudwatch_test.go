@@ -95,14 +95,7 @@ func TestRequests(t *testing.T) {
 		t.Fatalf("got %d requests, want 4", len(calls))
 	}
 	for _, c := range calls {
-		if c.method != "POST" || c.path != "/service/GraniteServiceVersion20100801/operation/GetMetricData" ||
-			c.protocol != "rpc-v2-cbor" || c.contentType != "application/cbor" {
-			t.Errorf("got %s %s (%s, %s), want GetMetricData over rpc-v2-cbor", c.method, c.path, c.protocol, c.contentType)
-		}
-		if !strings.HasPrefix(c.auth, "AWS4-HMAC-SHA256 Credential="+testKeyID+"/") ||
-			!strings.Contains(c.auth, "/eu-west-1/monitoring/aws4_request") || !strings.Contains(c.auth, "Signature=") {
-			t.Errorf("Authorization %q is not SigV4 with %s in eu-west-1", c.auth, testKeyID)
-		}
+		checkSigned(t, c)
 		id, ns, metric, stat, period, dims := c.stat()
 		key := id + "/" + metric
 		if w, ok := wants[key+"/stable-90s"]; ok && dims["TargetGroup"] == w.tg {
@@ -124,6 +117,20 @@ func TestRequests(t *testing.T) {
 	}
 	if len(wants) > 0 {
 		t.Errorf("not sent: %v", wants)
+	}
+}
+
+// checkSigned checks that c is GetMetricData over rpc-v2-cbor, signed
+// (SigV4) with the test's key for eu-west-1.
+func checkSigned(t *testing.T, c call) {
+	t.Helper()
+	if c.method != "POST" || c.path != "/service/GraniteServiceVersion20100801/operation/GetMetricData" ||
+		c.protocol != "rpc-v2-cbor" || c.contentType != "application/cbor" {
+		t.Errorf("got %s %s (%s, %s), want GetMetricData over rpc-v2-cbor", c.method, c.path, c.protocol, c.contentType)
+	}
+	if !strings.HasPrefix(c.auth, "AWS4-HMAC-SHA256 Credential="+testKeyID+"/") ||
+		!strings.Contains(c.auth, "/eu-west-1/monitoring/aws4_request") || !strings.Contains(c.auth, "Signature=") {
+		t.Errorf("Authorization %q is not SigV4 with %s in eu-west-1", c.auth, testKeyID)
 	}
 }
 
