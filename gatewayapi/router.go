@@ -7,7 +7,9 @@
 // they differ (with optimistic concurrency, retried on conflict) and reads
 // it back to confirm. Only the rules that send traffic to the stable
 // Service are changed; every other rule, match, filter and backendRef is
-// left as it is. Replaying a call changes nothing.
+// left as it is. Replaying a call changes nothing. That cycle is
+// kube.TrafficObject's; this package says how a call's state is written
+// into an HTTPRoute (build) and where its weights are (splits).
 //
 // What each method means here:
 //
@@ -43,19 +45,19 @@ import (
 	"strings"
 
 	"github.com/canary-dev/canary"
+	"github.com/canary-dev/canary/kube"
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
 
 // AnnotationPromoted marks a route whose canary Service was promoted; its
 // value is the canary Service's name.
-const AnnotationPromoted = "canary.dev/promoted"
+const AnnotationPromoted = kube.AnnotationPromoted
 
 // ErrNoStableRule is returned when no rule of the route sends traffic to
 // the stable Service: there is nothing to split.
@@ -77,6 +79,7 @@ type Config struct {
 // Router sets an HTTPRoute's backendRef weights.
 type Router struct {
 	cfg Config
+	obj *kube.TrafficObject[gatewayv1.HTTPRoute, *gatewayv1.HTTPRoute]
 }
 
 var _ canary.TrafficRouter = (*Router)(nil)
@@ -97,152 +100,82 @@ func New(cfg Config) (*Router, error) {
 	if cfg.Namespace == "" {
 		cfg.Namespace = "default"
 	}
-	return &Router{cfg: cfg}, nil
-}
-
-// state is what one call wants the route to look like.
-type state struct {
-	weight   int  // canary weight
-	remove   bool // delete the canary backendRefs (stable 100)
-	promoted bool // the annotation is present
-	// matches and mirror are the route's requests sent to the canary
-	// whatever the weight, and the share of GET and HEAD requests copied
-	// to it (rules the router generates; SetRoute).
-	matches []canary.Match
-	mirror  int
+	r := &Router{cfg: cfg}
+	r.obj = &kube.TrafficObject[gatewayv1.HTTPRoute, *gatewayv1.HTTPRoute]{Client: cfg.Client,
+		Key:  types.NamespacedName{Namespace: cfg.Namespace, Name: t.HTTPRoute},
+		Kind: "httproute", Desc: "route " + t.HTTPRoute, Backend: "backendRef", Promoted: t.CanaryService,
+		Build: r.build, Splits: r.splits, Verify: func(rt *gatewayv1.HTTPRoute, _ kube.Want) error { return accepted(rt) },
+		Equal: func(a, b *gatewayv1.HTTPRoute) bool { return equality.Semantic.DeepEqual(a.Spec, b.Spec) }}
+	return r, nil
 }
 
 // SetWeight routes weight percent of the managed rules' traffic to the
 // canary Service.
-func (r *Router) SetWeight(ctx context.Context, weight int) error {
-	if weight < 0 || weight > 100 {
-		return fmt.Errorf("set weight %d%%: not a percentage", weight)
-	}
-	if err := r.apply(ctx, func(*gatewayv1.HTTPRoute) state { return state{weight: weight} }); err != nil {
-		return fmt.Errorf("set weight %d%% on route %s: %w", weight, r.cfg.Traffic.HTTPRoute, err)
-	}
-	return nil
-}
+func (r *Router) SetWeight(ctx context.Context, weight int) error { return r.obj.SetWeight(ctx, weight) }
 
 // Promote routes all traffic to the canary Service and marks the route
 // promoted.
-func (r *Router) Promote(ctx context.Context) error {
-	if err := r.apply(ctx, func(*gatewayv1.HTTPRoute) state { return state{weight: 100, promoted: true} }); err != nil {
-		return fmt.Errorf("promote on route %s: %w", r.cfg.Traffic.HTTPRoute, err)
-	}
-	return nil
-}
+func (r *Router) Promote(ctx context.Context) error { return r.obj.Promote(ctx) }
 
 // RemoveCanary deletes the canary backendRefs after a rollback, and keeps
 // them serving everything after a promotion.
-func (r *Router) RemoveCanary(ctx context.Context) error {
-	err := r.apply(ctx, func(rt *gatewayv1.HTTPRoute) state {
-		if rt.Annotations[AnnotationPromoted] != "" {
-			return state{weight: 100, promoted: true}
-		}
-		return state{remove: true}
-	})
-	if err != nil {
-		return fmt.Errorf("remove canary from route %s: %w", r.cfg.Traffic.HTTPRoute, err)
-	}
-	return nil
-}
+func (r *Router) RemoveCanary(ctx context.Context) error { return r.obj.RemoveCanary(ctx) }
 
 // Weights returns the stable and canary weights of the first rule that
 // sends traffic to the stable Service; canary is -1 when the rule has no
 // canary backendRef.
 func (r *Router) Weights(ctx context.Context) (stable, canaryWeight int, err error) {
-	rt, err := r.get(ctx)
-	if err != nil {
-		return 0, 0, err
-	}
-	for _, rule := range rt.Spec.Rules {
-		if i := r.find(rt, rule.BackendRefs, r.cfg.Traffic.StableService); i >= 0 {
-			stable, canaryWeight = weightOf(rule.BackendRefs[i]), -1
-			if j := r.find(rt, rule.BackendRefs, r.cfg.Traffic.CanaryService); j >= 0 {
-				canaryWeight = weightOf(rule.BackendRefs[j])
-			}
-			return stable, canaryWeight, nil
-		}
-	}
-	return 0, 0, ErrNoStableRule
+	return r.obj.Weights(ctx)
 }
 
-// apply brings the route to the state want computes from it, then reads it
-// back and checks it.
-func (r *Router) apply(ctx context.Context, want func(*gatewayv1.HTTPRoute) state) error {
-	var s state
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		rt, err := r.get(ctx)
-		if err != nil {
-			return err
-		}
-		s = want(rt)
-		if !r.mutate(rt, s) {
-			return nil
-		}
-		if err := checkGenerated(rt.Spec.Rules); err != nil {
-			return err
-		}
-		return r.cfg.Client.Update(ctx, rt)
-	})
-	if err != nil {
-		return err
-	}
-	rt, err := r.get(ctx)
-	if err != nil {
-		return fmt.Errorf("read back: %w", err)
-	}
-	if err := r.verify(rt, s); err != nil {
-		return err
-	}
-	return accepted(rt)
-}
-
-func (r *Router) get(ctx context.Context) (*gatewayv1.HTTPRoute, error) {
-	var rt gatewayv1.HTTPRoute
-	key := types.NamespacedName{Namespace: r.cfg.Namespace, Name: r.cfg.Traffic.HTTPRoute}
-	if err := r.cfg.Client.Get(ctx, key, &rt); err != nil {
-		return nil, fmt.Errorf("get httproute %s/%s: %w", key.Namespace, key.Name, err)
-	}
-	return &rt, nil
-}
-
-// mutate changes rt to s in place and reports whether anything changed.
-func (r *Router) mutate(rt *gatewayv1.HTTPRoute, s state) bool {
-	before := rt.DeepCopy()
+// build changes rt to w: the weights, the generated rules of w's matches
+// and mirror.
+func (r *Router) build(_ context.Context, rt *gatewayv1.HTTPRoute, w kube.Want) (*gatewayv1.HTTPRoute, error) {
 	rt.Spec.Rules = withoutGenerated(rt.Spec.Rules)
-	r.setWeights(rt, s)
-	rt.Spec.Rules = r.withGenerated(rt, s)
-	has := rt.Annotations[AnnotationPromoted] != ""
-	switch {
-	case s.promoted && !has:
-		metav1.SetMetaDataAnnotation(&rt.ObjectMeta, AnnotationPromoted, r.cfg.Traffic.CanaryService)
-	case !s.promoted && has:
-		delete(rt.Annotations, AnnotationPromoted)
+	r.setWeights(rt, w)
+	rt.Spec.Rules = r.withGenerated(rt, w)
+	return rt, checkGenerated(rt.Spec.Rules)
+}
+
+// splits are the route's rules that send traffic to the stable Service.
+func (r *Router) splits(rt *gatewayv1.HTTPRoute) ([]kube.WeightSplit, error) {
+	var out []kube.WeightSplit
+	for ri, rule := range rt.Spec.Rules {
+		si := r.find(rt, rule.BackendRefs, r.cfg.Traffic.StableService)
+		if si < 0 {
+			continue
+		}
+		s := kube.WeightSplit{Name: fmt.Sprintf("rule %d", ri), Stable: weightOf(rule.BackendRefs[si]), Canary: -1}
+		if ci := r.find(rt, rule.BackendRefs, r.cfg.Traffic.CanaryService); ci >= 0 {
+			s.Canary = weightOf(rule.BackendRefs[ci])
+		}
+		out = append(out, s)
 	}
-	return !equality.Semantic.DeepEqual(before.Spec, rt.Spec) || !equality.Semantic.DeepEqual(before.Annotations, rt.Annotations)
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%w %s", ErrNoStableRule, r.cfg.Traffic.StableService)
+	}
+	return out, nil
 }
 
 // setWeights sets the weights of s in every rule that sends traffic to the
 // stable Service, adding or removing the canary backendRef.
-func (r *Router) setWeights(rt *gatewayv1.HTTPRoute, s state) {
+func (r *Router) setWeights(rt *gatewayv1.HTTPRoute, s kube.Want) {
 	for ri := range rt.Spec.Rules {
 		rule := &rt.Spec.Rules[ri]
 		si := r.find(rt, rule.BackendRefs, r.cfg.Traffic.StableService)
 		if si < 0 {
 			continue
 		}
-		setWeight(&rule.BackendRefs[si], 100-s.weight)
+		setWeight(&rule.BackendRefs[si], 100-s.Weight)
 		switch ci := r.find(rt, rule.BackendRefs, r.cfg.Traffic.CanaryService); {
-		case s.remove:
+		case s.Remove:
 			rule.BackendRefs = slices.DeleteFunc(rule.BackendRefs, func(b gatewayv1.HTTPBackendRef) bool {
 				return r.matches(rt, b, r.cfg.Traffic.CanaryService)
 			})
 		case ci >= 0:
-			setWeight(&rule.BackendRefs[ci], s.weight)
+			setWeight(&rule.BackendRefs[ci], s.Weight)
 		default:
-			rule.BackendRefs = append(rule.BackendRefs, r.canaryRef(rule.BackendRefs[si], s.weight))
+			rule.BackendRefs = append(rule.BackendRefs, r.canaryRef(rule.BackendRefs[si], s.Weight))
 		}
 	}
 }
@@ -258,40 +191,6 @@ func (r *Router) canaryRef(stable gatewayv1.HTTPBackendRef, weight int) gatewayv
 	w := int32(weight)
 	ref.Weight = &w
 	return ref
-}
-
-// verify checks that the route read back is in state s.
-func (r *Router) verify(rt *gatewayv1.HTTPRoute, s state) error {
-	managed := 0
-	for ri, rule := range rt.Spec.Rules {
-		si := r.find(rt, rule.BackendRefs, r.cfg.Traffic.StableService)
-		if si < 0 {
-			continue
-		}
-		managed++
-		if got := weightOf(rule.BackendRefs[si]); got != 100-s.weight {
-			return fmt.Errorf("rule %d: stable weight is %d after the update, want %d", ri, got, 100-s.weight)
-		}
-		ci := r.find(rt, rule.BackendRefs, r.cfg.Traffic.CanaryService)
-		switch {
-		case s.remove && ci >= 0:
-			return fmt.Errorf("rule %d: the canary backendRef is still there after the update", ri)
-		case !s.remove && ci < 0:
-			return fmt.Errorf("rule %d: no canary backendRef after the update", ri)
-		case !s.remove && weightOf(rule.BackendRefs[ci]) != s.weight:
-			return fmt.Errorf("rule %d: canary weight is %d after the update, want %d", ri, weightOf(rule.BackendRefs[ci]), s.weight)
-		}
-	}
-	if managed == 0 {
-		return fmt.Errorf("%w %s", ErrNoStableRule, r.cfg.Traffic.StableService)
-	}
-	if has := rt.Annotations[AnnotationPromoted] != ""; has != s.promoted {
-		return fmt.Errorf("annotation %s present=%t after the update, want %t", AnnotationPromoted, has, s.promoted)
-	}
-	if r.mutate(rt.DeepCopy(), s) {
-		return fmt.Errorf("the route read back differs from the one written (its match or mirror rules for %s)", routeText(s))
-	}
-	return nil
 }
 
 // accepted fails when a gateway reports the route's current generation as

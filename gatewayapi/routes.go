@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/canary-dev/canary"
+	"github.com/canary-dev/canary/kube"
 
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
@@ -41,19 +42,12 @@ var _ canary.RouteSetter = (*Router)(nil)
 // Cookie and header prefix matches are not in the Gateway API standard:
 // they are refused (validation refuses such plans first), never emulated.
 func (r *Router) SetRoute(ctx context.Context, rt canary.Route) error {
-	if rt.Weight < 0 || rt.Weight > 100 || rt.MirrorPercent < 0 || rt.MirrorPercent > 100 {
-		return fmt.Errorf("set route %s: not a percentage", rt)
-	}
 	for _, m := range rt.Matches {
 		if _, err := headerMatch(m); err != nil {
 			return fmt.Errorf("set route %s on route %s: %w", rt, r.cfg.Traffic.HTTPRoute, err)
 		}
 	}
-	s := state{weight: rt.Weight, matches: rt.Matches, mirror: rt.MirrorPercent}
-	if err := r.apply(ctx, func(*gatewayv1.HTTPRoute) state { return s }); err != nil {
-		return fmt.Errorf("set route %s on route %s: %w", rt, r.cfg.Traffic.HTTPRoute, err)
-	}
-	return nil
+	return r.obj.SetRoute(ctx, rt)
 }
 
 // headerMatch is m as a Gateway API header match.
@@ -90,18 +84,18 @@ func withoutGenerated(rules []gatewayv1.HTTPRouteRule) []gatewayv1.HTTPRouteRule
 
 // withGenerated returns rt's rules with the match and mirror rules of s
 // before each rule to the stable Service.
-func (r *Router) withGenerated(rt *gatewayv1.HTTPRoute, s state) []gatewayv1.HTTPRouteRule {
-	if s.remove || (len(s.matches) == 0 && s.mirror == 0) {
+func (r *Router) withGenerated(rt *gatewayv1.HTTPRoute, s kube.Want) []gatewayv1.HTTPRouteRule {
+	if s.Remove || (len(s.Matches) == 0 && s.Mirror == 0) {
 		return rt.Spec.Rules
 	}
 	var out []gatewayv1.HTTPRouteRule
 	for i, rule := range rt.Spec.Rules {
 		si := r.find(rt, rule.BackendRefs, r.cfg.Traffic.StableService)
-		if si >= 0 && len(s.matches) > 0 {
+		if si >= 0 && len(s.Matches) > 0 {
 			out = append(out, r.matchRule(rule, si, i, s))
 		}
-		if si >= 0 && s.mirror > 0 {
-			if m, ok := r.mirrorRule(rule, si, i, s.mirror); ok {
+		if si >= 0 && s.Mirror > 0 {
+			if m, ok := r.mirrorRule(rule, si, i, s.Mirror); ok {
 				out = append(out, m)
 			}
 		}
@@ -112,17 +106,17 @@ func (r *Router) withGenerated(rt *gatewayv1.HTTPRoute, s state) []gatewayv1.HTT
 
 // matchRule sends the requests of rule that match any of s's matches to
 // the canary Service.
-func (r *Router) matchRule(rule gatewayv1.HTTPRouteRule, si, i int, s state) gatewayv1.HTTPRouteRule {
+func (r *Router) matchRule(rule gatewayv1.HTTPRouteRule, si, i int, s kube.Want) gatewayv1.HTTPRouteRule {
 	g := *rule.DeepCopy()
 	g.Name = sectionName(fmt.Sprintf("%smatch-%d", GeneratedPrefix, i))
 	g.BackendRefs = []gatewayv1.HTTPBackendRef{r.canaryRef(rule.BackendRefs[si], 1)}
 	g.Matches = nil
 	for _, om := range baseMatches(rule) {
-		for _, m := range s.matches {
+		for _, m := range s.Matches {
 			hm, _ := headerMatch(m) // checked by SetRoute
 			nm := *om.DeepCopy()
 			nm.Headers = append(nm.Headers, hm)
-			if s.mirror > 0 && nm.Method == nil {
+			if s.Mirror > 0 && nm.Method == nil {
 				g.Matches = append(g.Matches, withMethods(nm)...)
 			}
 			g.Matches = append(g.Matches, nm)
@@ -192,9 +186,4 @@ func checkGenerated(rules []gatewayv1.HTTPRouteRule) error {
 		}
 	}
 	return nil
-}
-
-// routeText shows what s routes, for messages.
-func routeText(s state) string {
-	return canary.Route{Weight: s.weight, Matches: s.matches, MirrorPercent: s.mirror}.String()
 }

@@ -8,7 +8,9 @@
 // reads it back to confirm. Only the HTTP routes that send traffic to the
 // stable destination (or those the plan names) are changed; every other
 // route, match, header operation and destination is left as it is.
-// Replaying a call changes nothing.
+// Replaying a call changes nothing. That cycle is kube.TrafficObject's;
+// this package says how a call's state is written into a VirtualService
+// (build) and where its weights are (splits).
 //
 // What each method means here:
 //
@@ -35,23 +37,21 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 
 	"github.com/canary-dev/canary"
+	"github.com/canary-dev/canary/kube"
 
 	"google.golang.org/protobuf/proto"
 	networking "istio.io/api/networking/v1alpha3"
 	istionetworking "istio.io/client-go/pkg/apis/networking/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
 // AnnotationPromoted marks a VirtualService whose canary destination was
 // promoted; its value is the canary destination.
-const AnnotationPromoted = "canary.dev/promoted"
+const AnnotationPromoted = kube.AnnotationPromoted
 
 // ErrNoStableRoute is returned when no managed HTTP route of the
 // VirtualService sends traffic to the stable destination.
@@ -72,6 +72,7 @@ type Config struct {
 // Router sets a VirtualService's destination weights.
 type Router struct {
 	cfg Config
+	obj *kube.TrafficObject[istionetworking.VirtualService, *istionetworking.VirtualService]
 }
 
 var _ canary.TrafficRouter = (*Router)(nil)
@@ -93,108 +94,31 @@ func New(cfg Config) (*Router, error) {
 	if cfg.Namespace == "" {
 		cfg.Namespace = "default"
 	}
-	return &Router{cfg: cfg}, nil
-}
-
-// state is what one call wants the VirtualService to look like.
-type state struct {
-	weight   int  // canary weight
-	remove   bool // delete the canary destinations (stable 100)
-	promoted bool // the annotation is present
-	// matches and mirror are the requests sent to the canary whatever
-	// the weight, and the share of GET and HEAD requests copied to it
-	// (routes the router generates; SetRoute).
-	matches []canary.Match
-	mirror  int
+	r := &Router{cfg: cfg}
+	r.obj = &kube.TrafficObject[istionetworking.VirtualService, *istionetworking.VirtualService]{Client: cfg.Client,
+		Key:  types.NamespacedName{Namespace: cfg.Namespace, Name: t.VirtualService},
+		Kind: "virtualservice", Desc: "virtualservice " + t.VirtualService, Backend: "destination", Promoted: dest(t.Canary),
+		Build: r.build, Splits: r.splits,
+		Equal: func(a, b *istionetworking.VirtualService) bool { return proto.Equal(&a.Spec, &b.Spec) }}
+	return r, nil
 }
 
 // SetWeight routes weight percent of the managed routes' traffic to the
 // canary destination.
-func (r *Router) SetWeight(ctx context.Context, weight int) error {
-	if weight < 0 || weight > 100 {
-		return fmt.Errorf("set weight %d%%: not a percentage", weight)
-	}
-	if err := r.apply(ctx, func(*istionetworking.VirtualService) state { return state{weight: weight} }); err != nil {
-		return fmt.Errorf("set weight %d%% on virtualservice %s: %w", weight, r.cfg.Traffic.VirtualService, err)
-	}
-	return nil
-}
+func (r *Router) SetWeight(ctx context.Context, weight int) error { return r.obj.SetWeight(ctx, weight) }
 
 // Promote routes all traffic to the canary destination and marks the
 // VirtualService promoted.
-func (r *Router) Promote(ctx context.Context) error {
-	if err := r.apply(ctx, func(*istionetworking.VirtualService) state { return state{weight: 100, promoted: true} }); err != nil {
-		return fmt.Errorf("promote on virtualservice %s: %w", r.cfg.Traffic.VirtualService, err)
-	}
-	return nil
-}
+func (r *Router) Promote(ctx context.Context) error { return r.obj.Promote(ctx) }
 
 // RemoveCanary deletes the canary destinations after a rollback, and keeps
 // them serving everything after a promotion.
-func (r *Router) RemoveCanary(ctx context.Context) error {
-	err := r.apply(ctx, func(vs *istionetworking.VirtualService) state {
-		if vs.Annotations[AnnotationPromoted] != "" {
-			return state{weight: 100, promoted: true}
-		}
-		return state{remove: true}
-	})
-	if err != nil {
-		return fmt.Errorf("remove canary from virtualservice %s: %w", r.cfg.Traffic.VirtualService, err)
-	}
-	return nil
-}
+func (r *Router) RemoveCanary(ctx context.Context) error { return r.obj.RemoveCanary(ctx) }
 
 // Weights returns the stable and canary weights of the first managed
 // route; canary is -1 when the route has no canary destination.
 func (r *Router) Weights(ctx context.Context) (stable, canaryWeight int, err error) {
-	vs, err := r.get(ctx)
-	if err != nil {
-		return 0, 0, err
-	}
-	for _, h := range r.managed(vs) {
-		si := r.find(h.Route, r.cfg.Traffic.Stable)
-		stable, canaryWeight = int(h.Route[si].Weight), -1
-		if ci := r.find(h.Route, r.cfg.Traffic.Canary); ci >= 0 {
-			canaryWeight = int(h.Route[ci].Weight)
-		}
-		return stable, canaryWeight, nil
-	}
-	return 0, 0, ErrNoStableRoute
-}
-
-// apply brings the VirtualService to the state want computes from it,
-// then reads it back and checks it.
-func (r *Router) apply(ctx context.Context, want func(*istionetworking.VirtualService) state) error {
-	var s state
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		vs, err := r.get(ctx)
-		if err != nil {
-			return err
-		}
-		s = want(vs)
-		changed, err := r.mutate(vs, s)
-		if err != nil || !changed {
-			return err
-		}
-		return r.cfg.Client.Update(ctx, vs)
-	})
-	if err != nil {
-		return err
-	}
-	vs, err := r.get(ctx)
-	if err != nil {
-		return fmt.Errorf("read back: %w", err)
-	}
-	return r.verify(vs, s)
-}
-
-func (r *Router) get(ctx context.Context) (*istionetworking.VirtualService, error) {
-	var vs istionetworking.VirtualService
-	key := types.NamespacedName{Namespace: r.cfg.Namespace, Name: r.cfg.Traffic.VirtualService}
-	if err := r.cfg.Client.Get(ctx, key, &vs); err != nil {
-		return nil, fmt.Errorf("get virtualservice %s/%s: %w", key.Namespace, key.Name, err)
-	}
-	return &vs, nil
+	return r.obj.Weights(ctx)
 }
 
 // managed returns the HTTP routes the router manages: those named in the
@@ -215,38 +139,46 @@ func (r *Router) managed(vs *istionetworking.VirtualService) []*networking.HTTPR
 	return out
 }
 
-// mutate changes vs to s in place and reports whether anything changed.
-func (r *Router) mutate(vs *istionetworking.VirtualService, s state) (bool, error) {
-	before := vs.DeepCopy()
+// build changes vs to w: the weights of the managed routes, the generated
+// routes of w's matches and mirror.
+func (r *Router) build(_ context.Context, vs *istionetworking.VirtualService, s kube.Want) (*istionetworking.VirtualService, error) {
 	vs.Spec.Http = slices.DeleteFunc(vs.Spec.Http, generated)
 	routes := r.managed(vs)
 	if len(routes) == 0 {
-		return false, r.noStable(vs)
+		return nil, r.noStable(vs)
 	}
 	for _, h := range routes {
 		si := r.find(h.Route, r.cfg.Traffic.Stable)
-		setWeight(h.Route[si], 100-s.weight)
+		setWeight(h.Route[si], 100-s.Weight)
 		ci := r.find(h.Route, r.cfg.Traffic.Canary)
 		switch {
-		case s.remove && ci >= 0:
+		case s.Remove && ci >= 0:
 			h.Route = slices.Delete(h.Route, ci, ci+1)
-		case s.remove:
+		case s.Remove:
 		case ci >= 0:
-			setWeight(h.Route[ci], s.weight)
+			setWeight(h.Route[ci], s.Weight)
 		default:
-			h.Route = append(h.Route, r.canaryDestination(h.Route[si], s.weight))
+			h.Route = append(h.Route, r.canaryDestination(h.Route[si], s.Weight))
 		}
 	}
 	vs.Spec.Http = r.withGenerated(vs.Spec.Http, routes, s)
-	has := vs.Annotations[AnnotationPromoted] != ""
-	switch {
-	case s.promoted && !has:
-		metav1.SetMetaDataAnnotation(&vs.ObjectMeta, AnnotationPromoted, dest(r.cfg.Traffic.Canary))
-	case !s.promoted && has:
-		delete(vs.Annotations, AnnotationPromoted)
+	return vs, nil
+}
+
+// splits are the managed routes.
+func (r *Router) splits(vs *istionetworking.VirtualService) ([]kube.WeightSplit, error) {
+	var out []kube.WeightSplit
+	for _, h := range r.managed(vs) {
+		s := kube.WeightSplit{Name: fmt.Sprintf("route %q", h.Name), Stable: int(h.Route[r.find(h.Route, r.cfg.Traffic.Stable)].Weight), Canary: -1}
+		if ci := r.find(h.Route, r.cfg.Traffic.Canary); ci >= 0 {
+			s.Canary = int(h.Route[ci].Weight)
+		}
+		out = append(out, s)
 	}
-	changed := !proto.Equal(&before.Spec, &vs.Spec) || !maps.Equal(before.Annotations, vs.Annotations)
-	return changed, nil
+	if len(out) == 0 {
+		return nil, r.noStable(vs)
+	}
+	return out, nil
 }
 
 // noStable is ErrNoStableRoute naming what was looked for.
@@ -264,35 +196,6 @@ func (r *Router) canaryDestination(stable *networking.HTTPRouteDestination, weig
 	d.Destination.Host, d.Destination.Subset = r.cfg.Traffic.Canary.Host, r.cfg.Traffic.Canary.Subset
 	d.Weight = int32(weight)
 	return d
-}
-
-// verify checks that the VirtualService read back is in state s.
-func (r *Router) verify(vs *istionetworking.VirtualService, s state) error {
-	routes := r.managed(vs)
-	if len(routes) == 0 {
-		return r.noStable(vs)
-	}
-	for _, h := range routes {
-		if got := int(h.Route[r.find(h.Route, r.cfg.Traffic.Stable)].Weight); got != 100-s.weight {
-			return fmt.Errorf("route %q: stable weight is %d after the update, want %d", h.Name, got, 100-s.weight)
-		}
-		ci := r.find(h.Route, r.cfg.Traffic.Canary)
-		switch {
-		case s.remove && ci >= 0:
-			return fmt.Errorf("route %q: the canary destination is still there after the update", h.Name)
-		case !s.remove && ci < 0:
-			return fmt.Errorf("route %q: no canary destination after the update", h.Name)
-		case !s.remove && int(h.Route[ci].Weight) != s.weight:
-			return fmt.Errorf("route %q: canary weight is %d after the update, want %d", h.Name, h.Route[ci].Weight, s.weight)
-		}
-	}
-	if has := vs.Annotations[AnnotationPromoted] != ""; has != s.promoted {
-		return fmt.Errorf("annotation %s present=%t after the update, want %t", AnnotationPromoted, has, s.promoted)
-	}
-	if changed, _ := r.mutate(vs.DeepCopy(), s); changed {
-		return fmt.Errorf("the virtualservice read back differs from the one written (its match or mirror routes for %s)", routeText(s))
-	}
-	return nil
 }
 
 // find returns the index of the destination d among ds, or -1.

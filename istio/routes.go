@@ -7,10 +7,10 @@ import (
 	"strings"
 
 	"github.com/canary-dev/canary"
+	"github.com/canary-dev/canary/kube"
 
 	"google.golang.org/protobuf/proto"
 	networking "istio.io/api/networking/v1alpha3"
-	istionetworking "istio.io/client-go/pkg/apis/networking/v1"
 )
 
 // GeneratedPrefix starts the names of the HTTP routes the router generates
@@ -34,14 +34,7 @@ var _ canary.RouteSetter = (*Router)(nil)
 //
 // A plain route (no matches, no mirror) removes the generated routes.
 func (r *Router) SetRoute(ctx context.Context, rt canary.Route) error {
-	if rt.Weight < 0 || rt.Weight > 100 || rt.MirrorPercent < 0 || rt.MirrorPercent > 100 {
-		return fmt.Errorf("set route %s: not a percentage", rt)
-	}
-	s := state{weight: rt.Weight, matches: rt.Matches, mirror: rt.MirrorPercent}
-	if err := r.apply(ctx, func(*istionetworking.VirtualService) state { return s }); err != nil {
-		return fmt.Errorf("set route %s on virtualservice %s: %w", rt, r.cfg.Traffic.VirtualService, err)
-	}
-	return nil
+	return r.obj.SetRoute(ctx, rt)
 }
 
 // generated reports whether the router generated h.
@@ -51,8 +44,8 @@ func generated(h *networking.HTTPRoute) bool {
 
 // withGenerated returns all with the match and mirror routes of s before
 // each of the managed routes.
-func (r *Router) withGenerated(all, managed []*networking.HTTPRoute, s state) []*networking.HTTPRoute {
-	if s.remove || (len(s.matches) == 0 && s.mirror == 0) {
+func (r *Router) withGenerated(all, managed []*networking.HTTPRoute, s kube.Want) []*networking.HTTPRoute {
+	if s.Remove || (len(s.Matches) == 0 && s.Mirror == 0) {
 		return all
 	}
 	var out []*networking.HTTPRoute
@@ -65,10 +58,10 @@ func (r *Router) withGenerated(all, managed []*networking.HTTPRoute, s state) []
 		if id == "" {
 			id = fmt.Sprint(i)
 		}
-		if len(s.matches) > 0 {
-			out = append(out, r.matchRoute(h, id, s.matches))
+		if len(s.Matches) > 0 {
+			out = append(out, r.matchRoute(h, id, s.Matches))
 		}
-		if m := r.mirrorRoute(h, id, s.mirror); s.mirror > 0 && m != nil {
+		if m := r.mirrorRoute(h, id, s.Mirror); s.Mirror > 0 && m != nil {
 			out = append(out, m)
 		}
 		out = append(out, h)
@@ -165,9 +158,4 @@ func headerMatch(m canary.Match) (string, *networking.StringMatch) {
 		return name, &networking.StringMatch{MatchType: &networking.StringMatch_Prefix{Prefix: h.Prefix}}
 	}
 	return name, &networking.StringMatch{MatchType: &networking.StringMatch_Exact{Exact: h.Exact}}
-}
-
-// routeText shows what s routes, for messages.
-func routeText(s state) string {
-	return canary.Route{Weight: s.weight, Matches: s.matches, MirrorPercent: s.mirror}.String()
 }

@@ -15,7 +15,10 @@
 //
 // Every method is absolute: it computes the canary Ingress from its
 // argument alone, writes it only when it differs (retried on conflict)
-// and reads it back to confirm. Replaying a call changes nothing.
+// and reads it back to confirm. Replaying a call changes nothing. That
+// cycle is kube.TrafficObject's; this package says how a call's state is
+// written into the canary Ingress (build) and read from it (splits,
+// verify).
 //
 //   - SetWeight(w) sets canary-weight to w (0 keeps the canary Ingress
 //     at weight 0: the gradual rollback's drain).
@@ -36,13 +39,12 @@ import (
 	"strconv"
 
 	"github.com/canary-dev/canary"
+	"github.com/canary-dev/canary/kube"
 
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -58,7 +60,7 @@ const (
 	AnnotationCanaryOf = "canary.dev/canary-of"
 	// AnnotationPromoted marks a canary Ingress that was promoted; its
 	// value is the canary Service.
-	AnnotationPromoted = "canary.dev/promoted"
+	AnnotationPromoted = kube.AnnotationPromoted
 )
 
 // ErrNoStableBackend is returned when no path of the stable Ingress sends
@@ -83,6 +85,7 @@ type Config struct {
 // Router keeps a canary Ingress for ingress-nginx.
 type Router struct {
 	cfg Config
+	obj *kube.TrafficObject[networkingv1.Ingress, *networkingv1.Ingress]
 }
 
 var _ canary.TrafficRouter = (*Router)(nil)
@@ -108,112 +111,32 @@ func New(cfg Config) (*Router, error) {
 	if cfg.Namespace == "" {
 		cfg.Namespace = "default"
 	}
-	return &Router{cfg: cfg}, nil
-}
-
-// state is what one call wants the canary Ingress to be.
-type state struct {
-	weight   int
-	remove   bool // delete the canary Ingress
-	promoted bool
-	// matches are the requests sent to the canary whatever the weight
-	// (SetRoute): as canary-by-header(-value/-pattern) and
-	// canary-by-cookie annotations.
-	matches []canary.Match
+	r := &Router{cfg: cfg}
+	r.obj = &kube.TrafficObject[networkingv1.Ingress, *networkingv1.Ingress]{Client: cfg.Client,
+		Key:  types.NamespacedName{Namespace: cfg.Namespace, Name: t.CanaryIngress},
+		Kind: "ingress", Desc: "canary ingress " + t.CanaryIngress, Backend: "ingress", Promoted: t.CanaryService,
+		Owned: true, Check: r.ours, Build: r.build, Splits: splits, Verify: verify,
+		Equal: func(a, b *networkingv1.Ingress) bool { return equality.Semantic.DeepEqual(a.Spec, b.Spec) }}
+	return r, nil
 }
 
 // SetWeight sends weight percent of the stable Ingress's traffic to the
 // canary Service.
-func (r *Router) SetWeight(ctx context.Context, weight int) error {
-	if weight < 0 || weight > 100 {
-		return fmt.Errorf("set weight %d%%: not a percentage", weight)
-	}
-	if err := r.apply(ctx, func(*networkingv1.Ingress) state { return state{weight: weight} }); err != nil {
-		return fmt.Errorf("set weight %d%% on canary ingress %s: %w", weight, r.cfg.Traffic.CanaryIngress, err)
-	}
-	return nil
-}
+func (r *Router) SetWeight(ctx context.Context, weight int) error { return r.obj.SetWeight(ctx, weight) }
 
 // Promote sends all traffic to the canary Service and marks the canary
 // Ingress promoted.
-func (r *Router) Promote(ctx context.Context) error {
-	if err := r.apply(ctx, func(*networkingv1.Ingress) state { return state{weight: 100, promoted: true} }); err != nil {
-		return fmt.Errorf("promote on canary ingress %s: %w", r.cfg.Traffic.CanaryIngress, err)
-	}
-	return nil
-}
+func (r *Router) Promote(ctx context.Context) error { return r.obj.Promote(ctx) }
 
 // RemoveCanary deletes the canary Ingress after a rollback, and keeps it
 // serving everything after a promotion.
-func (r *Router) RemoveCanary(ctx context.Context) error {
-	err := r.apply(ctx, func(cur *networkingv1.Ingress) state {
-		if cur != nil && cur.Annotations[AnnotationPromoted] != "" {
-			return state{weight: 100, promoted: true}
-		}
-		return state{remove: true}
-	})
-	if err != nil {
-		return fmt.Errorf("remove canary ingress %s: %w", r.cfg.Traffic.CanaryIngress, err)
-	}
-	return nil
-}
+func (r *Router) RemoveCanary(ctx context.Context) error { return r.obj.RemoveCanary(ctx) }
 
 // Weight returns the canary Ingress's canary-weight, or -1 when there is
 // no canary Ingress.
 func (r *Router) Weight(ctx context.Context) (int, error) {
-	cur, err := r.canary(ctx)
-	if err != nil || cur == nil {
-		return -1, err
-	}
-	return strconv.Atoi(cur.Annotations[AnnotationWeight])
-}
-
-// apply brings the canary Ingress to the state want computes from the
-// current one (nil when there is none), then reads it back and checks it.
-func (r *Router) apply(ctx context.Context, want func(*networkingv1.Ingress) state) error {
-	var s state
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		cur, err := r.canary(ctx)
-		if err != nil {
-			return err
-		}
-		s = want(cur)
-		if s.remove {
-			return r.delete(ctx, cur)
-		}
-		stable, err := r.stable(ctx)
-		if err != nil {
-			return err
-		}
-		next, err := r.desired(stable, cur, s)
-		if err != nil || next == nil {
-			return err
-		}
-		if cur == nil {
-			return r.cfg.Client.Create(ctx, next)
-		}
-		return r.cfg.Client.Update(ctx, next)
-	})
-	if err != nil {
-		return err
-	}
-	cur, err := r.canary(ctx)
-	if err != nil {
-		return fmt.Errorf("read back: %w", err)
-	}
-	return r.verify(cur, s)
-}
-
-// delete removes the canary Ingress, if there is one.
-func (r *Router) delete(ctx context.Context, cur *networkingv1.Ingress) error {
-	if cur == nil {
-		return nil
-	}
-	err := r.cfg.Client.Delete(ctx, cur, client.Preconditions{UID: &cur.UID, ResourceVersion: &cur.ResourceVersion})
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	return err
+	_, w, err := r.obj.Weights(ctx)
+	return w, err
 }
 
 // stable reads the stable Ingress.
@@ -226,56 +149,42 @@ func (r *Router) stable(ctx context.Context) (*networkingv1.Ingress, error) {
 	return &in, nil
 }
 
-// canary reads the canary Ingress: nil when there is none, ErrNotOurs
-// when it is not the router's.
-func (r *Router) canary(ctx context.Context) (*networkingv1.Ingress, error) {
-	var in networkingv1.Ingress
-	key := types.NamespacedName{Namespace: r.cfg.Namespace, Name: r.cfg.Traffic.CanaryIngress}
-	err := r.cfg.Client.Get(ctx, key, &in)
-	switch {
-	case apierrors.IsNotFound(err):
-		return nil, nil
-	case err != nil:
-		return nil, fmt.Errorf("get ingress %s/%s: %w", key.Namespace, key.Name, err)
-	case in.Annotations[AnnotationCanaryOf] != r.cfg.Traffic.Ingress:
-		return nil, fmt.Errorf("%w (%s/%s has no annotation %s=%s): rename traffic.nginxIngress.canaryIngress or delete that ingress",
-			ErrNotOurs, key.Namespace, key.Name, AnnotationCanaryOf, r.cfg.Traffic.Ingress)
+// ours fails with ErrNotOurs for an Ingress of the canary's name that
+// the router did not create.
+func (r *Router) ours(in *networkingv1.Ingress) error {
+	if in.Annotations[AnnotationCanaryOf] != r.cfg.Traffic.Ingress {
+		return fmt.Errorf("%w (%s/%s has no annotation %s=%s): rename traffic.nginxIngress.canaryIngress or delete that ingress",
+			ErrNotOurs, in.Namespace, in.Name, AnnotationCanaryOf, r.cfg.Traffic.Ingress)
 	}
-	return &in, nil
+	return nil
 }
 
-// desired returns the canary Ingress in state s, derived from the stable
-// Ingress and the current canary (nil: create it), or nil when cur is
-// already in that state.
-func (r *Router) desired(stable, cur *networkingv1.Ingress, s state) (*networkingv1.Ingress, error) {
+// build returns the canary Ingress cur (nil: create it) in state w,
+// derived from the stable Ingress.
+func (r *Router) build(ctx context.Context, cur *networkingv1.Ingress, w kube.Want) (*networkingv1.Ingress, error) {
+	stable, err := r.stable(ctx)
+	if err != nil {
+		return nil, err
+	}
 	spec, err := r.canarySpec(stable)
 	if err != nil {
 		return nil, err
 	}
-	next := &networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Namespace: r.cfg.Namespace, Name: r.cfg.Traffic.CanaryIngress,
-		Labels: stable.Labels}}
-	if cur != nil {
-		next = cur.DeepCopy()
+	next := cur
+	if next == nil {
+		next = &networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Namespace: r.cfg.Namespace, Name: r.cfg.Traffic.CanaryIngress,
+			Labels: stable.Labels}}
 	}
-	before := next.DeepCopy()
 	next.Spec = spec
-	ann := map[string]string{AnnotationCanaryOf: r.cfg.Traffic.Ingress, AnnotationCanary: "true", AnnotationWeight: strconv.Itoa(s.weight)}
+	ann := map[string]string{AnnotationCanaryOf: r.cfg.Traffic.Ingress, AnnotationCanary: "true", AnnotationWeight: strconv.Itoa(w.Weight)}
 	for k, v := range ann {
 		metav1.SetMetaDataAnnotation(&next.ObjectMeta, k, v)
 	}
 	for _, k := range matchAnnotations {
 		delete(next.Annotations, k)
 	}
-	for k, v := range matchAnnotationsOf(s.matches) {
+	for k, v := range matchAnnotationsOf(w.Matches) {
 		metav1.SetMetaDataAnnotation(&next.ObjectMeta, k, v)
-	}
-	if s.promoted {
-		metav1.SetMetaDataAnnotation(&next.ObjectMeta, AnnotationPromoted, r.cfg.Traffic.CanaryService)
-	} else {
-		delete(next.Annotations, AnnotationPromoted)
-	}
-	if cur != nil && equality.Semantic.DeepEqual(before, next) {
-		return nil, nil
 	}
 	return next, nil
 }
@@ -325,26 +234,22 @@ func (r *Router) canaryBackend(b networkingv1.IngressBackend) *networkingv1.Ingr
 	return &networkingv1.IngressBackend{Service: &svc}
 }
 
-// verify checks that the canary Ingress read back (nil: none) is in state
-// s.
-func (r *Router) verify(cur *networkingv1.Ingress, s state) error {
-	switch {
-	case s.remove && cur != nil:
-		return errors.New("the canary ingress is still there after the delete")
-	case s.remove:
-		return nil
-	case cur == nil:
-		return errors.New("no canary ingress after the update")
+// splits is the canary Ingress's one split: canary-weight.
+func splits(in *networkingv1.Ingress) ([]kube.WeightSplit, error) {
+	w, err := strconv.Atoi(in.Annotations[AnnotationWeight])
+	if err != nil {
+		return nil, fmt.Errorf("annotation %s: %w", AnnotationWeight, err)
 	}
-	a := cur.Annotations
-	if a[AnnotationCanary] != "true" || a[AnnotationWeight] != strconv.Itoa(s.weight) {
-		return fmt.Errorf("annotations %s=%q, %s=%q after the update, want \"true\" and \"%d\"",
-			AnnotationCanary, a[AnnotationCanary], AnnotationWeight, a[AnnotationWeight], s.weight)
+	return []kube.WeightSplit{{Name: "canary ingress " + in.Name, Stable: 100 - w, Canary: w}}, nil
+}
+
+// verify checks the canary Ingress's annotations read back.
+func verify(in *networkingv1.Ingress, w kube.Want) error {
+	a := in.Annotations
+	if a[AnnotationCanary] != "true" {
+		return fmt.Errorf("annotation %s=%q after the update, want \"true\"", AnnotationCanary, a[AnnotationCanary])
 	}
-	if has := a[AnnotationPromoted] != ""; has != s.promoted {
-		return fmt.Errorf("annotation %s present=%t after the update, want %t", AnnotationPromoted, has, s.promoted)
-	}
-	want := matchAnnotationsOf(s.matches)
+	want := matchAnnotationsOf(w.Matches)
 	for _, k := range matchAnnotations {
 		if a[k] != want[k] {
 			return fmt.Errorf("annotation %s is %q after the update, want %q", k, a[k], want[k])

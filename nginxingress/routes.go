@@ -5,8 +5,6 @@ import (
 	"fmt"
 
 	"github.com/canary-dev/canary"
-
-	networkingv1 "k8s.io/api/networking/v1"
 )
 
 // The annotations of a canary Ingress that route by request; each takes
@@ -39,17 +37,10 @@ var _ canary.RouteSetter = (*Router)(nil)
 // Ingress and are refused (validation refuses such plans first), never
 // emulated.
 func (r *Router) SetRoute(ctx context.Context, rt canary.Route) error {
-	if rt.Weight < 0 || rt.Weight > 100 {
-		return fmt.Errorf("set route %s: not a percentage", rt)
-	}
 	if err := expressible(rt); err != nil {
 		return fmt.Errorf("set route %s on canary ingress %s: %w", rt, r.cfg.Traffic.CanaryIngress, err)
 	}
-	s := state{weight: rt.Weight, matches: rt.Matches}
-	if err := r.apply(ctx, func(*networkingv1.Ingress) state { return s }); err != nil {
-		return fmt.Errorf("set route %s on canary ingress %s: %w", rt, r.cfg.Traffic.CanaryIngress, err)
-	}
-	return nil
+	return r.obj.SetRoute(ctx, rt)
 }
 
 // expressible fails for what a canary Ingress cannot do.

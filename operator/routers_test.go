@@ -17,7 +17,6 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 )
 
 // TestRouterTrafficRBAC: traffic.istio and traffic.nginxIngress through
@@ -31,13 +30,7 @@ func TestRouterTrafficRBAC(t *testing.T) {
 	t.Parallel()
 	env := operatorEnv(t)
 	applyManifests(t, env)
-	crds, err := kubetest.IstioCRDs()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := envtest.InstallCRDs(env.Config, envtest.CRDInstallOptions{Paths: []string{crds}}); err != nil {
-		t.Fatal(err)
-	}
+	istioCRDs(t, env)
 	tests := []struct {
 		name, file, missing string
 		traffic             canary.Traffic

@@ -96,3 +96,22 @@ func (r *Router) Log() []string {
 	defer r.mu.Unlock()
 	return append([]string(nil), r.log...)
 }
+
+// RouteRouter is a Router that also passes SetRoute on (canary.ApplyRoute
+// on Inner), so a plan's matches and mirror reach the router it wraps. A
+// plain route is logged as SetWeight is ("w10"), another as "route " and
+// the route ("route 0% + header X-Beta=1 + mirror 10%").
+type RouteRouter struct {
+	Router
+}
+
+var _ canary.RouteSetter = (*RouteRouter)(nil)
+
+// SetRoute calls canary.ApplyRoute on Inner.
+func (r *RouteRouter) SetRoute(ctx context.Context, rt canary.Route) error {
+	action := "route " + rt.String()
+	if rt.Plain() {
+		action = "w" + strconv.Itoa(rt.Weight)
+	}
+	return r.call(ctx, action, func(c context.Context) error { return canary.ApplyRoute(c, r.Inner, rt) })
+}
