@@ -111,7 +111,9 @@ func New(cfg Config) (*Router, error) {
 
 // SetWeight routes weight percent of the managed rules' traffic to the
 // canary Service.
-func (r *Router) SetWeight(ctx context.Context, weight int) error { return r.obj.SetWeight(ctx, weight) }
+func (r *Router) SetWeight(ctx context.Context, weight int) error {
+	return r.obj.SetWeight(ctx, weight)
+}
 
 // Promote routes all traffic to the canary Service and marks the route
 // promoted.

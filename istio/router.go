@@ -105,7 +105,9 @@ func New(cfg Config) (*Router, error) {
 
 // SetWeight routes weight percent of the managed routes' traffic to the
 // canary destination.
-func (r *Router) SetWeight(ctx context.Context, weight int) error { return r.obj.SetWeight(ctx, weight) }
+func (r *Router) SetWeight(ctx context.Context, weight int) error {
+	return r.obj.SetWeight(ctx, weight)
+}
 
 // Promote routes all traffic to the canary destination and marks the
 // VirtualService promoted.

@@ -122,7 +122,9 @@ func New(cfg Config) (*Router, error) {
 
 // SetWeight sends weight percent of the stable Ingress's traffic to the
 // canary Service.
-func (r *Router) SetWeight(ctx context.Context, weight int) error { return r.obj.SetWeight(ctx, weight) }
+func (r *Router) SetWeight(ctx context.Context, weight int) error {
+	return r.obj.SetWeight(ctx, weight)
+}
 
 // Promote sends all traffic to the canary Service and marks the canary
 // Ingress promoted.
