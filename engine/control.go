@@ -195,11 +195,14 @@ func (m *machine) resume(cmd Command) {
 		if at := m.dueAt(); !at.After(m.now) {
 			m.st.LastEvalAt = at
 		}
-		if hold := m.holdOf(m.st.Step); m.now.Sub(m.st.StepStartedAt) > hold {
-			// Past the hold already: the judged time is kept and the
-			// extension starts afresh.
-			m.st.StepStartedAt = m.now.Add(-hold)
-			m.st.Extended = false
+		if hold := m.holdOf(m.st.Step); m.now.Sub(m.st.StepStartedAt) >= hold {
+			// Past the hold already (a pause for lack of evidence or for
+			// an outage of the metric source): the judged time is kept,
+			// the step holds for the evidence it still lacks, then gets a
+			// fresh extension, and outages before the resume no longer
+			// count against it.
+			m.st.StepStartedAt = m.now.Add(-min(m.st.JudgedTime, hold))
+			m.st.Extended, m.st.OutageTime = false, 0
 		}
 	}
 	if !m.st.ApprovalSince.IsZero() {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/canary-dev/canary"
+	"github.com/canary-dev/canary/engine"
 )
 
 // localPlan is examples/local.yaml: the runbook's matrix with minutes
@@ -289,5 +290,43 @@ func TestOutageExtendsHold(t *testing.T) {
 				t.Fatalf("phase %s, want Succeeded\n%s", s.State.Phase, s.timeline())
 			}
 		})
+	}
+}
+
+// TestResumeAfterOutagePause: a person's resume after a pause for an
+// outage of the metric source, once the source is back, gets a fresh
+// extension: the step goes on and the rollout is promoted (it paused
+// again in the same cycle while the outage's time still counted).
+func TestResumeAfterOutagePause(t *testing.T) {
+	p := localPlan()
+	p.Spec.Steps[0].Hold = canary.Duration(30 * time.Second)
+	p.Spec.Analysis.MaxHoldExtension = canary.Duration(5 * time.Second)
+	s := newSim(t, p)
+	var from time.Time
+	tf := traffic{rps: 1000, canaryErr: constant(0.001), stableEr: constant(0.001), latency: 0.05}
+	tf.outage = func(at time.Time) bool {
+		if from.IsZero() {
+			from = at.Add(5 * time.Second)
+		}
+		return !at.Before(from) && at.Before(from.Add(20*time.Second))
+	}
+	s.measure = tf.measure
+	s.run(2 * time.Minute)
+	if s.State.Phase != canary.PhasePaused || !strings.Contains(s.State.PauseReason, "measured nothing") {
+		t.Fatalf("phase %s (%q), want paused for the outage\n%s", s.State.Phase, s.State.PauseReason, s.timeline())
+	}
+	must(t, s.Control(engine.Command{Kind: engine.CmdResume, Actor: "alice"}))
+	s.run(time.Hour)
+	if s.State.Phase != canary.PhaseSucceeded {
+		t.Fatalf("phase %s (%q), want Succeeded after the resume\n%s", s.State.Phase, s.State.PauseReason, s.timeline())
+	}
+	paused := 0
+	for _, ev := range s.Events {
+		if ev.Type == canary.EvPaused {
+			paused++
+		}
+	}
+	if paused != 1 {
+		t.Errorf("%d pauses, want the outage's only\n%s", paused, s.timeline())
 	}
 }
