@@ -87,7 +87,7 @@ func (s *Store) Create(ctx context.Context, name string, plan []byte, st canary.
 		return Rollout{}, err
 	}
 	o := options(opts)
-	enc, err := encode(&st, events)
+	enc, err := encodeShared(&st, events)
 	if err != nil {
 		return Rollout{}, err
 	}
@@ -159,7 +159,7 @@ func (s *Store) Commit(ctx context.Context, id int64, st canary.State, events []
 		}(time.Now())
 	}
 	o := options(opts)
-	enc, err := encode(&st, events)
+	enc, err := encodeShared(&st, events)
 	if err != nil {
 		return err
 	}
