@@ -119,6 +119,9 @@ type Deliverer struct {
 	// progress gets a value (coalesced) after every item handled, for
 	// Drain.
 	progress chan struct{}
+	// stop is closed by Stop.
+	stop     chan struct{}
+	stopOnce sync.Once
 }
 
 // NewDeliverer validates cfg and fills its defaults.
@@ -145,7 +148,7 @@ func NewDeliverer(cfg Config) (*Deliverer, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	d := &Deliverer{cfg: cfg, met: newMetrics(), plans: map[int64]*canary.Plan{}, progress: make(chan struct{}, 1)}
+	d := &Deliverer{cfg: cfg, met: newMetrics(), plans: map[int64]*canary.Plan{}, progress: make(chan struct{}, 1), stop: make(chan struct{})}
 	if cfg.Registerer != nil {
 		if err := d.met.register(cfg.Registerer); err != nil {
 			return nil, fmt.Errorf("notify: register metrics: %w", err)
@@ -161,9 +164,13 @@ func positive(d, def time.Duration) time.Duration {
 	return d
 }
 
-// Run delivers until ctx ends, then waits for the sends in flight to stop
-// and returns nil. Sends interrupted by ctx are not recorded: their claims
-// run out and the next Deliverer sends them again. It returns an error
+// Run delivers until Stop or until ctx ends, and returns nil once the
+// sends in flight have returned. After Stop it claims nothing more and
+// lets the sends in flight finish (each bounded by Timeout) and records
+// their outcomes, so a message a receiver accepted is never sent again.
+// Sends interrupted by ctx are not recorded: their claims run out and the
+// next Deliverer sends them again (at least once: the receiver may have
+// got them, under the same key). It returns an error
 // only if the Store is closed under it. Store failures (a claim or a
 // result that could not be saved: a full disk, a locked file) are logged
 // and back off like failed sends: no claim is tried until the backoff of
@@ -182,8 +189,12 @@ func (d *Deliverer) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	inflight := 0
+	stop, stopping := d.stop, false
 	for {
-		if free := d.cfg.Concurrency - inflight; free > 0 && ctx.Err() == nil && d.claimable() {
+		if stopping && inflight == 0 {
+			return nil
+		}
+		if free := d.cfg.Concurrency - inflight; free > 0 && ctx.Err() == nil && !stopping && d.claimable() {
 			items, err := d.cfg.Store.ClaimDue(ctx, d.cfg.Clock.Now(), free)
 			switch {
 			case err != nil && ctx.Err() == nil:
@@ -197,11 +208,7 @@ func (d *Deliverer) Run(ctx context.Context) error {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					for _, it := range lane {
-						d.deliver(ctx, it)
-						d.progressed()
-						finished <- struct{}{}
-					}
+					d.sendLane(ctx, lane, finished)
 				}()
 			}
 		}
@@ -209,6 +216,8 @@ func (d *Deliverer) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-stop:
+			stop, stopping = nil, true
 		case _, ok := <-wake:
 			if !ok {
 				return errors.New("notify: the store was closed")
@@ -227,6 +236,35 @@ func (d *Deliverer) Run(ctx context.Context) error {
 				drained = true
 			}
 		}
+	}
+}
+
+// sendLane delivers a lane's items one after the other, and puts a value
+// in finished for each. After Stop the lane's later items are not begun:
+// they stay claimed (canary run releases them; elsewhere the claim's
+// lease runs out).
+func (d *Deliverer) sendLane(ctx context.Context, lane []canary.OutboxItem, finished chan<- struct{}) {
+	for i, it := range lane {
+		if i == 0 || !d.stopped() {
+			d.deliver(ctx, it)
+			d.progressed()
+		}
+		finished <- struct{}{}
+	}
+}
+
+// Stop makes Run claim nothing more and return once the sends in flight
+// have finished and their outcomes are recorded (see Run). It does not
+// wait; safe to call more than once, before or during Run.
+func (d *Deliverer) Stop() { d.stopOnce.Do(func() { close(d.stop) }) }
+
+// stopped reports whether Stop was called.
+func (d *Deliverer) stopped() bool {
+	select {
+	case <-d.stop:
+		return true
+	default:
+		return false
 	}
 }
 

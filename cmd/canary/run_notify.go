@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -62,9 +63,10 @@ type runDelivery struct {
 	state  string // with --state: the state file, for hints
 	out    *output
 
-	d      *notify.Deliverer
-	cancel context.CancelFunc
-	done   chan struct{}
+	d           *notify.Deliverer
+	cancel      context.CancelFunc
+	done        chan struct{}
+	sendTimeout time.Duration
 
 	mu          sync.Mutex
 	tries       map[string]int  // sends per key in this process
@@ -113,6 +115,7 @@ func startRunDelivery(ctx context.Context, cfg runDeliveryConfig) (*runDelivery,
 	// and the grace period at exit still sends its notifications.
 	dctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	n.d, n.cancel, n.done = d, cancel, make(chan struct{})
+	n.sendTimeout = cmp.Or(cfg.sendTimeout, defaultNotifySend)
 	go func() {
 		defer close(n.done)
 		_ = d.Run(dctx) // fails only when the store is closed under it
@@ -262,9 +265,9 @@ func (n *runDelivery) sendLine(m notify.Message, err error, tries int) string {
 }
 
 // finish waits up to grace for this rollout's notifications still being
-// delivered (a second Ctrl-C stops waiting), stops the delivery, releases
-// the sends it cut off for the next run and tells w what was not
-// delivered. It never changes the rollout's outcome.
+// delivered (a second Ctrl-C stops waiting), stops the delivery (the
+// sends in flight finish and are recorded: see stop), releases the sends
+// cut off for the next run and tells w what was not delivered. It never changes the rollout's outcome.
 func (n *runDelivery) finish(w io.Writer, grace time.Duration) {
 	if n == nil || n.closed {
 		return
@@ -275,7 +278,7 @@ func (n *runDelivery) finish(w io.Writer, grace time.Duration) {
 			len(left), canary.FormatDuration(grace))
 		n.wait(ctx, grace)
 	}
-	n.stop()
+	n.stop(w)
 	n.release(ctx)
 	n.report(ctx, w)
 	n.close()
@@ -306,13 +309,42 @@ func (n *runDelivery) unfinished(ctx context.Context) []canary.OutboxItem {
 	return out
 }
 
-// stop ends the delivery and waits for its sends to return.
-func (n *runDelivery) stop() {
-	if n.cancel != nil {
-		n.cancel()
-		<-n.done
-		n.cancel = nil
+// stop ends the delivery: nothing more is sent, and the sends in flight
+// finish (each bounded by --notify-send-timeout) and have their outcomes
+// recorded, so a notification a receiver accepted is not sent again by
+// the next run on this --state (SMTP has no idempotency key). An interrupt
+// meanwhile cuts them: release offers them to the next run then.
+func (n *runDelivery) stop(w io.Writer) {
+	if n.cancel == nil {
+		return
 	}
+	n.d.Stop()
+	if w != nil {
+		if sending := n.sending(); sending > 0 {
+			fmt.Fprintf(w, "canary: waiting for %d notifications being sent (each up to %s; Ctrl-C to cut them)\n",
+				sending, canary.FormatDuration(n.sendTimeout))
+		}
+	}
+	sig, unsignal := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer unsignal()
+	select {
+	case <-n.done:
+	case <-sig.Done():
+	}
+	n.cancel()
+	<-n.done
+	n.cancel = nil
+}
+
+// sending counts the rollout's items being sent now (claimed).
+func (n *runDelivery) sending() int {
+	c := 0
+	for _, it := range n.unfinished(context.Background()) {
+		if it.Status == canary.OutboxClaimed {
+			c++
+		}
+	}
+	return c
 }
 
 // release makes the sends the shutdown cut off, and the rollout's items
@@ -405,7 +437,7 @@ func (n *runDelivery) close() {
 	if n == nil || n.closed {
 		return
 	}
-	n.stop()
+	n.stop(nil)
 	n.closeTemp()
 	n.closed = true
 }

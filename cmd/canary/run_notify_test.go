@@ -175,6 +175,9 @@ type mailReceiver struct {
 	mu   sync.Mutex
 	ok   []string
 	park *parking
+	// delay, when set, is how long the server takes to answer a mail's
+	// data once it has read it (a slow receiver); it accepts it anyway.
+	delay time.Duration
 }
 
 func newMailReceiver(t *testing.T) *mailReceiver {
@@ -215,8 +218,10 @@ func (s *mailSession) Data(r io.Reader) error {
 		return fmt.Errorf("sender killed")
 	}
 	s.m.mu.Lock()
-	defer s.m.mu.Unlock()
+	delay := s.m.delay
 	s.m.ok = append(s.m.ok, key)
+	s.m.mu.Unlock()
+	time.Sleep(delay) // accepted: only the answer is late
 	return nil
 }
 
@@ -498,6 +503,54 @@ func TestRunInterruptedResumeNotifies(t *testing.T) {
 		t.Fatalf("the webhook was down, yet accepted %v", rig.hook.acked())
 	}
 
+	rig.hook.setAnswer(nil)
+	code, _, stderr = rig.run(t.Context(), "-o", "json", "--state", state, "--resume", "--notify-timeout", "30s")
+	if code != ExitPromoted {
+		t.Fatalf("--resume: exit %d\n%s", code, stderr)
+	}
+	rig.assertDelivered(t, state, nil)
+}
+
+// TestRunInterruptedSlowReceiver: a run interrupted while an email is
+// being sent to an SMTP server that answers only after the exit's grace
+// (--notify-timeout) waits for that send (bounded by
+// --notify-send-timeout) and records it: --resume does not send it again
+// (SMTP has no idempotency key; cut at the grace, it was sent twice).
+func TestRunInterruptedSlowReceiver(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end: takes about 20s")
+	}
+	rig := newNotifyRig(t)
+	ctx, interrupt := context.WithCancel(t.Context())
+	defer interrupt()
+	const grace = 300 * time.Millisecond
+	rig.mail.mu.Lock()
+	rig.mail.delay = grace + 1200*time.Millisecond
+	rig.mail.mu.Unlock()
+	rig.hook.setAnswer(func(_ int, _ string, ev canary.Event) int {
+		if ev.Type == canary.EvStepCompleted {
+			interrupt() // Ctrl-C while the step's email is being sent
+		}
+		return http.StatusServiceUnavailable
+	})
+	state := filepath.Join(t.TempDir(), "s.db")
+	code, _, stderr := rig.run(ctx, "-o", "json", "--state", state, "--notify-timeout", grace.String())
+	if code != ExitPaused {
+		t.Fatalf("exit %d, want %d (interrupted)\n%s", code, ExitPaused, stderr)
+	}
+	if len(rig.mail.acked()) == 0 {
+		t.Fatalf("no email reached the SMTP server before the exit\n%s", stderr)
+	}
+	_, _, items := storedEvents(t, state)
+	for _, it := range items {
+		if it.Channel == notify.ChannelEmail && it.Status != canary.OutboxDelivered {
+			t.Errorf("%s: %s after the interrupted run (the server accepted it)\n%s", it.Key, it.Status, stderr)
+		}
+	}
+
+	rig.mail.mu.Lock()
+	rig.mail.delay = 0
+	rig.mail.mu.Unlock()
 	rig.hook.setAnswer(nil)
 	code, _, stderr = rig.run(t.Context(), "-o", "json", "--state", state, "--resume", "--notify-timeout", "30s")
 	if code != ExitPromoted {

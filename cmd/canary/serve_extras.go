@@ -61,16 +61,27 @@ func startBackground(ctx context.Context, st *store.Store, log *slog.Logger, reg
 		}
 	}()
 	return func(grace time.Duration) {
-		defer func() { cancel(); <-done }()
+		sctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		// Stop claiming, let the sends in flight finish (each bounded by
+		// the send timeout) and record them, so one a receiver accepted is
+		// not sent again by the next canary serve; a signal cuts them.
+		defer func() {
+			d.Stop()
+			select {
+			case <-done:
+			case <-sctx.Done():
+			}
+			cancel()
+			<-done
+		}()
 		if grace <= 0 {
 			return
 		}
-		sctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		defer stop()
-		sctx, stopWait := context.WithTimeout(sctx, grace)
+		wctx, stopWait := context.WithTimeout(sctx, grace)
 		defer stopWait()
 		deadline := time.Now().Add(grace)
-		left := d.Drain(sctx, func(it canary.OutboxItem) bool { return it.NotBefore.Before(deadline) })
+		left := d.Drain(wctx, func(it canary.OutboxItem) bool { return it.NotBefore.Before(deadline) })
 		if len(left) > 0 {
 			log.Warn("notifications left queued at shutdown; the next canary serve on this --state sends them",
 				"count", len(left), "grace", grace)
