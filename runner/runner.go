@@ -93,6 +93,9 @@ type Runner struct {
 	exec *executor.Executor
 	cmds chan cmdReq
 	done chan struct{} // closed when Run returns
+	// eng is Run's channel for offload: engine calls run on the shared
+	// engine goroutines (offload.go).
+	eng chan struct{}
 
 	mu   sync.Mutex
 	st   canary.State
@@ -115,7 +118,7 @@ func New(cfg Config, st canary.State) (*Runner, error) {
 	if err != nil {
 		return nil, fmt.Errorf("runner: %w", err)
 	}
-	return &Runner{cfg: cfg, exec: exec, cmds: make(chan cmdReq), done: make(chan struct{}), st: st}, nil
+	return &Runner{cfg: cfg, exec: exec, cmds: make(chan cmdReq), done: make(chan struct{}), eng: make(chan struct{}, 1), st: st}, nil
 }
 
 // State returns the rollout's current state.
@@ -166,9 +169,9 @@ func (r *Runner) Run(ctx context.Context) (canary.State, error) {
 	return r.State(), err
 }
 
-// Drive is Run without the final state (State has it): its frames hold
-// no copy of a state, so a supervisor that runs it (canary serve's, one
-// goroutine per rollout) keeps a smaller stack.
+// Drive is Run without the final state (State has it). A goroutine that
+// runs many rollouts' loops at once keeps its stack small with it: the
+// loop's frames hold no copy of a state (offload.go).
 func (r *Runner) Drive(ctx context.Context) error {
 	defer close(r.done)
 	if err := r.reconcile(ctx); err != nil {
@@ -229,24 +232,20 @@ func (r *Runner) reconcile(ctx context.Context) error {
 }
 
 // decide measures what the engine asks for and makes one engine decision.
-// The state and the output stay on the heap: the loop's frames hold no
-// copy of them (a goroutine keeps the stack its deepest call needed).
+// The engine runs on the shared engine goroutines (offload.go), and the
+// output stays on the heap: nothing of the state is on this goroutine's
+// stack.
 func (r *Runner) decide(ctx context.Context, results []canary.ActionResult) (*engine.Output, error) {
 	in := &engine.Input{Now: r.cfg.Clock.Now(), Results: results}
 	st := r.statePtr()
-	if qs := engine.Queries(r.cfg.Plan, *st, in.Now); len(qs) > 0 {
+	var qs []canary.Query
+	offload(r.eng, func() { qs = engine.Queries(r.cfg.Plan, *st, in.Now) })
+	if len(qs) > 0 {
 		in.Observations = r.exec.Measure(ctx, qs)
 	}
-	out := r.next(st, in)
+	out := new(engine.Output)
+	offload(r.eng, func() { *out = engine.Next(r.cfg.Plan, *st, *in) })
 	return out, r.commit(ctx, out)
-}
-
-// next is engine.Next's decision, on the heap.
-//
-//go:noinline
-func (r *Runner) next(st *canary.State, in *engine.Input) *engine.Output {
-	out := engine.Next(r.cfg.Plan, *st, *in)
-	return &out
 }
 
 // statePtr is a copy of the rollout's current state on the heap.
@@ -336,19 +335,14 @@ func (r *Runner) wait(ctx context.Context, wake time.Time) error {
 // control applies a command and saves the result; its actions run on the
 // next turn of the loop.
 func (r *Runner) control(ctx context.Context, cmd engine.Command) error {
-	out, err := r.controlOutput(cmd)
+	st, now := r.statePtr(), r.cfg.Clock.Now()
+	out := new(engine.Output)
+	var err error
+	offload(r.eng, func() { *out, err = engine.Control(r.cfg.Plan, *st, cmd, now) })
 	if err != nil {
 		return err
 	}
 	return r.commit(ctx, out)
-}
-
-// controlOutput is engine.Control's answer to cmd, on the heap.
-//
-//go:noinline
-func (r *Runner) controlOutput(cmd engine.Command) (*engine.Output, error) {
-	out, err := engine.Control(r.cfg.Plan, r.State(), cmd, r.cfg.Clock.Now())
-	return &out, err
 }
 
 // interrupt pauses the rollout at its current weight and saves it, when

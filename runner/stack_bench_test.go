@@ -2,6 +2,8 @@ package runner_test
 
 import (
 	"context"
+	"fmt"
+	"path/filepath"
 	"runtime"
 	"sync"
 	"testing"
@@ -12,13 +14,14 @@ import (
 	"github.com/canary-dev/canary/flags"
 	"github.com/canary-dev/canary/plan"
 	"github.com/canary-dev/canary/runner"
+	"github.com/canary-dev/canary/store"
 )
 
 // holdingStore saves like canarytest.Store until its rollout has been
 // evaluated evals times, then blocks every save until release is closed:
 // a runner parked in a commit, as thousands are at once in canary serve.
 type holdingStore struct {
-	canarytest.Store
+	runner.Store
 	evals   int
 	parked  *sync.WaitGroup
 	release chan struct{}
@@ -39,16 +42,52 @@ func (s *holdingStore) Save(ctx context.Context, st canary.State, events []canar
 	return s.Store.Save(ctx, st, events)
 }
 
+// sqliteSaver saves a runner's commits in a real store (a rollout of
+// its own), as canary serve's manager does.
+type sqliteSaver struct {
+	st *store.Store
+	id int64
+}
+
+func (s *sqliteSaver) Save(ctx context.Context, st canary.State, events []canary.Event) error {
+	return s.st.Commit(ctx, s.id, st, events)
+}
+
 // BenchmarkRunnerStack reports the goroutine stack a runner keeps
 // (stack-B/runner: the runtime's StackInuse over the runners) after 20
 // evaluations of examples/local.yaml's rules, parked in a save: the
-// stack its deepest call (the engine's judging) left it, which the
-// runtime keeps until a GC finds it less than a quarter used.
+// stack its deepest call (the engine's judging, a commit's encoding) left
+// it, which the runtime keeps until a GC finds it less than a quarter
+// used. memory saves in canarytest.Store, sqlite commits to a store.
 func BenchmarkRunnerStack(b *testing.B) {
 	p, err := plan.Load("../examples/local.yaml")
 	if err != nil {
 		b.Fatal(err)
 	}
+	b.Run("memory", func(b *testing.B) {
+		runnerStack(b, p, func(int) runner.Store { return &canarytest.Store{} })
+	})
+	b.Run("sqlite", func(b *testing.B) {
+		ctx := context.Background()
+		st, err := store.Open(ctx, filepath.Join(b.TempDir(), "stack.db"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer st.Close()
+		n := 0
+		runnerStack(b, p, func(int) runner.Store {
+			n++
+			r, err := st.Create(ctx, fmt.Sprintf("shop/svc-%d", n), []byte("plan"), canary.State{}, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			return &sqliteSaver{st: st, id: r.ID}
+		})
+	})
+}
+
+// runnerStack runs the benchmark's runners, each saving to newStore(i).
+func runnerStack(b *testing.B, p *canary.Plan, newStore func(i int) runner.Store) {
 	const runners = 500
 	for b.Loop() {
 		runtime.GC()
@@ -57,12 +96,12 @@ func BenchmarkRunnerStack(b *testing.B) {
 		var parked sync.WaitGroup
 		release := make(chan struct{})
 		var done sync.WaitGroup
-		for range runners {
+		for i := range runners {
 			parked.Add(1)
 			router := &canarytest.Router{}
 			r, err := runner.New(runner.Config{Plan: p, Router: router, Metrics: metrics(router, 0.001),
 				Flags: &flags.Memory{}, Checks: &canarytest.Checker{}, Clock: canarytest.NewClock(t0),
-				Store: &holdingStore{evals: 20, parked: &parked, release: release}}, engine.New(p, t0))
+				Store: &holdingStore{Store: newStore(i), evals: 20, parked: &parked, release: release}}, engine.New(p, t0))
 			if err != nil {
 				b.Fatal(err)
 			}
