@@ -175,9 +175,9 @@ type mailReceiver struct {
 	mu   sync.Mutex
 	ok   []string
 	park *parking
-	// delay, when set, is how long the server takes to answer a mail's
-	// data once it has read it (a slow receiver); it accepts it anyway.
-	delay time.Duration
+	// slow, when set, is called with each accepted mail's key and says
+	// how long the server then takes to answer (a slow receiver).
+	slow func(key string) time.Duration
 }
 
 func newMailReceiver(t *testing.T) *mailReceiver {
@@ -218,10 +218,12 @@ func (s *mailSession) Data(r io.Reader) error {
 		return fmt.Errorf("sender killed")
 	}
 	s.m.mu.Lock()
-	delay := s.m.delay
 	s.m.ok = append(s.m.ok, key)
+	slow := s.m.slow
 	s.m.mu.Unlock()
-	time.Sleep(delay) // accepted: only the answer is late
+	if slow != nil {
+		time.Sleep(slow(key)) // accepted: only the answer is late
+	}
 	return nil
 }
 
@@ -525,14 +527,12 @@ func TestRunInterruptedSlowReceiver(t *testing.T) {
 	defer interrupt()
 	const grace = 300 * time.Millisecond
 	rig.mail.mu.Lock()
-	rig.mail.delay = grace + 1200*time.Millisecond
+	rig.mail.slow = func(string) time.Duration {
+		interrupt()                          // Ctrl-C once the server has the step's email,
+		return grace + 1200*time.Millisecond // which it acknowledges after the grace
+	}
 	rig.mail.mu.Unlock()
-	rig.hook.setAnswer(func(_ int, _ string, ev canary.Event) int {
-		if ev.Type == canary.EvStepCompleted {
-			interrupt() // Ctrl-C while the step's email is being sent
-		}
-		return http.StatusServiceUnavailable
-	})
+	rig.hook.setAnswer(func(int, string, canary.Event) int { return http.StatusServiceUnavailable })
 	state := filepath.Join(t.TempDir(), "s.db")
 	code, _, stderr := rig.run(ctx, "-o", "json", "--state", state, "--notify-timeout", grace.String())
 	if code != ExitPaused {
@@ -549,7 +549,7 @@ func TestRunInterruptedSlowReceiver(t *testing.T) {
 	}
 
 	rig.mail.mu.Lock()
-	rig.mail.delay = 0
+	rig.mail.slow = nil
 	rig.mail.mu.Unlock()
 	rig.hook.setAnswer(nil)
 	code, _, stderr = rig.run(t.Context(), "-o", "json", "--state", state, "--resume", "--notify-timeout", "30s")
