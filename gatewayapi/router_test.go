@@ -87,98 +87,33 @@ func newRouter(t *testing.T) (*kubetest.Env, string, *gatewayapi.Router) {
 	return env, ns, r
 }
 
-func TestSetWeight(t *testing.T) {
+// TestLifecycle: kubetest.RouterLifecycle's calls on the route's main
+// rule; the /admin rule never changes and Weights reads what was set.
+func TestLifecycle(t *testing.T) {
 	t.Parallel()
 	env, ns, r := newRouter(t)
 	orig := newRoute(t, env, ns)
-	ctx := t.Context()
-	tests := []struct {
-		weight int
-		want   string
-	}{
-		{5, "recoveryos:80=95 recoveryos-canary:80=5"},
-		{10, "recoveryos:80=90 recoveryos-canary:80=10"},
-		{50, "recoveryos:80=50 recoveryos-canary:80=50"},
-		{100, "recoveryos:80=0 recoveryos-canary:80=100"},
-		// Weight 0 keeps the canary backendRef: a gradual rollback drains.
-		{0, "recoveryos:80=100 recoveryos-canary:80=0"},
-		{25, "recoveryos:80=75 recoveryos-canary:80=25"},
-	}
-	for _, tt := range tests {
-		if err := r.SetWeight(ctx, tt.weight); err != nil {
-			t.Fatalf("SetWeight(%d): %v", tt.weight, err)
-		}
+	kubetest.RouterLifecycle(t, r, func(t *testing.T) kubetest.Observed {
 		rt := getRoute(t, env, ns)
-		if got := weights(rt); got != tt.want {
-			t.Errorf("SetWeight(%d): route has %s, want %s", tt.weight, got, tt.want)
-		}
 		if !equality.Semantic.DeepEqual(rt.Spec.Rules[0], orig.Spec.Rules[0]) {
-			t.Errorf("SetWeight(%d) changed the /admin rule: %+v", tt.weight, rt.Spec.Rules[0])
+			t.Errorf("the /admin rule changed: %+v", rt.Spec.Rules[0])
 		}
-	}
-	// A replay writes nothing.
-	before := getRoute(t, env, ns).ResourceVersion
-	if err := r.SetWeight(ctx, 25); err != nil {
-		t.Fatal(err)
-	}
-	if after := getRoute(t, env, ns).ResourceVersion; after != before {
-		t.Errorf("replaying SetWeight(25) wrote the route (resourceVersion %s -> %s)", before, after)
-	}
-	if s, c, err := r.Weights(ctx); err != nil || s != 75 || c != 25 {
-		t.Errorf("Weights = %d, %d, %v; want 75, 25", s, c, err)
-	}
-}
-
-func TestRemoveCanaryAfterRollback(t *testing.T) {
-	t.Parallel()
-	env, ns, r := newRouter(t)
-	orig := newRoute(t, env, ns)
-	ctx := t.Context()
-	for _, w := range []int{5, 0} {
-		if err := r.SetWeight(ctx, w); err != nil {
-			t.Fatal(err)
+		o := kubetest.Observed{Canary: -1, Promoted: rt.Annotations[gatewayapi.AnnotationPromoted] == "recoveryos-canary", Version: rt.ResourceVersion}
+		for _, b := range rt.Spec.Rules[1].BackendRefs {
+			switch {
+			case *b.Port != 80 || b.Weight == nil:
+				t.Errorf("backendRef %s:%d weight %v, want port 80 and a weight", b.Name, *b.Port, b.Weight)
+			case b.Name == "recoveryos":
+				o.Stable = int(*b.Weight)
+			case b.Name == "recoveryos-canary":
+				o.Canary = int(*b.Weight)
+			}
 		}
-	}
-	for range 2 { // the second call is a replay
-		if err := r.RemoveCanary(ctx); err != nil {
-			t.Fatal(err)
+		if s, c, err := r.Weights(t.Context()); err != nil || s != o.Stable || c != o.Canary {
+			t.Errorf("Weights = %d, %d, %v; the route has %s", s, c, err, o)
 		}
-	}
-	rt := getRoute(t, env, ns)
-	if got, want := weights(rt), "recoveryos:80=100"; got != want {
-		t.Errorf("after RemoveCanary: %s, want %s", got, want)
-	}
-	if !equality.Semantic.DeepEqual(rt.Spec.Rules[0], orig.Spec.Rules[0]) {
-		t.Error("RemoveCanary changed the /admin rule")
-	}
-}
-
-func TestPromoteLeavesCanaryServing(t *testing.T) {
-	t.Parallel()
-	env, ns, r := newRouter(t)
-	newRoute(t, env, ns)
-	ctx := t.Context()
-	for _, call := range []func(context.Context) error{
-		func(c context.Context) error { return r.SetWeight(c, 100) }, r.Promote, r.Promote, r.RemoveCanary, r.RemoveCanary,
-	} {
-		if err := call(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
-	rt := getRoute(t, env, ns)
-	if got, want := weights(rt), "recoveryos:80=0 recoveryos-canary:80=100"; got != want {
-		t.Errorf("after promotion: %s, want %s", got, want)
-	}
-	if rt.Annotations[gatewayapi.AnnotationPromoted] != "recoveryos-canary" {
-		t.Errorf("annotations %v, want %s=recoveryos-canary", rt.Annotations, gatewayapi.AnnotationPromoted)
-	}
-	// The next rollout's first step clears the promotion mark.
-	if err := r.SetWeight(ctx, 5); err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := getRoute(t, env, ns).Annotations[gatewayapi.AnnotationPromoted]; ok {
-		t.Error("SetWeight kept the promotion mark")
-	}
+		return o
+	})
 }
 
 func TestNoStableRule(t *testing.T) {

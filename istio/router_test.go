@@ -102,95 +102,42 @@ func untouched(t *testing.T, what string, got, orig *istionetworking.VirtualServ
 	}
 }
 
-func TestSetWeight(t *testing.T) {
+// TestLifecycle: kubetest.RouterLifecycle's calls on the main route,
+// with stable and canary as subsets of one host and as two hosts; the
+// /admin route, hosts, gateways and other annotations never change, the
+// canary destination has the stable's port and Weights reads what was
+// set.
+func TestLifecycle(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		name    string
-		traffic canary.IstioTraffic
-		s, c    string // how the two destinations show
-	}{
-		{"subsets", subsets, "recoveryos/stable", "recoveryos/canary"},
-		{"hosts", hosts, "recoveryos", "recoveryos-canary"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
+	for name, tr := range map[string]canary.IstioTraffic{"subsets": subsets, "hosts": hosts} {
+		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			env, ns, r := newRouter(t, tt.traffic)
-			orig := newVirtualService(t, env, ns, tt.traffic.Stable)
-			ctx := t.Context()
-			// 100 then 0: a rollback after the last step drains to 0 and
-			// keeps the canary destination; 25 is the retry.
-			for _, w := range []int{5, 10, 50, 100, 0, 25} {
-				if err := r.SetWeight(ctx, w); err != nil {
-					t.Fatalf("SetWeight(%d): %v", w, err)
-				}
+			env, ns, r := newRouter(t, tr)
+			orig := newVirtualService(t, env, ns, tr.Stable)
+			canaryHost := tr.Canary.Host
+			if canaryHost == "" {
+				canaryHost = tr.Stable.Host
+			}
+			kubetest.RouterLifecycle(t, r, func(t *testing.T) kubetest.Observed {
 				vs := getVirtualService(t, env, ns)
-				want := fmt.Sprintf("%s:80=%d %s:80=%d", tt.s, 100-w, tt.c, w)
-				if got := weights(vs); got != want {
-					t.Errorf("SetWeight(%d): route has %s, want %s", w, got, want)
+				untouched(t, "a call", vs, orig)
+				o := kubetest.Observed{Canary: -1, Promoted: vs.Annotations[istio.AnnotationPromoted] != "", Version: vs.ResourceVersion}
+				for _, d := range vs.Spec.Http[1].Route {
+					switch x := d.Destination; {
+					case x.Port.GetNumber() != 80:
+						t.Errorf("destination %v without the stable's port", x)
+					case x.Host == tr.Stable.Host && x.Subset == tr.Stable.Subset:
+						o.Stable = int(d.Weight)
+					case x.Host == canaryHost && x.Subset == tr.Canary.Subset:
+						o.Canary = int(d.Weight)
+					}
 				}
-				untouched(t, fmt.Sprintf("SetWeight(%d)", w), vs, orig)
-			}
-			before := getVirtualService(t, env, ns).ResourceVersion
-			if err := r.SetWeight(ctx, 25); err != nil {
-				t.Fatal(err)
-			}
-			if after := getVirtualService(t, env, ns).ResourceVersion; after != before {
-				t.Errorf("replaying SetWeight(25) wrote the virtualservice (resourceVersion %s -> %s)", before, after)
-			}
-			if s, c, err := r.Weights(ctx); err != nil || s != 75 || c != 25 {
-				t.Errorf("Weights = %d, %d, %v; want 75, 25", s, c, err)
-			}
+				if s, c, err := r.Weights(t.Context()); err != nil || s != o.Stable || c != o.Canary {
+					t.Errorf("Weights = %d, %d, %v; the virtualservice has %s", s, c, err, o)
+				}
+				return o
+			})
 		})
-	}
-}
-
-func TestRemoveCanaryAfterRollback(t *testing.T) {
-	t.Parallel()
-	env, ns, r := newRouter(t, subsets)
-	orig := newVirtualService(t, env, ns, subsets.Stable)
-	ctx := t.Context()
-	for _, w := range []int{5, 25, 0} {
-		if err := r.SetWeight(ctx, w); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for range 2 { // the second call is a replay
-		if err := r.RemoveCanary(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
-	vs := getVirtualService(t, env, ns)
-	if got, want := weights(vs), "recoveryos/stable:80=100"; got != want {
-		t.Errorf("after RemoveCanary: %s, want %s", got, want)
-	}
-	untouched(t, "RemoveCanary", vs, orig)
-}
-
-func TestPromoteLeavesCanaryServing(t *testing.T) {
-	t.Parallel()
-	env, ns, r := newRouter(t, hosts)
-	newVirtualService(t, env, ns, hosts.Stable)
-	ctx := t.Context()
-	for _, call := range []func(context.Context) error{
-		func(c context.Context) error { return r.SetWeight(c, 100) }, r.Promote, r.Promote, r.RemoveCanary, r.RemoveCanary,
-	} {
-		if err := call(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
-	vs := getVirtualService(t, env, ns)
-	if got, want := weights(vs), "recoveryos:80=0 recoveryos-canary:80=100"; got != want {
-		t.Errorf("after promotion: %s, want %s", got, want)
-	}
-	if vs.Annotations[istio.AnnotationPromoted] != "recoveryos-canary" {
-		t.Errorf("annotations %v, want %s=recoveryos-canary", vs.Annotations, istio.AnnotationPromoted)
-	}
-	if err := r.SetWeight(ctx, 5); err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := getVirtualService(t, env, ns).Annotations[istio.AnnotationPromoted]; ok {
-		t.Error("SetWeight kept the promotion mark")
 	}
 }
 

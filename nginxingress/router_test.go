@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -97,27 +98,47 @@ func stableUntouched(t *testing.T, env *kubetest.Env, ns string, orig *networkin
 	}
 }
 
-func TestSetWeight(t *testing.T) {
+// TestLifecycle: kubetest.RouterLifecycle's calls on the canary Ingress,
+// which has the stable's class, TLS, host and path to the canary Service;
+// the stable Ingress is never written and Weight reads what was set.
+func TestLifecycle(t *testing.T) {
 	t.Parallel()
 	env, ns, r := newRouter(t, traffic)
 	orig := newIngress(t, env, ns)
-	ctx := t.Context()
-	for _, w := range []int{5, 10, 50, 100, 0, 25} {
-		if err := r.SetWeight(ctx, w); err != nil {
-			t.Fatalf("SetWeight(%d): %v", w, err)
-		}
+	kubetest.RouterLifecycle(t, r, func(t *testing.T) kubetest.Observed {
+		stableUntouched(t, env, ns, orig)
 		c := get(t, env, ns, "recoveryos-canary")
-		want := fmt.Sprintf("canary=true weight=%d recoveryos.example.com/=recoveryos-canary:80", w)
-		if got := describe(c); got != want {
-			t.Errorf("SetWeight(%d): canary ingress %s, want %s", w, got, want)
+		if c == nil {
+			return kubetest.Observed{Stable: 100, Canary: -1}
+		}
+		w, err := strconv.Atoi(c.Annotations[nginxingress.AnnotationWeight])
+		if err != nil {
+			t.Errorf("canary-weight: %v", err)
+		}
+		if got, want := describe(c), fmt.Sprintf("canary=true weight=%d recoveryos.example.com/=recoveryos-canary:80", w); got != want {
+			t.Errorf("canary ingress %s, want %s", got, want)
 		}
 		if c.Spec.IngressClassName == nil || *c.Spec.IngressClassName != "nginx" || len(c.Spec.TLS) != 1 {
-			t.Errorf("SetWeight(%d): canary ingress class %v, TLS %v; want the stable's", w, c.Spec.IngressClassName, c.Spec.TLS)
+			t.Errorf("canary ingress class %v, TLS %v; want the stable's", c.Spec.IngressClassName, c.Spec.TLS)
 		}
-		stableUntouched(t, env, ns, orig)
+		if got, err := r.Weight(t.Context()); err != nil || got != w {
+			t.Errorf("Weight = %d, %v; the canary ingress has %d", got, err, w)
+		}
+		return kubetest.Observed{Stable: 100 - w, Canary: w, Version: c.ResourceVersion,
+			Promoted: c.Annotations[nginxingress.AnnotationPromoted] == "recoveryos-canary"}
+	})
+}
+
+// TestKeepsOtherAnnotations: someone else's annotation on the canary
+// Ingress stays, and does not make a replay write.
+func TestKeepsOtherAnnotations(t *testing.T) {
+	t.Parallel()
+	env, ns, r := newRouter(t, traffic)
+	newIngress(t, env, ns)
+	ctx := t.Context()
+	if err := r.SetWeight(ctx, 25); err != nil {
+		t.Fatal(err)
 	}
-	// Someone else's annotation on the canary Ingress stays; a replay
-	// writes nothing.
 	c := get(t, env, ns, "recoveryos-canary")
 	metav1.SetMetaDataAnnotation(&c.ObjectMeta, "example.com/owner", "sre")
 	if err := env.Client.Update(ctx, c); err != nil {
@@ -127,8 +148,7 @@ func TestSetWeight(t *testing.T) {
 	if err := r.SetWeight(ctx, 25); err != nil {
 		t.Fatal(err)
 	}
-	after := get(t, env, ns, "recoveryos-canary")
-	if after.ResourceVersion != before.ResourceVersion {
+	if after := get(t, env, ns, "recoveryos-canary"); after.ResourceVersion != before.ResourceVersion {
 		t.Errorf("replaying SetWeight(25) wrote the canary ingress (resourceVersion %s -> %s)", before.ResourceVersion, after.ResourceVersion)
 	}
 	if err := r.SetWeight(ctx, 30); err != nil {
@@ -136,57 +156,6 @@ func TestSetWeight(t *testing.T) {
 	}
 	if a := get(t, env, ns, "recoveryos-canary").Annotations; a["example.com/owner"] != "sre" {
 		t.Errorf("SetWeight dropped another annotation: %v", a)
-	}
-	if w, err := r.Weight(ctx); err != nil || w != 30 {
-		t.Errorf("Weight = %d, %v; want 30", w, err)
-	}
-}
-
-func TestRemoveCanaryAfterRollback(t *testing.T) {
-	t.Parallel()
-	env, ns, r := newRouter(t, traffic)
-	orig := newIngress(t, env, ns)
-	ctx := t.Context()
-	for _, w := range []int{5, 25, 0} {
-		if err := r.SetWeight(ctx, w); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for range 2 { // the second call is a replay
-		if err := r.RemoveCanary(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if c := get(t, env, ns, "recoveryos-canary"); c != nil {
-		t.Errorf("after RemoveCanary the canary ingress is still there: %s", describe(c))
-	}
-	stableUntouched(t, env, ns, orig)
-}
-
-func TestPromoteLeavesCanaryServing(t *testing.T) {
-	t.Parallel()
-	env, ns, r := newRouter(t, traffic)
-	newIngress(t, env, ns)
-	ctx := t.Context()
-	for _, call := range []func(context.Context) error{
-		func(c context.Context) error { return r.SetWeight(c, 100) }, r.Promote, r.Promote, r.RemoveCanary, r.RemoveCanary,
-	} {
-		if err := call(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
-	c := get(t, env, ns, "recoveryos-canary")
-	if got, want := describe(c), "canary=true weight=100 recoveryos.example.com/=recoveryos-canary:80"; got != want {
-		t.Errorf("after promotion: %s, want %s", got, want)
-	}
-	if c.Annotations[nginxingress.AnnotationPromoted] != "recoveryos-canary" {
-		t.Errorf("annotations %v, want %s=recoveryos-canary", c.Annotations, nginxingress.AnnotationPromoted)
-	}
-	if err := r.SetWeight(ctx, 5); err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := get(t, env, ns, "recoveryos-canary").Annotations[nginxingress.AnnotationPromoted]; ok {
-		t.Error("SetWeight kept the promotion mark")
 	}
 }
 
