@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/canary-dev/canary"
+	"github.com/canary-dev/canary/engine"
 	"github.com/canary-dev/canary/enginetest"
 	"github.com/canary-dev/canary/plan"
 	"github.com/canary-dev/canary/providers"
@@ -263,7 +264,7 @@ func TestSourceRollouts(t *testing.T) {
 // the rollout holds its 20%, never promotes, and pauses once the outage
 // outlasts maxHoldExtension; back up (a restarted server keeps its data),
 // the paused rollout's rules measure again and it stays paused for a
-// person.
+// person, whose resume takes it to promotion without pausing again.
 func testOutage(t *testing.T, src rolloutSource, fs feedSource) {
 	r := startRollout(t, fs, healthy)
 	d := r.run(40*time.Minute, func(d *enginetest.Driver) bool {
@@ -289,8 +290,25 @@ func testOutage(t *testing.T, src rolloutSource, fs feedSource) {
 		}
 	}
 	if d.State.Phase != canary.PhasePaused || d.State.Weight != 20 {
-		t.Errorf("source back: %s at %d%%, want still Paused at 20%% (a person resumes)", d.State.Phase, d.State.Weight)
+		t.Fatalf("source back: %s at %d%%, want still Paused at 20%% (a person resumes)", d.State.Phase, d.State.Weight)
 	}
+	if err := d.Control(engine.Command{Kind: engine.CmdResume, Actor: "sre"}); err != nil {
+		t.Fatal(err)
+	}
+	if r.run(40*time.Minute, nil); d.State.Phase != canary.PhaseSucceeded || countEvents(d, canary.EvPaused) != 1 {
+		t.Errorf("resumed with the source back: ended %s after %d pauses, want Succeeded after the outage's only; events:\n%s",
+			d.State.Phase, countEvents(d, canary.EvPaused), events(d))
+	}
+}
+
+func countEvents(d *enginetest.Driver, typ canary.EventType) int {
+	n := 0
+	for _, ev := range d.Events {
+		if ev.Type == typ {
+			n++
+		}
+	}
+	return n
 }
 
 func hasEvent(d *enginetest.Driver, typ canary.EventType) bool { return lastEvent(d, typ).Type == typ }
