@@ -125,7 +125,13 @@ type rollout struct {
 	timeout time.Duration
 }
 
-// startRollout parses the plan reading fs and starts it at 10:00.
+// startsAt is a feedSource whose store only keeps points near the real
+// time (Graphite keeps a day, and no future points): its rollouts start
+// at Start instead of 2026-12-01 10:00.
+type startsAt interface{ Start() time.Time }
+
+// startRollout parses the plan reading fs and starts it at 10:00 (or
+// fs's Start).
 func startRollout(t *testing.T, fs feedSource, serves canaryServes) *rollout {
 	t.Helper()
 	p, err := plan.Parse("plan.yaml", []byte(fmt.Sprintf(rolloutPlan, fs.Metrics())))
@@ -137,7 +143,11 @@ func startRollout(t *testing.T, fs feedSource, serves canaryServes) *rollout {
 		t.Fatal(err)
 	}
 	r := &rollout{t: t, fs: fs, serves: serves, timeout: time.Minute}
-	r.d = enginetest.NewDriver(p, time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC), func(q canary.Query) canary.Observation {
+	start := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	if st, ok := fs.(startsAt); ok {
+		start = st.Start()
+	}
+	r.d = enginetest.NewDriver(p, start, func(q canary.Query) canary.Observation {
 		ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
 		defer cancel()
 		m, err := src.Measure(ctx, q)

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -34,6 +35,8 @@ type Graphite struct {
 	Carbon string
 	carbon *process
 	web    *process
+	mu     sync.Mutex
+	known  map[string]bool // paths the render API has answered
 }
 
 // StartGraphite starts Graphite for one test; it stops when t ends.
@@ -239,7 +242,9 @@ func (g *Graphite) Write(points []Point) error {
 	}
 	w := bufio.NewWriter(c)
 	newest := map[string]Point{}
+	var last Point
 	for _, p := range points {
+		last = p
 		fmt.Fprintf(w, "%s %s %d\n", p.Path, strconv.FormatFloat(p.Value, 'f', -1, 64), p.At.Unix())
 		if n, ok := newest[p.Path]; !ok || !p.At.Before(n.At) {
 			newest[p.Path] = p
@@ -252,10 +257,36 @@ func (g *Graphite) Write(points []Point) error {
 	if err := c.Close(); err != nil {
 		return err
 	}
+	// Carbon reads a connection's lines in order into its cache, which
+	// graphite-web reads: once the last point is readable the others are,
+	// for paths whose whisper file exists (the render API answered them
+	// before). New paths are checked each.
+	check := map[string]Point{}
+	g.mu.Lock()
+	for path, p := range newest {
+		if !g.known[path] || path == last.Path {
+			check[path] = p
+		}
+	}
+	g.mu.Unlock()
+	if len(points) > 0 {
+		check[last.Path] = last
+	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		err := g.visible(newest)
-		if err == nil || time.Now().After(deadline) {
+		err := g.visible(check)
+		if err == nil {
+			g.mu.Lock()
+			if g.known == nil {
+				g.known = map[string]bool{}
+			}
+			for path := range check {
+				g.known[path] = true
+			}
+			g.mu.Unlock()
+			return nil
+		}
+		if time.Now().After(deadline) {
 			return err
 		}
 		time.Sleep(20 * time.Millisecond)
