@@ -35,16 +35,22 @@ spec:
 // the shutdown starts right after it, so the message is only delivered if
 // serve waits for its retry (1-2s later). A receiver that always fails
 // does not hold the shutdown past --notify-timeout: the item stays pending
-// in the state database for the next serve.
+// in the state database for the next serve. A send still in flight when
+// --notify-timeout runs out is not cut: it finishes and is recorded.
 func TestServeDrainsAtShutdown(t *testing.T) {
 	for _, tt := range []struct {
 		name       string
 		alwaysFail bool
+		slow       time.Duration // the first attempt is answered (200) this late
 		grace      string
 		want       canary.OutboxStatus
+		hits       int // at least
 	}{
-		{name: "retry delivered", grace: "20s", want: canary.OutboxDelivered},
-		{name: "bounded by --notify-timeout", alwaysFail: true, grace: "3s", want: canary.OutboxPending},
+		{name: "retry delivered", grace: "20s", want: canary.OutboxDelivered, hits: 2},
+		{name: "bounded by --notify-timeout", alwaysFail: true, grace: "3s", want: canary.OutboxPending, hits: 2},
+		// A send in flight when the grace runs out finishes and is
+		// recorded: the next serve does not send it again.
+		{name: "in flight past the grace", slow: 2 * time.Second, grace: "500ms", want: canary.OutboxDelivered, hits: 1},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var mu sync.Mutex
@@ -56,6 +62,12 @@ func TestServeDrainsAtShutdown(t *testing.T) {
 				hits++
 				if hits == 1 {
 					close(failed)
+				}
+				if hits == 1 && tt.slow > 0 {
+					mu.Unlock()
+					time.Sleep(tt.slow) // taken; the answer comes after serve's grace
+					mu.Lock()
+					return
 				}
 				if hits == 1 || tt.alwaysFail {
 					w.WriteHeader(http.StatusServiceUnavailable)
@@ -104,8 +116,11 @@ func TestServeDrainsAtShutdown(t *testing.T) {
 			}
 			mu.Lock()
 			defer mu.Unlock()
-			if hits < 2 { // the retry (1-2s after the failure) is due within both graces
+			if hits < tt.hits { // the retry (1-2s after the failure) is due within both graces
 				t.Errorf("the receiver got %d requests: serve did not wait for the retry", hits)
+			}
+			if tt.slow > 0 && hits != 1 {
+				t.Errorf("the receiver got %d requests, want 1 (its answer came late, not never)", hits)
 			}
 			if got != tt.want {
 				t.Fatalf("after shutdown the notification is %s (receiver hit %d times), want %s", got, hits, tt.want)
