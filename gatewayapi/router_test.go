@@ -165,25 +165,11 @@ func TestRouteNotAccepted(t *testing.T) {
 
 func TestNewValidates(t *testing.T) {
 	t.Parallel()
-	var c client.Client = fakeClient{}
-	tests := []struct {
-		name string
-		cfg  gatewayapi.Config
-	}{
-		{"no client", gatewayapi.Config{Traffic: traffic}},
-		{"no route", gatewayapi.Config{Client: c, Traffic: canary.GatewayAPITraffic{StableService: "a", CanaryService: "b"}}},
-		{"same services", gatewayapi.Config{Client: c, Traffic: canary.GatewayAPITraffic{HTTPRoute: "r", StableService: "a", CanaryService: "a"}}},
-		{"bad port", gatewayapi.Config{Client: c, Traffic: canary.GatewayAPITraffic{HTTPRoute: "r", StableService: "a", CanaryService: "b", Port: 70000}}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if _, err := gatewayapi.New(tt.cfg); err == nil {
-				t.Error("New accepted an invalid config")
-			}
-		})
-	}
+	var c client.Client = kubetest.Uncalled{}
+	kubetest.RefusesConfigs(t, func(cfg gatewayapi.Config) error { _, err := gatewayapi.New(cfg); return err }, map[string]gatewayapi.Config{
+		"no client":     {Traffic: traffic},
+		"no route":      {Client: c, Traffic: canary.GatewayAPITraffic{StableService: "a", CanaryService: "b"}},
+		"same services": {Client: c, Traffic: canary.GatewayAPITraffic{HTTPRoute: "r", StableService: "a", CanaryService: "a"}},
+		"bad port":      {Client: c, Traffic: canary.GatewayAPITraffic{HTTPRoute: "r", StableService: "a", CanaryService: "b", Port: 70000}},
+	})
 }
-
-// fakeClient only satisfies the type for validation tests; it is never
-// called.
-type fakeClient struct{ client.Client }

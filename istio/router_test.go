@@ -180,25 +180,11 @@ func TestMissingVirtualService(t *testing.T) {
 
 func TestNewValidates(t *testing.T) {
 	t.Parallel()
-	var c client.Client = fakeClient{}
-	tests := []struct {
-		name string
-		cfg  istio.Config
-	}{
-		{"no client", istio.Config{Traffic: hosts}},
-		{"no virtualservice", istio.Config{Client: c, Traffic: canary.IstioTraffic{Stable: hosts.Stable, Canary: hosts.Canary}}},
-		{"same destination", istio.Config{Client: c, Traffic: canary.IstioTraffic{VirtualService: "v", Stable: hosts.Stable, Canary: hosts.Stable}}},
-		{"canary without host or subset", istio.Config{Client: c, Traffic: canary.IstioTraffic{VirtualService: "v", Stable: hosts.Stable}}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if _, err := istio.New(tt.cfg); err == nil {
-				t.Error("New accepted an invalid config")
-			}
-		})
-	}
+	var c client.Client = kubetest.Uncalled{}
+	kubetest.RefusesConfigs(t, func(cfg istio.Config) error { _, err := istio.New(cfg); return err }, map[string]istio.Config{
+		"no client":                     {Traffic: hosts},
+		"no virtualservice":             {Client: c, Traffic: canary.IstioTraffic{Stable: hosts.Stable, Canary: hosts.Canary}},
+		"same destination":              {Client: c, Traffic: canary.IstioTraffic{VirtualService: "v", Stable: hosts.Stable, Canary: hosts.Stable}},
+		"canary without host or subset": {Client: c, Traffic: canary.IstioTraffic{VirtualService: "v", Stable: hosts.Stable}},
+	})
 }
-
-// fakeClient only satisfies the type for validation tests; it is never
-// called.
-type fakeClient struct{ client.Client }

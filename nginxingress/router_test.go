@@ -219,26 +219,12 @@ func TestMissingIngress(t *testing.T) {
 
 func TestNewValidates(t *testing.T) {
 	t.Parallel()
-	var c client.Client = fakeClient{}
-	tests := []struct {
-		name string
-		cfg  nginxingress.Config
-	}{
-		{"no client", nginxingress.Config{Traffic: traffic}},
-		{"no ingress", nginxingress.Config{Client: c, Traffic: canary.NGINXIngressTraffic{StableService: "a", CanaryService: "b"}}},
-		{"same services", nginxingress.Config{Client: c, Traffic: canary.NGINXIngressTraffic{Ingress: "i", StableService: "a", CanaryService: "a"}}},
-		{"canary ingress is the stable", nginxingress.Config{Client: c, Traffic: canary.NGINXIngressTraffic{Ingress: "i", CanaryIngress: "i", StableService: "a", CanaryService: "b"}}},
-		{"bad port", nginxingress.Config{Client: c, Traffic: canary.NGINXIngressTraffic{Ingress: "i", StableService: "a", CanaryService: "b", Port: -1}}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if _, err := nginxingress.New(tt.cfg); err == nil {
-				t.Error("New accepted an invalid config")
-			}
-		})
-	}
+	var c client.Client = kubetest.Uncalled{}
+	kubetest.RefusesConfigs(t, func(cfg nginxingress.Config) error { _, err := nginxingress.New(cfg); return err }, map[string]nginxingress.Config{
+		"no client":                    {Traffic: traffic},
+		"no ingress":                   {Client: c, Traffic: canary.NGINXIngressTraffic{StableService: "a", CanaryService: "b"}},
+		"same services":                {Client: c, Traffic: canary.NGINXIngressTraffic{Ingress: "i", StableService: "a", CanaryService: "a"}},
+		"canary ingress is the stable": {Client: c, Traffic: canary.NGINXIngressTraffic{Ingress: "i", CanaryIngress: "i", StableService: "a", CanaryService: "b"}},
+		"bad port":                     {Client: c, Traffic: canary.NGINXIngressTraffic{Ingress: "i", StableService: "a", CanaryService: "b", Port: -1}},
+	})
 }
-
-// fakeClient only satisfies the type for validation tests; it is never
-// called.
-type fakeClient struct{ client.Client }

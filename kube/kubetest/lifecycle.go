@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/canary-dev/canary"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
 // Observed is what a router's object says after a call.
@@ -82,4 +84,19 @@ func (o Observed) String() string {
 		s += ", promoted"
 	}
 	return s
+}
+
+// Uncalled is a client.Client for tests of a constructor's validation: it
+// only satisfies the type, and any call panics.
+type Uncalled struct{ client.Client }
+
+// RefusesConfigs fails t for every named config that build accepts (build
+// is a router's New).
+func RefusesConfigs[C any](t *testing.T, build func(C) error, configs map[string]C) {
+	t.Helper()
+	for name, cfg := range configs {
+		if err := build(cfg); err == nil {
+			t.Errorf("%s: New accepted an invalid config", name)
+		}
+	}
 }
