@@ -113,7 +113,13 @@ var probe = Vars{Window: "5m", Seconds: 300, Track: string(canary.TrackCanary), 
 	Quantile: "0.95", Percentile: "95", Start: 1700000000, End: 1700000300, Since: 1700000000000, Until: 1700000300000,
 	LoadBalancer: "app/lb/1", Selector: "sel"}
 
-const varsList = ".Window, .Seconds, .Start, .End, .Since, .Until, .Track, .Service, .Namespace, .Quantile, .Percentile, .Selector and .LoadBalancer"
+// varNames are Vars' fields as templates name them, for errors.
+var varNames = []string{".Window", ".Seconds", ".Start", ".End", ".Since", ".Until", ".Track", ".Service",
+	".Namespace", ".Quantile", ".Percentile", ".Selector", ".LoadBalancer"}
+
+// ProbeVars are the sample values every template is rendered with once
+// when it is parsed.
+func ProbeVars() Vars { return probe }
 
 // Funcs are the functions templates may call besides text/template's
 // own (urlquery, printf, …): replace S OLD NEW (strings.ReplaceAll), e.g.
@@ -174,14 +180,52 @@ func (ts *Templates) parseSelectors(c TemplateConfig) error {
 }
 
 func parse(what, text string) (*template.Template, error) {
+	t, err := ParseTemplate(what, text, probe)
+	if err != nil {
+		return nil, err
+	}
+	return t.t, nil
+}
+
+// Template is one template over Vars, or over a source's own data that
+// embeds Vars and adds variables (the web source's .Name and .Query),
+// with the query templates' options (a missing key is an error) and
+// Funcs.
+type Template struct {
+	t    *template.Template
+	vars string
+}
+
+// ParseTemplate parses text as the template what and renders it once
+// with probe (ProbeVars, or the source's data embedding them), so a typo
+// such as {{.Trak}} is an error naming what when the source is built.
+// extra names the variables probe adds to Vars', for errors: ".Name".
+func ParseTemplate(what, text string, probe any, extra ...string) (*Template, error) {
+	names := append(slices.Clone(varNames), extra...)
+	vars := strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
 	t, err := template.New(what).Option("missingkey=error").Funcs(Funcs).Parse(text)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
+	tt := &Template{t: t, vars: vars}
 	if err := t.Execute(&bytes.Buffer{}, probe); err != nil {
-		return nil, fmt.Errorf("%s: %w (the variables are %s)", what, err, varsList)
+		return nil, fmt.Errorf("%s: %w", what, tt.explain(err))
 	}
-	return t, nil
+	return tt, nil
+}
+
+// Execute renders t with data (of the probe's type).
+func (t *Template) Execute(data any) (string, error) {
+	var b strings.Builder
+	if err := t.t.Execute(&b, data); err != nil {
+		return "", t.explain(err)
+	}
+	return b.String(), nil
+}
+
+// explain adds the variables a template may use to an error rendering it.
+func (t *Template) explain(err error) error {
+	return fmt.Errorf("%w (the variables are %s)", err, t.vars)
 }
 
 // Vars returns the variables of q for a source measuring service in

@@ -78,3 +78,26 @@ func TestTemplatesRefuseTypos(t *testing.T) {
 		})
 	}
 }
+
+// TestParseTemplateExtraVars: a source's own data embedding Vars (the web
+// source's .Name) renders with both; a typo is an error when parsed that
+// names the template and lists the extra variable too.
+func TestParseTemplateExtraVars(t *testing.T) {
+	type own struct {
+		Vars
+		Name string
+	}
+	tpl, err := ParseTemplate("url", `/q?m={{.Name}}&t={{.Track}}&p={{replace .Percentile "." "_"}}`, own{Vars: ProbeVars()}, ".Name")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := tpl.Execute(own{Vars: Vars{Track: "stable", Percentile: "99.9"}, Name: "latency"})
+	if want := "/q?m=latency&t=stable&p=99_9"; err != nil || got != want {
+		t.Fatalf("got %q, %v; want %q", got, err, want)
+	}
+	_, err = ParseTemplate("url", `{{.Nme}}`, own{Vars: ProbeVars()}, ".Name")
+	if err == nil || !strings.HasPrefix(err.Error(), "url: ") || !strings.Contains(err.Error(), "can't evaluate field Nme") ||
+		!strings.Contains(err.Error(), ".LoadBalancer and .Name)") {
+		t.Fatalf("got %v; want an error naming url, Nme and the variables up to .Name", err)
+	}
+}

@@ -18,7 +18,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"text/template"
 
 	"github.com/canary-dev/canary"
 	"github.com/canary-dev/canary/metricsrc"
@@ -62,7 +61,7 @@ type vars struct {
 type source struct {
 	http          *metricsrc.HTTP
 	method        string
-	url, body, jq *template.Template
+	url, body, jq *metricsrc.Template
 	contentType   bool
 	tmpl          *metricsrc.Templates
 	svc, ns       string
@@ -91,7 +90,7 @@ func New(cfg Config) (*metricsrc.Source, error) {
 	}
 	s := &source{tmpl: ts, svc: cfg.Service, ns: cmpStr(cfg.Namespace, canary.DefaultNamespace), code: map[string]*gojq.Code{}}
 	for _, t := range []struct {
-		dst  **template.Template
+		dst  **metricsrc.Template
 		name string
 		text string
 	}{{&s.url, "url", w.URL}, {&s.body, "body", w.Body}, {&s.jq, "jq", w.JQ}} {
@@ -99,7 +98,7 @@ func New(cfg Config) (*metricsrc.Source, error) {
 			return fail(err)
 		}
 	}
-	probeURL, err := s.render(s.url, vars{Vars: probeVars, Name: "latency", Query: "q"})
+	probeURL, err := s.url.Execute(probe)
 	if err != nil {
 		return fail(err)
 	}
@@ -123,18 +122,17 @@ func New(cfg Config) (*metricsrc.Source, error) {
 		Service: s.svc, Namespace: s.ns, Run: s.run, Redact: s.http.Redact}, nil
 }
 
-var probeVars = metricsrc.Vars{Window: "5m", Seconds: 300, Track: "canary", Service: "svc", Namespace: "ns",
-	Quantile: "0.95", Percentile: "95", Start: 1700000000, End: 1700000300, Selector: "canary"}
+// probe is what the url, body and jq templates are rendered with once
+// when the source is built.
+var probe = vars{Vars: metricsrc.ProbeVars(), Name: metricsrc.QueryLatency, Query: "q"}
 
-func parse(name, text string) (*template.Template, error) {
+// parse parses the url, body or jq template over vars (metricsrc's
+// variables, .Name and .Query).
+func parse(name, text string) (*metricsrc.Template, error) {
 	if strings.TrimSpace(text) == "" && name != "body" {
 		return nil, fmt.Errorf("%s is required", name)
 	}
-	t, err := template.New(name).Option("missingkey=error").Funcs(metricsrc.Funcs).Parse(text)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	return t, nil
+	return metricsrc.ParseTemplate(name, text, probe, ".Name", ".Query")
 }
 
 // base is the scheme and host of a rendered URL, the address errors show.
@@ -153,22 +151,10 @@ func cmpStr(s, def string) string {
 	return s
 }
 
-func (s *source) render(t *template.Template, v vars) (string, error) {
-	var b strings.Builder
-	if err := t.Execute(&b, v); err != nil {
-		return "", fmt.Errorf("%w (the variables are .Window, .Seconds, .Start, .End, .Track, .Service, .Namespace, .Quantile, .Percentile, .Selector, .Name and .Query)", err)
-	}
-	return b.String(), nil
-}
-
-// compileProbe renders every template with sample values and compiles
-// the jq, so typos fail when the source is built.
+// compileProbe compiles the jq rendered with sample values, so a jq
+// syntax error fails when the source is built.
 func (s *source) compileProbe() error {
-	v := vars{Vars: probeVars, Name: "latency", Query: "q"}
-	if _, err := s.render(s.body, v); err != nil {
-		return err
-	}
-	text, err := s.render(s.jq, v)
+	text, err := s.jq.Execute(probe)
 	if err != nil {
 		return err
 	}
@@ -223,7 +209,7 @@ func (s *source) run(ctx context.Context, name, query string, q canary.Query) (m
 
 // request renders the url, body and jq of one query.
 func (s *source) request(v vars) (metricsrc.Request, *gojq.Code, error) {
-	raw, err := s.render(s.url, v)
+	raw, err := s.url.Execute(v)
 	if err != nil {
 		return metricsrc.Request{}, nil, err
 	}
@@ -232,7 +218,7 @@ func (s *source) request(v vars) (metricsrc.Request, *gojq.Code, error) {
 		return metricsrc.Request{}, nil, fmt.Errorf("url %q is not an http(s) URL", s.http.Redact(raw))
 	}
 	req := metricsrc.Request{Method: s.method, URL: u}
-	body, err := s.render(s.body, v)
+	body, err := s.body.Execute(v)
 	if err != nil {
 		return req, nil, err
 	}
@@ -242,7 +228,7 @@ func (s *source) request(v vars) (metricsrc.Request, *gojq.Code, error) {
 			req.Header = http.Header{"Content-Type": {"application/json"}}
 		}
 	}
-	text, err := s.render(s.jq, v)
+	text, err := s.jq.Execute(v)
 	if err != nil {
 		return req, nil, err
 	}
