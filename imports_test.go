@@ -66,7 +66,8 @@ var hosts = []string{"engine", "executor", "providers", "runner", "manager", "op
 
 // testHelpers are for tests; only other test helpers and the benchmark
 // programs (bench/...) may import them.
-var testHelpers = []string{"canarytest", "enginetest", "store/storetest", "kube/kubetest", "web/webtest", "promql/promqltest", "web/dashboard/dashboardtest"}
+var testHelpers = []string{"canarytest", "enginetest", "store/storetest", "kube/kubetest", "web/webtest", "promql/promqltest",
+	"web/dashboard/dashboardtest", "metricsrc/srvtest", "proctest"}
 
 // TestImportRules fails on an import the architecture forbids, naming the
 // chain of imports that leads to it and the rule.

@@ -18,6 +18,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/canary-dev/canary/proctest"
 )
 
 // GraphiteStep is the storage step of every metric the test Graphite
@@ -33,8 +35,8 @@ type Graphite struct {
 	URL string
 	// Carbon is the line receiver's 127.0.0.1:PORT.
 	Carbon string
-	carbon *process
-	web    *process
+	carbon *proctest.Process
+	web    *proctest.Process
 	mu     sync.Mutex
 	known  map[string]bool // paths the render API has answered
 }
@@ -104,7 +106,7 @@ func LaunchGraphite(dir string) (*Graphite, error) {
 func launchGraphite(dir string) (*Graphite, error) {
 	ports := make([]int, 4)
 	for i := range ports {
-		p, err := freePortErr()
+		p, err := proctest.FreePort()
 		if err != nil {
 			return nil, err
 		}
@@ -167,61 +169,44 @@ DATABASES = {'default': {'NAME': %[1]q + '/graphite.db', 'ENGINE': 'django.db.ba
 		"GRAPHITE_SETTINGS_MODULE=canary_graphite_local", "PYTHONDONTWRITEBYTECODE=1"}
 	// The render API needs no database: no `django-admin migrate` (7s).
 	g := &Graphite{URL: fmt.Sprintf("http://127.0.0.1:%d", web), Carbon: fmt.Sprintf("127.0.0.1:%d", line)}
-	g.carbon = &process{name: "carbon-cache", log: &lockedBuffer{},
-		args:      []string{"carbon-cache", "--config=" + filepath.Join(dir, "carbon.conf"), "--pidfile=" + filepath.Join(dir, "carbon.pid"), "--nodaemon", "start"},
-		readyFunc: func() error { return dialOK(g.Carbon) }}
-	if err := g.carbon.start(); err != nil {
-		return nil, fmt.Errorf("%w\n%s", err, g.carbon.log.tail(3000))
+	g.carbon = &proctest.Process{Name: "carbon-cache",
+		Args:  []string{"carbon-cache", "--config=" + filepath.Join(dir, "carbon.conf"), "--pidfile=" + filepath.Join(dir, "carbon.pid"), "--nodaemon", "start"},
+		Ready: proctest.DialReady(g.Carbon)}
+	if err := g.carbon.Start(); err != nil {
+		return nil, fmt.Errorf("%w\n%s", err, g.carbon.Log(3000))
 	}
-	g.web = &process{name: "graphite-web", log: &lockedBuffer{}, env: env,
-		args:  []string{"django-admin", "runserver", "--noreload", "--nothreading", fmt.Sprintf("127.0.0.1:%d", web)},
-		ready: g.URL + "/render?target=canary.ready&format=json"}
-	if err := g.web.start(); err != nil {
-		g.carbon.stop()
-		return nil, fmt.Errorf("%w\n%s", err, g.web.log.tail(3000))
+	g.web = &proctest.Process{Name: "graphite-web", Env: env,
+		Args:  []string{"django-admin", "runserver", "--noreload", "--nothreading", fmt.Sprintf("127.0.0.1:%d", web)},
+		Ready: proctest.HTTPReady(g.URL + "/render?target=canary.ready&format=json")}
+	if err := g.web.Start(); err != nil {
+		g.carbon.Stop()
+		return nil, fmt.Errorf("%w\n%s", err, g.web.Log(3000))
 	}
 	return g, nil
 }
 
-func dialOK(addr string) error {
-	c, err := net.DialTimeout("tcp", addr, time.Second)
-	if err != nil {
-		return err
-	}
-	return c.Close()
-}
-
-func freePortErr() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
-}
-
 // Close stops graphite-web and carbon-cache.
 func (g *Graphite) Close() {
-	g.web.stop()
-	g.carbon.stop()
+	g.web.Stop()
+	g.carbon.Stop()
 }
 
 // StopWeb stops graphite-web (the render API) and StartWeb starts it
 // again on the same port: an outage of the source while Carbon keeps
 // receiving.
-func (g *Graphite) StopWeb() { g.web.stop() }
+func (g *Graphite) StopWeb() { g.web.Stop() }
 
 // StartWeb starts a stopped graphite-web again.
 func (g *Graphite) StartWeb() error {
-	if err := g.web.start(); err != nil {
-		return fmt.Errorf("%w\n%s", err, g.web.log.tail(3000))
+	if err := g.web.Start(); err != nil {
+		return fmt.Errorf("%w\n%s", err, g.web.Log(3000))
 	}
 	return nil
 }
 
 // Logs returns the end of both servers' logs, for a failed test.
 func (g *Graphite) Logs() string {
-	return "carbon-cache:\n" + g.carbon.log.tail(2000) + "\ngraphite-web:\n" + g.web.log.tail(2000)
+	return "carbon-cache:\n" + g.carbon.Log(2000) + "\ngraphite-web:\n" + g.web.Log(2000)
 }
 
 // Point is one value of a metric path at a time.

@@ -9,11 +9,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/canary-dev/canary/proctest"
 )
 
 // Influx is a running influxd with one database.
 type Influx struct {
-	p *process
+	t testing.TB
+	p *proctest.Process
 	// URL is http://127.0.0.1:PORT.
 	URL string
 	// Database is the database created for the test.
@@ -27,9 +30,16 @@ func StartInflux(t testing.TB, db string) *Influx {
 	t.Helper()
 	bin := Binary(t, "influxd", "influxdb")
 	dir := t.TempDir()
-	var err error
-	for range 3 { // a free port can be taken between picking and binding it
-		httpPort, rpcPort := freePort(t), freePort(t)
+	s := &Influx{t: t, Database: db}
+	s.p = proctest.Start(t, func() (*proctest.Process, error) {
+		httpPort, err := proctest.FreePort()
+		if err != nil {
+			return nil, err
+		}
+		rpcPort, err := proctest.FreePort()
+		if err != nil {
+			return nil, err
+		}
 		cfg := fmt.Sprintf(`reporting-disabled = true
 bind-address = "127.0.0.1:%d"
 [meta]
@@ -48,24 +58,13 @@ bind-address = "127.0.0.1:%d"
 `, rpcPort, filepath.Join(dir, "meta"), filepath.Join(dir, "data"), filepath.Join(dir, "wal"), httpPort)
 		file := filepath.Join(dir, "influxdb.conf")
 		if err := os.WriteFile(file, []byte(cfg), 0o644); err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
-		u := fmt.Sprintf("http://127.0.0.1:%d", httpPort)
-		s := &Influx{URL: u, Database: db, p: &process{t: t, name: "influxd", args: []string{bin, "-config", file},
-			ready: u + "/ping", log: &lockedBuffer{}}}
-		if err = s.p.start(); err == nil {
-			t.Cleanup(func() {
-				s.p.stop()
-				if t.Failed() {
-					t.Logf("influxd log:\n%s", s.p.log.tail(3000))
-				}
-			})
-			s.Exec(t, "CREATE DATABASE "+db)
-			return s
-		}
-	}
-	t.Fatalf("start influxd: %v", err)
-	return nil
+		s.URL = fmt.Sprintf("http://127.0.0.1:%d", httpPort)
+		return &proctest.Process{Name: "influxd", Args: []string{bin, "-config", file}, Ready: proctest.HTTPReady(s.URL + "/ping")}, nil
+	})
+	s.Exec(t, "CREATE DATABASE "+db)
+	return s
 }
 
 // Exec runs an InfluxQL statement (POST /query), failing t on an error.
@@ -97,12 +96,12 @@ func (s *Influx) Write(lines string) error {
 }
 
 // Stop stops influxd; Restart starts it again with the same data.
-func (s *Influx) Stop() { s.p.stop() }
+func (s *Influx) Stop() { s.p.Stop() }
 
 // Restart starts a stopped influxd again on the same port and data.
 func (s *Influx) Restart() {
-	s.p.t.Helper()
-	if err := s.p.start(); err != nil {
-		s.p.t.Fatalf("restart influxd: %v\n%s", err, s.p.log.tail(3000))
+	s.t.Helper()
+	if err := s.p.Start(); err != nil {
+		s.t.Fatalf("restart influxd: %v\n%s", err, s.p.Log(3000))
 	}
 }

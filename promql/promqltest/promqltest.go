@@ -9,11 +9,9 @@
 package promqltest
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -21,10 +19,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/canary-dev/canary/proctest"
 )
 
 // BinaryEnv names an environment variable that may hold the path of the
@@ -42,15 +40,9 @@ type Options struct {
 // Server is a running Prometheus.
 type Server struct {
 	t    testing.TB
-	bin  string
-	args []string
 	addr string
 	opt  Options
-
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{}
-	log  *lockedBuffer
+	p    *proctest.Process
 }
 
 // Binary returns the path of the prometheus binary. When there is none it
@@ -88,24 +80,16 @@ func Start(t testing.TB, opt Options) *Server {
 	if err := os.WriteFile(cfgFile, config(opt), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{t: t, bin: bin, opt: opt, log: &lockedBuffer{}}
-	var err error
-	for range 3 { // a free port can be taken between picking and binding it
-		s.addr = freeAddr(t)
-		s.args = []string{"--config.file=" + cfgFile, "--storage.tsdb.path=" + filepath.Join(dir, "data"),
-			"--web.listen-address=" + s.addr, "--log.level=warn"}
-		if err = s.start(); err == nil {
-			break
+	s := &Server{t: t, opt: opt}
+	s.p = proctest.Start(t, func() (*proctest.Process, error) {
+		port, err := proctest.FreePort()
+		if err != nil {
+			return nil, err
 		}
-	}
-	if err != nil {
-		t.Fatalf("start prometheus: %v\n%s", err, s.log.String())
-	}
-	t.Cleanup(func() {
-		s.Stop()
-		if t.Failed() {
-			t.Logf("prometheus log:\n%s", s.log.tail(4000))
-		}
+		s.addr = "127.0.0.1:" + strconv.Itoa(port)
+		return &proctest.Process{Name: "prometheus", Timeout: 15 * time.Second, Ready: proctest.HTTPReady(s.URL() + "/-/ready"),
+			Args: []string{bin, "--config.file=" + cfgFile, "--storage.tsdb.path=" + filepath.Join(dir, "data"),
+				"--web.listen-address=" + s.addr, "--log.level=warn"}}, nil
 	})
 	return s
 }
@@ -126,47 +110,6 @@ func config(opt Options) []byte {
 	return []byte(b.String())
 }
 
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// start runs the binary and waits for /-/ready.
-func (s *Server) start() error {
-	cmd := exec.Command(s.bin, s.args...)
-	cmd.Stdout, cmd.Stderr = s.log, s.log
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	s.mu.Lock()
-	s.cmd, s.done = cmd, done
-	s.mu.Unlock()
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-done:
-			return fmt.Errorf("prometheus exited: %s", cmd.ProcessState)
-		case <-time.After(50 * time.Millisecond):
-		}
-		resp, err := http.Get(s.URL() + "/-/ready")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-	}
-	s.Stop()
-	return fmt.Errorf("prometheus on %s not ready after 15s", s.addr)
-}
-
 // URL is the server's base URL, http://127.0.0.1:PORT.
 func (s *Server) URL() string { return "http://" + s.addr }
 
@@ -175,29 +118,14 @@ func (s *Server) Addr() string { return s.addr }
 
 // Stop stops Prometheus (SIGTERM, then SIGKILL after 10s) and waits for it
 // to exit. Stopping a stopped server does nothing.
-func (s *Server) Stop() {
-	s.mu.Lock()
-	cmd, done := s.cmd, s.done
-	s.cmd = nil
-	s.mu.Unlock()
-	if cmd == nil {
-		return
-	}
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		_ = cmd.Process.Kill()
-		<-done
-	}
-}
+func (s *Server) Stop() { s.p.Stop() }
 
 // Restart starts a stopped Prometheus again on the same address with the
 // same data directory and waits until it is ready.
 func (s *Server) Restart() {
 	s.t.Helper()
-	if err := s.start(); err != nil {
-		s.t.Fatalf("restart prometheus: %v\n%s", err, s.log.tail(4000))
+	if err := s.p.Start(); err != nil {
+		s.t.Fatalf("restart prometheus: %v\n%s", err, s.p.Log(4000))
 	}
 }
 
@@ -308,32 +236,4 @@ func PostQuery(ctx context.Context, base, expr string) (*Response, error) {
 		return &r, fmt.Errorf("%s: %s", r.ErrorType, r.Error)
 	}
 	return &r, nil
-}
-
-// lockedBuffer collects the server's log.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-// Write appends p.
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-// String returns everything written.
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func (l *lockedBuffer) tail(n int) string {
-	s := l.String()
-	if len(s) > n {
-		s = "…" + s[len(s)-n:]
-	}
-	return s
 }
