@@ -76,50 +76,56 @@ func New(cfg Config) (*metricsrc.Source, error) {
 	if w == nil {
 		return nil, canary.Errorf(canary.EINVALID, "web: no configuration")
 	}
-	fail := func(err error) (*metricsrc.Source, error) {
+	s := &source{svc: cfg.Service, ns: cmpStr(cfg.Namespace, canary.DefaultNamespace), code: map[string]*gojq.Code{}}
+	probeURL, err := s.parse(w)
+	if err != nil {
 		return nil, canary.Errorf(canary.EINVALID, "web: %v", err)
-	}
-	defaults := map[string]string{}
-	for _, n := range metricsrc.QueryNames {
-		defaults[n] = n
-	}
-	ts, err := metricsrc.ParseTemplates(metricsrc.TemplateConfig{Defaults: defaults, Overrides: w.Queries,
-		DefaultSelector: "{{.Track}}", Selectors: w.Selector, Language: "query"})
-	if err != nil {
-		return fail(err)
-	}
-	s := &source{tmpl: ts, svc: cfg.Service, ns: cmpStr(cfg.Namespace, canary.DefaultNamespace), code: map[string]*gojq.Code{}}
-	for _, t := range []struct {
-		dst  **metricsrc.Template
-		name string
-		text string
-	}{{&s.url, "url", w.URL}, {&s.body, "body", w.Body}, {&s.jq, "jq", w.JQ}} {
-		if *t.dst, err = parse(t.name, t.text); err != nil {
-			return fail(err)
-		}
-	}
-	probeURL, err := s.url.Execute(probe)
-	if err != nil {
-		return fail(err)
-	}
-	if err := s.compileProbe(); err != nil {
-		return fail(err)
 	}
 	s.method = cmpStr(w.Method, http.MethodGet)
 	if w.Method == "" && w.Body != "" {
 		s.method = http.MethodPost
 	}
 	hc := cfg.HTTP
-	hc.Source, hc.Address, hc.Headers, hc.SecretHeaders = Kind, base(probeURL), w.Headers, w.SecretHeaders
+	hc.Address, hc.Headers, hc.SecretHeaders = base(probeURL), w.Headers, w.SecretHeaders
 	hc.Timeout, hc.CAFile = w.Timeout.D(), w.CAFile
 	for k := range w.Headers {
 		s.contentType = s.contentType || http.CanonicalHeaderKey(k) == "Content-Type"
 	}
-	if s.http, err = metricsrc.NewHTTP(hc); err != nil {
-		return fail(err)
+	defaults := map[string]string{}
+	for _, n := range metricsrc.QueryNames {
+		defaults[n] = n
 	}
-	return &metricsrc.Source{Kind: Kind, Address: s.http.Address(), Templates: ts,
-		Service: s.svc, Namespace: s.ns, Run: s.run, Redact: s.http.Redact}, nil
+	return metricsrc.NewValues(metricsrc.ValuesConfig{Kind: Kind, HTTP: hc, Service: s.svc, Namespace: s.ns,
+		Templates: metricsrc.TemplateConfig{Defaults: defaults, Overrides: w.Queries, DefaultSelector: "{{.Track}}",
+			Selectors: w.Selector, Language: "query"},
+		Connect: func(h *metricsrc.HTTP, ts *metricsrc.Templates) metricsrc.Run {
+			s.http, s.tmpl = h, ts
+			return s.run
+		}})
+}
+
+// parse parses w's url, body and jq, compiles the jq rendered with
+// sample values (a jq syntax error fails when the source is built) and
+// returns the url so rendered.
+func (s *source) parse(w *canary.WebMetrics) (string, error) {
+	var err error
+	for _, t := range []struct {
+		dst  **metricsrc.Template
+		name string
+		text string
+	}{{&s.url, "url", w.URL}, {&s.body, "body", w.Body}, {&s.jq, "jq", w.JQ}} {
+		if *t.dst, err = parse(t.name, t.text); err != nil {
+			return "", err
+		}
+	}
+	text, err := s.jq.Execute(probe)
+	if err != nil {
+		return "", err
+	}
+	if _, err = s.compile(text); err != nil {
+		return "", err
+	}
+	return s.url.Execute(probe)
 }
 
 // probe is what the url, body and jq templates are rendered with once
@@ -149,17 +155,6 @@ func cmpStr(s, def string) string {
 		return def
 	}
 	return s
-}
-
-// compileProbe compiles the jq rendered with sample values, so a jq
-// syntax error fails when the source is built.
-func (s *source) compileProbe() error {
-	text, err := s.jq.Execute(probe)
-	if err != nil {
-		return err
-	}
-	_, err = s.compile(text)
-	return err
 }
 
 func (s *source) compile(text string) (*gojq.Code, error) {

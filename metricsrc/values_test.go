@@ -1,0 +1,85 @@
+package metricsrc
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/canary-dev/canary"
+)
+
+// TestNewValues: a value source built by NewValues sends each rendered
+// query through its HTTP client (credentials read once, address shown
+// without them) and measures value and samples; bad templates and
+// addresses are invalid errors starting with the kind.
+func TestNewValues(t *testing.T) {
+	var mu sync.Mutex
+	var auth []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		auth = append(auth, r.Header.Get("Authorization"))
+		mu.Unlock()
+		switch q := r.URL.Query().Get("q"); q {
+		case "err canary 60":
+			w.Write([]byte("0.25"))
+		case "n canary api/prod q=":
+			w.Write([]byte("80"))
+		default:
+			http.Error(w, "unexpected "+q, http.StatusBadRequest)
+		}
+	}))
+	defer srv.Close()
+	t.Setenv("VALUES_TOKEN", "tok-123")
+	cfg := ValuesConfig{Kind: "test", Service: "api", Namespace: "prod",
+		Templates: TemplateConfig{Defaults: defaults(), DefaultSelector: "{{.Track}}", Language: "test query"},
+		HTTP:      HTTPConfig{Address: srv.URL, BearerToken: "env:VALUES_TOKEN"},
+		Connect: func(h *HTTP, ts *Templates) Run {
+			return func(ctx context.Context, _, query string, q canary.Query) (Value, error) {
+				if _, _, err := ts.Vars(q, "api", "prod"); err != nil {
+					return Value{}, Bad("%v", err)
+				}
+				u := h.Base()
+				u.RawQuery = "q=" + strings.ReplaceAll(query, " ", "+")
+				body, err := h.Do(ctx, Request{Method: http.MethodGet, URL: u})
+				if err != nil {
+					return Value{}, err
+				}
+				f, err := strconv.ParseFloat(string(body), 64)
+				if err != nil {
+					return Value{}, Bad("%v", err)
+				}
+				return Number(f)
+			}
+		}}
+	src, err := NewValues(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if src.Kind != "test" || src.Address != srv.URL {
+		t.Errorf("kind %q address %q; want test, %s", src.Kind, src.Address, srv.URL)
+	}
+	m, err := src.Measure(context.Background(), canary.Query{Metric: canary.MetricErrorRate, Track: canary.TrackCanary, Window: time.Minute})
+	if err != nil || m.Value != 0.25 || m.Samples != 80 {
+		t.Fatalf("got %+v, %v; want 0.25 over 80", m, err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(auth) != 2 || auth[0] != "Bearer tok-123" || auth[1] != auth[0] {
+		t.Errorf("Authorization headers %q; want the token on both", auth)
+	}
+	bad := cfg
+	bad.Templates.Overrides = map[string]string{QueryLatency: "{{.Trak}}"}
+	if _, err := NewValues(bad); err == nil || canary.ErrorCode(err) != canary.EINVALID || !strings.HasPrefix(err.Error(), "test: queries[latency]: ") {
+		t.Errorf("bad template: got %v; want invalid test: queries[latency]: …", err)
+	}
+	bad = cfg
+	bad.HTTP.Address = "ftp://h"
+	if _, err := NewValues(bad); err == nil || canary.ErrorCode(err) != canary.EINVALID || !strings.HasPrefix(err.Error(), "test: ") {
+		t.Errorf("bad address: got %v; want invalid test: …", err)
+	}
+}
