@@ -6,7 +6,6 @@
 package proctest
 
 import (
-	"bytes"
 	"fmt"
 	"net"
 	"net/http"
@@ -16,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/canary-dev/canary/canarytest"
 )
 
 // Process is a server process that can be stopped and started again with
@@ -32,7 +33,7 @@ type Process struct {
 	// Timeout bounds the wait for Ready. Default: 30s.
 	Timeout time.Duration
 
-	log  lockedBuffer
+	log  canarytest.Buffer
 	mu   sync.Mutex
 	cmd  *exec.Cmd
 	done chan struct{}
@@ -93,7 +94,13 @@ func (p *Process) Stop() {
 }
 
 // Log is the last n bytes of what the process wrote (… before a cut).
-func (p *Process) Log(n int) string { return p.log.tail(n) }
+func (p *Process) Log(n int) string {
+	s := p.log.String()
+	if len(s) > n {
+		s = "…" + s[len(s)-n:]
+	}
+	return s
+}
 
 // Start starts the process that build returns, for t: a port picked free
 // can be taken before the server binds it, so it tries three times,
@@ -158,27 +165,4 @@ func FreePort() (int, error) {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port, nil
-}
-
-// lockedBuffer collects a process's output.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-// Write appends p.
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) tail(n int) string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	s := l.b.String()
-	if len(s) > n {
-		s = "…" + s[len(s)-n:]
-	}
-	return s
 }
