@@ -2,6 +2,33 @@ package metricsrc
 
 import "github.com/canary-dev/canary"
 
+// Config is the configuration of a value source of an HTTP API (P: its
+// plan section, canary.InfluxDBMetrics): each source's Config is an alias
+// of one.
+type Config[P any] struct {
+	// Plan is the plan's section. Required.
+	Plan *P
+	// Service and Namespace are the templates' .Service and .Namespace.
+	Service, Namespace string
+	// HTTP has the client's seams (Secrets, Dial, Transport, Retries,
+	// Backoff); the rest is taken from Plan.
+	HTTP HTTPConfig
+}
+
+// FromPlan returns the Config of p's section analysis.metrics.NAME
+// (section is p's field of that name, nil when the plan has none).
+func FromPlan[P any](p *canary.Plan, name string, section *P) (Config[P], error) {
+	if section == nil {
+		return Config[P]{}, canary.Errorf(canary.EINVALID, "the plan has no analysis.metrics.%s", name)
+	}
+	return Config[P]{Plan: section, Service: p.Metadata.Name, Namespace: p.Metadata.Namespace}, nil
+}
+
+// Queries returns a new map of a value source's four templates by name.
+func Queries(latency, errorRate, requestRate, requests string) map[string]string {
+	return map[string]string{QueryLatency: latency, QueryErrorRate: errorRate, QueryRequestRate: requestRate, QueryRequests: requests}
+}
+
 // ValuesConfig is a value source of an HTTP API (influxql, graphitesrc,
 // webmetrics): the latency/errorRate/requestRate/requests templates over
 // per-track selectors and one HTTP client.

@@ -83,3 +83,20 @@ func TestNewValues(t *testing.T) {
 		t.Errorf("bad address: got %v; want invalid test: …", err)
 	}
 }
+
+// TestFromPlan: a source's Config carries its plan section and the
+// rollout's name and namespace; a plan without the section is invalid,
+// naming it.
+func TestFromPlan(t *testing.T) {
+	p := &canary.Plan{}
+	p.Metadata.Name, p.Metadata.Namespace = "api", "shop"
+	if _, err := FromPlan(p, "influxdb", p.Spec.Analysis.Metrics.InfluxDB); err == nil || canary.ErrorCode(err) != canary.EINVALID ||
+		err.Error() != "the plan has no analysis.metrics.influxdb" {
+		t.Errorf("no section: got %v", err)
+	}
+	p.Spec.Analysis.Metrics.InfluxDB = &canary.InfluxDBMetrics{Database: "db"}
+	c, err := FromPlan(p, "influxdb", p.Spec.Analysis.Metrics.InfluxDB)
+	if err != nil || c.Plan != p.Spec.Analysis.Metrics.InfluxDB || c.Service != "api" || c.Namespace != "shop" {
+		t.Errorf("got %+v, %v", c, err)
+	}
+}

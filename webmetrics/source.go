@@ -27,25 +27,14 @@ import (
 // Kind names the source in errors and in `canary query`.
 const Kind = "web"
 
-// Config configures the web source.
-type Config struct {
-	// Plan is the plan's analysis.metrics.web. Required.
-	Plan *canary.WebMetrics
-	// Service and Namespace are the templates' .Service and .Namespace.
-	Service, Namespace string
-	// HTTP has the client's seams: Secrets, Dial, Transport, Retries,
-	// Backoff. Its Source, Address, Headers, SecretHeaders, Timeout and
-	// CAFile are taken from Plan.
-	HTTP metricsrc.HTTPConfig
-}
+// Config configures the web source: Plan is the plan's
+// analysis.metrics.web; HTTP's Source, Address, Headers, SecretHeaders,
+// Timeout and CAFile are taken from it.
+type Config = metricsrc.Config[canary.WebMetrics]
 
 // FromPlan returns the Config of p's analysis.metrics.web.
 func FromPlan(p *canary.Plan) (Config, error) {
-	w := p.Spec.Analysis.Metrics.Web
-	if w == nil {
-		return Config{}, canary.Errorf(canary.EINVALID, "the plan has no analysis.metrics.web")
-	}
-	return Config{Plan: w, Service: p.Metadata.Name, Namespace: p.Metadata.Namespace}, nil
+	return metricsrc.FromPlan(p, "web", p.Spec.Analysis.Metrics.Web)
 }
 
 // vars are what the url, body and jq templates see.
@@ -91,10 +80,7 @@ func New(cfg Config) (*metricsrc.Source, error) {
 	for k := range w.Headers {
 		s.contentType = s.contentType || http.CanonicalHeaderKey(k) == "Content-Type"
 	}
-	defaults := map[string]string{}
-	for _, n := range metricsrc.QueryNames {
-		defaults[n] = n
-	}
+	defaults := metricsrc.Queries(metricsrc.QueryLatency, metricsrc.QueryErrorRate, metricsrc.QueryRequestRate, metricsrc.QueryRequests)
 	return metricsrc.NewValues(metricsrc.ValuesConfig{Kind: Kind, HTTP: hc, Service: s.svc, Namespace: s.ns,
 		Templates: metricsrc.TemplateConfig{Defaults: defaults, Overrides: w.Queries, DefaultSelector: "{{.Track}}",
 			Selectors: w.Selector, Language: "query"},
