@@ -328,7 +328,9 @@ func encode(st *canary.State, events []canary.Event) (encoded, error) {
 	e := encoded{buf: encodeBufs.Get().(*bytes.Buffer), z: bodyBufs.Get().(*[]byte)}
 	enc := json.NewEncoder(e.buf)
 	ends := make([]int, 0, 8)
-	if err := enc.Encode(st); err != nil {
+	if b, ok := appendStateJSON(e.buf.AvailableBuffer(), st); ok {
+		e.buf.Write(append(b, '\n')) // as Encode ends it
+	} else if err := enc.Encode(st); err != nil {
 		e.release()
 		return encoded{}, fmt.Errorf("encode state: %w", err)
 	}

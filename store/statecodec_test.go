@@ -139,6 +139,16 @@ func BenchmarkStateCodec(b *testing.B) {
 			}
 		}
 	})
+	b.Run("appendStateJSON", func(b *testing.B) { // canary's own, as encode uses it
+		b.ReportAllocs()
+		var buf []byte
+		for b.Loop() {
+			var ok bool
+			if buf, ok = appendStateJSON(buf[:0], &st); !ok {
+				b.Fatal("declined")
+			}
+		}
+	})
 	var dst []byte
 	b.Run("s2", func(b *testing.B) {
 		for b.Loop() {
