@@ -322,7 +322,8 @@ var (
 )
 
 // encode marshals the snapshot and each event before a transaction
-// starts, as json.Marshal does, and compresses them: the snapshot when it
+// starts, as json.Marshal does (by appendStateJSON and appendEventJSON,
+// which fall back to encoding/json), and compresses them: the snapshot when it
 // is at least stateCompressMin bytes of JSON, every event body.
 func encode(st *canary.State, events []canary.Event) (encoded, error) {
 	e := encoded{buf: encodeBufs.Get().(*bytes.Buffer), z: bodyBufs.Get().(*[]byte)}
@@ -336,7 +337,9 @@ func encode(st *canary.State, events []canary.Event) (encoded, error) {
 	}
 	ends = append(ends, e.buf.Len())
 	for i := range events {
-		if err := enc.Encode(&events[i]); err != nil {
+		if b, ok := appendEventJSON(e.buf.AvailableBuffer(), &events[i]); ok {
+			e.buf.Write(append(b, '\n'))
+		} else if err := enc.Encode(&events[i]); err != nil {
 			e.release()
 			return encoded{}, fmt.Errorf("encode event %d: %w", events[i].Seq, err)
 		}

@@ -213,6 +213,11 @@ func (w *jw) timeZ(k string, t time.Time) {
 		return
 	}
 	w.key(k)
+	w.time(t)
+}
+
+// time writes t as time.Time's MarshalJSON does.
+func (w *jw) time(t time.Time) {
 	n0 := len(w.b) + 1
 	w.b = t.AppendFormat(append(w.b, '"'), time.RFC3339Nano)
 	// time's MarshalJSON refuses what RFC 3339 cannot say: a year not of

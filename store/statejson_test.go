@@ -133,6 +133,45 @@ func TestStateJSONSameAsEncodingJSON(t *testing.T) {
 	}
 }
 
+// TestEventJSONSameAsEncodingJSON: the same for events, with every
+// field set, the zero event, runbook evaluations, and what json refuses.
+func TestEventJSONSameAsEncodingJSON(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	same := func(what string, ev *canary.Event) {
+		t.Helper()
+		want, err := json.Marshal(ev)
+		got, ok := appendEventJSON(nil, ev)
+		switch {
+		case err != nil && ok:
+			t.Fatalf("%s: json.Marshal fails (%v) but appendEventJSON wrote %s", what, err, got)
+		case err == nil && !ok:
+			t.Fatalf("%s: appendEventJSON declined what json.Marshal writes: %s", what, want)
+		case err == nil && !bytes.Equal(got, want):
+			t.Fatalf("%s: appendEventJSON differs from json.Marshal\ngot  %s\nwant %s", what, got, want)
+		}
+	}
+	for range 300 {
+		var ev canary.Event
+		fill(reflect.ValueOf(&ev).Elem(), r, 0)
+		same("every field", &ev)
+	}
+	same("zero", &canary.Event{})
+	for seq := int64(1); seq <= 50; seq++ {
+		ev := runbookEvaluation(seq, r)
+		same("runbook", &ev)
+	}
+	var ev canary.Event
+	fill(reflect.ValueOf(&ev).Elem(), r, 0)
+	ev.Evaluations[1].Threshold = math.NaN()
+	same("NaN threshold", &ev)
+	ev.Evaluations[1].Threshold = 1
+	*ev.Evaluations[0].ShortValue = math.Inf(1)
+	same("infinite short value", &ev)
+	*ev.Evaluations[0].ShortValue = 1
+	ev.Time = time.Date(12000, 1, 1, 0, 0, 0, 0, time.UTC)
+	same("year 12000", &ev)
+}
+
 // TestEncodeStateFallsBack: a snapshot canary's encoder declines is still
 // stored, through encoding/json, and one json refuses is an error.
 func TestEncodeStateFallsBack(t *testing.T) {
