@@ -24,7 +24,7 @@ type trackMetrics struct {
 // checks after every cycle that event sequence numbers go up by one.
 type sim struct {
 	*enginetest.Driver
-	t       *testing.T
+	t       testing.TB
 	rps     float64 // total requests per second of the service
 	metrics func(s *sim, tr canary.Track) trackMetrics
 	measure func(s *sim, q canary.Query) canary.Observation // overrides metrics
@@ -39,7 +39,7 @@ type sim struct {
 	jitter func(s *sim) time.Duration
 }
 
-func newSim(t *testing.T, p *canary.Plan) *sim {
+func newSim(t testing.TB, p *canary.Plan) *sim {
 	t.Helper()
 	s := &sim{t: t, rps: 200, stepStartAt: map[int]time.Time{}}
 	s.Driver = enginetest.NewDriver(p, t0, s.observe)
@@ -205,3 +205,20 @@ func pointPlan() *canary.Plan {
 }
 
 func runbookPlan() *canary.Plan { return enginetest.RunbookPlan() }
+
+// BenchmarkHealthyRollout drives the runbook plan's healthy rollout to
+// its end (5 simulated hours at its interval) through the stepped
+// clock: the engine's cost per evaluation, with the fake runner's.
+func BenchmarkHealthyRollout(b *testing.B) {
+	b.ReportAllocs()
+	var n int64
+	for b.Loop() {
+		s := newSim(b, runbookPlan())
+		s.run(5 * time.Hour)
+		if s.State.Phase != canary.PhaseSucceeded {
+			b.Fatalf("phase %s", s.State.Phase)
+		}
+		n = s.State.EventSeq
+	}
+	b.ReportMetric(float64(n), "events")
+}

@@ -177,9 +177,15 @@ func (m *machine) pool(i int, r canary.Rule, wc canary.WindowCounts, p0 float64)
 		p.span += w
 		want -= step
 	}
-	rs.Windows = append(rs.Windows, wc)
-	if len(rs.Windows) > poolWindows {
-		rs.Windows = append([]canary.WindowCounts(nil), rs.Windows[len(rs.Windows)-poolWindows:]...)
+	if len(rs.Windows) < poolWindows {
+		rs.Windows = append(rs.Windows, wc)
+	} else {
+		// The last poolWindows-1 and wc in a new array of exactly
+		// poolWindows (one allocation, where appending and then copying
+		// took two): the state this one was cloned from keeps its own.
+		kept := make([]canary.WindowCounts, poolWindows-1, poolWindows)
+		copy(kept, rs.Windows[len(rs.Windows)-(poolWindows-1):])
+		rs.Windows = append(kept, wc)
 	}
 	return p
 }
