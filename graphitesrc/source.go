@@ -55,32 +55,16 @@ const (
 
 // DefaultQueries returns a new map of the default targets by name.
 func DefaultQueries() map[string]string {
-	return map[string]string{
-		metricsrc.QueryLatency:     DefaultLatencyQuery,
-		metricsrc.QueryErrorRate:   DefaultErrorRateQuery,
-		metricsrc.QueryRequestRate: DefaultRequestRateQuery,
-		metricsrc.QueryRequests:    DefaultRequestsQuery,
-	}
+	return metricsrc.Queries(DefaultLatencyQuery, DefaultErrorRateQuery, DefaultRequestRateQuery, DefaultRequestsQuery)
 }
 
-// Config configures the Graphite source.
-type Config struct {
-	// Plan is the plan's analysis.metrics.graphite. Required.
-	Plan *canary.GraphiteMetrics
-	// Service and Namespace are the templates' .Service and .Namespace.
-	Service, Namespace string
-	// HTTP has the client's seams (Secrets, Dial, Transport, Retries,
-	// Backoff); the rest is taken from Plan.
-	HTTP metricsrc.HTTPConfig
-}
+// Config configures the Graphite source: Plan is the plan's
+// analysis.metrics.graphite.
+type Config = metricsrc.Config[canary.GraphiteMetrics]
 
 // FromPlan returns the Config of p's analysis.metrics.graphite.
 func FromPlan(p *canary.Plan) (Config, error) {
-	m := p.Spec.Analysis.Metrics.Graphite
-	if m == nil {
-		return Config{}, canary.Errorf(canary.EINVALID, "the plan has no analysis.metrics.graphite")
-	}
-	return Config{Plan: m, Service: p.Metadata.Name, Namespace: p.Metadata.Namespace}, nil
+	return metricsrc.FromPlan(p, "graphite", p.Spec.Analysis.Metrics.Graphite)
 }
 
 type source struct {
@@ -97,21 +81,15 @@ func New(cfg Config) (*metricsrc.Source, error) {
 	if m == nil {
 		return nil, canary.Errorf(canary.EINVALID, "graphite: no configuration")
 	}
-	ts, err := metricsrc.ParseTemplates(metricsrc.TemplateConfig{Defaults: DefaultQueries(), Overrides: m.Queries,
-		DefaultSelector: DefaultSelector, Selectors: m.Selector, Language: "render target"})
-	if err != nil {
-		return nil, canary.Errorf(canary.EINVALID, "graphite: %v", err)
-	}
 	hc := cfg.HTTP
-	hc.Source, hc.Address, hc.Timeout, hc.CAFile = Kind, m.Address, m.Timeout.D(), m.CAFile
+	hc.Address, hc.Timeout, hc.CAFile = m.Address, m.Timeout.D(), m.CAFile
 	hc.BasicAuth, hc.BearerToken = m.BasicAuth, m.BearerToken
-	h, err := metricsrc.NewHTTP(hc)
-	if err != nil {
-		return nil, canary.Errorf(canary.EINVALID, "graphite: %v", err)
-	}
-	s := &source{http: h, templates: ts, service: cfg.Service, namespace: cfg.Namespace}
-	return &metricsrc.Source{Kind: Kind, Address: h.Address(), Templates: ts, Service: cfg.Service,
-		Namespace: cfg.Namespace, Run: s.run, Redact: h.Redact}, nil
+	return metricsrc.NewValues(metricsrc.ValuesConfig{Kind: Kind, HTTP: hc, Service: cfg.Service, Namespace: cfg.Namespace,
+		Templates: metricsrc.TemplateConfig{Defaults: DefaultQueries(), Overrides: m.Queries,
+			DefaultSelector: DefaultSelector, Selectors: m.Selector, Language: "render target"},
+		Connect: func(h *metricsrc.HTTP, ts *metricsrc.Templates) metricsrc.Run {
+			return (&source{http: h, templates: ts, service: cfg.Service, namespace: cfg.Namespace}).run
+		}})
 }
 
 // series is one element of the render API's JSON: datapoints are

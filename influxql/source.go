@@ -38,32 +38,16 @@ const (
 
 // DefaultQueries returns a new map of the default templates by name.
 func DefaultQueries() map[string]string {
-	return map[string]string{
-		metricsrc.QueryLatency:     DefaultLatencyQuery,
-		metricsrc.QueryErrorRate:   DefaultErrorRateQuery,
-		metricsrc.QueryRequestRate: DefaultRequestRateQuery,
-		metricsrc.QueryRequests:    DefaultRequestsQuery,
-	}
+	return metricsrc.Queries(DefaultLatencyQuery, DefaultErrorRateQuery, DefaultRequestRateQuery, DefaultRequestsQuery)
 }
 
-// Config configures the InfluxDB source.
-type Config struct {
-	// Plan is the plan's analysis.metrics.influxdb. Required.
-	Plan *canary.InfluxDBMetrics
-	// Service and Namespace are the templates' .Service and .Namespace.
-	Service, Namespace string
-	// HTTP has the client's seams (Secrets, Dial, Transport, Retries,
-	// Backoff); the rest is taken from Plan.
-	HTTP metricsrc.HTTPConfig
-}
+// Config configures the InfluxDB source: Plan is the plan's
+// analysis.metrics.influxdb.
+type Config = metricsrc.Config[canary.InfluxDBMetrics]
 
 // FromPlan returns the Config of p's analysis.metrics.influxdb.
 func FromPlan(p *canary.Plan) (Config, error) {
-	m := p.Spec.Analysis.Metrics.InfluxDB
-	if m == nil {
-		return Config{}, canary.Errorf(canary.EINVALID, "the plan has no analysis.metrics.influxdb")
-	}
-	return Config{Plan: m, Service: p.Metadata.Name, Namespace: p.Metadata.Namespace}, nil
+	return metricsrc.FromPlan(p, "influxdb", p.Spec.Analysis.Metrics.InfluxDB)
 }
 
 type source struct {
@@ -79,23 +63,17 @@ func New(cfg Config) (*metricsrc.Source, error) {
 	if m == nil || m.Database == "" {
 		return nil, canary.Errorf(canary.EINVALID, "influxdb: a database is required")
 	}
-	ts, err := metricsrc.ParseTemplates(metricsrc.TemplateConfig{Defaults: DefaultQueries(), Overrides: m.Queries,
-		DefaultSelector: DefaultSelector, Selectors: m.Selector, Language: "InfluxQL"})
-	if err != nil {
-		return nil, canary.Errorf(canary.EINVALID, "influxdb: %v", err)
-	}
 	hc := cfg.HTTP
-	hc.Source, hc.Address, hc.Timeout, hc.CAFile, hc.BasicAuth = Kind, m.Address, m.Timeout.D(), m.CAFile, m.BasicAuth
+	hc.Address, hc.Timeout, hc.CAFile, hc.BasicAuth = m.Address, m.Timeout.D(), m.CAFile, m.BasicAuth
 	if m.Token != "" {
 		hc.BearerToken, hc.BearerScheme = m.Token, "Token"
 	}
-	h, err := metricsrc.NewHTTP(hc)
-	if err != nil {
-		return nil, canary.Errorf(canary.EINVALID, "influxdb: %v", err)
-	}
-	s := &source{http: h, db: m.Database, rp: m.RetentionPolicy}
-	return &metricsrc.Source{Kind: Kind, Address: h.Address(), Templates: ts, Service: cfg.Service,
-		Namespace: cfg.Namespace, Run: s.run, Redact: h.Redact}, nil
+	return metricsrc.NewValues(metricsrc.ValuesConfig{Kind: Kind, HTTP: hc, Service: cfg.Service, Namespace: cfg.Namespace,
+		Templates: metricsrc.TemplateConfig{Defaults: DefaultQueries(), Overrides: m.Queries,
+			DefaultSelector: DefaultSelector, Selectors: m.Selector, Language: "InfluxQL"},
+		Connect: func(h *metricsrc.HTTP, _ *metricsrc.Templates) metricsrc.Run {
+			return (&source{http: h, db: m.Database, rp: m.RetentionPolicy}).run
+		}})
 }
 
 // answer is /query's JSON.
