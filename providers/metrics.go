@@ -20,26 +20,11 @@ func Metrics(ctx context.Context, p *canary.Plan, env Env) (canary.MetricSource,
 	case prov == "prometheus":
 		return Prometheus(ctx, p, env)
 	case prov == "web":
-		cfg, err := webmetrics.FromPlan(p)
-		if err != nil {
-			return nil, err
-		}
-		cfg.HTTP = sourceHTTP(ctx, env)
-		return webmetrics.New(cfg)
+		return valueSource(ctx, p, env, webmetrics.FromPlan, webmetrics.New)
 	case prov == "influxdb":
-		cfg, err := influxql.FromPlan(p)
-		if err != nil {
-			return nil, err
-		}
-		cfg.HTTP = sourceHTTP(ctx, env)
-		return influxql.New(cfg)
+		return valueSource(ctx, p, env, influxql.FromPlan, influxql.New)
 	case prov == "graphite":
-		cfg, err := graphitesrc.FromPlan(p)
-		if err != nil {
-			return nil, err
-		}
-		cfg.HTTP = sourceHTTP(ctx, env)
-		return graphitesrc.New(cfg)
+		return valueSource(ctx, p, env, graphitesrc.FromPlan, graphitesrc.New)
 	case prov == "datadog", prov == "cloudwatch", prov == "newRelic":
 		return cloudMetrics(ctx, p, env)
 	case isBuiltin(p) && env.Proxy == nil:
@@ -77,6 +62,23 @@ func Prometheus(ctx context.Context, p *canary.Plan, env Env) (*promql.Source, e
 		cfg.Dial = env.Egress.DialContext
 	}
 	return promql.New(cfg)
+}
+
+// valueSource builds a metricsrc value source (web, influxdb, graphite)
+// from its plan section with env's HTTP seams.
+func valueSource[P any](ctx context.Context, p *canary.Plan, env Env,
+	fromPlan func(*canary.Plan) (metricsrc.Config[P], error),
+	build func(metricsrc.Config[P]) (*metricsrc.Source, error)) (canary.MetricSource, error) {
+	cfg, err := fromPlan(p)
+	if err != nil {
+		return nil, err
+	}
+	cfg.HTTP = sourceHTTP(ctx, env)
+	src, err := build(cfg)
+	if err != nil {
+		return nil, err // not a nil *Source in a non-nil interface
+	}
+	return src, nil
 }
 
 // sourceHTTP is the HTTP configuration every metricsrc source gets from
