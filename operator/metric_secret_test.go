@@ -1,7 +1,6 @@
 package operator_test
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -129,7 +128,7 @@ func TestMetricSecretFromKubernetes(t *testing.T) {
 	if err := f.env.Client.Update(t.Context(), sec); err != nil {
 		t.Fatal(err)
 	}
-	s := reconcileUntil(t, ctx, g, r, func(s operator.Status) bool { return s.State != nil && s.State.Phase.Terminal() })
+	s := g.runCtx(t, ctx, r, "done", func(s operator.Status) bool { return s.State != nil && s.State.Phase.Terminal() })
 	if s.Phase != string(canary.PhaseSucceeded) {
 		t.Errorf("ended %s (%s), want Succeeded; events:\n%s", s.Phase, s.Message, g.rec.all())
 	}
@@ -160,28 +159,6 @@ func createSecret(t *testing.T, f *fixture, name string, data map[string]string)
 	if err := f.env.Client.Create(t.Context(), sec); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// reconcileUntil reconciles with ctx (its logger), moving the clock to
-// each requested wake-up, until done says so.
-func reconcileUntil(t *testing.T, ctx context.Context, g *notifyRig, r *operator.Reconciler, done func(operator.Status) bool) operator.Status {
-	t.Helper()
-	for range 500 {
-		res, err := r.Reconcile(ctx, ctrl.Request{NamespacedName: g.key})
-		if err != nil {
-			t.Fatalf("Reconcile: %v", err)
-		}
-		_, s := g.f.get(t, g.key.Name)
-		if done(s) {
-			return s
-		}
-		if res.RequeueAfter <= 0 {
-			t.Fatalf("not done and no requeue: phase %s: %s", s.Phase, s.Message)
-		}
-		g.clock.After(res.RequeueAfter)
-	}
-	t.Fatal("not done after 500 reconciles")
-	return operator.Status{}
 }
 
 // lockedLog collects a funcr logger's lines.

@@ -20,7 +20,6 @@ import (
 	"github.com/canary-dev/canary/notify"
 	"github.com/canary-dev/canary/operator"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -152,8 +151,14 @@ func (g *notifyRig) reconciler(t *testing.T, edit func(*operator.Config)) *opera
 // says so.
 func (g *notifyRig) run(t *testing.T, r *operator.Reconciler, what string, done func(operator.Status) bool) operator.Status {
 	t.Helper()
+	return g.runCtx(t, t.Context(), r, what, done)
+}
+
+// runCtx is run with ctx for Reconcile (e.g. one carrying a logger).
+func (g *notifyRig) runCtx(t *testing.T, ctx context.Context, r *operator.Reconciler, what string, done func(operator.Status) bool) operator.Status {
+	t.Helper()
 	for range 500 {
-		res, err := r.Reconcile(t.Context(), ctrl.Request{NamespacedName: g.key})
+		res, err := r.Reconcile(ctx, ctrl.Request{NamespacedName: g.key})
 		if err != nil {
 			t.Fatalf("Reconcile: %v", err)
 		}
@@ -162,7 +167,7 @@ func (g *notifyRig) run(t *testing.T, r *operator.Reconciler, what string, done 
 			return s
 		}
 		if res.RequeueAfter <= 0 {
-			t.Fatalf("not %s and no requeue: phase %s, %d notifications pending: %+v", what, s.Phase, len(s.Notifications), s.Notifications)
+			t.Fatalf("not %s and no requeue: phase %s: %s; %d notifications pending: %+v", what, s.Phase, s.Message, len(s.Notifications), s.Notifications)
 		}
 		g.clock.After(res.RequeueAfter)
 	}
@@ -172,10 +177,7 @@ func (g *notifyRig) run(t *testing.T, r *operator.Reconciler, what string, done 
 
 func (g *notifyRig) secret(t *testing.T, data map[string]string) {
 	t.Helper()
-	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: g.f.ns, Name: "hooks"}, StringData: data}
-	if err := g.f.env.Client.Create(t.Context(), sec); err != nil {
-		t.Fatal(err)
-	}
+	createSecret(t, g.f, "hooks", data)
 }
 
 func finished(s operator.Status) bool {
