@@ -353,13 +353,7 @@ func TestNoDuplicateAfterACrash(t *testing.T) {
 `, rcv.URL)
 	p := parsePlan(t, yaml)
 	st, path := testStore(t)
-	id := createRollout(t, st, p)
-	var batch []canary.Event
-	for seq := int64(1); seq <= 10; seq++ {
-		batch = append(batch, canary.Event{Seq: seq, Time: t0, Rollout: "web", Type: canary.EvHookFailed,
-			Phase: canary.PhaseProgressing, Message: fmt.Sprintf("hook %d failed", seq)})
-	}
-	commit(t, st, p, id, batch)
+	id := seedHookFailures(t, st, p)
 
 	stop := startDeliverer(t, Config{Store: st, Plan: planFunc(p), Concurrency: 2, Timeout: time.Minute})
 	waitFor(t, "two sends in flight", func() bool { return len(rcv.requests()) == 6 })
@@ -483,4 +477,18 @@ func TestLanesKeepAPagerDutyAudienceInEventOrder(t *testing.T) {
 	if !slices.Equal(shape, want) {
 		t.Errorf("lanes\n%s\nwant\n%s", strings.Join(shape, "\n"), strings.Join(want, "\n"))
 	}
+}
+
+// seedHookFailures creates p's rollout in st and commits ten hookFailed
+// events, each a notification to p's receivers, and returns its id.
+func seedHookFailures(t *testing.T, st *store.Store, p *canary.Plan) int64 {
+	t.Helper()
+	id := createRollout(t, st, p)
+	var batch []canary.Event
+	for seq := int64(1); seq <= 10; seq++ {
+		batch = append(batch, canary.Event{Seq: seq, Time: t0, Rollout: "web", Type: canary.EvHookFailed,
+			Phase: canary.PhaseProgressing, Message: fmt.Sprintf("hook %d failed", seq)})
+	}
+	commit(t, st, p, id, batch)
+	return id
 }

@@ -27,13 +27,7 @@ func TestStopLetsSendsInFlightFinish(t *testing.T) {
 	p := parsePlan(t, fmt.Sprintf(planHead+`  notify: [{audience: ops, webhook: {url: "%s"}}]
 `, rcv.URL))
 	st, _ := testStore(t)
-	id := createRollout(t, st, p)
-	var batch []canary.Event
-	for seq := int64(1); seq <= 10; seq++ {
-		batch = append(batch, canary.Event{Seq: seq, Time: t0, Rollout: "web", Type: canary.EvHookFailed,
-			Phase: canary.PhaseProgressing, Message: fmt.Sprintf("hook %d failed", seq)})
-	}
-	commit(t, st, p, id, batch)
+	id := seedHookFailures(t, st, p)
 
 	d, err := NewDeliverer(Config{Store: st, Plan: planFunc(p), Concurrency: 2, Timeout: time.Minute})
 	if err != nil {
